@@ -1,0 +1,78 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { describeSecretSource, loadInventory, selectHosts, type Host, type Inventory } from '../inventory/index.js';
+import type { GlobalOptions, Wrap } from './main.js';
+import { table } from './output.js';
+
+/** Loads the -i inventory and applies --limit; shared by every command that targets hosts. */
+export async function targetHosts(globals: GlobalOptions): Promise<{ inventory: Inventory; hosts: Host[] }> {
+  if (!globals.inventory) throw new UsageError('no inventory: pass -i/--inventory FILE (a lab writes one: ipa-fleet lab up)');
+  const inventory = await loadInventory(globals.inventory);
+  return { inventory, hosts: selectHosts(inventory, globals.limit) };
+}
+
+export function registerInventoryCommands(program: Command, wrap: Wrap): void {
+  const inv = program.command('inventory').description('inspect an inventory');
+  inv.command('check')
+    .description('validate the inventory (-i) and print the resolved hosts (after --limit)')
+    .action(wrap(async ({ globals, out }) => {
+      const { inventory, hosts } = await targetHosts(globals);
+      const warnings = hosts.flatMap(fileWarnings);
+      if (globals.json) {
+        out.json({ file: inventory.file, deployment: inventory.deployment, hosts: hosts.map(describeHost), warnings });
+      } else {
+        out.line(`${inventory.file}: deployment ${inventory.deployment}, ${hosts.length} of ${inventory.hosts.length} host(s)`);
+        out.line(table([
+          ['HOST', 'ADDRESS', 'SSH', 'LDAP', 'ROLES', 'SUFFIXES', 'PROFILE', 'GROUPS'],
+          ...hosts.map((h) => [
+            h.name,
+            h.address,
+            `${h.ssh.user}@${h.address}:${h.ssh.port}${h.ssh.proxyJump ? ` via ${h.ssh.proxyJump}` : ''}`,
+            `${h.ldap.instance}:${h.ldap.port}${h.ldap.direct ? ' ldaps' : ''}`,
+            h.roles.join(',') || '-',
+            [h.suffixes.domain, ...(h.roles.includes('ca') ? [caLabel(h)] : [])].join(' '),
+            h.profile,
+            h.groups.filter((g) => g !== 'all').join(',') || '-',
+          ]),
+        ]));
+        for (const w of warnings) out.warn(w);
+      }
+    }));
+}
+
+function caLabel(h: Host): string {
+  const { ca } = h.suffixes;
+  return ca.instance || ca.port ? `${ca.suffix}(${ca.instance ?? h.ldap.instance}:${ca.port ?? h.ldap.port})` : ca.suffix;
+}
+
+function describeHost(h: Host): Record<string, unknown> {
+  return {
+    name: h.name,
+    address: h.address,
+    groups: h.groups,
+    roles: h.roles,
+    profile: h.profile,
+    ssh: {
+      user: h.ssh.user, port: h.ssh.port, identityFile: h.ssh.identityFile ?? null,
+      identityPassphrase: h.ssh.identityPassphrase ? describeSecretSource(h.ssh.identityPassphrase) : null,
+      knownHosts: h.ssh.knownHostsFile, hostKeyPolicy: h.ssh.hostKeyPolicy, proxyJump: h.ssh.proxyJump ?? null,
+      connectTimeoutMs: h.ssh.connectTimeoutMs, connectRetries: h.ssh.connectRetries,
+    },
+    ldap: {
+      instance: h.ldap.instance, port: h.ldap.port, bindDn: h.ldap.bindDn, password: describeSecretSource(h.ldap.password),
+      direct: h.ldap.direct ?? null, timeoutMs: h.ldap.timeoutMs,
+    },
+    suffixes: h.suffixes,
+  };
+}
+
+function fileWarnings(h: Host): string[] {
+  const out: string[] = [];
+  if (h.ssh.identityFile && !existsSync(h.ssh.identityFile)) out.push(`${h.name}: ssh.identity_file ${h.ssh.identityFile} does not exist`);
+  if (!existsSync(h.ssh.knownHostsFile)) {
+    out.push(`${h.name}: ssh.known_hosts ${h.ssh.knownHostsFile} does not exist${h.ssh.hostKeyPolicy === 'strict' ? ' (strict policy: the host will be refused)' : ''}`);
+  }
+  if (h.ldap.password.kind === 'file' && !existsSync(h.ldap.password.path)) out.push(`${h.name}: ldap.password file ${h.ldap.password.path} does not exist`);
+  return out;
+}

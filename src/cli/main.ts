@@ -1,0 +1,106 @@
+import { Command, CommanderError, Option } from 'commander';
+import { createRunContext, type RunContext } from '../context.js';
+import { FleetError } from '../errors.js';
+import { closeLog } from '../report/log.js';
+import { defaultLogFile } from '../state-dir.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { registerInventoryCommands } from './inventory-command.js';
+import { registerLabCommands } from './lab-command.js';
+import { registerPingCommand } from './ping-command.js';
+import { Output } from './output.js';
+import { promptHidden } from './prompt.js';
+
+export interface GlobalOptions {
+  inventory?: string;
+  limit?: string;
+  verbose: number;
+  json: boolean;
+  logFile: string;
+  color: boolean;
+}
+
+/** What every command action gets: parsed global options, output, and a fresh run context. */
+export interface CommandEnv {
+  globals: GlobalOptions;
+  out: Output;
+  ctx: RunContext;
+}
+
+export type Action<A extends unknown[]> = (env: CommandEnv, ...args: A) => Promise<number | void>;
+
+/** Wraps a command action: context in, typed errors out as one line and a documented exit code. */
+export type Wrap = <A extends unknown[]>(action: Action<A>) => (...args: unknown[]) => Promise<void>;
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const program = new Command('ipa-fleet')
+    .description('Back up, restore and audit a whole replicated FreeIPA / 389-DS deployment over SSH.')
+    .option('-i, --inventory <file>', 'inventory YAML file (hosts, roles, credentials)')
+    .option('--limit <pattern>', 'only these hosts: names, globs, groups, !exclusions, &intersections (comma separated)')
+    .addOption(new Option('-v, --verbose', 'more detail on stderr and in the log; repeat for more (-vvv)').argParser((_v: string, prev: number) => prev + 1).default(0))
+    .option('--json', 'machine-readable output on stdout', false)
+    .option('--log-file <file>', 'log file', defaultLogFile())
+    .option('--no-color', 'plain output without colours')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+  program.addHelpText('after', `
+Exit codes: 0 ok, 1 failure, 2 usage or inventory error, 3 partial (some hosts failed),
+            4 host unreachable, 11 lock held, 12 authentication or decryption failed.
+Log file:   ${defaultLogFile()} unless --log-file is given.`);
+
+  const wrap: Wrap = (action) => async (...args: unknown[]) => {
+    const raw = program.opts() as GlobalOptions;
+    const globals: GlobalOptions = { ...raw, color: raw.color && !process.env.NO_COLOR && process.stdout.isTTY === true };
+    const out = new Output({ json: globals.json, color: globals.color });
+    const ctx = createRunContext({
+      logFile: globals.logFile,
+      verbosity: globals.verbose,
+      echo: process.stderr,
+      prompt: (question) => promptHidden(question),
+      signal: abort.signal,
+    });
+    ctx.log.info(`ipa-fleet ${program.args.join(' ')}`.trim());
+    try {
+      // commander passes (...arguments, options, command); actions take the arguments and options.
+      const result = await (action as Action<unknown[]>)({ globals, out, ctx }, ...args.slice(0, -1));
+      exitCode = typeof result === 'number' ? result : EXIT.ok;
+    } catch (err) {
+      exitCode = exitCodeFor(err);
+      const message = ctx.redactor.mask(err instanceof Error ? err.message : String(err));
+      if (err instanceof FleetError) {
+        out.error(message);
+        ctx.log.error(message, { kind: err.kind, host: err.host });
+      } else {
+        // A bug, not a user mistake: one line on screen, the stack in the log.
+        out.error(`${message} (internal error; details in ${globals.logFile})`);
+        ctx.log.error(ctx.redactor.mask((err as Error)?.stack ?? message));
+      }
+    } finally {
+      await closeLog(ctx.log);
+    }
+  };
+
+  registerInventoryCommands(program, wrap);
+  registerLabCommands(program, wrap);
+  registerPingCommand(program, wrap);
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+  return exitCode;
+}

@@ -1,0 +1,159 @@
+import { FleetError } from '../errors.js';
+import type { DirEntry, LdapSession } from '../transport/ldap.js';
+import { agreementFilter, escapeRdnValue, replicaDn } from './dn.js';
+import { REPLICATION_MANAGER_DN } from './replica.js';
+
+export interface Agreement {
+  dn: string;
+  name: string;
+  suffix: string;
+  /** Consumer host and port as written in the agreement. */
+  targetHost: string;
+  targetPort: number;
+  enabled: boolean;
+  schedule: string | undefined;
+  updateInProgress: boolean;
+  refreshPending: boolean;
+  lastUpdateStatus: string | undefined;
+  lastUpdateStatusJson: string | undefined;
+  lastInitStatus: string | undefined;
+  lastInitStatusJson: string | undefined;
+  lastInitStart: string | undefined;
+  lastInitEnd: string | undefined;
+}
+
+export const AGREEMENT_ATTRIBUTES = [
+  'cn', 'nsDS5ReplicaRoot', 'nsDS5ReplicaHost', 'nsDS5ReplicaPort', 'nsds5ReplicaEnabled', 'nsDS5ReplicaUpdateSchedule',
+  'nsds5BeginReplicaRefresh', 'nsds5replicaUpdateInProgress', 'nsds5replicaLastUpdateStatus', 'nsds5replicaLastUpdateStatusJSON',
+  'nsds5replicaLastInitStatus', 'nsds5replicaLastInitStatusJSON', 'nsds5replicaLastInitStart', 'nsds5replicaLastInitEnd',
+];
+
+export function parseAgreement(entry: DirEntry): Agreement {
+  return {
+    dn: entry.dn,
+    name: entry.get('cn') ?? entry.dn,
+    suffix: entry.get('nsDS5ReplicaRoot') ?? '',
+    targetHost: entry.get('nsDS5ReplicaHost') ?? '',
+    targetPort: Number(entry.get('nsDS5ReplicaPort') ?? 389),
+    // An agreement without the attribute is enabled (server default).
+    enabled: (entry.get('nsds5ReplicaEnabled') ?? 'on').toLowerCase() !== 'off',
+    schedule: entry.get('nsDS5ReplicaUpdateSchedule'),
+    updateInProgress: (entry.get('nsds5replicaUpdateInProgress') ?? '').toUpperCase() === 'TRUE',
+    refreshPending: entry.has('nsds5BeginReplicaRefresh'),
+    lastUpdateStatus: entry.get('nsds5replicaLastUpdateStatus'),
+    lastUpdateStatusJson: entry.get('nsds5replicaLastUpdateStatusJSON'),
+    lastInitStatus: entry.get('nsds5replicaLastInitStatus'),
+    lastInitStatusJson: entry.get('nsds5replicaLastInitStatusJSON'),
+    lastInitStart: entry.get('nsds5replicaLastInitStart'),
+    lastInitEnd: entry.get('nsds5replicaLastInitEnd'),
+  };
+}
+
+export async function listAgreements(ldap: LdapSession, suffix: string): Promise<Agreement[]> {
+  const entries = await ldap.search('cn=mapping tree,cn=config', { filter: agreementFilter(suffix), attributes: AGREEMENT_ATTRIBUTES });
+  return entries.map(parseAgreement);
+}
+
+export interface NewAgreement {
+  name: string;
+  suffix: string;
+  targetHost: string;
+  targetPort: number;
+  /** The replication manager's password on the consumer; stored in the agreement. */
+  credentials: string;
+}
+
+/** Creates an agreement (what `dsconf repl-agmt create` does), over LDAP. Idempotent by name. */
+export async function createAgreement(ldap: LdapSession, a: NewAgreement): Promise<string> {
+  const dn = `cn=${escapeRdnValue(a.name)},${replicaDn(a.suffix)}`;
+  if (await ldap.read(dn, ['cn'])) return dn;
+  await ldap.add(dn, {
+    objectClass: ['top', 'nsds5replicationagreement'],
+    cn: a.name,
+    nsDS5ReplicaRoot: a.suffix,
+    nsDS5ReplicaHost: a.targetHost,
+    nsDS5ReplicaPort: String(a.targetPort),
+    nsDS5ReplicaBindDN: REPLICATION_MANAGER_DN,
+    nsDS5ReplicaBindMethod: 'SIMPLE',
+    nsDS5ReplicaTransportInfo: 'LDAP',
+    nsDS5ReplicaCredentials: a.credentials,
+    description: `${a.name} (ipa-fleet)`,
+  });
+  return dn;
+}
+
+export interface InitOptions {
+  timeoutMs: number;
+  pollMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (status: string) => void;
+}
+
+/**
+ * Total update ("re-initialize") of the agreement's consumer from this supplier, done the way
+ * DIRECTORY-OPS.md describes: enable and start the refresh in two modifies (one combined modify
+ * hung ~120 s on 2.3.1), then wait until the refresh attribute is gone, LastInitEnd moved and the
+ * status says success. Failure states and "replica busy" are told apart; there is always a timeout.
+ */
+export async function initializeConsumer(ldap: LdapSession, agreementDn: string, opts: InitOptions): Promise<Agreement> {
+  const read = async (): Promise<Agreement> => {
+    const entry = await ldap.read(agreementDn, AGREEMENT_ATTRIBUTES);
+    if (!entry) throw new FleetError('failure', `${ldap.host.name}: agreement ${agreementDn} not found`);
+    return parseAgreement(entry);
+  };
+  const started = Date.now();
+  const pollMs = opts.pollMs ?? 500;
+  let before = await read();
+  let busyRetries = 0;
+  await ldap.modify(agreementDn, [{ op: 'replace', attr: 'nsds5ReplicaEnabled', values: ['on'] }]);
+  await ldap.modify(agreementDn, [{ op: 'add', attr: 'nsds5BeginReplicaRefresh', values: ['start'] }]);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    if (opts.signal?.aborted) throw new FleetError('failure', `${ldap.host.name}: initialization through ${before.name} interrupted`);
+    const now = await read();
+    const outcome = initOutcome(before, now);
+    opts.onProgress?.(now.lastInitStatus ?? '');
+    if (outcome === 'done') return now;
+    if (outcome === 'busy') {
+      // The consumer is sending or receiving another init: back off and start again.
+      if (++busyRetries > 20) throw new FleetError('failure', `${ldap.host.name}: ${before.targetHost} stayed busy; initialization through ${before.name} gave up`);
+      await new Promise((r) => setTimeout(r, Math.min(1000 * busyRetries, 10_000)));
+      before = now;
+      if (!now.refreshPending) await ldap.modify(agreementDn, [{ op: 'add', attr: 'nsds5BeginReplicaRefresh', values: ['start'] }]);
+      continue;
+    }
+    if (outcome === 'failed') {
+      throw new FleetError('failure', `${ldap.host.name}: initialization of ${before.targetHost} through ${before.name} failed: ${now.lastInitStatus ?? 'no status'}`);
+    }
+    if (Date.now() - started > opts.timeoutMs) {
+      throw new FleetError('failure', `${ldap.host.name}: initialization of ${before.targetHost} through ${before.name} did not finish within ${Math.round(opts.timeoutMs / 1000)} s (status: ${now.lastInitStatus ?? 'none'})`);
+    }
+  }
+}
+
+export type InitOutcome = 'running' | 'done' | 'failed' | 'busy';
+
+/** Pure decision on one poll of a total update (unit-tested with fixtures). */
+export function initOutcome(before: Agreement, now: Agreement): InitOutcome {
+  const text = (now.lastInitStatus ?? '').toLowerCase();
+  const state = jsonState(now.lastInitStatusJson);
+  const finished = !now.refreshPending && now.lastInitEnd !== undefined && now.lastInitEnd !== before.lastInitEnd;
+  // A status left over from an earlier init says nothing about this one.
+  const fresh = now.lastInitStart !== before.lastInitStart || now.lastInitEnd !== before.lastInitEnd
+    || now.lastInitStatus !== before.lastInitStatus;
+  if (!fresh || now.refreshPending) return 'running';
+  if (/replica busy/.test(text)) return 'busy';
+  if (state === 'red' || /aborted|ldap error|connection error|error acquiring/.test(text)) return 'failed';
+  if (finished && (state === 'green' || /total update succeeded/.test(text))) return 'done';
+  return 'running';
+}
+
+function jsonState(json: string | undefined): string | undefined {
+  if (!json) return undefined;
+  try {
+    const parsed = JSON.parse(json) as { state?: unknown };
+    return typeof parsed.state === 'string' ? parsed.state : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,25 @@
+/** Escapes a value for use inside an RDN (RFC 4514), the way 389-DS writes mapping-tree names. */
+export function escapeRdnValue(value: string): string {
+  return value
+    .replace(/[\\,=+"<>;]/g, (c) => `\\${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
+    .replace(/^[ #]/, (c) => `\\${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/ $/, '\\20');
+}
+
+/** The replica configuration entry of a suffix. */
+export function replicaDn(suffix: string): string {
+  return `cn=replica,cn=${escapeRdnValue(suffix)},cn=mapping tree,cn=config`;
+}
+
+/** The RUV tombstone entry of a suffix. */
+export const RUV_FILTER = '(&(nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff)(objectclass=nstombstone))';
+
+/** Agreements of one suffix, found by filter: names (meTo…, caTo…) are not reliable. */
+export function agreementFilter(suffix: string): string {
+  return `(&(objectclass=nsds5replicationagreement)(nsDS5ReplicaRoot=${escapeFilterValue(suffix)}))`;
+}
+
+/** Escapes a value for an LDAP filter (RFC 4515). */
+export function escapeFilterValue(value: string): string {
+  return value.replace(/[\\*()\0]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

@@ -1,0 +1,194 @@
+// Reads inventory YAML into a small located tree. Every node knows its dotted key path and line, so
+// each later check can say `<file>:<line>: <key>: <problem>` without going back to the yaml AST.
+
+import {
+  LineCounter,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  parseDocument,
+  type Document,
+  type YAMLError,
+} from 'yaml';
+import { InventoryError } from '../errors.js';
+
+export type DocNode = DocMap | DocSeq | DocScalar;
+
+export interface DocMap {
+  kind: 'map';
+  path: string;
+  line: number;
+  entries: DocEntry[];
+}
+
+export interface DocEntry {
+  key: string;
+  keyLine: number;
+  value: DocNode;
+}
+
+export interface DocSeq {
+  kind: 'seq';
+  path: string;
+  line: number;
+  items: DocNode[];
+}
+
+export interface DocScalar {
+  kind: 'scalar';
+  path: string;
+  line: number;
+  value: string | number | boolean | null;
+}
+
+/** Aliases can expand exponentially ("billion laughs"); an inventory never needs this many nodes. */
+const MAX_NODES = 100_000;
+
+/** A name as it may appear in a one-line message: quoted, with control characters escaped. */
+export function quote(name: string): string {
+  return /^[\x20-\x7e]*$/.test(name) ? `'${name}'` : JSON.stringify(name);
+}
+
+/** Keys become part of dotted paths; escape anything that could break the one-line message. */
+function displayKey(key: string): string {
+  return /^[\x21-\x7e]+$/.test(key) ? key : JSON.stringify(key);
+}
+
+export function childPath(parent: string, key: string): string {
+  return parent === '' ? displayKey(key) : `${parent}.${displayKey(key)}`;
+}
+
+/** Parses `text` (one YAML document) or throws the first problem as an InventoryError. Empty → null. */
+export function readDocument(text: string, file: string): DocNode | null {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter,
+    prettyErrors: false, // pretty errors quote the source line, which may hold a secret
+    uniqueKeys: false, // duplicates are reported below, with the key path and both lines
+  });
+  const lineAt = (offset: number): number => Math.max(1, lineCounter.linePos(offset).line);
+
+  // Warnings count too: an unresolved tag such as `!vault` would otherwise be read as a plain string.
+  const problems = [...doc.errors, ...doc.warnings].sort((a, b) => a.pos[0] - b.pos[0]);
+  const first = problems[0];
+  if (first) {
+    // A second document is not inside any key of the first; naming one would mislead.
+    const path = first.code === 'MULTIPLE_DOCS' ? '' : pathAt(doc, first.pos[0]);
+    throw new InventoryError(file, lineAt(first.pos[0]), path || undefined, describeYamlProblem(first));
+  }
+
+  let nodeCount = 0;
+  const inProgress = new Set<unknown>();
+
+  const convert = (node: unknown, path: string, fallbackLine: number): DocNode => {
+    if (++nodeCount > MAX_NODES) {
+      throw new InventoryError(file, fallbackLine, path || undefined, `too many YAML nodes (over ${MAX_NODES}); check anchors and aliases`);
+    }
+    if (isAlias(node)) {
+      const target = node.resolve(doc);
+      if (target === undefined) {
+        throw new InventoryError(file, lineAt(node.range?.[0] ?? 0), path || undefined, `unknown alias *${node.source}`);
+      }
+      if (inProgress.has(target)) {
+        throw new InventoryError(file, lineAt(node.range?.[0] ?? 0), path || undefined, `alias *${node.source} refers to itself`);
+      }
+      return convert(target, path, fallbackLine);
+    }
+    const line = node !== null && typeof node === 'object' && 'range' in node && Array.isArray(node.range)
+      ? lineAt(node.range[0] as number)
+      : fallbackLine;
+    if (node === null || node === undefined) return { kind: 'scalar', path, line: fallbackLine, value: null };
+    if (isScalar(node)) {
+      const v = node.value;
+      const value = v === null || v === undefined ? null
+        : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v
+        : String(v);
+      // An empty value (`key:`) has no text of its own; its key's line is the one to point at.
+      return { kind: 'scalar', path, line: value === null ? fallbackLine : line, value };
+    }
+    if (isSeq(node)) {
+      inProgress.add(node);
+      const items = node.items.map((item, i) => convert(item, `${path}[${i}]`, line));
+      inProgress.delete(node);
+      return { kind: 'seq', path, line, items };
+    }
+    if (isMap(node)) {
+      inProgress.add(node);
+      const entries: DocEntry[] = [];
+      const seen = new Map<string, number>();
+      for (const pair of node.items) {
+        const keyNode = pair.key;
+        const keyLine = isScalar(keyNode) || isAlias(keyNode) || isMap(keyNode) || isSeq(keyNode)
+          ? lineAt(keyNode.range?.[0] ?? 0)
+          : line;
+        if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
+          throw new InventoryError(file, keyLine, path || undefined, 'keys must be plain names, not lists, mappings or aliases');
+        }
+        // The source text, not the parsed value: a host named `10` or `true` keeps its spelling.
+        const key = keyNode.source ?? String(keyNode.value);
+        if (key === '<<' && keyNode.type === 'PLAIN') {
+          throw new InventoryError(file, keyLine, childPath(path, key),
+            'YAML merge keys (<<) are not supported; share settings through group vars instead');
+        }
+        const keyPath = childPath(path, key);
+        const earlier = seen.get(key);
+        if (earlier !== undefined) {
+          throw new InventoryError(file, keyLine, keyPath, `duplicate key (first set at line ${earlier})`);
+        }
+        seen.set(key, keyLine);
+        entries.push({ key, keyLine, value: convert(pair.value, keyPath, keyLine) });
+      }
+      inProgress.delete(node);
+      return { kind: 'map', path, line, entries };
+    }
+    return { kind: 'scalar', path, line, value: String(node) };
+  };
+
+  if (doc.contents === null) return null;
+  return convert(doc.contents, '', 1);
+}
+
+/** The library's wording is written for programmers; a few cases get a message an operator can act on. */
+function describeYamlProblem(err: YAMLError): string {
+  const text = err.message.split('\n')[0] ?? '';
+  switch (err.code) {
+    case 'MULTIPLE_DOCS':
+      return "YAML syntax error: an inventory is a single YAML document; remove the '---' separator";
+    case 'TAG_RESOLVE_FAILED':
+      return `YAML tags are not supported (${text}); secrets come from file:PATH, env:NAME or prompt`;
+    default:
+      return `YAML syntax error: ${text.replace(/ at line \d+, column \d+$/, '')}`;
+  }
+}
+
+/** Best-effort dotted path of the deepest mapping key whose value contains `offset`. */
+function pathAt(doc: Document, offset: number): string {
+  let path = '';
+  let node: unknown = doc.contents;
+  for (let depth = 0; depth < 100 && node; depth++) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => {
+        if (!isPair(p)) return false;
+        const start = isScalar(p.key) ? p.key.range?.[0] : undefined;
+        const end = (p.value as { range?: number[] } | null)?.range?.[2] ?? (isScalar(p.key) ? p.key.range?.[2] : undefined);
+        return start !== undefined && end !== undefined && start <= offset && offset <= end;
+      });
+      if (!pair || !isScalar(pair.key)) break;
+      path = childPath(path, pair.key.source ?? String(pair.key.value));
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const index = node.items.findIndex((item) => {
+        const range = (item as { range?: number[] } | null)?.range;
+        return range !== undefined && range[0]! <= offset && offset <= range[2]!;
+      });
+      if (index < 0) break;
+      path = `${path}[${index}]`;
+      node = node.items[index];
+    } else {
+      break;
+    }
+  }
+  return path;
+}

@@ -1,0 +1,89 @@
+// Text of the files one lab host is made of (LAB.md). Pure functions of the layout.
+import type { LabHost, LabSpec } from './spec.js';
+import { LAB_CA_SUFFIX, LAB_INSTANCE, LAB_SUFFIX } from './spec.js';
+import type { LabPaths } from './paths.js';
+
+/** Bind mounts that give a host its own copies of 389-DS's folders and its own /etc/hosts. */
+export function bootScript(paths: LabPaths, host: LabHost): string {
+  const dir = paths.hostDir(host.fqdn);
+  const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  return `#!/bin/bash
+# Runs inside the host's private mount + UTS namespace (unshare --mount --uts --fork).
+set -euo pipefail
+L=${q(dir)}
+hostname ${host.fqdn}
+mount --bind "$L/etc-dirsrv" /etc/dirsrv
+mount --bind "$L/var-lib-dirsrv" /var/lib/dirsrv
+mount --bind "$L/var-log-dirsrv" /var/log/dirsrv
+mkdir -p /run/dirsrv /run/lock/dirsrv /run/sshd
+mount --bind "$L/run-dirsrv" /run/dirsrv
+mount --bind "$L/lock-dirsrv" /run/lock/dirsrv
+mount --bind "$L/defaults.inf" /usr/share/dirsrv/inf/defaults.inf
+mount --bind ${q(paths.etcHosts)} /etc/hosts
+# 389-DS keeps its database environment in /dev/shm/slapd-<instance>: each host needs its own.
+mount -t tmpfs -o mode=1777,size=256m tmpfs /dev/shm
+exec /usr/sbin/sshd -D -e -f "$L/sshd_config"
+`;
+}
+
+export function sshdConfig(paths: LabPaths, host: LabHost): string {
+  const dir = paths.hostDir(host.fqdn);
+  return `# ipa-fleet lab host ${host.fqdn}
+ListenAddress ${host.address}:22
+HostKey ${dir}/ssh/host_ed25519
+PermitRootLogin prohibit-password
+AuthorizedKeysFile ${paths.authorizedKeys}
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile ${dir}/sshd.pid
+MaxSessions 10
+AcceptEnv none
+`;
+}
+
+export function etcHosts(spec: LabSpec): string {
+  return ['127.0.0.1 localhost', ...spec.hosts.map((h) => `${h.address} ${h.fqdn} ${h.short}`), ''].join('\n');
+}
+
+/**
+ * defaults.inf with systemd off (dsctl then starts ns-slapd itself) and the LDAPI socket moved
+ * under /run/dirsrv, which is per host: the stock path /run/slapd-<inst>.socket would be shared.
+ */
+export function defaultsInf(stock: string): string {
+  return stock
+    .replace(/^with_systemd = .*$/m, 'with_systemd = 0')
+    .replace(/^ldapi = .*$/m, 'ldapi = /run/dirsrv/slapd-{instance_name}.socket');
+}
+
+/** dscreate answer file. The temporary ports avoid dscreate's start-up on every address colliding. */
+export function dsInf(host: LabHost, dmPassword: string): string {
+  return `[general]
+config_version = 2
+full_machine_name = ${host.fqdn}
+strict_host_checking = False
+selinux = False
+systemd = False
+start = False
+[slapd]
+instance_name = ${LAB_INSTANCE}
+port = ${20000 + host.index}
+secure_port = ${21000 + host.index}
+root_password = ${dmPassword}
+self_sign_cert = False
+[backend-userroot]
+suffix = ${LAB_SUFFIX}
+create_suffix_entry = True
+[backend-ipaca]
+suffix = ${LAB_CA_SUFFIX}
+create_suffix_entry = True
+`;
+}
+
+/** After dscreate: listen on 389/636 on the host's own address only. */
+export function rewriteListen(dseLdif: string, address: string): string {
+  return dseLdif
+    .replace(/^nsslapd-port: .*$/m, `nsslapd-port: 389\nnsslapd-listenhost: ${address}`)
+    .replace(/^nsslapd-secureport: .*$/m, 'nsslapd-secureport: 636');
+}

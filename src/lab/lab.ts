@@ -1,0 +1,366 @@
+// `ipa-fleet lab …`: real replicated 389-DS hosts on this machine (LAB.md, automated).
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chown, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { RunContext } from '../context.js';
+import { FleetError, UsageError } from '../errors.js';
+import { createAgreement, initializeConsumer } from '../directory/agreements.js';
+import { enableSupplier, ensureReplicationManager } from '../directory/replica.js';
+import { runTask } from '../directory/tasks.js';
+import { loadInventory } from '../inventory/index.js';
+import type { Host, Inventory } from '../inventory/model.js';
+import { Transport } from '../transport/transport.js';
+import { shellQuote } from '../transport/shell.js';
+import { caLdif, domainLdif } from './entries.js';
+import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, sshdConfig } from './host-files.js';
+import { LabPaths } from './paths.js';
+import { isRunning, readPid, spawnDetached, stopProcess, killProcess, waitForPort } from './processes.js';
+import {
+  initOrder, labSpec, LAB_CA_SUFFIX, LAB_INSTANCE, LAB_SUFFIX, type LabHost, type LabOptions, type LabSpec,
+} from './spec.js';
+
+const run = promisify(execFile);
+const DIRSRV_USER = 'dirsrv';
+const PACKAGES = ['389-ds-base', 'openssh-server'];
+const INIT_TIMEOUT_MS = 15 * 60_000;
+
+/** What `lab.json` records: enough to find and end every process the lab started. */
+export interface LabState {
+  version: 1;
+  createdAt: string;
+  spec: LabSpec;
+  upSeconds?: number;
+}
+
+export type Print = (line: string) => void;
+
+export async function labUp(paths: LabPaths, opts: LabOptions, ctx: RunContext, print: Print): Promise<LabState> {
+  const started = Date.now();
+  const spec = labSpec(opts);
+  if (existsSync(paths.state)) {
+    throw new UsageError(`a lab already exists in ${paths.root}; run 'ipa-fleet lab down --dir ${paths.root}' first`);
+  }
+  await ensurePackages(print);
+  await assertAddressesFree(spec);
+  print(`lab: building ${spec.hosts.length} host(s) in ${paths.root}`);
+  await mkdir(paths.hostsRoot, { recursive: true, mode: 0o700 });
+  const state: LabState = { version: 1, createdAt: new Date().toISOString(), spec };
+  // Written first so that `lab down` can clean up after a failed `up`.
+  await writeFile(paths.state, JSON.stringify(state, null, 2));
+  await writeControllerFiles(paths, spec);
+  await Promise.all(spec.hosts.map((h) => writeHostFiles(paths, h)));
+  await writeInventory(paths, spec);
+  for (const host of spec.hosts) await bootHost(paths, host);
+  print(`lab: sshd up on ${spec.hosts.map((h) => h.address).join(', ')} (${secondsSince(started)} s)`);
+
+  const inventory = await loadInventory(paths.inventory);
+  const transport = new Transport(inventory, ctx);
+  try {
+    const dmPassword = (await readFile(paths.dmPassword, 'utf8')).trim();
+    ctx.redactor.add(dmPassword);
+    await inParallel(spec.hosts, 3, (h) => createInstance(transport, hostOf(inventory, h), h, dmPassword));
+    print(`lab: 389-DS instances running (${secondsSince(started)} s)`);
+    await configureReplication(paths, spec, inventory, transport, ctx, print);
+  } finally {
+    await transport.close();
+  }
+  state.upSeconds = Number(secondsSince(started));
+  await writeFile(paths.state, JSON.stringify(state, null, 2));
+  print(`lab: up in ${state.upSeconds} s`);
+  print(`  inventory:   ${paths.inventory}`);
+  print(`  ssh key:     ${paths.identity}   known_hosts: ${paths.knownHosts}`);
+  print(`  DM password: ${paths.dmPassword} (0600)`);
+  print(`  try:         ipa-fleet inventory check -i ${paths.inventory}`);
+  print(`               ssh -i ${paths.identity} -o UserKnownHostsFile=${paths.knownHosts} root@${spec.hosts[0]!.address}`);
+  return state;
+}
+
+export async function readLabState(paths: LabPaths): Promise<LabState> {
+  try {
+    return JSON.parse(await readFile(paths.state, 'utf8')) as LabState;
+  } catch {
+    throw new UsageError(`no lab in ${paths.root} (no lab.json); run 'ipa-fleet lab up${paths.root === LabPaths.default().root ? '' : ` --dir ${paths.root}`}'`);
+  }
+}
+
+/** Ends the lab's own processes (by pid, checked) and removes what it created. */
+export async function labDown(paths: LabPaths, print: Print): Promise<void> {
+  const state = await readLabState(paths);
+  for (const host of state.spec.hosts) {
+    const slapd = await stopProcess(await readPid(paths.slapdPidFile(host.fqdn, LAB_INSTANCE)), 'ns-slapd', 60_000);
+    const sshd = await stopProcess(await readPid(paths.sshdPidFile(host.fqdn)), 'sshd', 10_000);
+    await stopProcess(await readPid(paths.nsPidFile(host.fqdn)), 'unshare', 5_000);
+    print(`lab: ${host.fqdn}: ${slapd ? 'ns-slapd stopped' : 'ns-slapd not running'}, ${sshd ? 'sshd stopped' : 'sshd not running'}`);
+  }
+  await rm(paths.root, { recursive: true, force: true });
+  print(`lab: removed ${paths.root}`);
+}
+
+export interface HostStatus {
+  host: string;
+  address: string;
+  ssh: boolean;
+  ds: boolean;
+  entries: Record<string, number | null>;
+  error?: string;
+}
+
+export async function labStatus(paths: LabPaths, ctx: RunContext): Promise<HostStatus[]> {
+  const state = await readLabState(paths);
+  const inventory = await loadInventory(paths.inventory);
+  const transport = new Transport(inventory, ctx);
+  try {
+    return await Promise.all(state.spec.hosts.map(async (h): Promise<HostStatus> => {
+      const status: HostStatus = { host: h.fqdn, address: h.address, ssh: false, ds: false, entries: {} };
+      status.ssh = await isRunning(await readPid(paths.sshdPidFile(h.fqdn)), 'sshd');
+      status.ds = await isRunning(await readPid(paths.slapdPidFile(h.fqdn, LAB_INSTANCE)), 'ns-slapd');
+      if (!status.ssh || !status.ds) return status;
+      try {
+        const ldap = await transport.ldap(hostOf(inventory, h));
+        for (const suffix of h.ca ? [LAB_SUFFIX, LAB_CA_SUFFIX] : [LAB_SUFFIX]) {
+          status.entries[suffix] = (await ldap.search(suffix, { attributes: ['1.1'], paged: true })).length;
+        }
+      } catch (err) {
+        status.error = (err as Error).message;
+      }
+      return status;
+    }));
+  } finally {
+    await transport.close();
+  }
+}
+
+/** "Power off" a host: ns-slapd and sshd stopped, data kept. */
+export async function labStopHost(paths: LabPaths, name: string, print: Print): Promise<void> {
+  const host = await findLabHost(paths, name);
+  const slapd = await stopProcess(await readPid(paths.slapdPidFile(host.fqdn, LAB_INSTANCE)), 'ns-slapd', 60_000);
+  const sshd = await stopProcess(await readPid(paths.sshdPidFile(host.fqdn)), 'sshd', 10_000);
+  await stopProcess(await readPid(paths.nsPidFile(host.fqdn)), 'unshare', 5_000);
+  print(`lab: ${host.fqdn} powered off (${slapd ? 'ns-slapd stopped' : 'ns-slapd was not running'}, ${sshd ? 'sshd stopped' : 'sshd was not running'})`);
+}
+
+/** "Power on" a host: a new namespace with its data, sshd, then the instance. */
+export async function labStartHost(paths: LabPaths, name: string, ctx: RunContext, print: Print): Promise<void> {
+  const host = await findLabHost(paths, name);
+  if (!(await isRunning(await readPid(paths.sshdPidFile(host.fqdn)), 'sshd'))) await bootHost(paths, host);
+  const inventory = await loadInventory(paths.inventory);
+  const transport = new Transport(inventory, ctx);
+  try {
+    const ssh = await transport.ssh(hostOf(inventory, host));
+    if (!(await isRunning(await readPid(paths.slapdPidFile(host.fqdn, LAB_INSTANCE)), 'ns-slapd'))) {
+      await ssh.run(`dsctl ${LAB_INSTANCE} start`, { timeoutMs: 120_000 });
+    }
+  } finally {
+    await transport.close();
+  }
+  print(`lab: ${host.fqdn} powered on`);
+}
+
+/** A directory crash: SIGKILL to the host's ns-slapd. */
+export async function labKillDs(paths: LabPaths, name: string, print: Print): Promise<void> {
+  const host = await findLabHost(paths, name);
+  const killed = await killProcess(await readPid(paths.slapdPidFile(host.fqdn, LAB_INSTANCE)), 'ns-slapd');
+  print(killed ? `lab: ${host.fqdn}: ns-slapd killed` : `lab: ${host.fqdn}: ns-slapd was not running`);
+}
+
+async function findLabHost(paths: LabPaths, name: string): Promise<LabHost> {
+  const state = await readLabState(paths);
+  const host = state.spec.hosts.find((h) => h.fqdn === name || h.short === name || h.address === name);
+  if (!host) throw new UsageError(`'${name}' is not a host of the lab in ${paths.root} (hosts: ${state.spec.hosts.map((h) => h.fqdn).join(', ')})`);
+  return host;
+}
+
+async function ensurePackages(print: Print): Promise<void> {
+  const missing = ['/usr/sbin/dscreate', '/usr/sbin/sshd', '/usr/bin/ssh-keygen', '/usr/bin/unshare'].filter((p) => !existsSync(p));
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new FleetError('failure', `lab: missing ${missing.join(', ')}; install as root: apt-get install -y ${PACKAGES.join(' ')}`);
+  }
+  print(`lab: installing ${PACKAGES.join(' ')} (missing ${missing.join(', ')})`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  try {
+    await run('apt-get', ['update', '-qq'], { env, maxBuffer: 64 * 1024 * 1024 });
+    await run('apt-get', ['install', '-y', '-qq', ...PACKAGES], { env, maxBuffer: 64 * 1024 * 1024 });
+  } catch (err) {
+    throw new FleetError('failure', `lab: apt-get install ${PACKAGES.join(' ')} failed: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+async function assertAddressesFree(spec: LabSpec): Promise<void> {
+  for (const h of spec.hosts) {
+    if (await waitForPort(h.address, 22, 200)) {
+      throw new UsageError(`${h.address}:22 is already in use (another lab?); use 'ipa-fleet lab down --dir …' on it first`);
+    }
+  }
+}
+
+async function writeControllerFiles(paths: LabPaths, spec: LabSpec): Promise<void> {
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ipa-fleet-lab-controller', '-f', paths.identity]);
+  await cp(`${paths.identity}.pub`, paths.authorizedKeys);
+  await writeFile(paths.dmPassword, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+  await writeFile(paths.replPassword, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+  await writeFile(paths.etcHosts, etcHosts(spec), { mode: 0o644 });
+}
+
+async function writeHostFiles(paths: LabPaths, host: LabHost): Promise<void> {
+  const dir = paths.hostDir(host.fqdn);
+  const owned = ['etc-dirsrv', 'var-lib-dirsrv', 'var-log-dirsrv', 'run-dirsrv', 'lock-dirsrv'];
+  for (const sub of [...owned, 'ssh']) await mkdir(join(dir, sub), { recursive: true });
+  // The instance finds its schema and config templates in /etc/dirsrv.
+  await cp('/etc/dirsrv/config', join(dir, 'etc-dirsrv', 'config'), { recursive: true });
+  await cp('/etc/dirsrv/schema', join(dir, 'etc-dirsrv', 'schema'), { recursive: true });
+  const { uid, gid } = await dirsrvIds();
+  for (const sub of owned) await chownTree(join(dir, sub), uid, gid);
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', host.fqdn, '-f', join(dir, 'ssh', 'host_ed25519')]);
+  await writeFile(join(dir, 'sshd_config'), sshdConfig(paths, host));
+  await writeFile(join(dir, 'defaults.inf'), defaultsInf(await readFile('/usr/share/dirsrv/inf/defaults.inf', 'utf8')));
+  await writeFile(join(dir, 'boot.sh'), bootScript(paths, host), { mode: 0o700 });
+  const pub = (await readFile(join(dir, 'ssh', 'host_ed25519.pub'), 'utf8')).trim().split(/\s+/);
+  await writeFile(paths.knownHosts, `${host.fqdn},${host.address} ${pub[0]} ${pub[1]}\n`, { flag: 'a', mode: 0o600 });
+}
+
+async function writeInventory(paths: LabPaths, spec: LabSpec): Promise<void> {
+  const hosts = spec.hosts.map((h) => `    ${h.fqdn}:\n      address: ${h.address}\n      roles: [${h.ca ? 'ca' : ''}]`).join('\n');
+  const cas = spec.hosts.filter((h) => h.ca).map((h) => `        ${h.fqdn}: {}`).join('\n');
+  const text = `# ipa-fleet lab inventory, written by 'ipa-fleet lab up'. Paths are relative to this file.
+all:
+  vars:
+    deployment: ipa-lab
+    profile: 389ds
+    ssh:
+      user: root
+      identity_file: id_ed25519
+      known_hosts: known_hosts
+      connect_timeout: 5
+    ldap:
+      instance: ${LAB_INSTANCE}
+      port: 389
+      bind_dn: cn=Directory Manager
+      password: file:dm-password
+    suffixes:
+      domain: ${LAB_SUFFIX}
+      ca: ${LAB_CA_SUFFIX}
+  hosts:
+${hosts}
+${cas ? `  children:\n    ca_servers:\n      hosts:\n${cas}\n` : ''}`;
+  await writeFile(paths.inventory, text);
+}
+
+/** Starts the host's namespace with its sshd and waits until sshd answers. */
+async function bootHost(paths: LabPaths, host: LabHost): Promise<void> {
+  const dir = paths.hostDir(host.fqdn);
+  const pid = spawnDetached('setsid', ['unshare', '--mount', '--uts', '--fork', 'bash', join(dir, 'boot.sh')], join(dir, 'boot.log'));
+  await writeFile(paths.nsPidFile(host.fqdn), `${pid}\n`);
+  if (!(await waitForPort(host.address, 22, 15_000))) {
+    const log = await readFile(join(dir, 'boot.log'), 'utf8').catch(() => '');
+    throw new FleetError('failure', `lab: ${host.fqdn}: sshd did not come up on ${host.address}:22: ${log.trim().split('\n').pop() ?? ''}`);
+  }
+}
+
+async function createInstance(transport: Transport, host: Host, lab: LabHost, dmPassword: string): Promise<void> {
+  const ssh = await transport.ssh(host);
+  // The answer file holds the DM password: it goes over stdin into a 0600 temp file, never argv.
+  await ssh.run('f=$(mktemp) && trap \'rm -f "$f"\' EXIT && cat > "$f" && dscreate from-file "$f"', {
+    stdin: dsInf(lab, dmPassword), display: 'dscreate from-file <answer file>', timeoutMs: 180_000,
+  });
+  const dse = `/etc/dirsrv/slapd-${LAB_INSTANCE}/dse.ldif`;
+  const text = await ssh.run(`cat ${dse}`);
+  await ssh.run(`cat > ${dse}.new && chown ${DIRSRV_USER}:${DIRSRV_USER} ${dse}.new && chmod 600 ${dse}.new && mv ${dse}.new ${dse}`, {
+    stdin: rewriteListen(text, lab.address),
+  });
+  await ssh.run(`dsctl ${LAB_INSTANCE} start`, { timeoutMs: 120_000 });
+}
+
+async function configureReplication(
+  paths: LabPaths, spec: LabSpec, inventory: Inventory, transport: Transport, ctx: RunContext, print: Print,
+): Promise<void> {
+  const replPassword = (await readFile(paths.replPassword, 'utf8')).trim();
+  ctx.redactor.add(replPassword);
+  const first = spec.hosts[0]!;
+  const firstCa = spec.hosts.find((h) => h.ca);
+  await importLdif(transport, hostOf(inventory, first), 'userRoot', 'domain', domainLdif(spec.entries));
+  if (firstCa) await importLdif(transport, hostOf(inventory, firstCa), 'ipaca', 'ca', caLdif(Math.max(5, Math.ceil(spec.entries / 10))));
+
+  await inParallel(spec.hosts, 4, async (h) => {
+    const ldap = await transport.ldap(hostOf(inventory, h));
+    await ensureReplicationManager(ldap, replPassword);
+    await enableSupplier(ldap, LAB_SUFFIX, 'userRoot', h.index);
+    if (h.ca) await enableSupplier(ldap, LAB_CA_SUFFIX, 'ipaca', 1000 + h.index);
+  });
+  const agreementDns = new Map<string, string>();
+  const create = async (suffix: string, prefix: string, from: string, to: string): Promise<void> => {
+    const ldap = await transport.ldap(inventory.hosts.find((x) => x.name === from)!);
+    const dn = await createAgreement(ldap, { name: `${prefix}${to}`, suffix, targetHost: to, targetPort: 389, credentials: replPassword });
+    agreementDns.set(`${suffix}|${from}|${to}`, dn);
+  };
+  for (const [x, y] of spec.domainEdges) { await create(LAB_SUFFIX, 'meTo', x, y); await create(LAB_SUFFIX, 'meTo', y, x); }
+  for (const [x, y] of spec.caEdges) { await create(LAB_CA_SUFFIX, 'caTo', x, y); await create(LAB_CA_SUFFIX, 'caTo', y, x); }
+
+  const initialize = async (suffix: string, root: string, edges: Array<[string, string]>): Promise<void> => {
+    const order = initOrder(root, edges);
+    for (let level = 1; order.some((o) => o.level === level); level++) {
+      await Promise.all(order.filter((o) => o.level === level).map(async (o) => {
+        const ldap = await transport.ldap(inventory.hosts.find((x) => x.name === o.supplier)!);
+        const t0 = Date.now();
+        await initializeConsumer(ldap, agreementDns.get(`${suffix}|${o.supplier}|${o.consumer}`)!, { timeoutMs: INIT_TIMEOUT_MS, signal: ctx.signal });
+        print(`lab: ${suffix}: ${o.consumer} initialized from ${o.supplier} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      }));
+    }
+  };
+  await initialize(LAB_SUFFIX, first.fqdn, spec.domainEdges);
+  if (firstCa) await initialize(LAB_CA_SUFFIX, firstCa.fqdn, spec.caEdges);
+}
+
+/** Uploads an LDIF into the instance's ldif/ folder and imports it with an online task. */
+async function importLdif(transport: Transport, host: Host, backend: string, label: string, ldif: string): Promise<void> {
+  const ssh = await transport.ssh(host);
+  const file = `/var/lib/dirsrv/slapd-${LAB_INSTANCE}/ldif/ipa-fleet-lab-${label}.ldif`;
+  await ssh.run(`cat > ${shellQuote(file)} && chown ${DIRSRV_USER}:${DIRSRV_USER} ${shellQuote(file)}`, { stdin: ldif });
+  try {
+    const ldap = await transport.ldap(host);
+    await runTask(ldap, 'import', { nsInstance: backend, nsFilename: file }, { timeoutMs: 10 * 60_000 });
+  } finally {
+    await ssh.run(`rm -f ${shellQuote(file)}`);
+  }
+}
+
+function hostOf(inventory: Inventory, lab: LabHost): Host {
+  const host = inventory.hosts.find((h) => h.name === lab.fqdn);
+  if (!host) throw new FleetError('failure', `lab inventory has no host ${lab.fqdn}`);
+  return host;
+}
+
+async function dirsrvIds(): Promise<{ uid: number; gid: number }> {
+  const passwd = await readFile('/etc/passwd', 'utf8');
+  const line = passwd.split('\n').find((l) => l.startsWith(`${DIRSRV_USER}:`));
+  if (!line) throw new FleetError('failure', `lab: user ${DIRSRV_USER} does not exist (is 389-ds-base installed?)`);
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+async function chownTree(path: string, uid: number, gid: number): Promise<void> {
+  await chown(path, uid, gid);
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    const child = join(path, entry.name);
+    if (entry.isDirectory()) await chownTree(child, uid, gid);
+    else await chown(child, uid, gid);
+  }
+}
+
+async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  const errors: unknown[] = [];
+  await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+      try { await fn(item); } catch (err) { errors.push(err); }
+    }
+  }));
+  if (errors.length) throw errors[0];
+}
+
+function secondsSince(t0: number): string {
+  return ((Date.now() - t0) / 1000).toFixed(1);
+}

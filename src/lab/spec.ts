@@ -1,0 +1,154 @@
+import { UsageError } from '../errors.js';
+
+/** What `lab up` builds. Pure data; see plan functions below. */
+export interface LabSpec {
+  hosts: LabHost[];
+  /** Undirected edges; each becomes two agreements (one each way). */
+  domainEdges: Array<[string, string]>;
+  caEdges: Array<[string, string]>;
+  entries: number;
+}
+
+export interface LabHost {
+  /** Short letter name: a, b, c… */
+  short: string;
+  fqdn: string;
+  address: string;
+  /** 1-based index; also the domain replica ID. */
+  index: number;
+  ca: boolean;
+}
+
+export const LAB_DOMAIN = 'ipa.test';
+export const LAB_SUFFIX = 'dc=ipa,dc=test';
+export const LAB_CA_SUFFIX = 'o=ipaca';
+export const LAB_INSTANCE = 'IPA-TEST';
+export const MAX_LAB_HOSTS = 26;
+
+export type TopologyShape = 'chain' | 'star' | 'ring' | 'mesh';
+
+export interface LabOptions {
+  hosts: number;
+  topology: string;
+  ca: string;
+  caTopology: string | undefined;
+  entries: number;
+}
+
+export const LAB_DEFAULTS: LabOptions = { hosts: 3, topology: 'chain', ca: 'a,b', caTopology: undefined, entries: 200 };
+
+export function labHostName(index: number): string {
+  return `${String.fromCharCode(96 + index)}.${LAB_DOMAIN}`;
+}
+
+export function labSpec(opts: LabOptions): LabSpec {
+  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_LAB_HOSTS) {
+    throw new UsageError(`--hosts: must be a whole number from 1 to ${MAX_LAB_HOSTS}, got ${opts.hosts}`);
+  }
+  if (!Number.isInteger(opts.entries) || opts.entries < 0 || opts.entries > 1_000_000) {
+    throw new UsageError(`--entries: must be a whole number from 0 to 1000000, got ${opts.entries}`);
+  }
+  const shorts = Array.from({ length: opts.hosts }, (_, i) => String.fromCharCode(97 + i));
+  const caShorts = opts.ca.trim() === '' || opts.ca === 'none' ? [] : opts.ca.split(',').map((s) => s.trim());
+  for (const s of caShorts) {
+    if (!shorts.includes(s)) throw new UsageError(`--ca: '${s}' is not a lab host (hosts are ${shorts.join(', ')})`);
+  }
+  const hosts: LabHost[] = shorts.map((short, i) => ({
+    short,
+    fqdn: labHostName(i + 1),
+    address: `127.0.10.${i + 1}`,
+    index: i + 1,
+    ca: caShorts.includes(short),
+  }));
+  const domainEdges = topologyEdges(opts.topology, shorts, '--topology');
+  const caMembers = shorts.filter((s) => caShorts.includes(s));
+  const caEdges = topologyEdges(opts.caTopology ?? 'chain', caMembers, '--ca-topology');
+  const toFqdn = (s: string): string => hosts.find((h) => h.short === s)!.fqdn;
+  return {
+    hosts,
+    domainEdges: domainEdges.map(([x, y]) => [toFqdn(x), toFqdn(y)]),
+    caEdges: caEdges.map(([x, y]) => [toFqdn(x), toFqdn(y)]),
+    entries: opts.entries,
+  };
+}
+
+/** chain | star | ring | mesh | "a-b,b-c,…" over the given members → undirected edges. */
+export function topologyEdges(spec: string, members: string[], option: string): Array<[string, string]> {
+  const edges: Array<[string, string]> = [];
+  const n = members.length;
+  switch (spec) {
+    case 'chain':
+      for (let i = 1; i < n; i++) edges.push([members[i - 1]!, members[i]!]);
+      return edges;
+    case 'star':
+      for (let i = 1; i < n; i++) edges.push([members[0]!, members[i]!]);
+      return edges;
+    case 'ring':
+      for (let i = 1; i < n; i++) edges.push([members[i - 1]!, members[i]!]);
+      if (n > 2) edges.push([members[n - 1]!, members[0]!]);
+      return edges;
+    case 'mesh':
+      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) edges.push([members[i]!, members[j]!]);
+      return edges;
+  }
+  const seen = new Set<string>();
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([a-z])-([a-z])$/.exec(part);
+    if (!m) throw new UsageError(`${option}: '${part}' is not an edge like a-b (use chain, star, ring, mesh or "a-b,b-c")`);
+    const [x, y] = [m[1]!, m[2]!];
+    for (const h of [x, y]) {
+      if (!members.includes(h)) throw new UsageError(`${option}: '${h}' in '${part}' is not one of ${members.join(', ') || '(no hosts)'}`);
+    }
+    if (x === y) throw new UsageError(`${option}: '${part}' joins a host to itself`);
+    const key = [x, y].sort().join('-');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    edges.push([x, y]);
+  }
+  if (edges.length === 0 && n > 1) throw new UsageError(`${option}: '${spec}' gives no edges`);
+  if (!connected(members, edges)) {
+    throw new UsageError(`${option}: '${spec}' leaves some hosts unconnected (${members.join(', ')})`);
+  }
+  return edges;
+}
+
+function connected(members: string[], edges: Array<[string, string]>): boolean {
+  if (members.length <= 1) return true;
+  const seen = new Set([members[0]!]);
+  const queue = [members[0]!];
+  while (queue.length) {
+    const cur = queue.shift()!;
+    for (const [x, y] of edges) {
+      const next = x === cur ? y : y === cur ? x : undefined;
+      if (next && !seen.has(next)) { seen.add(next); queue.push(next); }
+    }
+  }
+  return members.every((m) => seen.has(m));
+}
+
+/**
+ * Order in which hosts receive their initial total update: breadth-first from the first
+ * host over the edges, each consumer fed by the neighbour that reached it first.
+ */
+export function initOrder(first: string, edges: Array<[string, string]>): Array<{ supplier: string; consumer: string; level: number }> {
+  const out: Array<{ supplier: string; consumer: string; level: number }> = [];
+  const seen = new Set([first]);
+  let frontier = [first];
+  let level = 1;
+  while (frontier.length) {
+    const next: string[] = [];
+    for (const cur of frontier) {
+      for (const [x, y] of edges) {
+        const peer = x === cur ? y : y === cur ? x : undefined;
+        if (peer && !seen.has(peer)) {
+          seen.add(peer);
+          next.push(peer);
+          out.push({ supplier: cur, consumer: peer, level });
+        }
+      }
+    }
+    frontier = next;
+    level++;
+  }
+  return out;
+}

@@ -1,0 +1,307 @@
+import { readFile } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import ssh2 from 'ssh2';
+import type { ClientChannel, ConnectConfig } from 'ssh2';
+import type { RunContext } from '../context.js';
+import { AuthError, FleetError, UnreachableError } from '../errors.js';
+import type { SshSettings } from '../inventory/model.js';
+import { ChannelLimit } from './channel-limit.js';
+import { KnownHosts, fingerprint } from './known-hosts.js';
+import { CommandFailedError, OutputBuffer, type CommandResult } from './result.js';
+
+/** Channels one connection may have open at once (OpenSSH's MaxSessions is 10; leave room). */
+export const CHANNELS_PER_HOST = 4;
+/** Output kept whole for `exec`; larger output needs `execStream`. */
+const KEEP_OUTPUT_BYTES = 16 * 1024 * 1024;
+
+/** Where and how to connect: an inventory host or an ad-hoc jump host. */
+export interface SshTarget {
+  /** Name used in messages and known_hosts lookups (with `address`). */
+  name: string;
+  address: string;
+  ssh: SshSettings;
+}
+
+export interface ExecOptions {
+  /** Sent on stdin, then stdin is closed. The only way secrets travel to a host. */
+  stdin?: string | Buffer;
+  timeoutMs?: number;
+  /** Shown in results and logs instead of the command (e.g. a description). */
+  display?: string;
+}
+
+export interface ExecOutput extends CommandResult {
+  stdout: string;
+}
+
+export interface CommandStream {
+  stdout: Readable;
+  stdin: Writable;
+  /** Settles when the channel closed; never rejects (inspect `ok`). */
+  result: Promise<CommandResult>;
+  /** Sends SIGTERM to the remote command and closes the channel. */
+  cancel(): void;
+}
+
+/** One SSH connection to one host, reused for every command and tunnel to it. */
+export class SshSession {
+  private readonly limit = new ChannelLimit(CHANNELS_PER_HOST);
+  private closed = false;
+
+  private constructor(
+    readonly target: SshTarget,
+    private readonly client: ssh2.Client,
+    private readonly ctx: RunContext,
+  ) {
+    client.on('close', () => { this.closed = true; });
+    client.on('error', (err: Error) => ctx.log.debug(`${target.name}: ssh connection error after connect: ${err.message}`));
+  }
+
+  /**
+   * Connects with retries and backoff, all within `connectTimeoutMs`: an unreachable host is
+   * reported within the connect timeout, and a host that is just restarting gets another try.
+   * `via` is an open session to a jump host.
+   */
+  static async connect(target: SshTarget, ctx: RunContext, via?: SshSession): Promise<SshSession> {
+    const { connectRetries, connectTimeoutMs } = target.ssh;
+    const deadline = Date.now() + connectTimeoutMs;
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= connectRetries; attempt++) {
+      if (attempt > 0) {
+        const backoff = Math.min(250 * 2 ** (attempt - 1), 4000);
+        if (Date.now() + backoff >= deadline) break;
+        ctx.log.verbose(`${target.name}: retrying ssh connection in ${backoff} ms (attempt ${attempt + 1}/${connectRetries + 1})`);
+        await sleep(backoff, ctx.signal);
+      }
+      try {
+        const client = await openClient(target, ctx, Math.max(deadline - Date.now(), 1), via);
+        ctx.log.verbose(`${target.name}: ssh connected to ${target.address}:${target.ssh.port}${via ? ` via ${via.target.name}` : ''}`);
+        return new SshSession(target, client, ctx);
+      } catch (err) {
+        lastError = err;
+        // Key and authentication refusals will not change on retry.
+        if (!(err instanceof UnreachableError) || ctx.signal.aborted) throw err;
+      }
+    }
+    throw lastError;
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** Runs a command and collects its output. Does not throw on a non-zero exit: see `ok`. */
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecOutput> {
+    const stream = await this.execStream(command, opts);
+    const out = new OutputBuffer(KEEP_OUTPUT_BYTES);
+    stream.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    const result = await stream.result;
+    return { ...result, stdout: out.all() };
+  }
+
+  /** Runs a command that must succeed; returns its stdout. */
+  async run(command: string, opts: ExecOptions = {}): Promise<string> {
+    const output = await this.exec(command, opts);
+    if (!output.ok) throw new CommandFailedError(output);
+    return output.stdout;
+  }
+
+  /** Runs a command with its stdout and stdin as streams (tar, LDIF transfers). */
+  async execStream(command: string, opts: ExecOptions = {}): Promise<CommandStream> {
+    const release = await this.limit.acquire();
+    const shown = this.ctx.redactor.mask(opts.display ?? command);
+    const started = Date.now();
+    let channel: ClientChannel;
+    try {
+      channel = await new Promise<ClientChannel>((resolve, reject) => {
+        this.client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch)));
+      });
+    } catch (err) {
+      release();
+      throw new FleetError('failure', `${this.target.name}: cannot start '${shown}': ${(err as Error).message}`, { host: this.target.name, cause: err });
+    }
+    this.ctx.log.debug(`${this.target.name}: exec ${shown}`);
+
+    const stderr = new OutputBuffer(0);
+    const stdoutTail = new OutputBuffer(0);
+    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    channel.on('data', (chunk: Buffer) => stdoutTail.push(chunk));
+    let exitCode: number | null = null;
+    let signal: string | null = null;
+    let timedOut = false;
+    // ssh2 may never emit 'exit'; 'close' is the end, and a missing code is a failure.
+    channel.on('exit', (code: number | null, sig?: string) => {
+      exitCode = typeof code === 'number' ? code : null;
+      signal = sig ?? null;
+    });
+    const cancel = (): void => {
+      try { channel.signal('TERM'); } catch { /* channel already gone */ }
+      channel.close();
+    };
+    const onAbort = (): void => cancel();
+    this.ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = opts.timeoutMs
+      ? setTimeout(() => { timedOut = true; cancel(); }, opts.timeoutMs)
+      : undefined;
+
+    const result = new Promise<CommandResult>((resolve) => {
+      channel.on('close', () => {
+        if (timer) clearTimeout(timer);
+        this.ctx.signal.removeEventListener('abort', onAbort);
+        release();
+        const stderrText = this.ctx.redactor.mask(stderr.tail());
+        const res: CommandResult = {
+          host: this.target.name,
+          command: shown,
+          exitCode,
+          signal,
+          durationMs: Date.now() - started,
+          stdoutTail: this.ctx.redactor.mask(stdoutTail.tail()),
+          stderrTail: timedOut ? `${stderrText}\ntimed out after ${opts.timeoutMs} ms`.trim() : stderrText,
+          ok: exitCode === 0 && !timedOut,
+        };
+        this.ctx.log.debug(`${this.target.name}: '${shown}' ended: exit ${exitCode ?? 'none'} in ${res.durationMs} ms`);
+        resolve(res);
+      });
+    });
+
+    if (opts.stdin !== undefined) channel.end(opts.stdin);
+    return { stdout: channel, stdin: channel, result, cancel };
+  }
+
+  /** Opens a direct-tcpip channel from the host to `address:port` (LDAP tunnels, jump hosts). */
+  async forwardOut(address: string, port: number): Promise<ClientChannel> {
+    const release = await this.limit.acquire();
+    try {
+      const channel = await new Promise<ClientChannel>((resolve, reject) => {
+        this.client.forwardOut('127.0.0.1', 0, address, port, (err, ch) => (err ? reject(err) : resolve(ch)));
+      });
+      channel.on('close', release);
+      return channel;
+    } catch (err) {
+      release();
+      throw new UnreachableError(this.target.name, `cannot open a tunnel to ${address}:${port}: ${(err as Error).message}`, err);
+    }
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}
+
+async function openClient(target: SshTarget, ctx: RunContext, timeoutMs: number, via?: SshSession): Promise<ssh2.Client> {
+  const { ssh } = target;
+  const knownHosts = await KnownHosts.load(ssh.knownHostsFile);
+  const config: ConnectConfig = {
+    host: target.address,
+    port: ssh.port,
+    username: ssh.user,
+    readyTimeout: timeoutMs,
+    keepaliveInterval: ssh.keepaliveIntervalMs,
+    keepaliveCountMax: 3,
+  };
+  if (ssh.identityFile) {
+    try {
+      config.privateKey = await readFile(ssh.identityFile);
+    } catch (err) {
+      throw new FleetError('usage', `${target.name}: ssh.identity_file ${ssh.identityFile}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { host: target.name });
+    }
+    if (ssh.identityPassphrase) config.passphrase = await ctx.secrets.get(ssh.identityPassphrase, `${target.name}: ssh.identity_passphrase`);
+  }
+  if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
+  if (!config.privateKey && !config.agent) {
+    throw new FleetError('usage', `${target.name}: no ssh.identity_file and no ssh-agent (SSH_AUTH_SOCK) to authenticate with`, { host: target.name });
+  }
+  if (via) config.sock = await via.forwardOut(target.address, ssh.port);
+
+  // The verifier cannot throw into ssh2; remember why a key was refused and raise that instead.
+  let refusal: FleetError | undefined;
+  const names = [...new Set([target.name, target.address])];
+  config.hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
+    const decision = verifyHostKey(knownHosts, names, ssh, target.name, key);
+    if (decision.refusal) {
+      refusal = decision.refusal;
+      verify(false);
+      return;
+    }
+    if (!decision.remember) {
+      verify(true);
+      return;
+    }
+    knownHosts.remember(target.address === target.name ? target.name : `${target.name},${target.address}`, ssh.port, key).then(
+      () => {
+        ctx.log.info(`${target.name}: host key ${fingerprint(key)} added to ${ssh.knownHostsFile} (accept-new)`);
+        verify(true);
+      },
+      (err: Error) => {
+        refusal = new FleetError('failure', `${target.name}: cannot record host key in ${ssh.knownHostsFile}: ${err.message}`, { host: target.name });
+        verify(false);
+      },
+    );
+  };
+
+  const client = new ssh2.Client();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { client.end(); reject(new FleetError('failure', `${target.name}: interrupted while connecting`)); };
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      client.once('ready', () => { ctx.signal.removeEventListener('abort', onAbort); resolve(); });
+      client.once('error', (err) => { ctx.signal.removeEventListener('abort', onAbort); reject(err); });
+      client.connect(config);
+    });
+  } catch (err) {
+    client.end();
+    if (refusal) throw refusal;
+    throw classifyConnectError(target, err as Error & { level?: string });
+  }
+  return client;
+}
+
+function verifyHostKey(
+  knownHosts: KnownHosts, names: string[], ssh: SshSettings, display: string, key: Buffer,
+): { refusal?: FleetError; remember?: boolean } {
+  const offered = fingerprint(key);
+  let unknown = true;
+  for (const name of names) {
+    const check = knownHosts.check(name, ssh.port, key);
+    if (check.status === 'revoked') {
+      return { refusal: new AuthError(`host key ${offered} is marked @revoked in ${ssh.knownHostsFile}; refusing to connect`, { host: display }) };
+    }
+    if (check.status === 'changed') {
+      return {
+        refusal: new AuthError(
+          `HOST KEY CHANGED: the server offers ${offered} but ${ssh.knownHostsFile} has ${check.expectedFingerprints.join(', ')} for ${name}; refusing to connect (if the change is expected, remove the old key with ssh-keygen -R)`,
+          { host: display },
+        ),
+      };
+    }
+    if (check.status === 'match') unknown = false;
+  }
+  if (!unknown) return {};
+  if (ssh.hostKeyPolicy === 'accept-new') return { remember: true };
+  return {
+    refusal: new AuthError(
+      `unknown host key ${offered}: not in ${ssh.knownHostsFile}; add it there or set ssh.host_key_policy: accept-new`,
+      { host: display },
+    ),
+  };
+}
+
+function classifyConnectError(target: SshTarget, err: Error & { level?: string; code?: string }): FleetError {
+  if (err instanceof FleetError) return err;
+  const where = `${target.address}:${target.ssh.port}`;
+  if (err.level === 'client-authentication') {
+    return new AuthError(`ssh authentication as ${target.ssh.user} failed at ${where} (key refused)`, { host: target.name });
+  }
+  if (/timed out/i.test(err.message)) {
+    return new UnreachableError(target.name, `ssh connection to ${where} timed out after ${target.ssh.connectTimeoutMs} ms`, err);
+  }
+  return new UnreachableError(target.name, `cannot reach ssh at ${where}: ${err.code ?? err.message}`, err);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}
