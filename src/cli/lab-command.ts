@@ -29,10 +29,11 @@ export function registerLabCommands(program: Command, wrap: Wrap): void {
     .option('--ca <hosts>', 'hosts that serve the CA suffix o=ipaca ("a,b"; "none" for none)', LAB_DEFAULTS.ca)
     .option('--ca-topology <shape>', 'CA agreements among the CA hosts (default: chain)')
     .option('--entries <n>', 'users loaded into the domain suffix (and n/10 entries into o=ipaca)', wholeNumber, LAB_DEFAULTS.entries)
+    .option('--net <a.b.c>', 'loopback network of the hosts: host N gets <a.b.c>.N (another value lets labs coexist)', LAB_DEFAULTS.net)
     .addOption(dirOption())
-    .action(wrap(async ({ out, ctx }, opts: { hosts: number; topology: string; ca: string; caTopology?: string; entries: number; dir?: string }) => {
+    .action(wrap(async ({ out, ctx }, opts: { hosts: number; topology: string; ca: string; caTopology?: string; entries: number; net: string; dir?: string }) => {
       const state = await labUp(pathsOf(opts), {
-        hosts: opts.hosts, topology: opts.topology, ca: opts.ca, caTopology: opts.caTopology, entries: opts.entries,
+        hosts: opts.hosts, topology: opts.topology, ca: opts.ca, caTopology: opts.caTopology, entries: opts.entries, net: opts.net,
       }, ctx, (l) => out.progress(l));
       if (out.opts.json) out.json({ dir: pathsOf(opts).root, inventory: pathsOf(opts).inventory, ...state });
     }));

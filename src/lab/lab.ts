@@ -50,22 +50,29 @@ export async function labUp(paths: LabPaths, opts: LabOptions, ctx: RunContext, 
   const state: LabState = { version: 1, createdAt: new Date().toISOString(), spec };
   // Written first so that `lab down` can clean up after a failed `up`.
   await writeFile(paths.state, JSON.stringify(state, null, 2));
-  await writeControllerFiles(paths, spec);
-  await Promise.all(spec.hosts.map((h) => writeHostFiles(paths, h)));
-  await writeInventory(paths, spec);
-  for (const host of spec.hosts) await bootHost(paths, host);
-  print(`lab: sshd up on ${spec.hosts.map((h) => h.address).join(', ')} (${secondsSince(started)} s)`);
-
-  const inventory = await loadInventory(paths.inventory);
-  const transport = new Transport(inventory, ctx);
   try {
-    const dmPassword = (await readFile(paths.dmPassword, 'utf8')).trim();
-    ctx.redactor.add(dmPassword);
-    await inParallel(spec.hosts, 3, (h) => createInstance(transport, hostOf(inventory, h), h, dmPassword));
-    print(`lab: 389-DS instances running (${secondsSince(started)} s)`);
-    await configureReplication(paths, spec, inventory, transport, ctx, print);
-  } finally {
-    await transport.close();
+    await writeControllerFiles(paths, spec);
+    await Promise.all(spec.hosts.map((h) => writeHostFiles(paths, h)));
+    await writeInventory(paths, spec);
+    for (const host of spec.hosts) await bootHost(paths, host);
+    print(`lab: sshd up on ${spec.hosts.map((h) => h.address).join(', ')} (${secondsSince(started)} s)`);
+
+    const inventory = await loadInventory(paths.inventory);
+    const transport = new Transport(inventory, ctx);
+    try {
+      const dmPassword = (await readFile(paths.dmPassword, 'utf8')).trim();
+      ctx.redactor.add(dmPassword);
+      await inParallel(spec.hosts, 3, (h) => createInstance(transport, hostOf(inventory, h), h, dmPassword));
+      print(`lab: 389-DS instances running (${secondsSince(started)} s)`);
+      await configureReplication(paths, spec, inventory, transport, ctx, print);
+    } finally {
+      await transport.close();
+    }
+  } catch (err) {
+    // A half-built lab is of no use and holds addresses: take it down again.
+    print(`lab: building failed; removing what was built`);
+    await teardown(paths, spec, () => undefined).catch(() => undefined);
+    throw err;
   }
   state.upSeconds = Number(secondsSince(started));
   await writeFile(paths.state, JSON.stringify(state, null, 2));
@@ -89,10 +96,12 @@ export async function readLabState(paths: LabPaths): Promise<LabState> {
 /** Ends the lab's own processes (by pid, checked) and removes what it created. */
 export async function labDown(paths: LabPaths, print: Print): Promise<void> {
   const state = await readLabState(paths);
-  for (const host of state.spec.hosts) {
-    const slapd = await stopProcess(await readPid(paths.slapdPidFile(host.fqdn, LAB_INSTANCE)), 'ns-slapd', 60_000);
-    const sshd = await stopProcess(await readPid(paths.sshdPidFile(host.fqdn)), 'sshd', 10_000);
-    await stopProcess(await readPid(paths.nsPidFile(host.fqdn)), 'unshare', 5_000);
+  await teardown(paths, state.spec, print);
+}
+
+async function teardown(paths: LabPaths, spec: LabSpec, print: Print): Promise<void> {
+  for (const host of spec.hosts) {
+    const { slapd, sshd } = await powerOff(paths, host);
     print(`lab: ${host.fqdn}: ${slapd ? 'ns-slapd stopped' : 'ns-slapd not running'}, ${sshd ? 'sshd stopped' : 'sshd not running'}`);
   }
   await rm(paths.root, { recursive: true, force: true });
@@ -136,10 +145,16 @@ export async function labStatus(paths: LabPaths, ctx: RunContext): Promise<HostS
 /** "Power off" a host: ns-slapd and sshd stopped, data kept. */
 export async function labStopHost(paths: LabPaths, name: string, print: Print): Promise<void> {
   const host = await findLabHost(paths, name);
+  const { slapd, sshd } = await powerOff(paths, host);
+  print(`lab: ${host.fqdn} powered off (${slapd ? 'ns-slapd stopped' : 'ns-slapd was not running'}, ${sshd ? 'sshd stopped' : 'sshd was not running'})`);
+}
+
+/** ns-slapd first (it flushes for seconds after SIGTERM), then sshd, which ends the namespace. */
+async function powerOff(paths: LabPaths, host: LabHost): Promise<{ slapd: boolean; sshd: boolean }> {
   const slapd = await stopProcess(await readPid(paths.slapdPidFile(host.fqdn, LAB_INSTANCE)), 'ns-slapd', 60_000);
   const sshd = await stopProcess(await readPid(paths.sshdPidFile(host.fqdn)), 'sshd', 10_000);
   await stopProcess(await readPid(paths.nsPidFile(host.fqdn)), 'unshare', 5_000);
-  print(`lab: ${host.fqdn} powered off (${slapd ? 'ns-slapd stopped' : 'ns-slapd was not running'}, ${sshd ? 'sshd stopped' : 'sshd was not running'})`);
+  return { slapd, sshd };
 }
 
 /** "Power on" a host: a new namespace with its data, sshd, then the instance. */

@@ -2,6 +2,8 @@ import { UsageError } from '../errors.js';
 
 /** What `lab up` builds. Pure data; see plan functions below. */
 export interface LabSpec {
+  /** First three octets of the hosts' loopback addresses (127.0.10 → 127.0.10.1, .2, …). */
+  net: string;
   hosts: LabHost[];
   /** Undirected edges; each becomes two agreements (one each way). */
   domainEdges: Array<[string, string]>;
@@ -33,9 +35,10 @@ export interface LabOptions {
   ca: string;
   caTopology: string | undefined;
   entries: number;
+  net: string;
 }
 
-export const LAB_DEFAULTS: LabOptions = { hosts: 3, topology: 'chain', ca: 'a,b', caTopology: undefined, entries: 200 };
+export const LAB_DEFAULTS: LabOptions = { hosts: 3, topology: 'chain', ca: 'a,b', caTopology: undefined, entries: 200, net: '127.0.10' };
 
 export function labHostName(index: number): string {
   return `${String.fromCharCode(96 + index)}.${LAB_DOMAIN}`;
@@ -48,6 +51,10 @@ export function labSpec(opts: LabOptions): LabSpec {
   if (!Number.isInteger(opts.entries) || opts.entries < 0 || opts.entries > 1_000_000) {
     throw new UsageError(`--entries: must be a whole number from 0 to 1000000, got ${opts.entries}`);
   }
+  const net = /^127\.(\d{1,3})\.(\d{1,3})$/.exec(opts.net);
+  if (!net || Number(net[1]) > 255 || Number(net[2]) > 255) {
+    throw new UsageError(`--net: must be the first three octets of a loopback address like 127.0.10, got '${opts.net}'`);
+  }
   const shorts = Array.from({ length: opts.hosts }, (_, i) => String.fromCharCode(97 + i));
   const caShorts = opts.ca.trim() === '' || opts.ca === 'none' ? [] : opts.ca.split(',').map((s) => s.trim());
   for (const s of caShorts) {
@@ -56,7 +63,7 @@ export function labSpec(opts: LabOptions): LabSpec {
   const hosts: LabHost[] = shorts.map((short, i) => ({
     short,
     fqdn: labHostName(i + 1),
-    address: `127.0.10.${i + 1}`,
+    address: `${opts.net}.${i + 1}`,
     index: i + 1,
     ca: caShorts.includes(short),
   }));
@@ -65,6 +72,7 @@ export function labSpec(opts: LabOptions): LabSpec {
   const caEdges = topologyEdges(opts.caTopology ?? 'chain', caMembers, '--ca-topology');
   const toFqdn = (s: string): string => hosts.find((h) => h.short === s)!.fqdn;
   return {
+    net: opts.net,
     hosts,
     domainEdges: domainEdges.map(([x, y]) => [toFqdn(x), toFqdn(y)]),
     caEdges: caEdges.map(([x, y]) => [toFqdn(x), toFqdn(y)]),

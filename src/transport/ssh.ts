@@ -6,7 +6,7 @@ import type { RunContext } from '../context.js';
 import { AuthError, FleetError, UnreachableError } from '../errors.js';
 import type { SshSettings } from '../inventory/model.js';
 import { ChannelLimit } from './channel-limit.js';
-import { KnownHosts, fingerprint } from './known-hosts.js';
+import { KnownHosts, fingerprint, keyTypeOf } from './known-hosts.js';
 import { CommandFailedError, OutputBuffer, type CommandResult } from './result.js';
 
 /** Channels one connection may have open at once (OpenSSH's MaxSessions is 10; leave room). */
@@ -192,6 +192,9 @@ export class SshSession {
 async function openClient(target: SshTarget, ctx: RunContext, timeoutMs: number, via?: SshSession): Promise<ssh2.Client> {
   const { ssh } = target;
   const knownHosts = await KnownHosts.load(ssh.knownHostsFile);
+  // Prefer the key types known_hosts already has for this host, as OpenSSH does, so a host
+  // with several keys offers the one we can verify.
+  const knownTypes = [...new Set([target.name, target.address].flatMap((n) => knownHosts.keyTypesFor(n, ssh.port)))];
   const config: ConnectConfig = {
     host: target.address,
     port: ssh.port,
@@ -200,6 +203,7 @@ async function openClient(target: SshTarget, ctx: RunContext, timeoutMs: number,
     keepaliveInterval: ssh.keepaliveIntervalMs,
     keepaliveCountMax: 3,
   };
+  if (knownTypes.length > 0) config.algorithms = { serverHostKey: preferredHostKeyAlgorithms(knownTypes) };
   if (ssh.identityFile) {
     try {
       config.privateKey = await readFile(ssh.identityFile);
@@ -218,7 +222,12 @@ async function openClient(target: SshTarget, ctx: RunContext, timeoutMs: number,
   let refusal: FleetError | undefined;
   const names = [...new Set([target.name, target.address])];
   config.hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
-    const decision = verifyHostKey(knownHosts, names, ssh, target.name, key);
+    let decision: ReturnType<typeof verifyHostKey>;
+    try {
+      decision = verifyHostKey(knownHosts, names, ssh, target.name, key);
+    } catch (err) {
+      decision = { refusal: err instanceof FleetError ? err : new AuthError(`unreadable host key: ${(err as Error).message}`, { host: target.name }) };
+    }
     if (decision.refusal) {
       refusal = decision.refusal;
       verify(false);
@@ -241,6 +250,9 @@ async function openClient(target: SshTarget, ctx: RunContext, timeoutMs: number,
   };
 
   const client = new ssh2.Client();
+  // ssh2 can emit a second error after the first (e.g. "Connection lost before handshake" after a
+  // timeout); an unhandled 'error' event would kill the process.
+  client.on('error', (err: Error) => ctx.log.debug(`${target.name}: ssh: ${err.message}`));
   try {
     await new Promise<void>((resolve, reject) => {
       const onAbort = (): void => { client.end(); reject(new FleetError('failure', `${target.name}: interrupted while connecting`)); };
@@ -276,6 +288,16 @@ function verifyHostKey(
       };
     }
     if (check.status === 'match') unknown = false;
+    // accept-new must not let a server (or a man in the middle) swap in a key of a type we have
+    // not recorded for a host we already know.
+    if (check.status === 'unknown' && check.otherKeyTypes.length > 0 && ssh.hostKeyPolicy === 'accept-new') {
+      return {
+        refusal: new AuthError(
+          `HOST KEY CHANGED: the server offers a ${keyTypeOf(key)} key ${offered} but ${ssh.knownHostsFile} has only ${check.otherKeyTypes.join(', ')} keys for ${name}; refusing to connect`,
+          { host: display },
+        ),
+      };
+    }
   }
   if (!unknown) return {};
   if (ssh.hostKeyPolicy === 'accept-new') return { remember: true };
@@ -285,6 +307,18 @@ function verifyHostKey(
       { host: display },
     ),
   };
+}
+
+const ALL_HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa',
+] as const;
+type HostKeyAlgorithm = (typeof ALL_HOST_KEY_ALGORITHMS)[number];
+
+/** Known key types first (ssh-rsa keys are offered as rsa-sha2-*), then the rest. */
+function preferredHostKeyAlgorithms(knownTypes: string[]): HostKeyAlgorithm[] {
+  const wanted = knownTypes.flatMap((t) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t]));
+  const first = ALL_HOST_KEY_ALGORITHMS.filter((a) => wanted.includes(a));
+  return [...first, ...ALL_HOST_KEY_ALGORITHMS.filter((a) => !first.includes(a))];
 }
 
 function classifyConnectError(target: SshTarget, err: Error & { level?: string; code?: string }): FleetError {
