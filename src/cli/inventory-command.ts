@@ -18,7 +18,7 @@ export function registerInventoryCommands(program: Command, wrap: Wrap): void {
     .description('validate the inventory (-i) and print the resolved hosts (after --limit)')
     .action(wrap(async ({ globals, out }) => {
       const { inventory, hosts } = await targetHosts(globals);
-      const warnings = hosts.flatMap(fileWarnings);
+      const warnings = fileWarnings(hosts);
       if (globals.json) {
         out.json({ file: inventory.file, deployment: inventory.deployment, hosts: hosts.map(describeHost), warnings });
       } else {
@@ -67,12 +67,16 @@ function describeHost(h: Host): Record<string, unknown> {
   };
 }
 
-function fileWarnings(h: Host): string[] {
-  const out: string[] = [];
-  if (h.ssh.identityFile && !existsSync(h.ssh.identityFile)) out.push(`${h.name}: ssh.identity_file ${h.ssh.identityFile} does not exist`);
-  if (!existsSync(h.ssh.knownHostsFile)) {
-    out.push(`${h.name}: ssh.known_hosts ${h.ssh.knownHostsFile} does not exist${h.ssh.hostKeyPolicy === 'strict' ? ' (strict policy: the host will be refused)' : ''}`);
+/** Missing files, one line per file with the hosts that use it. */
+function fileWarnings(hosts: Host[]): string[] {
+  const byProblem = new Map<string, string[]>();
+  const note = (problem: string, host: string): void => { byProblem.set(problem, [...(byProblem.get(problem) ?? []), host]); };
+  for (const h of hosts) {
+    if (h.ssh.identityFile && !existsSync(h.ssh.identityFile)) note(`ssh.identity_file ${h.ssh.identityFile} does not exist`, h.name);
+    if (!existsSync(h.ssh.knownHostsFile)) {
+      note(`ssh.known_hosts ${h.ssh.knownHostsFile} does not exist${h.ssh.hostKeyPolicy === 'strict' ? ' (strict policy: hosts will be refused)' : ''}`, h.name);
+    }
+    if (h.ldap.password.kind === 'file' && !existsSync(h.ldap.password.path)) note(`ldap.password file ${h.ldap.password.path} does not exist`, h.name);
   }
-  if (h.ldap.password.kind === 'file' && !existsSync(h.ldap.password.path)) out.push(`${h.name}: ldap.password file ${h.ldap.password.path} does not exist`);
-  return out;
+  return [...byProblem].map(([problem, names]) => `${problem} (${names.length === hosts.length ? 'all hosts' : names.join(', ')})`);
 }

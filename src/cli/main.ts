@@ -94,7 +94,8 @@ Log file:   ${defaultLogFile()} unless --log-file is given.`);
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      // `--help` is success; help shown because a command is missing (commander.help) is a usage error.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
       return EXIT.usage;
     }
     throw err;

@@ -1,7 +1,7 @@
 /** Escapes a value for use inside an RDN (RFC 4514), the way 389-DS writes mapping-tree names. */
 export function escapeRdnValue(value: string): string {
   return value
-    .replace(/[\\,=+"<>;]/g, (c) => `\\${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
+    .replace(/[\\,=+"<>;\0]/g, (c) => `\\${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
     .replace(/^[ #]/, (c) => `\\${c.charCodeAt(0).toString(16).toUpperCase()}`)
     .replace(/ $/, '\\20');
 }

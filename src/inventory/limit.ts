@@ -61,6 +61,8 @@ function match(inv: Inventory, term: string): Set<string> {
   const selected = new Set<string>();
   for (const host of inv.hosts) if (matches(host.name)) selected.add(host.name);
   for (const [group, members] of inv.groups) {
+    // A glob never selects the implicit `all` group: `!a*` must not exclude every host.
+    if (glob && group === 'all') continue;
     if (matches(group)) for (const name of members) selected.add(name);
   }
   if (selected.size === 0) {

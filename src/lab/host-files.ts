@@ -26,18 +26,19 @@ exec /usr/sbin/sshd -D -e -f "$L/sshd_config"
 `;
 }
 
+/** Paths are double-quoted: sshd splits unquoted values at spaces. */
 export function sshdConfig(paths: LabPaths, host: LabHost): string {
   const dir = paths.hostDir(host.fqdn);
   return `# ipa-fleet lab host ${host.fqdn}
 ListenAddress ${host.address}:22
-HostKey ${dir}/ssh/host_ed25519
+HostKey "${dir}/ssh/host_ed25519"
 PermitRootLogin prohibit-password
-AuthorizedKeysFile ${paths.authorizedKeys}
+AuthorizedKeysFile "${paths.authorizedKeys}"
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
-PidFile ${dir}/sshd.pid
+PidFile "${dir}/sshd.pid"
 MaxSessions 10
 AcceptEnv none
 `;

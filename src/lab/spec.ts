@@ -56,7 +56,7 @@ export function labSpec(opts: LabOptions): LabSpec {
     throw new UsageError(`--net: must be the first three octets of a loopback address like 127.0.10, got '${opts.net}'`);
   }
   const shorts = Array.from({ length: opts.hosts }, (_, i) => String.fromCharCode(97 + i));
-  const caShorts = opts.ca.trim() === '' || opts.ca === 'none' ? [] : opts.ca.split(',').map((s) => s.trim());
+  const caShorts = opts.ca.trim() === 'none' ? [] : opts.ca.split(',').map((s) => s.trim()).filter(Boolean);
   for (const s of caShorts) {
     if (!shorts.includes(s)) throw new UsageError(`--ca: '${s}' is not a lab host (hosts are ${shorts.join(', ')})`);
   }

@@ -71,6 +71,13 @@ describe('inventory --limit', () => {
     assert.deepEqual(names('*.example.com'), ALL.slice(0, 4), 'dots are literal');
   });
 
+  it('never lets a glob select the implicit all group', () => {
+    // Were `all` matched, these would exclude every host (or select all) instead of naming the typo.
+    usage('*.example.com,!a*', /^--limit: 'a\*' matches no host or group/);
+    usage('al?', /^--limit: 'al\?' matches no host or group/);
+    assert.deepEqual(names('all,!dc*'), ['ipa1.example.com'], 'the word all still selects every host');
+  });
+
   it('excludes with ! and intersects with &, whatever the order', () => {
     assert.deepEqual(names('all:!dc1'), ['ipa1.example.com', 'ipa4.example.com', 'fe80::5']);
     assert.deepEqual(names('!dc1'), ['ipa1.example.com', 'ipa4.example.com', 'fe80::5'], 'exclusion alone starts from all');

@@ -1,0 +1,20 @@
+// The library API: the same functions the CLI calls.
+export * from './errors.js';
+export { createRunContext, SecretStore, type RunContext, type ContextOptions } from './context.js';
+export * from './inventory/index.js';
+export { Transport } from './transport/transport.js';
+export { SshSession, CHANNELS_PER_HOST, type ExecOptions, type ExecOutput, type CommandStream, type SshTarget } from './transport/ssh.js';
+export { LdapSession, DirEntry, type Modification, type SearchRequest } from './transport/ldap.js';
+export { CommandFailedError, type CommandResult } from './transport/result.js';
+export { shellQuote, shellCommand } from './transport/shell.js';
+export { KnownHosts, fingerprint } from './transport/known-hosts.js';
+export { Redactor } from './report/redact.js';
+export * from './directory/agreements.js';
+export * from './directory/replica.js';
+export * from './directory/tasks.js';
+export * from './directory/dn.js';
+export { labUp, labDown, labStatus, labStartHost, labStopHost, labKillDs, type LabState, type HostStatus } from './lab/lab.js';
+export { LabPaths } from './lab/paths.js';
+export { labSpec, LAB_DEFAULTS, type LabOptions, type LabSpec } from './lab/spec.js';
+export { stateDir, defaultLogFile } from './state-dir.js';
+export { main } from './cli/main.js';
