@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,10 +44,9 @@ describe('found bugs', () => {
     }
   });
 
-  // sshdConfig writes HostKey, AuthorizedKeysFile and PidFile unquoted. With a lab folder whose path
-  // has a space (lab up --dir "/tmp/my lab"), sshd refuses the file ("HostKey extra arguments at end
-  // of line") and AuthorizedKeysFile would silently become two files. bootScript quotes the same paths.
-  it('sshd accepts the lab sshd_config when the lab folder has a space', { skip: !existsSync(SSHD) && 'no sshd' }, (t) => {
+  // With a lab folder whose path has a space (lab up --dir "/tmp/my lab"), unquoted paths made sshd
+  // refuse the file ("HostKey extra arguments at end of line"). The real sshd (which CI installs) judges.
+  it('sshd accepts the lab sshd_config when the lab folder has a space', () => {
     const check = (root: string): ReturnType<typeof spawnSync> => {
       const paths = new LabPaths(root);
       const dir = paths.hostDir(HOST_A.fqdn);
@@ -58,10 +57,7 @@ describe('found bugs', () => {
       return spawnSync(SSHD, ['-t', '-f', file], { encoding: 'utf8' });
     };
     const control = check(join(tmp, 'plain-lab'));
-    if (control.status !== 0) {
-      t.skip(`sshd -t fails even without spaces here: ${String(control.stderr)}`);
-      return;
-    }
+    assert.equal(control.status, 0, `sshd -t fails even without spaces: ${String(control.stderr)}`);
     const spaced = check(join(tmp, 'my lab'));
     assert.equal(spaced.status, 0, String(spaced.stderr));
   });
