@@ -45,7 +45,10 @@ export function createLog(opts: LogOptions): Logger {
       format: winston.format.combine(mask(), winston.format.printf((i) => `[${i.level}] ${String(i.message)}`)),
     }));
   }
-  return winston.createLogger({ level: 'silly', transports, exitOnError: false });
+  const logger = winston.createLogger({ level: 'silly', transports, exitOnError: false });
+  // A late line (an ssh2 error after the run ended, say) must never crash the process.
+  logger.on('error', () => undefined);
+  return logger;
 }
 
 /** Flushes and closes the log file (winston writes asynchronously). */

@@ -1,8 +1,9 @@
 // Issue 2 against the real lab: real sshd, real 389-DS, real replication.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { execFile, spawn } from 'node:child_process';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listAgreements } from '../../src/directory/agreements.js';
@@ -83,6 +84,50 @@ ${hosts}
     assert.equal(failed.exitCode, 7);
     assert.match(failed.stderrTail, /oops/);
     assert.equal(await ssh.run('cat', { stdin: 'through stdin' }), 'through stdin');
+  });
+
+  it('streams stdin and stdout of a command (what tar and LDIF transfers use)', async () => {
+    const ssh = await transport.ssh(inventory.hosts[2]!);
+    const stream = await ssh.execStream('sha256sum');
+    const hash = createHash('sha256');
+    const chunk = randomBytes(1024 * 1024);
+    let out = '';
+    stream.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    for (let i = 0; i < 24; i++) {
+      hash.update(chunk);
+      if (!stream.stdin.write(chunk)) await new Promise((r) => stream.stdin.once('drain', r));
+    }
+    stream.stdin.end();
+    const result = await stream.result;
+    assert.equal(result.ok, true, result.stderrTail);
+    assert.equal(out.split(' ')[0], hash.digest('hex'));
+  });
+
+  it('authenticates through ssh-agent when the inventory names no identity file', async () => {
+    const agentDir = await mkdtemp(join(lab.tmp, 'agent-'));
+    const sock = join(agentDir, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      await waitFor('ssh-agent socket', 10_000, async () => (await stat(sock).catch(() => undefined)) ? true : undefined);
+      await new Promise<void>((resolve, reject) => execFile('ssh-add', [lab.paths.identity], { env: { ...process.env, SSH_AUTH_SOCK: sock } }, (e) => (e ? reject(e) : resolve())));
+      const file = join(lab.tmp, 'agent.yaml');
+      await writeFile(file, `all:
+  vars:
+    ssh: {known_hosts: ${lab.paths.knownHosts}}
+    ldap: {instance: IPA-TEST, password: file:${lab.paths.dmPassword}}
+    suffixes: {domain: "${DOMAIN}"}
+  hosts:
+    a.ipa.test: {address: ${NET}.1}
+`);
+      const withAgent = await cli(['--log-file', lab.logFile, '--json', 'ping', '-i', file], { env: { SSH_AUTH_SOCK: sock } });
+      assert.equal(withAgent.code, 0, withAgent.stderr);
+      assert.equal(JSON.parse(withAgent.stdout)[0].hostname, 'a.ipa.test');
+      const noAgent = await cli(['--log-file', lab.logFile, 'ping', '-i', file], { env: { SSH_AUTH_SOCK: '' } });
+      assert.equal(noAgent.code, 2, 'no key and no agent is a usage error');
+      assert.match(noAgent.stderr, /no ssh\.identity_file and no ssh-agent/);
+    } finally {
+      agent.kill();
+    }
   });
 
   it('runs at most 4 channels per host at once and queues the rest', async () => {
