@@ -7,6 +7,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { registerInventoryCommands } from './inventory-command.js';
 import { registerLabCommands } from './lab-command.js';
 import { registerPingCommand } from './ping-command.js';
+import { registerPlaybookCommands } from './playbook-commands.js';
 import { Output } from './output.js';
 import { promptHidden } from './prompt.js';
 
@@ -89,6 +90,7 @@ Log file:   ${defaultLogFile()} unless --log-file is given.`);
   registerInventoryCommands(program, wrap);
   registerLabCommands(program, wrap);
   registerPingCommand(program, wrap);
+  registerPlaybookCommands(program, wrap);
 
   try {
     await program.parseAsync(argv);

@@ -1,0 +1,42 @@
+import { FleetError } from '../errors.js';
+import type { ActionDefinition } from './action.js';
+
+/** Waits a number of seconds, or until a command succeeds on the host (with a timeout). */
+export const pauseAction: ActionDefinition = {
+  name: 'pause',
+  description: 'wait for some seconds, or until a command exits 0 on the host',
+  destructive: false,
+  needsFacts: false,
+  params: {
+    seconds: { type: 'duration', description: 'how long to wait' },
+    until: { type: 'string', description: 'poll this command until it exits 0' },
+    interval: { type: 'duration', default: '2s', description: 'between polls of until' },
+    timeout: { type: 'duration', default: '5m', description: 'give up on until after this long' },
+  },
+  async run(ctx, params) {
+    if (typeof params.until !== 'string') {
+      const seconds = Number(params.seconds ?? 0);
+      await sleep(seconds * 1000, ctx.signal);
+      if (ctx.signal.aborted) throw new FleetError('failure', `${ctx.host.name}: pause interrupted`);
+      return { status: 'ok', message: `waited ${seconds} s` };
+    }
+    const ssh = await ctx.transport.ssh(ctx.host);
+    const deadline = Date.now() + Number(params.timeout) * 1000;
+    for (let attempt = 1; ; attempt++) {
+      const probe = await ssh.exec(params.until, { timeoutMs: Number(params.timeout) * 1000 });
+      if (probe.exitCode === 0) return { status: 'ok', message: `condition met after ${attempt} check(s)` };
+      ctx.progress({ done: attempt, unit: 'items', message: `waiting for: ${probe.command}` });
+      if (Date.now() > deadline || ctx.signal.aborted) {
+        throw new FleetError('failure', `${ctx.host.name}: '${probe.command}' did not succeed within ${params.timeout} s`, { host: ctx.host.name });
+      }
+      await sleep(Number(params.interval) * 1000, ctx.signal);
+    }
+  },
+};
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}

@@ -1,0 +1,143 @@
+// Runs a plan: a task starts when its dependencies are done, within --forks overall, the step's
+// `concurrency` and the transport's per-host channel cap. On a failure no new task starts; running
+// ones finish. On Ctrl-C / SIGTERM the run's signal cancels remote commands and the journal says
+// which tasks were running.
+import PQueue from 'p-queue';
+import type { RunContext } from '../context.js';
+import { FleetError } from '../errors.js';
+import type { Inventory } from '../inventory/model.js';
+import type { ActionRegistry } from '../actions/registry.js';
+import type { TaskOutcome } from '../actions/action.js';
+import { stamp, type EventStream, type HostRecap, type RunState, type TaskStatus } from '../report/events.js';
+import type { HostFacts } from '../topology/facts.js';
+import { CommandFailedError } from '../transport/result.js';
+import type { Transport } from '../transport/transport.js';
+import type { RunJournal } from './journal.js';
+import type { JsonValue, Plan, PlannedTask } from './model.js';
+
+export interface ExecuteOptions {
+  plan: Plan;
+  registry: ActionRegistry;
+  inventory: Inventory;
+  transport: Transport;
+  run: RunContext;
+  events: EventStream;
+  journal: RunJournal;
+  facts: ReadonlyMap<string, HostFacts>;
+  forks: number;
+  /** Task ids a previous attempt finished (from the journal, on --resume). */
+  alreadyDone: ReadonlySet<string>;
+}
+
+export type FinalStatus = TaskStatus | 'not-run' | 'interrupted' | 'done-before';
+
+export interface ExecuteResult {
+  state: Exclude<RunState, 'running'>;
+  statuses: Map<string, FinalStatus>;
+  recap: Record<string, HostRecap>;
+  failures: Array<{ taskId: string; host: string; error: FleetError }>;
+}
+
+export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
+  const { plan, run, events, journal } = opts;
+  const status = new Map<string, FinalStatus | 'pending' | 'running'>();
+  for (const t of plan.tasks) {
+    if (opts.alreadyDone.has(t.id)) {
+      status.set(t.id, 'done-before');
+      events.emit(stamp({ type: 'task.skipped-done', taskId: t.id, host: t.host }));
+    } else {
+      status.set(t.id, 'pending');
+    }
+  }
+  const failures: ExecuteResult['failures'] = [];
+  const recap: Record<string, HostRecap> = {};
+  for (const t of plan.tasks) recap[t.host] ??= { ok: 0, changed: 0, failed: 0, skipped: 0 };
+  const queue = new PQueue({ concurrency: Math.max(1, opts.forks) });
+  const runningInStep = new Map<number, number>();
+  let running = 0;
+  let stopping = false;
+
+  const depsDone = (t: PlannedTask): boolean => t.dependsOn.every((d) => {
+    const s = status.get(d);
+    return s === 'ok' || s === 'changed' || s === 'skipped' || s === 'done-before';
+  });
+
+  await new Promise<void>((resolveAll) => {
+    const schedule = (): void => {
+      if (!stopping && !run.signal.aborted) {
+        for (const task of plan.tasks) {
+          if (status.get(task.id) !== 'pending' || !depsDone(task)) continue;
+          const inStep = runningInStep.get(task.step) ?? 0;
+          if (task.concurrency !== undefined && inStep >= task.concurrency) continue;
+          status.set(task.id, 'running');
+          runningInStep.set(task.step, inStep + 1);
+          running++;
+          void queue.add(() => runTask(task, opts)).then((final) => {
+            status.set(task.id, final.status);
+            runningInStep.set(task.step, (runningInStep.get(task.step) ?? 1) - 1);
+            running--;
+            if (final.status === 'failed' || final.status === 'interrupted') {
+              stopping = true;
+              if (final.error) failures.push({ taskId: task.id, host: task.host, error: final.error });
+            }
+            if (final.status !== 'interrupted') recap[task.host]![final.status]++;
+            schedule();
+          });
+        }
+      }
+      if (running === 0) resolveAll();
+    };
+    // Ctrl-C: stop scheduling; running tasks see the same signal and end.
+    run.signal.addEventListener('abort', () => { stopping = true; }, { once: true });
+    schedule();
+  });
+
+  const statuses = new Map<string, FinalStatus>();
+  for (const [id, s] of status) statuses.set(id, s === 'pending' || s === 'running' ? 'not-run' : s);
+  const interrupted = [...statuses.values()].includes('interrupted') || (run.signal.aborted && [...statuses.values()].includes('not-run'));
+  const state = interrupted ? 'interrupted' : failures.length > 0 || [...statuses.values()].includes('not-run') ? 'failed' : 'succeeded';
+  journal.append({ at: new Date().toISOString(), type: 'run.finished', state });
+  return { state, statuses, recap, failures };
+}
+
+async function runTask(task: PlannedTask, opts: ExecuteOptions): Promise<{ status: TaskStatus | 'interrupted'; error?: FleetError }> {
+  const { run, events, journal, registry, inventory } = opts;
+  const started = Date.now();
+  const def = registry.action(task.action);
+  const host = inventory.hosts.find((h) => h.name === task.host);
+  events.emit(stamp({ type: 'task.started', taskId: task.id, host: task.host, action: task.action, title: task.title }));
+  journal.append({ at: new Date().toISOString(), type: 'task.started', taskId: task.id, host: task.host });
+  try {
+    if (!def) throw new FleetError('usage', `the plan names action '${task.action}', which this version of ipa-fleet does not have`);
+    if (!host) throw new FleetError('usage', `the plan names host ${task.host}, which is not in the inventory any more`);
+    const outcome: TaskOutcome = await def.run({
+      run, transport: opts.transport, inventory, host, facts: opts.facts, signal: run.signal,
+      progress: (p) => events.emit(stamp({ type: 'task.progress', taskId: task.id, host: task.host, ...p })),
+    }, task.params);
+    journal.append({
+      at: new Date().toISOString(), type: 'task.finished', taskId: task.id, host: task.host, status: outcome.status,
+      ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
+      ...(outcome.results ? { results: run.redactor.maskValue(outcome.results) as JsonValue } : {}),
+      ...(outcome.changes ? { changes: outcome.changes } : {}),
+    });
+    events.emit(stamp({
+      type: 'task.finished', taskId: task.id, host: task.host, action: task.action, status: outcome.status,
+      durationMs: Date.now() - started, ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
+    }));
+    return { status: outcome.status };
+  } catch (err) {
+    const error = err instanceof FleetError ? err : new FleetError('failure', `${task.host}: ${task.action}: ${(err as Error).message}`, { host: task.host, cause: err });
+    const message = run.redactor.mask(error.message);
+    if (run.signal.aborted) {
+      journal.append({ at: new Date().toISOString(), type: 'task.interrupted', taskId: task.id, host: task.host });
+      events.emit(stamp({ type: 'task.finished', taskId: task.id, host: task.host, action: task.action, status: 'failed', durationMs: Date.now() - started, error: 'interrupted' }));
+      return { status: 'interrupted', error: new FleetError('failure', `${task.host}: ${task.id} interrupted`, { host: task.host }) };
+    }
+    journal.append({
+      at: new Date().toISOString(), type: 'task.finished', taskId: task.id, host: task.host, status: 'failed', error: message,
+      ...(err instanceof CommandFailedError ? { results: run.redactor.maskValue([err.result]) as JsonValue } : {}),
+    });
+    events.emit(stamp({ type: 'task.finished', taskId: task.id, host: task.host, action: task.action, status: 'failed', durationMs: Date.now() - started, error: message }));
+    return { status: 'failed', error };
+  }
+}

@@ -1,0 +1,108 @@
+// Playbook parameters: `--set k=v` strings and defaults → typed values; `{{ name }}` templates.
+import { UsageError } from '../errors.js';
+import { shellQuote } from '../transport/shell.js';
+import type { Inventory } from '../inventory/model.js';
+import type { JsonObject, JsonValue, ParamType, Playbook } from './model.js';
+
+/** Parses `--set` pairs against the playbook's declared parameters. */
+export function resolveParams(playbook: Playbook, sets: string[], inventory: Inventory): JsonObject {
+  const given = new Map<string, string>();
+  for (const pair of sets) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set '${pair}': expected name=value`);
+    const name = pair.slice(0, eq);
+    if (!playbook.params[name]) {
+      const known = Object.keys(playbook.params);
+      throw new UsageError(`--set ${name}: playbook '${playbook.name}' has no parameter '${name}'${known.length ? ` (parameters: ${known.join(', ')})` : ''}`);
+    }
+    given.set(name, pair.slice(eq + 1));
+  }
+  const out: JsonObject = {};
+  for (const [name, spec] of Object.entries(playbook.params)) {
+    const raw = given.get(name);
+    if (raw === undefined) {
+      if (spec.required) throw new UsageError(`playbook '${playbook.name}' needs --set ${name}=… (${spec.description || spec.type})`);
+      if (spec.default !== undefined) out[name] = coerce(spec.default, spec.type, `parameter ${name} (default)`, inventory);
+      continue;
+    }
+    out[name] = coerce(raw, spec.type, `--set ${name}`, inventory);
+  }
+  return out;
+}
+
+/** Converts a value to a parameter type; `what` names it in errors. */
+export function coerce(value: JsonValue, type: ParamType | 'object', what: string, inventory?: Inventory): JsonValue {
+  const text = typeof value === 'string' ? value.trim() : value;
+  switch (type) {
+    case 'string':
+      if (typeof value === 'object' && value !== null) throw new UsageError(`${what}: expected a string`);
+      return String(value);
+    case 'number': {
+      const n = typeof text === 'number' ? text : Number(text);
+      if (text === '' || !Number.isFinite(n)) throw new UsageError(`${what}: expected a number, got '${String(value)}'`);
+      return n;
+    }
+    case 'boolean':
+      if (typeof text === 'boolean') return text;
+      if (text === 'true' || text === 'yes' || text === '1') return true;
+      if (text === 'false' || text === 'no' || text === '0') return false;
+      throw new UsageError(`${what}: expected true or false, got '${String(value)}'`);
+    case 'duration':
+      return parseDuration(text, what);
+    case 'host': {
+      const name = String(text);
+      if (inventory && !inventory.hosts.some((h) => h.name === name)) {
+        throw new UsageError(`${what}: '${name}' is not a host of the inventory (${inventory.hosts.map((h) => h.name).join(', ')})`);
+      }
+      return name;
+    }
+    case 'hosts':
+      return String(text);
+    case 'list':
+      if (Array.isArray(value)) return value;
+      return String(text).split(',').map((s) => s.trim()).filter(Boolean);
+    case 'object':
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${what}: expected a mapping`);
+      return value;
+  }
+}
+
+/** `90`, `30s`, `5m`, `2h`, `7d` → seconds. */
+export function parseDuration(value: JsonValue, what: string): number {
+  if (typeof value === 'number' && value >= 0) return value;
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/.exec(String(value));
+  if (!m) throw new UsageError(`${what}: expected a duration like 30s, 5m, 2h or 7d, got '${String(value)}'`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+}
+
+// `{{ name }}`, or `{{ name | quote }}` to shell-quote a value that goes into a command.
+const TEMPLATE = /\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(\|\s*quote\s*)?\}\}/g;
+const WHOLE = /^\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(\|\s*quote\s*)?\}\}$/;
+
+/**
+ * Renders `{{ name }}` references. A string that is one reference keeps the value's type
+ * (`"{{ count }}"` → 3); references inside text are inserted as text.
+ */
+export function render(value: JsonValue, vars: Record<string, JsonValue>): JsonValue {
+  if (typeof value === 'string') {
+    const whole = WHOLE.exec(value);
+    if (whole && !whole[2]) return lookup(vars, whole[1]!);
+    return value.replace(TEMPLATE, (_m, name: string, quote?: string) => {
+      const v = lookup(vars, name);
+      const text = typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+      return quote ? shellQuote(text) : text;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => render(v, vars));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, render(v, vars)]));
+  return value;
+}
+
+function lookup(vars: Record<string, JsonValue>, name: string): JsonValue {
+  let cur: JsonValue | undefined = vars as JsonValue;
+  for (const part of name.split('.')) {
+    cur = cur && typeof cur === 'object' && !Array.isArray(cur) ? (cur as JsonObject)[part] : undefined;
+  }
+  // The loader checked every name against the declared parameters; an optional one may be unset.
+  return cur === undefined ? '' : cur;
+}

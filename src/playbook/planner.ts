@@ -1,0 +1,154 @@
+// Playbook + inventory + facts + params → Plan. Pure: no remote command, no clock (the caller
+// passes `createdAt`), so planners are tested with fixtures and `plan` prints what `run` executes.
+import { FleetError, UsageError } from '../errors.js';
+import { selectHosts } from '../inventory/limit.js';
+import type { Host, Inventory } from '../inventory/model.js';
+import type { ActionRegistry } from '../actions/registry.js';
+import type { TaskDraft } from '../actions/action.js';
+import type { HostFacts } from '../topology/facts.js';
+import { WHEN } from './load.js';
+import type { JsonObject, JsonValue, Plan, PlannedTask, Playbook, Step } from './model.js';
+import { coerce, render } from './params.js';
+
+export interface PlanRequest {
+  playbook: Playbook;
+  inventory: Inventory;
+  registry: ActionRegistry;
+  params: JsonObject;
+  limit: string | undefined;
+  facts: ReadonlyMap<string, HostFacts>;
+  createdAt: string;
+}
+
+/** Whether planning (or running) the playbook needs facts from the hosts. */
+export function playbookNeedsFacts(playbook: Playbook, registry: ActionRegistry): boolean {
+  return playbook.steps.some((s) => registry.action(s.action)?.needsFacts
+    || (s.hosts.kind === 'selector' && registry.selector(s.hosts.name)?.needsFacts));
+}
+
+export function buildPlan(req: PlanRequest): Plan {
+  const { playbook, inventory, registry, params } = req;
+  const limited = req.limit ? new Set(selectHosts(inventory, req.limit).map((h) => h.name)) : undefined;
+  const tasks: PlannedTask[] = [];
+  const skippedSteps: Plan['skippedSteps'] = [];
+  let previousStep: string[] = [];
+
+  for (const step of playbook.steps) {
+    const where = `${playbook.file}:${step.at.line}: steps[${step.index}] (${step.name})`;
+    const skip = whenSkips(step, params);
+    if (skip) {
+      skippedSteps.push({ step: step.index, name: step.name, reason: skip });
+      continue;
+    }
+    const def = registry.action(step.action)!;
+    const hosts = stepHosts(step, req, where).filter((h) => !limited || limited.has(h.name));
+    if (hosts.length === 0) {
+      skippedSteps.push({ step: step.index, name: step.name, reason: limited ? 'no host left after --limit' : 'selects no host' });
+      continue;
+    }
+    const withFor = (host: Host): JsonObject => {
+      const rendered = render(step.with, { ...params, host: { name: host.name, address: host.address } }) as JsonObject;
+      const out: JsonObject = {};
+      for (const [name, spec] of Object.entries(def.params)) {
+        const value = rendered[name] ?? spec.default;
+        if (value === undefined || value === '') {
+          if (spec.required) throw new UsageError(`${where}: with.${name}: required by '${def.name}' but empty`);
+          continue;
+        }
+        out[name] = coerce(value, spec.type, `${where}: with.${name}`);
+      }
+      return out;
+    };
+    const drafts: TaskDraft[] = def.plan
+      ? def.plan({ inventory, hosts, withFor, facts: req.facts })
+      : hosts.map((h) => ({ key: h.name, host: h.name, title: step.name, params: withFor(h) }));
+    if (step.serial) addSerialBatches(drafts, hosts, step.serial);
+
+    const prefix = `${String(step.index + 1).padStart(2, '0')}-${slug(step.name)}`;
+    const idOf = new Map(drafts.map((d) => [d.key, `${prefix}:${d.key}`]));
+    if (idOf.size !== drafts.length) throw new FleetError('failure', `${where}: action '${def.name}' planned two tasks with the same key`);
+    const stepIds: string[] = [];
+    for (const d of drafts) {
+      const after = (d.after ?? []).map((k) => {
+        const id = idOf.get(k);
+        if (!id) throw new FleetError('failure', `${where}: task ${d.key} waits for unknown task ${k}`);
+        return id;
+      });
+      const id = idOf.get(d.key)!;
+      stepIds.push(id);
+      tasks.push({
+        id,
+        step: step.index,
+        stepName: step.name,
+        action: def.name,
+        host: d.host,
+        title: d.title,
+        params: d.params,
+        // Steps run in order: a task waits for the previous step, or for its own predecessors in the step.
+        dependsOn: after.length > 0 ? after : [...previousStep],
+        destructive: def.destructive || step.confirm,
+        concurrency: step.concurrency,
+      });
+    }
+    previousStep = stepIds;
+  }
+  return {
+    version: 1,
+    playbook: { name: playbook.name, file: playbook.file, sha256: playbook.sha256, description: playbook.description },
+    inventory: { file: inventory.file, deployment: inventory.deployment },
+    params,
+    limit: req.limit,
+    createdAt: req.createdAt,
+    skippedSteps,
+    destructive: tasks.some((t) => t.destructive),
+    needsFacts: playbookNeedsFacts(playbook, registry),
+    tasks,
+  };
+}
+
+function stepHosts(step: Step, req: PlanRequest, where: string): Host[] {
+  try {
+    if (step.hosts.kind === 'pattern') {
+      const pattern = String(render(step.hosts.pattern, req.params));
+      if (pattern.trim() === '') throw new UsageError(`hosts: '${step.hosts.pattern}' is empty`);
+      return selectHosts(req.inventory, pattern);
+    }
+    const selector = req.registry.selector(step.hosts.name)!;
+    return selector.select(req.inventory, String(render(step.hosts.argument, req.params)), req.facts);
+  } catch (err) {
+    if (err instanceof FleetError) throw new UsageError(`${where}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Hosts in batches of `size`; every task of a batch waits for every task of the previous one. */
+function addSerialBatches(drafts: TaskDraft[], hosts: Host[], size: number): void {
+  const batchOf = new Map(hosts.map((h, i) => [h.name, Math.floor(i / size)]));
+  for (const d of drafts) {
+    const batch = batchOf.get(d.host) ?? 0;
+    if (batch === 0) continue;
+    const previous = drafts.filter((o) => batchOf.get(o.host) === batch - 1).map((o) => o.key);
+    d.after = [...new Set([...(d.after ?? []), ...previous])];
+  }
+}
+
+/** The reason a step is left out, or undefined when it runs. */
+function whenSkips(step: Step, params: JsonObject): string | undefined {
+  if (!step.when) return undefined;
+  const m = WHEN.exec(step.when)!;
+  const value: JsonValue | undefined = params[m[2]!];
+  let runs: boolean;
+  if (m[3]) {
+    const expected = m[4] ?? m[5] ?? m[6]!;
+    const equal = String(value ?? '') === expected;
+    runs = m[3] === '==' ? equal : !equal;
+  } else {
+    const truthy = !(value === undefined || value === null || value === false || value === '' || value === 0 || (Array.isArray(value) && value.length === 0));
+    runs = m[1] ? !truthy : truthy;
+  }
+  return runs ? undefined : `when: ${step.when.trim()} is false`;
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'step';
+}

@@ -1,0 +1,176 @@
+// The library API of the engine: plan a playbook, run it, resume a run. The CLI calls these.
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RunContext } from '../context.js';
+import { FleetError, PartialFailureError, UsageError } from '../errors.js';
+import { loadInventory } from '../inventory/load.js';
+import { selectHosts } from '../inventory/limit.js';
+import type { Inventory } from '../inventory/model.js';
+import { defaultRegistry, type ActionRegistry } from '../actions/index.js';
+import { stamp, EventStream, type HostRecap, type RunState } from '../report/events.js';
+import { gatherAllFacts, type HostFacts } from '../topology/facts.js';
+import { Transport } from '../transport/transport.js';
+import { execute, type FinalStatus } from './executor.js';
+import { doneTasks, newRunId, RunJournal, type RunSummary } from './journal.js';
+import { loadPlaybook } from './load.js';
+import { acquireLock } from './lock.js';
+import type { Plan } from './model.js';
+import { resolveParams } from './params.js';
+import { buildPlan, playbookNeedsFacts } from './planner.js';
+
+/** Folder of the playbooks that ship with ipa-fleet (dist/src/playbook → repository root). */
+export const BUILTIN_PLAYBOOKS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'playbooks');
+
+export interface PlanOptions {
+  /** A playbook file, or the name of a built-in playbook (playbooks/<name>.yaml). */
+  playbook: string;
+  inventoryFile: string;
+  sets: string[];
+  limit: string | undefined;
+  ctx: RunContext;
+  events?: EventStream;
+  registry?: ActionRegistry;
+}
+
+export interface RunOptions extends PlanOptions {
+  stateDir: string;
+  forks: number;
+  /** Asked when the plan is destructive; false refuses the run. */
+  confirm: (plan: Plan) => Promise<boolean>;
+}
+
+export interface RunOutcome {
+  runId: string;
+  runDir: string;
+  state: Exclude<RunState, 'running'>;
+  recap: Record<string, HostRecap>;
+  statuses: Map<string, FinalStatus>;
+  failures: FleetError[];
+}
+
+export function resolvePlaybookPath(playbook: string): string {
+  if (existsSync(playbook)) return resolve(playbook);
+  const builtin = join(BUILTIN_PLAYBOOKS, `${playbook}.yaml`);
+  if (/^[A-Za-z0-9_-]+$/.test(playbook) && existsSync(builtin)) return builtin;
+  throw new UsageError(`playbook '${playbook}': no such file, and not a built-in playbook (see ${BUILTIN_PLAYBOOKS})`);
+}
+
+/** Builds the plan; the only remote work is read-only fact gathering, when actions need facts. */
+export async function planPlaybook(opts: PlanOptions): Promise<{ plan: Plan; inventory: Inventory; facts: Map<string, HostFacts> }> {
+  const registry = opts.registry ?? defaultRegistry();
+  const playbook = await loadPlaybook(resolvePlaybookPath(opts.playbook), registry);
+  const inventory = await loadInventory(opts.inventoryFile);
+  const params = resolveParams(playbook, opts.sets, inventory);
+  let facts = new Map<string, HostFacts>();
+  if (playbookNeedsFacts(playbook, registry)) {
+    const transport = new Transport(inventory, opts.ctx);
+    try {
+      facts = await gatherFactsOrFail(transport, inventory, opts.limit, opts.events);
+    } finally {
+      await transport.close();
+    }
+  }
+  const plan = buildPlan({ playbook, inventory, registry, params, limit: opts.limit, facts, createdAt: new Date().toISOString() });
+  return { plan, inventory, facts };
+}
+
+export async function runPlaybook(opts: RunOptions): Promise<RunOutcome> {
+  const { plan, inventory, facts } = await planPlaybook(opts);
+  if (plan.tasks.length === 0) throw new UsageError(`playbook '${plan.playbook.name}' plans no task for these hosts`);
+  if (plan.destructive && !(await opts.confirm(plan))) {
+    throw new UsageError(`not confirmed: playbook '${plan.playbook.name}' changes the deployment; nothing was done`);
+  }
+  return executeRun(plan, inventory, facts, opts, undefined);
+}
+
+/** Continues a run from its journal: the same plan, tasks already done are skipped. */
+export async function resumeRun(runId: string, opts: Omit<RunOptions, 'playbook' | 'sets' | 'limit' | 'inventoryFile'> & { inventoryFile?: string }): Promise<RunOutcome> {
+  const opened = await RunJournal.open(opts.stateDir, runId);
+  const inventory = await loadInventory(opts.inventoryFile ?? opened.plan.inventory.file);
+  if (inventory.deployment !== opened.plan.inventory.deployment) {
+    throw new UsageError(`run ${runId} was for deployment '${opened.plan.inventory.deployment}', the inventory is for '${inventory.deployment}'`);
+  }
+  let facts = new Map<string, HostFacts>();
+  if (opened.plan.needsFacts) {
+    const transport = new Transport(inventory, opts.ctx);
+    try {
+      facts = await gatherFactsOrFail(transport, inventory, opened.plan.limit, opts.events);
+    } finally {
+      await transport.close();
+    }
+  }
+  return executeRun(opened.plan, inventory, facts, { ...opts, registry: opts.registry ?? defaultRegistry() }, { journal: opened.journal, done: doneTasks(opened.entries) });
+}
+
+async function executeRun(
+  plan: Plan, inventory: Inventory, facts: Map<string, HostFacts>,
+  opts: Pick<RunOptions, 'ctx' | 'events' | 'registry' | 'stateDir' | 'forks'>,
+  resume: { journal: RunJournal; done: Set<string> } | undefined,
+): Promise<RunOutcome> {
+  const events = opts.events ?? new EventStream();
+  const registry = opts.registry ?? defaultRegistry();
+  const runId = resume?.journal.runId ?? newRunId(plan.playbook.name);
+  const release = await acquireLock(opts.stateDir, inventory.deployment, { runId, playbook: plan.playbook.name }, (m) => opts.ctx.log.warn(m));
+  const transport = new Transport(inventory, opts.ctx);
+  const started = Date.now();
+  try {
+    const journal = resume?.journal ?? await RunJournal.create(opts.stateDir, runId, plan);
+    if (facts.size > 0) await writeFile(join(journal.dir, 'facts.json'), JSON.stringify(Object.fromEntries(facts), null, 2), { mode: 0o600 });
+    const summary: RunSummary = {
+      runId, playbook: plan.playbook.name, deployment: inventory.deployment, startedAt: new Date(started).toISOString(),
+      finishedAt: undefined, state: 'running', pid: process.pid, recap: {},
+      tasks: { total: plan.tasks.length, done: resume?.done.size ?? 0, failed: 0, notRun: 0 },
+    };
+    await journal.writeSummary(summary);
+    journal.append({ at: new Date().toISOString(), type: resume ? 'run.resumed' : 'run.started', pid: process.pid });
+    events.emit(stamp({ type: 'run.started', runId, playbook: plan.playbook.name, tasks: plan.tasks.length, hosts: [...new Set(plan.tasks.map((t) => t.host))], resumed: resume !== undefined }));
+
+    const result = await execute({
+      plan, registry, inventory, transport, run: opts.ctx, events, journal, facts,
+      forks: opts.forks, alreadyDone: resume?.done ?? new Set(),
+    });
+    const values = [...result.statuses.values()];
+    Object.assign(summary, {
+      finishedAt: new Date().toISOString(), state: result.state, recap: result.recap,
+      tasks: {
+        total: plan.tasks.length,
+        done: values.filter((s) => s === 'ok' || s === 'changed' || s === 'skipped' || s === 'done-before').length,
+        failed: values.filter((s) => s === 'failed' || s === 'interrupted').length,
+        notRun: values.filter((s) => s === 'not-run').length,
+      },
+    });
+    await journal.writeSummary(summary);
+    events.emit(stamp({ type: 'run.finished', runId, state: result.state, durationMs: Date.now() - started, recap: result.recap }));
+    return { runId, runDir: journal.dir, state: result.state, recap: result.recap, statuses: result.statuses, failures: result.failures.map((f) => f.error) };
+  } finally {
+    await transport.close();
+    await release();
+  }
+}
+
+async function gatherFactsOrFail(transport: Transport, inventory: Inventory, limit: string | undefined, events?: EventStream): Promise<Map<string, HostFacts>> {
+  const hosts = selectHosts(inventory, limit);
+  events?.emit(stamp({ type: 'facts.started', hosts: hosts.map((h) => h.name) }));
+  const gathered = await gatherAllFacts(transport, hosts, (host, r) => {
+    events?.emit(stamp({ type: 'facts.finished', host: host.name, ok: r.ok, ...(r.ok ? {} : { error: r.error.message }) }));
+  });
+  const facts = new Map<string, HostFacts>();
+  const errors: FleetError[] = [];
+  for (const [name, value] of gathered) {
+    if (value instanceof FleetError) errors.push(value);
+    else facts.set(name, value);
+  }
+  if (errors.length > 0) throw mostSpecific(errors, hosts.length);
+  return facts;
+}
+
+/** The error a run with these failures exits with: unreachable (4), auth (12), else partial (3) or failure (1). */
+export function mostSpecific(errors: FleetError[], hostCount: number): FleetError {
+  const pick = errors.find((e) => e.kind === 'unreachable') ?? errors.find((e) => e.kind === 'auth') ?? errors.find((e) => e.kind === 'usage');
+  if (pick) return pick;
+  const failedHosts = new Set(errors.map((e) => e.host ?? '?'));
+  if (failedHosts.size < hostCount) return new PartialFailureError(`${failedHosts.size} of ${hostCount} host(s) failed: ${errors[0]!.message}`, errors);
+  return errors[0]!;
+}

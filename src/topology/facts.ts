@@ -1,0 +1,364 @@
+// Facts from one host: what the planners and the audit reason about. Read-only: nothing here
+// changes a host. Every value is plain data (strings, numbers, booleans, arrays, objects) so facts
+// can be stored in plan.json and read back.
+import { listAgreements, type Agreement } from '../directory/agreements.js';
+import { escapeRdnValue, replicaDn } from '../directory/dn.js';
+import { readRuv, type AgmtMaxCsn, type Ruv } from '../directory/ruv.js';
+import { FleetError } from '../errors.js';
+import type { Host } from '../inventory/model.js';
+import type { LdapSession } from '../transport/ldap.js';
+import { shellQuote } from '../transport/shell.js';
+import type { SshSession } from '../transport/ssh.js';
+import type { Transport } from '../transport/transport.js';
+
+export const LDBM_DN = 'cn=ldbm database,cn=plugins,cn=config';
+/** A remote fact command that takes longer than this is a failure (a hung mount, say). */
+const COMMAND_TIMEOUT_MS = 30_000;
+
+export interface HostFacts {
+  /** Inventory name. */
+  host: string;
+  /** When gathering started (controller clock, ISO 8601 UTC). */
+  gatheredAt: string;
+  /** `hostname -f` (or `hostname` when that fails). */
+  fqdn: string;
+  /** PRETTY_NAME from os-release. */
+  os: string | undefined;
+  clock: ClockFacts;
+  /** Root DSE vendorVersion of the main instance, e.g. `389-Directory/2.3.1 B2025.016.1616`. */
+  dsVersion: string | undefined;
+  /** 389-DS instances configured on the host (`/etc/dirsrv/slapd-<name>`, `.removed` ones left out). */
+  instances: string[];
+  /** Backends of the main instance (port `ldap.port`). */
+  backends: BackendFacts[];
+  suffixes: {
+    domain: SuffixFacts;
+    /** Present when the host has role `ca` or a backend serves the CA suffix. */
+    ca: SuffixFacts | undefined;
+  };
+  /** Per instance (main instance, and the separate CA instance when there is one). */
+  freeSpace: Record<string, InstanceSpace>;
+}
+
+export interface ClockFacts {
+  /** Remote `date -u` in unix seconds (fractional when the host's date knows %N). */
+  remoteEpochSeconds: number;
+  /** Controller time in unix seconds at the midpoint of the remote command. */
+  controllerEpochSeconds: number;
+  /** remote − controller; positive when the host's clock is ahead. Precise to about roundTripMs/2. */
+  skewSeconds: number;
+  roundTripMs: number;
+}
+
+export interface BackendFacts {
+  /** Backend name as the server spells it (the cn; `userroot` on a lab host). */
+  name: string;
+  suffix: string;
+}
+
+export interface SuffixFacts {
+  kind: 'domain' | 'ca';
+  suffix: string;
+  /** The 389-DS instance and LDAP port that serve this suffix. */
+  instance: string;
+  port: number;
+  /** Name of the backend that serves the suffix; undefined when none does. */
+  backend: string | undefined;
+  /**
+   * Live entries in the suffix, counted over LDAP (DNs only, paged): normal entries and LDAP
+   * subentries (e.g. the replication keep-alive entries), no tombstones. 0 when the backend is
+   * empty; undefined without a backend. (389-DS 2.3.1's backend monitor has no entry count.)
+   */
+  entryCount: number | undefined;
+  replica: ReplicaFacts | undefined;
+  agreements: Agreement[];
+  ruv: Ruv | undefined;
+  agmtMaxCsns: AgmtMaxCsn[];
+  /** `nsslapd-changelogmaxage` of the backend's changelog (e.g. `7d`); undefined = never trimmed. */
+  changelogMaxAge: string | undefined;
+}
+
+export interface ReplicaFacts {
+  /** nsDS5ReplicaId: suppliers 1–65534, hubs and consumers 65535. */
+  rid: number;
+  /** nsDS5ReplicaType: 3 = read-write supplier, 2 = read-only (hub/consumer). */
+  type: number;
+  /** nsDS5Flags: 1 = keeps a changelog. */
+  flags: number;
+}
+
+export interface InstanceSpace {
+  ldif: DiskSpace;
+  bak: DiskSpace;
+}
+
+export interface DiskSpace {
+  /** The folder asked about (`/var/lib/dirsrv/slapd-<instance>/ldif`). */
+  path: string;
+  /** The folder measured: `path`, or its nearest existing parent when `path` is missing. */
+  measuredPath: string;
+  availableBytes: number;
+  totalBytes: number;
+  mountPoint: string;
+}
+
+export type HostFactsResult = { ok: true; facts: HostFacts } | { ok: false; error: FleetError };
+
+/** Gathers one host's facts. Rejects (with a FleetError) when the host or its directory cannot be read. */
+export async function gatherFacts(transport: Transport, host: Host): Promise<HostFacts> {
+  const gatheredAt = new Date().toISOString();
+  const ssh = await transport.ssh(host);
+  const shell = shellFacts(ssh, host);
+  const directory = (async () => {
+    const ldap = await transport.ldap(host);
+    const [dsVersion, backends] = await Promise.all([readDsVersion(ldap), listBackends(ldap)]);
+    return { ldap, dsVersion, backends };
+  })();
+  // Both halves run together; settle both before looking at either so neither rejects unobserved.
+  const [shellResult, dirResult] = await Promise.allSettled([shell, directory]);
+  if (shellResult.status === 'rejected') throw shellResult.reason;
+  if (dirResult.status === 'rejected') throw dirResult.reason;
+  const { fqdn, os, clock, instances, freeSpace } = shellResult.value;
+  const { ldap, dsVersion, backends } = dirResult.value;
+
+  const [domain, ca] = await Promise.all([
+    suffixFacts(ldap, 'domain', host.suffixes.domain, backends, host.ldap.instance, host.ldap.port),
+    caSuffixFacts(transport, host, ldap, backends, instances),
+  ]);
+  return { host: host.name, gatheredAt, fqdn, os, clock, dsVersion, instances, backends, suffixes: { domain, ca }, freeSpace };
+}
+
+/**
+ * Gathers every host's facts in parallel. Never rejects because one host failed: the map (in
+ * the order of `hosts`) holds either facts or the host's error. `onHost` is told as each host ends.
+ */
+export async function gatherAllFacts(
+  transport: Transport,
+  hosts: readonly Host[],
+  onHost?: (host: Host, result: HostFactsResult) => void,
+): Promise<Map<string, HostFacts | FleetError>> {
+  const outcomes = await Promise.all(hosts.map(async (host): Promise<HostFacts | FleetError> => {
+    let result: HostFactsResult;
+    try {
+      result = { ok: true, facts: await gatherFacts(transport, host) };
+    } catch (err) {
+      result = { ok: false, error: asFleetError(host, err) };
+    }
+    if (onHost) {
+      try {
+        onHost(host, result);
+      } catch (err) {
+        transport.ctx.log.warn(`${host.name}: facts callback failed: ${(err as Error).message}`);
+      }
+    }
+    return result.ok ? result.facts : result.error;
+  }));
+  return new Map(hosts.map((h, i) => [h.name, outcomes[i]!]));
+}
+
+// ---- shell facts ----
+
+interface ShellFacts {
+  fqdn: string;
+  os: string | undefined;
+  clock: ClockFacts;
+  instances: string[];
+  freeSpace: Record<string, InstanceSpace>;
+}
+
+async function shellFacts(ssh: SshSession, host: Host): Promise<ShellFacts> {
+  // The clock first and alone, so its round trip does not include waiting for a channel.
+  const clock = await readClock(ssh);
+  const instanceNames = [...new Set([host.ldap.instance, host.suffixes.ca.instance].filter((i): i is string => !!i))];
+  const [fqdn, os, instances, spaces] = await Promise.all([
+    readFqdn(ssh),
+    readOs(ssh),
+    readInstances(ssh),
+    Promise.all(instanceNames.map(async (inst) => {
+      const base = `/var/lib/dirsrv/slapd-${inst}`;
+      const [ldif, bak] = await Promise.all([readDiskSpace(ssh, `${base}/ldif`), readDiskSpace(ssh, `${base}/bak`)]);
+      return [inst, { ldif, bak }] as const;
+    })),
+  ]);
+  return { fqdn, os, clock, instances, freeSpace: Object.fromEntries(spaces) };
+}
+
+async function readClock(ssh: SshSession): Promise<ClockFacts> {
+  const started = Date.now();
+  const out = await ssh.run('date -u +%s.%N', { timeoutMs: COMMAND_TIMEOUT_MS });
+  const ended = Date.now();
+  // Without %N support the fraction is not digits; the whole seconds still count.
+  const m = /^(\d+)(\.\d+)?/.exec(out.trim());
+  if (!m) throw new FleetError('failure', `${ssh.target.name}: cannot read the clock: 'date -u' printed '${out.trim()}'`, { host: ssh.target.name });
+  const remote = Number(m[1]) + (m[2] ? Number(`0${m[2]}`) : 0);
+  const controller = (started + ended) / 2000;
+  return {
+    remoteEpochSeconds: remote,
+    controllerEpochSeconds: controller,
+    skewSeconds: Math.round((remote - controller) * 1000) / 1000,
+    roundTripMs: ended - started,
+  };
+}
+
+async function readFqdn(ssh: SshSession): Promise<string> {
+  const out = await ssh.run('h=$(hostname -f 2>/dev/null) && [ -n "$h" ] && printf \'%s\\n\' "$h" || hostname', { timeoutMs: COMMAND_TIMEOUT_MS });
+  return out.trim();
+}
+
+async function readOs(ssh: SshSession): Promise<string | undefined> {
+  const out = await ssh.run('cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || true', { timeoutMs: COMMAND_TIMEOUT_MS });
+  return prettyName(out);
+}
+
+/** PRETTY_NAME from an os-release file (shell-style quoting). */
+export function prettyName(osRelease: string): string | undefined {
+  for (const line of osRelease.split('\n')) {
+    const m = /^\s*PRETTY_NAME=(.*)$/.exec(line);
+    if (!m) continue;
+    let value = m[1]!.trim();
+    const q = value[0];
+    if ((q === '"' || q === "'") && value.endsWith(q) && value.length >= 2) {
+      value = value.slice(1, -1);
+      if (q === '"') value = value.replace(/\\(["\\$`])/g, '$1');
+    }
+    return value || undefined;
+  }
+  return undefined;
+}
+
+async function readInstances(ssh: SshSession): Promise<string[]> {
+  const out = await ssh.run('if [ -d /etc/dirsrv ]; then ls -1 /etc/dirsrv; fi', { timeoutMs: COMMAND_TIMEOUT_MS });
+  return instanceNames(out);
+}
+
+/** Instance names from an `ls -1 /etc/dirsrv` listing. */
+export function instanceNames(listing: string): string[] {
+  return listing.split('\n').map((l) => l.trim())
+    .filter((l) => l.startsWith('slapd-') && l.length > 'slapd-'.length && !l.endsWith('.removed'))
+    .map((l) => l.slice('slapd-'.length));
+}
+
+async function readDiskSpace(ssh: SshSession, path: string): Promise<DiskSpace> {
+  // A missing folder is measured at its nearest existing parent (where it would be created).
+  const script = `d=${shellQuote(path)}; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done; printf '%s\\n' "$d"; df -P -B1 -- "$d"`;
+  const out = await ssh.run(script, { timeoutMs: COMMAND_TIMEOUT_MS, display: `df -P -B1 ${shellQuote(path)}` });
+  const [measuredPath = '', ...rest] = out.split('\n');
+  const df = parseDf(rest.join('\n'));
+  if (!df) throw new FleetError('failure', `${ssh.target.name}: cannot read free space of ${path} from df: '${out.trim()}'`, { host: ssh.target.name });
+  return { path, measuredPath, ...df };
+}
+
+/** The data line of `df -P -B1 <dir>`: sizes in bytes and the mount point. */
+export function parseDf(output: string): { availableBytes: number; totalBytes: number; mountPoint: string } | undefined {
+  const lines = output.split('\n').map((l) => l.trimEnd()).filter(Boolean);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    // Filesystem and mount point may hold spaces; the four numbers in between do not.
+    const m = /^(.*?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+|-)%?\s+(\/.*)$/.exec(lines[i]!);
+    if (m) return { totalBytes: Number(m[2]), availableBytes: Number(m[4]), mountPoint: m[6]! };
+  }
+  return undefined;
+}
+
+// ---- directory facts ----
+
+async function readDsVersion(ldap: LdapSession): Promise<string | undefined> {
+  return (await ldap.read('', ['vendorVersion']))?.get('vendorVersion');
+}
+
+async function listBackends(ldap: LdapSession): Promise<BackendFacts[]> {
+  const entries = await ldap.search(LDBM_DN, { scope: 'one', filter: '(objectClass=nsBackendInstance)', attributes: ['cn', 'nsslapd-suffix'] });
+  return entries
+    .map((e) => ({ name: e.get('cn') ?? '', suffix: e.get('nsslapd-suffix') ?? '' }))
+    .filter((b) => b.name !== '');
+}
+
+async function caSuffixFacts(
+  transport: Transport, host: Host, mainLdap: LdapSession, mainBackends: BackendFacts[], instances: string[],
+): Promise<SuffixFacts | undefined> {
+  const ca = host.suffixes.ca;
+  const isCa = host.roles.includes('ca');
+  if (ca.port === undefined || ca.port === host.ldap.port) {
+    if (!isCa && !findBackend(mainBackends, ca.suffix)) return undefined;
+    return suffixFacts(mainLdap, 'ca', ca.suffix, mainBackends, host.ldap.instance, host.ldap.port);
+  }
+  // A separate CA instance (old layout). A host without the ca role may simply not have one.
+  const instance = ca.instance ?? host.ldap.instance;
+  if (!isCa && ca.instance && !instances.includes(ca.instance)) return undefined;
+  let ldap: LdapSession;
+  let backends: BackendFacts[];
+  try {
+    ldap = await transport.ldap(host, ca.port);
+    backends = await listBackends(ldap);
+  } catch (err) {
+    if (!isCa && err instanceof FleetError && err.kind === 'unreachable') return undefined;
+    throw err;
+  }
+  if (!isCa && !findBackend(backends, ca.suffix)) return undefined;
+  return suffixFacts(ldap, 'ca', ca.suffix, backends, instance, ca.port);
+}
+
+async function suffixFacts(
+  ldap: LdapSession, kind: 'domain' | 'ca', suffix: string, backends: BackendFacts[], instance: string, port: number,
+): Promise<SuffixFacts> {
+  const backend = findBackend(backends, suffix)?.name;
+  const [entryCount, replica, agreements, ruv, changelogMaxAge] = await Promise.all([
+    backend ? countEntries(ldap, suffix) : undefined,
+    readReplica(ldap, suffix),
+    listAgreements(ldap, suffix),
+    backend ? readRuv(ldap, suffix) : undefined,
+    backend ? readChangelogMaxAge(ldap, backend) : undefined,
+  ]);
+  return {
+    kind, suffix, instance, port, backend, entryCount, replica, agreements,
+    ruv: ruv?.ruv, agmtMaxCsns: ruv?.agmtMaxCsns ?? [], changelogMaxAge,
+  };
+}
+
+/** Live entries (normal and LDAP subentries, not tombstones); 0 when the suffix entry is missing. */
+async function countEntries(ldap: LdapSession, suffix: string): Promise<number> {
+  if (!(await ldap.read(suffix, ['1.1']))) return 0;
+  const entries = await ldap.search(suffix, {
+    scope: 'sub', filter: '(|(objectClass=*)(objectClass=ldapSubEntry))', attributes: ['1.1'], paged: true,
+  });
+  return entries.length;
+}
+
+async function readReplica(ldap: LdapSession, suffix: string): Promise<ReplicaFacts | undefined> {
+  const dn = replicaDn(suffix);
+  const entry = await ldap.read(dn, ['nsDS5ReplicaId', 'nsDS5ReplicaType', 'nsDS5Flags']);
+  if (!entry) return undefined;
+  const num = (attr: string, fallback?: number): number => {
+    const text = entry.get(attr);
+    if (text === undefined && fallback !== undefined) return fallback;
+    const n = Number(text);
+    if (text === undefined || !/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n)) {
+      throw new FleetError('failure', `${ldap.host.name}: ${dn}: ${attr} is ${text === undefined ? 'missing' : `'${text}', not a number`}`, { host: ldap.host.name });
+    }
+    return n;
+  };
+  return { rid: num('nsDS5ReplicaId'), type: num('nsDS5ReplicaType'), flags: num('nsDS5Flags', 0) };
+}
+
+async function readChangelogMaxAge(ldap: LdapSession, backend: string): Promise<string | undefined> {
+  const entry = await ldap.read(`cn=changelog,cn=${escapeRdnValue(backend)},${LDBM_DN}`, ['nsslapd-changelogmaxage']);
+  return entry?.get('nsslapd-changelogmaxage');
+}
+
+function findBackend(backends: BackendFacts[], suffix: string): BackendFacts | undefined {
+  const want = normalizeDn(suffix);
+  return backends.find((b) => normalizeDn(b.suffix) === want);
+}
+
+/** Case- and space-insensitive form of a DN, for comparing suffixes. */
+export function normalizeDn(dn: string): string {
+  return dn.split(/(?<!\\),/)
+    .map((rdn) => rdn.split(/(?<!\\)=/).map((p) => p.trim()).join('='))
+    .join(',')
+    .toLowerCase();
+}
+
+function asFleetError(host: Host, err: unknown): FleetError {
+  if (err instanceof FleetError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new FleetError('failure', `${host.name}: gathering facts: ${message}`, { host: host.name, cause: err });
+}
