@@ -1,10 +1,16 @@
+import { createHash } from 'node:crypto';
 import { CommandFailedError } from '../transport/result.js';
 import { shellQuote } from '../transport/shell.js';
 import type { ActionDefinition } from './action.js';
 
+/** Printed by the guard when the command is skipped; never by a user command by accident. */
+const SKIP_MARK = 'ipa-fleet-exec-skipped-d41d8cd9';
+
 /**
  * A shell command on each host, with Ansible-style guards so that re-running it (on --resume)
  * does no harm: `creates` skips when a path exists, `unless` skips when a command succeeds.
+ * Guard and command run under one per-task flock on the host: when a controller dies, the
+ * command it started keeps running, and a resumed run must see its effect, not race it.
  */
 export const execAction: ActionDefinition = {
   name: 'exec',
@@ -12,24 +18,28 @@ export const execAction: ActionDefinition = {
   destructive: false,
   needsFacts: false,
   params: {
-    command: { type: 'string', required: true, description: 'the command, run by the login shell' },
+    command: { type: 'string', required: true, description: 'the command, run by sh' },
     creates: { type: 'string', description: 'skip when this path exists on the host' },
     unless: { type: 'string', description: 'skip when this command exits 0' },
     timeout: { type: 'duration', default: '10m', description: 'fail when the command runs longer' },
   },
   async run(ctx, params) {
     const ssh = await ctx.transport.ssh(ctx.host);
-    const timeoutMs = Number(params.timeout) * 1000;
-    if (typeof params.creates === 'string') {
-      const exists = await ssh.exec(`test -e ${shellQuote(params.creates)}`);
-      if (exists.exitCode === 0) return { status: 'skipped', message: `${params.creates} exists`, results: [strip(exists)] };
-    }
-    if (typeof params.unless === 'string') {
-      const guard = await ssh.exec(params.unless, { timeoutMs });
-      if (guard.exitCode === 0) return { status: 'skipped', message: `unless: '${guard.command}' succeeded`, results: [strip(guard)] };
-    }
-    const result = await ssh.exec(String(params.command), { timeoutMs });
+    const command = String(params.command);
+    const guards: string[] = [];
+    if (typeof params.creates === 'string') guards.push(`test -e ${shellQuote(params.creates)}`);
+    if (typeof params.unless === 'string') guards.push(`( ${params.unless} ) >/dev/null 2>&1`);
+    const script = guards.length
+      ? `if ${guards.join(' || ')}; then echo ${SKIP_MARK}; exit 0; fi\n${command}`
+      : command;
+    const key = createHash('sha256').update(`${ctx.host.name}\0${command}\0${guards.join('\0')}`).digest('hex').slice(0, 20);
+    const wrapped = `flock /tmp/.ipa-fleet-exec-${key}.lock sh -c ${shellQuote(script)}`;
+    const result = await ssh.exec(wrapped, { timeoutMs: Number(params.timeout) * 1000, display: command });
     if (!result.ok) throw new CommandFailedError(strip(result));
+    if (result.stdout.trim() === SKIP_MARK) {
+      const why = typeof params.creates === 'string' ? `creates: ${params.creates}` : `unless: ${params.unless}`;
+      return { status: 'skipped', message: `guard held (${why})`, results: [strip(result)] };
+    }
     const last = result.stdout.trim().split('\n').pop() ?? '';
     return { status: 'changed', ...(last ? { message: last.slice(0, 200) } : {}), results: [strip(result)] };
   },

@@ -72,7 +72,21 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
           status.set(task.id, 'running');
           runningInStep.set(task.step, inStep + 1);
           running++;
-          void queue.add(() => runTask(task, opts)).then((final) => {
+          void queue.add(async () => {
+            // Queued before a failure or Ctrl-C: it must not start any more.
+            if (stopping || run.signal.aborted) return { status: 'not-run' as const };
+            const final = await runTask(task, opts);
+            // Set here, not in .then: p-queue starts the next queued job before .then runs.
+            if (final.status === 'failed' || final.status === 'interrupted') stopping = true;
+            return final;
+          }).then((final) => {
+            if (final.status === 'not-run') {
+              status.set(task.id, 'pending');
+              runningInStep.set(task.step, (runningInStep.get(task.step) ?? 1) - 1);
+              running--;
+              schedule();
+              return;
+            }
             status.set(task.id, final.status);
             runningInStep.set(task.step, (runningInStep.get(task.step) ?? 1) - 1);
             running--;

@@ -1,7 +1,7 @@
 // A run's directory: plan.json (the plan as executed), journal.jsonl (one line per task event,
 // fsynced, so a crashed controller leaves an exact record) and summary.json.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -60,9 +60,12 @@ export class RunJournal {
 
   /** Appends one entry and fsyncs: after a crash the journal says exactly what had happened. */
   append(entry: JournalEntry): void {
-    const fd = openSync(join(this.dir, 'journal.jsonl'), 'a', 0o600);
+    const file = join(this.dir, 'journal.jsonl');
+    // A crash can leave a last line without its newline: start on a fresh line after it.
+    const torn = endsTorn(file);
+    const fd = openSync(file, 'a', 0o600);
     try {
-      writeSync(fd, `${JSON.stringify(entry)}\n`);
+      writeSync(fd, `${torn ? '\n' : ''}${JSON.stringify(entry)}\n`);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -71,6 +74,23 @@ export class RunJournal {
 
   async writeSummary(summary: RunSummary): Promise<void> {
     await writeJsonAtomic(join(this.dir, 'summary.json'), summary);
+  }
+}
+
+function endsTorn(file: string): boolean {
+  try {
+    const size = statSync(file).size;
+    if (size === 0) return false;
+    const fd = openSync(file, 'r');
+    try {
+      const last = Buffer.alloc(1);
+      readSync(fd, last, 0, 1, size - 1);
+      return last[0] !== 10;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
   }
 }
 

@@ -51,7 +51,12 @@ export function parsePlaybook(text: string, file: string, registry: ActionRegist
   const names = new Map<string, number>();
   for (const step of steps) {
     const previous = names.get(step.name);
-    if (previous !== undefined) fail(step.at.line, `steps[${step.index}].name`, `'${step.name}' is already the name of step ${previous + 1}`);
+    if (previous !== undefined) {
+      const node = (stepsNode as Extract<DocNode, { kind: 'seq' }>).items[step.index] as DocMap;
+      const nameLine = node.entries.find((e) => e.key === 'name')?.keyLine;
+      fail(nameLine ?? step.at.line, nameLine ? `steps[${step.index}].name` : `steps[${step.index}]`,
+        `'${step.name}' is already the name of step ${previous + 1}${nameLine ? '' : '; give the step a name'}`);
+    }
     names.set(step.name, step.index);
   }
   return { file, sha256: createHash('sha256').update(text).digest('hex'), name, description, params, steps };
@@ -64,14 +69,16 @@ function parseParam(entry: DocEntry, fail: Fail): ParamSpec & { at: { file: stri
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(entry.key)) fail(entry.keyLine, key, 'parameter names are letters, digits and _');
   if (entry.value.kind !== 'map') fail(entry.keyLine, key, 'must be a mapping with type, default, required, description');
   const map = entry.value as DocMap;
-  checkKeys(map, PARAM_KEYS, fail);
+  checkKeys(map, PARAM_KEYS, fail, key);
   const typeNode = get(map, 'type');
   const type = (typeNode ? scalarString(typeNode, `${key}.type`, fail) : 'string') as ParamType;
   if (!PARAM_TYPES.includes(type)) fail(typeNode!.line, `${key}.type`, `'${type}' is not one of ${PARAM_TYPES.join(', ')}`);
   const requiredNode = get(map, 'required');
   const required = requiredNode ? scalarBoolean(requiredNode, `${key}.required`, fail) : false;
   const defaultNode = get(map, 'default');
-  const def = defaultNode ? toJson(defaultNode) : undefined;
+  // `default:` with nothing after it means no default, not the text "null".
+  const defValue = defaultNode ? toJson(defaultNode) : undefined;
+  const def = defValue === null ? undefined : defValue;
   if (required && def !== undefined) fail(defaultNode!.line, `${key}.default`, 'a required parameter has no default');
   const description = get(map, 'description') ? scalarString(get(map, 'description')!, `${key}.description`, fail) : '';
   return { type, required, default: def, description, at: { file: '', line: entry.keyLine } };
@@ -122,7 +129,7 @@ function parseStep(
   }
   for (const [pname, spec] of Object.entries(def!.params)) {
     if (spec.required && withValues[pname] === undefined) {
-      fail(withNode?.line ?? map.line, `${where}.with.${pname}`, `missing: '${action}' requires ${pname} (${spec.description})`);
+      fail(map.entries.find((e) => e.key === 'with')?.keyLine ?? map.line, `${where}.with.${pname}`, `missing: '${action}' requires ${pname} (${spec.description})`);
     }
   }
   const positive = (key: string): number | undefined => {
@@ -143,7 +150,11 @@ function parseStep(
   // Every {{ name }} must be a parameter (or host.name / host.address), caught now rather than mid-run.
   for (const [text, line, key] of templatedStrings(step, map, where)) {
     for (const ref of templateRefs(text)) {
-      if (ref === 'host.name' || ref === 'host.address') continue;
+      if (ref === 'host.name' || ref === 'host.address') {
+        // Hosts are chosen before there is a host to name.
+        if (key.endsWith('.hosts')) fail(line, key, `'{{ ${ref} }}' is only known inside with:`);
+        continue;
+      }
       if (!params[ref]) fail(line, key, `unknown parameter '{{ ${ref} }}'${Object.keys(params).length ? `; parameters: ${Object.keys(params).join(', ')}` : ' (the playbook declares none)'}`);
     }
   }

@@ -44,6 +44,7 @@ export function coerce(value: JsonValue, type: ParamType | 'object', what: strin
     }
     case 'boolean':
       if (typeof text === 'boolean') return text;
+      if (text === 1 || text === 0) return text === 1;
       if (text === 'true' || text === 'yes' || text === '1') return true;
       if (text === 'false' || text === 'no' || text === '0') return false;
       throw new UsageError(`${what}: expected true or false, got '${String(value)}'`);
@@ -67,12 +68,16 @@ export function coerce(value: JsonValue, type: ParamType | 'object', what: strin
   }
 }
 
-/** `90`, `30s`, `5m`, `2h`, `7d` → seconds. */
+const MAX_DURATION_S = 24 * 86400;
+
+/** `90`, `30s`, `5m`, `2h`, `7d` → seconds (at most 24 days). */
 export function parseDuration(value: JsonValue, what: string): number {
-  if (typeof value === 'number' && value >= 0) return value;
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/.exec(String(value));
+  const m = typeof value === 'number' && value >= 0 ? [String(value), String(value), 's'] : /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/.exec(String(value));
   if (!m) throw new UsageError(`${what}: expected a duration like 30s, 5m, 2h or 7d, got '${String(value)}'`);
-  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+  const seconds = Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+  // Node timers cannot wait longer than 2^31-1 ms (~24.8 days); longer ones fire at once.
+  if (seconds > MAX_DURATION_S) throw new UsageError(`${what}: '${String(value)}' is longer than the limit of 24d`);
+  return seconds;
 }
 
 // `{{ name }}`, or `{{ name | quote }}` to shell-quote a value that goes into a command.

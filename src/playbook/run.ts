@@ -61,7 +61,8 @@ export function resolvePlaybookPath(playbook: string): string {
 export async function planPlaybook(opts: PlanOptions): Promise<{ plan: Plan; inventory: Inventory; facts: Map<string, HostFacts> }> {
   const registry = opts.registry ?? defaultRegistry();
   const playbook = await loadPlaybook(resolvePlaybookPath(opts.playbook), registry);
-  const inventory = await loadInventory(opts.inventoryFile);
+  // Absolute, so that `run --resume` finds the inventory from any directory.
+  const inventory = await loadInventory(resolve(opts.inventoryFile));
   const params = resolveParams(playbook, opts.sets, inventory);
   let facts = new Map<string, HostFacts>();
   if (playbookNeedsFacts(playbook, registry)) {

@@ -13,6 +13,10 @@ import { CommandFailedError, OutputBuffer, type CommandResult } from './result.j
 export const CHANNELS_PER_HOST = 4;
 /** Output kept whole for `exec`; larger output needs `execStream`. */
 const KEEP_OUTPUT_BYTES = 16 * 1024 * 1024;
+/** First stderr line of every command: the remote shell's pid (stripped from stderr). */
+const PID_MARKER = 'ipa-fleet-pid:';
+/** After a cancel, how long to wait for the server to close the channel. */
+const CANCEL_GRACE_MS = 3000;
 
 /** Where and how to connect: an inventory host or an ad-hoc jump host. */
 export interface SshTarget {
@@ -114,7 +118,10 @@ export class SshSession {
     let channel: ClientChannel;
     try {
       channel = await new Promise<ClientChannel>((resolve, reject) => {
-        this.client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch)));
+        // sshd makes the session's shell a process-group leader and reports its pid first, so a
+        // cancelled command can be killed with its whole group: OpenSSH ignores channel signals
+        // for sessions without a pty and keeps the channel open until the command ends.
+        this.client.exec(`printf '${PID_MARKER}%s\\n' "$$" >&2; ${command}`, (err, ch) => (err ? reject(err) : resolve(ch)));
       });
     } catch (err) {
       release();
@@ -124,19 +131,44 @@ export class SshSession {
 
     const stderr = new OutputBuffer(0);
     const stdoutTail = new OutputBuffer(0);
-    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    let remotePid: number | undefined;
+    let pending: Buffer | undefined = Buffer.alloc(0);
+    channel.stderr.on('data', (chunk: Buffer) => {
+      if (pending === undefined) return stderr.push(chunk);
+      pending = Buffer.concat([pending, chunk]);
+      const nl = pending.indexOf(10);
+      if (nl < 0 && pending.length < 64) return;
+      const first = pending.subarray(0, nl < 0 ? 0 : nl).toString('latin1');
+      const m = first.startsWith(PID_MARKER) ? /^\S+?(\d+)$/.exec(first) : null;
+      if (m) remotePid = Number(m[1]);
+      const rest = m ? pending.subarray(nl + 1) : pending;
+      pending = undefined;
+      if (rest.length) stderr.push(rest);
+    });
     channel.on('data', (chunk: Buffer) => stdoutTail.push(chunk));
     let exitCode: number | null = null;
     let signal: string | null = null;
     let timedOut = false;
+    let cancelled = false;
     // ssh2 may never emit 'exit'; 'close' is the end, and a missing code is a failure.
     channel.on('exit', (code: number | null, sig?: string) => {
       exitCode = typeof code === 'number' ? code : null;
       signal = sig ?? null;
     });
+
+    let finish: (() => void) | undefined;
     const cancel = (): void => {
-      try { channel.signal('TERM'); } catch { /* channel already gone */ }
+      if (cancelled) return;
+      cancelled = true;
+      if (remotePid !== undefined) {
+        // A separate channel: the command's own channel is still held by the running command.
+        this.client.exec(`kill -TERM -- -${remotePid} 2>/dev/null || kill -TERM ${remotePid}`, (err, ch) => {
+          if (!err) ch.on('close', () => undefined).resume();
+        });
+      }
       channel.close();
+      // Do not wait on the server for ever: the result is final after a short grace period.
+      setTimeout(() => finish?.(), CANCEL_GRACE_MS).unref();
     };
     const onAbort = (): void => cancel();
     this.ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -145,24 +177,30 @@ export class SshSession {
       : undefined;
 
     const result = new Promise<CommandResult>((resolve) => {
-      channel.on('close', () => {
+      let done = false;
+      finish = (): void => {
+        if (done) return;
+        done = true;
         if (timer) clearTimeout(timer);
         this.ctx.signal.removeEventListener('abort', onAbort);
         release();
+        if (pending?.length) stderr.push(pending);
         const stderrText = this.ctx.redactor.mask(stderr.tail());
+        const note = timedOut ? `timed out after ${opts.timeoutMs} ms` : cancelled ? 'cancelled' : '';
         const res: CommandResult = {
           host: this.target.name,
           command: shown,
-          exitCode,
+          exitCode: cancelled ? null : exitCode,
           signal,
           durationMs: Date.now() - started,
           stdoutTail: this.ctx.redactor.mask(stdoutTail.tail()),
-          stderrTail: timedOut ? `${stderrText}\ntimed out after ${opts.timeoutMs} ms`.trim() : stderrText,
-          ok: exitCode === 0 && !timedOut,
+          stderrTail: note ? `${stderrText}\n${note}`.trim() : stderrText,
+          ok: exitCode === 0 && !cancelled,
         };
-        this.ctx.log.debug(`${this.target.name}: '${shown}' ended: exit ${exitCode ?? 'none'} in ${res.durationMs} ms`);
+        this.ctx.log.debug(`${this.target.name}: '${shown}' ended: ${note || `exit ${exitCode ?? 'none'}`} in ${res.durationMs} ms`);
         resolve(res);
-      });
+      };
+      channel.on('close', finish);
     });
 
     if (opts.stdin !== undefined) channel.end(opts.stdin);
