@@ -1,12 +1,14 @@
 // Issue 3 against the real lab: plan = run, crash + resume exactly once, Ctrl-C, the lock.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadInventory, type Inventory } from '../../src/inventory/index.js';
 import type { JournalEntry } from '../../src/playbook/journal.js';
 import type { Plan } from '../../src/playbook/model.js';
+import { runPlaybook } from '../../src/playbook/run.js';
+import { EventStream } from '../../src/report/events.js';
 import { Transport } from '../../src/transport/transport.js';
 import { BIN, bringUpLab, cli, ROOT, testContext, waitFor, type TestLab } from './fixture.js';
 
@@ -143,6 +145,37 @@ describe('playbook engine on the lab', () => {
     assert.equal(resumed.code, 0, resumed.stderr);
     for (const h of inventory.hosts) assert.equal(await lines(h, `${dir}/${h.name}.s3`), 1);
     await (await transport.ssh(inventory.hosts[0]!)).run(`rm -rf ${dir}`);
+  });
+
+  it('two runs through the library in one process do not interfere', async () => {
+    // A second deployment name over the same hosts: the lock is per deployment.
+    const second = join(lab.tmp, 'second.yaml');
+    await writeFile(second, (await readFile(lab.paths.inventory, 'utf8')).replace('deployment: ipa-lab', 'deployment: ipa-lab-two')
+      .replace('identity_file: id_ed25519', `identity_file: ${lab.paths.identity}`).replace('known_hosts: known_hosts', `known_hosts: ${lab.paths.knownHosts}`)
+      .replace('password: file:dm-password', `password: file:${lab.paths.dmPassword}`));
+    const go = (inventoryFile: string, dir: string) => {
+      const events = new EventStream();
+      const seen: string[] = [];
+      events.on((e) => { if (e.type === 'task.finished') seen.push(e.taskId); });
+      const ctx = testContext(join(lab.tmp, `${dir.split('/').pop()}.log`));
+      return runPlaybook({
+        playbook: MARKERS, inventoryFile, sets: [`dir=${dir}`, 'nap=0.5'], limit: undefined, ctx, events,
+        stateDir, forks: 10, confirm: async () => true,
+      }).then((outcome) => ({ outcome, seen }));
+    };
+    const [one, two] = await Promise.all([go(lab.paths.inventory, '/tmp/ipa-fleet-lib-one'), go(second, '/tmp/ipa-fleet-lib-two')]);
+    for (const { outcome, seen } of [one, two]) {
+      assert.equal(outcome.state, 'succeeded');
+      assert.equal(seen.length, 9, 'each run saw only its own 9 tasks');
+      const journal = await journalOf(outcome.runId);
+      assert.equal(journal.filter((e) => e.type === 'task.finished').length, 9);
+    }
+    assert.notEqual(one.outcome.runId, two.outcome.runId);
+    for (const h of inventory.hosts) {
+      assert.equal(await lines(h, `/tmp/ipa-fleet-lib-one/${h.name}.s3`), 1);
+      assert.equal(await lines(h, `/tmp/ipa-fleet-lib-two/${h.name}.s3`), 1);
+    }
+    await (await transport.ssh(inventory.hosts[0]!)).run('rm -rf /tmp/ipa-fleet-lib-one /tmp/ipa-fleet-lib-two');
   });
 
   it('a failing task stops the run with a clear error; facts reports every host', async () => {
