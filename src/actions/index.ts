@@ -1,4 +1,5 @@
 // The actions and selectors playbooks can use. Later milestones add backup, fence, restore, …
+import { auditAction } from './audit.js';
 import { execAction } from './exec.js';
 import { factsAction } from './facts.js';
 import { pauseAction } from './pause.js';
@@ -6,7 +7,7 @@ import { ActionRegistry } from './registry.js';
 import { peersOf, withRole } from './selectors.js';
 
 export function defaultRegistry(): ActionRegistry {
-  return new ActionRegistry([execAction, factsAction, pauseAction], [peersOf, withRole]);
+  return new ActionRegistry([auditAction, execAction, factsAction, pauseAction], [peersOf, withRole]);
 }
 
 export { ActionRegistry } from './registry.js';

@@ -6,6 +6,7 @@ import { defaultLogFile } from '../state-dir.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { registerInventoryCommands } from './inventory-command.js';
 import { registerLabCommands } from './lab-command.js';
+import { registerAuditCommands } from './audit-command.js';
 import { registerPingCommand } from './ping-command.js';
 import { registerPlaybookCommands } from './playbook-commands.js';
 import { Output } from './output.js';
@@ -91,6 +92,7 @@ Log file:   ${defaultLogFile()} unless --log-file is given.`);
   registerLabCommands(program, wrap);
   registerPingCommand(program, wrap);
   registerPlaybookCommands(program, wrap);
+  registerAuditCommands(program, wrap);
 
   try {
     await program.parseAsync(argv);
