@@ -58,7 +58,7 @@ export function auditJson(report: AuditReport): Record<string, unknown> {
     generatedAt: report.generatedAt,
     suffixes: report.suffixes,
     summary: { errors: count('error'), warnings: count('warning'), infos: count('info') },
-    findings: report.findings,
+    findings: report.findings.map((f) => ({ ...f, suffix: f.suffix ?? null })),
     topology: Object.fromEntries(report.suffixes.map((kind) => {
       const g = report.topology[kind];
       return [kind, {

@@ -101,6 +101,10 @@ function clusterOf(graph: SuffixGraph, findings: readonly Finding[]): Cluster {
   return { kind, title, nodes, links, order, chain };
 }
 
+function clustersOf(topology: Topology, opts: DrawOptions): Cluster[] {
+  return [...new Set(opts.suffixes)].map((k) => clusterOf(topology[k], opts.findings ?? []));
+}
+
 /** First DNS label of each host, unless that is ambiguous in the graph or the name is an address. */
 function shortNames(nodes: readonly TopologyNode[]): Map<string, string> {
   const short = (name: string): string => (/^[\d.]+$/.test(name) || name.includes(':') ? name : name.split('.')[0] || name);
@@ -419,7 +423,7 @@ function frame(prefix: string, left: number, top: number, right: number, bottom:
 
 /** One Graphviz digraph, a cluster per suffix and a legend, with pinned positions. */
 export function toDot(topology: Topology, opts: DrawOptions): string {
-  const clusters = opts.suffixes.map((k) => clusterOf(topology[k], opts.findings ?? []));
+  const clusters = clustersOf(topology, opts);
   const out: string[] = [];
   out.push('// ipa-fleet replication topology. Positions are pinned (layout=neato): render with any Graphviz, e.g. dot -Tsvg.');
   out.push('digraph topology {');
@@ -554,7 +558,7 @@ const MERMAID_LINK_STYLE: Record<LinkKind, string> = {
 
 /** A Mermaid flowchart: a subgraph per suffix, an edge per link, classes for the host states. */
 export function toMermaid(topology: Topology, opts: DrawOptions): string {
-  const clusters = opts.suffixes.map((k) => clusterOf(topology[k], opts.findings ?? []));
+  const clusters = clustersOf(topology, opts);
   const out: string[] = [];
   if (opts.title !== undefined) out.push('---', `title: ${JSON.stringify(opts.title)}`, '---');
   out.push('flowchart LR');

@@ -544,6 +544,7 @@ describe('staleRids', () => {
     const facts = factsOf({ ...specs, c: new UnreachableError('c.ipa.test', 'down') });
     // a and b still carry rid 3 (the builder gave every RUV all rids).
     (facts.get('a.ipa.test') as HostFacts).suffixes.domain.ruv!.elements.push(element(3, 'c'));
+    console.log(JSON.stringify([...facts].map(([k, v]) => [k, v instanceof FleetError ? 'ERR' : (v as HostFacts).suffixes.domain.ruv])), summary(audit({ inventory: CHAIN_INVENTORY, facts }).findings));
     const stale = only(audit({ inventory: CHAIN_INVENTORY, facts }).findings, 'stale-rid');
     assert.deepEqual(summary(stale), ['stale-rid info domain [a]']);
     assert.match(stale[0]!.message, /no reachable supplier owns it/);

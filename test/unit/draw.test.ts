@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { instance } from '@viz-js/viz';
 import type { Agreement } from '../../src/directory/agreements.js';
 import { UsageError } from '../../src/errors.js';
 import { createRenderer, dotString, renderSvg, toDot, toMermaid, writeGraph, type Renderer } from '../../src/topology/draw.js';
@@ -112,6 +113,26 @@ export function mesh(n: number): Topology {
   const specs: EdgeSpec[] = [];
   for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) specs.push(...both(names[i]!, names[j]!));
   return topology(graph('domain', names.map((h, i) => host(h, 3 + i)), specs));
+}
+
+/** A 10-host mesh whose problems sit on diameters (whose midpoints are all the circle's center). */
+export function meshWithProblems(): Topology {
+  const t = mesh(10);
+  const at = (a: number, b: number) => t.domain.edges.find((e) => e.from === fqdn(`ipa${a}`) && e.to === fqdn(`ipa${b}`))!;
+  const set = (a: number, b: number, state: EdgeState, status?: string): void => {
+    const e = at(a, b);
+    e.state = state;
+    if (status) e.agreement.lastUpdateStatus = status;
+    if (state === 'disabled') e.agreement.enabled = false;
+  };
+  set(1, 6, 'failing', GENERATION_TEXT);
+  set(2, 7, 'failing', "Error (-1) Can't contact LDAP server");
+  set(3, 8, 'disabled');
+  set(5, 10, 'degraded');
+  set(1, 2, 'failing', GENERATION_TEXT);
+  t.domain.edges = t.domain.edges.filter((e) => e !== at(9, 4));
+  for (const e of t.domain.edges) e.hasReverse = t.domain.edges.some((r) => r.from === e.to && r.to === e.from);
+  return t;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -320,6 +341,33 @@ describe('renderSvg', () => {
     const svg = svgText(await renderSvg(toDot(t, DOMAIN)));
     assert.match(svg, /<svg /);
     assert.ok(svg.includes('>ev"il\\host</text>'), svg);
+  });
+
+  it('lays the fixtures out without a Graphviz warning (no touching nodes, known text metrics)', async () => {
+    const viz = await instance();
+    const { topology: problems, findings } = chainWithProblems();
+    for (const [t, f] of [[healthyChain(), []], [problems, findings], [ring(10), []], [mesh(10), []], [meshWithProblems(), []]] as Array<[Topology, Finding[]]>) {
+      const result = viz.render(toDot(t, { ...BOTH, findings: f }), { format: 'svg' });
+      assert.equal(result.status, 'success');
+      assert.deepEqual(result.errors, []);
+    }
+  });
+
+  it('keeps edge labels of a mesh apart, and out of its center', () => {
+    const svg = svgText(renderer.svg(toDot(meshWithProblems(), DOMAIN)));
+    const labels = [...svg.matchAll(/<text [^>]*x="([-\d.]+)" y="([-\d.]+)"[^>]*>(degraded|disabled|error|generation ID mismatch|one-way)<\/text>/g)]
+      .map((m) => ({ x: Number(m[1]), y: Number(m[2]), text: m[3]! }));
+    assert.deepEqual(labels.map((l) => l.text).sort(), ['degraded', 'disabled', 'error', 'generation ID mismatch', 'generation ID mismatch', 'one-way']);
+    for (const [i, a] of labels.entries()) {
+      for (const b of labels.slice(i + 1)) {
+        const apart = Math.abs(a.y - b.y) >= 10 || Math.abs(a.x - b.x) >= (a.text.length + b.text.length) * 2.5;
+        assert.ok(apart, `${a.text} (${a.x},${a.y}) and ${b.text} (${b.x},${b.y}) overlap`);
+      }
+    }
+    const nodes = [...svg.matchAll(/<text [^>]*x="([-\d.]+)" y="([-\d.]+)"[^>]*>ipa\d+<\/text>/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+    const cx = nodes.reduce((s, n) => s + n[0], 0) / nodes.length;
+    const cy = nodes.reduce((s, n) => s + n[1], 0) / nodes.length;
+    for (const l of labels) assert.ok(Math.hypot(l.x - cx, l.y - cy) > 40, `${l.text} at the center`);
   });
 
   it('reports a DOT syntax error as a FleetError', () => {
