@@ -55,7 +55,7 @@ export const unreachableHosts: Check = ({ inventory, facts }) => inventory.hosts
   }];
 });
 
-export const inventoryCoverage = perSuffix(({ inventory, facts }, graph) => {
+export const inventoryCoverage = perSuffix((_input, graph) => {
   const out: Finding[] = [];
   for (const node of graph.nodes.filter((n) => !n.inInventory)) {
     const from = graph.edges.filter((e) => e.to === node.name).map((e) => e.from);
@@ -69,9 +69,8 @@ export const inventoryCoverage = perSuffix(({ inventory, facts }, graph) => {
   if (members.length > 1) {
     for (const node of members) {
       if (graph.edges.some((e) => e.from === node.name || e.to === node.name)) continue;
-      const sf = suffixFactsOf(facts.get(node.name), graph.kind);
-      // A CA-less host has no part in the CA graph; the CA check below covers CA hosts.
-      if (graph.kind === 'ca' && !inventory.hosts.find((h) => h.name === node.name)?.roles.includes('ca') && !sf?.replica) continue;
+      // In the CA graph, caHosts reports a CA host without agreements, with the cause.
+      if (graph.kind === 'ca') continue;
       out.push({
         id: 'host-without-agreements', severity: 'error', hosts: [node.name], suffix: graph.kind,
         message: `${node.name} has no ${label(graph.kind)} agreement to or from any host`,
@@ -132,7 +131,8 @@ export const disabledOrClosed = perSuffix((_input, graph) => graph.edges.flatMap
 export function scheduleNeverOpens(schedule: string): boolean {
   const m = /^\s*(\d{4})-(\d{4})\s+(\d*)\s*$/.exec(schedule);
   if (!m) return false;
-  return m[3] === '' || m[1] === m[2];
+  // Days are 0 (Sunday) to 6; the server ignores other digits, so "7" alone never opens.
+  return !/[0-6]/.test(m[3]!) || m[1] === m[2];
 }
 
 export const initAndStatus = perSuffix(({ thresholds, now }, graph) => graph.edges.flatMap((e) => {
@@ -160,13 +160,16 @@ export const initAndStatus = perSuffix(({ thresholds, now }, graph) => graph.edg
     const state = statusState(a.lastUpdateStatusJson);
     const text = a.lastUpdateStatus ?? '';
     const generation = /different database generation/i.test(text);
-    if (state === 'red' || (state === undefined && /^Error \((?!0\))/.test(text))) {
+    // Servers without the JSON status only give text: a busy replica there is amber too.
+    const textOnly = state === undefined && /^Error \((?!0\))/.test(text);
+    const busy = textOnly && /busy/i.test(text);
+    if (state === 'red' || (textOnly && !busy)) {
       out.push({
         id: 'update-status-red', severity: 'error', hosts: [e.from, e.to], suffix: graph.kind,
         message: `${e.from} → ${e.to} (${a.name}): ${text || 'error'}`,
         fix: generation ? `${e.to} holds data of another generation: re-initialize it from ${e.from} (or restore it)` : 'read the errors log of both servers; fix the cause, then check again',
       });
-    } else if (state === 'amber') {
+    } else if (state === 'amber' || busy) {
       out.push({
         id: 'update-status-amber', severity: 'warning', hosts: [e.from, e.to], suffix: graph.kind,
         message: `${e.from} → ${e.to} (${a.name}): ${text}`,
@@ -212,16 +215,21 @@ export const staleRids = perSuffix(({ inventory, facts }, graph) => {
   const live = new Set<number>();
   const unreachable = new Set<string>();
   let unknown = false;
-  for (const n of graph.nodes.filter((x) => x.inInventory)) {
-    const f = facts.get(n.name);
-    if (f instanceof FleetError || f === undefined) { unknown = true; unreachable.add(n.name); continue; }
+  // Hosts not read (unreachable, or left out by --limit) may own RIDs we cannot see.
+  for (const h of inventory.hosts) {
+    const f = facts.get(h.name);
+    if (f instanceof FleetError || f === undefined) { unknown = true; unreachable.add(h.name); continue; }
     const replica = suffixFactsOf(f, graph.kind)?.replica;
     if (replica) live.add(replica.rid);
   }
-  // An unreachable host's RID is known from the element's URL (ldap://host:port) elsewhere.
+  // The RID of a host we could not read is known by the element's URL (ldap://host:port): an
+  // unreachable inventory host, or a host outside the inventory that an agreement points at.
+  const external = new Set(graph.nodes.filter((n) => !n.inInventory).map((n) => n.name.toLowerCase()));
   const ownedByUnreachable = (url: string | undefined): boolean => {
     const host = /^ldaps?:\/\/([^:/]+)/.exec(url ?? '')?.[1];
-    const target = host ? resolveTarget(inventory, facts, host) : undefined;
+    if (!host) return false;
+    if (external.has(host.toLowerCase())) return true;
+    const target = resolveTarget(inventory, facts, host);
     return target !== undefined && unreachable.has(target.name);
   };
   const seenAt = new Map<number, string[]>();
@@ -292,7 +300,8 @@ export const conflictEntries = perSuffix(({ conflicts }, graph) => graph.nodes.f
 
 export const changelogTrimming = perSuffix(({ facts }, graph) => graph.nodes.flatMap((n) => {
   const sf = suffixFactsOf(facts.get(n.name), graph.kind);
-  if (!sf?.replica || sf.changelogMaxAge) return [];
+  // nsDS5Flags bit 1: the replica keeps a changelog (read-only consumers do not).
+  if (!sf?.replica || (sf.replica.flags & 1) === 0 || sf.changelogMaxAge) return [];
   return [{
     id: 'changelog-trimming-off' as const, severity: 'warning' as const, hosts: [n.name], suffix: graph.kind,
     message: `the ${label(graph.kind)} changelog on ${n.name} is never trimmed (no nsslapd-changelogmaxage)`,

@@ -14,7 +14,7 @@ import { instance } from '@viz-js/viz';
 import type { Agreement } from '../directory/agreements.js';
 import { FleetError, UsageError } from '../errors.js';
 import type { Finding, SuffixKind } from './findings.js';
-import type { EdgeState, SuffixGraph, Topology, TopologyEdge, TopologyNode } from './graph.js';
+import type { SuffixGraph, Topology, TopologyEdge, TopologyNode } from './graph.js';
 
 export interface DrawOptions {
   /** Suffixes to draw, one cluster each, in this order. */
@@ -74,7 +74,9 @@ function clusterOf(graph: SuffixGraph, findings: readonly Finding[]): Cluster {
       && f.hosts.some((h) => h.toLowerCase() === n.name.toLowerCase()));
     const severity = mine.some((f) => f.severity === 'error') ? 'error' : mine.some((f) => f.severity === 'warning') ? 'warning' : undefined;
     const external = !n.inInventory;
-    const unreachable = n.inInventory && !n.reachable;
+    // A host left out by --limit was not read: it is not unreachable.
+    const notAudited = n.inInventory && n.audited === false;
+    const unreachable = n.inInventory && !n.reachable && !notAudited;
     const lines = [external ? n.name : shorts.get(n.name) ?? n.name];
     const facts: string[] = [];
     if (!external || n.rid !== undefined) facts.push(`rid ${n.rid ?? '?'}`);
@@ -83,6 +85,7 @@ function clusterOf(graph: SuffixGraph, findings: readonly Finding[]): Cluster {
     if (facts.length) lines.push(facts.join(', '));
     if (external) lines.push('(not in inventory)');
     if (unreachable) lines.push('(unreachable)');
+    if (notAudited) lines.push('(not audited)');
     const tooltip = [n.name, ...mine.slice(0, MAX_TOOLTIP_LINES).map((f) => `${f.severity}: ${f.message}`)];
     if (mine.length > MAX_TOOLTIP_LINES) tooltip.push(`… ${mine.length - MAX_TOOLTIP_LINES} more`);
     return { id: id(n.name), name: n.name, lines, ca: n.ca, external, unreachable, severity, tooltip };
@@ -130,12 +133,13 @@ function linksOf(edges: readonly TopologyEdge[]): DrawLink[] {
       out.push({ from: e.from, to: e.to, kind: 'pair', label: undefined, tooltip: [`${e.from} ⇄ ${e.to}`, e.agreement.name, reverse.agreement.name] });
       continue;
     }
-    out.push(linkOf(e, e.state, hasReverse));
+    out.push(linkOf(e, hasReverse));
   }
   return out;
 }
 
-function linkOf(e: TopologyEdge, state: EdgeState, hasReverse: boolean): DrawLink {
+function linkOf(e: TopologyEdge, hasReverse: boolean): DrawLink {
+  const state = e.state;
   const tooltip = [`${e.from} → ${e.to}`, e.agreement.name];
   const status = [e.agreement.lastUpdateStatus, e.agreement.lastInitStatus].filter((s): s is string => !!s);
   if (state !== 'ok') tooltip.push(...status.map((s) => truncateText(s, 200)));
@@ -532,7 +536,7 @@ function sample(lines: string[], over: Partial<DrawNode>): DrawNode {
 
 /** Mermaid label text: everything but plain characters as entity codes (`#34;`), which Mermaid decodes. */
 export function mermaidText(s: string): string {
-  return [...s].map((ch) => (/^[A-Za-z0-9 .,:=_()?·-]$/u.test(ch) ? ch : `#${ch.codePointAt(0)};`)).join('');
+  return [...s].map((ch) => (/^[A-Za-z0-9 .,:=_()?-]$/u.test(ch) ? ch : `#${ch.codePointAt(0)};`)).join('');
 }
 
 /** In the order of their classDef: a later class wins where two set the same style. */

@@ -11,6 +11,8 @@ export interface TopologyNode {
   inInventory: boolean;
   /** Facts were gathered (SSH and LDAP worked). */
   reachable: boolean;
+  /** The audit looked at this host (it was selected); --limit leaves others out. */
+  audited: boolean;
   /** Has role ca (or serves the CA suffix). */
   ca: boolean;
   /** Replica ID on this suffix, when known. */
@@ -67,7 +69,10 @@ function buildGraph(inventory: Inventory, facts: ReadonlyMap<string, HostFacts |
   const suffix = kind === 'domain' ? inventory.hosts[0]?.suffixes.domain ?? '' : inventory.hosts[0]?.suffixes.ca.suffix ?? 'o=ipaca';
   const nodes = new Map<string, TopologyNode>();
   const isCa = (h: Host): boolean => h.roles.includes('ca') || suffixFactsOf(facts.get(h.name), 'ca')?.replica !== undefined;
+  // Only the audited hosts (those in `facts`) are nodes of their own; others appear when an
+  // agreement points at them.
   for (const h of inventory.hosts) {
+    if (!facts.has(h.name)) continue;
     // The CA graph holds the CA hosts only; the domain graph every host.
     if (kind === 'ca' && !isCa(h)) continue;
     const f = facts.get(h.name);
@@ -75,6 +80,7 @@ function buildGraph(inventory: Inventory, facts: ReadonlyMap<string, HostFacts |
       name: h.name,
       inInventory: true,
       reachable: f !== undefined && !(f instanceof FleetError),
+      audited: true,
       ca: isCa(h),
       rid: suffixFactsOf(f, kind)?.replica?.rid,
     });
@@ -85,10 +91,12 @@ function buildGraph(inventory: Inventory, facts: ReadonlyMap<string, HostFacts |
       const target = resolveTarget(inventory, facts, agreement.targetHost);
       const to = target?.name ?? agreement.targetHost;
       if (!nodes.has(to)) {
-        nodes.set(to, { name: to, inInventory: target !== undefined, reachable: target !== undefined && !(facts.get(to) instanceof FleetError), ca: kind === 'ca', rid: undefined });
+        const audited = target !== undefined && facts.has(to);
+        const reachable = audited && !(facts.get(to) instanceof FleetError);
+        nodes.set(to, { name: to, inInventory: target !== undefined, reachable, audited, ca: kind === 'ca', rid: undefined });
       }
       if (!nodes.has(h.name)) {
-        nodes.set(h.name, { name: h.name, inInventory: true, reachable: true, ca: isCa(h), rid: suffixFactsOf(facts.get(h.name), kind)?.replica?.rid });
+        nodes.set(h.name, { name: h.name, inInventory: true, reachable: true, audited: true, ca: isCa(h), rid: suffixFactsOf(facts.get(h.name), kind)?.replica?.rid });
       }
       edges.push({ from: h.name, to, agreement, hasReverse: false, state: edgeState(agreement) });
     }
@@ -116,9 +124,15 @@ function edgeState(a: Agreement): EdgeState {
   return 'ok';
 }
 
-/** Connected components of the graph's inventory nodes, agreements taken in either direction. */
+/**
+ * Connected components of the audited inventory hosts that have agreements, agreements taken in
+ * either direction. A host with no agreement at all is left out: host-without-agreements (or the
+ * CA check) reports it once, with its cause.
+ */
 export function components(graph: SuffixGraph): string[][] {
-  const names = graph.nodes.filter((n) => n.inInventory).map((n) => n.name);
+  const names = graph.nodes
+    .filter((n) => n.inInventory && n.audited && graph.edges.some((e) => e.from === n.name || e.to === n.name))
+    .map((n) => n.name);
   const seen = new Set<string>();
   const out: string[][] = [];
   for (const start of names) {
