@@ -1,0 +1,73 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FleetError } from '../errors.js';
+import type { JsonValue } from '../playbook/model.js';
+import { loadRecipients } from '../backup/keys.js';
+import { takeSnapshot } from '../backup/snapshot.js';
+import { acquireStoreLock } from '../backup/store-lock.js';
+import { defaultStoreDir, SnapshotStore } from '../backup/store.js';
+import type { ActionDefinition } from './action.js';
+
+/** One host's snapshot into the store. FULL snapshots of one deployment run one host at a time. */
+export const backupAction: ActionDefinition = {
+  name: 'backup',
+  description: 'snapshot the host (LDIF with replication data; FULL adds configuration) into the encrypted store',
+  destructive: false,
+  needsFacts: false,
+  params: {
+    type: { type: 'string', default: 'data', description: 'data (online) or full (services stopped, configuration too)' },
+    binary: { type: 'boolean', default: false, description: 'also the backup task\'s db2bak folder' },
+    store: { type: 'string', description: 'store folder on the controller (default: the state dir\'s store)' },
+    encrypt_to: { type: 'list', description: 'public key files (OpenPGP) to encrypt to' },
+    no_encrypt: { type: 'boolean', default: false, description: 'store unencrypted (explicit opt-out)' },
+    compress: { type: 'boolean', default: true, description: 'gzip before encrypting' },
+  },
+  plan({ hosts, withFor }) {
+    const drafts = hosts.map((h) => ({ key: h.name, host: h.name, title: `backup (${String(withFor(h).type ?? 'data')})`, params: withFor(h) }));
+    // A FULL backup stops the host's services: never two servers of a deployment at once.
+    if (drafts.some((d) => d.params.type === 'full')) {
+      drafts.forEach((d, i) => { if (i > 0) (d as { after?: string[] }).after = [drafts[i - 1]!.key]; });
+    }
+    return drafts;
+  },
+  async run(ctx, params) {
+    const type = params.type === 'full' ? 'full' : params.type === 'data' ? 'data' : undefined;
+    if (!type) throw new FleetError('usage', `backup: type must be data or full, not '${String(params.type)}'`);
+    const keyFiles = Array.isArray(params.encrypt_to) ? params.encrypt_to.map(String) : [];
+    if (params.no_encrypt !== true && keyFiles.length === 0) {
+      throw new FleetError('usage', 'backup: name the public key(s) to encrypt to (--encrypt-to KEYFILE), or pass --no-encrypt');
+    }
+    if (params.no_encrypt === true && keyFiles.length > 0) throw new FleetError('usage', 'backup: --no-encrypt and --encrypt-to exclude each other');
+    // Checked before the host is touched.
+    const recipients = params.no_encrypt === true ? undefined : await loadRecipients(keyFiles);
+    const store = new SnapshotStore(typeof params.store === 'string' ? params.store : defaultStoreDir());
+    const release = await acquireStoreLock(store.root, ctx.inventory.deployment, 'shared', `backup ${ctx.host.name}`, (m) => ctx.run.log.warn(m));
+    try {
+      let lastReport = 0;
+      const result = await takeSnapshot(ctx.transport, ctx.host, ctx.run, {
+        type, binary: params.binary === true, compress: params.compress !== false, recipients, store,
+        toolVersion: await toolVersion(), signal: ctx.signal,
+        onProgress: (bytes) => {
+          if (Date.now() - lastReport < 250) return;
+          lastReport = Date.now();
+          ctx.progress({ done: bytes, unit: 'bytes' });
+        },
+      });
+      const m = result.manifest;
+      return {
+        status: 'changed',
+        message: `snapshot ${m.id}: ${(m.archive.size / 1048576).toFixed(1)} MiB, ${m.suffixes.map((s) => `${s.backend} ${s.entryCount ?? '?'} entries`).join(', ')}`,
+        changes: [{ snapshot: m.id, dir: result.dir }],
+        data: { id: m.id, dir: result.dir, size: m.archive.size, sha256: m.archive.sha256 } as JsonValue,
+      };
+    } finally {
+      await release();
+    }
+  },
+};
+
+async function toolVersion(): Promise<string> {
+  const pkg = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'package.json');
+  return (JSON.parse(await readFile(pkg, 'utf8')) as { version: string }).version;
+}

@@ -1,0 +1,61 @@
+// The manifest written beside each archive (manifest.json). It describes one host's snapshot.
+// The ipa-backup header fields (type, time, host, ipa_version, version, services) are kept so an
+// IdM administrator recognizes them.
+
+export type SnapshotType = 'data' | 'full';
+
+export interface ManifestFile {
+  /** Path inside the archive (relative, no leading /). */
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface ManifestSuffix {
+  kind: 'domain' | 'ca';
+  suffix: string;
+  backend: string;
+  entryCount: number | undefined;
+  rid: number | undefined;
+  generation: string | undefined;
+  /** nsds50ruv values at backup time. */
+  ruv: string[];
+  /** Path of the LDIF export inside the archive. */
+  ldif: string;
+}
+
+export interface Manifest {
+  schema: 'ipa-fleet/snapshot/v1';
+  /** `<UTC time>-<random>`, unique per host; also the snapshot's folder name. */
+  id: string;
+  deployment: string;
+  /** Inventory name and the host's FQDN. */
+  hostName: string;
+  fqdn: string;
+  toolVersion: string;
+  dsVersion: string | undefined;
+  instance: string;
+  profile: '389ds' | 'freeipa';
+  roles: string[];
+  suffixes: ManifestSuffix[];
+  /** FULL: paths asked for that did not exist on the host. */
+  missingPaths: string[];
+  files: ManifestFile[];
+  archive: {
+    /** File name beside the manifest, e.g. archive.tar.gz.pgp. */
+    name: string;
+    size: number;
+    sha256: string;
+    compression: 'gzip' | 'none';
+    encrypted: boolean;
+    /** OpenPGP fingerprints of the recipients (empty with --no-encrypt). */
+    recipients: string[];
+  };
+  /** ipa-backup's header, for recognition. */
+  type: 'DATA' | 'FULL';
+  time: string;
+  host: string;
+  ipa_version: string | undefined;
+  version: string;
+  services: string[];
+}

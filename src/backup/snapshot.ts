@@ -1,0 +1,215 @@
+// One host's snapshot: export each replicated suffix with replication data (an export task, or
+// db2ldif with the instance stopped for FULL), stream exactly those files (and, for FULL, the
+// configuration) as a tar over SSH into the encrypted store, and write the manifest.
+// Nothing is staged on the host beyond the export files, which are removed in a finally.
+import { randomBytes } from 'node:crypto';
+import type { PublicKey } from 'openpgp';
+import type { RunContext } from '../context.js';
+import { FleetError } from '../errors.js';
+import type { Host } from '../inventory/model.js';
+import { runTask } from '../directory/tasks.js';
+import { gatherFacts, type HostFacts } from '../topology/facts.js';
+import { shellQuote } from '../transport/shell.js';
+import type { Transport } from '../transport/transport.js';
+import { ingestArchive } from './archive.js';
+import type { Manifest, ManifestSuffix, SnapshotType } from './manifest.js';
+import { FREEIPA_FULL_PATHS, NEVER_ARCHIVED } from './paths.js';
+import type { SnapshotStore } from './store.js';
+import { newSnapshotId } from './store.js';
+
+export interface SnapshotOptions {
+  type: SnapshotType;
+  /** Add the backup task's db2bak folder (DATA and FULL). */
+  binary: boolean;
+  compress: boolean;
+  /** undefined = --no-encrypt. */
+  recipients: { keys: PublicKey[]; fingerprints: string[] } | undefined;
+  store: SnapshotStore;
+  toolVersion: string;
+  onProgress?: (bytes: number) => void;
+  signal: AbortSignal;
+  exportTimeoutMs?: number;
+}
+
+export interface SnapshotResult {
+  manifest: Manifest;
+  dir: string;
+}
+
+export async function takeSnapshot(transport: Transport, host: Host, ctx: RunContext, opts: SnapshotOptions): Promise<SnapshotResult> {
+  const facts = await gatherFacts(transport, host);
+  const ssh = await transport.ssh(host);
+  const id = newSnapshotId();
+  const instance = host.ldap.instance;
+  const ldifDir = `/var/lib/dirsrv/slapd-${instance}/ldif`;
+  const tag = `ipa-fleet-${id}`;
+  const suffixes = [facts.suffixes.domain, facts.suffixes.ca].filter((s): s is NonNullable<typeof s> => s !== undefined && s.backend !== undefined && s.replica !== undefined
+    // A CA suffix in a separate (old-style) instance is exported through that instance.
+    && s.instance === instance);
+  if (suffixes.length === 0) throw new FleetError('failure', `${host.name}: no replicated suffix to back up (is ${host.suffixes.domain} a replica here?)`);
+  const exports = suffixes.map((s) => ({ s, remote: `${ldifDir}/${tag}-${s.backend}.ldif`, inArchive: `ldif/${s.backend}.ldif` }));
+  const bakDir = `/var/lib/dirsrv/slapd-${instance}/bak/${tag}`;
+  const pending = await opts.store.beginSnapshot(hostDeployment(transport), host.name, id);
+  let stopped = false;
+  try {
+    if (opts.type === 'full') {
+      await stopServices(transport, host, ctx);
+      stopped = true;
+      for (const e of exports) {
+        // Offline export with replication data (db2ldif -r); dsctl runs it as the dirsrv user.
+        await ssh.run(`dsctl ${shellQuote(instance)} db2ldif --replication ${shellQuote(e.s.backend!)} ${shellQuote(e.remote)}`, { timeoutMs: opts.exportTimeoutMs ?? 3_600_000 });
+      }
+      if (opts.binary) await ssh.run(`dsctl ${shellQuote(instance)} db2bak ${shellQuote(bakDir)}`, { timeoutMs: opts.exportTimeoutMs ?? 3_600_000 });
+    } else {
+      const ldap = await transport.ldap(host);
+      for (const e of exports) {
+        await runTask(ldap, 'export', {
+          nsInstance: e.s.backend!, nsFilename: e.remote, nsExportReplica: 'true', nsUseOneFile: 'true', nsNoWrap: 'false',
+        }, { timeoutMs: opts.exportTimeoutMs ?? 3_600_000, signal: opts.signal });
+      }
+      if (opts.binary) {
+        await runTask(ldap, 'backup', { nsArchiveDir: bakDir, nsDatabaseType: 'ldbm database' }, { timeoutMs: opts.exportTimeoutMs ?? 3_600_000, signal: opts.signal });
+      }
+    }
+
+    const config = opts.type === 'full' ? await existingPaths(transport, host, fullPaths(host)) : { present: [], missing: [] };
+    const tarCommand = buildTarCommand({ ldifDir, tag, exports, bakDir: opts.binary ? bakDir : undefined, configPaths: config.present });
+    const stream = await ssh.execStream(tarCommand, { display: `tar of ${exports.length} export(s)${opts.binary ? ' + db2bak' : ''}${config.present.length ? ` + ${config.present.length} config path(s)` : ''}` });
+    const archiveName = `archive.tar${opts.compress ? '.gz' : ''}${opts.recipients ? '.pgp' : ''}`;
+    let ingested;
+    try {
+      ingested = await ingestArchive(stream.stdout, {
+        dest: pending.archivePath(archiveName),
+        recipients: opts.recipients?.keys,
+        compress: opts.compress,
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        signal: opts.signal,
+      });
+    } catch (err) {
+      stream.cancel();
+      throw err;
+    }
+    const result = await stream.result;
+    if (!result.ok) {
+      throw new FleetError('failure', `${host.name}: tar on the host failed (${result.exitCode ?? result.signal ?? 'no exit status'}): ${result.stderrTail.trim().split('\n').pop() ?? ''}`, { host: host.name });
+    }
+    const manifest = buildManifest({
+      id, host, facts, deployment: hostDeployment(transport), type: opts.type, toolVersion: opts.toolVersion,
+      suffixes: exports.map((e) => manifestSuffix(e.s, e.inArchive)),
+      missingPaths: config.missing, files: ingested.files,
+      archive: {
+        name: archiveName, size: ingested.size, sha256: ingested.sha256, compression: opts.compress ? 'gzip' : 'none',
+        encrypted: opts.recipients !== undefined, recipients: opts.recipients?.fingerprints ?? [],
+      },
+    });
+    const dir = await pending.commit(manifest);
+    return { manifest, dir };
+  } catch (err) {
+    await pending.abort();
+    throw err;
+  } finally {
+    // The export files (and the db2bak folder) never outlive the backup.
+    await ssh.exec(`rm -rf ${exports.map((e) => shellQuote(e.remote)).join(' ')} ${shellQuote(bakDir)}`).catch(() => undefined);
+    if (stopped) await startServices(transport, host, ctx);
+  }
+}
+
+function hostDeployment(transport: Transport): string {
+  return transport.inventory.deployment;
+}
+
+/** FULL: the instance's configuration, and for FreeIPA its file list. */
+export function fullPaths(host: Host): string[] {
+  const own = [`/etc/dirsrv/slapd-${host.ldap.instance}`];
+  return host.profile === 'freeipa' ? [...own, ...FREEIPA_FULL_PATHS] : own;
+}
+
+async function existingPaths(transport: Transport, host: Host, paths: string[]): Promise<{ present: string[]; missing: string[] }> {
+  const ssh = await transport.ssh(host);
+  const out = await ssh.run(paths.map((p) => `if [ -e ${shellQuote(p)} ]; then echo "+"; else echo "-"; fi`).join('; '));
+  const flags = out.trim().split('\n');
+  return { present: paths.filter((_p, i) => flags[i] === '+'), missing: paths.filter((_p, i) => flags[i] !== '+') };
+}
+
+/**
+ * GNU tar to stdout. Exports are renamed to ldif/<backend>.ldif and the db2bak folder to bak/;
+ * configuration paths keep their path below /. PID files and lock folders never go in.
+ */
+export function buildTarCommand(p: { ldifDir: string; tag: string; exports: Array<{ remote: string }>; bakDir: string | undefined; configPaths: string[] }): string {
+  const excludes = NEVER_ARCHIVED.map((x) => `--exclude=${shellQuote(x)}`).join(' ');
+  const transforms = [
+    `--transform=${shellQuote(`s,^${escapeSed(p.tag)}-,ldif/,`)}`,
+    ...(p.bakDir ? [`--transform=${shellQuote(`s,^${escapeSed(p.tag)},bak,`)}`] : []),
+  ].join(' ');
+  const ldifs = p.exports.map((e) => shellQuote(e.remote.slice(p.ldifDir.length + 1))).join(' ');
+  const parts = [`tar --create --file=- --numeric-owner ${excludes} ${transforms}`, `-C ${shellQuote(p.ldifDir)} ${ldifs}`];
+  if (p.bakDir) parts.push(`-C ${shellQuote(p.bakDir.slice(0, p.bakDir.lastIndexOf('/')))} ${shellQuote(p.tag)}`);
+  if (p.configPaths.length) parts.push(`-C / ${p.configPaths.map((c) => shellQuote(c.replace(/^\/+/, ''))).join(' ')}`);
+  return parts.join(' ');
+}
+
+function escapeSed(text: string): string {
+  return text.replace(/[\\.*[\]^$,]/g, '\\$&');
+}
+
+async function stopServices(transport: Transport, host: Host, ctx: RunContext): Promise<void> {
+  const command = host.profile === 'freeipa' ? 'ipactl stop' : `dsctl ${shellQuote(host.ldap.instance)} stop`;
+  ctx.log.info(`${host.name}: stopping services for a FULL backup (${command})`);
+  // The LDAP session dies with the server; drop it so nothing reuses it.
+  await transport.forget(host).catch(() => undefined);
+  await (await transport.ssh(host)).run(command, { timeoutMs: 600_000 });
+}
+
+/** Always attempted, whatever failed before: a FULL backup never leaves the server stopped. */
+async function startServices(transport: Transport, host: Host, ctx: RunContext): Promise<void> {
+  const command = host.profile === 'freeipa' ? 'ipactl start' : `dsctl ${shellQuote(host.ldap.instance)} start`;
+  try {
+    await (await transport.ssh(host)).run(command, { timeoutMs: 600_000 });
+    ctx.log.info(`${host.name}: services started again (${command})`);
+  } catch (err) {
+    ctx.log.error(`${host.name}: could not start the services again (${command}): ${(err as Error).message}`);
+    throw new FleetError('failure', `${host.name}: the FULL backup stopped the services and '${command}' failed: ${(err as Error).message}; start them by hand`, { host: host.name });
+  }
+}
+
+function manifestSuffix(s: NonNullable<HostFacts['suffixes']['ca']>, ldif: string): ManifestSuffix {
+  return {
+    kind: s.kind, suffix: s.suffix, backend: s.backend!, entryCount: s.entryCount, rid: s.replica?.rid,
+    generation: s.ruv?.generation,
+    ruv: s.ruv ? [`{replicageneration} ${s.ruv.generation ?? ''}`.trim(), ...s.ruv.elements.map((el) => `{replica ${el.rid}${el.url ? ` ${el.url}` : ''}}${el.minCsn ? ` ${el.minCsn}` : ''}${el.maxCsn ? ` ${el.maxCsn}` : ''}`)] : [],
+    ldif,
+  };
+}
+
+function buildManifest(p: {
+  id: string; host: Host; facts: HostFacts; deployment: string; type: SnapshotType; toolVersion: string;
+  suffixes: ManifestSuffix[]; missingPaths: string[]; files: Manifest['files']; archive: Manifest['archive'];
+}): Manifest {
+  const time = new Date().toISOString();
+  return {
+    schema: 'ipa-fleet/snapshot/v1',
+    id: p.id,
+    deployment: p.deployment,
+    hostName: p.host.name,
+    fqdn: p.facts.fqdn,
+    toolVersion: p.toolVersion,
+    dsVersion: p.facts.dsVersion,
+    instance: p.host.ldap.instance,
+    profile: p.host.profile,
+    roles: p.host.roles,
+    suffixes: p.suffixes,
+    missingPaths: p.missingPaths,
+    files: p.files,
+    archive: p.archive,
+    type: p.type === 'full' ? 'FULL' : 'DATA',
+    time,
+    host: p.facts.fqdn,
+    ipa_version: undefined,
+    version: '1',
+    services: p.host.profile === 'freeipa' ? ['ipactl'] : [`dirsrv@${p.host.ldap.instance}`],
+  };
+}
+
+export function randomTag(): string {
+  return randomBytes(3).toString('hex');
+}
