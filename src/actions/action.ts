@@ -21,6 +21,8 @@ export interface TaskDraft {
   title: string;
   params: JsonObject;
   after?: string[];
+  /** At most this many tasks of the step at once (overrides the step's `concurrency`). */
+  concurrency?: number;
 }
 
 export interface PlanInput {

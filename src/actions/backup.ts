@@ -24,12 +24,12 @@ export const backupAction: ActionDefinition = {
     compress: { type: 'boolean', default: true, description: 'gzip before encrypting' },
   },
   plan({ hosts, withFor }) {
-    const drafts = hosts.map((h) => ({ key: h.name, host: h.name, title: `backup (${String(withFor(h).type ?? 'data')})`, params: withFor(h) }));
-    // A FULL backup stops the host's services: never two servers of a deployment at once.
-    if (drafts.some((d) => d.params.type === 'full')) {
-      drafts.forEach((d, i) => { if (i > 0) (d as { after?: string[] }).after = [drafts[i - 1]!.key]; });
-    }
-    return drafts;
+    // A FULL backup stops the host's services: never two servers of a deployment at once (one at
+    // a time, not a chain: a host that fails must not keep the others from their backup).
+    return hosts.map((h) => {
+      const params = withFor(h);
+      return { key: h.name, host: h.name, title: `backup (${String(params.type ?? 'data')})`, params, ...(params.type === 'full' ? { concurrency: 1 } : {}) };
+    });
   },
   async run(ctx, params) {
     const type = params.type === 'full' ? 'full' : params.type === 'data' ? 'data' : undefined;

@@ -278,6 +278,7 @@ export class TarInspector {
   private head: Buffer | undefined = Buffer.alloc(0);
   private stopped = false;
   private sawEnd = false;
+  private trailingReported = false;
   private done = false;
   private readonly finished: Promise<void>;
 
@@ -308,6 +309,16 @@ export class TarInspector {
   write(chunk: Buffer): void {
     this.bytes += chunk.length;
     if (this.stopped) return;
+    if (this.sawEnd) {
+      // Past the end-of-archive marker the Parser would keep every byte in one growing buffer
+      // (tar 7.5: re-concatenated on each write, so memory and time grow without bound). Only
+      // tar's record padding belongs here: zeros, checked and dropped.
+      if (!this.trailingReported && !isZeros(chunk)) {
+        this.trailingReported = true;
+        this.issue('tar: data after the end-of-archive marker');
+      }
+      return;
+    }
     if (this.head !== undefined) {
       this.head = Buffer.concat([this.head, chunk]);
       if (this.head.length < 512) return;
@@ -397,6 +408,16 @@ export class TarInspector {
       if (!pathProblem) this.files.push({ path, size, sha256: hash.digest('hex') });
     });
   }
+}
+
+const ZEROS = Buffer.alloc(64 * 1024);
+
+function isZeros(chunk: Buffer): boolean {
+  for (let at = 0; at < chunk.length; at += ZEROS.length) {
+    const part = chunk.subarray(at, at + ZEROS.length);
+    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
+  }
+  return true;
 }
 
 /** Why a path inside an archive is unsafe to restore, or undefined. */

@@ -156,7 +156,7 @@ async function stopServices(transport: Transport, host: Host, ctx: RunContext): 
   const command = host.profile === 'freeipa' ? 'ipactl stop' : `dsctl ${shellQuote(host.ldap.instance)} stop`;
   ctx.log.info(`${host.name}: stopping services for a FULL backup (${command})`);
   // The LDAP session dies with the server; drop it so nothing reuses it.
-  await transport.forget(host).catch(() => undefined);
+  await transport.forgetLdap(host);
   await (await transport.ssh(host)).run(command, { timeoutMs: 600_000 });
 }
 

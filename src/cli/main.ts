@@ -7,6 +7,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { registerInventoryCommands } from './inventory-command.js';
 import { registerLabCommands } from './lab-command.js';
 import { registerAuditCommands } from './audit-command.js';
+import { registerBackupCommands } from './backup-commands.js';
 import { registerPingCommand } from './ping-command.js';
 import { registerPlaybookCommands } from './playbook-commands.js';
 import { Output } from './output.js';
@@ -93,6 +94,7 @@ Log file:   ${defaultLogFile()} unless --log-file is given.`);
   registerPingCommand(program, wrap);
   registerPlaybookCommands(program, wrap);
   registerAuditCommands(program, wrap);
+  registerBackupCommands(program, wrap);
 
   try {
     await program.parseAsync(argv);

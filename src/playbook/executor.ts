@@ -77,7 +77,7 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
             if (stopping || run.signal.aborted) return { status: 'not-run' as const };
             const final = await runTask(task, opts);
             // Set here, not in .then: p-queue starts the next queued job before .then runs.
-            if (final.status === 'failed' || final.status === 'interrupted') stopping = true;
+            if (final.status === 'interrupted' || (final.status === 'failed' && !task.keepGoing)) stopping = true;
             return final;
           }).then((final) => {
             if (final.status === 'not-run') {
@@ -91,7 +91,7 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
             runningInStep.set(task.step, (runningInStep.get(task.step) ?? 1) - 1);
             running--;
             if (final.status === 'failed' || final.status === 'interrupted') {
-              stopping = true;
+              if (final.status === 'interrupted' || !task.keepGoing) stopping = true;
               if (final.error) failures.push({ taskId: task.id, host: task.host, error: final.error });
             }
             if (final.status !== 'interrupted') recap[task.host]![final.status]++;

@@ -10,7 +10,7 @@ import type { HostSelector, JsonObject, JsonValue, ParamSpec, ParamType, Playboo
 
 const TOP_KEYS = ['name', 'description', 'params', 'steps'];
 const PARAM_KEYS = ['type', 'default', 'required', 'description'];
-const STEP_KEYS = ['name', 'action', 'hosts', 'with', 'concurrency', 'serial', 'when', 'confirm'];
+const STEP_KEYS = ['name', 'action', 'hosts', 'with', 'concurrency', 'serial', 'when', 'confirm', 'keep_going'];
 const PARAM_TYPES: ParamType[] = ['string', 'number', 'boolean', 'host', 'hosts', 'duration', 'list'];
 
 export async function loadPlaybook(file: string, registry: ActionRegistry): Promise<Playbook> {
@@ -145,6 +145,7 @@ function parseStep(
     index, name, action, hosts, with: withValues,
     concurrency: positive('concurrency'), serial: positive('serial'),
     when, confirm: confirmNode ? scalarBoolean(confirmNode, `${where}.confirm`, fail) : false,
+    keepGoing: get(map, 'keep_going') ? scalarBoolean(get(map, 'keep_going')!, `${where}.keep_going`, fail) : false,
     at: { file, line: map.line },
   };
   // Every {{ name }} must be a parameter (or host.name / host.address), caught now rather than mid-run.

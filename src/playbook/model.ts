@@ -36,6 +36,8 @@ export interface Step {
   serial: number | undefined;
   when: string | undefined;
   confirm: boolean;
+  /** A failed task of this step does not stop the run: other hosts go on (backups of a fleet). */
+  keepGoing: boolean;
   at: Located;
 }
 
@@ -62,6 +64,8 @@ export interface PlannedTask {
   destructive: boolean;
   /** Step-level cap on simultaneous tasks, carried to the executor. */
   concurrency: number | undefined;
+  /** Its failure does not stop the run (tasks that depend on it still do not start). */
+  keepGoing?: boolean;
 }
 
 export interface Plan {

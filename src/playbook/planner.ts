@@ -87,7 +87,8 @@ export function buildPlan(req: PlanRequest): Plan {
         // Steps run in order: a task waits for the previous step, or for its own predecessors in the step.
         dependsOn: after.length > 0 ? after : [...previousStep],
         destructive: def.destructive || step.confirm,
-        concurrency: step.concurrency,
+        concurrency: d.concurrency ?? step.concurrency,
+        ...(step.keepGoing ? { keepGoing: true } : {}),
       });
     }
     previousStep = stepIds;

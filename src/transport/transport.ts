@@ -32,13 +32,18 @@ export class Transport {
     return opening;
   }
 
-  /** Drops a host's cached sessions (after it was restarted, for instance). */
-  async forget(host: Host): Promise<void> {
+  /** Drops a host's LDAP sessions (its directory server is being stopped or was restarted). */
+  async forgetLdap(host: Host): Promise<void> {
     for (const [key, session] of [...this.ldapSessions]) {
       if (!key.startsWith(`${host.name}:`)) continue;
       this.ldapSessions.delete(key);
       await session.then((s) => s.close(), () => undefined);
     }
+  }
+
+  /** Drops a host's cached sessions, SSH included (after the host was restarted, for instance). */
+  async forget(host: Host): Promise<void> {
+    await this.forgetLdap(host);
     const ssh = this.sshSessions.get(host.name);
     this.sshSessions.delete(host.name);
     await ssh?.then((s) => s.close(), () => undefined);

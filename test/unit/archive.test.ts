@@ -426,6 +426,28 @@ test('a truncated tar stream (clean end, no end-of-archive marker) is refused', 
   );
 });
 
+test('after the end-of-archive marker: zeros are fine and cheap, anything else is refused', async () => {
+  const tar = execFileSync('tar', ['--create', '--file=-', '-C', makeTree('eof').dir, 'ldif'], { maxBuffer: 64 << 20 });
+  const store = freshDir('store');
+  // 200 MiB of padding: the tar Parser alone would buffer all of it (and re-copy it on each write).
+  const zeros = Buffer.alloc(1 << 20);
+  const padded = Readable.from((function* () { yield tar; for (let i = 0; i < 200; i++) yield zeros; })());
+  const rssBefore = process.memoryUsage().rss;
+  const started = Date.now();
+  const result = await ingestArchive(padded, { dest: join(store, 'padded.tar'), recipients: undefined, compress: true });
+  assert.ok(process.memoryUsage().rss - rssBefore < 150 * 1024 * 1024, 'padding is not buffered');
+  assert.ok(Date.now() - started < 60_000);
+  assert.equal(result.files.length, 2);
+  assert.equal(result.plainBytes, tar.length + 200 * zeros.length);
+
+  const junk = Buffer.concat([tar, Buffer.alloc(1 << 20, 0x41)]);
+  await assert.rejects(
+    ingestArchive(Readable.from([junk.subarray(0, tar.length), junk.subarray(tar.length)]), { dest: join(store, 'junk.tar'), recipients: undefined, compress: false }),
+    { message: 'archive stream: tar: data after the end-of-archive marker' },
+  );
+  assert.deepEqual(leftovers(store), ['padded.tar']);
+});
+
 test('symlinks, hard links and devices in the source stream are refused', async () => {
   const tree = makeTree('links');
   symlinkSync('/etc/passwd', join(tree.dir, 'ldif', 'passwd'));

@@ -79,11 +79,11 @@ describe('playbook loader: valid playbooks', () => {
     assert.deepEqual({ ...a, at: a.at.line }, {
       index: 0, name: 'write', action: 'exec', hosts: { kind: 'pattern', pattern: '{{ who }}' },
       with: { command: 'echo {{ host.name | quote }} {{ host.address }}', timeout: '5m' },
-      concurrency: 2, serial: 1, when: 'not keep', confirm: true, at: 7,
+      concurrency: 2, serial: 1, when: 'not keep', confirm: true, keepGoing: false, at: 7,
     });
     assert.deepEqual({ ...b, at: b.at.line }, {
       index: 1, name: 'facts', action: 'facts', hosts: { kind: 'selector', name: 'role', argument: 'ca' },
-      with: {}, concurrency: undefined, serial: undefined, when: undefined, confirm: false, at: 15,
+      with: {}, concurrency: undefined, serial: undefined, when: undefined, confirm: false, keepGoing: false, at: 15,
     });
   });
 
@@ -116,7 +116,7 @@ describe('playbook loader: one error per bad playbook, at the right line', () =>
   it('an unknown step key, with a suggestion', () => {
     const text = y('name: x', 'steps:', '  - action: exec', '    hosts: all', '    with: {command: ls}', '    serail: 2');
     fails(text, lineOf(text, 'serail'), 'steps[0].serail',
-      'unknown key (did you mean serial?); allowed: name, action, hosts, with, concurrency, serial, when, confirm');
+      'unknown key (did you mean serial?); allowed: name, action, hosts, with, concurrency, serial, when, confirm, keep_going');
   });
 
   it('an unknown key in a parameter declaration', () => {
