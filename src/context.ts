@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { SecretSource } from './inventory/model.js';
 import { readSecret } from './inventory/secrets.js';
 import { createLog, type Logger } from './report/log.js';
@@ -44,12 +45,15 @@ export interface ContextOptions {
 }
 
 export function createRunContext(opts: ContextOptions): RunContext {
+  const signal = opts.signal ?? new AbortController().signal;
+  // Every running remote command listens for Ctrl-C on this signal; dozens at once are normal.
+  setMaxListeners(0, signal);
   const redactor = new Redactor();
   const log = createLog({ file: opts.logFile, verbosity: opts.verbosity, redactor, echo: opts.echo });
   return {
     log,
     redactor,
     secrets: new SecretStore(redactor, opts.prompt),
-    signal: opts.signal ?? new AbortController().signal,
+    signal,
   };
 }
