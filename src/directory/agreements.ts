@@ -105,7 +105,8 @@ export async function initializeConsumer(ldap: LdapSession, agreementDn: string,
   const pollMs = opts.pollMs ?? 500;
   let before = await read();
   let busyRetries = 0;
-  await ldap.modify(agreementDn, [{ op: 'replace', attr: 'nsds5ReplicaEnabled', values: ['on'] }]);
+  // A disabled agreement refuses an init (LDAP 53); enabling an enabled one is a needless write.
+  if (!before.enabled) await ldap.modify(agreementDn, [{ op: 'replace', attr: 'nsds5ReplicaEnabled', values: ['on'] }]);
   await ldap.modify(agreementDn, [{ op: 'add', attr: 'nsds5BeginReplicaRefresh', values: ['start'] }]);
   for (;;) {
     await new Promise((r) => setTimeout(r, pollMs));
