@@ -142,7 +142,9 @@ export function buildTarCommand(p: { ldifDir: string; tag: string; exports: Arra
     ...(p.bakDir ? [`--transform=${shellQuote(`s,^${escapeSed(p.tag)},bak,`)}`] : []),
   ].join(' ');
   const ldifs = p.exports.map((e) => shellQuote(e.remote.slice(p.ldifDir.length + 1))).join(' ');
-  const parts = [`tar --create --file=- --numeric-owner ${excludes} ${transforms}`, `-C ${shellQuote(p.ldifDir)} ${ldifs}`];
+  // Links are stored as the files they point to: the store's tar may hold regular files only
+  // (ingest refuses links, which a restore could be tricked into following).
+  const parts = [`tar --create --file=- --numeric-owner --dereference --hard-dereference ${excludes} ${transforms}`, `-C ${shellQuote(p.ldifDir)} ${ldifs}`];
   if (p.bakDir) parts.push(`-C ${shellQuote(p.bakDir.slice(0, p.bakDir.lastIndexOf('/')))} ${shellQuote(p.tag)}`);
   if (p.configPaths.length) parts.push(`-C / ${p.configPaths.map((c) => shellQuote(c.replace(/^\/+/, ''))).join(' ')}`);
   return parts.join(' ');
