@@ -87,6 +87,10 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
       });
     } catch (err) {
       stream.cancel();
+      // A reader error is often only the symptom (a tar cut short): say when the connection went.
+      if (!ssh.isOpen) {
+        throw new FleetError('unreachable', `${host.name}: the SSH connection was lost during the transfer (${(err as Error).message})`, { host: host.name, cause: err });
+      }
       throw err;
     }
     const result = await stream.result;
@@ -108,8 +112,11 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
     await pending.abort();
     throw err;
   } finally {
-    // The export files (and the db2bak folder) never outlive the backup.
-    await ssh.exec(`rm -rf ${exports.map((e) => shellQuote(e.remote)).join(' ')} ${shellQuote(bakDir)}`).catch(() => undefined);
+    // The export files (and the db2bak folder) never outlive the backup; transport.ssh()
+    // reconnects when the connection was lost on the way.
+    await transport.ssh(host)
+      .then((session) => session.exec(`rm -rf ${exports.map((e) => shellQuote(e.remote)).join(' ')} ${shellQuote(bakDir)}`))
+      .catch((err: Error) => ctx.log.warn(`${host.name}: could not remove the export files: ${err.message}`));
     if (stopped) await startServices(transport, host, ctx);
   }
 }

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { FleetError, UsageError } from '../errors.js';
+import { FleetError, PartialFailureError, UsageError } from '../errors.js';
 import { parseSecretSource } from '../inventory/secrets.js';
 import { loadPrivateKey, loadRecipients } from '../backup/keys.js';
 import { planRetention, parseRetentionPolicy, describeRetentionPolicy } from '../backup/retention.js';
@@ -82,10 +82,14 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
       }
       if (outcome.state === 'succeeded') return;
       const hosts = Object.keys(outcome.recap).length;
-      const failedHosts = [...new Set(outcome.failures.map((f) => f.host ?? '?'))];
+      // In inventory order, not the order they failed in.
+      const failedHosts = Object.keys(outcome.recap).filter((h) => outcome.failures.some((f) => f.host === h));
       if (outcome.failures.length === 0) throw new FleetError('failure', `backup run ${outcome.runId} ${outcome.state}`);
+      const summary = `${failedHosts.length} of ${hosts} host(s) failed (${failedHosts.join(', ')}): ${outcome.failures[0]!.message}`;
+      // Some hosts backed up: that is a partial result (3), whatever stopped the others.
+      if (failedHosts.length < hosts) throw new PartialFailureError(summary, outcome.failures);
       const err = mostSpecific(outcome.failures, hosts);
-      throw Object.assign(err, { message: `${failedHosts.length} of ${hosts} host(s) failed (${failedHosts.join(', ')}): ${outcome.failures[0]!.message}` });
+      throw Object.assign(err, { message: summary });
     }));
 
   const backups = program.command('backups').description('the snapshot store: list, verify, prune, unlock');

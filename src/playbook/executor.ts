@@ -140,7 +140,10 @@ async function runTask(task: PlannedTask, opts: ExecuteOptions): Promise<{ statu
     }));
     return { status: outcome.status };
   } catch (err) {
-    const error = err instanceof FleetError ? err : new FleetError('failure', `${task.host}: ${task.action}: ${(err as Error).message}`, { host: task.host, cause: err });
+    // Every failure names its host, so summaries and exit codes can count hosts.
+    const error = err instanceof FleetError && err.host !== undefined ? err
+      : err instanceof FleetError ? new FleetError(err.kind, err.message.startsWith(`${task.host}:`) ? err.message : `${task.host}: ${err.message}`, { host: task.host, cause: err })
+        : new FleetError('failure', `${task.host}: ${task.action}: ${(err as Error).message}`, { host: task.host, cause: err });
     const message = run.redactor.mask(error.message);
     if (run.signal.aborted) {
       journal.append({ at: new Date().toISOString(), type: 'task.interrupted', taskId: task.id, host: task.host });

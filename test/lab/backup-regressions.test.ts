@@ -1,5 +1,5 @@
-// Backup bugs found on the real lab (see the report of the backup lab tests). Each test asserts the
-// intended behaviour and FAILS on the code as it is; it should pass once the bug is fixed.
+// Backup faults that once went wrong on the real lab: an export file left behind after the SSH
+// connection dropped, failed hosts counted as "?", a full store reported as a partial failure.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -28,7 +28,7 @@ async function descendants(pid: number): Promise<number[]> {
   return out;
 }
 
-describe('backup bugs (expected to fail until fixed)', { timeout: 240_000 }, () => {
+describe('backup regressions', { timeout: 240_000 }, () => {
   let lab: TestLab;
   let env: NodeJS.ProcessEnv;
   let keys: string;
@@ -83,7 +83,7 @@ describe('backup bugs (expected to fail until fixed)', { timeout: 240_000 }, () 
     if (keys) await rm(keys, { recursive: true, force: true });
   });
 
-  it('BUG 1: after the SSH connection dropped during the export task, the export file is still removed from the host', async () => {
+  it('after the SSH connection dropped during the export task, the export file is still removed from the host', async () => {
     const r = await backupDroppingC(join(lab.tmp, 'store1'), async () => (await fleetFiles('c.ipa.test')).length > 0);
     assert.ok(r.killed > 0, `the kill did not happen: ${r.stderr}`);
     assert.notEqual(r.code, 0);
@@ -95,7 +95,7 @@ describe('backup bugs (expected to fail until fixed)', { timeout: 240_000 }, () 
     assert.deepEqual(left, [], 'the export file outlived the backup on c');
   });
 
-  it('BUG 2: a connection dropped during the tar stream is reported for c.ipa.test, not for "?"', async () => {
+  it('a connection dropped during the tar stream is reported for c.ipa.test, not for "?"', async () => {
     const tarRunning = async (sshdPid: number): Promise<boolean> => {
       for (const pid of await descendants(sshdPid)) if ((await cmdlineOf(pid)).includes('tar --create')) return true;
       return false;
@@ -108,7 +108,7 @@ describe('backup bugs (expected to fail until fixed)', { timeout: 240_000 }, () 
     assert.match(r.stderr, /1 of 3 host\(s\) failed \(c\.ipa\.test\)/, r.stderr);
   });
 
-  it('BUG 3: a full store fails every host: the summary counts and names all three and exits 1', async () => {
+  it('a full store fails every host: the summary counts and names all three and exits 1', async () => {
     const store = join(lab.tmp, 'store-tmpfs');
     await mkdir(store);
     await run('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', store]);
