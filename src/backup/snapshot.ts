@@ -39,6 +39,7 @@ export interface SnapshotResult {
 export async function takeSnapshot(transport: Transport, host: Host, ctx: RunContext, opts: SnapshotOptions): Promise<SnapshotResult> {
   const facts = await gatherFacts(transport, host);
   const ssh = await transport.ssh(host);
+  const ipaVersion = host.profile === 'freeipa' ? await readIpaVersion(transport, host) : undefined;
   const id = newSnapshotId();
   const instance = host.ldap.instance;
   const ldifDir = `/var/lib/dirsrv/slapd-${instance}/ldif`;
@@ -98,7 +99,7 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
       throw new FleetError('failure', `${host.name}: tar on the host failed (${result.exitCode ?? result.signal ?? 'no exit status'}): ${result.stderrTail.trim().split('\n').pop() ?? ''}`, { host: host.name });
     }
     const manifest = buildManifest({
-      id, host, facts, deployment: hostDeployment(transport), type: opts.type, toolVersion: opts.toolVersion,
+      id, host, facts, deployment: hostDeployment(transport), type: opts.type, toolVersion: opts.toolVersion, ipaVersion,
       suffixes: exports.map((e) => manifestSuffix(e.s, e.inArchive)),
       missingPaths: config.missing, files: ingested.files,
       archive: {
@@ -119,6 +120,15 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
       .catch((err: Error) => ctx.log.warn(`${host.name}: could not remove the export files: ${err.message}`));
     if (stopped) await startServices(transport, host, ctx);
   }
+}
+
+/** FreeIPA's package version (RPM or Debian), for the manifest's ipa_version. */
+async function readIpaVersion(transport: Transport, host: Host): Promise<string | undefined> {
+  const out = await (await transport.ssh(host)).exec(
+    "rpm -q --qf '%{VERSION}-%{RELEASE}' freeipa-server 2>/dev/null || rpm -q --qf '%{VERSION}-%{RELEASE}' ipa-server 2>/dev/null || dpkg-query -W -f='${Version}' freeipa-server 2>/dev/null",
+  );
+  const version = out.stdout.trim();
+  return out.ok && version && !/not installed/.test(version) ? version : undefined;
 }
 
 function hostDeployment(transport: Transport): string {
@@ -191,7 +201,7 @@ function manifestSuffix(s: NonNullable<HostFacts['suffixes']['ca']>, ldif: strin
 }
 
 function buildManifest(p: {
-  id: string; host: Host; facts: HostFacts; deployment: string; type: SnapshotType; toolVersion: string;
+  id: string; host: Host; facts: HostFacts; deployment: string; type: SnapshotType; toolVersion: string; ipaVersion: string | undefined;
   suffixes: ManifestSuffix[]; missingPaths: string[]; files: Manifest['files']; archive: Manifest['archive'];
 }): Manifest {
   const time = new Date().toISOString();
@@ -213,7 +223,7 @@ function buildManifest(p: {
     type: p.type === 'full' ? 'FULL' : 'DATA',
     time,
     host: p.facts.fqdn,
-    ipa_version: undefined,
+    ipa_version: p.ipaVersion,
     version: '1',
     services: p.host.profile === 'freeipa' ? ['ipactl'] : [`dirsrv@${p.host.ldap.instance}`],
   };

@@ -186,7 +186,10 @@ function toDirEntry(entry: Record<string, unknown> & { dn: string }): DirEntry {
 function describeLdapError(host: string, what: string, err: unknown): FleetError {
   if (err instanceof FleetError) return err;
   if (err instanceof ResultCodeError) {
-    return new FleetError('failure', `${host}: ldap ${what}: ${err.message.split('\n')[0]} (${err.code})`, { host, cause: err });
+    // ldapts' message is often only "Code: 0x20"; the class name says which result it was.
+    const name = err.constructor.name.replace(/Error$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+    const text = err.message.split('\n')[0]!.replace(/\s*Code: 0x[0-9a-f]+\s*/i, '').trim();
+    return new FleetError('failure', `${host}: ldap ${what}: ${name} (${err.code})${text ? `: ${text}` : ''}`, { host, cause: err });
   }
   const e = err as Error & { code?: string };
   if (/timeout|timed out/i.test(e.message)) {

@@ -13,6 +13,7 @@ import { acquireStoreLock } from '../../src/backup/store-lock.js';
 import type { Manifest } from '../../src/backup/manifest.js';
 import { loadInventory, type Inventory } from '../../src/inventory/index.js';
 import { Transport } from '../../src/transport/transport.js';
+import { runTask } from '../../src/directory/tasks.js';
 import { BIN, bringUpLab, cli, testContext, type TestLab } from './fixture.js';
 
 const NET = '127.0.29';
@@ -390,6 +391,26 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     assert.deepEqual((await list(store)).snapshots, []);
     assert.deepEqual((await walk(store)).filter((e) => !e.isDir), [], 'nothing partial for b in the store');
     assert.deepEqual(await fleetFiles(b), []);
+  });
+
+  it('8. an export task that fails gives an error carrying the task log; one the server refuses says so', async () => {
+    const ldap = await transport.ldap(hostOf('a.ipa.test'));
+    // The task starts and fails: its log tail is in the error.
+    await assert.rejects(
+      runTask(ldap, 'export', { nsInstance: 'userRoot', nsFilename: '/nonexistent-dir/ipa-fleet-none.ldif', nsExportReplica: 'true' }, { timeoutMs: 60_000 }),
+      (err: Error) => {
+        assert.match(err.message, /^a\.ipa\.test: export task failed \(exit -?\d+\): \S/);
+        return true;
+      },
+    );
+    // A backend that does not exist: 389-DS refuses the task entry itself.
+    await assert.rejects(
+      runTask(ldap, 'export', { nsInstance: 'nosuchbackend', nsFilename: '/var/lib/dirsrv/slapd-IPA-TEST/ldif/ipa-fleet-none.ldif', nsExportReplica: 'true' }, { timeoutMs: 60_000 }),
+      (err: Error) => {
+        assert.match(err.message, /^a\.ipa\.test: ldap add cn=ipa-fleet-export-.*: no such object \(32\)/);
+        return true;
+      },
+    );
   });
 
   it('7. prune --keep-last 1 keeps the newest per host; --dry-run removes nothing; a held lock → exit 11; unlock clears it', async () => {
