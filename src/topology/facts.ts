@@ -169,18 +169,51 @@ interface ShellFacts {
 async function shellFacts(ssh: SshSession, host: Host): Promise<ShellFacts> {
   // The clock first and alone, so its round trip does not include waiting for a channel.
   const clock = await readClock(ssh);
-  const instanceNames = [...new Set([host.ldap.instance, host.suffixes.ca.instance].filter((i): i is string => !!i))];
-  const [fqdn, os, instances, spaces] = await Promise.all([
-    readFqdn(ssh),
-    readOs(ssh),
-    readInstances(ssh),
-    Promise.all(instanceNames.map(async (inst) => {
-      const base = `/var/lib/dirsrv/slapd-${inst}`;
-      const [ldif, bak] = await Promise.all([readDiskSpace(ssh, `${base}/ldif`), readDiskSpace(ssh, `${base}/bak`)]);
-      return [inst, { ldif, bak }] as const;
-    })),
-  ]);
-  return { fqdn, os, clock, instances, freeSpace: Object.fromEntries(spaces) };
+  const own = [...new Set([host.ldap.instance, host.suffixes.ca.instance].filter((i): i is string => !!i))];
+  const dirs = own.flatMap((inst) => [`/var/lib/dirsrv/slapd-${inst}/ldif`, `/var/lib/dirsrv/slapd-${inst}/bak`]);
+  // Everything else in one command: each remote exec costs a round trip and a channel, and an
+  // audit of 10 hosts ran 60 of them.
+  const sections = parseSections(await ssh.run(shellFactsScript(dirs), { timeoutMs: COMMAND_TIMEOUT_MS, display: 'read hostname, os-release, instances, free space' }));
+  const fqdn = (sections.get('fqdn') ?? '').trim();
+  if (!fqdn) throw new FleetError('failure', `${ssh.target.name}: the host did not report its hostname`, { host: ssh.target.name });
+  const space = (path: string, i: number): DiskSpace => {
+    const [measuredPath = '', ...rest] = (sections.get(`df${i}`) ?? '').split('\n');
+    const df = parseDf(rest.join('\n'));
+    if (!df) throw new FleetError('failure', `${ssh.target.name}: cannot read free space of ${path} from df: '${(sections.get(`df${i}`) ?? '').trim()}'`, { host: ssh.target.name });
+    return { path, measuredPath, ...df };
+  };
+  const freeSpace = Object.fromEntries(own.map((inst, k) => [inst, { ldif: space(dirs[2 * k]!, 2 * k), bak: space(dirs[2 * k + 1]!, 2 * k + 1) }]));
+  return { fqdn, os: prettyName(sections.get('os') ?? ''), clock, instances: instanceNames(sections.get('instances') ?? ''), freeSpace };
+}
+
+const SECTION = '@@ipa-fleet-facts:';
+
+/** One shell script printing each fact after a marker line; a missing folder is measured at its nearest existing parent. */
+export function shellFactsScript(dirs: string[]): string {
+  return [
+    `printf '%s\\n' '${SECTION}fqdn'; h=$(hostname -f 2>/dev/null) && [ -n "$h" ] && printf '%s\\n' "$h" || hostname`,
+    `printf '%s\\n' '${SECTION}os'; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || true`,
+    `printf '%s\\n' '${SECTION}instances'; if [ -d /etc/dirsrv ]; then ls -1 /etc/dirsrv; fi`,
+    ...dirs.map((dir, i) => `printf '%s\\n' '${SECTION}df${i}'; d=${shellQuote(dir)}; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done; printf '%s\\n' "$d"; df -P -B1 -- "$d"`),
+    'true',
+  ].join('\n');
+}
+
+export function parseSections(output: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  let current: string | undefined;
+  const lines: string[] = [];
+  const flush = (): void => { if (current !== undefined) sections.set(current, lines.join('\n')); lines.length = 0; };
+  for (const line of output.split('\n')) {
+    if (line.startsWith(SECTION)) {
+      flush();
+      current = line.slice(SECTION.length).trim();
+    } else if (current !== undefined) {
+      lines.push(line);
+    }
+  }
+  flush();
+  return sections;
 }
 
 async function readClock(ssh: SshSession): Promise<ClockFacts> {
@@ -200,16 +233,6 @@ async function readClock(ssh: SshSession): Promise<ClockFacts> {
   };
 }
 
-async function readFqdn(ssh: SshSession): Promise<string> {
-  const out = await ssh.run('h=$(hostname -f 2>/dev/null) && [ -n "$h" ] && printf \'%s\\n\' "$h" || hostname', { timeoutMs: COMMAND_TIMEOUT_MS });
-  return out.trim();
-}
-
-async function readOs(ssh: SshSession): Promise<string | undefined> {
-  const out = await ssh.run('cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || true', { timeoutMs: COMMAND_TIMEOUT_MS });
-  return prettyName(out);
-}
-
 /** PRETTY_NAME from an os-release file (shell-style quoting). */
 export function prettyName(osRelease: string): string | undefined {
   for (const line of osRelease.split('\n')) {
@@ -226,26 +249,11 @@ export function prettyName(osRelease: string): string | undefined {
   return undefined;
 }
 
-async function readInstances(ssh: SshSession): Promise<string[]> {
-  const out = await ssh.run('if [ -d /etc/dirsrv ]; then ls -1 /etc/dirsrv; fi', { timeoutMs: COMMAND_TIMEOUT_MS });
-  return instanceNames(out);
-}
-
 /** Instance names from an `ls -1 /etc/dirsrv` listing. */
 export function instanceNames(listing: string): string[] {
   return listing.split('\n').map((l) => l.trim())
     .filter((l) => l.startsWith('slapd-') && l.length > 'slapd-'.length && !l.endsWith('.removed'))
     .map((l) => l.slice('slapd-'.length));
-}
-
-async function readDiskSpace(ssh: SshSession, path: string): Promise<DiskSpace> {
-  // A missing folder is measured at its nearest existing parent (where it would be created).
-  const script = `d=${shellQuote(path)}; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done; printf '%s\\n' "$d"; df -P -B1 -- "$d"`;
-  const out = await ssh.run(script, { timeoutMs: COMMAND_TIMEOUT_MS, display: `df -P -B1 ${shellQuote(path)}` });
-  const [measuredPath = '', ...rest] = out.split('\n');
-  const df = parseDf(rest.join('\n'));
-  if (!df) throw new FleetError('failure', `${ssh.target.name}: cannot read free space of ${path} from df: '${out.trim()}'`, { host: ssh.target.name });
-  return { path, measuredPath, ...df };
 }
 
 /** The data line of `df -P -B1 <dir>`: sizes in bytes and the mount point. */
