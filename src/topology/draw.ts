@@ -426,7 +426,7 @@ function frame(prefix: string, left: number, top: number, right: number, bottom:
 }
 
 /** One Graphviz digraph, a cluster per suffix and a legend, with pinned positions. */
-export function toDot(topology: Topology, opts: DrawOptions): string {
+export function topologyDot(topology: Topology, opts: DrawOptions): string {
   const clusters = clustersOf(topology, opts);
   const out: string[] = [];
   out.push('// ipa-fleet replication topology. Positions are pinned (layout=neato): render with any Graphviz, e.g. dot -Tsvg.');
@@ -644,11 +644,11 @@ export async function writeGraph(file: string, topology: Topology, opts: DrawOpt
   let text: string;
   switch (ext) {
     case '.svg':
-      text = await renderSvg(toDot(topology, opts));
+      text = await renderSvg(topologyDot(topology, opts));
       break;
     case '.dot':
     case '.gv':
-      text = toDot(topology, opts);
+      text = topologyDot(topology, opts);
       break;
     case '.mmd':
       text = toMermaid(topology, opts);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { instance } from '@viz-js/viz';
 import type { Agreement } from '../../src/directory/agreements.js';
 import { UsageError } from '../../src/errors.js';
-import { createRenderer, dotString, renderSvg, toDot, toMermaid, writeGraph, type Renderer } from '../../src/topology/draw.js';
+import { createRenderer, dotString, renderSvg, topologyDot, toMermaid, writeGraph, type Renderer } from '../../src/topology/draw.js';
 import type { Finding } from '../../src/topology/findings.js';
 import type { EdgeState, SuffixGraph, Topology, TopologyNode } from '../../src/topology/graph.js';
 
@@ -158,9 +158,9 @@ const BOTH = { suffixes: ['domain', 'ca'] as Array<'domain' | 'ca'> };
 
 // ---------------------------------------------------------------------------------------------
 
-describe('toDot', () => {
+describe('topologyDot', () => {
   it('draws a healthy chain: one digraph, a cluster per suffix, one edge per healthy pair', () => {
-    const dot = toDot(healthyChain(), BOTH);
+    const dot = topologyDot(healthyChain(), BOTH);
     assert.equal(dot.match(/^digraph /gm)?.length, 1);
     assert.match(dot, /subgraph "cluster_domain" \{/);
     assert.match(dot, /subgraph "cluster_ca" \{/);
@@ -182,7 +182,7 @@ describe('toDot', () => {
 
   it('draws the problems: one-way, disabled, failing with generation text, degraded, external and unreachable hosts', () => {
     const { topology: t, findings } = chainWithProblems();
-    const dot = toDot(t, { ...BOTH, findings, title: 'lab "west"' });
+    const dot = topologyDot(t, { ...BOTH, findings, title: 'lab "west"' });
     const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(fqdn) as [string, string, string, string];
     // a ⇄ b: one line.
     assert.equal(edgeBetween(dot, `domain:${a}`, `domain:${b}`).length, 1);
@@ -232,7 +232,7 @@ describe('toDot', () => {
       [fqdn('a'), fqdn('b'), 'failing', { lastUpdateStatus: "Error (-1) Can't contact LDAP server" }],
       [fqdn('b'), fqdn('a')],
     ]));
-    const [line] = edgeBetween(toDot(t, DOMAIN), `domain:${fqdn('a')}`, `domain:${fqdn('b')}`);
+    const [line] = edgeBetween(topologyDot(t, DOMAIN), `domain:${fqdn('a')}`, `domain:${fqdn('b')}`);
     assert.match(line!, />error</);
     assert.doesNotMatch(line!, /generation/);
   });
@@ -240,7 +240,7 @@ describe('toDot', () => {
   it('escapes quotes and backslashes in host names', () => {
     const evil = 'ev"il\\host.ipa.test';
     const t = topology(graph('domain', [host(fqdn('a'), 3), host(evil, 4)], both(fqdn('a'), evil)));
-    const dot = toDot(t, DOMAIN);
+    const dot = topologyDot(t, DOMAIN);
     assert.ok(dot.includes('"domain:ev\\"il\\\\host.ipa.test" ['), dot);
     assert.ok(dot.includes('label="ev\\"il\\\\host\\nrid 4"'), dot);
     assert.equal(edgeLines(dot).length, 1);
@@ -254,17 +254,17 @@ describe('toDot', () => {
 
   it('keeps the full name when short names would clash, and for addresses', () => {
     const t = topology(graph('domain', [host('a.ipa.test', 3), host('a.other.test', 4), host('10.0.0.5', 5)], []));
-    const dot = toDot(t, DOMAIN);
+    const dot = topologyDot(t, DOMAIN);
     assert.match(dot, /label="a\.ipa\.test\\nrid 3"/);
     assert.match(dot, /label="a\.other\.test\\nrid 4"/);
     assert.match(dot, /label="10\.0\.0\.5\\nrid 5"/);
   });
 
   it('draws a healthy 10-host ring as 10 lines and a 10-host mesh as 45, on a circle', () => {
-    const dotRing = toDot(ring(10), BOTH);
+    const dotRing = topologyDot(ring(10), BOTH);
     assert.equal(edgeLines(dotRing).filter((l) => l.includes('"domain:')).length, 10);
     assert.equal(edgeLines(dotRing).filter((l) => l.includes('"ca:')).length, 4);
-    const dotMesh = toDot(mesh(10), DOMAIN);
+    const dotMesh = topologyDot(mesh(10), DOMAIN);
     assert.equal(edgeLines(dotMesh).length, 45);
     // Ring order around the circle: neighbours in the ring are neighbours on the circle.
     const pos = (dot: string, id: string): [number, number] => {
@@ -280,8 +280,8 @@ describe('toDot', () => {
   });
 
   it('draws only the requested suffixes, and an empty CA suffix as a note', () => {
-    assert.doesNotMatch(toDot(healthyChain(), DOMAIN), /cluster_ca/);
-    const dot = toDot(topology(graph('domain', [host(fqdn('a'), 3)], [])), BOTH);
+    assert.doesNotMatch(topologyDot(healthyChain(), DOMAIN), /cluster_ca/);
+    const dot = topologyDot(topology(graph('domain', [host(fqdn('a'), 3)], [])), BOTH);
     assert.match(dot, /\(no CA hosts\)/);
   });
 });
@@ -325,7 +325,7 @@ describe('renderSvg', () => {
     const { topology: problems, findings } = chainWithProblems();
     const cases: Array<[Topology, Finding[]]> = [[healthyChain(), []], [problems, findings], [ring(10), []], [mesh(10), []]];
     for (const [t, f] of cases) {
-      const svg = svgText(renderer.svg(toDot(t, { ...BOTH, findings: f })));
+      const svg = svgText(renderer.svg(topologyDot(t, { ...BOTH, findings: f })));
       assert.match(svg, /<svg /);
       for (const n of [...t.domain.nodes, ...t.ca.nodes]) {
         const label = n.inInventory ? n.name.split('.')[0]! : n.name;
@@ -338,7 +338,7 @@ describe('renderSvg', () => {
   it('renderSvg renders on its own, and the escaped name comes out as written', async () => {
     const evil = 'ev"il\\host.ipa.test';
     const t = topology(graph('domain', [host(fqdn('a'), 3), host(evil, 4)], both(fqdn('a'), evil)));
-    const svg = svgText(await renderSvg(toDot(t, DOMAIN)));
+    const svg = svgText(await renderSvg(topologyDot(t, DOMAIN)));
     assert.match(svg, /<svg /);
     assert.ok(svg.includes('>ev"il\\host</text>'), svg);
   });
@@ -347,7 +347,7 @@ describe('renderSvg', () => {
     const viz = await instance();
     const { topology: problems, findings } = chainWithProblems();
     for (const [t, f] of [[healthyChain(), []], [problems, findings], [ring(10), []], [mesh(10), []], [meshWithProblems(), []]] as Array<[Topology, Finding[]]>) {
-      const result = viz.render(toDot(t, { ...BOTH, findings: f }), { format: 'svg' });
+      const result = viz.render(topologyDot(t, { ...BOTH, findings: f }), { format: 'svg' });
       assert.equal(result.status, 'success');
       assert.deepEqual(result.errors, []);
     }
@@ -355,7 +355,7 @@ describe('renderSvg', () => {
 
   it('keeps edge labels of a mesh apart, and out of its center', () => {
     // Each node and edge follows a comment naming it: leave the legend's out.
-    const svg = svgText(renderer.svg(toDot(meshWithProblems(), DOMAIN))).split(/(?=<!-- )/).filter((part) => !part.startsWith('<!-- legend:')).join('');
+    const svg = svgText(renderer.svg(topologyDot(meshWithProblems(), DOMAIN))).split(/(?=<!-- )/).filter((part) => !part.startsWith('<!-- legend:')).join('');
     const labels = [...svg.matchAll(/<text [^>]*x="([-\d.]+)" y="([-\d.]+)"[^>]*>(degraded|disabled|error|generation ID mismatch|one-way)<\/text>/g)]
       .map((m) => ({ x: Number(m[1]), y: Number(m[2]), text: m[3]! }));
     assert.deepEqual(labels.map((l) => l.text).sort(), ['degraded', 'disabled', 'error', 'generation ID mismatch', 'generation ID mismatch', 'one-way']);
@@ -388,8 +388,8 @@ describe('writeGraph', () => {
     await writeGraph(path.join(dir, 'g.GV'), t, BOTH);
     await writeGraph(path.join(dir, 'g.mmd'), t, BOTH);
     assert.match(await readFile(path.join(dir, 'g.svg'), 'utf8'), /<svg /);
-    assert.equal(await readFile(path.join(dir, 'g.dot'), 'utf8'), toDot(t, BOTH));
-    assert.equal(await readFile(path.join(dir, 'g.GV'), 'utf8'), toDot(t, BOTH));
+    assert.equal(await readFile(path.join(dir, 'g.dot'), 'utf8'), topologyDot(t, BOTH));
+    assert.equal(await readFile(path.join(dir, 'g.GV'), 'utf8'), topologyDot(t, BOTH));
     assert.equal(await readFile(path.join(dir, 'g.mmd'), 'utf8'), toMermaid(t, BOTH));
     assert.deepEqual((await readdir(dir)).sort(), ['g.GV', 'g.dot', 'g.mmd', 'g.svg'], 'no temporary file left');
   });
