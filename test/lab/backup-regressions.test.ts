@@ -1,13 +1,13 @@
 // Backup faults that once went wrong on the real lab: an export file left behind after the SSH
 // connection dropped, failed hosts counted as "?", a full store reported as a partial failure.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import * as openpgp from 'openpgp';
-import { BIN, bringUpLab, cli, type TestLab } from './fixture.js';
+import { bringUpLab, cli, startCli, type TestLab } from './fixture.js';
 
 const NET = '127.0.31';
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'];
@@ -41,14 +41,7 @@ describe('backup regressions', { timeout: 240_000 }, () => {
   /** Runs `backup` of every host into `store`; SIGKILLs c's SSH connection(s) once `when` holds. */
   async function backupDroppingC(store: string, when: (sshdPid: number) => Promise<boolean>): Promise<{ code: number | null; stdout: string; stderr: string; killed: number }> {
     const sshdPid = Number((await readFile(lab.paths.sshdPidFile('c.ipa.test'), 'utf8')).trim());
-    const child = spawn(process.execPath, [BIN, '--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store], {
-      env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const { child, output, exited } = startCli(['--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store], env);
     let killed = 0;
     const deadline = Date.now() + 60_000;
     while (child.exitCode === null && Date.now() < deadline) {
@@ -63,7 +56,7 @@ describe('backup regressions', { timeout: 240_000 }, () => {
       await new Promise((r) => setTimeout(r, 5));
     }
     const code = await exited;
-    return { code, stdout, stderr, killed };
+    return { code, ...output, killed };
   }
 
   before(async () => {

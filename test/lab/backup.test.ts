@@ -1,7 +1,7 @@
 // Backups against the real lab: `ipa-fleet backup` and `ipa-fleet backups list|verify|prune|unlock`,
 // driven through the CLI as a user would, with OpenPGP keys made here and gpg as an outside check.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import type { Manifest } from '../../src/backup/manifest.js';
 import { loadInventory, type Inventory } from '../../src/inventory/index.js';
 import { Transport } from '../../src/transport/transport.js';
 import { runTask } from '../../src/directory/tasks.js';
-import { BIN, bringUpLab, cli, testContext, type TestLab } from './fixture.js';
+import { bringUpLab, cli, startCli, testContext, type TestLab } from './fixture.js';
 
 const NET = '127.0.29';
 const INSTANCE = 'IPA-TEST';
@@ -293,19 +293,13 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     await transport.forget(hostOf(c)); // the only SSH sessions to c are now the backup's
     assert.deepEqual(await fleetFiles(c), []);
     const sshdPid = Number((await readFile(lab.paths.sshdPidFile(c), 'utf8')).trim());
-    const child = spawn(process.execPath, [BIN, '--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store], {
-      env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const { child, output, exited } = startCli(['--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store], env);
 
     // As soon as c's export file exists (the export task is running), SIGKILL c's per-connection
     // sshd processes (`sshd: root@notty`, children of c's sshd).
     const killed = await killSessionsWhen(sshdPid, child, async () => (await fleetFiles(c)).length > 0);
     const code = await exited;
+    const { stdout, stderr } = output;
     t.diagnostic(`killed ${JSON.stringify(killed)}; exit ${code}; ${stderr.trim()}`);
     assert.ok(killed.length > 0, `no sshd session of c was killed while its export ran (exit ${code}): ${stderr}`);
     // a and b were backed up: a partial result, exit 3, whatever stopped c.

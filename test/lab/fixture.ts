@@ -1,5 +1,5 @@
 // Shared by the lab tests: run the real CLI, bring a real lab up and down.
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,6 +31,16 @@ export function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?:
       resolvePromise({ code, stdout, stderr, ms: Date.now() - started });
     });
   });
+}
+
+/** The CLI as a child process that the test can signal while it runs; output collected as it comes. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; output: { stdout: string; stderr: string }; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (d: Buffer) => { output.stdout += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { output.stderr += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output, exited };
 }
 
 export interface TestLab {
