@@ -33,6 +33,8 @@ export interface PlanInput {
   withFor(host: Host): JsonObject;
   /** Facts of every reachable inventory host, when the action asked for them. */
   facts: ReadonlyMap<string, HostFacts>;
+  /** Hosts whose facts could not be gathered and that the playbook's `allow_offline` tolerates. */
+  offline: ReadonlyMap<string, string>;
 }
 
 export interface TaskOutcome {
@@ -53,6 +55,9 @@ export interface TaskContext {
   /** Facts gathered for this run (on --resume: gathered again). */
   facts: ReadonlyMap<string, HostFacts>;
   signal: AbortSignal;
+  /** The controller's state folder; undefined when the engine runs without one (unit tests). */
+  stateDir: string | undefined;
+  runId: string;
   progress(update: { done?: number; total?: number; unit?: 'bytes' | 'entries' | 'items'; message?: string }): void;
 }
 

@@ -1,14 +1,21 @@
-// The actions and selectors playbooks can use. Later milestones add backup, fence, restore, …
+// The actions and selectors playbooks can use.
 import { auditAction } from './audit.js';
+import { convergeAction, releaseAction, unfenceAction } from './converge.js';
 import { backupAction } from './backup.js';
 import { execAction } from './exec.js';
 import { factsAction } from './facts.js';
+import { fenceAction } from './fence.js';
 import { pauseAction } from './pause.js';
+import { reinitializeAction } from './reinitialize.js';
+import { restoreMasterAction, restorePreflightAction } from './restore-master.js';
 import { ActionRegistry } from './registry.js';
 import { peersOf, withRole } from './selectors.js';
 
 export function defaultRegistry(): ActionRegistry {
-  return new ActionRegistry([auditAction, backupAction, execAction, factsAction, pauseAction], [peersOf, withRole]);
+  return new ActionRegistry([
+    auditAction, backupAction, convergeAction, execAction, factsAction, fenceAction, pauseAction, reinitializeAction, releaseAction,
+    restoreMasterAction, restorePreflightAction, unfenceAction,
+  ], [peersOf, withRole]);
 }
 
 export { ActionRegistry } from './registry.js';

@@ -7,6 +7,7 @@ import type { PublicKey } from 'openpgp';
 import type { RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
+import { startServices, stopServices } from '../directory/service.js';
 import { runTask } from '../directory/tasks.js';
 import { gatherFacts, type HostFacts } from '../topology/facts.js';
 import { shellQuote } from '../transport/shell.js';
@@ -54,7 +55,7 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
   let stopped = false;
   try {
     if (opts.type === 'full') {
-      await stopServices(transport, host, ctx);
+      await stopServices(transport, host, ctx, 'for a FULL backup');
       stopped = true;
       for (const e of exports) {
         // Offline export with replication data (db2ldif -r); dsctl runs it as the dirsrv user.
@@ -118,7 +119,7 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
     await transport.ssh(host)
       .then((session) => session.exec(`rm -rf ${exports.map((e) => shellQuote(e.remote)).join(' ')} ${shellQuote(bakDir)}`))
       .catch((err: Error) => ctx.log.warn(`${host.name}: could not remove the export files: ${err.message}`));
-    if (stopped) await startServices(transport, host, ctx);
+    if (stopped) await startServices(transport, host, ctx, 'the FULL backup');
   }
 }
 
@@ -169,26 +170,6 @@ export function buildTarCommand(p: { ldifDir: string; tag: string; exports: Arra
 
 function escapeSed(text: string): string {
   return text.replace(/[\\.*[\]^$,]/g, '\\$&');
-}
-
-async function stopServices(transport: Transport, host: Host, ctx: RunContext): Promise<void> {
-  const command = host.profile === 'freeipa' ? 'ipactl stop' : `dsctl ${shellQuote(host.ldap.instance)} stop`;
-  ctx.log.info(`${host.name}: stopping services for a FULL backup (${command})`);
-  // The LDAP session dies with the server; drop it so nothing reuses it.
-  await transport.forgetLdap(host);
-  await (await transport.ssh(host)).run(command, { timeoutMs: 600_000 });
-}
-
-/** Always attempted, whatever failed before: a FULL backup never leaves the server stopped. */
-async function startServices(transport: Transport, host: Host, ctx: RunContext): Promise<void> {
-  const command = host.profile === 'freeipa' ? 'ipactl start' : `dsctl ${shellQuote(host.ldap.instance)} start`;
-  try {
-    await (await transport.ssh(host)).run(command, { timeoutMs: 600_000 });
-    ctx.log.info(`${host.name}: services started again (${command})`);
-  } catch (err) {
-    ctx.log.error(`${host.name}: could not start the services again (${command}): ${(err as Error).message}`);
-    throw new FleetError('failure', `${host.name}: the FULL backup stopped the services and '${command}' failed: ${(err as Error).message}; start them by hand`, { host: host.name });
-  }
 }
 
 function manifestSuffix(s: NonNullable<HostFacts['suffixes']['ca']>, ldif: string): ManifestSuffix {

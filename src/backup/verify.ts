@@ -12,6 +12,9 @@
 // could escape a restore folder (absolute paths, `..`, links, devices) are listed as problems,
 // and reading stops once the tar exceeds what the manifest accounts for, so a gzip bomb costs a
 // bounded amount of CPU and no memory (nothing is buffered beyond the streams' own windows).
+//
+// openArchive (file → [decrypt] → [gunzip] → plain tar) is shared with unpack.ts, which hands the
+// files of a snapshot to a restore one at a time.
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -74,56 +77,18 @@ export async function verifyArchiveHash(file: string, expected: { size: number; 
 class SizeLimitExceeded extends Error {}
 
 export async function verifyArchiveData(file: string, manifest: Manifest, key: PrivateKey | undefined): Promise<DataCheck> {
-  const { archive } = manifest;
   const name = basename(file);
-  if (archive.encrypted && key === undefined) {
-    throw new FleetError('usage', `archive ${file} is encrypted: a private key is needed to check its content`);
+  let reader: ArchiveReader;
+  try {
+    reader = await openArchive(file, manifest, key);
+  } catch (err) {
+    if (err instanceof UndecryptableArchive) return { ok: false, problems: [err.message] };
+    throw err;
   }
-  await assertReadable(file);
 
   const problems: string[] = [];
   const limit = tarSizeLimit(manifest);
   const inspector = new TarInspector();
-  const stored = createHash('sha256');
-  let storedSize = 0;
-  /** The stage whose error came first: it names the cause; the others only echo it. */
-  let firstFailure: { stage: string; err: unknown } | undefined;
-  const watch = <S extends NodeJS.EventEmitter>(stage: string, stream: S): S => {
-    stream.once('error', (err: unknown) => {
-      firstFailure ??= { stage, err };
-    });
-    return stream;
-  };
-
-  const fileStream = watch('read', createReadStream(file));
-  const counted = watch(
-    'read',
-    new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        stored.update(chunk);
-        storedSize += chunk.length;
-        callback(null, chunk);
-      },
-    }),
-  );
-  // An error on either side destroys both, which errors the web stream openpgp reads; destroying
-  // `counted` (when a later stage fails) closes the file.
-  const storedBytes = pipelineCallback(fileStream, counted, () => undefined);
-
-  let plaintext: Readable;
-  if (archive.encrypted) {
-    try {
-      const named = archive.recipients.some((fp) => fp.toUpperCase() === key!.getFingerprint().toUpperCase());
-      plaintext = watch('decrypt', await decryptingStream(file, storedBytes, key!, named));
-    } catch (err) {
-      storedBytes.destroy();
-      if (err instanceof FleetError) throw err;
-      return { ok: false, problems: [`archive ${name}: cannot be decrypted (${errorText(err)})`] };
-    }
-  } else {
-    plaintext = storedBytes;
-  }
-
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       inspector.write(chunk);
@@ -131,13 +96,10 @@ export async function verifyArchiveData(file: string, manifest: Manifest, key: P
       callback();
     },
   });
-  const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | NodeJS.ReadWriteStream> = [plaintext];
-  if (archive.compression === 'gzip') stages.push(watch('gunzip', createGunzip()));
-  stages.push(sink);
 
   let complete = true;
   try {
-    await (pipeline as (...args: unknown[]) => Promise<void>)(...stages);
+    await (pipeline as (...args: unknown[]) => Promise<void>)(...reader.stages, sink);
   } catch (err) {
     complete = false;
     if (err instanceof SizeLimitExceeded) {
@@ -145,17 +107,15 @@ export async function verifyArchiveData(file: string, manifest: Manifest, key: P
         `archive ${name}: the tar content exceeds the manifest's ${limit} bytes (files plus allowance): stopped reading`,
       );
     } else {
-      problems.push(`archive ${name}: ${describeFailure(firstFailure ?? { stage: 'read', err })}`);
+      problems.push(`archive ${name}: ${reader.explain(err)}`);
     }
-    storedBytes.destroy();
   }
+  await reader.close();
   if (complete) await inspector.end();
   problems.push(...inspector.issues);
 
   if (complete) {
-    if (storedSize !== archive.size || stored.digest('hex') !== archive.sha256.toLowerCase()) {
-      problems.push(`archive ${name}: size or SHA-256 differs from the manifest`);
-    }
+    if (!reader.storedMatches()) problems.push(`archive ${name}: size or SHA-256 differs from the manifest`);
   } else {
     problems.push(`archive ${name}: content check incomplete (stopped after ${inspector.bytes} tar bytes)`);
   }
@@ -185,6 +145,96 @@ function compareFiles(manifest: Manifest, inspector: TarInspector, complete: boo
     if (!listed.has(got.path)) problems.push(`unexpected file ${shown(got.path)}`);
   }
   return problems;
+}
+
+/** A stored archive opened for reading its content (see openArchive). */
+export interface ArchiveReader {
+  /** From the file to the plain tar stream: run them in one pipeline, with the caller's sink last. */
+  stages: Array<NodeJS.ReadableStream | NodeJS.ReadWriteStream>;
+  /** Why that pipeline failed, from the stage whose error came first (the others only echo it). */
+  explain(err: unknown): string;
+  /** The stored bytes match the manifest's size and SHA-256; meaningful once the pipeline completed. */
+  storedMatches(): boolean;
+  /** Tears the stages down (if they are still running) and resolves once the file is closed. */
+  close(): Promise<void>;
+}
+
+/** The archive's bytes cannot be decrypted (not OpenPGP, damaged, replaced): the archive is bad, not the key. */
+export class UndecryptableArchive extends FleetError {
+  constructor(file: string, cause: unknown) {
+    super('failure', `archive ${basename(file)}: cannot be decrypted (${errorText(cause)})`, { cause });
+    this.name = 'UndecryptableArchive';
+  }
+}
+
+/**
+ * Open a stored archive as a stream of plain tar: decrypted (when the manifest says so) and
+ * gunzipped (likewise), with the stored bytes hashed on the way for storedMatches(). Throws
+ * FleetError 'usage' (encrypted, no key), 'failure' (unreadable file), 'auth' (not encrypted to
+ * this key) or UndecryptableArchive. Nothing is read beyond the streams' windows until the caller
+ * runs the stages.
+ */
+export async function openArchive(file: string, manifest: Manifest, key: PrivateKey | undefined): Promise<ArchiveReader> {
+  const { archive } = manifest;
+  if (archive.encrypted && key === undefined) {
+    throw new FleetError('usage', `archive ${file} is encrypted: a private key is needed to read its content`);
+  }
+  await assertReadable(file);
+
+  const stored = createHash('sha256');
+  let storedSize = 0;
+  let digest: string | undefined;
+  let firstFailure: { stage: string; err: unknown } | undefined;
+  const watch = <S extends NodeJS.EventEmitter>(stage: string, stream: S): S => {
+    stream.once('error', (err: unknown) => {
+      firstFailure ??= { stage, err };
+    });
+    return stream;
+  };
+
+  const fileStream = watch('read', createReadStream(file));
+  const fileClosed = new Promise<void>((resolve) => fileStream.once('close', () => resolve()));
+  const counted = watch(
+    'read',
+    new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        stored.update(chunk);
+        storedSize += chunk.length;
+        callback(null, chunk);
+      },
+    }),
+  );
+  // An error on either side destroys both, which errors the web stream openpgp reads; destroying
+  // `counted` (when a later stage fails) closes the file.
+  const storedBytes = pipelineCallback(fileStream, counted, () => undefined);
+  const close = async (): Promise<void> => {
+    storedBytes.destroy();
+    fileStream.destroy();
+    await fileClosed;
+  };
+
+  const stages: ArchiveReader['stages'] = [];
+  if (archive.encrypted) {
+    try {
+      const named = archive.recipients.some((fp) => fp.toUpperCase() === key!.getFingerprint().toUpperCase());
+      stages.push(watch('decrypt', await decryptingStream(file, storedBytes, key!, named)));
+    } catch (err) {
+      await close();
+      if (err instanceof FleetError) throw err;
+      throw new UndecryptableArchive(file, err);
+    }
+  } else {
+    stages.push(storedBytes);
+  }
+  if (archive.compression === 'gzip') stages.push(watch('gunzip', createGunzip()));
+
+  return {
+    stages,
+    explain: (err) => describeFailure(firstFailure ?? { stage: 'read', err }),
+    storedMatches: () =>
+      storedSize === archive.size && (digest ??= stored.digest('hex')) === archive.sha256.toLowerCase(),
+    close,
+  };
 }
 
 /**

@@ -10,6 +10,7 @@ import { registerAuditCommands } from './audit-command.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { registerPingCommand } from './ping-command.js';
 import { registerPlaybookCommands } from './playbook-commands.js';
+import { registerRestoreCommands } from './restore-commands.js';
 import { Output } from './output.js';
 import { promptHidden } from './prompt.js';
 
@@ -94,6 +95,7 @@ Log file:   ${defaultLogFile()} unless --log-file is given.`);
   registerPingCommand(program, wrap);
   registerPlaybookCommands(program, wrap);
   registerAuditCommands(program, wrap);
+  registerRestoreCommands(program, wrap);
   registerBackupCommands(program, wrap);
 
   try {

@@ -130,7 +130,7 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
     }));
 }
 
-function printPlan(out: Output, plan: Plan): void {
+export function printPlan(out: Output, plan: Plan): void {
   out.line(`playbook ${plan.playbook.name} (${plan.playbook.file}) on deployment ${plan.inventory.deployment}${plan.limit ? `, --limit ${plan.limit}` : ''}`);
   const params = Object.entries(plan.params);
   if (params.length) out.line(`parameters: ${params.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`);
@@ -164,7 +164,7 @@ function describeDeps(deps: string[], plan: Plan): string {
   return deps.join(', ');
 }
 
-async function confirm(out: Output, plan: Plan, yes: boolean): Promise<boolean> {
+export async function confirm(out: Output, plan: Plan, yes: boolean): Promise<boolean> {
   if (yes) return true;
   const hosts = new Set(plan.tasks.filter((t) => t.destructive).map((t) => t.host));
   if (!process.stdin.isTTY) {

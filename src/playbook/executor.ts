@@ -27,6 +27,8 @@ export interface ExecuteOptions {
   forks: number;
   /** Task ids a previous attempt finished (from the journal, on --resume). */
   alreadyDone: ReadonlySet<string>;
+  /** The controller's state folder (deployment state such as quarantine records lives there). */
+  stateDir?: string;
 }
 
 export type FinalStatus = TaskStatus | 'not-run' | 'interrupted' | 'done-before';
@@ -126,6 +128,7 @@ async function runTask(task: PlannedTask, opts: ExecuteOptions): Promise<{ statu
     if (!host) throw new FleetError('usage', `the plan names host ${task.host}, which is not in the inventory any more`);
     const outcome: TaskOutcome = await def.run({
       run, transport: opts.transport, inventory, host, facts: opts.facts, signal: run.signal,
+      stateDir: opts.stateDir, runId: journal.runId,
       progress: (p) => events.emit(stamp({ type: 'task.progress', taskId: task.id, host: task.host, ...p })),
     }, task.params);
     journal.append({

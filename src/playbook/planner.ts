@@ -17,6 +17,8 @@ export interface PlanRequest {
   params: JsonObject;
   limit: string | undefined;
   facts: ReadonlyMap<string, HostFacts>;
+  /** Hosts left without facts that the playbook tolerates (`allow_offline`), with the reason. */
+  offline?: ReadonlyMap<string, string>;
   createdAt: string;
 }
 
@@ -60,7 +62,7 @@ export function buildPlan(req: PlanRequest): Plan {
       return out;
     };
     const drafts: TaskDraft[] = def.plan
-      ? def.plan({ inventory, hosts, withFor, facts: req.facts })
+      ? def.plan({ inventory, hosts, withFor, facts: req.facts, offline: req.offline ?? new Map() })
       : hosts.map((h) => ({ key: h.name, host: h.name, title: step.name, params: withFor(h) }));
     if (step.serial) addSerialBatches(drafts, hosts, step.serial);
 

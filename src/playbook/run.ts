@@ -16,7 +16,7 @@ import { execute, type FinalStatus } from './executor.js';
 import { doneTasks, newRunId, RunJournal, type RunSummary } from './journal.js';
 import { loadPlaybook } from './load.js';
 import { acquireLock } from './lock.js';
-import type { Plan } from './model.js';
+import type { JsonObject, Plan } from './model.js';
 import { resolveParams } from './params.js';
 import { buildPlan, playbookNeedsFacts } from './planner.js';
 
@@ -64,17 +64,19 @@ export async function planPlaybook(opts: PlanOptions): Promise<{ plan: Plan; inv
   // Absolute, so that `run --resume` finds the inventory from any directory.
   const inventory = await loadInventory(resolve(opts.inventoryFile));
   const params = resolveParams(playbook, opts.sets, inventory);
-  let facts = new Map<string, HostFacts>();
+  let gathered: GatheredFacts = { facts: new Map(), offline: new Map() };
   if (playbookNeedsFacts(playbook, registry)) {
     const transport = new Transport(inventory, opts.ctx);
     try {
-      facts = await gatherFactsOrFail(transport, inventory, opts.limit, opts.events);
+      gathered = await gatherFactsOrFail(transport, inventory, opts.limit, opts.events, toleratedOffline(params));
     } finally {
       await transport.close();
     }
   }
-  const plan = buildPlan({ playbook, inventory, registry, params, limit: opts.limit, facts, createdAt: new Date().toISOString() });
-  return { plan, inventory, facts };
+  const plan = buildPlan({
+    playbook, inventory, registry, params, limit: opts.limit, facts: gathered.facts, offline: gathered.offline, createdAt: new Date().toISOString(),
+  });
+  return { plan, inventory, facts: gathered.facts };
 }
 
 export async function runPlaybook(opts: RunOptions): Promise<RunOutcome> {
@@ -97,7 +99,7 @@ export async function resumeRun(runId: string, opts: Omit<RunOptions, 'playbook'
   if (opened.plan.needsFacts) {
     const transport = new Transport(inventory, opts.ctx);
     try {
-      facts = await gatherFactsOrFail(transport, inventory, opened.plan.limit, opts.events);
+      facts = (await gatherFactsOrFail(transport, inventory, opened.plan.limit, opts.events, toleratedOffline(opened.plan.params))).facts;
     } finally {
       await transport.close();
     }
@@ -130,7 +132,7 @@ async function executeRun(
 
     const result = await execute({
       plan, registry, inventory, transport, run: opts.ctx, events, journal, facts,
-      forks: opts.forks, alreadyDone: resume?.done ?? new Set(),
+      forks: opts.forks, alreadyDone: resume?.done ?? new Set(), stateDir: opts.stateDir,
     });
     const values = [...result.statuses.values()];
     Object.assign(summary, {
@@ -151,20 +153,39 @@ async function executeRun(
   }
 }
 
-async function gatherFactsOrFail(transport: Transport, inventory: Inventory, limit: string | undefined, events?: EventStream): Promise<Map<string, HostFacts>> {
+interface GatheredFacts {
+  facts: Map<string, HostFacts>;
+  /** Tolerated hosts whose facts could not be gathered, with the reason. */
+  offline: Map<string, string>;
+}
+
+/**
+ * Hosts a playbook may plan without: its `allow_offline` parameter (restore-deployment's
+ * --allow-offline). Any other host whose facts cannot be gathered stops the plan.
+ */
+function toleratedOffline(params: JsonObject): Set<string> {
+  const value = params.allow_offline;
+  return new Set(Array.isArray(value) ? value.map(String) : typeof value === 'string' && value ? value.split(',').map((s) => s.trim()) : []);
+}
+
+async function gatherFactsOrFail(
+  transport: Transport, inventory: Inventory, limit: string | undefined, events: EventStream | undefined, tolerated: ReadonlySet<string>,
+): Promise<GatheredFacts> {
   const hosts = selectHosts(inventory, limit);
   events?.emit(stamp({ type: 'facts.started', hosts: hosts.map((h) => h.name) }));
   const gathered = await gatherAllFacts(transport, hosts, (host, r) => {
     events?.emit(stamp({ type: 'facts.finished', host: host.name, ok: r.ok, ...(r.ok ? {} : { error: r.error.message }) }));
   });
   const facts = new Map<string, HostFacts>();
+  const offline = new Map<string, string>();
   const errors: FleetError[] = [];
   for (const [name, value] of gathered) {
-    if (value instanceof FleetError) errors.push(value);
+    if (value instanceof FleetError && tolerated.has(name)) offline.set(name, value.message);
+    else if (value instanceof FleetError) errors.push(value);
     else facts.set(name, value);
   }
   if (errors.length > 0) throw mostSpecific(errors, hosts.length);
-  return facts;
+  return { facts, offline };
 }
 
 /** The error a run with these failures exits with: unreachable (4), auth (12), else partial (3) or failure (1). */

@@ -323,7 +323,7 @@ async function suffixFacts(
 }
 
 /** Live entries (normal and LDAP subentries, not tombstones); 0 when the suffix entry is missing. */
-async function countEntries(ldap: LdapSession, suffix: string): Promise<number> {
+export async function countEntries(ldap: LdapSession, suffix: string): Promise<number> {
   if (!(await ldap.read(suffix, ['1.1']))) return 0;
   const entries = await ldap.search(suffix, {
     scope: 'sub', filter: '(|(objectClass=*)(objectClass=ldapSubEntry))', attributes: ['1.1'], paged: true,

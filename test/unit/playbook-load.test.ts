@@ -127,12 +127,12 @@ describe('playbook loader: one error per bad playbook, at the right line', () =>
 
   it('an unknown action, with a suggestion and the list of actions', () => {
     const text = y('name: x', 'steps:', '  - name: one', '    action: facts', '    hosts: all', '  - name: two', '    action: exek', '    hosts: all');
-    fails(text, lineOf(text, 'exek'), 'steps[1].action', "unknown action 'exek' (did you mean exec?); actions: audit, backup, exec, facts, pause");
+    fails(text, lineOf(text, 'exek'), 'steps[1].action', "unknown action 'exek' (did you mean exec?); actions: audit, backup, converge, exec, facts, fence, pause, reinitialize, release, restore-master, restore-preflight, unfence");
   });
 
   it('an unknown action without a close name still lists the actions', () => {
     const text = y('name: x', 'steps:', '  - action: restore-everything', '    hosts: all');
-    fails(text, 3, 'steps[0].action', "unknown action 'restore-everything'; actions: audit, backup, exec, facts, pause");
+    fails(text, 3, 'steps[0].action', "unknown action 'restore-everything'; actions: audit, backup, converge, exec, facts, fence, pause, reinitialize, release, restore-master, restore-preflight, unfence");
   });
 
   it('a missing required action parameter (exec without command)', () => {
@@ -296,7 +296,7 @@ describe('cli: plan', () => {
     assert.equal(r.code, 2, r.stderr);
     const lines = r.stderr.trimEnd().split('\n');
     assert.equal(lines.length, 1, r.stderr);
-    assert.equal(lines[0], `ipa-fleet: error: ${bad}:${line}: steps[1].action: unknown action 'exek' (did you mean exec?); actions: audit, backup, exec, facts, pause`);
+    assert.equal(lines[0], `ipa-fleet: error: ${bad}:${line}: steps[1].action: unknown action 'exek' (did you mean exec?); actions: audit, backup, converge, exec, facts, fence, pause, reinitialize, release, restore-master, restore-preflight, unfence`);
     assert.doesNotMatch(r.stderr, /^\s+at /m);
     assert.equal(r.stdout, '');
   });

@@ -1,0 +1,120 @@
+// unfence, converge and release: the end of a restore or a rejoin. Each runs as one task on the
+// master because each is a gate over the whole deployment (every host must agree first).
+import { FleetError } from '../errors.js';
+import type { Host } from '../inventory/model.js';
+import type { JsonValue } from '../playbook/model.js';
+import { proveConvergence, requireGeneration, unfenceSuffix } from '../restore/converge.js';
+import { hostsNamed, restoreLayout } from '../restore/layout.js';
+import { readQuarantine, releaseHost } from '../restore/quarantine.js';
+import { openRestoreSource } from '../restore/source.js';
+import type { ActionDefinition, TaskContext } from './action.js';
+
+const quarantinedParam = { type: 'list' as const, default: [], description: 'hosts being rejoined: no longer treated as quarantined' };
+
+function layoutTask(name: string, extra: Record<string, JsonValue>) {
+  return ({ inventory, hosts, withFor, facts, offline }: Parameters<NonNullable<ActionDefinition['plan']>>[0]) => {
+    const params = withFor(hosts[0]!);
+    const layout = restoreLayout(inventory, facts, offline, String(params.master));
+    const suffixes = layout.suffixes.map((s) => ({ kind: s.kind, suffix: s.suffix, hosts: s.hosts }));
+    return [{
+      key: layout.master, host: layout.master,
+      title: `${name} ${layout.suffixes.map((s) => `${s.kind} on ${s.hosts.join(', ')}`).join('; ')}${layout.offline.length ? ` (quarantined stay apart: ${layout.offline.join(', ')})` : ''}`,
+      params: { ...params, ...extra, suffixes: suffixes as JsonValue },
+    }];
+  };
+}
+
+/** Hosts quarantined now, except those this run rejoins. */
+async function quarantinedHosts(ctx: TaskContext, rejoining: string[]): Promise<Host[]> {
+  if (!ctx.stateDir) return [];
+  const records = await readQuarantine(ctx.stateDir, ctx.inventory.deployment);
+  return ctx.inventory.hosts.filter((h) => h.name in records && !rejoining.includes(h.name));
+}
+
+type PlannedSuffix = { kind: 'domain' | 'ca'; suffix: string; hosts: string[] };
+
+export const unfenceAction: ActionDefinition = {
+  name: 'unfence',
+  description: 'once every host holds the master\'s generation: re-enable every agreement (mesh edges too) and wait until all are green',
+  destructive: true,
+  needsFacts: true,
+  params: {
+    master: { type: 'string', required: true, description: 'the restored master' },
+    rejoining: quarantinedParam,
+    timeout: { type: 'duration', default: 300, description: 'how long agreements may take to turn green' },
+  },
+  plan: layoutTask('re-enable every agreement of', {}),
+  async run(ctx, params) {
+    const rejoining = Array.isArray(params.rejoining) ? params.rejoining.map(String) : [];
+    const quarantined = await quarantinedHosts(ctx, rejoining);
+    const changes: JsonValue[] = [];
+    const parts: string[] = [];
+    for (const s of params.suffixes as PlannedSuffix[]) {
+      const hosts = hostsNamed(ctx.inventory, s.hosts).filter((h) => !quarantined.includes(h));
+      await requireGeneration(ctx.transport, ctx.host, hosts, s.suffix);
+      const r = await unfenceSuffix(ctx.transport, {
+        hosts, quarantined, suffix: s.suffix, timeoutMs: Number(params.timeout) * 1000, signal: ctx.signal,
+        onProgress: (message) => ctx.progress({ message: `${s.kind}: ${message}` }),
+      });
+      changes.push(...r.toggles.map((t) => ({ host: t.host, agreement: t.dn, before: t.before, after: t.after })));
+      parts.push(`${s.kind}: ${r.toggles.length} agreement(s) on, green after ${(r.greenMs / 1000).toFixed(1)} s${r.keptOff.length ? `, ${r.keptOff.length} kept off (to quarantined ${[...new Set(r.keptOff.map((k) => k.target))].join(', ')})` : ''}`);
+    }
+    return { status: 'changed', message: parts.join('; '), changes };
+  },
+};
+
+export const convergeAction: ActionDefinition = {
+  name: 'converge',
+  description: 'prove convergence: one generation, the snapshot\'s entry counts, a canary on every host, an audit without errors',
+  destructive: false,
+  needsFacts: true,
+  params: {
+    master: { type: 'string', required: true, description: 'the restored master' },
+    backup: { type: 'string', default: '', description: 'the snapshot whose entry counts every host must show (default: the master\'s counts)' },
+    store: { type: 'string', default: '', description: 'store folder' },
+    rejoining: quarantinedParam,
+    canary_timeout: { type: 'duration', default: 120, description: 'how long the canary may take to reach every host' },
+  },
+  plan: layoutTask('prove convergence of', {}),
+  async run(ctx, params) {
+    const rejoining = Array.isArray(params.rejoining) ? params.rejoining.map(String) : [];
+    const quarantined = await quarantinedHosts(ctx, rejoining);
+    const planned = params.suffixes as PlannedSuffix[];
+    // Counts come from the snapshot's manifest; no key is needed to read it.
+    const manifest = typeof params.backup === 'string' && params.backup
+      ? (await openRestoreSource(ctx.run, ctx.inventory.deployment, { backup: params.backup, store: params.store ?? '', type: '' }, { needKey: false })).snapshot.manifest
+      : undefined;
+    const suffixes = planned.map((s) => ({
+      kind: s.kind, suffix: s.suffix,
+      expectedEntries: manifest?.suffixes.find((m) => m.kind === s.kind)?.entryCount,
+      hosts: hostsNamed(ctx.inventory, s.hosts).filter((h) => !quarantined.includes(h)),
+    }));
+    const all = [...new Set(suffixes.flatMap((s) => s.hosts))];
+    const report = await proveConvergence(ctx.transport, ctx.run, {
+      inventory: ctx.inventory, master: ctx.host, hosts: all, quarantined, suffixes,
+      canaryTimeoutMs: Number(params.canary_timeout) * 1000, signal: ctx.signal,
+      onProgress: (message) => ctx.progress({ message }),
+    });
+    const slowest = (r: Record<string, number>): number => Math.max(0, ...Object.values(r));
+    return {
+      status: 'ok',
+      message: report.suffixes.map((s) => `${s.kind}: ${Object.keys(s.entries).length} host(s) on generation ${s.generation}, ${Object.values(s.entries)[0]} entries each, canary everywhere in ${(slowest(s.canaryMs) / 1000).toFixed(1)} s, deleted everywhere in ${(slowest(s.canaryDeleteMs) / 1000).toFixed(1)} s`).join('; ')
+        + (quarantined.length ? `; quarantined: ${quarantined.map((h) => h.name).join(', ')} (run ipa-fleet rejoin)` : '')
+        + (report.findings.length ? `; audit: ${report.findings.length} warning/info finding(s)` : '; audit clean'),
+      data: report as unknown as JsonValue,
+    };
+  },
+};
+
+export const releaseAction: ActionDefinition = {
+  name: 'release',
+  description: 'end a host\'s quarantine (after it rejoined)',
+  destructive: false,
+  needsFacts: false,
+  params: {},
+  async run(ctx) {
+    if (!ctx.stateDir) throw new FleetError('failure', 'release needs the state folder');
+    const released = await releaseHost(ctx.stateDir, ctx.inventory.deployment, ctx.host.name);
+    return { status: released ? 'changed' : 'ok', message: released ? `${ctx.host.name} is no longer quarantined` : `${ctx.host.name} was not quarantined` };
+  },
+};

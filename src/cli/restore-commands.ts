@@ -1,0 +1,155 @@
+// restore and rejoin: the restore-deployment and rejoin playbooks with their own options, and a
+// per-host report with the seconds each phase took.
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { FleetError, UsageError } from '../errors.js';
+import { loadInventory } from '../inventory/load.js';
+import { parseSecretSource } from '../inventory/secrets.js';
+import { RunJournal } from '../playbook/journal.js';
+import type { Plan } from '../playbook/model.js';
+import { mostSpecific, resumeRun, runPlaybook, type RunOutcome } from '../playbook/run.js';
+import { EventStream } from '../report/events.js';
+import { readQuarantine } from '../restore/quarantine.js';
+import { phaseReport, phaseRows } from '../restore/report.js';
+import { PASSPHRASE_PROMPT } from '../restore/source.js';
+import { stateDir } from '../state-dir.js';
+import type { CommandEnv, Wrap } from './main.js';
+import { table } from './output.js';
+import { confirm, printPlan } from './playbook-commands.js';
+import { attachRenderers } from './renderers.js';
+
+function collectList(value: string, previous: string[]): string[] {
+  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+function forks(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a whole number ≥ 1');
+  return Number(value);
+}
+
+interface RestoreOpts {
+  master?: string; backup?: string; store?: string; key?: string; passphrase?: string; type?: string; init: string;
+  allowOffline: string[]; forceVersion: boolean; yes: boolean; forks: number; resume?: string; initTimeout?: string; canaryTimeout?: string;
+}
+
+export function registerRestoreCommands(program: Command, wrap: Wrap): void {
+  program.command('restore')
+    .description('restore the whole deployment from a snapshot: fence every host, restore the master, re-initialize every replica breadth-first (domain and CA), unfence, prove convergence')
+    .option('--master <host>', 'the host to restore (inventory name)')
+    .option('--backup <snapshot-id>', 'the snapshot (ipa-fleet backups list)')
+    .option('--store <dir>', 'snapshot store folder')
+    .option('--key <file>', 'OpenPGP private key that decrypts the snapshot')
+    .option('--passphrase <source>', "the key's passphrase: file:PATH, env:NAME or prompt")
+    .option('--type <type>', 'data or full (default: the snapshot\'s type)')
+    .option('--init <how>', 'ldif (export once, import on every replica) or online (total updates, breadth-first)', 'ldif')
+    .option('--allow-offline <host>', 'a host that may be down: it is quarantined until ipa-fleet rejoin (repeatable)', collectList, [])
+    .option('--force-version', 'restore across 389-DS / FreeIPA major.minor versions', false)
+    .option('--init-timeout <duration>', 'per export, import or total update (default 1h)')
+    .option('--canary-timeout <duration>', 'how long the canary may take to reach every host (default 2m)')
+    .option('--yes', 'do not ask for confirmation (required without a terminal)', false)
+    .option('--forks <n>', 'tasks at once', forks, 10)
+    .option('--resume <run-id>', 'finish an interrupted restore: done phases are skipped')
+    .addHelpText('after', [
+      '',
+      'The same plan: ipa-fleet plan restore-deployment --set master=HOST --set backup=ID …',
+      'Exit code: 0 restored and converged; 2 bad options or a refused preflight input; 4 a host unreachable',
+      '(name it with --allow-offline to go on without it); 12 wrong key or passphrase; 11 another run holds',
+      'the deployment lock; 1 failed (the message says which phase; finish with --resume RUN).',
+    ].join('\n'))
+    .action(wrap(async (env, opts: RestoreOpts) => {
+      const events = new EventStream();
+      attachRenderers(events, env, { live: true });
+      const common = { ctx: env.ctx, events, stateDir: stateDir(), forks: opts.forks, confirm: (plan: Plan) => showAndConfirm(env, plan, opts.yes) };
+      let outcome: RunOutcome;
+      if (opts.resume) {
+        if (opts.master || opts.backup) throw new UsageError('--resume continues the recorded restore: drop --master and --backup');
+        const { plan } = await RunJournal.open(stateDir(), opts.resume);
+        if (plan.playbook.name !== 'restore-deployment') throw new UsageError(`run ${opts.resume} is a ${plan.playbook.name} run, not a restore; use ipa-fleet run --resume`);
+        await askPassphrase(env, String(plan.params.passphrase ?? ''));
+        outcome = await resumeRun(opts.resume, { ...common, ...(env.globals.inventory ? { inventoryFile: env.globals.inventory } : {}) });
+      } else {
+        if (!env.globals.inventory) throw new UsageError('no inventory: pass -i/--inventory FILE');
+        if (!opts.master) throw new UsageError('restore: name the host to restore with --master HOST');
+        if (!opts.backup) throw new UsageError('restore: name the snapshot with --backup SNAPSHOT_ID (ipa-fleet backups list)');
+        if (opts.init !== 'ldif' && opts.init !== 'online') throw new UsageError(`--init: ldif or online, not '${opts.init}'`);
+        if (opts.type && opts.type !== 'data' && opts.type !== 'full') throw new UsageError(`--type: data or full, not '${opts.type}'`);
+        for (const [name, v] of [['--key', opts.key], ['--store', opts.store]] as const) {
+          if (v?.includes(',')) throw new UsageError(`${name}: the path may not contain a comma`);
+        }
+        await askPassphrase(env, opts.passphrase ?? '');
+        const sets = [
+          `master=${opts.master}`, `backup=${opts.backup}`, `init=${opts.init}`, `force_version=${opts.forceVersion}`,
+          `allow_offline=${opts.allowOffline.join(',')}`,
+          ...(opts.store ? [`store=${resolve(opts.store)}`] : []),
+          ...(opts.key ? [`key=${resolve(opts.key)}`] : []),
+          ...(opts.passphrase ? [`passphrase=${opts.passphrase}`] : []),
+          ...(opts.type ? [`type=${opts.type}`] : []),
+          ...(opts.initTimeout ? [`init_timeout=${opts.initTimeout}`] : []),
+          ...(opts.canaryTimeout ? [`canary_timeout=${opts.canaryTimeout}`] : []),
+        ];
+        outcome = await runPlaybook({ ...common, playbook: 'restore-deployment', inventoryFile: env.globals.inventory, sets, limit: undefined });
+      }
+      await finish(env, outcome, 'restore');
+    }));
+
+  program.command('rejoin')
+    .argument('<host>', 'the host to bring back (inventory name)')
+    .description('bring back a quarantined (or drifted) host: fence it first, re-initialize it from its BFS parent, unfence, prove convergence')
+    .option('--master <host>', 'the host whose data wins (default: the master recorded in the quarantine)')
+    .option('--init <how>', 'online (total update from the BFS parent) or ldif', 'online')
+    .option('--yes', 'do not ask for confirmation (required without a terminal)', false)
+    .option('--forks <n>', 'tasks at once', forks, 10)
+    .addHelpText('after', '\nExit code: 0 rejoined and converged; 2 bad options; 4 a host unreachable; 11 lock held; 1 failed (ipa-fleet run --resume RUN finishes it).')
+    .action(wrap(async (env, target: string, opts: { master?: string; init: string; yes: boolean; forks: number }) => {
+      if (!env.globals.inventory) throw new UsageError('no inventory: pass -i/--inventory FILE');
+      if (opts.init !== 'ldif' && opts.init !== 'online') throw new UsageError(`--init: ldif or online, not '${opts.init}'`);
+      const inventory = await loadInventory(env.globals.inventory);
+      if (!inventory.hosts.some((h) => h.name === target)) throw new UsageError(`rejoin: '${target}' is not a host of ${inventory.file}`);
+      const records = await readQuarantine(stateDir(), inventory.deployment);
+      const master = opts.master ?? records[target]?.master;
+      if (!master) throw new UsageError(`rejoin: ${target} is not quarantined; name the host whose data wins with --master HOST`);
+      if (master === target) throw new UsageError(`rejoin: ${target} cannot rejoin from itself`);
+      const stillAway = Object.keys(records).filter((h) => h !== target);
+      const events = new EventStream();
+      attachRenderers(events, env, { live: true });
+      const outcome = await runPlaybook({
+        ctx: env.ctx, events, stateDir: stateDir(), forks: opts.forks, confirm: (plan: Plan) => showAndConfirm(env, plan, opts.yes),
+        playbook: 'rejoin', inventoryFile: env.globals.inventory, limit: undefined,
+        sets: [`target=${target}`, `master=${master}`, `init=${opts.init}`, `allow_offline=${stillAway.join(',')}`],
+      });
+      await finish(env, outcome, 'rejoin');
+    }));
+}
+
+/** A prompted passphrase is asked before the run starts, not in the middle of its progress lines. */
+async function askPassphrase(env: CommandEnv, source: string): Promise<void> {
+  if (!source) return;
+  const src = parseSecretSource(source, { baseDir: process.cwd(), homeDir: homedir() });
+  if ('problem' in src) throw new UsageError(`--passphrase: ${src.problem}`);
+  await env.ctx.secrets.get(src, PASSPHRASE_PROMPT);
+}
+
+async function showAndConfirm(env: CommandEnv, plan: Plan, yes: boolean): Promise<boolean> {
+  if (!env.globals.json) printPlan(env.out, plan);
+  return confirm(env.out, plan, yes);
+}
+
+async function finish(env: CommandEnv, outcome: RunOutcome, what: string): Promise<void> {
+  const { plan, entries } = await RunJournal.open(stateDir(), outcome.runId);
+  const report = phaseReport(plan, entries);
+  if (env.globals.json) {
+    env.out.json({ runId: outcome.runId, state: outcome.state, runDir: outcome.runDir, phases: report });
+  } else {
+    env.out.line('');
+    env.out.line(`${what} ${outcome.runId}: ${outcome.state}`);
+    env.out.line(table(phaseRows(report, plan.tasks.map((t) => t.host))));
+    for (const m of report.messages) env.out.line(`${m.phase}: ${m.message}`);
+  }
+  if (outcome.state === 'succeeded') return;
+  const resume = what === 'restore' ? `ipa-fleet restore --resume ${outcome.runId}` : `ipa-fleet run --resume ${outcome.runId}`;
+  if (outcome.state === 'interrupted') throw new FleetError('failure', `${what} ${outcome.runId} interrupted; finish it with: ${resume}`);
+  const err = outcome.failures.length > 0 ? mostSpecific(outcome.failures, Object.keys(outcome.recap).length) : new FleetError('failure', `${what} ${outcome.runId} did not finish`);
+  throw Object.assign(err, { message: `${err.message} (fix it, then: ${resume})` });
+}

@@ -1,0 +1,208 @@
+// The end of a restore: unfence once every host holds the master's generation, then prove that the
+// deployment converged (same generation everywhere, the snapshot's entry counts, a canary entry that
+// travels to every host and is deleted everywhere, an audit without errors).
+import { randomBytes } from 'node:crypto';
+import type { RunContext } from '../context.js';
+import { FleetError } from '../errors.js';
+import type { Host, Inventory } from '../inventory/model.js';
+import { listAgreements, type Agreement } from '../directory/agreements.js';
+import { pokeAgreement, setAgreementsEnabled, type AgreementToggle } from '../directory/fence.js';
+import { auditDeployment } from '../topology/audit.js';
+import { countEntries } from '../topology/facts.js';
+import type { Finding } from '../topology/findings.js';
+import { statusState } from '../topology/graph.js';
+import type { Transport } from '../transport/transport.js';
+import type { SuffixKind } from './compatibility.js';
+import { generationOf } from './reinit.js';
+
+/** Whether an agreement's target is one of `hosts` (by inventory name or address; the FQDN when known). */
+export function targetsAny(a: Pick<Agreement, 'targetHost'>, hosts: Host[], fqdns: ReadonlyMap<string, string> = new Map()): boolean {
+  const t = a.targetHost.toLowerCase().replace(/\.$/, '');
+  return hosts.some((h) => h.name.toLowerCase() === t || h.address.toLowerCase() === t || fqdns.get(h.name)?.toLowerCase() === t);
+}
+
+/** Every host must hold `master`'s generation of the suffix before anything is re-enabled. */
+export async function requireGeneration(transport: Transport, master: Host, hosts: Host[], suffix: string): Promise<string> {
+  const want = await generationOf(transport, master, suffix);
+  if (!want) throw new FleetError('failure', `${master.name}: ${suffix} has no replica generation`, { host: master.name });
+  const gens = await Promise.all(hosts.map(async (h) => [h, await generationOf(transport, h, suffix, 0)] as const));
+  const behind = gens.filter(([, g]) => g !== want);
+  if (behind.length > 0) {
+    throw new FleetError('failure', `${suffix}: ${behind.map(([h, g]) => `${h.name} has generation ${g ?? 'none'}`).join(', ')}, the master ${master.name} has ${want}: re-initialize them first (nothing was re-enabled)`);
+  }
+  return want;
+}
+
+export interface UnfenceResult {
+  toggles: Array<AgreementToggle & { host: string }>;
+  /** Agreements left off because they lead to a quarantined host. */
+  keptOff: Array<{ host: string; name: string; target: string }>;
+  greenMs: number;
+}
+
+/**
+ * Re-enables every agreement of the suffix on every host (mesh edges too), except those leading to
+ * quarantined hosts, then waits until every enabled agreement reports a green incremental update.
+ * Agreements with nothing to send do not run a session by themselves: they are poked.
+ */
+export async function unfenceSuffix(
+  transport: Transport, p: { hosts: Host[]; quarantined: Host[]; suffix: string; timeoutMs: number; signal: AbortSignal; onProgress?: (m: string) => void },
+): Promise<UnfenceResult> {
+  const toggles: UnfenceResult['toggles'] = [];
+  const keptOff: UnfenceResult['keptOff'] = [];
+  await Promise.all(p.hosts.map(async (h) => {
+    const ldap = await transport.ldap(h);
+    const done = await setAgreementsEnabled(ldap, p.suffix, true, (a) => {
+      const quarantined = targetsAny(a, p.quarantined);
+      if (quarantined) keptOff.push({ host: h.name, name: a.name, target: a.targetHost });
+      return !quarantined;
+    });
+    toggles.push(...done.map((t) => ({ ...t, host: h.name })));
+  }));
+  const started = Date.now();
+  await waitGreen(transport, p, started);
+  return { toggles, keptOff, greenMs: Date.now() - started };
+}
+
+async function waitGreen(transport: Transport, p: { hosts: Host[]; quarantined: Host[]; suffix: string; timeoutMs: number; signal: AbortSignal; onProgress?: (m: string) => void }, started: number): Promise<void> {
+  // A status from before the fence says nothing about now: an agreement counts once its status
+  // changed after it was re-enabled. Poked right away, so idle agreements start a session too.
+  const baseline = new Map<string, string | undefined>();
+  const poked = new Map<string, number>();
+  for (let first = true; ; first = false) {
+    if (p.signal.aborted) throw new FleetError('failure', `${p.suffix}: waiting for green agreements interrupted`);
+    const notGreen: Array<{ host: Host; a: Agreement }> = [];
+    await Promise.all(p.hosts.map(async (h) => {
+      const ldap = await transport.ldap(h);
+      for (const a of await listAgreements(ldap, p.suffix)) {
+        if (!a.enabled || targetsAny(a, p.quarantined)) continue;
+        const key = `${h.name} ${a.dn}`;
+        if (first) baseline.set(key, statusStamp(a));
+        if (first || !isGreen(a) || statusStamp(a) === baseline.get(key)) notGreen.push({ host: h, a });
+      }
+    }));
+    if (notGreen.length === 0) return;
+    const elapsed = Date.now() - started;
+    if (!first) p.onProgress?.(`${Math.round(elapsed / 1000)} s: ${notGreen.length} agreement(s) not green yet`);
+    if (elapsed > p.timeoutMs) {
+      throw new FleetError('failure', `${p.suffix}: agreements not green after ${Math.round(p.timeoutMs / 1000)} s: ${notGreen.slice(0, 4).map(({ host, a }) => `${host.name} ${a.name}: ${a.lastUpdateStatus ?? 'no status'}`).join('; ')}`);
+    }
+    for (const { host, a } of notGreen) {
+      const key = `${host.name} ${a.dn}`;
+      if (Date.now() - (poked.get(key) ?? 0) < 5_000) continue;
+      poked.set(key, Date.now());
+      await pokeAgreement(await transport.ldap(host), a.dn);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** What changes when an agreement runs a session: the JSON status's date (else the text). */
+function statusStamp(a: Pick<Agreement, 'lastUpdateStatus' | 'lastUpdateStatusJson'>): string | undefined {
+  if (a.lastUpdateStatusJson) {
+    try {
+      const date = (JSON.parse(a.lastUpdateStatusJson) as { date?: unknown }).date;
+      if (typeof date === 'string') return date;
+    } catch {
+      // fall through to the text
+    }
+  }
+  return a.lastUpdateStatus;
+}
+
+/** Green incremental status: the JSON state, or the text of servers that have no JSON. */
+export function isGreen(a: Pick<Agreement, 'lastUpdateStatus' | 'lastUpdateStatusJson'>): boolean {
+  const state = statusState(a.lastUpdateStatusJson);
+  if (state !== undefined) return state === 'green';
+  return /^error \(0\)/i.test(a.lastUpdateStatus ?? '') && /succeeded|acquired successfully/i.test(a.lastUpdateStatus ?? '');
+}
+
+export interface SuffixConvergence {
+  kind: SuffixKind;
+  suffix: string;
+  generation: string;
+  entries: Record<string, number>;
+  /** ms until the canary was seen on each host, and until its deletion was. */
+  canaryMs: Record<string, number>;
+  canaryDeleteMs: Record<string, number>;
+}
+
+export interface ConvergenceReport {
+  suffixes: SuffixConvergence[];
+  /** Audit findings left after leaving out quarantined hosts (warnings and info only). */
+  findings: Finding[];
+}
+
+export interface ConvergenceRequest {
+  inventory: Inventory;
+  master: Host;
+  hosts: Host[];
+  quarantined: Host[];
+  /** Per suffix: the hosts that replicate it (quarantined ones left out). */
+  suffixes: Array<{ kind: SuffixKind; suffix: string; expectedEntries: number | undefined; hosts: Host[] }>;
+  canaryTimeoutMs: number;
+  signal: AbortSignal;
+  onProgress?: (m: string) => void;
+}
+
+export async function proveConvergence(transport: Transport, ctx: RunContext, req: ConvergenceRequest): Promise<ConvergenceReport> {
+  const out: SuffixConvergence[] = [];
+  for (const s of req.suffixes) {
+    const members = s.hosts;
+    const generation = await requireGeneration(transport, req.master, members, s.suffix);
+    const expected = s.expectedEntries ?? await countEntries(await transport.ldap(req.master), s.suffix);
+    const entries: Record<string, number> = {};
+    await Promise.all(members.map(async (h) => { entries[h.name] = await countEntries(await transport.ldap(h), s.suffix); }));
+    const off = Object.entries(entries).filter(([, n]) => n !== expected);
+    if (off.length > 0) {
+      throw new FleetError('failure', `${s.suffix}: entry counts differ from the ${s.expectedEntries !== undefined ? 'snapshot' : 'master'}'s ${expected}: ${off.map(([h, n]) => `${h} ${n}`).join(', ')}`);
+    }
+    const { seen, gone } = await canary(transport, ctx, req, s.suffix, members);
+    out.push({ kind: s.kind, suffix: s.suffix, generation, entries, canaryMs: seen, canaryDeleteMs: gone });
+  }
+  const report = await auditDeployment(transport, req.inventory, req.hosts, { suffixes: req.suffixes.map((s) => s.kind) });
+  const quarantined = new Set(req.quarantined.map((h) => h.name));
+  const relevant = report.findings.filter((f) => !f.hosts.some((h) => quarantined.has(h)));
+  const errors = relevant.filter((f) => f.severity === 'error');
+  if (errors.length > 0) {
+    throw new FleetError('failure', `audit after the restore: ${errors.length} error(s): ${errors.slice(0, 3).map((f) => `${f.id} (${f.hosts.join(',')}): ${f.message}`).join('; ')}`);
+  }
+  return { suffixes: out, findings: relevant };
+}
+
+/** Writes a canary on the master, waits until every host has it, deletes it and waits until it is gone everywhere. */
+async function canary(transport: Transport, ctx: RunContext, req: ConvergenceRequest, suffix: string, hosts: Host[]): Promise<{ seen: Record<string, number>; gone: Record<string, number> }> {
+  const dn = `cn=ipa-fleet-canary-${randomBytes(4).toString('hex')},${suffix}`;
+  const master = await transport.ldap(req.master);
+  const started = Date.now();
+  await master.add(dn, { objectClass: ['top', 'nsContainer'], cn: dn.slice(3, dn.indexOf(',')) });
+  try {
+    const seen = await waitAll(transport, hosts, dn, true, started, req);
+    const deleted = Date.now();
+    await master.delete(dn);
+    const gone = await waitAll(transport, hosts, dn, false, deleted, req);
+    return { seen, gone };
+  } catch (err) {
+    // Never leave the canary behind: delete it (if it is still there) before giving up.
+    await master.delete(dn).catch((e: Error) => ctx.log.debug(`${req.master.name}: canary ${dn}: ${e.message}`));
+    throw err;
+  }
+}
+
+async function waitAll(transport: Transport, hosts: Host[], dn: string, present: boolean, since: number, req: ConvergenceRequest): Promise<Record<string, number>> {
+  const at: Record<string, number> = {};
+  for (;;) {
+    if (req.signal.aborted) throw new FleetError('failure', `canary ${dn}: interrupted`);
+    await Promise.all(hosts.filter((h) => at[h.name] === undefined).map(async (h) => {
+      const entry = await (await transport.ldap(h)).read(dn, ['1.1']);
+      if ((entry !== undefined) === present) at[h.name] = Date.now() - since;
+    }));
+    const missing = hosts.filter((h) => at[h.name] === undefined);
+    if (missing.length === 0) return at;
+    if (Date.now() - since > req.canaryTimeoutMs) {
+      throw new FleetError('failure', `canary ${dn} ${present ? 'did not reach' : 'was not deleted on'} ${missing.map((h) => h.name).join(', ')} within ${Math.round(req.canaryTimeoutMs / 1000)} s`);
+    }
+    req.onProgress?.(`canary ${present ? 'on' : 'gone from'} ${hosts.length - missing.length}/${hosts.length} host(s)`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,175 @@
+// Restoring the master from a snapshot. The archive is decrypted and read on the controller; only
+// the files the restore uses reach the host, into one staging folder under the instance's ldif/
+// folder (each path checked, regular files only), and the folder is removed in a finally.
+// Each LDIF loses its RUV tombstone on the way, so the restored server starts a new replica
+// generation (as ipa-restore does): no peer holding the old data can replicate into it.
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { RunContext } from '../context.js';
+import { FleetError } from '../errors.js';
+import type { Host } from '../inventory/model.js';
+import type { ManifestSuffix, SnapshotType } from '../backup/manifest.js';
+import { fullPaths } from '../backup/snapshot.js';
+import type { SnapshotEntry } from '../backup/store.js';
+import { unpackSnapshot } from '../backup/unpack.js';
+import type { PrivateKey } from '../backup/keys.js';
+import { disableAgreementsInDse } from '../directory/dse.js';
+import { stripRuvTombstone } from '../directory/ldif.js';
+import { readRuv } from '../directory/ruv.js';
+import { startServices, stopServices } from '../directory/service.js';
+import { runTask } from '../directory/tasks.js';
+import { countEntries } from '../topology/facts.js';
+import { uploadStream } from '../transport/files.js';
+import { shellQuote } from '../transport/shell.js';
+import type { Transport } from '../transport/transport.js';
+import type { SuffixKind } from './compatibility.js';
+
+export interface MasterRestoreOptions {
+  snapshot: SnapshotEntry;
+  key: PrivateKey | undefined;
+  type: SnapshotType;
+  suffixes: SuffixKind[];
+  signal: AbortSignal;
+  importTimeoutMs?: number;
+  onProgress?: (message: string) => void;
+}
+
+export interface RestoredSuffix {
+  kind: SuffixKind;
+  suffix: string;
+  backend: string;
+  entries: number;
+  generation: string;
+  /** The generation recorded in the snapshot (the one peers still hold). */
+  snapshotGeneration: string | undefined;
+  importMs: number;
+}
+
+export interface MasterRestoreResult {
+  suffixes: RestoredSuffix[];
+  /** Configuration files put back (FULL). */
+  configFiles: number;
+  /** RUV tombstone entries removed from the LDIFs. */
+  ruvEntriesRemoved: number;
+}
+
+export function instanceLdifDir(host: Host): string {
+  return `/var/lib/dirsrv/slapd-${host.ldap.instance}/ldif`;
+}
+
+export async function restoreMaster(transport: Transport, host: Host, ctx: RunContext, opts: MasterRestoreOptions): Promise<MasterRestoreResult> {
+  const m = opts.snapshot.manifest;
+  const ssh = await transport.ssh(host);
+  const ldifDir = instanceLdifDir(host);
+  const staging = `${ldifDir}/ipa-fleet-restore-${m.id}`;
+  const restored = m.suffixes.filter((s) => opts.suffixes.includes(s.kind));
+  const stagedLdif = new Map(restored.map((s) => [s.ldif, `${staging}/${s.backend}.ldif`]));
+  // FULL: configuration paths as stored in the archive (below /, without the leading slash).
+  const configRoots = opts.type === 'full' ? fullPaths(host).map((p) => p.replace(/^\/+/, '')) : [];
+  const config: Array<{ path: string; mode: number; uid: number; gid: number }> = [];
+  let ruvEntriesRemoved = 0;
+  let stopped = false;
+  try {
+    await ssh.run(`rm -rf ${shellQuote(staging)} && mkdir -m 700 ${shellQuote(staging)} && chown --reference=${shellQuote(ldifDir)} ${shellQuote(staging)}`);
+    opts.onProgress?.('unpacking the snapshot');
+    await unpackSnapshot(opts.snapshot.archive, m, opts.key, async (file, content) => {
+      const ldifTarget = stagedLdif.get(file.path);
+      if (ldifTarget) {
+        const strip = stripRuvTombstone();
+        await Promise.all([
+          pipeline(content, strip),
+          uploadStream(ssh, ldifTarget, strip, { ownerLike: ldifDir, display: `write ${ldifTarget}` }),
+        ]);
+        ruvEntriesRemoved += strip.removed();
+        return;
+      }
+      if (configRoots.some((root) => file.path === root || file.path.startsWith(`${root}/`))) {
+        const target = `${staging}/config/${file.path}`;
+        const source = /(^|\/)dse\.ldif$/.test(file.path) && file.path.startsWith('etc/dirsrv/') ? await agreementsOff(content) : content;
+        await uploadStream(ssh, target, source, { display: `write ${target}` });
+        config.push({ path: file.path, mode: file.mode ?? 0o600, uid: file.uid ?? 0, gid: file.gid ?? 0 });
+        return;
+      }
+      // db2bak folders and anything else the restore does not use: read past it.
+      content.resume();
+      await new Promise<void>((resolve, reject) => content.once('end', resolve).once('error', reject));
+    }, { signal: opts.signal });
+
+    const results: RestoredSuffix[] = [];
+    if (opts.type === 'full') {
+      await stopServices(transport, host, ctx, 'for a FULL restore');
+      stopped = true;
+      opts.onProgress?.(`putting back ${config.length} configuration file(s)`);
+      await putBackConfig(transport, host, staging, config);
+      for (const s of restored) {
+        const started = Date.now();
+        opts.onProgress?.(`ldif2db ${s.backend}`);
+        await ssh.run(`dsctl ${shellQuote(host.ldap.instance)} ldif2db ${shellQuote(s.backend)} ${shellQuote(stagedLdif.get(s.ldif)!)}`, { timeoutMs: opts.importTimeoutMs ?? 3_600_000 });
+        results.push(await pendingResult(s, Date.now() - started));
+      }
+      stopped = false;
+      await startServices(transport, host, ctx, 'the FULL restore');
+    } else {
+      const ldap = await transport.ldap(host);
+      for (const s of restored) {
+        const started = Date.now();
+        await runTask(ldap, 'import', { nsInstance: s.backend, nsFilename: stagedLdif.get(s.ldif)! }, {
+          timeoutMs: opts.importTimeoutMs ?? 3_600_000, signal: opts.signal,
+          onProgress: (done) => opts.onProgress?.(`import ${s.backend}${done !== undefined ? `: ${done} entries` : ''}`),
+        });
+        results.push(await pendingResult(s, Date.now() - started));
+      }
+    }
+    for (const r of results) await checkRestored(transport, host, r, restored.find((s) => s.kind === r.kind)!);
+    return { suffixes: results, configFiles: config.length, ruvEntriesRemoved };
+  } finally {
+    if (stopped) await startServices(transport, host, ctx, 'the FULL restore');
+    await transport.ssh(host)
+      .then((session) => session.exec(`rm -rf ${shellQuote(staging)}`))
+      .catch((err: Error) => ctx.log.warn(`${host.name}: could not remove ${staging}: ${err.message}`));
+  }
+}
+
+async function pendingResult(s: ManifestSuffix, importMs: number): Promise<RestoredSuffix> {
+  return { kind: s.kind, suffix: s.suffix, backend: s.backend, entries: 0, generation: '', snapshotGeneration: s.generation, importMs };
+}
+
+/** Entry count as in the manifest, and a generation that is not the snapshot's. Fills `r`. */
+async function checkRestored(transport: Transport, host: Host, r: RestoredSuffix, s: ManifestSuffix): Promise<void> {
+  const ldap = await transport.ldap(host);
+  r.entries = await countEntries(ldap, s.suffix);
+  if (s.entryCount !== undefined && r.entries !== s.entryCount) {
+    throw new FleetError('failure', `${host.name}: ${s.suffix} holds ${r.entries} entries after the restore, the snapshot recorded ${s.entryCount}`, { host: host.name });
+  }
+  const generation = await waitForGeneration(ldap, s.suffix);
+  if (!generation) throw new FleetError('failure', `${host.name}: ${s.suffix} has no replica generation after the import`, { host: host.name });
+  if (generation === s.generation) {
+    throw new FleetError('failure', `${host.name}: ${s.suffix} kept the snapshot's replica generation ${generation}: the RUV was not reset, peers could replay old changes`, { host: host.name });
+  }
+  r.generation = generation;
+}
+
+async function waitForGeneration(ldap: Awaited<ReturnType<Transport['ldap']>>, suffix: string): Promise<string | undefined> {
+  for (let i = 0; i < 40; i++) {
+    const generation = (await readRuv(ldap, suffix))?.ruv.generation;
+    if (generation) return generation;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return undefined;
+}
+
+/** Reads a (small) dse.ldif whole and turns its agreements off. */
+async function agreementsOff(content: Readable): Promise<Readable> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of content) chunks.push(chunk as Buffer);
+  return Readable.from([Buffer.from(disableAgreementsInDse(Buffer.concat(chunks).toString('utf8')).text, 'utf8')]);
+}
+
+/** Copies the staged configuration into place with the owner and mode the archive recorded. */
+async function putBackConfig(transport: Transport, host: Host, staging: string, files: Array<{ path: string; mode: number; uid: number; gid: number }>): Promise<void> {
+  if (files.length === 0) return;
+  const ssh = await transport.ssh(host);
+  const lines = files.map((f) => `install -D -o ${f.uid} -g ${f.gid} -m ${(f.mode & 0o7777).toString(8)} ${shellQuote(`${staging}/config/${f.path}`)} ${shellQuote(`/${f.path}`)}`);
+  // One script on stdin: hundreds of files cost one round trip.
+  await ssh.run('sh -e', { stdin: `${lines.join('\n')}\n`, timeoutMs: 600_000, display: `put back ${files.length} configuration file(s)` });
+}

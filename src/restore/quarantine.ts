@@ -1,0 +1,65 @@
+// Quarantine: hosts that were offline while their deployment was restored. They still hold the old
+// data (and maybe changes the restore removed), so nothing may replicate with them until `rejoin`
+// re-initializes them. The record lives on the controller, beside the run journals:
+//
+//   <state dir>/deployments/<deployment>/quarantine.json   { "<host>": QuarantineRecord, … }
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FleetError } from '../errors.js';
+
+export interface QuarantineRecord {
+  host: string;
+  since: string;
+  /** The restored master, whose generation the host must take when it rejoins. */
+  master: string;
+  snapshot: string;
+  /** Suffix kinds the restore rebuilt. */
+  suffixes: string[];
+  reason: string;
+}
+
+function quarantineFile(stateDir: string, deployment: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(deployment)) throw new FleetError('usage', `deployment name '${deployment}' cannot name a folder`);
+  return join(stateDir, 'deployments', deployment, 'quarantine.json');
+}
+
+export async function readQuarantine(stateDir: string, deployment: string): Promise<Record<string, QuarantineRecord>> {
+  const file = quarantineFile(stateDir, deployment);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new FleetError('failure', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, QuarantineRecord>;
+  } catch (err) {
+    throw new FleetError('failure', `${file}: not a quarantine record (${(err as Error).message}); fix or remove it`);
+  }
+}
+
+/** Adds (or replaces) records; written to a temporary file and renamed, so a crash leaves the old file. */
+export async function quarantineHosts(stateDir: string, deployment: string, records: QuarantineRecord[]): Promise<void> {
+  const current = await readQuarantine(stateDir, deployment);
+  for (const r of records) current[r.host] = r;
+  await save(stateDir, deployment, current);
+}
+
+export async function releaseHost(stateDir: string, deployment: string, host: string): Promise<boolean> {
+  const current = await readQuarantine(stateDir, deployment);
+  if (!(host in current)) return false;
+  delete current[host];
+  await save(stateDir, deployment, current);
+  return true;
+}
+
+async function save(stateDir: string, deployment: string, records: Record<string, QuarantineRecord>): Promise<void> {
+  const file = quarantineFile(stateDir, deployment);
+  await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(records, null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, file);
+}

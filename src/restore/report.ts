@@ -1,0 +1,57 @@
+// The per-host report of a restore or rejoin run: seconds per phase (step), from the journal.
+// Pure: plan and journal entries in, rows out.
+import type { JournalEntry } from '../playbook/journal.js';
+import type { Plan } from '../playbook/model.js';
+
+export interface PhaseReport {
+  phases: string[];
+  /** host → phase → seconds (the sum of that host's tasks in the phase, last attempt of each). */
+  hosts: Record<string, Record<string, number>>;
+  /** phase → wall seconds, first start to last finish. */
+  wall: Record<string, number>;
+  /** Messages of the tasks that ended last in each phase run on the master (unfence, converge). */
+  messages: Array<{ phase: string; host: string; message: string }>;
+}
+
+export function phaseReport(plan: Plan, entries: JournalEntry[]): PhaseReport {
+  const phases = [...new Set(plan.tasks.map((t) => t.stepName))];
+  const started = new Map<string, number>();
+  const span = new Map<string, { from: number; to: number }>();
+  const hosts: PhaseReport['hosts'] = {};
+  const messages: PhaseReport['messages'] = [];
+  const byId = new Map(plan.tasks.map((t) => [t.id, t]));
+  for (const e of entries) {
+    if (e.type === 'task.started') started.set(e.taskId, Date.parse(e.at));
+    if (e.type !== 'task.finished') continue;
+    const task = byId.get(e.taskId);
+    const from = started.get(e.taskId);
+    if (!task || from === undefined) continue;
+    const to = Date.parse(e.at);
+    // The host a task is about: the consumer of an online total update runs on its supplier.
+    const subject = typeof task.params.consumer === 'string' ? task.params.consumer : task.host;
+    const row = (hosts[subject] ??= {});
+    row[task.stepName] = (row[task.stepName] ?? 0) + (to - from) / 1000;
+    const s = span.get(task.stepName);
+    span.set(task.stepName, { from: Math.min(s?.from ?? from, from), to: Math.max(s?.to ?? to, to) });
+    if (e.message && (task.action === 'unfence' || task.action === 'converge' || task.action === 'restore-master' || task.action === 'restore-preflight')) {
+      messages.push({ phase: task.stepName, host: task.host, message: e.message });
+    }
+  }
+  const wall: Record<string, number> = {};
+  for (const [phase, s] of span) wall[phase] = (s.to - s.from) / 1000;
+  return { phases, hosts, wall, messages };
+}
+
+/** Rows for a table: HOST, one column per phase, TOTAL; the last row is the wall time per phase. */
+export function phaseRows(report: PhaseReport, order: string[]): string[][] {
+  const fmt = (n: number | undefined): string => (n === undefined ? '-' : `${n.toFixed(1)} s`);
+  const names = [...new Set([...order.filter((h) => h in report.hosts), ...Object.keys(report.hosts)])];
+  const rows = [['HOST', ...report.phases, 'TOTAL']];
+  for (const h of names) {
+    const r = report.hosts[h]!;
+    rows.push([h, ...report.phases.map((p) => fmt(r[p])), fmt(Object.values(r).reduce((a, b) => a + b, 0))]);
+  }
+  const wallTotal = Object.values(report.wall).reduce((a, b) => a + b, 0);
+  rows.push(['(wall)', ...report.phases.map((p) => fmt(report.wall[p])), fmt(wallTotal)]);
+  return rows;
+}
