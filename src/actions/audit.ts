@@ -1,5 +1,6 @@
 import { FleetError } from '../errors.js';
 import type { JsonValue } from '../playbook/model.js';
+import { readQuarantine, quarantineCheck } from '../restore/quarantine.js';
 import { auditDeployment, auditJson } from '../topology/audit.js';
 import { writeGraph } from '../topology/draw.js';
 import type { SuffixKind } from '../topology/findings.js';
@@ -27,7 +28,8 @@ export const auditAction: ActionDefinition = {
     const suffixes: SuffixKind[] = params.suffix === 'domain' ? ['domain'] : params.suffix === 'ca' ? ['ca'] : ['domain', 'ca'];
     const names = Array.isArray(params.hosts) ? params.hosts.map(String) : ctx.inventory.hosts.map((h) => h.name);
     const hosts = ctx.inventory.hosts.filter((h) => names.includes(h.name));
-    const report = await auditDeployment(ctx.transport, ctx.inventory, hosts, { suffixes });
+    const quarantined = ctx.stateDir ? await readQuarantine(ctx.stateDir, ctx.inventory.deployment) : {};
+    const report = await auditDeployment(ctx.transport, ctx.inventory, hosts, { suffixes, extraChecks: [quarantineCheck(quarantined)] });
     if (typeof params.graph === 'string') await writeGraph(params.graph, report.topology, { suffixes, findings: report.findings });
     const errors = report.findings.filter((f) => f.severity === 'error');
     const warnings = report.findings.filter((f) => f.severity === 'warning');

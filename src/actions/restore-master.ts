@@ -61,16 +61,21 @@ export const restorePreflightAction: ActionDefinition = {
         }
       }
     }
+    // A snapshot that does not fit is bad input (exit 2); a damaged one is a failure (exit 1).
+    if (problems.length > 0) {
+      throw new FleetError('usage', `preflight refused the restore (nothing was changed): ${problems.join('; ')}`, { host: ctx.host.name });
+    }
     ctx.progress({ message: 'checking the archive hash' });
+    const damaged: string[] = [];
     const hash = await verifyArchiveHash(source.snapshot.archive, m.archive);
-    if (!hash.ok) problems.push(`snapshot ${m.id}: the archive's size or SHA-256 differs from its manifest (damaged or replaced)`);
+    if (!hash.ok) damaged.push(`snapshot ${m.id}: the archive's size or SHA-256 differs from its manifest (damaged or replaced)`);
     else {
       ctx.progress({ message: 'decrypting and checking every file' });
       const data = await verifyArchiveData(source.snapshot.archive, m, source.key);
-      problems.push(...data.problems.map((p) => `snapshot ${m.id}: ${p}`));
+      damaged.push(...data.problems.map((p) => `snapshot ${m.id}: ${p}`));
     }
-    if (problems.length > 0) {
-      throw new FleetError('failure', `preflight refused the restore (nothing was changed): ${problems.join('; ')}`, { host: ctx.host.name });
+    if (damaged.length > 0) {
+      throw new FleetError('failure', `preflight refused the restore (nothing was changed): ${damaged.join('; ')}`, { host: ctx.host.name });
     }
     return {
       status: 'ok',

@@ -412,7 +412,8 @@ export class TarInspector {
 
 const ZEROS = Buffer.alloc(64 * 1024);
 
-function isZeros(chunk: Buffer): boolean {
+/** Whether a chunk is all zero bytes (tar's end-of-archive padding). */
+export function isZeros(chunk: Buffer): boolean {
   for (let at = 0; at < chunk.length; at += ZEROS.length) {
     const part = chunk.subarray(at, at + ZEROS.length);
     if (!part.equals(ZEROS.subarray(0, part.length))) return false;

@@ -21,7 +21,7 @@ import { pipeline } from 'node:stream/promises';
 import type { PrivateKey } from 'openpgp';
 import { Parser, type ReadEntry } from 'tar';
 import { FleetError } from '../errors.js';
-import { errorText, shown, unsafePath } from './archive.js';
+import { errorText, isZeros, shown, unsafePath } from './archive.js';
 import type { Manifest, ManifestFile } from './manifest.js';
 import { openArchive, tarSizeLimit } from './verify.js';
 
@@ -342,16 +342,6 @@ class TarHandout extends Writable {
       if (this.current === content) this.current = undefined;
     }
   }
-}
-
-const ZEROS = Buffer.alloc(64 * 1024);
-
-function isZeros(chunk: Buffer): boolean {
-  for (let at = 0; at < chunk.length; at += ZEROS.length) {
-    const part = chunk.subarray(at, at + ZEROS.length);
-    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
-  }
-  return true;
 }
 
 function defined<T extends object>(fields: T): Partial<T> {

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { readQuarantine, quarantineCheck } from '../restore/quarantine.js';
+import { stateDir } from '../state-dir.js';
 import { auditDeployment, auditJson } from '../topology/audit.js';
 import { writeGraph } from '../topology/draw.js';
 import { auditExitCode, type SuffixKind } from '../topology/findings.js';
@@ -51,6 +53,7 @@ export function registerAuditCommands(program: Command, wrap: Wrap): void {
       try {
         report = await auditDeployment(transport, inventory, hosts, {
           suffixes: opts.suffix, thresholds: { lagSeconds: opts.lagThreshold, skewSeconds: opts.skewThreshold },
+          extraChecks: [quarantineCheck(await readQuarantine(stateDir(), inventory.deployment))],
         });
       } finally {
         await transport.close();

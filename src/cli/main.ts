@@ -8,6 +8,7 @@ import { registerInventoryCommands } from './inventory-command.js';
 import { registerLabCommands } from './lab-command.js';
 import { registerAuditCommands } from './audit-command.js';
 import { registerBackupCommands } from './backup-commands.js';
+import { registerDemoCommand } from './demo-command.js';
 import { registerPingCommand } from './ping-command.js';
 import { registerPlaybookCommands } from './playbook-commands.js';
 import { registerRestoreCommands } from './restore-commands.js';
@@ -97,6 +98,7 @@ Log file:   ${defaultLogFile()} unless --log-file is given.`);
   registerAuditCommands(program, wrap);
   registerRestoreCommands(program, wrap);
   registerBackupCommands(program, wrap);
+  registerDemoCommand(program, wrap);
 
   try {
     await program.parseAsync(argv);

@@ -89,7 +89,15 @@ export function registerRestoreCommands(program: Command, wrap: Wrap): void {
           ...(opts.initTimeout ? [`init_timeout=${opts.initTimeout}`] : []),
           ...(opts.canaryTimeout ? [`canary_timeout=${opts.canaryTimeout}`] : []),
         ];
-        outcome = await runPlaybook({ ...common, playbook: 'restore-deployment', inventoryFile: env.globals.inventory, sets, limit: undefined });
+        try {
+          outcome = await runPlaybook({ ...common, playbook: 'restore-deployment', inventoryFile: env.globals.inventory, sets, limit: undefined });
+        } catch (err) {
+          // Refused before any change because a host is down: say how to go on without it.
+          if (err instanceof FleetError && err.kind === 'unreachable' && err.host) {
+            throw new FleetError('unreachable', `${err.message}; nothing was changed (to restore without it and quarantine it until 'ipa-fleet rejoin': --allow-offline ${err.host})`, { host: err.host });
+          }
+          throw err;
+        }
       }
       await finish(env, outcome, 'restore');
     }));
@@ -150,6 +158,7 @@ async function finish(env: CommandEnv, outcome: RunOutcome, what: string): Promi
   if (outcome.state === 'succeeded') return;
   const resume = what === 'restore' ? `ipa-fleet restore --resume ${outcome.runId}` : `ipa-fleet run --resume ${outcome.runId}`;
   if (outcome.state === 'interrupted') throw new FleetError('failure', `${what} ${outcome.runId} interrupted; finish it with: ${resume}`);
-  const err = outcome.failures.length > 0 ? mostSpecific(outcome.failures, Object.keys(outcome.recap).length) : new FleetError('failure', `${what} ${outcome.runId} did not finish`);
+  // A restore is whole or not done: no "some hosts failed" (3) here, the failure that stopped it counts.
+  const err = outcome.failures.length > 0 ? mostSpecific(outcome.failures, 1) : new FleetError('failure', `${what} ${outcome.runId} did not finish`);
   throw Object.assign(err, { message: `${err.message} (fix it, then: ${resume})` });
 }

@@ -39,12 +39,3 @@ export async function setAgreementsEnabled(
   }
   return toggles;
 }
-
-/**
- * Makes an agreement start a replication session now ("poke", as FreeIPA's force_sync does): an
- * update schedule that is open one minute, then no schedule (always open) again.
- */
-export async function pokeAgreement(ldap: LdapSession, agreementDn: string): Promise<void> {
-  await ldap.modify(agreementDn, [{ op: 'replace', attr: 'nsDS5ReplicaUpdateSchedule', values: ['2358-2359 0'] }]);
-  await ldap.modify(agreementDn, [{ op: 'delete', attr: 'nsDS5ReplicaUpdateSchedule' }]);
-}

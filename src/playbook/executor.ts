@@ -136,6 +136,7 @@ async function runTask(task: PlannedTask, opts: ExecuteOptions): Promise<{ statu
       ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
       ...(outcome.results ? { results: run.redactor.maskValue(outcome.results) as JsonValue } : {}),
       ...(outcome.changes ? { changes: outcome.changes } : {}),
+      ...(outcome.data !== undefined ? { data: run.redactor.maskValue(outcome.data) as JsonValue } : {}),
     });
     events.emit(stamp({
       type: 'task.finished', taskId: task.id, host: task.host, action: task.action, status: outcome.status,

@@ -11,7 +11,7 @@ import type { JsonValue, Plan } from './model.js';
 export type JournalEntry =
   | { at: string; type: 'run.started' | 'run.resumed'; pid: number }
   | { at: string; type: 'task.started'; taskId: string; host: string }
-  | { at: string; type: 'task.finished'; taskId: string; host: string; status: TaskStatus; message?: string; error?: string; results?: JsonValue; changes?: JsonValue[] }
+  | { at: string; type: 'task.finished'; taskId: string; host: string; status: TaskStatus; message?: string; error?: string; results?: JsonValue; changes?: JsonValue[]; data?: JsonValue }
   | { at: string; type: 'task.interrupted'; taskId: string; host: string }
   | { at: string; type: 'run.finished'; state: RunState };
 

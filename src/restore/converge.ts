@@ -6,7 +6,7 @@ import type { RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { listAgreements, type Agreement } from '../directory/agreements.js';
-import { pokeAgreement, setAgreementsEnabled, type AgreementToggle } from '../directory/fence.js';
+import { setAgreementsEnabled, type AgreementToggle } from '../directory/fence.js';
 import { auditDeployment } from '../topology/audit.js';
 import { countEntries } from '../topology/facts.js';
 import type { Finding } from '../topology/findings.js';
@@ -42,16 +42,21 @@ export interface UnfenceResult {
 
 /**
  * Re-enables every agreement of the suffix on every host (mesh edges too), except those leading to
- * quarantined hosts, then waits until every enabled agreement reports a green incremental update.
- * Agreements with nothing to send do not run a session by themselves: they are poked.
+ * quarantined hosts, then waits until every enabled agreement has run a session since and reports
+ * green. An agreement with nothing to send starts no session (389-DS 2.3.1; the schedule "poke"
+ * did not start one in 4 of 5 tries), so every host writes a probe entry and deletes it again:
+ * each write makes all of that host's agreements run.
  */
 export async function unfenceSuffix(
   transport: Transport, p: { hosts: Host[]; quarantined: Host[]; suffix: string; timeoutMs: number; signal: AbortSignal; onProgress?: (m: string) => void },
 ): Promise<UnfenceResult> {
   const toggles: UnfenceResult['toggles'] = [];
   const keptOff: UnfenceResult['keptOff'] = [];
+  // Status stamps from before the enable: an agreement counts once its status changed.
+  const before = new Map<string, string | undefined>();
   await Promise.all(p.hosts.map(async (h) => {
     const ldap = await transport.ldap(h);
+    for (const a of await listAgreements(ldap, p.suffix)) before.set(`${h.name} ${a.dn}`, statusStamp(a));
     const done = await setAgreementsEnabled(ldap, p.suffix, true, (a) => {
       const quarantined = targetsAny(a, p.quarantined);
       if (quarantined) keptOff.push({ host: h.name, name: a.name, target: a.targetHost });
@@ -60,41 +65,47 @@ export async function unfenceSuffix(
     toggles.push(...done.map((t) => ({ ...t, host: h.name })));
   }));
   const started = Date.now();
-  await waitGreen(transport, p, started);
+  await waitGreen(transport, p, before, started);
   return { toggles, keptOff, greenMs: Date.now() - started };
 }
 
-async function waitGreen(transport: Transport, p: { hosts: Host[]; quarantined: Host[]; suffix: string; timeoutMs: number; signal: AbortSignal; onProgress?: (m: string) => void }, started: number): Promise<void> {
-  // A status from before the fence says nothing about now: an agreement counts once its status
-  // changed after it was re-enabled. Poked right away, so idle agreements start a session too.
-  const baseline = new Map<string, string | undefined>();
-  const poked = new Map<string, number>();
-  for (let first = true; ; first = false) {
+async function waitGreen(
+  transport: Transport, p: { hosts: Host[]; quarantined: Host[]; suffix: string; timeoutMs: number; signal: AbortSignal; onProgress?: (m: string) => void },
+  before: ReadonlyMap<string, string | undefined>, started: number,
+): Promise<void> {
+  const nudged = new Map<string, number>();
+  await Promise.all(p.hosts.map(async (h) => { await nudge(transport, h, p.suffix); nudged.set(h.name, Date.now()); }));
+  for (;;) {
     if (p.signal.aborted) throw new FleetError('failure', `${p.suffix}: waiting for green agreements interrupted`);
-    const notGreen: Array<{ host: Host; a: Agreement }> = [];
+    const waiting: Array<{ host: Host; a: Agreement }> = [];
     await Promise.all(p.hosts.map(async (h) => {
       const ldap = await transport.ldap(h);
       for (const a of await listAgreements(ldap, p.suffix)) {
         if (!a.enabled || targetsAny(a, p.quarantined)) continue;
-        const key = `${h.name} ${a.dn}`;
-        if (first) baseline.set(key, statusStamp(a));
-        if (first || !isGreen(a) || statusStamp(a) === baseline.get(key)) notGreen.push({ host: h, a });
+        if (!isGreen(a) || statusStamp(a) === before.get(`${h.name} ${a.dn}`)) waiting.push({ host: h, a });
       }
     }));
-    if (notGreen.length === 0) return;
+    if (waiting.length === 0) return;
     const elapsed = Date.now() - started;
-    if (!first) p.onProgress?.(`${Math.round(elapsed / 1000)} s: ${notGreen.length} agreement(s) not green yet`);
+    p.onProgress?.(`${Math.round(elapsed / 1000)} s: ${waiting.length} agreement(s) not green yet`);
     if (elapsed > p.timeoutMs) {
-      throw new FleetError('failure', `${p.suffix}: agreements not green after ${Math.round(p.timeoutMs / 1000)} s: ${notGreen.slice(0, 4).map(({ host, a }) => `${host.name} ${a.name}: ${a.lastUpdateStatus ?? 'no status'}`).join('; ')}`);
+      throw new FleetError('failure', `${p.suffix}: agreements not green after ${Math.round(p.timeoutMs / 1000)} s: ${waiting.slice(0, 4).map(({ host, a }) => `${host.name} ${a.name}: ${a.lastUpdateStatus ?? 'no status'}`).join('; ')}`);
     }
-    for (const { host, a } of notGreen) {
-      const key = `${host.name} ${a.dn}`;
-      if (Date.now() - (poked.get(key) ?? 0) < 5_000) continue;
-      poked.set(key, Date.now());
-      await pokeAgreement(await transport.ldap(host), a.dn);
+    for (const host of new Set(waiting.map((w) => w.host))) {
+      if (Date.now() - (nudged.get(host.name) ?? 0) < 10_000) continue;
+      nudged.set(host.name, Date.now());
+      await nudge(transport, host, p.suffix);
     }
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/** One replicated change on `host` (a probe entry added and deleted): its agreements run a session. */
+async function nudge(transport: Transport, host: Host, suffix: string): Promise<void> {
+  const ldap = await transport.ldap(host);
+  const dn = `cn=ipa-fleet-probe-${randomBytes(4).toString('hex')},${suffix}`;
+  await ldap.add(dn, { objectClass: ['top', 'nsContainer'], cn: dn.slice(3, dn.indexOf(',')) });
+  await ldap.delete(dn);
 }
 
 /** What changes when an agreement runs a session: the JSON status's date (else the text). */
@@ -112,6 +123,9 @@ function statusStamp(a: Pick<Agreement, 'lastUpdateStatus' | 'lastUpdateStatusJs
 
 /** Green incremental status: the JSON state, or the text of servers that have no JSON. */
 export function isGreen(a: Pick<Agreement, 'lastUpdateStatus' | 'lastUpdateStatusJson'>): boolean {
+  // "No replication sessions started since server startup" and "agreement disabled" are green in
+  // the JSON too, yet say nothing has been sent.
+  if (/no replication sessions started|agreement disabled/i.test(a.lastUpdateStatus ?? '')) return false;
   const state = statusState(a.lastUpdateStatusJson);
   if (state !== undefined) return state === 'green';
   return /^error \(0\)/i.test(a.lastUpdateStatus ?? '') && /succeeded|acquired successfully/i.test(a.lastUpdateStatus ?? '');

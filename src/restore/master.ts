@@ -141,7 +141,7 @@ async function checkRestored(transport: Transport, host: Host, r: RestoredSuffix
   if (s.entryCount !== undefined && r.entries !== s.entryCount) {
     throw new FleetError('failure', `${host.name}: ${s.suffix} holds ${r.entries} entries after the restore, the snapshot recorded ${s.entryCount}`, { host: host.name });
   }
-  const generation = await waitForGeneration(ldap, s.suffix);
+  const generation = await waitForNewGeneration(ldap, s.suffix, s.generation);
   if (!generation) throw new FleetError('failure', `${host.name}: ${s.suffix} has no replica generation after the import`, { host: host.name });
   if (generation === s.generation) {
     throw new FleetError('failure', `${host.name}: ${s.suffix} kept the snapshot's replica generation ${generation}: the RUV was not reset, peers could replay old changes`, { host: host.name });
@@ -149,13 +149,18 @@ async function checkRestored(transport: Transport, host: Host, r: RestoredSuffix
   r.generation = generation;
 }
 
-async function waitForGeneration(ldap: Awaited<ReturnType<Transport['ldap']>>, suffix: string): Promise<string | undefined> {
-  for (let i = 0; i < 40; i++) {
-    const generation = (await readRuv(ldap, suffix))?.ruv.generation;
-    if (generation) return generation;
+/**
+ * The suffix's generation once it differs from the snapshot's. The server reloads the RUV just
+ * after an import ends (replica_reload_ruv), so the old value can still show for a few seconds.
+ */
+async function waitForNewGeneration(ldap: Awaited<ReturnType<Transport['ldap']>>, suffix: string, old: string | undefined): Promise<string | undefined> {
+  let generation: string | undefined;
+  for (let i = 0; i < 120; i++) {
+    generation = (await readRuv(ldap, suffix))?.ruv.generation;
+    if (generation && generation !== old) return generation;
     await new Promise((r) => setTimeout(r, 250));
   }
-  return undefined;
+  return generation;
 }
 
 /** Reads a (small) dse.ldif whole and turns its agreements off. */

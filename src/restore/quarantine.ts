@@ -6,6 +6,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FleetError } from '../errors.js';
+import type { Check } from '../topology/checks.js';
 
 export interface QuarantineRecord {
   host: string;
@@ -62,4 +63,16 @@ async function save(stateDir: string, deployment: string, records: Record<string
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, `${JSON.stringify(records, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, file);
+}
+
+/** The audit's view of quarantine: every quarantined inventory host is an error until it rejoins. */
+export function quarantineCheck(records: Record<string, QuarantineRecord>): Check {
+  return ({ inventory }) => inventory.hosts.filter((h) => h.name in records).map((h) => {
+    const r = records[h.name]!;
+    return {
+      id: 'host-quarantined' as const, severity: 'error' as const, hosts: [h.name], suffix: undefined,
+      message: `${h.name} is quarantined since ${r.since}: it was offline when ${r.master} was restored${r.snapshot ? ` from ${r.snapshot}` : ''} and still holds the old data`,
+      fix: `when it is back: ipa-fleet rejoin -i <inventory> ${h.name} (its agreements are turned off first; nothing it holds reaches the others)`,
+    };
+  });
 }

@@ -27,6 +27,7 @@ export const FINDING_IDS = [
   'ca-host-without-ca-agreements',
   'clock-skew',                // clocks of the hosts differ by more than the threshold
   'backup-stale',              // (extension point: the backup milestone adds this check)
+  'host-quarantined',          // offline during a restore: holds old data until ipa-fleet rejoin
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

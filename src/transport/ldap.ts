@@ -95,6 +95,11 @@ export class LdapSession {
     return new LdapSession(host, client, ctx);
   }
 
+  /** False once the connection is gone (server restarted, channel closed): open a new session. */
+  get isOpen(): boolean {
+    return this.client.isConnected;
+  }
+
   async search(base: string, req: SearchRequest = {}): Promise<DirEntry[]> {
     const what = `search ${base}${req.filter ? ` ${req.filter}` : ''}`;
     try {

@@ -22,7 +22,14 @@ export class Transport {
   ldap(host: Host, port = host.ldap.port): Promise<LdapSession> {
     const key = `${host.name}:${port}`;
     const cached = this.ldapSessions.get(key);
-    if (cached) return cached;
+    if (cached) {
+      // A connection that died while idle (a server restart, a dropped channel) is replaced.
+      return cached.then((s) => {
+        if (s.isOpen) return s;
+        if (this.ldapSessions.get(key) === cached) this.ldapSessions.delete(key);
+        return this.ldap(host, port);
+      });
+    }
     const opening = (async () => {
       const ssh = host.ldap.direct === 'ldaps' ? undefined : await this.ssh(host);
       return LdapSession.open(host, ssh, this.ctx, port);
