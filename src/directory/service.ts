@@ -37,15 +37,28 @@ export async function startServices(transport: Transport, host: Host, ctx: RunCo
 }
 
 /**
- * Starts the instance when it is not running (a server that died mid-import, say): the callers
- * are about to replace the data it holds anyway. Returns whether it had to start it.
+ * Starts the instance when its LDAP port does not answer (a server that died mid-import, say): the
+ * callers are about to replace the data it holds anyway. `dsctl status` is not asked: after a
+ * SIGKILL it can still report "running" from the stale pid file. Returns whether it had to start it.
  */
 export async function ensureInstanceRunning(transport: Transport, host: Host, ctx: RunContext): Promise<boolean> {
+  // SSH must work: a host that cannot be reached is not a stopped instance.
   const ssh = await transport.ssh(host);
-  const status = await ssh.exec(`dsctl ${shellQuote(host.ldap.instance)} status`);
-  if (status.ok && /is running/i.test(status.stdout)) return false;
-  ctx.log.warn(`${host.name}: instance ${host.ldap.instance} is not running; starting it`);
-  await transport.forgetLdap(host);
-  await ssh.run(`dsctl ${shellQuote(host.ldap.instance)} start`, { timeoutMs: SERVICE_TIMEOUT_MS });
-  return true;
+  const answers = async (): Promise<boolean> => {
+    try {
+      await transport.ldap(host);
+      return true;
+    } catch (err) {
+      if (err instanceof FleetError && (err.kind === 'auth' || err.kind === 'usage')) throw err;
+      return false;
+    }
+  };
+  if (await answers()) return false;
+  ctx.log.warn(`${host.name}: instance ${host.ldap.instance} does not answer on LDAP; starting it`);
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await ssh.run(`dsctl ${shellQuote(host.ldap.instance)} start`, { timeoutMs: SERVICE_TIMEOUT_MS });
+    await new Promise((r) => setTimeout(r, 1000 * attempt));
+    if (await answers()) return true;
+  }
+  throw new FleetError('failure', `${host.name}: the directory server does not answer on LDAP and '${startCommand(host)}' did not bring it back`, { host: host.name });
 }

@@ -99,7 +99,15 @@ export async function resumeRun(runId: string, opts: Omit<RunOptions, 'playbook'
   if (opened.plan.needsFacts) {
     const transport = new Transport(inventory, opts.ctx);
     try {
-      facts = (await gatherFactsOrFail(transport, inventory, opened.plan.limit, opts.events, toleratedOffline(opened.plan.params))).facts;
+      // The plan is made: facts only serve the tasks, and a host that is down (a directory server
+      // that died mid-import, say) is exactly what the resumed tasks may repair. Its tasks fail
+      // on their own if it stays down.
+      const hosts = selectHosts(inventory, opened.plan.limit);
+      const gathered = await gatherAllFacts(transport, hosts);
+      for (const [name, value] of gathered) {
+        if (value instanceof FleetError) opts.ctx.log.warn(`resume: no facts from ${name}: ${value.message}`);
+        else facts.set(name, value);
+      }
     } finally {
       await transport.close();
     }

@@ -94,6 +94,13 @@ async function waitGreen(
     for (const host of new Set(waiting.map((w) => w.host))) {
       if (Date.now() - (nudged.get(host.name) ?? 0) < 10_000) continue;
       nudged.set(host.name, Date.now());
+      // Still waiting after a write: the agreement may be backing off after errors from the
+      // re-initialization (up to minutes). Turning it off and on restarts it at once.
+      const ldap = await transport.ldap(host);
+      for (const { a } of waiting.filter((w) => w.host === host)) {
+        await ldap.modify(a.dn, [{ op: 'replace', attr: 'nsds5ReplicaEnabled', values: ['off'] }]);
+        await ldap.modify(a.dn, [{ op: 'replace', attr: 'nsds5ReplicaEnabled', values: ['on'] }]);
+      }
       await nudge(transport, host, p.suffix);
     }
     await new Promise((r) => setTimeout(r, 500));

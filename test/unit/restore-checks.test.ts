@@ -108,3 +108,31 @@ describe('unfence helpers', () => {
     assert.equal(targetsAny({ targetHost: 'b.ipa.test' }, [inv.hosts[1]!]), false);
   });
 });
+
+describe('phase report', () => {
+  it('seconds per host and phase from the journal; an online total update counts for its consumer; wall per phase', async () => {
+    const { phaseReport, phaseRows } = await import('../../src/restore/report.js');
+    const task = (id: string, host: string, stepName: string, params: Record<string, string> = {}) => ({
+      id, step: 0, stepName, action: 'x', host, title: id, params, dependsOn: [], destructive: true, concurrency: undefined,
+    });
+    const plan = {
+      version: 1 as const, playbook: { name: 'p', file: 'f', sha256: 's', description: '' }, inventory: { file: 'i', deployment: 'd' }, params: {},
+      limit: undefined, createdAt: '', skippedSteps: [], destructive: true, needsFacts: true,
+      tasks: [task('f:a', 'a', 'fence'), task('f:b', 'b', 'fence'), task('r:b', 'a', 'reinitialize', { consumer: 'b' })],
+    };
+    const at = (s: number): string => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+    const entries = [
+      { at: at(0), type: 'task.started' as const, taskId: 'f:a', host: 'a' }, { at: at(0), type: 'task.started' as const, taskId: 'f:b', host: 'b' },
+      { at: at(1), type: 'task.finished' as const, taskId: 'f:a', host: 'a', status: 'changed' as const },
+      { at: at(2), type: 'task.finished' as const, taskId: 'f:b', host: 'b', status: 'changed' as const },
+      { at: at(2), type: 'task.started' as const, taskId: 'r:b', host: 'a' },
+      { at: at(7), type: 'task.finished' as const, taskId: 'r:b', host: 'a', status: 'changed' as const },
+    ];
+    const report = phaseReport(plan, entries);
+    assert.deepEqual(report.hosts, { a: { fence: 1 }, b: { fence: 2, reinitialize: 5 } });
+    assert.deepEqual(report.wall, { fence: 2, reinitialize: 5 });
+    assert.deepEqual(phaseRows(report, ['a', 'a', 'b']), [
+      ['HOST', 'fence', 'reinitialize', 'TOTAL'], ['a', '1.0 s', '-', '1.0 s'], ['b', '2.0 s', '5.0 s', '7.0 s'], ['(wall)', '2.0 s', '5.0 s', '7.0 s'],
+    ]);
+  });
+});
