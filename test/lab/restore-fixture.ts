@@ -126,3 +126,9 @@ export async function makeKeys(dir: string): Promise<{ pub: string; sec: string;
   await writeFile(pass, 'restore pass\n', { mode: 0o600 });
   return { pub, sec, pass };
 }
+
+/** Every live DN of a suffix on a host (lower-cased, sorted): what "the same entries" means. */
+export async function dnsOf(dir: LabDirectory, host: string, base: string): Promise<string[]> {
+  return dir.withLdap(host, async (c) => (await c.search(base, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'], paged: true }))
+    .searchEntries.map((e) => e.dn.toLowerCase()).filter((dn) => !dn.startsWith('cn=repl keep alive')).sort());
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Attribute, Change } from 'ldapts';
 import { bringUpLab, cli, type CliResult, type TestLab } from './fixture.js';
 import {
-  addUsers, agreements, assertConverged, CA, countUnder, deleteUsers, DOMAIN, generation, labDirectory, makeKeys, uids, waitForUsers,
+  addUsers, agreements, assertConverged, CA, countUnder, deleteUsers, dnsOf, DOMAIN, generation, labDirectory, makeKeys, uids, waitForUsers,
   type LabDirectory,
 } from './restore-fixture.js';
 
@@ -94,6 +94,9 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
     stamp('plan = run');
   });
 
+  /** Entries of every host after each DATA restore, by init mode: ldif must give what online gives. */
+  const entriesAfter: Record<string, string[][]> = {};
+
   for (const [init, type] of [['ldif', 'data'], ['online', 'data'], ['ldif', 'full'], ['online', 'full']] as const) {
     it(`--init ${init}, ${type.toUpperCase()}: every host back to the snapshot (added users gone, deleted ones back), agreements on and green`, async () => {
       await damage(`${init}-${type}`);
@@ -105,6 +108,13 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
       assert.notEqual(await generation(dir, A, DOMAIN), before[0]);
       assert.equal(await countUnder(dir, B, CA), caCount);
       assert.match(r.stdout, /converge: domain: 3 host\(s\) on generation \S+, \d+ entries each, canary everywhere/);
+      if (type === 'data') {
+        entriesAfter[init] = await Promise.all([...dir.hosts.map((h) => dnsOf(dir, h, DOMAIN)), dnsOf(dir, A, CA), dnsOf(dir, B, CA)]);
+        if (entriesAfter.ldif && entriesAfter.online) {
+          // The same snapshot through either init: the same entries on every host.
+          assert.deepEqual(entriesAfter.ldif, entriesAfter.online);
+        }
+      }
       stamp(`${init} ${type}`);
     });
   }
