@@ -92,7 +92,7 @@ async function waitGreen(
       throw new FleetError('failure', `${p.suffix}: agreements not green after ${Math.round(p.timeoutMs / 1000)} s: ${waiting.slice(0, 4).map(({ host, a }) => `${host.name} ${a.name}: ${a.lastUpdateStatus ?? 'no status'}`).join('; ')}`);
     }
     for (const host of new Set(waiting.map((w) => w.host))) {
-      if (Date.now() - (nudged.get(host.name) ?? 0) < 10_000) continue;
+      if (Date.now() - (nudged.get(host.name) ?? 0) < 5_000) continue;
       nudged.set(host.name, Date.now());
       // Still waiting after a write: the agreement may be backing off after errors from the
       // re-initialization (up to minutes). Turning it off and on restarts it at once.
