@@ -49,6 +49,7 @@ export const unfenceAction: ActionDefinition = {
     const quarantined = await quarantinedHosts(ctx, rejoining);
     const changes: JsonValue[] = [];
     const parts: string[] = [];
+    const waits: JsonValue[] = [];
     for (const s of params.suffixes as PlannedSuffix[]) {
       const hosts = hostsNamed(ctx.inventory, s.hosts).filter((h) => !quarantined.includes(h));
       await requireGeneration(ctx.transport, ctx.host, hosts, s.suffix);
@@ -57,9 +58,10 @@ export const unfenceAction: ActionDefinition = {
         onProgress: (message) => ctx.progress({ message: `${s.kind}: ${message}` }),
       });
       changes.push(...r.toggles.map((t) => ({ host: t.host, agreement: t.dn, before: t.before, after: t.after })));
+      waits.push({ kind: s.kind, greenMs: r.greenMs });
       parts.push(`${s.kind}: ${r.toggles.length} agreement(s) on, green after ${(r.greenMs / 1000).toFixed(1)} s${r.keptOff.length ? `, ${r.keptOff.length} kept off (to quarantined ${[...new Set(r.keptOff.map((k) => k.target))].join(', ')})` : ''}`);
     }
-    return { status: 'changed', message: parts.join('; '), changes };
+    return { status: 'changed', message: parts.join('; '), changes, data: { suffixes: waits } };
   },
 };
 
