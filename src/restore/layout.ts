@@ -41,8 +41,7 @@ export function restoreLayout(inventory: Inventory, facts: ReadonlyMap<string, H
   else if (caHosts.length > 0) {
     throw new UsageError(`the deployment has CA replicas (${caHosts.map((h) => h.name).join(', ')}) but ${master.name} holds no CA replica: restore onto a CA master`);
   }
-  const known = new Map<string, HostFacts | never>(facts);
-  const topology = buildTopology(inventory, known);
+  const topology = buildTopology(inventory, facts);
   const order = inventory.hosts.map((h) => h.name);
   const offlineSet = new Set(offline.keys());
   const suffixes = kinds.map((kind): SuffixLayout => {
