@@ -58,8 +58,19 @@ export function defaultsInf(stock: string): string {
     .replace(/^ldapi = .*$/m, 'ldapi = /run/dirsrv/slapd-{instance_name}.socket');
 }
 
+/**
+ * The temporary ports of dscreate's start-up, which listens on every address: unique per host and
+ * per lab network, so that two labs built at once (lab tests run two files in parallel) never meet.
+ */
+export function temporaryPorts(host: LabHost): { port: number; securePort: number } {
+  const [, second, third] = host.address.split('.').map(Number) as [number, number, number];
+  const slot = ((second * 256 + third) % 312) * 32 + host.index;
+  return { port: 20000 + slot, securePort: 30000 + slot };
+}
+
 /** dscreate answer file. The temporary ports avoid dscreate's start-up on every address colliding. */
 export function dsInf(host: LabHost, dmPassword: string): string {
+  const { port, securePort } = temporaryPorts(host);
   return `[general]
 config_version = 2
 full_machine_name = ${host.fqdn}
@@ -69,8 +80,8 @@ systemd = False
 start = False
 [slapd]
 instance_name = ${LAB_INSTANCE}
-port = ${20000 + host.index}
-secure_port = ${21000 + host.index}
+port = ${port}
+secure_port = ${securePort}
 root_password = ${dmPassword}
 self_sign_cert = False
 [backend-userroot]

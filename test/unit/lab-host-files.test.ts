@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen } from '../../src/lab/host-files.js';
+import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, temporaryPorts } from '../../src/lab/host-files.js';
 import { LabPaths } from '../../src/lab/paths.js';
 import { LAB_DEFAULTS, labSpec, type LabHost } from '../../src/lab/spec.js';
 
@@ -127,6 +127,15 @@ describe('dsInf', () => {
     }
     assert.equal(new Set(ports).size, 52);
     assert.ok(ports.every((p) => Number.isInteger(p) && p > 1024 && p < 65536 && p !== 389 && p !== 636));
+  });
+
+  it('two labs on different networks never share a temporary port (lab tests build two at once)', () => {
+    const ports = (net: string): number[] => labSpec({ ...LAB_DEFAULTS, hosts: 26, ca: 'none', net })
+      .hosts.flatMap((h) => { const p = temporaryPorts(h); return [p.port, p.securePort]; });
+    const nets = ['127.0.10', '127.0.21', '127.0.28', '127.0.33', '127.0.34', '127.0.35', '127.0.36', '127.0.47', '127.0.60', '127.1.10'];
+    const all = nets.flatMap(ports);
+    assert.equal(new Set(all).size, all.length);
+    assert.ok(all.every((p) => p > 1024 && p < 65536));
   });
 });
 
