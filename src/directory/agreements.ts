@@ -105,9 +105,27 @@ export async function initializeConsumer(ldap: LdapSession, agreementDn: string,
   const pollMs = opts.pollMs ?? 500;
   let before = await read();
   let busyRetries = 0;
+  /**
+   * Right after the supplier imported its data, 389-DS 2.3.1 sometimes answers a modify of the
+   * agreement only after the LDAP timeout (seen with 20 000 entries) although it applies it: a
+   * timed-out modify counts once a read shows it applied, within the init's own timeout.
+   */
+  const modifyConfirmed = async (mods: Parameters<LdapSession['modify']>[1], applied: (a: Agreement) => boolean): Promise<void> => {
+    try {
+      await ldap.modify(agreementDn, mods);
+    } catch (err) {
+      if (!(err instanceof FleetError && / timed out$/.test(err.message))) throw err;
+      for (;;) {
+        if (applied(await read())) return;
+        if (Date.now() - started > opts.timeoutMs || opts.signal?.aborted) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  };
   // A disabled agreement refuses an init (LDAP 53); enabling an enabled one is a needless write.
-  if (!before.enabled) await ldap.modify(agreementDn, [{ op: 'replace', attr: 'nsds5ReplicaEnabled', values: ['on'] }]);
-  await ldap.modify(agreementDn, [{ op: 'add', attr: 'nsds5BeginReplicaRefresh', values: ['start'] }]);
+  if (!before.enabled) await modifyConfirmed([{ op: 'replace', attr: 'nsds5ReplicaEnabled', values: ['on'] }], (a) => a.enabled);
+  const initStarted = (a: Agreement): boolean => a.refreshPending || a.lastInitStart !== before.lastInitStart || a.lastInitEnd !== before.lastInitEnd;
+  await modifyConfirmed([{ op: 'add', attr: 'nsds5BeginReplicaRefresh', values: ['start'] }], initStarted);
   for (;;) {
     await new Promise((r) => setTimeout(r, pollMs));
     if (opts.signal?.aborted) throw new FleetError('failure', `${ldap.host.name}: initialization through ${before.name} interrupted`);
