@@ -7,7 +7,7 @@
 import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
 import type { JsonValue } from '../playbook/model.js';
-import { restoreLayout, type SuffixLayout } from '../restore/layout.js';
+import { hostsNamed, restoreLayout, type SuffixLayout } from '../restore/layout.js';
 import { DEFAULT_INIT_TIMEOUTS, expectSameGeneration, exportForInit, importFromSupplier, initExportPath, onlineInit, removeRemoteFile } from '../restore/reinit.js';
 import { describeTree } from '../topology/trees.js';
 import type { ActionDefinition, TaskDraft, TaskOutcome } from './action.js';
@@ -41,11 +41,7 @@ export const reinitializeAction: ActionDefinition = {
     return drafts;
   },
   async run(ctx, params): Promise<TaskOutcome> {
-    const host = (name: JsonValue | undefined): typeof ctx.host => {
-      const h = ctx.inventory.hosts.find((x) => x.name === String(name));
-      if (!h) throw new FleetError('usage', `the plan names host ${String(name)}, which is not in the inventory any more`);
-      return h;
-    };
+    const host = (name: JsonValue | undefined): typeof ctx.host => hostsNamed(ctx.inventory, [String(name)])[0]!;
     const timeoutMs = Number(params.timeout ?? DEFAULT_INIT_TIMEOUTS.initMs / 1000) * 1000;
     const suffix = String(params.suffix);
     switch (params.op) {

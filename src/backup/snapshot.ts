@@ -7,6 +7,7 @@ import type { PublicKey } from 'openpgp';
 import type { RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
+import { bakDir as instanceBak, ldifDir as instanceLdif } from '../directory/instance.js';
 import { startServices, stopServices } from '../directory/service.js';
 import { runTask } from '../directory/tasks.js';
 import { gatherFacts, type HostFacts } from '../topology/facts.js';
@@ -43,14 +44,14 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
   const ipaVersion = host.profile === 'freeipa' ? await readIpaVersion(transport, host) : undefined;
   const id = newSnapshotId();
   const instance = host.ldap.instance;
-  const ldifDir = `/var/lib/dirsrv/slapd-${instance}/ldif`;
+  const ldifDir = instanceLdif(instance);
   const tag = `ipa-fleet-${id}`;
   const suffixes = [facts.suffixes.domain, facts.suffixes.ca].filter((s): s is NonNullable<typeof s> => s !== undefined && s.backend !== undefined && s.replica !== undefined
     // A CA suffix in a separate (old-style) instance is exported through that instance.
     && s.instance === instance);
   if (suffixes.length === 0) throw new FleetError('failure', `${host.name}: no replicated suffix to back up (is ${host.suffixes.domain} a replica here?)`);
   const exports = suffixes.map((s) => ({ s, remote: `${ldifDir}/${tag}-${s.backend}.ldif`, inArchive: `ldif/${s.backend}.ldif` }));
-  const bakDir = `/var/lib/dirsrv/slapd-${instance}/bak/${tag}`;
+  const bakDir = `${instanceBak(instance)}/${tag}`;
   const pending = await opts.store.beginSnapshot(hostDeployment(transport), host.name, id);
   let stopped = false;
   try {

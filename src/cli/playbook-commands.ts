@@ -18,7 +18,8 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function forks(value: string): number {
+/** --forks: a whole number ≥ 1 (run, restore, rejoin). */
+export function forks(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a whole number ≥ 1');
   return Number(value);
 }

@@ -3,7 +3,6 @@
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import { FleetError, UsageError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import { parseSecretSource } from '../inventory/secrets.js';
@@ -17,16 +16,11 @@ import { PASSPHRASE_PROMPT } from '../restore/source.js';
 import { stateDir } from '../state-dir.js';
 import type { CommandEnv, Wrap } from './main.js';
 import { table } from './output.js';
-import { confirm, printPlan } from './playbook-commands.js';
+import { confirm, forks, printPlan } from './playbook-commands.js';
 import { attachRenderers } from './renderers.js';
 
 function collectList(value: string, previous: string[]): string[] {
   return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
-}
-
-function forks(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a whole number ≥ 1');
-  return Number(value);
 }
 
 interface RestoreOpts {

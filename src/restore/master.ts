@@ -14,8 +14,8 @@ import type { SnapshotEntry } from '../backup/store.js';
 import { unpackSnapshot } from '../backup/unpack.js';
 import type { PrivateKey } from '../backup/keys.js';
 import { disableAgreementsInDse } from '../directory/dse.js';
+import { ldifDir } from '../directory/instance.js';
 import { stripRuvTombstone } from '../directory/ldif.js';
-import { readRuv } from '../directory/ruv.js';
 import { startServices, stopServices } from '../directory/service.js';
 import { runTask } from '../directory/tasks.js';
 import { countEntries } from '../topology/facts.js';
@@ -23,6 +23,7 @@ import { uploadStream } from '../transport/files.js';
 import { shellQuote } from '../transport/shell.js';
 import type { Transport } from '../transport/transport.js';
 import type { SuffixKind } from './compatibility.js';
+import { generationOf } from './reinit.js';
 
 export interface MasterRestoreOptions {
   snapshot: SnapshotEntry;
@@ -53,15 +54,11 @@ export interface MasterRestoreResult {
   ruvEntriesRemoved: number;
 }
 
-export function instanceLdifDir(host: Host): string {
-  return `/var/lib/dirsrv/slapd-${host.ldap.instance}/ldif`;
-}
-
 export async function restoreMaster(transport: Transport, host: Host, ctx: RunContext, opts: MasterRestoreOptions): Promise<MasterRestoreResult> {
   const m = opts.snapshot.manifest;
   const ssh = await transport.ssh(host);
-  const ldifDir = instanceLdifDir(host);
-  const staging = `${ldifDir}/ipa-fleet-restore-${m.id}`;
+  const ldifFolder = ldifDir(host.ldap.instance);
+  const staging = `${ldifFolder}/ipa-fleet-restore-${m.id}`;
   const restored = m.suffixes.filter((s) => opts.suffixes.includes(s.kind));
   const stagedLdif = new Map(restored.map((s) => [s.ldif, `${staging}/${s.backend}.ldif`]));
   // FULL: configuration paths as stored in the archive (below /, without the leading slash).
@@ -70,7 +67,7 @@ export async function restoreMaster(transport: Transport, host: Host, ctx: RunCo
   let ruvEntriesRemoved = 0;
   let stopped = false;
   try {
-    await ssh.run(`rm -rf ${shellQuote(staging)} && mkdir -m 700 ${shellQuote(staging)} && chown --reference=${shellQuote(ldifDir)} ${shellQuote(staging)}`);
+    await ssh.run(`rm -rf ${shellQuote(staging)} && mkdir -m 700 ${shellQuote(staging)} && chown --reference=${shellQuote(ldifFolder)} ${shellQuote(staging)}`);
     opts.onProgress?.('unpacking the snapshot');
     await unpackSnapshot(opts.snapshot.archive, m, opts.key, async (file, content) => {
       const ldifTarget = stagedLdif.get(file.path);
@@ -78,7 +75,7 @@ export async function restoreMaster(transport: Transport, host: Host, ctx: RunCo
         const strip = stripRuvTombstone();
         await Promise.all([
           pipeline(content, strip),
-          uploadStream(ssh, ldifTarget, strip, { ownerLike: ldifDir, display: `write ${ldifTarget}` }),
+          uploadStream(ssh, ldifTarget, strip, { ownerLike: ldifFolder, display: `write ${ldifTarget}` }),
         ]);
         ruvEntriesRemoved += strip.removed();
         return;
@@ -141,26 +138,12 @@ async function checkRestored(transport: Transport, host: Host, r: RestoredSuffix
   if (s.entryCount !== undefined && r.entries !== s.entryCount) {
     throw new FleetError('failure', `${host.name}: ${s.suffix} holds ${r.entries} entries after the restore, the snapshot recorded ${s.entryCount}`, { host: host.name });
   }
-  const generation = await waitForNewGeneration(ldap, s.suffix, s.generation);
+  const generation = await generationOf(transport, host, s.suffix, 30_000, s.generation);
   if (!generation) throw new FleetError('failure', `${host.name}: ${s.suffix} has no replica generation after the import`, { host: host.name });
   if (generation === s.generation) {
     throw new FleetError('failure', `${host.name}: ${s.suffix} kept the snapshot's replica generation ${generation}: the RUV was not reset, peers could replay old changes`, { host: host.name });
   }
   r.generation = generation;
-}
-
-/**
- * The suffix's generation once it differs from the snapshot's. The server reloads the RUV just
- * after an import ends (replica_reload_ruv), so the old value can still show for a few seconds.
- */
-async function waitForNewGeneration(ldap: Awaited<ReturnType<Transport['ldap']>>, suffix: string, old: string | undefined): Promise<string | undefined> {
-  let generation: string | undefined;
-  for (let i = 0; i < 120; i++) {
-    generation = (await readRuv(ldap, suffix))?.ruv.generation;
-    if (generation && generation !== old) return generation;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return generation;
 }
 
 /** Reads a (small) dse.ldif whole and turns its agreements off. */

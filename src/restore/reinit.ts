@@ -8,12 +8,12 @@ import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
 import { initializeConsumer, listAgreements, type Agreement } from '../directory/agreements.js';
 import { readRuv } from '../directory/ruv.js';
+import { ldifDir } from '../directory/instance.js';
 import { ensureInstanceRunning } from '../directory/service.js';
 import { runTask } from '../directory/tasks.js';
 import { copyBetweenHosts } from '../transport/files.js';
 import { shellQuote } from '../transport/shell.js';
 import type { Transport } from '../transport/transport.js';
-import { instanceLdifDir } from './master.js';
 
 export interface InitTimeouts {
   exportMs: number;
@@ -25,7 +25,7 @@ export const DEFAULT_INIT_TIMEOUTS: InitTimeouts = { exportMs: 3_600_000, import
 
 /** Where the supplier's export for an ldif init lives (in its instance's ldif/ folder). */
 export function initExportPath(host: Host, tag: string, backend: string): string {
-  return `${instanceLdifDir(host)}/ipa-fleet-init-${tag}-${backend}.ldif`;
+  return `${ldifDir(host.ldap.instance)}/ipa-fleet-init-${tag}-${backend}.ldif`;
 }
 
 /** Export with replication data (db2ldif -r): the RUV goes along, so the consumer takes the supplier's generation. */
@@ -60,12 +60,12 @@ export async function importFromSupplier(
   if (!exists.ok) {
     throw new FleetError('failure', `${p.supplier.name}: the export ${p.supplierPath} is missing; run the export task again (ipa-fleet restore --resume replays it only when it did not finish)`, { host: p.supplier.name });
   }
-  const ldifDir = instanceLdifDir(p.consumer);
-  const target = `${ldifDir}/ipa-fleet-init-${p.supplier.name}-${p.backend}.ldif`;
+  const folder = ldifDir(p.consumer.ldap.instance);
+  const target = `${folder}/ipa-fleet-init-${p.supplier.name}-${p.backend}.ldif`;
   try {
     const copyStarted = Date.now();
     const bytes = await copyBetweenHosts(fromSsh, p.supplierPath, toSsh, target, {
-      ownerLike: ldifDir, display: `write ${target}`,
+      ownerLike: folder, display: `write ${target}`,
       onProgress: (n) => p.onProgress?.(`copy ${(n / 1048576).toFixed(1)} MiB`),
     });
     const copyMs = Date.now() - copyStarted;
@@ -108,13 +108,17 @@ export async function onlineInit(
   return { initMs: Date.now() - started };
 }
 
-/** The `{replicageneration}` of a suffix on a host, waiting briefly for a just-imported RUV. */
-export async function generationOf(transport: Transport, host: Host, suffix: string, waitMs = 10_000): Promise<string | undefined> {
+/**
+ * The `{replicageneration}` of a suffix on a host, waiting up to `waitMs` for a just-imported RUV:
+ * until there is one, and (with `unlike`) until it differs from that one. The server reloads the
+ * RUV just after an import ends, so the old value can still show for a few seconds.
+ */
+export async function generationOf(transport: Transport, host: Host, suffix: string, waitMs = 10_000, unlike?: string): Promise<string | undefined> {
   const until = Date.now() + waitMs;
   for (;;) {
     const ldap = await transport.ldap(host);
     const generation = (await readRuv(ldap, suffix))?.ruv.generation;
-    if (generation || Date.now() >= until) return generation;
+    if ((generation && generation !== unlike) || Date.now() >= until) return generation;
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -3,6 +3,7 @@
 // can be stored in plan.json and read back.
 import { listAgreements, type Agreement } from '../directory/agreements.js';
 import { escapeRdnValue, replicaDn } from '../directory/dn.js';
+import { bakDir, ldifDir } from '../directory/instance.js';
 import { readRuv, type AgmtMaxCsn, type Ruv } from '../directory/ruv.js';
 import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
@@ -170,7 +171,7 @@ async function shellFacts(ssh: SshSession, host: Host): Promise<ShellFacts> {
   // The clock first and alone, so its round trip does not include waiting for a channel.
   const clock = await readClock(ssh);
   const own = [...new Set([host.ldap.instance, host.suffixes.ca.instance].filter((i): i is string => !!i))];
-  const dirs = own.flatMap((inst) => [`/var/lib/dirsrv/slapd-${inst}/ldif`, `/var/lib/dirsrv/slapd-${inst}/bak`]);
+  const dirs = own.flatMap((inst) => [ldifDir(inst), bakDir(inst)]);
   // Everything else in one command: each remote exec costs a round trip and a channel, and an
   // audit of 10 hosts ran 60 of them.
   const sections = parseSections(await ssh.run(shellFactsScript(dirs), { timeoutMs: COMMAND_TIMEOUT_MS, display: 'read hostname, os-release, instances, free space' }));
