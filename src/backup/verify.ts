@@ -290,3 +290,13 @@ async function assertReadable(file: string): Promise<void> {
     throw new FleetError('failure', `archive ${file} cannot be read: ${reason}`, { cause: err });
   }
 }
+
+/** What is wrong with one stored snapshot: the archive's size and hash, and with readData every file inside. */
+export async function snapshotProblems(
+  entry: { archive: string; manifest: Manifest }, opts: { readData: boolean; key: PrivateKey | undefined },
+): Promise<string[]> {
+  const expected = entry.manifest.archive;
+  const hash = await verifyArchiveHash(entry.archive, expected);
+  if (!hash.ok) return [`archive: expected ${expected.size} bytes SHA-256 ${expected.sha256.slice(0, 12)}…, found ${hash.actualSize} bytes ${hash.actualSha256.slice(0, 12)}…`];
+  return opts.readData ? (await verifyArchiveData(entry.archive, entry.manifest, opts.key)).problems : [];
+}

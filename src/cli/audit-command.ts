@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { resolve } from 'node:path';
+import { backupFreshnessCheck } from '../backup/freshness.js';
+import { defaultStoreDir, SnapshotStore } from '../backup/store.js';
+import { UsageError } from '../errors.js';
+import { parseDuration } from '../playbook/params.js';
 import { readQuarantine, quarantineCheck } from '../restore/quarantine.js';
 import { stateDir } from '../state-dir.js';
 import { auditDeployment, auditJson } from '../topology/audit.js';
@@ -45,15 +50,25 @@ export function registerAuditCommands(program: Command, wrap: Wrap): void {
     .option('--graph <file>', 'also draw the topology: FILE.svg, FILE.dot or FILE.mmd (Mermaid)')
     .option('--lag-threshold <seconds>', 'a host this far behind a supplier RID is lagging', seconds, 300)
     .option('--skew-threshold <seconds>', 'clocks further apart than this are skewed', seconds, 30)
+    .option('--backup-max-age <duration>', 'warn (backup-stale) about hosts whose newest snapshot in the store is older than this (e.g. 26h, 8d)')
+    .option('--store <dir>', `the snapshot store for --backup-max-age (default: ${defaultStoreDir()})`)
     .addHelpText('after', '\nExit code: 0 clean (info only), 1 any error finding, 3 warnings only; 2 usage. --json: see README "Audit JSON".')
-    .action(wrap(async ({ globals, out, ctx }, opts: { suffix: SuffixKind[]; graph?: string; lagThreshold: number; skewThreshold: number }) => {
+    .action(wrap(async ({ globals, out, ctx }, opts: { suffix: SuffixKind[]; graph?: string; lagThreshold: number; skewThreshold: number; backupMaxAge?: string; store?: string }) => {
       const { inventory, hosts } = await targetHosts(globals);
+      const extraChecks = [quarantineCheck(await readQuarantine(stateDir(), inventory.deployment))];
+      if (opts.store && !opts.backupMaxAge) throw new UsageError('--store is for --backup-max-age; give both');
+      if (opts.backupMaxAge) {
+        const maxAge = parseDuration(opts.backupMaxAge, '--backup-max-age');
+        const store = new SnapshotStore(resolve(opts.store ?? defaultStoreDir()));
+        const snapshots = await store.list({ deployment: inventory.deployment });
+        extraChecks.push(backupFreshnessCheck(new Map(hosts.map((h) => [h.name, snapshots.filter((s) => s.host === h.name).at(-1)])), maxAge, store.root));
+      }
       const transport = new Transport(inventory, ctx);
       let report;
       try {
         report = await auditDeployment(transport, inventory, hosts, {
           suffixes: opts.suffix, thresholds: { lagSeconds: opts.lagThreshold, skewSeconds: opts.skewThreshold },
-          extraChecks: [quarantineCheck(await readQuarantine(stateDir(), inventory.deployment))],
+          extraChecks,
         });
       } finally {
         await transport.close();

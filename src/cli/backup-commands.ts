@@ -5,10 +5,11 @@ import { InvalidArgumentError } from 'commander';
 import { FleetError, PartialFailureError, UsageError } from '../errors.js';
 import { parseSecretSource } from '../inventory/secrets.js';
 import { loadPrivateKey, loadRecipients } from '../backup/keys.js';
-import { planRetention, parseRetentionPolicy, describeRetentionPolicy } from '../backup/retention.js';
+import { pruneDeployment } from '../backup/prune.js';
+import { parseRetentionPolicy, describeRetentionPolicy } from '../backup/retention.js';
 import { acquireStoreLock, breakStoreLocks, describeLock } from '../backup/store-lock.js';
 import { defaultStoreDir, SnapshotStore, type SnapshotEntry } from '../backup/store.js';
-import { verifyArchiveData, verifyArchiveHash } from '../backup/verify.js';
+import { snapshotProblems } from '../backup/verify.js';
 import { mostSpecific, runPlaybook } from '../playbook/run.js';
 import { EventStream } from '../report/events.js';
 import { stateDir } from '../state-dir.js';
@@ -143,9 +144,7 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
         const release = await acquireStoreLock(store.root, deploymentName, 'shared', 'backups verify', (m) => env.out.warn(m));
         try {
           for (const t of targets.filter((x) => x.deployment === deploymentName)) {
-            const hash = await verifyArchiveHash(t.archive, t.manifest.archive);
-            const problems = hash.ok ? [] : [`archive: expected ${t.manifest.archive.size} bytes SHA-256 ${t.manifest.archive.sha256.slice(0, 12)}…, found ${hash.actualSize} bytes ${hash.actualSha256.slice(0, 12)}…`];
-            if (hash.ok && opts.readData) problems.push(...(await verifyArchiveData(t.archive, t.manifest, key)).problems);
+            const problems = await snapshotProblems(t, { readData: opts.readData, key });
             if (problems.length) failed.push(`${t.id} (${t.host}): ${problems.join('; ')}`);
             rows.push([t.id, t.host, problems.length ? env.out.bad('FAILED') : env.out.ok(opts.readData ? 'ok (data)' : 'ok (hash)'), problems.join('; ') || '-']);
           }
@@ -176,25 +175,14 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
       const report: Array<{ id: string; host: string; deployment: string; keep: boolean; reasons: string[] }> = [];
       env.out.line(`policy: ${describeRetentionPolicy(policy)}${opts.dryRun ? ' (dry run)' : ''}`);
       for (const deployment of deployments) {
-        const release = await acquireStoreLock(store.root, deployment, 'exclusive', 'backups prune', (m) => env.out.warn(m));
-        try {
-          const snapshots = await store.list({ deployment });
-          const decisions = planRetention(snapshots.map((s) => ({ id: s.id, host: s.host, time: s.time })), policy);
-          for (const d of decisions) {
+        const result = await pruneDeployment(store, deployment, policy, {
+          dryRun: opts.dryRun, command: 'backups prune', warn: (m) => env.out.warn(m),
+          onDecision: (d) => {
             report.push({ ...d, deployment });
-            const entry = snapshots.find((s) => s.id === d.id && s.host === d.host)!;
             env.out.line(`${d.keep ? 'keep  ' : (opts.dryRun ? 'would remove' : 'remove')} ${deployment}/${d.host}/${d.id}${d.keep ? `  (${d.reasons.join(', ')})` : ''}`);
-            if (!d.keep && !opts.dryRun) await store.remove(entry);
-          }
-          if (!opts.dryRun) {
-            for (const leftover of await store.staleStaging(60 * 60_000, { deployment })) {
-              await store.removeStaging(leftover);
-              env.out.line(`removed unfinished ${leftover.dir}`);
-            }
-          }
-        } finally {
-          await release();
-        }
+          },
+        });
+        for (const leftover of result.leftovers) env.out.line(`${opts.dryRun ? 'would remove' : 'removed'} unfinished ${leftover.dir}`);
       }
       if (env.globals.json) env.out.json(report);
     }));

@@ -12,6 +12,7 @@ import { registerDemoCommand } from './demo-command.js';
 import { registerPingCommand } from './ping-command.js';
 import { registerPlaybookCommands } from './playbook-commands.js';
 import { registerRestoreCommands } from './restore-commands.js';
+import { registerScheduleCommands } from './schedule-commands.js';
 import { Output } from './output.js';
 import { promptHidden } from './prompt.js';
 
@@ -98,6 +99,7 @@ Log file:   ${defaultLogFile()} unless --log-file is given.`);
   registerAuditCommands(program, wrap);
   registerRestoreCommands(program, wrap);
   registerBackupCommands(program, wrap);
+  registerScheduleCommands(program, wrap);
   registerDemoCommand(program, wrap);
 
   try {

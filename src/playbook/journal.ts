@@ -2,8 +2,9 @@
 // fsynced, so a crashed controller leaves an exact record) and summary.json.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readSync, statSync, writeSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { replaceJson } from '../atomic-file.js';
 import { UsageError } from '../errors.js';
 import type { HostRecap, RunState, TaskStatus } from '../report/events.js';
 import type { JsonValue, Plan } from './model.js';
@@ -42,7 +43,7 @@ export class RunJournal {
   static async create(stateDir: string, runId: string, plan: Plan): Promise<RunJournal> {
     const dir = join(runsDir(stateDir), runId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeJsonAtomic(join(dir, 'plan.json'), plan);
+    await replaceJson(join(dir, 'plan.json'), plan);
     return new RunJournal(runId, dir);
   }
 
@@ -73,7 +74,7 @@ export class RunJournal {
   }
 
   async writeSummary(summary: RunSummary): Promise<void> {
-    await writeJsonAtomic(join(this.dir, 'summary.json'), summary);
+    await replaceJson(join(this.dir, 'summary.json'), summary);
   }
 }
 
@@ -166,8 +167,3 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
-}

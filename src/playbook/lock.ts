@@ -26,6 +26,19 @@ export async function acquireLock(stateDir: string, deployment: string, holder: 
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `${deployment.replace(/[^A-Za-z0-9_.-]/g, '_')}.lock`);
   const me: LockHolder = { ...holder, pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  return acquirePidLock(file, me, {
+    held: (current) => new LockHeldError(deployment, current, file),
+    stale: (current) => warn(`removing stale lock of deployment '${deployment}'${current ? ` (run ${current.runId}, pid ${current.pid} is gone)` : ''}`),
+  });
+}
+
+/**
+ * A lock file created with O_EXCL holding its owner as JSON. A lock whose process is gone (on this
+ * machine), or that cannot be read, is stale: it is replaced after `stale` is told.
+ */
+export async function acquirePidLock<T extends { pid: number; host: string }>(
+  file: string, me: T, on: { held: (current: T) => FleetError; stale: (current: T | undefined) => void },
+): Promise<() => Promise<void>> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await writeFile(file, JSON.stringify(me), { flag: 'wx', mode: 0o600 });
@@ -33,15 +46,15 @@ export async function acquireLock(stateDir: string, deployment: string, holder: 
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    let current: LockHolder | undefined;
+    let current: T | undefined;
     try {
-      current = JSON.parse(await readFile(file, 'utf8')) as LockHolder;
+      current = JSON.parse(await readFile(file, 'utf8')) as T;
     } catch {
       current = undefined; // unreadable or half-written: treat as stale
     }
-    if (current && (current.host !== hostname() || processAlive(current.pid))) throw new LockHeldError(deployment, current, file);
-    warn(`removing stale lock of deployment '${deployment}'${current ? ` (run ${current.runId}, pid ${current.pid} is gone)` : ''}`);
+    if (current && (current.host !== hostname() || processAlive(current.pid))) throw on.held(current);
+    on.stale(current);
     await unlink(file).catch(() => undefined);
   }
-  throw new FleetError('lock', `cannot take the lock of deployment '${deployment}' (${file})`);
+  throw new FleetError('lock', `cannot take the lock ${file}`);
 }

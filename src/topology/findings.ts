@@ -26,7 +26,7 @@ export const FINDING_IDS = [
   'changelog-trimming-off',    // changelog without max age: grows for ever
   'ca-host-without-ca-agreements',
   'clock-skew',                // clocks of the hosts differ by more than the threshold
-  'backup-stale',              // (extension point: the backup milestone adds this check)
+  'backup-stale',              // newest snapshot in the store older than --backup-max-age, or none
   'host-quarantined',          // offline during a restore: holds old data until ipa-fleet rejoin
 ] as const;
 

@@ -1,0 +1,218 @@
+// `ipa-fleet schedule run`: a foreground process that fires each job on its cron expression.
+//
+// - A job whose previous run is still going (or still waiting for its deployment) skips the tick,
+//   with a warning, and the skip is counted: runs are never doubled.
+// - Runs of one deployment never overlap, whichever jobs they belong to: a second job's run waits
+//   for the first. Inside a run, FULL backups take one host at a time (the backup action's rule),
+//   so no two servers of a deployment are ever stopped together.
+// - SIGTERM/SIGINT (the context's signal) cancels the running backups cleanly (the store's staging
+//   folder is removed, stopped services are started again), saves the state and returns.
+import { Cron } from 'croner';
+import type { RunContext } from '../context.js';
+import { FleetError } from '../errors.js';
+import { loadPrivateKey, loadRecipients, type PrivateKey } from '../backup/keys.js';
+import type { FleetEvent } from '../report/events.js';
+import type { JobConfig, ScheduleConfig } from './config.js';
+import { runHook } from './hooks.js';
+import { runScheduledBackup } from './job.js';
+import { renderMetrics, writeMetricsFile } from './metrics.js';
+import { jobRecord, loadState, lockState, saveState, type RunReport, type ScheduleState } from './state.js';
+import { nextRun, scheduleView } from './view.js';
+
+export interface DaemonOptions {
+  config: ScheduleConfig;
+  /** Its signal is SIGTERM: the daemon stops when it aborts. */
+  ctx: RunContext;
+  /** Where the backup runs keep their journals. */
+  stateDir: string;
+  /** One line for the operator (stdout, so journald keeps it). */
+  say: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** [0, 1): the jitter draw (tests pass a fixed one). */
+  random?: () => number;
+  /** How often the metrics file is rewritten when nothing happens (its heartbeat). */
+  heartbeatMs?: number;
+}
+
+export class ScheduleDaemon {
+  private state: ScheduleState | undefined;
+  private readonly crons: Cron[] = [];
+  /** job name → its current run, from the tick until it is recorded (waiting for the deployment included). */
+  private readonly active = new Map<string, Promise<void>>();
+  /** deployment → the end of the last run queued for it. */
+  private readonly deploymentTail = new Map<string, Promise<void>>();
+  private readonly verifyKeys = new Map<string, PrivateKey | undefined>();
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: DaemonOptions) {}
+
+  /** Runs until the context's signal aborts. Key or lock problems throw before any job is started. */
+  async run(): Promise<void> {
+    const { config, ctx } = this.opts;
+    const release = await lockState(config.stateFile, config.file, (m) => this.opts.say('warn', m));
+    let heartbeat: NodeJS.Timeout | undefined;
+    try {
+      this.state = await loadState(config.stateFile, (m) => this.opts.say('warn', m));
+      await this.checkKeys();
+      await this.persist();
+      for (const job of config.jobs) {
+        this.crons.push(new Cron(job.cron, { ...(job.timezone ? { timezone: job.timezone } : {}), catch: true }, () => this.tick(job)));
+        const next = nextRun(job);
+        this.opts.say('info', `job ${job.name} (${job.deployment}, ${job.type}): '${job.cron}'${job.timezone ? ` ${job.timezone}` : ''}, next run ${next?.toISOString() ?? 'never'}`);
+      }
+      heartbeat = setInterval(() => void this.persist(), this.opts.heartbeatMs ?? 60_000);
+      await new Promise<void>((resolveStop) => {
+        if (ctx.signal.aborted) resolveStop();
+        else ctx.signal.addEventListener('abort', () => resolveStop(), { once: true });
+      });
+      this.opts.say('info', `stopping${this.active.size ? `: cancelling ${[...this.active.keys()].join(', ')}` : ''}`);
+    } finally {
+      for (const cron of this.crons) cron.stop();
+      if (heartbeat) clearInterval(heartbeat);
+      await Promise.allSettled(this.active.values());
+      if (this.state) await this.persist();
+      await this.writes;
+      await release();
+    }
+    this.opts.say('info', 'stopped; state saved');
+  }
+
+  /** Public keys must be usable and the verify keys must open, before the first tick. */
+  private async checkKeys(): Promise<void> {
+    for (const job of this.opts.config.jobs) {
+      if (!job.noEncrypt) await loadRecipients(job.encryptTo);
+      if (job.verify?.readData && job.verify.key) {
+        const passphrase = job.verify.passphrase ? await this.opts.ctx.secrets.get(job.verify.passphrase, `jobs.${job.name}.verify.passphrase`) : undefined;
+        this.verifyKeys.set(job.name, await loadPrivateKey(job.verify.key, passphrase));
+      }
+    }
+  }
+
+  private tick(job: JobConfig): void {
+    const state = this.state!;
+    if (this.opts.ctx.signal.aborted) return;
+    if (this.active.has(job.name)) {
+      jobRecord(state, job.name).skippedOverlaps += 1;
+      this.opts.say('warn', `job ${job.name}: the previous run is still going; this tick is skipped (${jobRecord(state, job.name).skippedOverlaps} skipped so far)`);
+      void this.persist();
+      return;
+    }
+    const scheduledAt = new Date();
+    const run = this.runJob(job, scheduledAt)
+      .catch((err: unknown) => this.opts.say('error', `job ${job.name}: ${this.opts.ctx.redactor.mask(err instanceof Error ? err.message : String(err))}`))
+      .finally(() => this.active.delete(job.name));
+    this.active.set(job.name, run);
+  }
+
+  private async runJob(job: JobConfig, scheduledAt: Date): Promise<void> {
+    const { ctx } = this.opts;
+    if (job.jitterSeconds > 0) {
+      const delay = Math.floor((this.opts.random ?? Math.random)() * job.jitterSeconds * 1000);
+      if (!(await sleep(delay, ctx.signal))) return;
+    }
+    // One deployment at a time: wait for whatever run of it is queued before this one.
+    const before = this.deploymentTail.get(job.deployment);
+    let done!: () => void;
+    const mine = new Promise<void>((r) => { done = r; });
+    const tail = (before ?? Promise.resolve()).then(() => mine);
+    this.deploymentTail.set(job.deployment, tail);
+    try {
+      if (before) {
+        this.opts.say('info', `job ${job.name}: waits for the running backup of ${job.deployment}`);
+        await before;
+      }
+      if (ctx.signal.aborted) return;
+      const record = jobRecord(this.state!, job.name);
+      const verifyDue = job.verify !== undefined && (!record.lastVerify || Date.now() - new Date(record.lastVerify.at).getTime() >= job.verify.everySeconds * 1000);
+      record.runs += 1;
+      await this.persist();
+      this.opts.say('info', `job ${job.name}: run ${record.runs} starts (${job.type}${verifyDue ? ', verify due' : ''})`);
+      const report = await runScheduledBackup(job, {
+        ctx, stateDir: this.opts.stateDir, scheduledAt,
+        verify: verifyDue ? { readData: job.verify!.readData, key: this.verifyKeys.get(job.name) } : undefined,
+        onEvent: (e) => this.onEvent(job, e),
+      });
+      this.record(job, report);
+      await this.persist();
+      this.opts.say(report.result === 'succeeded' && report.errors.length === 0 ? 'info' : report.result === 'cancelled' ? 'warn' : 'error', describeReport(report));
+      await this.hooks(job, report);
+    } finally {
+      done();
+      if (this.deploymentTail.get(job.deployment) === tail) this.deploymentTail.delete(job.deployment);
+    }
+  }
+
+  private record(job: JobConfig, report: RunReport): void {
+    const state = this.state!;
+    const record = jobRecord(state, job.name);
+    record.lastRun = report;
+    if (report.result === 'partial' || report.result === 'failed') record.failedRuns += 1;
+    if (report.verify) record.lastVerify = report.verify;
+    const hosts = (state.hosts[job.deployment] ??= {});
+    for (const [host, r] of Object.entries(report.perHost)) {
+      // A cancelled host did not fail: its record stays as it was.
+      if (report.result === 'cancelled' && !r.ok) continue;
+      const previous = hosts[host];
+      hosts[host] = {
+        lastAttempt: report.startedAt,
+        lastDurationSeconds: r.durationSeconds,
+        consecutiveFailures: r.ok ? 0 : (previous?.consecutiveFailures ?? 0) + 1,
+        ...(r.ok ? { lastSuccess: report.finishedAt, lastSnapshot: r.snapshot, lastSize: r.size } : {
+          ...(previous?.lastSuccess ? { lastSuccess: previous.lastSuccess, lastSnapshot: previous.lastSnapshot, lastSize: previous.lastSize } : {}),
+          lastError: r.error,
+        }),
+      };
+    }
+  }
+
+  private async hooks(job: JobConfig, report: RunReport): Promise<void> {
+    if (report.result === 'cancelled') return;
+    const failed = report.result !== 'succeeded' || report.errors.length > 0;
+    const command = failed ? job.hooks.onFailure : job.hooks.onSuccess;
+    if (!command) return;
+    const outcome = await runHook(failed ? 'on_failure' : 'on_success', command, report, this.opts.ctx, job.hooks.timeoutSeconds);
+    if (!outcome.ok) this.opts.say('warn', `job ${job.name}: hook ${failed ? 'on_failure' : 'on_success'} failed (${outcome.problem ?? `exit ${outcome.exitCode ?? outcome.signal}`}); see the log`);
+  }
+
+  private onEvent(job: JobConfig, e: FleetEvent): void {
+    if (e.type !== 'task.finished') return;
+    const detail = e.error ?? e.message ?? '';
+    this.opts.say(e.status === 'failed' ? 'warn' : 'info', `job ${job.name}: ${e.host} ${e.status} in ${(e.durationMs / 1000).toFixed(1)} s${detail ? `: ${detail}` : ''}`);
+  }
+
+  /** Saves the state and rewrites the metrics file, one write after the other. */
+  private persist(): Promise<void> {
+    const { config } = this.opts;
+    const state = this.state!;
+    this.writes = this.writes.then(async () => {
+      try {
+        await saveState(config.stateFile, state);
+        if (config.metrics) {
+          const view = await scheduleView(config, state);
+          await writeMetricsFile(config.metrics, renderMetrics({ hosts: view.hosts, jobs: view.jobs, writtenAt: new Date() }));
+        }
+      } catch (err) {
+        this.opts.say('error', `cannot save the state or the metrics: ${err instanceof FleetError ? err.message : (err as Error).message}`);
+      }
+    });
+    return this.writes;
+  }
+}
+
+function describeReport(r: RunReport): string {
+  const hosts = `${r.hosts.ok.length} of ${r.hosts.ok.length + r.hosts.failed.length} host(s) backed up`;
+  const failed = r.hosts.failed.length ? `; failed: ${r.hosts.failed.map((h) => `${h} (${r.perHost[h]?.error ?? '?'})`).join(', ')}` : '';
+  const pruned = r.pruned ? `; pruned ${r.pruned.removed}, kept ${r.pruned.kept}` : '';
+  const verify = r.verify ? `; verify${r.verify.readData ? ' (data)' : ''} ${r.verify.ok ? 'ok' : 'FAILED'}` : '';
+  const other = r.errors.filter((e) => !e.host || !r.hosts.failed.includes(e.host)).filter((e) => !/^verify /.test(e.message));
+  return `job ${r.job}: ${r.result} in ${r.durationSeconds.toFixed(1)} s: ${hosts}${failed}${pruned}${verify}${other.length && r.hosts.failed.length === 0 ? `; ${other.map((e) => e.message).join('; ')}` : ''}${r.runId ? ` (run ${r.runId})` : ''}`;
+}
+
+/** Waits `ms`; false when the signal aborted first. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolveSleep) => {
+    const onAbort = (): void => { clearTimeout(timer); resolveSleep(false); };
+    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolveSleep(true); }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
