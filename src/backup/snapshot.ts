@@ -56,8 +56,12 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
   let stopped = false;
   try {
     if (opts.type === 'full') {
-      await stopServices(transport, host, ctx, 'for a FULL backup');
+      // Set first: a stop cut short by Ctrl-C / SIGTERM may still have stopped the server, and
+      // starting a running instance again is harmless.
       stopped = true;
+      await stopServices(transport, host, ctx, 'for a FULL backup');
+      // The stop is not cancellable; a cancellation that came meanwhile ends the backup here.
+      if (opts.signal.aborted) throw new FleetError('failure', `${host.name}: the FULL backup was cancelled`, { host: host.name });
       for (const e of exports) {
         // Offline export with replication data (db2ldif -r); dsctl runs it as the dirsrv user.
         await ssh.run(`dsctl ${shellQuote(instance)} db2ldif --replication ${shellQuote(e.s.backend!)} ${shellQuote(e.remote)}`, { timeoutMs: opts.exportTimeoutMs ?? 3_600_000 });

@@ -21,14 +21,17 @@ export async function stopServices(transport: Transport, host: Host, ctx: RunCon
   ctx.log.info(`${host.name}: stopping services ${why} (${command})`);
   // The LDAP session dies with the server; drop it so nothing reuses it.
   await transport.forgetLdap(host);
-  await (await transport.ssh(host)).run(command, { timeoutMs: SERVICE_TIMEOUT_MS });
+  // Not cancelled half-way by Ctrl-C / SIGTERM: a server left shutting down would still look
+  // "running" to the start in the caller's finally, and then be down (seen in the lab).
+  await (await transport.ssh(host)).run(command, { timeoutMs: SERVICE_TIMEOUT_MS, abortable: false });
 }
 
 /** Meant for a `finally`: what stopped the services must never leave them stopped silently. */
 export async function startServices(transport: Transport, host: Host, ctx: RunContext, what: string): Promise<void> {
   const command = startCommand(host);
   try {
-    await (await transport.ssh(host)).run(command, { timeoutMs: SERVICE_TIMEOUT_MS });
+    // Not cancelled by Ctrl-C / SIGTERM: that is usually what brought us to this finally.
+    await (await transport.ssh(host)).run(command, { timeoutMs: SERVICE_TIMEOUT_MS, abortable: false });
     ctx.log.info(`${host.name}: services started again (${command})`);
   } catch (err) {
     ctx.log.error(`${host.name}: could not start the services again (${command}): ${(err as Error).message}`);

@@ -94,8 +94,9 @@ export async function restoreMaster(transport: Transport, host: Host, ctx: RunCo
 
     const results: RestoredSuffix[] = [];
     if (opts.type === 'full') {
-      await stopServices(transport, host, ctx, 'for a FULL restore');
+      // Set first: a stop cut short may still have stopped the server (a second start is harmless).
       stopped = true;
+      await stopServices(transport, host, ctx, 'for a FULL restore');
       opts.onProgress?.(`putting back ${config.length} configuration file(s)`);
       await putBackConfig(transport, host, staging, config);
       for (const s of restored) {

@@ -32,6 +32,11 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Shown in results and logs instead of the command (e.g. a description). */
   display?: string;
+  /**
+   * false: Ctrl-C / SIGTERM do not cancel it. For the clean-up a `finally` must finish (starting
+   * services a FULL backup stopped); the timeout still applies.
+   */
+  abortable?: boolean;
 }
 
 export interface ExecOutput extends CommandResult {
@@ -171,7 +176,7 @@ export class SshSession {
       setTimeout(() => finish?.(), CANCEL_GRACE_MS).unref();
     };
     const onAbort = (): void => cancel();
-    this.ctx.signal.addEventListener('abort', onAbort, { once: true });
+    if (opts.abortable !== false) this.ctx.signal.addEventListener('abort', onAbort, { once: true });
     const timer = opts.timeoutMs
       ? setTimeout(() => { timedOut = true; cancel(); }, opts.timeoutMs)
       : undefined;
