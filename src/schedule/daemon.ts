@@ -31,6 +31,8 @@ export interface DaemonOptions {
   random?: () => number;
   /** How often the metrics file is rewritten when nothing happens (its heartbeat). */
   heartbeatMs?: number;
+  /** One run of a job; the real backup unless a unit test passes its own. */
+  runBackup?: typeof runScheduledBackup;
 }
 
 export class ScheduleDaemon {
@@ -126,7 +128,7 @@ export class ScheduleDaemon {
       record.runs += 1;
       await this.persist();
       this.opts.say('info', `job ${job.name}: run ${record.runs} starts (${job.type}${verifyDue ? ', verify due' : ''})`);
-      const report = await runScheduledBackup(job, {
+      const report = await (this.opts.runBackup ?? runScheduledBackup)(job, {
         ctx, stateDir: this.opts.stateDir, scheduledAt,
         verify: verifyDue ? { readData: job.verify!.readData, key: this.verifyKeys.get(job.name) } : undefined,
         onEvent: (e) => this.onEvent(job, e),
