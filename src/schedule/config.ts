@@ -86,9 +86,9 @@ export async function loadSchedule(path: string): Promise<ScheduleConfig> {
     try {
       job.deployment = (await loadInventory(job.inventory)).deployment;
     } catch (err) {
-      if (err instanceof InventoryError && err.file === job.inventory && /cannot read|no such file/.test(err.message)) {
-        throw new InventoryError(file, job.line, `jobs.${job.name}.inventory`, `cannot read ${job.inventory}: no such file`);
-      }
+      // Named from the schedule's side: which job points at it, and where.
+      const unreadable = err instanceof InventoryError && err.file === job.inventory ? /cannot read the inventory: (.*)$/.exec(err.message) : null;
+      if (unreadable) throw new InventoryError(file, job.line, `jobs.${job.name}.inventory`, `cannot read ${job.inventory}: ${unreadable[1]}`);
       throw err;
     }
   }
@@ -185,6 +185,7 @@ function parseRetention(node: DocNode, where: string, fail: Fail): RetentionPoli
   checkKeys(map, RETENTION_KEYS, fail, where);
   const counts: Record<string, number> = {};
   for (const e of map.entries) counts[e.key] = int(e.value, `${where}.${e.key}`, fail);
+  if (!Object.values(counts).some((n) => n > 0)) fail(map.line, where, `keeps nothing, so every snapshot would be removed; set one of ${RETENTION_KEYS.join(', ')} above 0`);
   try {
     return parseRetentionPolicy(counts);
   } catch (err) {
@@ -224,7 +225,9 @@ function parseHooks(node: DocNode, where: string, fail: Fail): HookConfig {
     return text;
   };
   const timeoutNode = get(map, 'timeout');
-  return { onFailure: command('on_failure'), onSuccess: command('on_success'), timeoutSeconds: timeoutNode ? duration(timeoutNode, `${where}.timeout`, fail) : 60 };
+  const timeoutSeconds = timeoutNode ? duration(timeoutNode, `${where}.timeout`, fail) : 60;
+  if (timeoutSeconds < 1) fail(timeoutNode!.line, `${where}.timeout`, 'must be at least 1s (a hook is killed when it runs out)');
+  return { onFailure: command('on_failure'), onSuccess: command('on_success'), timeoutSeconds };
 }
 
 function checkTimezone(zone: string, line: number, key: string, fail: Fail): void {

@@ -128,11 +128,12 @@ export class ScheduleDaemon {
       record.runs += 1;
       await this.persist();
       this.opts.say('info', `job ${job.name}: run ${record.runs} starts (${job.type}${verifyDue ? ', verify due' : ''})`);
+      const started = new Date();
       const report = await (this.opts.runBackup ?? runScheduledBackup)(job, {
         ctx, stateDir: this.opts.stateDir, scheduledAt,
         verify: verifyDue ? { readData: job.verify!.readData, key: this.verifyKeys.get(job.name) } : undefined,
         onEvent: (e) => this.onEvent(job, e),
-      });
+      }).catch((err: unknown) => failedReport(job, scheduledAt, started, ctx.redactor.mask(err instanceof Error ? err.message : String(err))));
       this.record(job, report);
       await this.persist();
       this.opts.say(report.result === 'succeeded' && report.errors.length === 0 ? 'info' : report.result === 'cancelled' ? 'warn' : 'error', describeReport(report));
@@ -198,6 +199,17 @@ export class ScheduleDaemon {
     });
     return this.writes;
   }
+}
+
+/** A run that threw instead of reporting still counts, and still reaches on_failure. */
+function failedReport(job: JobConfig, scheduledAt: Date, started: Date, message: string): RunReport {
+  const finished = new Date();
+  return {
+    job: job.name, deployment: job.deployment, type: job.type, runId: undefined, result: 'failed',
+    scheduledAt: scheduledAt.toISOString(), startedAt: started.toISOString(), finishedAt: finished.toISOString(),
+    durationSeconds: (finished.getTime() - started.getTime()) / 1000,
+    hosts: { ok: [], failed: [] }, perHost: {}, errors: [{ message }], pruned: undefined, verify: undefined,
+  };
 }
 
 function describeReport(r: RunReport): string {

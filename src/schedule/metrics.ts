@@ -5,6 +5,8 @@
 // "Last success" is the time of the host's newest snapshot in the store (what a restore could use),
 // not a counter the daemon keeps: a backup made by hand counts, a pruned or deleted one does not.
 // A host with no snapshot gets 0, so `time() - last_success > N` alerts on it as well.
+// The job's label is `schedule_job`, not `job`: Prometheus sets `job` itself on every scrape and would
+// rename ours to `exported_job`.
 import { replaceFile } from '../atomic-file.js';
 
 export interface HostMetrics {
@@ -48,7 +50,7 @@ export function renderMetrics(input: { hosts: HostMetrics[]; jobs: JobMetrics[];
     name, type, help,
     samples: input.jobs.flatMap((j) => {
       const v = value(j);
-      return v === undefined ? [] : [{ labels: { job: j.job, deployment: j.deployment }, value: v }];
+      return v === undefined ? [] : [{ labels: { schedule_job: j.job, deployment: j.deployment }, value: v }];
     }),
   });
   const families: Family[] = [

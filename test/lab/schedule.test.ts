@@ -171,8 +171,8 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
       assert.equal(metrics.get(`ipa_fleet_backup_consecutive_failures${l}`), 0);
       assert.ok(metrics.get(`ipa_fleet_backup_last_attempt_timestamp_seconds${l}`)! >= Math.floor(Date.parse(newest.time) / 1000) - 60);
     }
-    assert.equal(metrics.get('ipa_fleet_schedule_runs_total{job="lab-data",deployment="ipa-lab"}'), job.runs);
-    assert.equal(metrics.get('ipa_fleet_backup_verify_ok{job="lab-data",deployment="ipa-lab"}'), 1);
+    assert.equal(metrics.get('ipa_fleet_schedule_runs_total{schedule_job="lab-data",deployment="ipa-lab"}'), job.runs);
+    assert.equal(metrics.get('ipa_fleet_backup_verify_ok{schedule_job="lab-data",deployment="ipa-lab"}'), 1);
 
     // schedule status says the same.
     const status = await cli(['--log-file', lab.logFile, '--json', 'schedule', 'status', '-c', s.file], { env });
