@@ -52,6 +52,11 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
   if (suffixes.length === 0) throw new FleetError('failure', `${host.name}: no replicated suffix to back up (is ${host.suffixes.domain} a replica here?)`);
   const exports = suffixes.map((s) => ({ s, remote: `${ldifDir}/${tag}-${s.backend}.ldif`, inArchive: `ldif/${s.backend}.ldif` }));
   const bakDir = `${instanceBak(instance)}/${tag}`;
+  // What a SIGKILLed backup of this host left: its staging folder here, its export files there.
+  for (const dir of await opts.store.removeOrphanedStaging(hostDeployment(transport), host.name)) {
+    ctx.warn(`${host.name}: removed ${dir}, left by a backup that did not finish`);
+  }
+  await removeStaleExports(transport, host, ctx);
   const pending = await opts.store.beginSnapshot(hostDeployment(transport), host.name, id);
   let stopped = false;
   try {
@@ -126,6 +131,20 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
       .catch((err: Error) => ctx.log.warn(`${host.name}: could not remove the export files: ${err.message}`));
     if (stopped) await startServices(transport, host, ctx, 'the FULL backup');
   }
+}
+
+/**
+ * Export files and db2bak folders of earlier backups that never reached their finally (the
+ * controller was killed). Only ours match (`ipa-fleet-<snapshot id>…`), and no other backup of the
+ * deployment runs now: the run holds the deployment lock.
+ */
+async function removeStaleExports(transport: Transport, host: Host, ctx: RunContext): Promise<void> {
+  const instance = host.ldap.instance;
+  const pattern = 'ipa-fleet-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]*';
+  const out = await (await transport.ssh(host)).exec(
+    `for f in ${shellQuote(instanceLdif(instance))}/${pattern} ${shellQuote(instanceBak(instance))}/${pattern}; do [ -e "$f" ] && rm -rf -- "$f" && echo "$f"; done; true`,
+  );
+  for (const f of out.stdout.split('\n').filter(Boolean)) ctx.warn(`${host.name}: removed ${f}, left by a backup that did not finish`);
 }
 
 /** FreeIPA's package version (RPM or Debian), for the manifest's ipa_version. */

@@ -12,10 +12,12 @@
 // holds it exclusive; removing snapshots or staging folders belongs under the exclusive lock.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { FleetError, UsageError } from '../errors.js';
 import { checkDeploymentName, checkHostName } from '../inventory/names.js';
+import { processAlive } from '../playbook/journal.js';
 import { stateDir } from '../state-dir.js';
 import type { Manifest, ManifestFile, ManifestSuffix, SnapshotType } from './manifest.js';
 
@@ -24,6 +26,8 @@ export const MANIFEST_SCHEMA = 'ipa-fleet/snapshot/v1';
 /** `20261126T101500Z-1a2b3c`: UTC time to the second, then 6 random hex digits. Sorts by time. */
 export const SNAPSHOT_ID_RE = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
 const STAGING_RE = /^\.(.+)\.partial$/;
+/** In a staging folder: {pid, host} of the process writing it. */
+const OWNER_FILE = '.owner';
 const REMOVING_RE = /^\.(.+)\.removing-[0-9a-f]+$/;
 
 export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -131,7 +135,33 @@ export class SnapshotStore {
       throw err;
     }
     await chmod(dir, 0o700); // whatever the umask
+    // Who writes it: a later backup of the host can tell a crashed writer's folder from a live one.
+    await writeFile(join(dir, OWNER_FILE), JSON.stringify({ pid: process.pid, host: hostname() }), { mode: 0o600 });
     return new PendingSnapshot(deployment, host, id, dir, finalDir);
+  }
+
+  /**
+   * Removes the host's staging folders whose writer is gone (a backup SIGKILLed or crashed on this
+   * machine), so that the next backup of the host leaves no partial snapshot behind. Folders without
+   * an owner, or written from another machine, are left to `prune`'s age rule. Returns what it removed.
+   */
+  async removeOrphanedStaging(deployment: string, host: string): Promise<string[]> {
+    const hostDir = this.hostDir(deployment, host);
+    const removed: string[] = [];
+    for (const name of await subdirs(hostDir)) {
+      if (!STAGING_RE.test(name)) continue;
+      const dir = join(hostDir, name);
+      let owner: { pid?: unknown; host?: unknown };
+      try {
+        owner = JSON.parse(await readFile(join(dir, OWNER_FILE), 'utf8')) as { pid?: unknown; host?: unknown };
+      } catch {
+        continue;
+      }
+      if (owner.host !== hostname() || typeof owner.pid !== 'number' || processAlive(owner.pid)) continue;
+      await rm(dir, { recursive: true, force: true });
+      removed.push(dir);
+    }
+    return removed;
   }
 
   /** Every valid snapshot and every problem, sorted by deployment, host, time (then id). */
@@ -170,11 +200,17 @@ export class SnapshotStore {
     const parts = wanted.split('/');
     if (parts.length !== 1 && parts.length !== 3) throw new UsageError(`'${wanted}' is neither a snapshot id nor <deployment>/<host>/<id>`);
     const [deployment, host, prefix] = parts.length === 3 ? parts as [string, string, string] : [undefined, undefined, wanted];
-    const all = await this.list({ deployment, host });
+    const scan = await this.scan({ deployment, host });
+    const all = scan.snapshots;
     const exact = all.filter((e) => e.id === prefix);
     const matches = exact.length > 0 ? exact : all.filter((e) => e.id.startsWith(prefix));
     if (matches.length === 1) return matches[0]!;
-    if (matches.length === 0) throw new UsageError(`no snapshot '${wanted}' in ${this.root}; see ipa-fleet backups list`);
+    if (matches.length === 0) {
+      // A folder that is there but unusable (edited manifest, swapped archive) is named with its problem.
+      const broken = scan.problems.filter((p) => p.id === prefix).concat(scan.problems.filter((p) => p.id !== prefix && p.id.startsWith(prefix)));
+      if (broken.length > 0) throw new FleetError('failure', `snapshot ${broken[0]!.dir} cannot be used: ${broken[0]!.problem}`);
+      throw new UsageError(`no snapshot '${wanted}' in ${this.root}; see ipa-fleet backups list`);
+    }
     const shown = matches.slice(0, 5).map((e) => `${e.deployment}/${e.host}/${e.id}`).join(', ');
     const more = matches.length > 5 ? ` and ${matches.length - 5} more` : '';
     throw new UsageError(`snapshot '${wanted}' is ambiguous: it matches ${matches.length} snapshots (${shown}${more}); give more of the id or <deployment>/<host>/<id>`);
@@ -301,6 +337,7 @@ export class PendingSnapshot {
       await fh.close();
     }
     await rename(tmp, file);
+    await rm(join(this.dir, OWNER_FILE), { force: true });
     for (const name of await readdir(this.dir)) await fsyncFile(join(this.dir, name));
     await fsyncDir(this.dir);
     if (await exists(this.finalDir)) throw new FleetError('failure', `${where}: ${this.finalDir} appeared meanwhile`);

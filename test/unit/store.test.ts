@@ -169,6 +169,24 @@ describe('staging and commit', () => {
     await assert.rejects(store.beginSnapshot('prod', 'ipa1', id), /already exists/);
   });
 
+  it('removeOrphanedStaging: a staging folder whose writer died goes; a live writer\'s and an ownerless one stay', async () => {
+    const store = new SnapshotStore(freshRoot());
+    const dead = await store.beginSnapshot('prod', 'ipa1', newSnapshotId(new Date(Date.now() - 3000)));
+    writeFileSync(join(dead.dir, '.owner'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname() }));
+    const live = await store.beginSnapshot('prod', 'ipa1', newSnapshotId(new Date(Date.now() - 2000)));
+    const ownerless = await store.beginSnapshot('prod', 'ipa1', newSnapshotId(new Date(Date.now() - 1000)));
+    rmSync(join(ownerless.dir, '.owner'));
+    const elsewhere = await store.beginSnapshot('prod', 'ipa1', newSnapshotId());
+    writeFileSync(join(elsewhere.dir, '.owner'), JSON.stringify({ pid: 2 ** 22 + 12345, host: 'another-controller' }));
+    assert.deepEqual(await store.removeOrphanedStaging('prod', 'ipa1'), [dead.dir]);
+    assert.equal(existsSync(dead.dir), false);
+    for (const p of [live, ownerless, elsewhere]) assert.equal(existsSync(p.dir), true);
+    // The owner file does not travel into the committed snapshot.
+    writeFileSync(live.archivePath('archive.tar.gz.pgp'), ARCHIVE);
+    const dir = await live.commit(manifest({ id: live.id }));
+    assert.deepEqual(readdirSync(dir).sort(), ['archive.tar.gz.pgp', 'manifest.json']);
+  });
+
   it('a crashed backup leaves only a staging folder: never listed, reported by staleStaging once old', async () => {
     const root = freshRoot();
     const store = new SnapshotStore(root);
@@ -183,7 +201,7 @@ describe('staging and commit', () => {
     assert.deepEqual(await store.staleStaging(60 * 60 * 1000), [], 'a young staging folder may be a running backup');
 
     const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
-    for (const f of [join(pending.dir, 'archive.tar.gz.pgp'), join(pending.dir, 'manifest.json'), pending.dir]) utimesSync(f, old, old);
+    for (const f of [...readdirSync(pending.dir).map((n) => join(pending.dir, n)), pending.dir]) utimesSync(f, old, old);
     const stale = await store.staleStaging(60 * 60 * 1000);
     assert.equal(stale.length, 1);
     assert.equal(stale[0]!.id, id);
