@@ -33,6 +33,11 @@ export interface RunContext {
   secrets: SecretStore;
   /** Aborted on Ctrl-C / SIGTERM. */
   signal: AbortSignal;
+  /**
+   * Something the operator must see even without -v (a stale lock removed, a crashed backup's
+   * leftovers cleaned up): logged, and shown on stderr by the CLI.
+   */
+  warn: (message: string) => void;
 }
 
 export interface ContextOptions {
@@ -42,6 +47,8 @@ export interface ContextOptions {
   echo?: NodeJS.WritableStream;
   prompt?: (question: string) => Promise<string>;
   signal?: AbortSignal;
+  /** Where `warn` shows a warning besides the log (the CLI: stderr, when -v does not echo the log already). */
+  onWarning?: (message: string) => void;
 }
 
 export function createRunContext(opts: ContextOptions): RunContext {
@@ -55,5 +62,9 @@ export function createRunContext(opts: ContextOptions): RunContext {
     redactor,
     secrets: new SecretStore(redactor, opts.prompt),
     signal,
+    warn: (message) => {
+      log.warn(message);
+      opts.onWarning?.(redactor.mask(message));
+    },
   };
 }

@@ -42,7 +42,7 @@ export const backupAction: ActionDefinition = {
     // Checked before the host is touched.
     const recipients = params.no_encrypt === true ? undefined : await loadRecipients(keyFiles);
     const store = new SnapshotStore(typeof params.store === 'string' ? params.store : defaultStoreDir());
-    const release = await acquireStoreLock(store.root, ctx.inventory.deployment, 'shared', `backup ${ctx.host.name}`, (m) => ctx.run.log.warn(m));
+    const release = await acquireStoreLock(store.root, ctx.inventory.deployment, 'shared', `backup ${ctx.host.name}`, (m) => ctx.run.warn(m));
     try {
       let lastReport = 0;
       const result = await takeSnapshot(ctx.transport, ctx.host, ctx.run, {

@@ -50,8 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--limit <pattern>', 'only these hosts: names, globs, groups, !exclusions, &intersections (comma separated)')
     .addOption(new Option('-v, --verbose', 'more detail on stderr and in the log; repeat for more (-vvv)').argParser((_v: string, prev: number) => prev + 1).default(0))
     .option('--json', 'machine-readable output on stdout', false)
-    .option('--log-file <file>', 'log file', defaultLogFile())
-    .option('--no-color', 'plain output without colours')
+    .option('--log-file <file>', 'log file (secrets masked; -v adds detail)', defaultLogFile())
+    .option('--no-color', 'plain output without colours (also NO_COLOR=1; colours are only used on a terminal)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
@@ -59,6 +59,10 @@ export async function main(argv: string[]): Promise<number> {
 Exit codes: 0 ok, 1 failure, 2 usage or inventory error, 3 partial (some hosts failed),
             4 host unreachable, 11 lock held, 12 authentication or decryption failed.
 Log file:   ${defaultLogFile()} unless --log-file is given.`);
+  // After the help of every subcommand: the global options apply to all of them.
+  program.addHelpText('afterAll', ({ command }) => (command === program ? '' : `
+Global options, before or after the command: -i, --inventory <file>; --limit <pattern>;
+-v, --verbose; --json; --log-file <file>; --no-color (described by ipa-fleet --help).`));
 
   const wrap: Wrap = (action) => async (...args: unknown[]) => {
     const raw = program.opts() as GlobalOptions;
@@ -70,6 +74,8 @@ Log file:   ${defaultLogFile()} unless --log-file is given.`);
       echo: process.stderr,
       prompt: (question) => promptHidden(question),
       signal: abort.signal,
+      // With -v the log's echo shows warnings already.
+      ...(globals.verbose === 0 ? { onWarning: (m: string) => out.warn(m) } : {}),
     });
     ctx.log.info(`ipa-fleet ${program.args.join(' ')}`.trim());
     try {

@@ -80,12 +80,23 @@ export async function planPlaybook(opts: PlanOptions): Promise<{ plan: Plan; inv
 }
 
 export async function runPlaybook(opts: RunOptions): Promise<RunOutcome> {
-  const { plan, inventory, facts } = await planPlaybook(opts);
-  if (plan.tasks.length === 0) throw new UsageError(`playbook '${plan.playbook.name}' plans no task for these hosts`);
-  if (plan.destructive && !(await opts.confirm(plan))) {
-    throw new UsageError(`not confirmed: playbook '${plan.playbook.name}' changes the deployment; nothing was done`);
+  // The deployment lock comes first: a host that is down because another run (a FULL backup) stopped
+  // it must read as "locked by that run" (11), not as unreachable (4) while facts are gathered.
+  const registry = opts.registry ?? defaultRegistry();
+  const playbook = await loadPlaybook(resolvePlaybookPath(opts.playbook), registry);
+  const deployment = (await loadInventory(resolve(opts.inventoryFile))).deployment;
+  const runId = newRunId(playbook.name);
+  const release = await acquireLock(opts.stateDir, deployment, { runId, playbook: playbook.name }, (m) => opts.ctx.warn(m));
+  try {
+    const { plan, inventory, facts } = await planPlaybook({ ...opts, registry });
+    if (plan.tasks.length === 0) throw new UsageError(`playbook '${plan.playbook.name}' plans no task for these hosts`);
+    if (plan.destructive && !(await opts.confirm(plan))) {
+      throw new UsageError(`not confirmed: playbook '${plan.playbook.name}' changes the deployment; nothing was done`);
+    }
+    return await executeRun(plan, inventory, facts, { ...opts, registry }, undefined, runId);
+  } finally {
+    await release();
   }
-  return executeRun(plan, inventory, facts, opts, undefined);
 }
 
 /** Continues a run from its journal: the same plan, tasks already done are skipped. */
@@ -95,35 +106,40 @@ export async function resumeRun(runId: string, opts: Omit<RunOptions, 'playbook'
   if (inventory.deployment !== opened.plan.inventory.deployment) {
     throw new UsageError(`run ${runId} was for deployment '${opened.plan.inventory.deployment}', the inventory is for '${inventory.deployment}'`);
   }
-  let facts = new Map<string, HostFacts>();
-  if (opened.plan.needsFacts) {
-    const transport = new Transport(inventory, opts.ctx);
-    try {
-      // The plan is made: facts only serve the tasks, and a host that is down (a directory server
-      // that died mid-import, say) is exactly what the resumed tasks may repair. Its tasks fail
-      // on their own if it stays down.
-      const hosts = selectHosts(inventory, opened.plan.limit);
-      const gathered = await gatherAllFacts(transport, hosts);
-      for (const [name, value] of gathered) {
-        if (value instanceof FleetError) opts.ctx.log.warn(`resume: no facts from ${name}: ${value.message}`);
-        else facts.set(name, value);
+  const release = await acquireLock(opts.stateDir, inventory.deployment, { runId, playbook: opened.plan.playbook.name }, (m) => opts.ctx.warn(m));
+  try {
+    let facts = new Map<string, HostFacts>();
+    if (opened.plan.needsFacts) {
+      const transport = new Transport(inventory, opts.ctx);
+      try {
+        // The plan is made: facts only serve the tasks, and a host that is down (a directory server
+        // that died mid-import, say) is exactly what the resumed tasks may repair. Its tasks fail
+        // on their own if it stays down.
+        const hosts = selectHosts(inventory, opened.plan.limit);
+        const gathered = await gatherAllFacts(transport, hosts);
+        for (const [name, value] of gathered) {
+          if (value instanceof FleetError) opts.ctx.log.warn(`resume: no facts from ${name}: ${value.message}`);
+          else facts.set(name, value);
+        }
+      } finally {
+        await transport.close();
       }
-    } finally {
-      await transport.close();
     }
+    return await executeRun(opened.plan, inventory, facts, { ...opts, registry: opts.registry ?? defaultRegistry() }, { journal: opened.journal, done: doneTasks(opened.entries) }, runId);
+  } finally {
+    await release();
   }
-  return executeRun(opened.plan, inventory, facts, { ...opts, registry: opts.registry ?? defaultRegistry() }, { journal: opened.journal, done: doneTasks(opened.entries) });
 }
 
 async function executeRun(
   plan: Plan, inventory: Inventory, facts: Map<string, HostFacts>,
   opts: Pick<RunOptions, 'ctx' | 'events' | 'registry' | 'stateDir' | 'forks'>,
   resume: { journal: RunJournal; done: Set<string> } | undefined,
+  /** The run's id; the caller holds the deployment lock in its name. */
+  runId: string,
 ): Promise<RunOutcome> {
   const events = opts.events ?? new EventStream();
   const registry = opts.registry ?? defaultRegistry();
-  const runId = resume?.journal.runId ?? newRunId(plan.playbook.name);
-  const release = await acquireLock(opts.stateDir, inventory.deployment, { runId, playbook: plan.playbook.name }, (m) => opts.ctx.log.warn(m));
   const transport = new Transport(inventory, opts.ctx);
   const started = Date.now();
   try {
@@ -157,7 +173,6 @@ async function executeRun(
     return { runId, runDir: journal.dir, state: result.state, recap: result.recap, statuses: result.statuses, failures: result.failures.map((f) => f.error) };
   } finally {
     await transport.close();
-    await release();
   }
 }
 

@@ -89,7 +89,7 @@ export async function runScheduledBackup(job: JobConfig, opts: JobRunOptions): P
   // Only after a run in which every host succeeded: while a host is failing, nothing is removed.
   if (result === 'succeeded' && job.retention) {
     try {
-      const r = await pruneDeployment(store, deployment, job.retention, { dryRun: false, command: `schedule ${job.name} prune`, warn: (m) => ctx.log.warn(m) });
+      const r = await pruneDeployment(store, deployment, job.retention, { dryRun: false, command: `schedule ${job.name} prune`, warn: (m) => ctx.warn(m) });
       pruned = { removed: r.decisions.filter((d) => !d.keep).length, kept: r.decisions.filter((d) => d.keep).length };
     } catch (err) {
       errors.push({ message: `prune: ${ctx.redactor.mask((err as Error).message)}` });
@@ -122,7 +122,7 @@ export async function jobHosts(job: Pick<JobConfig, 'inventory' | 'limit'>): Pro
 async function verifyNewest(
   store: SnapshotStore, deployment: string, hosts: string[], opts: { readData: boolean; key: PrivateKey | undefined }, command: string, ctx: RunContext,
 ): Promise<VerifyReport> {
-  const release = await acquireStoreLock(store.root, deployment, 'shared', command, (m) => ctx.log.warn(m));
+  const release = await acquireStoreLock(store.root, deployment, 'shared', command, (m) => ctx.warn(m));
   try {
     const snapshots: VerifyReport['snapshots'] = [];
     for (const host of hosts) {
