@@ -48,11 +48,11 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
     .option('--type <type>', 'data (online LDIF exports with replication data) or full (services stopped; configuration too)', 'data')
     .option('--binary', 'also the backup task\'s db2bak folder', false)
     .option('--store <dir>', `store folder (default: ${defaultStoreDir()})`)
-    .option('--encrypt-to <keyfile>', 'OpenPGP public key file to encrypt to (repeatable)', collect, [])
+    .option('--encrypt-to <keyfile>', 'OpenPGP public key file to encrypt to (repeatable; required unless --no-encrypt)', collect, [])
     .option('--no-encrypt', 'store unencrypted (explicit opt-out)')
     .option('--no-compress', 'do not gzip before encrypting')
     .option('--forks <n>', 'hosts backed up at once', count, 10)
-    .addHelpText('after', '\nExit code: 0 every host backed up; 3 some hosts failed (listed); 4/12 unreachable/authentication; 2 bad keys or options.')
+    .addHelpText('after', '\nExit code: 0 every host backed up; 3 some hosts failed (listed; the others\' snapshots are kept); 4 or 12 every\nhost failed unreachable or on authentication; 11 another run holds the deployment lock, or a prune the store lock;\n2 bad keys or options (refused before any host is touched).')
     .action(wrap(async (env, opts: { type: string; binary: boolean; store?: string; encryptTo: string[]; encrypt: boolean; compress: boolean; forks: number }) => {
       if (opts.type !== 'data' && opts.type !== 'full') throw new UsageError(`--type: '${opts.type}' is not data or full`);
       if (!env.globals.inventory) throw new UsageError('no inventory: pass -i/--inventory FILE');
@@ -98,6 +98,7 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
   backups.command('list')
     .description('every snapshot in the store (only the -i deployment when given): id, host, type, time, size')
     .option('--store <dir>', `store folder (default: ${defaultStoreDir()})`)
+    .addHelpText('after', '\nExit code: 0 (unfinished or unreadable snapshots are warned about); 2 bad inventory.')
     .action(wrap(async (env, opts: { store?: string }) => {
       const store = storeOf(opts);
       const deployment = await deploymentFilter(env);
@@ -121,12 +122,13 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
     .option('--key <file>', 'armored OpenPGP private key (for --read-data)')
     .option('--passphrase <source>', "the key's passphrase: file:PATH, env:NAME or prompt")
     .option('--store <dir>', `store folder (default: ${defaultStoreDir()})`)
-    .addHelpText('after', '\nExit code: 0 all intact; 1 some snapshot failed (named); 12 wrong key or passphrase.')
+    .addHelpText('after', '\nExit code: 0 all intact; 1 some snapshot failed (named); 12 wrong key or passphrase; 2 no ids, an unknown\nid, or --read-data without --key; 11 a prune holds the store lock.')
     .action(wrap(async (env, ids: string[], opts: { all: boolean; readData: boolean; key?: string; passphrase?: string; store?: string }) => {
       const store = storeOf(opts);
       if (!opts.all && ids.length === 0) throw new UsageError('name snapshot ids, or --all');
       const deployment = await deploymentFilter(env);
-      const targets: SnapshotEntry[] = opts.all ? await store.list(deployment ? { deployment } : {}) : await Promise.all(ids.map((id) => store.find(id)));
+      const scan = opts.all ? await store.scan(deployment ? { deployment } : {}) : undefined;
+      const targets: SnapshotEntry[] = scan ? scan.snapshots : await Promise.all(ids.map((id) => store.find(id)));
       let key;
       if (opts.readData && targets.some((t) => t.manifest.archive.encrypted)) {
         if (!opts.key) throw new UsageError('--read-data of an encrypted snapshot needs --key FILE (the private key)');
@@ -152,6 +154,11 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
           await release();
         }
       }
+      // Folders the store cannot even read as snapshots fail --all too.
+      for (const p of scan?.problems ?? []) {
+        failed.push(`${p.id} (${p.host}): ${p.problem}`);
+        rows.push([p.id, p.host, env.out.bad('FAILED'), p.problem]);
+      }
       if (env.globals.json) env.out.json(rows.map(([id, host, state, problems]) => ({ id, host, ok: !/FAILED/.test(state!), problems })));
       else env.out.line(table([['SNAPSHOT', 'HOST', 'RESULT', 'PROBLEMS'], ...rows]));
       if (failed.length) throw new FleetError('failure', `${failed.length} snapshot(s) failed verification: ${failed.join(' | ')}`);
@@ -162,11 +169,12 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
     .option('--keep-last <n>', 'the n newest', count)
     .option('--keep-hourly <n>', 'the newest of each of the last n hours with snapshots', count)
     .option('--keep-daily <n>', 'the newest of each of the last n days with snapshots', count)
-    .option('--keep-weekly <n>', '… weeks', count)
-    .option('--keep-monthly <n>', '… months', count)
-    .option('--keep-yearly <n>', '… years', count)
+    .option('--keep-weekly <n>', 'the newest of each of the last n ISO weeks with snapshots', count)
+    .option('--keep-monthly <n>', 'the newest of each of the last n months with snapshots', count)
+    .option('--keep-yearly <n>', 'the newest of each of the last n years with snapshots', count)
     .option('--dry-run', 'print what would be kept and removed, remove nothing', false)
     .option('--store <dir>', `store folder (default: ${defaultStoreDir()})`)
+    .addHelpText('after', '\nAt least one --keep-* option; calendar buckets are UTC. Only the -i deployment when given, else every one.\nExit code: 0 pruned; 2 no or bad policy; 11 a backup or verify holds the store lock.')
     .action(wrap(async (env, opts: Record<string, string | number | boolean | undefined> & { dryRun: boolean; store?: string }) => {
       const policy = parseRetentionPolicy(Object.fromEntries(Object.entries(opts).filter(([k]) => k.startsWith('keep')).map(([k, v]) => [k, v as number | undefined])));
       const store = storeOf(opts);
@@ -191,6 +199,7 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
     .argument('<deployment>', 'deployment whose store locks to break')
     .description('break the store locks of a deployment (after a crash left one behind)')
     .option('--store <dir>', `store folder (default: ${defaultStoreDir()})`)
+    .addHelpText('after', '\nExit code: 0 (also when there was no lock).')
     .action(wrap(async (env, deployment: string, opts: { store?: string }) => {
       const removed = await breakStoreLocks(storeOf(opts).root, deployment);
       env.out.line(removed.length ? removed.map((l) => `removed ${describeLock(l)}`).join('\n') : `no locks for ${deployment}`);

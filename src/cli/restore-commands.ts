@@ -31,26 +31,27 @@ interface RestoreOpts {
 export function registerRestoreCommands(program: Command, wrap: Wrap): void {
   program.command('restore')
     .description('restore the whole deployment from a snapshot: fence every host, restore the master, re-initialize every replica breadth-first (domain and CA), unfence, prove convergence')
-    .option('--master <host>', 'the host to restore (inventory name)')
-    .option('--backup <snapshot-id>', 'the snapshot (ipa-fleet backups list)')
-    .option('--store <dir>', 'snapshot store folder')
-    .option('--key <file>', 'OpenPGP private key that decrypts the snapshot')
+    .option('--master <host>', 'the host to restore (inventory name; required unless --resume)')
+    .option('--backup <snapshot-id>', 'the snapshot, an id or unique prefix from ipa-fleet backups list (required unless --resume)')
+    .option('--store <dir>', 'snapshot store folder (default: the state dir\'s store, ~/.local/state/ipa-fleet/store)')
+    .option('--key <file>', 'OpenPGP private key that decrypts the snapshot (required for an encrypted snapshot)')
     .option('--passphrase <source>', "the key's passphrase: file:PATH, env:NAME or prompt")
     .option('--type <type>', 'data or full (default: the snapshot\'s type)')
     .option('--init <how>', 'ldif (export once, import on every replica) or online (total updates, breadth-first)', 'ldif')
     .option('--allow-offline <host>', 'a host that may be down: it is quarantined until ipa-fleet rejoin (repeatable)', collectList, [])
-    .option('--force-version', 'restore across 389-DS / FreeIPA major.minor versions', false)
-    .option('--init-timeout <duration>', 'per export, import or total update (default 1h)')
-    .option('--canary-timeout <duration>', 'how long the canary may take to reach every host (default 2m)')
+    .option('--force-version', 'restore across 389-DS major.minor versions (the FreeIPA version is not compared)', false)
+    .option('--init-timeout <duration>', 'limit per export, import or total update, like 90s, 30m, 2h (default 1h)')
+    .option('--canary-timeout <duration>', 'how long the canary may take to reach every host, like 30s, 5m (default 2m)')
     .option('--yes', 'do not ask for confirmation (required without a terminal)', false)
-    .option('--forks <n>', 'tasks at once', forks, 10)
-    .option('--resume <run-id>', 'finish an interrupted restore: done phases are skipped')
+    .option('--forks <n>', 'tasks running at once, over all hosts', forks, 10)
+    .option('--resume <run-id>', 'finish a stopped restore with its recorded plan: done phases are skipped (no --master/--backup)')
     .addHelpText('after', [
       '',
       'The same plan: ipa-fleet plan restore-deployment --set master=HOST --set backup=ID …',
-      'Exit code: 0 restored and converged; 2 bad options or a refused preflight input; 4 a host unreachable',
-      '(name it with --allow-offline to go on without it); 12 wrong key or passphrase; 11 another run holds',
-      'the deployment lock; 1 failed (the message says which phase; finish with --resume RUN).',
+      'Exit code: 0 restored and converged; 2 bad options or a snapshot the preflight refuses (nothing changed);',
+      '4 a host unreachable (name it with --allow-offline to go on without it); 12 wrong key or passphrase, or',
+      'a snapshot not encrypted to that key; 11 another run holds the deployment lock; 1 failed, also a damaged',
+      'snapshot (the message says which phase; finish with --resume RUN).',
     ].join('\n'))
     .action(wrap(async (env, opts: RestoreOpts) => {
       const events = new EventStream();
@@ -66,11 +67,17 @@ export function registerRestoreCommands(program: Command, wrap: Wrap): void {
       } else {
         if (!env.globals.inventory) throw new UsageError('no inventory: pass -i/--inventory FILE');
         if (!opts.master) throw new UsageError('restore: name the host to restore with --master HOST');
+        // A restore is of the whole deployment: a --limit would silently leave hosts out of it.
+        if (env.globals.limit) throw new UsageError('restore: --limit does not apply (a restore covers every host; name hosts that are down with --allow-offline)');
         if (!opts.backup) throw new UsageError('restore: name the snapshot with --backup SNAPSHOT_ID (ipa-fleet backups list)');
         if (opts.init !== 'ldif' && opts.init !== 'online') throw new UsageError(`--init: ldif or online, not '${opts.init}'`);
         if (opts.type && opts.type !== 'data' && opts.type !== 'full') throw new UsageError(`--type: data or full, not '${opts.type}'`);
         for (const [name, v] of [['--key', opts.key], ['--store', opts.store]] as const) {
           if (v?.includes(',')) throw new UsageError(`${name}: the path may not contain a comma`);
+        }
+        const known = (await loadInventory(env.globals.inventory)).hosts.map((h) => h.name);
+        for (const name of [opts.master, ...opts.allowOffline]) {
+          if (!known.includes(name)) throw new UsageError(`${name === opts.master ? '--master' : '--allow-offline'}: '${name}' is not a host of the inventory (${known.join(', ')})`);
         }
         await askPassphrase(env, opts.passphrase ?? '');
         const sets = [
@@ -87,6 +94,9 @@ export function registerRestoreCommands(program: Command, wrap: Wrap): void {
           outcome = await runPlaybook({ ...common, playbook: 'restore-deployment', inventoryFile: env.globals.inventory, sets, limit: undefined });
         } catch (err) {
           // Refused before any change because a host is down: say how to go on without it.
+          if (err instanceof FleetError && err.kind === 'unreachable' && err.host === opts.master) {
+            throw new FleetError('unreachable', `${err.message}; nothing was changed (the master must be reachable: bring it back, or restore another host with --master)`, { host: err.host });
+          }
           if (err instanceof FleetError && err.kind === 'unreachable' && err.host) {
             throw new FleetError('unreachable', `${err.message}; nothing was changed (to restore without it and quarantine it until 'ipa-fleet rejoin': --allow-offline ${err.host})`, { host: err.host });
           }
@@ -102,8 +112,8 @@ export function registerRestoreCommands(program: Command, wrap: Wrap): void {
     .option('--master <host>', 'the host whose data wins (default: the master recorded in the quarantine)')
     .option('--init <how>', 'online (total update from the BFS parent) or ldif', 'online')
     .option('--yes', 'do not ask for confirmation (required without a terminal)', false)
-    .option('--forks <n>', 'tasks at once', forks, 10)
-    .addHelpText('after', '\nExit code: 0 rejoined and converged; 2 bad options; 4 a host unreachable; 11 lock held; 1 failed (ipa-fleet run --resume RUN finishes it).')
+    .option('--forks <n>', 'tasks running at once, over all hosts', forks, 10)
+    .addHelpText('after', '\nExit code: 0 rejoined and converged; 2 bad options, or the host is not quarantined and no --master is given;\n4 a host unreachable; 12 authentication failed; 11 another run holds the deployment lock; 1 failed\n(ipa-fleet run --resume RUN finishes it).')
     .action(wrap(async (env, target: string, opts: { master?: string; init: string; yes: boolean; forks: number }) => {
       if (!env.globals.inventory) throw new UsageError('no inventory: pass -i/--inventory FILE');
       if (opts.init !== 'ldif' && opts.init !== 'online') throw new UsageError(`--init: ldif or online, not '${opts.init}'`);
@@ -154,5 +164,8 @@ async function finish(env: CommandEnv, outcome: RunOutcome, what: string): Promi
   if (outcome.state === 'interrupted') throw new FleetError('failure', `${what} ${outcome.runId} interrupted; finish it with: ${resume}`);
   // A restore is whole or not done: no "some hosts failed" (3) here, the failure that stopped it counts.
   const err = outcome.failures.length > 0 ? mostSpecific(outcome.failures, 1) : new FleetError('failure', `${what} ${outcome.runId} did not finish`);
+  // A refused preflight changed nothing: there is nothing to resume (a hostile snapshot stays hostile).
+  const failed = entries.filter((e) => e.type === 'task.finished' && e.status === 'failed').map((e) => (e as { taskId: string }).taskId);
+  if (failed.length > 0 && failed.every((id) => plan.tasks.find((t) => t.id === id)?.action === 'restore-preflight')) throw err;
   throw Object.assign(err, { message: `${err.message} (fix it, then: ${resume})` });
 }
