@@ -16,6 +16,7 @@ export function registerInventoryCommands(program: Command, wrap: Wrap): void {
   const inv = program.command('inventory').description('inspect an inventory');
   inv.command('check')
     .description('validate the inventory (-i) and print the resolved hosts (after --limit)')
+    .addHelpText('after', '\nWarns about missing key, known_hosts and password files (the exit code stays 0).\nExit code: 0 valid; 2 the inventory is invalid (the message names file, line and key) or --limit matches nothing.')
     .action(wrap(async ({ globals, out }) => {
       const { inventory, hosts } = await targetHosts(globals);
       const warnings = fileWarnings(hosts);

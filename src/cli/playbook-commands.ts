@@ -34,6 +34,7 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
     .argument('<playbook>', 'playbook file, or the name of a built-in playbook (playbooks/<name>.yaml)')
     .description('print the concrete tasks the playbook would run, per step and host, with their dependencies (changes nothing)')
     .option('--set <name=value>', 'playbook parameter (repeatable)', collect, [])
+    .addHelpText('after', '\nExit code: 0 plan printed; 2 bad playbook, parameter or inventory; 4 or 12 a host unreachable or refusing\nauthentication while its facts are gathered (playbooks whose steps need facts).')
     .action(wrap(async (env, playbook: string, opts: { set: string[] }) => {
       const events = new EventStream();
       attachRenderers(events, env, { live: false });
@@ -78,6 +79,7 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
   const runs = program.command('runs').description('recorded runs (state dir)');
   runs.command('list')
     .description('every recorded run: id, playbook, deployment, started, state')
+    .addHelpText('after', '\nStates: running, succeeded, failed, interrupted, crashed. Exit code: 0.')
     .action(wrap(async (env) => {
       const list = await listRuns(stateDir());
       if (env.globals.json) return env.out.json(list);
@@ -85,8 +87,9 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
       env.out.line(table([['RUN', 'PLAYBOOK', 'DEPLOYMENT', 'STARTED', 'STATE'], ...list.map((r) => [r.runId, r.playbook, r.deployment, r.startedAt, r.state])]));
     }));
   runs.command('show')
-    .argument('<run-id>', 'from runs list')
+    .argument('<run-id>', 'the run id (ipa-fleet runs list)')
     .description("a run's plan, journal and summary")
+    .addHelpText('after', '\nExit code: 0; 2 no such run.')
     .action(wrap(async (env, runId: string) => {
       const { plan, entries, journal } = await RunJournal.open(stateDir(), runId);
       const summary = await readSummary(stateDir(), runId);
@@ -104,6 +107,7 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
 
   program.command('facts')
     .description('gather facts from every host (after --limit): hostname, OS, 389-DS, suffixes, replicas, agreements, RUV, free space; read-only')
+    .addHelpText('after', '\nExit code: 0 every host; 4 a host unreachable, else 12 authentication failed, else 3 some hosts failed / 1 all.')
     .action(wrap(async (env) => {
       const { inventory, hosts } = await targetHosts(env.globals);
       const transport = new Transport(inventory, env.ctx);
