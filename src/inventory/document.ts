@@ -48,12 +48,21 @@ const MAX_NODES = 100_000;
 
 /** A name as it may appear in a one-line message: quoted, with control characters escaped. */
 export function quote(name: string): string {
-  return /^[\x20-\x7e]*$/.test(name) ? `'${name}'` : JSON.stringify(name);
+  const { text, note } = shortened(name);
+  return `${/^[\x20-\x7e]*$/.test(text) ? `'${text}'` : JSON.stringify(text)}${note}`;
 }
 
 /** Keys become part of dotted paths; escape anything that could break the one-line message. */
-function displayKey(key: string): string {
-  return /^[\x21-\x7e]+$/.test(key) ? key : JSON.stringify(key);
+export function displayKey(key: string): string {
+  const { text, note } = shortened(key);
+  return `${/^[\x21-\x7e]+$/.test(text) ? text : JSON.stringify(text)}${note}`;
+}
+
+/** A huge value (a pasted file, a fuzzer's 100 KB string) is shown by its start and its length. */
+const MAX_SHOWN = 60;
+function shortened(value: string): { text: string; note: string } {
+  const chars = [...value];
+  return chars.length <= MAX_SHOWN ? { text: value, note: '' } : { text: `${chars.slice(0, MAX_SHOWN).join('')}…`, note: ` (${chars.length} characters)` };
 }
 
 export function childPath(parent: string, key: string): string {

@@ -3,6 +3,7 @@
 // first, then intersected, then excluded, so the order of terms does not matter.
 
 import { UsageError } from '../errors.js';
+import { quote } from './document.js';
 import type { Host, Inventory } from './model.js';
 import { closest } from './suggest.js';
 
@@ -19,7 +20,7 @@ export function selectHosts(inv: Inventory, pattern: string | undefined): Host[]
   for (const raw of splitTerms(inv, pattern)) {
     const op = raw[0] === '!' || raw[0] === '&' ? raw[0] : '';
     const term = raw.slice(op.length).trim();
-    if (term === '') throw new UsageError(`--limit: '${raw}' has no name after ${op}`);
+    if (term === '') throw new UsageError(`--limit: ${quote(raw)} has no name after ${op}`);
     const matched = match(inv, term);
     if (op === '!') exclusions.push(matched);
     else if (op === '&') intersections.push(matched);
@@ -33,7 +34,7 @@ export function selectHosts(inv: Inventory, pattern: string | undefined): Host[]
   const base = sawPlain ? union : new Set(inv.hosts.map((h) => h.name));
   const selected = inv.hosts.filter((h) =>
     base.has(h.name) && intersections.every((s) => s.has(h.name)) && !exclusions.some((s) => s.has(h.name)));
-  if (selected.length === 0) throw new UsageError(`--limit: '${pattern}' selects no host`);
+  if (selected.length === 0) throw new UsageError(`--limit: ${quote(pattern)} selects no host`);
   return selected;
 }
 
@@ -52,8 +53,8 @@ function splitTerms(inv: Inventory, pattern: string): string[] {
 
 /** Host names a single term (without its `!`/`&`) selects; throws when it matches nothing. */
 function match(inv: Inventory, term: string): Set<string> {
-  if (term.startsWith('~')) throw new UsageError(`--limit: '${term}': regular expressions are not supported; use globs (*, ?, [abc])`);
-  if (term.startsWith('@')) throw new UsageError(`--limit: '${term}': limit files are not supported; list the hosts`);
+  if (term.startsWith('~')) throw new UsageError(`--limit: ${quote(term)}: regular expressions are not supported; use globs (*, ?, [abc])`);
+  if (term.startsWith('@')) throw new UsageError(`--limit: ${quote(term)}: limit files are not supported; list the hosts`);
   if (term === 'all' || term === '*') return new Set(inv.hosts.map((h) => h.name));
 
   const glob = /[*?[]/.test(term) ? globToRegExp(term) : undefined;
@@ -67,7 +68,7 @@ function match(inv: Inventory, term: string): Set<string> {
   }
   if (selected.size === 0) {
     const hint = glob ? undefined : closest(term, [...inv.hosts.map((h) => h.name), ...inv.groups.keys()]);
-    throw new UsageError(`--limit: '${term}' matches no host or group${hint ? ` (did you mean ${hint}?)` : ''}`);
+    throw new UsageError(`--limit: ${quote(term)} matches no host or group${hint ? ` (did you mean ${hint}?)` : ''}`);
   }
   return selected;
 }

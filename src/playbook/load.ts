@@ -3,9 +3,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { InventoryError } from '../errors.js';
-import { readDocument, type DocEntry, type DocMap, type DocNode } from '../inventory/document.js';
+import { childPath, quote, readDocument, type DocEntry, type DocMap, type DocNode } from '../inventory/document.js';
 import { closest } from '../inventory/suggest.js';
 import type { ActionRegistry } from '../actions/registry.js';
+import { coerce } from './params.js';
 import type { HostSelector, JsonObject, JsonValue, ParamSpec, ParamType, Playbook, Step } from './model.js';
 
 const TOP_KEYS = ['name', 'description', 'params', 'steps'];
@@ -55,7 +56,7 @@ export function parsePlaybook(text: string, file: string, registry: ActionRegist
       const node = (stepsNode as Extract<DocNode, { kind: 'seq' }>).items[step.index] as DocMap;
       const nameLine = node.entries.find((e) => e.key === 'name')?.keyLine;
       fail(nameLine ?? step.at.line, nameLine ? `steps[${step.index}].name` : `steps[${step.index}]`,
-        `'${step.name}' is already the name of step ${previous + 1}${nameLine ? '' : '; give the step a name'}`);
+        `${quote(step.name)} is already the name of step ${previous + 1}${nameLine ? '' : '; give the step a name'}`);
     }
     names.set(step.name, step.index);
   }
@@ -65,14 +66,14 @@ export function parsePlaybook(text: string, file: string, registry: ActionRegist
 type Fail = (line: number | undefined, key: string | undefined, problem: string) => never;
 
 function parseParam(entry: DocEntry, fail: Fail): ParamSpec & { at: { file: string; line: number } } {
-  const key = `params.${entry.key}`;
+  const key = childPath('params', entry.key);
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(entry.key)) fail(entry.keyLine, key, 'parameter names are letters, digits and _');
   if (entry.value.kind !== 'map') fail(entry.keyLine, key, 'must be a mapping with type, default, required, description');
   const map = entry.value as DocMap;
   checkKeys(map, PARAM_KEYS, fail, key);
   const typeNode = get(map, 'type');
   const type = (typeNode ? scalarString(typeNode, `${key}.type`, fail) : 'string') as ParamType;
-  if (!PARAM_TYPES.includes(type)) fail(typeNode!.line, `${key}.type`, `'${type}' is not one of ${PARAM_TYPES.join(', ')}`);
+  if (!PARAM_TYPES.includes(type)) fail(typeNode!.line, `${key}.type`, `${quote(type)} is not one of ${PARAM_TYPES.join(', ')}`);
   const requiredNode = get(map, 'required');
   const required = requiredNode ? scalarBoolean(requiredNode, `${key}.required`, fail) : false;
   const defaultNode = get(map, 'default');
@@ -80,6 +81,14 @@ function parseParam(entry: DocEntry, fail: Fail): ParamSpec & { at: { file: stri
   const defValue = defaultNode ? toJson(defaultNode) : undefined;
   const def = defValue === null ? undefined : defValue;
   if (required && def !== undefined) fail(defaultNode!.line, `${key}.default`, 'a required parameter has no default');
+  // A default of the wrong type is the playbook's mistake: said here, with its line, not at plan time.
+  if (def !== undefined && type !== 'host' && type !== 'hosts') {
+    try {
+      coerce(def, type, 'default');
+    } catch (err) {
+      fail(defaultNode!.line, `${key}.default`, (err as Error).message.replace(/^default: /, ''));
+    }
+  }
   const description = get(map, 'description') ? scalarString(get(map, 'description')!, `${key}.description`, fail) : '';
   return { type, required, default: def, description, at: { file: '', line: entry.keyLine } };
 }
@@ -96,7 +105,7 @@ function parseStep(
   const def = registry.action(action);
   if (!def) {
     const hint = closest(action, registry.actionNames());
-    fail(actionNode!.line, `${where}.action`, `unknown action '${action}'${hint ? ` (did you mean ${hint}?)` : ''}; actions: ${registry.actionNames().join(', ')}`);
+    fail(actionNode!.line, `${where}.action`, `unknown action ${quote(action)}${hint ? ` (did you mean ${hint}?)` : ''}; actions: ${registry.actionNames().join(', ')}`);
   }
   const name = get(map, 'name') ? scalarString(get(map, 'name')!, `${where}.name`, fail) : `${action}`;
 
@@ -108,7 +117,7 @@ function parseStep(
     const [entry] = entries as [DocEntry];
     if (!registry.selector(entry.key)) {
       const hint = closest(entry.key, registry.selectorNames());
-      fail(entry.keyLine, `${where}.hosts.${entry.key}`, `unknown selector '${entry.key}'${hint ? ` (did you mean ${hint}?)` : ''}; selectors: ${registry.selectorNames().join(', ')}`);
+      fail(entry.keyLine, childPath(`${where}.hosts`, entry.key), `unknown selector ${quote(entry.key)}${hint ? ` (did you mean ${hint}?)` : ''}; selectors: ${registry.selectorNames().join(', ')}`);
     }
     hosts = { kind: 'selector', name: entry.key, argument: scalarString(entry.value, `${where}.hosts.${entry.key}`, fail) };
   } else {
@@ -120,9 +129,9 @@ function parseStep(
   if (withNode) {
     if (withNode.kind !== 'map') fail(withNode.line, `${where}.with`, `must be a mapping of ${action}'s parameters`);
     for (const entry of (withNode as DocMap).entries) {
-      if (!def!.params[entry.key]) {
+      if (!Object.hasOwn(def!.params, entry.key)) {
         const hint = closest(entry.key, Object.keys(def!.params));
-        fail(entry.keyLine, `${where}.with.${entry.key}`, `'${action}' has no parameter '${entry.key}'${hint ? ` (did you mean ${hint}?)` : ''}; it takes: ${Object.keys(def!.params).join(', ') || 'none'}`);
+        fail(entry.keyLine, childPath(`${where}.with`, entry.key), `${quote(action)} has no parameter ${quote(entry.key)}${hint ? ` (did you mean ${hint}?)` : ''}; it takes: ${Object.keys(def!.params).join(', ') || 'none'}`);
       }
       withValues[entry.key] = toJson(entry.value);
     }
@@ -156,7 +165,7 @@ function parseStep(
         if (key.endsWith('.hosts')) fail(line, key, `'{{ ${ref} }}' is only known inside with:`);
         continue;
       }
-      if (!params[ref]) fail(line, key, `unknown parameter '{{ ${ref} }}'${Object.keys(params).length ? `; parameters: ${Object.keys(params).join(', ')}` : ' (the playbook declares none)'}`);
+      if (!Object.hasOwn(params, ref)) fail(line, key, `unknown parameter '{{ ${ref} }}'${Object.keys(params).length ? `; parameters: ${Object.keys(params).join(', ')}` : ' (the playbook declares none)'}`);
     }
   }
   if (when) {
@@ -172,7 +181,7 @@ function* templatedStrings(step: Step, map: DocMap, where: string): Generator<[s
   const withNode = get(map, 'with');
   if (withNode?.kind === 'map') {
     for (const entry of withNode.entries) {
-      for (const s of strings(toJson(entry.value))) yield [s, entry.keyLine, `${where}.with.${entry.key}`];
+      for (const s of strings(toJson(entry.value))) yield [s, entry.keyLine, childPath(`${where}.with`, entry.key)];
     }
   }
 }
@@ -194,16 +203,16 @@ export const WHEN = /^\s*(?:\{\{\s*)?(not\s+)?([A-Za-z_][A-Za-z0-9_]*)(?:\s*(==|
 
 function checkWhen(when: string, params: Playbook['params']): string | undefined {
   const m = WHEN.exec(when);
-  if (!m) return `cannot read '${when}': use param, not param, param == 'value' or param != 'value'`;
-  if (m[1] && m[3]) return `cannot read '${when}': use either not or a comparison`;
-  if (!params[m[2]!]) return `unknown parameter '${m[2]}'`;
+  if (!m) return `cannot read ${quote(when)}: use param, not param, param == 'value' or param != 'value'`;
+  if (m[1] && m[3]) return `cannot read ${quote(when)}: use either not or a comparison`;
+  if (!Object.hasOwn(params, m[2]!)) return `unknown parameter '${m[2]}'`;
   return undefined;
 }
 
 function checkKeys(map: DocMap, allowed: string[], fail: Fail, where?: string): void {
   const seen = new Set<string>();
   for (const entry of map.entries) {
-    const key = where ? `${where}.${entry.key}` : entry.key;
+    const key = childPath(where ?? '', entry.key);
     if (seen.has(entry.key)) fail(entry.keyLine, key, 'given twice');
     seen.add(entry.key);
     if (!allowed.includes(entry.key)) {

@@ -1,5 +1,6 @@
 // Playbook parameters: `--set k=v` strings and defaults → typed values; `{{ name }}` templates.
 import { UsageError } from '../errors.js';
+import { quote } from '../inventory/document.js';
 import { shellQuote } from '../transport/shell.js';
 import type { Inventory } from '../inventory/model.js';
 import type { JsonObject, JsonValue, ParamType, Playbook } from './model.js';
@@ -9,11 +10,11 @@ export function resolveParams(playbook: Playbook, sets: string[], inventory: Inv
   const given = new Map<string, string>();
   for (const pair of sets) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--set '${pair}': expected name=value`);
+    if (eq <= 0) throw new UsageError(`--set ${quote(pair)}: expected name=value`);
     const name = pair.slice(0, eq);
-    if (!playbook.params[name]) {
+    if (!Object.hasOwn(playbook.params, name)) {
       const known = Object.keys(playbook.params);
-      throw new UsageError(`--set ${name}: playbook '${playbook.name}' has no parameter '${name}'${known.length ? ` (parameters: ${known.join(', ')})` : ''}`);
+      throw new UsageError(`--set ${name}: playbook '${playbook.name}' has no parameter ${quote(name)}${known.length ? ` (parameters: ${known.join(', ')})` : ''}`);
     }
     given.set(name, pair.slice(eq + 1));
   }
@@ -39,7 +40,7 @@ export function coerce(value: JsonValue, type: ParamType | 'object', what: strin
       return String(value);
     case 'number': {
       const n = typeof text === 'number' ? text : Number(text);
-      if (text === '' || !Number.isFinite(n)) throw new UsageError(`${what}: expected a number, got '${String(value)}'`);
+      if (text === '' || !Number.isFinite(n)) throw new UsageError(`${what}: expected a number, got ${quote(String(value))}`);
       return n;
     }
     case 'boolean':
@@ -47,13 +48,13 @@ export function coerce(value: JsonValue, type: ParamType | 'object', what: strin
       if (text === 1 || text === 0) return text === 1;
       if (text === 'true' || text === 'yes' || text === '1') return true;
       if (text === 'false' || text === 'no' || text === '0') return false;
-      throw new UsageError(`${what}: expected true or false, got '${String(value)}'`);
+      throw new UsageError(`${what}: expected true or false, got ${quote(String(value))}`);
     case 'duration':
       return parseDuration(text, what);
     case 'host': {
       const name = String(text);
       if (inventory && !inventory.hosts.some((h) => h.name === name)) {
-        throw new UsageError(`${what}: '${name}' is not a host of the inventory (${inventory.hosts.map((h) => h.name).join(', ')})`);
+        throw new UsageError(`${what}: ${quote(name)} is not a host of the inventory (${inventory.hosts.map((h) => h.name).join(', ')})`);
       }
       return name;
     }
@@ -73,10 +74,10 @@ const MAX_DURATION_S = 24 * 86400;
 /** `90`, `30s`, `5m`, `2h`, `7d` → seconds (at most 24 days). */
 export function parseDuration(value: JsonValue, what: string): number {
   const m = typeof value === 'number' && value >= 0 ? [String(value), String(value), 's'] : /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/.exec(String(value));
-  if (!m) throw new UsageError(`${what}: expected a duration like 30s, 5m, 2h or 7d, got '${String(value)}'`);
+  if (!m) throw new UsageError(`${what}: expected a duration like 30s, 5m, 2h or 7d, got ${quote(String(value))}`);
   const seconds = Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
   // Node timers cannot wait longer than 2^31-1 ms (~24.8 days); longer ones fire at once.
-  if (seconds > MAX_DURATION_S) throw new UsageError(`${what}: '${String(value)}' is longer than the limit of 24d`);
+  if (seconds > MAX_DURATION_S) throw new UsageError(`${what}: ${quote(String(value))} is longer than the limit of 24d`);
   return seconds;
 }
 
@@ -106,7 +107,8 @@ export function render(value: JsonValue, vars: Record<string, JsonValue>): JsonV
 function lookup(vars: Record<string, JsonValue>, name: string): JsonValue {
   let cur: JsonValue | undefined = vars as JsonValue;
   for (const part of name.split('.')) {
-    cur = cur && typeof cur === 'object' && !Array.isArray(cur) ? (cur as JsonObject)[part] : undefined;
+    // Own keys only: `{{ constructor }}` must not reach Object.prototype.
+    cur = cur && typeof cur === 'object' && !Array.isArray(cur) && Object.hasOwn(cur, part) ? (cur as JsonObject)[part] : undefined;
   }
   // The loader checked every name against the declared parameters; an optional one may be unset.
   return cur === undefined ? '' : cur;

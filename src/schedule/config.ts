@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { Cron } from 'croner';
 import { FleetError, InventoryError } from '../errors.js';
-import { readDocument, type DocMap, type DocNode } from '../inventory/document.js';
+import { childPath, quote, readDocument, type DocMap, type DocNode } from '../inventory/document.js';
 import { loadInventory } from '../inventory/load.js';
 import type { SecretSource } from '../inventory/model.js';
 import { resolveInventoryPath, type PathBase } from '../inventory/paths.js';
@@ -114,7 +114,7 @@ export function parseSchedule(text: string, file: string, home = homedir()): Sch
   for (const [i, node] of (jobsNode as Extract<DocNode, { kind: 'seq' }>).items.entries()) {
     const job = parseJob(node, i, base, fail);
     const twin = jobs.find((j) => j.name === job.name);
-    if (twin) fail(job.line, `jobs[${i}].name`, `'${job.name}' is already the name of the job at line ${twin.line}`);
+    if (twin) fail(job.line, `jobs[${i}].name`, `${quote(job.name)} is already the name of the job at line ${twin.line}`);
     jobs.push(job);
   }
   const scheduleName = basename(file, extname(file));
@@ -142,14 +142,14 @@ function parseJob(node: DocNode, i: number, base: PathBase, fail: Fail): JobConf
     new Cron(cron, { paused: true, ...(timezone ? { timezone } : {}) }).stop();
   } catch (err) {
     const problem = (err as Error).message.replace(/^CronPattern: /, '');
-    if (timezone && /time ?zone/i.test(problem)) fail(get(map, 'timezone')!.line, `${at}.timezone`, `'${timezone}' is not a time zone`);
-    fail(cronNode.line, `${at}.cron`, `'${cron}' is not a cron expression: ${problem}`);
+    if (timezone && /time ?zone/i.test(problem)) fail(get(map, 'timezone')!.line, `${at}.timezone`, `${quote(timezone)} is not a time zone`);
+    fail(cronNode.line, `${at}.cron`, `${quote(cron)} is not a cron expression: ${problem}`);
   }
   if (timezone) checkTimezone(timezone, get(map, 'timezone')!.line, `${at}.timezone`, fail);
 
   const typeNode = get(map, 'type');
   const type = typeNode ? str(typeNode, `${at}.type`, fail) : 'data';
-  if (type !== 'data' && type !== 'full') fail(typeNode!.line, `${at}.type`, `'${type}' is not data or full`);
+  if (type !== 'data' && type !== 'full') fail(typeNode!.line, `${at}.type`, `${quote(type)} is not data or full`);
 
   const noEncrypt = get(map, 'no_encrypt') ? bool(get(map, 'no_encrypt')!, `${at}.no_encrypt`, fail) : false;
   const encryptNode = get(map, 'encrypt_to');
@@ -234,7 +234,7 @@ function checkTimezone(zone: string, line: number, key: string, fail: Fail): voi
   try {
     new Intl.DateTimeFormat('en', { timeZone: zone });
   } catch {
-    fail(line, key, `'${zone}' is not a time zone (e.g. UTC, Europe/Berlin)`);
+    fail(line, key, `${quote(zone)} is not a time zone (e.g. UTC, Europe/Berlin)`);
   }
 }
 
@@ -246,7 +246,7 @@ function checkKeys(map: DocMap, allowed: string[], fail: Fail, where = ''): void
   for (const e of map.entries) {
     if (allowed.includes(e.key)) continue;
     const hint = closest(e.key, allowed);
-    fail(e.keyLine, where ? `${where}.${e.key}` : e.key, `unknown key${hint ? ` (did you mean ${hint}?)` : `; expected ${allowed.join(', ')}`}`);
+    fail(e.keyLine, childPath(where, e.key), `unknown key${hint ? ` (did you mean ${hint}?)` : `; expected ${allowed.join(', ')}`}`);
   }
 }
 
