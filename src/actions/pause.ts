@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { FleetError } from '../errors.js';
 import type { ActionDefinition } from './action.js';
 
@@ -34,9 +35,7 @@ export const pauseAction: ActionDefinition = {
   },
 };
 
+/** Waits `ms`, or less when the signal aborts (its listener goes with the timer). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-  });
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }

@@ -58,6 +58,7 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
   const runningInStep = new Map<number, number>();
   let running = 0;
   let stopping = false;
+  const onAbort = (): void => { stopping = true; };
 
   const depsDone = (t: PlannedTask): boolean => t.dependsOn.every((d) => {
     const s = status.get(d);
@@ -104,9 +105,12 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
       if (running === 0) resolveAll();
     };
     // Ctrl-C: stop scheduling; running tasks see the same signal and end.
-    run.signal.addEventListener('abort', () => { stopping = true; }, { once: true });
+    run.signal.addEventListener('abort', onAbort, { once: true });
     schedule();
   });
+  // The signal outlives the run (the scheduler's runs share the process's): one listener per run
+  // left on it kept every finished run's plan and queue alive.
+  run.signal.removeEventListener('abort', onAbort);
 
   const statuses = new Map<string, FinalStatus>();
   for (const [id, s] of status) statuses.set(id, s === 'pending' || s === 'running' ? 'not-run' : s);

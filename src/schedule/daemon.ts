@@ -7,6 +7,7 @@
 //   so no two servers of a deployment are ever stopped together.
 // - SIGTERM/SIGINT (the context's signal) cancels the running backups cleanly (the store's staging
 //   folder is removed, stopped services are started again), saves the state and returns.
+import { setTimeout as delay } from 'node:timers/promises';
 import { Cron } from 'croner';
 import type { RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
@@ -57,7 +58,7 @@ export class ScheduleDaemon {
       await this.checkKeys();
       await this.persist();
       for (const job of config.jobs) {
-        this.crons.push(new Cron(job.cron, { ...(job.timezone ? { timezone: job.timezone } : {}), catch: true }, () => this.tick(job)));
+        this.crons.push(new Cron(job.cron, { ...(job.timezone ? { timezone: job.timezone } : {}), catch: true }, (self) => this.tick(job, self.currentRun() ?? new Date())));
         const next = nextRun(job);
         this.opts.say('info', `job ${job.name} (${job.deployment}, ${job.type}): '${job.cron}'${job.timezone ? ` ${job.timezone}` : ''}, next run ${next?.toISOString() ?? 'never'}`);
       }
@@ -89,7 +90,8 @@ export class ScheduleDaemon {
     }
   }
 
-  private tick(job: JobConfig): void {
+  /** `scheduledAt`: the time cron was due, so a late tick shows in the report. */
+  private tick(job: JobConfig, scheduledAt: Date): void {
     const state = this.state!;
     if (this.opts.ctx.signal.aborted) return;
     if (this.active.has(job.name)) {
@@ -98,7 +100,6 @@ export class ScheduleDaemon {
       void this.persist();
       return;
     }
-    const scheduledAt = new Date();
     const run = this.runJob(job, scheduledAt)
       .catch((err: unknown) => this.opts.say('error', `job ${job.name}: ${this.opts.ctx.redactor.mask(err instanceof Error ? err.message : String(err))}`))
       .finally(() => this.active.delete(job.name));
@@ -223,10 +224,5 @@ function describeReport(r: RunReport): string {
 
 /** Waits `ms`; false when the signal aborted first. */
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolveSleep) => {
-    const onAbort = (): void => { clearTimeout(timer); resolveSleep(false); };
-    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolveSleep(true); }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return delay(ms, undefined, { signal }).then(() => true, () => false);
 }

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import ssh2 from 'ssh2';
@@ -376,9 +377,7 @@ function classifyConnectError(target: SshTarget, err: Error & { level?: string; 
   return new UnreachableError(target.name, `cannot reach ssh at ${where}: ${err.code ?? err.message}`, err);
 }
 
+/** Waits `ms`, or less when the signal aborts (its listener goes with the timer). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-  });
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }
