@@ -114,6 +114,8 @@ Global options, before or after the command: -i, --inventory <file>; --limit <pa
     if (err instanceof CommanderError) {
       // `--help` is success; help shown because a command is missing (commander.help) is a usage error.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      // `ipa-fleet help [command]` asked for it; a bare `ipa-fleet` did not.
+      if (err.code === 'commander.help' && program.args[0] === 'help') return EXIT.ok;
       return EXIT.usage;
     }
     throw err;

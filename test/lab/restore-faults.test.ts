@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'ldapts';
 import * as openpgp from 'openpgp';
+import { exitOf } from './fault-fixture.js';
 import { bringUpLab, cli, startCli, waitFor, type TestLab } from './fixture.js';
 
 const NET = '127.0.35';
@@ -200,19 +201,6 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
       return undefined;
     });
     return { handle, runId };
-  }
-
-  /** The child's exit code (null: killed by a signal); SIGKILLs it after `ms`. */
-  async function exitOf(handle: ReturnType<typeof startCli>, ms = 900_000): Promise<number | null> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), ms); });
-    const code = await Promise.race([handle.exited, timeout]);
-    clearTimeout(timer);
-    if (code === 'timeout') {
-      handle.child.kill('SIGKILL');
-      throw new Error(`the restore did not end within ${ms / 1000} s after the fault:\n${handle.output.stdout.slice(-3000)}\n${handle.output.stderr.slice(-3000)}`);
-    }
-    return code;
   }
 
   async function resume(runId: string, onFailure?: () => Promise<void>): Promise<void> {
