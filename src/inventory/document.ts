@@ -52,6 +52,11 @@ export function quote(name: string): string {
   return `${/^[\x20-\x7e]*$/.test(text) ? `'${text}'` : JSON.stringify(text)}${note}`;
 }
 
+/** Plain printable text as it is; anything else (line breaks, control characters, a huge value) quoted. */
+export function plain(text: string): string {
+  return /^[\x20-\x7e]*$/.test(text) && text.length <= MAX_SHOWN ? text : quote(text);
+}
+
 /** Keys become part of dotted paths; escape anything that could break the one-line message. */
 export function displayKey(key: string): string {
   const { text, note } = shortened(key);
@@ -199,5 +204,6 @@ function pathAt(doc: Document, offset: number): string {
       break;
     }
   }
-  return path;
+  // A deeply nested document must not turn the location into a paragraph.
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
 }

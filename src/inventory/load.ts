@@ -191,7 +191,7 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
   const top = root;
   for (const { key, keyLine } of top.entries) {
     if (key !== 'all') {
-      fail(keyLine, key, closest(key, ['all']) ? 'unknown key; did you mean all?' : "only 'all' is allowed at the top level; declare groups under all.children");
+      fail(keyLine, childPath('', key), closest(key, ['all']) ? 'unknown key; did you mean all?' : "only 'all' is allowed at the top level; declare groups under all.children");
     }
   }
   const allEntry = top.entries.find((e) => e.key === 'all');

@@ -3,7 +3,7 @@
 // (`ssh.port`), which makes the merge a per-leaf choice and keeps error messages in the user's terms.
 
 import { InventoryError } from '../errors.js';
-import type { DocNode } from './document.js';
+import { quote, type DocNode } from './document.js';
 import type { HostKeyPolicy, Profile, SecretSource } from './model.js';
 import { checkAddress, checkInstanceName, checkUser, normalizeAddress, parseJumpTarget } from './names.js';
 import { resolveInventoryPath, type PathBase } from './paths.js';
@@ -134,7 +134,7 @@ export function looksLikeDn(dn: string): boolean {
 
 const dn: Parser<string> = (node, ctx) => {
   const value = text(node, ctx);
-  if (!looksLikeDn(value)) fail(ctx, node, `${JSON.stringify(value)} is not a DN (expected attr=value,… e.g. dc=example,dc=com)`);
+  if (!looksLikeDn(value)) fail(ctx, node, `${quote(value)} is not a DN (expected attr=value,… e.g. dc=example,dc=com)`);
   return value;
 };
 
@@ -145,7 +145,7 @@ const roles: Parser<string[]> = (node, ctx) => {
     const role = item.kind === 'scalar' && typeof item.value === 'string' ? item.value : undefined;
     if (role === undefined || !(ROLES as readonly string[]).includes(role)) {
       const hint = role !== undefined ? closest(role, ROLES) : undefined;
-      fail(ctx, item, `unknown role${role !== undefined ? ` ${JSON.stringify(role)}` : ''}; roles are ${ROLES.join(', ')}${hint ? ` (did you mean ${hint}?)` : ''}`);
+      fail(ctx, item, `unknown role${role !== undefined ? ` ${quote(role)}` : ''}; roles are ${ROLES.join(', ')}${hint ? ` (did you mean ${hint}?)` : ''}`);
     }
     if (seen.has(role)) fail(ctx, item, `role ${role} is listed twice`);
     seen.add(role);

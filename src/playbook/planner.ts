@@ -1,5 +1,6 @@
 // Playbook + inventory + facts + params → Plan. Pure: no remote command, no clock (the caller
 // passes `createdAt`), so planners are tested with fixtures and `plan` prints what `run` executes.
+import { plain, quote } from '../inventory/document.js';
 import { FleetError, UsageError } from '../errors.js';
 import { selectHosts } from '../inventory/limit.js';
 import type { Host, Inventory } from '../inventory/model.js';
@@ -36,7 +37,7 @@ export function buildPlan(req: PlanRequest): Plan {
   let previousStep: string[] = [];
 
   for (const step of playbook.steps) {
-    const where = `${playbook.file}:${step.at.line}: steps[${step.index}] (${step.name})`;
+    const where = `${playbook.file}:${step.at.line}: steps[${step.index}] (${plain(step.name)})`;
     const skip = whenSkips(step, params);
     if (skip) {
       skippedSteps.push({ step: step.index, name: step.name, reason: skip });
@@ -113,8 +114,14 @@ function stepHosts(step: Step, req: PlanRequest, where: string): Host[] {
   try {
     if (step.hosts.kind === 'pattern') {
       const pattern = String(render(step.hosts.pattern, req.params));
-      if (pattern.trim() === '') throw new UsageError(`hosts: '${step.hosts.pattern}' is empty`);
-      return selectHosts(req.inventory, pattern);
+      if (pattern.trim() === '') throw new UsageError(`hosts: ${quote(step.hosts.pattern)} is empty`);
+      // The pattern is the step's hosts:, not the command line's --limit.
+      try {
+        return selectHosts(req.inventory, pattern);
+      } catch (err) {
+        if (err instanceof FleetError) throw new UsageError(err.message.replace(/^--limit: /, 'hosts: '));
+        throw err;
+      }
     }
     const selector = req.registry.selector(step.hosts.name)!;
     return selector.select(req.inventory, String(render(step.hosts.argument, req.params)), req.facts);

@@ -141,7 +141,8 @@ function parseJob(node: DocNode, i: number, base: PathBase, fail: Fail): JobConf
   try {
     new Cron(cron, { paused: true, ...(timezone ? { timezone } : {}) }).stop();
   } catch (err) {
-    const problem = (err as Error).message.replace(/^CronPattern: /, '');
+    // croner's text may repeat the expression: shown once, quoted, and kept to one short line.
+    const problem = (err as Error).message.replace(/^CronPattern: /, '').split(cron).join('<cron>').replace(/\s+/g, ' ').slice(0, 160);
     if (timezone && /time ?zone/i.test(problem)) fail(get(map, 'timezone')!.line, `${at}.timezone`, `${quote(timezone)} is not a time zone`);
     fail(cronNode.line, `${at}.cron`, `${quote(cron)} is not a cron expression: ${problem}`);
   }

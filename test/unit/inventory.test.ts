@@ -319,7 +319,7 @@ describe('inventory: refused input names file, line and key', () => {
     at('{ldap: {direct: ldap}}', /must be one of ldaps/, 'all.hosts.a.ldap.direct');
     at('{profile: FreeIPA}', /did you mean freeipa\?/, 'all.hosts.a.profile');
     at('{roles: ca}', /must be a list of roles/, 'all.hosts.a.roles');
-    at('{roles: [ca, cs]}', /^unknown role "cs"; .*did you mean ca\?/, 'all.hosts.a.roles[1]');
+    at('{roles: [ca, cs]}', /^unknown role 'cs'; .*did you mean ca\?/, 'all.hosts.a.roles[1]');
     at('{roles: [ca, ca]}', /listed twice/, 'all.hosts.a.roles[1]');
     at('{ssh: {identity_file: ""}}', /must be a non-empty string/, 'all.hosts.a.ssh.identity_file');
     at('{ssh: {known_hosts: ~ops/kh}}', /~user paths are not supported/, 'all.hosts.a.ssh.known_hosts');
