@@ -73,6 +73,7 @@ export async function ingestArchive(source: Readable, opts: IngestOptions): Prom
   const { dest } = opts;
   const partial = `${dest}.partial-${randomBytes(6).toString('hex')}`;
   let handle: FileHandle | undefined;
+  let sink: ReturnType<typeof hashingFileSink> | undefined;
   let renamed = false;
   try {
     opts.signal?.throwIfAborted();
@@ -90,7 +91,7 @@ export async function ingestArchive(source: Readable, opts: IngestOptions): Prom
     if (opts.recipients !== undefined) stages.push(await encryptingStage(opts.recipients));
 
     handle = await open(partial, 'wx', 0o600);
-    const sink = hashingFileSink(handle);
+    sink = hashingFileSink(handle);
     stages.push(sink.stream);
     await (pipeline as (...args: unknown[]) => Promise<void>)(...stages, opts.signal ? { signal: opts.signal } : {});
 
@@ -106,7 +107,9 @@ export async function ingestArchive(source: Readable, opts: IngestOptions): Prom
     await handle?.close().catch(() => undefined);
     await unlink(partial).catch(() => undefined);
     if (renamed) await unlink(dest).catch(() => undefined);
-    throw ingestError(err, dest, opts.signal);
+    // A full disk is the cause even when a stage upstream (the tar parser of a stream cut short)
+    // reported first.
+    throw ingestError(sink?.failure() ?? err, dest, opts.signal);
   }
 }
 
@@ -200,9 +203,10 @@ async function encryptingStage(keys: PublicKey[]): Promise<Duplex> {
 }
 
 /** Writes to an open file, hashing and counting what it writes; short writes are continued. */
-function hashingFileSink(handle: FileHandle): { stream: Writable; size: () => number; sha256: () => string } {
+function hashingFileSink(handle: FileHandle): { stream: Writable; size: () => number; sha256: () => string; failure: () => unknown } {
   const hash = createHash('sha256');
   let size = 0;
+  let failed: unknown;
   const writeAll = async (chunk: Buffer): Promise<void> => {
     for (let offset = 0; offset < chunk.length; ) {
       const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
@@ -219,11 +223,11 @@ function hashingFileSink(handle: FileHandle): { stream: Writable; size: () => nu
         size += chunk.length;
       }
       const joined = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk));
-      writeAll(joined).then(() => callback(), callback);
+      writeAll(joined).then(() => callback(), (err: Error) => { failed = err; callback(err); });
     },
   });
   let digest: string | undefined;
-  return { stream, size: () => size, sha256: () => (digest ??= hash.digest('hex')) };
+  return { stream, size: () => size, sha256: () => (digest ??= hash.digest('hex')), failure: () => failed };
 }
 
 async function syncFolder(folder: string): Promise<void> {

@@ -303,6 +303,9 @@ async function openClient(target: SshTarget, ctx: RunContext, timeoutMs: number,
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       client.once('ready', () => { ctx.signal.removeEventListener('abort', onAbort); resolve(); });
       client.once('error', (err) => { ctx.signal.removeEventListener('abort', onAbort); reject(err); });
+      // A connection cut during the handshake can close without an 'error' (and ssh2 then clears its
+      // readyTimeout): without this the connect waited for ever (seen when sshd's session died).
+      client.once('close', () => { ctx.signal.removeEventListener('abort', onAbort); reject(new Error('the connection closed before the SSH handshake finished')); });
       client.connect(config);
     });
   } catch (err) {

@@ -52,7 +52,9 @@ describe('restore a 5-host star with a mesh edge, CA on three hosts', () => {
     ]);
   });
 
-  for (const [init, type] of [['ldif', 'data'], ['online', 'data'], ['ldif', 'full'], ['online', 'full']] as const) {
+  // Both inits and both types, in two runs: the other two pairings are covered on the seed lab
+  // (restore.test.ts), and CI's 30 minutes are shared with the fault matrices.
+  for (const [init, type] of [['ldif', 'data'], ['online', 'full']] as const) {
     it(`--init ${init}, ${type.toUpperCase()}: all five hosts hold the snapshot's users; the mesh edge b–c is on and green`, async () => {
       const tag = `${init}-${type}`;
       await addUsers(dir, 'd.ipa.test', [`${tag}-d1`]);
