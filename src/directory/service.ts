@@ -57,9 +57,10 @@ export async function ensureInstanceRunning(transport: Transport, host: Host, ct
     }
   };
   if (await answers()) return false;
-  ctx.log.warn(`${host.name}: instance ${host.ldap.instance} does not answer on LDAP; starting it`);
+  ctx.warn(`${host.name}: instance ${host.ldap.instance} does not answer on LDAP; starting it (${startCommand(host)})`);
   for (let attempt = 1; attempt <= 3; attempt++) {
-    await ssh.run(`dsctl ${shellQuote(host.ldap.instance)} start`, { timeoutMs: SERVICE_TIMEOUT_MS });
+    // The profile's own start: on FreeIPA, ipactl brings the rest of the stack up with the directory.
+    await ssh.run(startCommand(host), { timeoutMs: SERVICE_TIMEOUT_MS });
     await new Promise((r) => setTimeout(r, 1000 * attempt));
     if (await answers()) return true;
   }
