@@ -76,8 +76,9 @@ export function registerRestoreCommands(program: Command, wrap: Wrap): void {
           if (v?.includes(',')) throw new UsageError(`${name}: the path may not contain a comma`);
         }
         const known = (await loadInventory(env.globals.inventory)).hosts.map((h) => h.name);
-        for (const name of [opts.master, ...opts.allowOffline]) {
-          if (!known.includes(name)) throw new UsageError(`${name === opts.master ? '--master' : '--allow-offline'}: '${name}' is not a host of the inventory (${known.join(', ')})`);
+        if (!known.includes(opts.master)) throw new UsageError(`--master: '${opts.master}' is not a host of the inventory (${known.join(', ')})`);
+        for (const name of opts.allowOffline) {
+          if (!known.includes(name)) throw new UsageError(`--allow-offline: '${name}' is not a host of the inventory (${known.join(', ')})`);
         }
         await askPassphrase(env, opts.passphrase ?? '');
         const sets = [
