@@ -11,6 +11,7 @@ import { auditDeployment } from '../topology/audit.js';
 import { countEntries } from '../topology/facts.js';
 import type { Finding } from '../topology/findings.js';
 import { statusState } from '../topology/graph.js';
+import type { LdapSession } from '../transport/ldap.js';
 import type { Transport } from '../transport/transport.js';
 import type { SuffixKind } from './compatibility.js';
 import { generationOf } from './reinit.js';
@@ -56,6 +57,7 @@ export async function unfenceSuffix(
   const before = new Map<string, string | undefined>();
   await Promise.all(p.hosts.map(async (h) => {
     const ldap = await transport.ldap(h);
+    await removeStrayProbes(ldap, p.suffix);
     for (const a of await listAgreements(ldap, p.suffix)) before.set(`${h.name} ${a.dn}`, statusStamp(a));
     const done = await setAgreementsEnabled(ldap, p.suffix, true, (a) => {
       const quarantined = targetsAny(a, p.quarantined);
@@ -104,6 +106,15 @@ async function waitGreen(
       await nudge(transport, host, p.suffix);
     }
     await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Deletes probe and canary entries left on a host by an earlier, interrupted attempt. */
+async function removeStrayProbes(ldap: LdapSession, suffix: string): Promise<void> {
+  const strays = await ldap.search(suffix, { scope: 'one', filter: '(|(cn=ipa-fleet-probe-*)(cn=ipa-fleet-canary-*))', attributes: ['1.1'] });
+  for (const e of strays) {
+    // Replication may have deleted it meanwhile.
+    await ldap.delete(e.dn).catch((err: Error) => { if (!/no such object/i.test(err.message)) throw err; });
   }
 }
 
@@ -171,6 +182,9 @@ export async function proveConvergence(transport: Transport, ctx: RunContext, re
   for (const s of req.suffixes) {
     const members = s.hosts;
     const generation = await requireGeneration(transport, req.master, members, s.suffix);
+    // A probe or canary a fault left behind (its host died between the add and the delete) is not
+    // data: it would be counted as an entry the snapshot does not have.
+    for (const h of members) await removeStrayProbes(await transport.ldap(h), s.suffix);
     const expected = s.expectedEntries ?? await countEntries(await transport.ldap(req.master), s.suffix);
     const entries: Record<string, number> = {};
     await Promise.all(members.map(async (h) => { entries[h.name] = await countEntries(await transport.ldap(h), s.suffix); }));
