@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { InventoryError } from '../../src/errors.js';
 import { DEFAULTS, loadInventory, parseInventory, type Host, type Inventory } from '../../src/inventory/index.js';
+import { assertLocatedError } from './located-error.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/inventory/', import.meta.url));
 const FILE = '/inv/site.yml';
@@ -37,22 +38,7 @@ function host(inv: Inventory, name: string): Host {
 
 /** Asserts the exact location and that the problem matches; returns the message for further checks. */
 function rejects(text: string, line: number | undefined, key: string | undefined, problem: RegExp): string {
-  let caught: unknown;
-  try {
-    parse(text);
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof InventoryError, `expected an InventoryError, got ${String(caught)}`);
-  assert.equal(caught.kind, 'usage');
-  assert.equal(caught.file, FILE);
-  assert.equal(caught.line, line, caught.message);
-  assert.equal(caught.key, key, caught.message);
-  const prefix = `${FILE}${line === undefined ? '' : `:${line}`}${key ? `: ${key}` : ''}: `;
-  assert.ok(caught.message.startsWith(prefix), `${caught.message} should start with ${prefix}`);
-  assert.match(caught.message.slice(prefix.length), problem);
-  assert.ok(!caught.message.includes('\n'), 'one line');
-  return caught.message;
+  return assertLocatedError(() => parse(text), FILE, line, key, problem);
 }
 
 describe('inventory: a valid inventory', () => {

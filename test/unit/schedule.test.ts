@@ -21,6 +21,7 @@ import { renderMetrics, writeMetricsFile, type HostMetrics, type JobMetrics } fr
 import type { RunReport, ScheduleState } from '../../src/schedule/state.js';
 import { stateDir } from '../../src/state-dir.js';
 import type { AuditInput } from '../../src/topology/checks.js';
+import { assertLocatedError } from './located-error.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin/ipa-fleet.js');
@@ -65,22 +66,7 @@ const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /** Asserts the exact location, the one-line message and the problem; returns the message. */
 function rejects(text: string, line: number | undefined, key: string | undefined, problem: RegExp): string {
-  let caught: unknown;
-  try {
-    parseSchedule(text, FILE, HOME);
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof InventoryError, `expected an InventoryError, got ${String(caught)}`);
-  assert.equal(caught.kind, 'usage');
-  assert.equal(caught.file, FILE);
-  assert.equal(caught.line, line, caught.message);
-  assert.equal(caught.key, key, caught.message);
-  const prefix = `${FILE}${line === undefined ? '' : `:${line}`}${key ? `: ${key}` : ''}: `;
-  assert.ok(caught.message.startsWith(prefix), `${caught.message} should start with ${prefix}`);
-  assert.match(caught.message.slice(prefix.length), problem);
-  assert.ok(!caught.message.includes('\n'), `one line: ${caught.message}`);
-  return caught.message;
+  return assertLocatedError(() => parseSchedule(text, FILE, HOME), FILE, line, key, problem);
 }
 
 /** A minimal valid inventory of `hosts` in deployment `deployment`. */

@@ -1,0 +1,24 @@
+// The shape every refused input file must give (inventory, schedule): an InventoryError of kind
+// usage whose one-line message starts with `file:line: key: ` and then names the problem.
+import assert from 'node:assert/strict';
+import { InventoryError } from '../../src/errors.js';
+
+/** Runs `parse`, asserts it refused with exactly this location and a matching problem; returns the message. */
+export function assertLocatedError(parse: () => unknown, file: string, line: number | undefined, key: string | undefined, problem: RegExp): string {
+  let caught: unknown;
+  try {
+    parse();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof InventoryError, `expected an InventoryError, got ${String(caught)}`);
+  assert.equal(caught.kind, 'usage');
+  assert.equal(caught.file, file);
+  assert.equal(caught.line, line, caught.message);
+  assert.equal(caught.key, key, caught.message);
+  const prefix = `${file}${line === undefined ? '' : `:${line}`}${key ? `: ${key}` : ''}: `;
+  assert.ok(caught.message.startsWith(prefix), `${caught.message} should start with ${prefix}`);
+  assert.match(caught.message.slice(prefix.length), problem);
+  assert.ok(!caught.message.includes('\n'), `one line: ${caught.message}`);
+  return caught.message;
+}
