@@ -2,12 +2,12 @@
 // exit codes in exactly one place (src/cli/exit-codes.ts) and prints `message` as one line.
 
 export type ErrorKind =
-  | 'failure'        // 1: the operation failed
-  | 'usage'          // 2: bad command line, inventory or playbook
-  | 'partial'        // 3: some hosts failed
-  | 'unreachable'    // 4: a host could not be reached
-  | 'lock'           // 11: another run holds the deployment lock
-  | 'auth';          // 12: authentication or decryption failed
+  | 'failure' // 1: the operation failed
+  | 'usage' // 2: bad command line, inventory or playbook
+  | 'partial' // 3: some hosts failed
+  | 'unreachable' // 4: a host could not be reached
+  | 'lock' // 11: another run holds the deployment lock
+  | 'auth'; // 12: authentication or decryption failed
 
 export class FleetError extends Error {
   readonly kind: ErrorKind;

@@ -3,7 +3,14 @@ export * from './errors.js';
 export { createRunContext, SecretStore, type RunContext, type ContextOptions } from './context.js';
 export * from './inventory/index.js';
 export { Transport } from './transport/transport.js';
-export { SshSession, CHANNELS_PER_HOST, type ExecOptions, type ExecOutput, type CommandStream, type SshTarget } from './transport/ssh.js';
+export {
+  SshSession,
+  CHANNELS_PER_HOST,
+  type ExecOptions,
+  type ExecOutput,
+  type CommandStream,
+  type SshTarget,
+} from './transport/ssh.js';
 export { LdapSession, DirEntry, type Modification, type SearchRequest } from './transport/ldap.js';
 export { CommandFailedError, type CommandResult } from './transport/result.js';
 export { shellQuote, shellCommand } from './transport/shell.js';
@@ -13,12 +20,29 @@ export * from './directory/agreements.js';
 export * from './directory/replica.js';
 export * from './directory/tasks.js';
 export * from './directory/dn.js';
-export { labUp, labDown, labStatus, labStartHost, labStopHost, labKillDs, type LabState, type HostStatus } from './lab/lab.js';
+export {
+  labUp,
+  labDown,
+  labStatus,
+  labStartHost,
+  labStopHost,
+  labKillDs,
+  type LabState,
+  type HostStatus,
+} from './lab/lab.js';
 export { LabPaths } from './lab/paths.js';
 export { labSpec, LAB_DEFAULTS, type LabOptions, type LabSpec } from './lab/spec.js';
 export { stateDir, defaultLogFile } from './state-dir.js';
 export { main } from './cli/main.js';
-export { planPlaybook, runPlaybook, resumeRun, resolvePlaybookPath, type PlanOptions, type RunOptions, type RunOutcome } from './playbook/run.js';
+export {
+  planPlaybook,
+  runPlaybook,
+  resumeRun,
+  resolvePlaybookPath,
+  type PlanOptions,
+  type RunOptions,
+  type RunOutcome,
+} from './playbook/run.js';
 export { buildPlan, playbookNeedsFacts, type PlanRequest } from './playbook/planner.js';
 export { loadPlaybook, parsePlaybook } from './playbook/load.js';
 export { resolveParams, parseDuration } from './playbook/params.js';
@@ -27,7 +51,14 @@ export { acquireLock, LockHeldError } from './playbook/lock.js';
 export type * from './playbook/model.js';
 export { execute, type ExecuteOptions, type ExecuteResult } from './playbook/executor.js';
 export { defaultRegistry, ActionRegistry } from './actions/index.js';
-export type { ActionDefinition, SelectorDefinition, TaskContext, TaskOutcome, TaskDraft, PlanInput } from './actions/action.js';
+export type {
+  ActionDefinition,
+  SelectorDefinition,
+  TaskContext,
+  TaskOutcome,
+  TaskDraft,
+  PlanInput,
+} from './actions/action.js';
 export { EventStream, type FleetEvent } from './report/events.js';
 export { gatherFacts, gatherAllFacts, type HostFacts, type SuffixFacts } from './topology/facts.js';
 export { readRuv, parseRuv, type Ruv, type RuvElement } from './directory/ruv.js';

@@ -16,9 +16,13 @@ export const backupAction: ActionDefinition = {
   destructive: false,
   needsFacts: false,
   params: {
-    type: { type: 'string', default: 'data', description: 'data (online) or full (services stopped, configuration too)' },
-    binary: { type: 'boolean', default: false, description: 'also the backup task\'s db2bak folder' },
-    store: { type: 'string', description: 'store folder on the controller (default: the state dir\'s store)' },
+    type: {
+      type: 'string',
+      default: 'data',
+      description: 'data (online) or full (services stopped, configuration too)',
+    },
+    binary: { type: 'boolean', default: false, description: "also the backup task's db2bak folder" },
+    store: { type: 'string', description: "store folder on the controller (default: the state dir's store)" },
     encrypt_to: { type: 'list', description: 'public key files (OpenPGP) to encrypt to' },
     no_encrypt: { type: 'boolean', default: false, description: 'store unencrypted (explicit opt-out)' },
     compress: { type: 'boolean', default: true, description: 'gzip before encrypting' },
@@ -28,7 +32,13 @@ export const backupAction: ActionDefinition = {
     // a time, not a chain: a host that fails must not keep the others from their backup).
     return hosts.map((h) => {
       const params = withFor(h);
-      return { key: h.name, host: h.name, title: `backup (${String(params.type ?? 'data')})`, params, ...(params.type === 'full' ? { concurrency: 1 } : {}) };
+      return {
+        key: h.name,
+        host: h.name,
+        title: `backup (${String(params.type ?? 'data')})`,
+        params,
+        ...(params.type === 'full' ? { concurrency: 1 } : {}),
+      };
     });
   },
   async run(ctx, params) {
@@ -36,18 +46,33 @@ export const backupAction: ActionDefinition = {
     if (!type) throw new FleetError('usage', `backup: type must be data or full, not '${String(params.type)}'`);
     const keyFiles = Array.isArray(params.encrypt_to) ? params.encrypt_to.map(String) : [];
     if (params.no_encrypt !== true && keyFiles.length === 0) {
-      throw new FleetError('usage', 'backup: name the public key(s) to encrypt to (--encrypt-to KEYFILE), or pass --no-encrypt');
+      throw new FleetError(
+        'usage',
+        'backup: name the public key(s) to encrypt to (--encrypt-to KEYFILE), or pass --no-encrypt',
+      );
     }
-    if (params.no_encrypt === true && keyFiles.length > 0) throw new FleetError('usage', 'backup: --no-encrypt and --encrypt-to exclude each other');
+    if (params.no_encrypt === true && keyFiles.length > 0)
+      throw new FleetError('usage', 'backup: --no-encrypt and --encrypt-to exclude each other');
     // Checked before the host is touched.
     const recipients = params.no_encrypt === true ? undefined : await loadRecipients(keyFiles);
     const store = new SnapshotStore(typeof params.store === 'string' ? params.store : defaultStoreDir());
-    const release = await acquireStoreLock(store.root, ctx.inventory.deployment, 'shared', `backup ${ctx.host.name}`, (m) => ctx.run.warn(m));
+    const release = await acquireStoreLock(
+      store.root,
+      ctx.inventory.deployment,
+      'shared',
+      `backup ${ctx.host.name}`,
+      (m) => ctx.run.warn(m),
+    );
     try {
       let lastReport = 0;
       const result = await takeSnapshot(ctx.transport, ctx.host, ctx.run, {
-        type, binary: params.binary === true, compress: params.compress !== false, recipients, store,
-        toolVersion: await toolVersion(), signal: ctx.signal,
+        type,
+        binary: params.binary === true,
+        compress: params.compress !== false,
+        recipients,
+        store,
+        toolVersion: await toolVersion(),
+        signal: ctx.signal,
         onProgress: (bytes) => {
           if (Date.now() - lastReport < 250) return;
           lastReport = Date.now();

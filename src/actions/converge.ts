@@ -9,18 +9,25 @@ import { readQuarantine, releaseHost } from '../restore/quarantine.js';
 import { openRestoreSource } from '../restore/source.js';
 import type { ActionDefinition, TaskContext } from './action.js';
 
-const quarantinedParam = { type: 'list' as const, default: [], description: 'hosts being rejoined: no longer treated as quarantined' };
+const quarantinedParam = {
+  type: 'list' as const,
+  default: [],
+  description: 'hosts being rejoined: no longer treated as quarantined',
+};
 
 function layoutTask(name: string, extra: Record<string, JsonValue>) {
   return ({ inventory, hosts, withFor, facts, offline }: Parameters<NonNullable<ActionDefinition['plan']>>[0]) => {
     const params = withFor(hosts[0]!);
     const layout = restoreLayout(inventory, facts, offline, String(params.master));
     const suffixes = layout.suffixes.map((s) => ({ kind: s.kind, suffix: s.suffix, hosts: s.hosts }));
-    return [{
-      key: layout.master, host: layout.master,
-      title: `${name} ${layout.suffixes.map((s) => `${s.kind} on ${s.hosts.join(', ')}`).join('; ')}${layout.offline.length ? ` (quarantined stay apart: ${layout.offline.join(', ')})` : ''}`,
-      params: { ...params, ...extra, suffixes: suffixes as JsonValue },
-    }];
+    return [
+      {
+        key: layout.master,
+        host: layout.master,
+        title: `${name} ${layout.suffixes.map((s) => `${s.kind} on ${s.hosts.join(', ')}`).join('; ')}${layout.offline.length ? ` (quarantined stay apart: ${layout.offline.join(', ')})` : ''}`,
+        params: { ...params, ...extra, suffixes: suffixes as JsonValue },
+      },
+    ];
   };
 }
 
@@ -35,7 +42,8 @@ type PlannedSuffix = { kind: 'domain' | 'ca'; suffix: string; hosts: string[] };
 
 export const unfenceAction: ActionDefinition = {
   name: 'unfence',
-  description: 'once every host holds the master\'s generation: re-enable every agreement (mesh edges too) and wait until all are green',
+  description:
+    "once every host holds the master's generation: re-enable every agreement (mesh edges too) and wait until all are green",
   destructive: true,
   needsFacts: true,
   params: {
@@ -54,12 +62,18 @@ export const unfenceAction: ActionDefinition = {
       const hosts = hostsNamed(ctx.inventory, s.hosts).filter((h) => !quarantined.includes(h));
       await requireGeneration(ctx.transport, ctx.host, hosts, s.suffix);
       const r = await unfenceSuffix(ctx.transport, {
-        hosts, quarantined, suffix: s.suffix, timeoutMs: Number(params.timeout) * 1000, signal: ctx.signal,
+        hosts,
+        quarantined,
+        suffix: s.suffix,
+        timeoutMs: Number(params.timeout) * 1000,
+        signal: ctx.signal,
         onProgress: (message) => ctx.progress({ message: `${s.kind}: ${message}` }),
       });
       changes.push(...r.toggles.map((t) => ({ host: t.host, agreement: t.dn, before: t.before, after: t.after })));
       waits.push({ kind: s.kind, greenMs: r.greenMs });
-      parts.push(`${s.kind}: ${r.toggles.length} agreement(s) on, green after ${(r.greenMs / 1000).toFixed(1)} s${r.keptOff.length ? `, ${r.keptOff.length} kept off (to quarantined ${[...new Set(r.keptOff.map((k) => k.target))].join(', ')})` : ''}`);
+      parts.push(
+        `${s.kind}: ${r.toggles.length} agreement(s) on, green after ${(r.greenMs / 1000).toFixed(1)} s${r.keptOff.length ? `, ${r.keptOff.length} kept off (to quarantined ${[...new Set(r.keptOff.map((k) => k.target))].join(', ')})` : ''}`,
+      );
     }
     return { status: 'changed', message: parts.join('; '), changes, data: { suffixes: waits } };
   },
@@ -67,12 +81,17 @@ export const unfenceAction: ActionDefinition = {
 
 export const convergeAction: ActionDefinition = {
   name: 'converge',
-  description: 'prove convergence: one generation, the snapshot\'s entry counts, a canary on every host, an audit without errors',
+  description:
+    "prove convergence: one generation, the snapshot's entry counts, a canary on every host, an audit without errors",
   destructive: false,
   needsFacts: true,
   params: {
     master: { type: 'string', required: true, description: 'the restored master' },
-    backup: { type: 'string', default: '', description: 'the snapshot whose entry counts every host must show (default: the master\'s counts)' },
+    backup: {
+      type: 'string',
+      default: '',
+      description: "the snapshot whose entry counts every host must show (default: the master's counts)",
+    },
     store: { type: 'string', default: '', description: 'store folder' },
     rejoining: quarantinedParam,
     canary_timeout: { type: 'duration', default: 120, description: 'how long the canary may take to reach every host' },
@@ -83,26 +102,48 @@ export const convergeAction: ActionDefinition = {
     const quarantined = await quarantinedHosts(ctx, rejoining);
     const planned = params.suffixes as PlannedSuffix[];
     // Counts come from the snapshot's manifest; no key is needed to read it.
-    const manifest = typeof params.backup === 'string' && params.backup
-      ? (await openRestoreSource(ctx.run, ctx.inventory.deployment, { backup: params.backup, store: params.store ?? '', type: '' }, { needKey: false })).snapshot.manifest
-      : undefined;
+    const manifest =
+      typeof params.backup === 'string' && params.backup
+        ? (
+            await openRestoreSource(
+              ctx.run,
+              ctx.inventory.deployment,
+              { backup: params.backup, store: params.store ?? '', type: '' },
+              { needKey: false },
+            )
+          ).snapshot.manifest
+        : undefined;
     const suffixes = planned.map((s) => ({
-      kind: s.kind, suffix: s.suffix,
+      kind: s.kind,
+      suffix: s.suffix,
       expectedEntries: manifest?.suffixes.find((m) => m.kind === s.kind)?.entryCount,
       hosts: hostsNamed(ctx.inventory, s.hosts).filter((h) => !quarantined.includes(h)),
     }));
     const all = [...new Set(suffixes.flatMap((s) => s.hosts))];
     const report = await proveConvergence(ctx.transport, ctx.run, {
-      inventory: ctx.inventory, master: ctx.host, hosts: all, quarantined, suffixes,
-      canaryTimeoutMs: Number(params.canary_timeout) * 1000, signal: ctx.signal,
+      inventory: ctx.inventory,
+      master: ctx.host,
+      hosts: all,
+      quarantined,
+      suffixes,
+      canaryTimeoutMs: Number(params.canary_timeout) * 1000,
+      signal: ctx.signal,
       onProgress: (message) => ctx.progress({ message }),
     });
     const slowest = (r: Record<string, number>): number => Math.max(0, ...Object.values(r));
     return {
       status: 'ok',
-      message: report.suffixes.map((s) => `${s.kind}: ${Object.keys(s.entries).length} host(s) on generation ${s.generation}, ${Object.values(s.entries)[0]} entries each, canary everywhere in ${(slowest(s.canaryMs) / 1000).toFixed(1)} s, deleted everywhere in ${(slowest(s.canaryDeleteMs) / 1000).toFixed(1)} s`).join('; ')
-        + (quarantined.length ? `; quarantined: ${quarantined.map((h) => h.name).join(', ')} (run ipa-fleet rejoin)` : '')
-        + (report.findings.length ? `; audit: ${report.findings.length} warning/info finding(s)` : '; audit clean'),
+      message:
+        report.suffixes
+          .map(
+            (s) =>
+              `${s.kind}: ${Object.keys(s.entries).length} host(s) on generation ${s.generation}, ${Object.values(s.entries)[0]} entries each, canary everywhere in ${(slowest(s.canaryMs) / 1000).toFixed(1)} s, deleted everywhere in ${(slowest(s.canaryDeleteMs) / 1000).toFixed(1)} s`,
+          )
+          .join('; ') +
+        (quarantined.length
+          ? `; quarantined: ${quarantined.map((h) => h.name).join(', ')} (run ipa-fleet rejoin)`
+          : '') +
+        (report.findings.length ? `; audit: ${report.findings.length} warning/info finding(s)` : '; audit clean'),
       data: report as unknown as JsonValue,
     };
   },
@@ -110,13 +151,16 @@ export const convergeAction: ActionDefinition = {
 
 export const releaseAction: ActionDefinition = {
   name: 'release',
-  description: 'end a host\'s quarantine (after it rejoined)',
+  description: "end a host's quarantine (after it rejoined)",
   destructive: false,
   needsFacts: false,
   params: {},
   async run(ctx) {
     if (!ctx.stateDir) throw new FleetError('failure', 'release needs the state folder');
     const released = await releaseHost(ctx.stateDir, ctx.inventory.deployment, ctx.host.name);
-    return { status: released ? 'changed' : 'ok', message: released ? `${ctx.host.name} is no longer quarantined` : `${ctx.host.name} was not quarantined` };
+    return {
+      status: released ? 'changed' : 'ok',
+      message: released ? `${ctx.host.name} is no longer quarantined` : `${ctx.host.name} was not quarantined`,
+    };
   },
 };

@@ -32,7 +32,10 @@ export const execAction: ActionDefinition = {
     const script = guards.length
       ? `if ${guards.join(' || ')}; then echo ${SKIP_MARK}; exit 0; fi\n${command}`
       : command;
-    const key = createHash('sha256').update(`${ctx.host.name}\0${command}\0${guards.join('\0')}`).digest('hex').slice(0, 20);
+    const key = createHash('sha256')
+      .update(`${ctx.host.name}\0${command}\0${guards.join('\0')}`)
+      .digest('hex')
+      .slice(0, 20);
     const wrapped = `flock /tmp/.ipa-fleet-exec-${key}.lock sh -c ${shellQuote(script)}`;
     const result = await ssh.exec(wrapped, { timeoutMs: Number(params.timeout) * 1000, display: command });
     if (!result.ok) throw new CommandFailedError(strip(result));

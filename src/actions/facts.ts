@@ -11,7 +11,13 @@ export const factsAction: ActionDefinition = {
   params: {},
   async run(ctx) {
     const facts = await gatherFacts(ctx.transport, ctx.host);
-    const rids = [facts.suffixes.domain, facts.suffixes.ca].filter((s) => s?.replica).map((s) => `${s!.suffix} rid ${s!.replica!.rid}`);
-    return { status: 'ok', message: `${facts.fqdn}, ${facts.dsVersion}${rids.length ? `, ${rids.join(', ')}` : ''}`, data: facts as unknown as JsonValue };
+    const rids = [facts.suffixes.domain, facts.suffixes.ca]
+      .filter((s) => s?.replica)
+      .map((s) => `${s!.suffix} rid ${s!.replica!.rid}`);
+    return {
+      status: 'ok',
+      message: `${facts.fqdn}, ${facts.dsVersion}${rids.length ? `, ${rids.join(', ')}` : ''}`,
+      data: facts as unknown as JsonValue,
+    };
   },
 };

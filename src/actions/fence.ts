@@ -23,40 +23,73 @@ export const fenceAction: ActionDefinition = {
     const layout = restoreLayout(inventory, facts, offline, String(first.master));
     const only = Array.isArray(first.only) ? first.only.map(String) : [];
     const selected = hosts.filter((h) => only.length === 0 || only.includes(h.name));
-    const quarantine: TaskDraft[] = layout.offline.filter((n) => selected.some((h) => h.name === n)).map((name) => ({
-      key: `quarantine:${name}`, host: name, title: `quarantine ${name} (offline: ${offline.get(name) ?? 'unreachable'})`,
-      params: { master: layout.master, backup: String(first.backup ?? ''), suffixes: layout.suffixes.map((s) => s.kind), reason: offline.get(name) ?? 'offline during the restore' },
-    }));
-    const fences: TaskDraft[] = selected.filter((h) => !layout.offline.includes(h.name)).map((h) => {
-      const mine = layout.suffixes.filter((s) => s.hosts.includes(h.name));
-      const agreements = mine.flatMap((s) => (s.kind === 'domain' ? facts.get(h.name)?.suffixes.domain : facts.get(h.name)?.suffixes.ca)?.agreements.map((a) => a.name) ?? []);
-      return {
-        key: h.name, host: h.name,
-        title: `fence ${h.name}: off ${agreements.length ? agreements.join(', ') : '(no agreement)'}`,
-        params: { suffixes: mine.map((s) => s.suffix) },
-        after: quarantine.map((q) => q.key),
-      };
-    });
+    const quarantine: TaskDraft[] = layout.offline
+      .filter((n) => selected.some((h) => h.name === n))
+      .map((name) => ({
+        key: `quarantine:${name}`,
+        host: name,
+        title: `quarantine ${name} (offline: ${offline.get(name) ?? 'unreachable'})`,
+        params: {
+          master: layout.master,
+          backup: String(first.backup ?? ''),
+          suffixes: layout.suffixes.map((s) => s.kind),
+          reason: offline.get(name) ?? 'offline during the restore',
+        },
+      }));
+    const fences: TaskDraft[] = selected
+      .filter((h) => !layout.offline.includes(h.name))
+      .map((h) => {
+        const mine = layout.suffixes.filter((s) => s.hosts.includes(h.name));
+        const agreements = mine.flatMap(
+          (s) =>
+            (s.kind === 'domain' ? facts.get(h.name)?.suffixes.domain : facts.get(h.name)?.suffixes.ca)?.agreements.map(
+              (a) => a.name,
+            ) ?? [],
+        );
+        return {
+          key: h.name,
+          host: h.name,
+          title: `fence ${h.name}: off ${agreements.length ? agreements.join(', ') : '(no agreement)'}`,
+          params: { suffixes: mine.map((s) => s.suffix) },
+          after: quarantine.map((q) => q.key),
+        };
+      });
     return [...quarantine, ...fences];
   },
   async run(ctx, params) {
     if (params.reason !== undefined) {
       if (!ctx.stateDir) throw new FleetError('failure', 'quarantine needs the state folder');
-      await quarantineHosts(ctx.stateDir, ctx.inventory.deployment, [{
-        host: ctx.host.name, since: new Date().toISOString(), master: String(params.master), snapshot: String(params.backup ?? ''),
-        suffixes: Array.isArray(params.suffixes) ? params.suffixes.map(String) : [], reason: String(params.reason),
-      }]);
-      return { status: 'changed', message: `${ctx.host.name} quarantined: run 'ipa-fleet rejoin ${ctx.host.name}' when it is back`, changes: [{ quarantined: ctx.host.name }] };
+      await quarantineHosts(ctx.stateDir, ctx.inventory.deployment, [
+        {
+          host: ctx.host.name,
+          since: new Date().toISOString(),
+          master: String(params.master),
+          snapshot: String(params.backup ?? ''),
+          suffixes: Array.isArray(params.suffixes) ? params.suffixes.map(String) : [],
+          reason: String(params.reason),
+        },
+      ]);
+      return {
+        status: 'changed',
+        message: `${ctx.host.name} quarantined: run 'ipa-fleet rejoin ${ctx.host.name}' when it is back`,
+        changes: [{ quarantined: ctx.host.name }],
+      };
     }
     const ldap = await ctx.transport.ldap(ctx.host);
     const suffixes = Array.isArray(params.suffixes) ? params.suffixes.map(String) : [];
     const toggles = [];
-    for (const suffix of suffixes) toggles.push(...await setAgreementsEnabled(ldap, suffix, false));
+    for (const suffix of suffixes) toggles.push(...(await setAgreementsEnabled(ldap, suffix, false)));
     const changed = toggles.filter((t) => t.before !== t.after);
     return {
       status: changed.length > 0 ? 'changed' : 'ok',
       message: `${toggles.length} agreement(s) off${changed.length < toggles.length ? ` (${toggles.length - changed.length} already were)` : ''}`,
-      changes: toggles.map((t) => ({ agreement: t.dn, suffix: t.suffix, target: t.target, before: t.before, after: t.after })) as JsonValue[],
+      changes: toggles.map((t) => ({
+        agreement: t.dn,
+        suffix: t.suffix,
+        target: t.target,
+        before: t.before,
+        after: t.after,
+      })) as JsonValue[],
     };
   },
 };

@@ -12,10 +12,23 @@ import { ActionRegistry } from './registry.js';
 import { peersOf, withRole } from './selectors.js';
 
 export function defaultRegistry(): ActionRegistry {
-  return new ActionRegistry([
-    auditAction, backupAction, convergeAction, execAction, factsAction, fenceAction, pauseAction, reinitializeAction, releaseAction,
-    restoreMasterAction, restorePreflightAction, unfenceAction,
-  ], [peersOf, withRole]);
+  return new ActionRegistry(
+    [
+      auditAction,
+      backupAction,
+      convergeAction,
+      execAction,
+      factsAction,
+      fenceAction,
+      pauseAction,
+      reinitializeAction,
+      releaseAction,
+      restoreMasterAction,
+      restorePreflightAction,
+      unfenceAction,
+    ],
+    [peersOf, withRole],
+  );
 }
 
 export { ActionRegistry } from './registry.js';

@@ -28,7 +28,11 @@ export const pauseAction: ActionDefinition = {
       if (probe.exitCode === 0) return { status: 'ok', message: `condition met after ${attempt} check(s)` };
       ctx.progress({ done: attempt, unit: 'items', message: `waiting for: ${probe.command}` });
       if (Date.now() > deadline || ctx.signal.aborted) {
-        throw new FleetError('failure', `${ctx.host.name}: '${probe.command}' did not succeed within ${params.timeout} s`, { host: ctx.host.name });
+        throw new FleetError(
+          'failure',
+          `${ctx.host.name}: '${probe.command}' did not succeed within ${params.timeout} s`,
+          { host: ctx.host.name },
+        );
       }
       await sleep(Number(params.interval) * 1000, ctx.signal);
     }

@@ -10,8 +10,16 @@ export class ActionRegistry {
     for (const s of selectors) this.selectors.set(s.name, s);
   }
 
-  action(name: string): ActionDefinition | undefined { return this.actions.get(name); }
-  selector(name: string): SelectorDefinition | undefined { return this.selectors.get(name); }
-  actionNames(): string[] { return [...this.actions.keys()].sort(); }
-  selectorNames(): string[] { return [...this.selectors.keys()].sort(); }
+  action(name: string): ActionDefinition | undefined {
+    return this.actions.get(name);
+  }
+  selector(name: string): SelectorDefinition | undefined {
+    return this.selectors.get(name);
+  }
+  actionNames(): string[] {
+    return [...this.actions.keys()].sort();
+  }
+  selectorNames(): string[] {
+    return [...this.selectors.keys()].sort();
+  }
 }

@@ -8,18 +8,31 @@ import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
 import type { JsonValue } from '../playbook/model.js';
 import { hostsNamed, restoreLayout, type SuffixLayout } from '../restore/layout.js';
-import { DEFAULT_INIT_TIMEOUTS, expectSameGeneration, exportForInit, importFromSupplier, initExportPath, onlineInit, removeRemoteFile } from '../restore/reinit.js';
+import {
+  DEFAULT_INIT_TIMEOUTS,
+  expectSameGeneration,
+  exportForInit,
+  importFromSupplier,
+  initExportPath,
+  onlineInit,
+  removeRemoteFile,
+} from '../restore/reinit.js';
 import { describeTree } from '../topology/trees.js';
 import type { ActionDefinition, TaskDraft, TaskOutcome } from './action.js';
 
 export const reinitializeAction: ActionDefinition = {
   name: 'reinitialize',
-  description: 'total update of every replica from the master: breadth-first online init, or one LDIF export imported everywhere',
+  description:
+    'total update of every replica from the master: breadth-first online init, or one LDIF export imported everywhere',
   destructive: true,
   needsFacts: true,
   params: {
     master: { type: 'string', required: true, description: 'the host that holds the data to spread' },
-    init: { type: 'string', default: 'ldif', description: 'ldif (export once, import everywhere) or online (agreement total updates)' },
+    init: {
+      type: 'string',
+      default: 'ldif',
+      description: 'ldif (export once, import everywhere) or online (agreement total updates)',
+    },
     tag: { type: 'string', default: 'init', description: 'names the export files (the snapshot id)' },
     targets: { type: 'list', default: [], description: 'only these consumers (rejoin); default every replica' },
     timeout: { type: 'duration', default: 3600, description: 'per export, import or total update' },
@@ -36,7 +49,19 @@ export const reinitializeAction: ActionDefinition = {
       const hops = s.tree.hops.filter((h) => targets.length === 0 || targets.includes(h.consumer));
       if (hops.length === 0) continue;
       if (mode === 'online') drafts.push(...onlineDrafts(s, hops, timeout, drafts));
-      else drafts.push(...ldifDrafts(s, hops, String(params.tag), timeout, drafts, inventory.hosts, layout.master, targets.length > 0));
+      else
+        drafts.push(
+          ...ldifDrafts(
+            s,
+            hops,
+            String(params.tag),
+            timeout,
+            drafts,
+            inventory.hosts,
+            layout.master,
+            targets.length > 0,
+          ),
+        );
     }
     return drafts;
   },
@@ -49,20 +74,42 @@ export const reinitializeAction: ActionDefinition = {
         const supplier = ctx.host;
         const consumer = host(params.consumer);
         const r = await onlineInit(ctx.transport, {
-          supplier, consumer, suffix, agreement: typeof params.agreement === 'string' ? params.agreement : undefined, signal: ctx.signal, timeoutMs,
+          supplier,
+          consumer,
+          suffix,
+          agreement: typeof params.agreement === 'string' ? params.agreement : undefined,
+          signal: ctx.signal,
+          timeoutMs,
           onProgress: (message) => ctx.progress({ message }),
         });
         const generation = await expectSameGeneration(ctx.transport, supplier, consumer, suffix);
-        return { status: 'changed', message: `${consumer.name} initialized from ${supplier.name} in ${(r.initMs / 1000).toFixed(1)} s, generation ${generation}`, data: { ...r, generation } as JsonValue };
+        return {
+          status: 'changed',
+          message: `${consumer.name} initialized from ${supplier.name} in ${(r.initMs / 1000).toFixed(1)} s, generation ${generation}`,
+          data: { ...r, generation } as JsonValue,
+        };
       }
       case 'export': {
-        const ms = await exportForInit(ctx.transport, ctx.host, String(params.backend), String(params.file), { signal: ctx.signal, timeoutMs });
-        return { status: 'changed', message: `exported ${String(params.backend)} with replication data in ${(ms / 1000).toFixed(1)} s`, changes: [{ file: String(params.file) }], data: { exportMs: ms } };
+        const ms = await exportForInit(ctx.transport, ctx.host, String(params.backend), String(params.file), {
+          signal: ctx.signal,
+          timeoutMs,
+        });
+        return {
+          status: 'changed',
+          message: `exported ${String(params.backend)} with replication data in ${(ms / 1000).toFixed(1)} s`,
+          changes: [{ file: String(params.file) }],
+          data: { exportMs: ms },
+        };
       }
       case 'import': {
         const supplier = host(params.supplier);
         const r = await importFromSupplier(ctx.transport, ctx.run, {
-          supplier, supplierPath: String(params.file), consumer: ctx.host, backend: String(params.backend), signal: ctx.signal, timeoutMs,
+          supplier,
+          supplierPath: String(params.file),
+          consumer: ctx.host,
+          backend: String(params.backend),
+          signal: ctx.signal,
+          timeoutMs,
           onProgress: (message) => ctx.progress({ message }),
         });
         const generation = await expectSameGeneration(ctx.transport, supplier, ctx.host, suffix);
@@ -81,21 +128,44 @@ export const reinitializeAction: ActionDefinition = {
   },
 };
 
-function onlineDrafts(s: SuffixLayout, hops: SuffixLayout['tree']['hops'], timeout: number, earlier: TaskDraft[]): TaskDraft[] {
+function onlineDrafts(
+  s: SuffixLayout,
+  hops: SuffixLayout['tree']['hops'],
+  timeout: number,
+  earlier: TaskDraft[],
+): TaskDraft[] {
   const keys = new Set(hops.map((h) => `${s.kind}:${h.consumer}`));
   return hops.map((h) => ({
     key: `${s.kind}:${h.consumer}`,
     host: h.supplier,
     title: `${s.kind} L${h.level}: ${h.supplier} → ${h.consumer} (total update through ${h.agreement})`,
-    params: { op: 'online', suffix: s.suffix, kind: s.kind, consumer: h.consumer, agreement: h.agreement, level: h.level, timeout, tree: describeTree(s.tree) },
+    params: {
+      op: 'online',
+      suffix: s.suffix,
+      kind: s.kind,
+      consumer: h.consumer,
+      agreement: h.agreement,
+      level: h.level,
+      timeout,
+      tree: describeTree(s.tree),
+    },
     // The supplier sends only once it holds the data itself; the CA tree waits for the domain
     // hop of the same consumer (one total update per host at a time).
-    after: [`${s.kind}:${h.supplier}`, ...sameHost(earlier, h.consumer)].filter((k) => keys.has(k) || earlier.some((d) => d.key === k)),
+    after: [`${s.kind}:${h.supplier}`, ...sameHost(earlier, h.consumer)].filter(
+      (k) => keys.has(k) || earlier.some((d) => d.key === k),
+    ),
   }));
 }
 
 function ldifDrafts(
-  s: SuffixLayout, hops: SuffixLayout['tree']['hops'], tag: string, timeout: number, earlier: TaskDraft[], hosts: Host[], master: string, rejoin: boolean,
+  s: SuffixLayout,
+  hops: SuffixLayout['tree']['hops'],
+  tag: string,
+  timeout: number,
+  earlier: TaskDraft[],
+  hosts: Host[],
+  master: string,
+  rejoin: boolean,
 ): TaskDraft[] {
   // A rejoin takes the data from the consumer's BFS parent, a restore from the master.
   const suppliers = rejoin ? [...new Set(hops.map((h) => h.supplier))] : [master];
@@ -104,18 +174,27 @@ function ldifDrafts(
     const file = initExportPath(hosts.find((h) => h.name === supplierName)!, tag, s.backend);
     const exportKey = `${s.kind}:export@${supplierName}`;
     const mine = hops.filter((h) => !rejoin || h.supplier === supplierName);
-    out.push({ key: exportKey, host: supplierName, title: `${s.kind}: export ${s.backend} with replication data on ${supplierName}`, params: { op: 'export', suffix: s.suffix, backend: s.backend, file, timeout } });
+    out.push({
+      key: exportKey,
+      host: supplierName,
+      title: `${s.kind}: export ${s.backend} with replication data on ${supplierName}`,
+      params: { op: 'export', suffix: s.suffix, backend: s.backend, file, timeout },
+    });
     for (const h of mine) {
       out.push({
-        key: `${s.kind}:${h.consumer}`, host: h.consumer,
+        key: `${s.kind}:${h.consumer}`,
+        host: h.consumer,
         title: `${s.kind}: stream the LDIF ${supplierName} → ${h.consumer} and import it (in parallel with the other replicas)`,
         params: { op: 'import', suffix: s.suffix, backend: s.backend, supplier: supplierName, file, timeout },
         after: [exportKey, ...sameHost(earlier, h.consumer)],
       });
     }
     out.push({
-      key: `${s.kind}:cleanup@${supplierName}`, host: supplierName, title: `${s.kind}: remove the export on ${supplierName}`,
-      params: { op: 'cleanup', suffix: s.suffix, file }, after: mine.map((h) => `${s.kind}:${h.consumer}`),
+      key: `${s.kind}:cleanup@${supplierName}`,
+      host: supplierName,
+      title: `${s.kind}: remove the export on ${supplierName}`,
+      params: { op: 'cleanup', suffix: s.suffix, file },
+      after: mine.map((h) => `${s.kind}:${h.consumer}`),
     });
   }
   return out;

@@ -11,44 +11,62 @@ import type { ActionDefinition, ActionParam } from './action.js';
 
 export const SOURCE_PARAMS: Record<string, ActionParam> = {
   backup: { type: 'string', required: true, description: 'snapshot id (ipa-fleet backups list)' },
-  store: { type: 'string', default: '', description: 'store folder (default: the state dir\'s store)' },
+  store: { type: 'string', default: '', description: "store folder (default: the state dir's store)" },
   key: { type: 'string', default: '', description: 'OpenPGP private key file that decrypts the snapshot' },
-  passphrase: { type: 'string', default: '', description: 'the key\'s passphrase: file:PATH, env:NAME or prompt' },
-  type: { type: 'string', default: '', description: 'data or full (default: the snapshot\'s type)' },
+  passphrase: { type: 'string', default: '', description: "the key's passphrase: file:PATH, env:NAME or prompt" },
+  type: { type: 'string', default: '', description: "data or full (default: the snapshot's type)" },
 };
 
 const fmtMiB = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
 
 export const restorePreflightAction: ActionDefinition = {
   name: 'restore-preflight',
-  description: 'check the snapshot (hash, decryption, manifest), its compatibility with the master and free space; changes nothing',
+  description:
+    'check the snapshot (hash, decryption, manifest), its compatibility with the master and free space; changes nothing',
   destructive: false,
   needsFacts: true,
   params: {
     ...SOURCE_PARAMS,
-    init: { type: 'string', default: 'ldif', description: 'ldif or online (ldif needs room for the LDIF on every replica)' },
-    force_version: { type: 'boolean', default: false, description: 'restore across 389-DS / FreeIPA major.minor versions' },
+    init: {
+      type: 'string',
+      default: 'ldif',
+      description: 'ldif or online (ldif needs room for the LDIF on every replica)',
+    },
+    force_version: {
+      type: 'boolean',
+      default: false,
+      description: 'restore across 389-DS / FreeIPA major.minor versions',
+    },
   },
   plan({ inventory, hosts, withFor, facts, offline }) {
     const master = hosts[0]!;
     const layout = restoreLayout(inventory, facts, offline, master.name);
     const params = withFor(master);
-    if (params.init !== 'ldif' && params.init !== 'online') throw new FleetError('usage', `--init: ldif or online, not '${String(params.init)}'`);
-    return [{
-      key: master.name, host: master.name,
-      title: `check snapshot ${String(params.backup)} for ${master.name}: ${layout.suffixes.map((s) => s.suffix).join(' + ')}${layout.offline.length ? `; offline: ${layout.offline.join(', ')}` : ''}`,
-      params: { ...params, suffixes: layout.suffixes.map((s) => ({ kind: s.kind, hosts: s.hosts })) as JsonValue },
-    }];
+    if (params.init !== 'ldif' && params.init !== 'online')
+      throw new FleetError('usage', `--init: ldif or online, not '${String(params.init)}'`);
+    return [
+      {
+        key: master.name,
+        host: master.name,
+        title: `check snapshot ${String(params.backup)} for ${master.name}: ${layout.suffixes.map((s) => s.suffix).join(' + ')}${layout.offline.length ? `; offline: ${layout.offline.join(', ')}` : ''}`,
+        params: { ...params, suffixes: layout.suffixes.map((s) => ({ kind: s.kind, hosts: s.hosts })) as JsonValue },
+      },
+    ];
   },
   async run(ctx, params) {
     const source = await openRestoreSource(ctx.run, ctx.inventory.deployment, params);
     const m = source.snapshot.manifest;
     const masterFacts = ctx.facts.get(ctx.host.name);
     if (!masterFacts) throw new FleetError('failure', `${ctx.host.name}: no facts for the master`);
-    const layout = (params.suffixes as Array<{ kind: SuffixKind; hosts: string[] }>);
+    const layout = params.suffixes as Array<{ kind: SuffixKind; hosts: string[] }>;
     const problems = compatibilityProblems({
-      manifest: m, deployment: ctx.inventory.deployment, type: source.type, master: ctx.host, masterFacts,
-      suffixes: layout.map((s) => s.kind), forceVersion: params.force_version === true,
+      manifest: m,
+      deployment: ctx.inventory.deployment,
+      type: source.type,
+      master: ctx.host,
+      masterFacts,
+      suffixes: layout.map((s) => s.kind),
+      forceVersion: params.force_version === true,
     });
     for (const s of layout) {
       const need = spaceNeeded(ldifBytes(m, s.kind));
@@ -57,25 +75,32 @@ export const restorePreflightAction: ActionDefinition = {
         const f = ctx.facts.get(name);
         const space = f?.freeSpace[f.suffixes[s.kind === 'domain' ? 'domain' : 'ca']?.instance ?? ''];
         if (space && space.ldif.availableBytes < need) {
-          problems.push(`${name}: ${space.ldif.measuredPath} has ${fmtMiB(space.ldif.availableBytes)} free, the ${s.kind} restore needs ${fmtMiB(need)}`);
+          problems.push(
+            `${name}: ${space.ldif.measuredPath} has ${fmtMiB(space.ldif.availableBytes)} free, the ${s.kind} restore needs ${fmtMiB(need)}`,
+          );
         }
       }
     }
     // A snapshot that does not fit is bad input (exit 2); a damaged one is a failure (exit 1).
     if (problems.length > 0) {
-      throw new FleetError('usage', `preflight refused the restore (nothing was changed): ${problems.join('; ')}`, { host: ctx.host.name });
+      throw new FleetError('usage', `preflight refused the restore (nothing was changed): ${problems.join('; ')}`, {
+        host: ctx.host.name,
+      });
     }
     ctx.progress({ message: 'checking the archive hash' });
     const damaged: string[] = [];
     const hash = await verifyArchiveHash(source.snapshot.archive, m.archive);
-    if (!hash.ok) damaged.push(`snapshot ${m.id}: the archive's size or SHA-256 differs from its manifest (damaged or replaced)`);
+    if (!hash.ok)
+      damaged.push(`snapshot ${m.id}: the archive's size or SHA-256 differs from its manifest (damaged or replaced)`);
     else {
       ctx.progress({ message: 'decrypting and checking every file' });
       const data = await verifyArchiveData(source.snapshot.archive, m, source.key);
       damaged.push(...data.problems.map((p) => `snapshot ${m.id}: ${p}`));
     }
     if (damaged.length > 0) {
-      throw new FleetError('failure', `preflight refused the restore (nothing was changed): ${damaged.join('; ')}`, { host: ctx.host.name });
+      throw new FleetError('failure', `preflight refused the restore (nothing was changed): ${damaged.join('; ')}`, {
+        host: ctx.host.name,
+      });
     }
     return {
       status: 'ok',
@@ -95,24 +120,40 @@ export const restoreMasterAction: ActionDefinition = {
     const master = hosts[0]!;
     const layout = restoreLayout(inventory, facts, offline, master.name);
     const params = withFor(master);
-    return [{
-      key: master.name, host: master.name,
-      title: `restore ${layout.suffixes.map((s) => s.backend).join(' + ')} on ${master.name} from ${String(params.backup)} (new replica generation)`,
-      params: { ...params, suffixes: layout.suffixes.map((s) => s.kind) },
-    }];
+    return [
+      {
+        key: master.name,
+        host: master.name,
+        title: `restore ${layout.suffixes.map((s) => s.backend).join(' + ')} on ${master.name} from ${String(params.backup)} (new replica generation)`,
+        params: { ...params, suffixes: layout.suffixes.map((s) => s.kind) },
+      },
+    ];
   },
   async run(ctx, params) {
     const source = await openRestoreSource(ctx.run, ctx.inventory.deployment, params);
     const suffixes = (Array.isArray(params.suffixes) ? params.suffixes.map(String) : []) as SuffixKind[];
     const result = await restoreMaster(ctx.transport, ctx.host, ctx.run, {
-      snapshot: source.snapshot, key: source.key, type: source.type, suffixes, signal: ctx.signal,
+      snapshot: source.snapshot,
+      key: source.key,
+      type: source.type,
+      suffixes,
+      signal: ctx.signal,
       onProgress: (message) => ctx.progress({ message }),
     });
     return {
       status: 'changed',
-      message: result.suffixes.map((s) => `${s.backend}: ${s.entries} entries, generation ${s.generation} (${(s.importMs / 1000).toFixed(1)} s)`).join('; ')
-        + (result.configFiles ? `; ${result.configFiles} configuration file(s)` : ''),
-      changes: result.suffixes.map((s) => ({ suffix: s.suffix, generation: s.generation, snapshotGeneration: s.snapshotGeneration ?? null })) as JsonValue[],
+      message:
+        result.suffixes
+          .map(
+            (s) =>
+              `${s.backend}: ${s.entries} entries, generation ${s.generation} (${(s.importMs / 1000).toFixed(1)} s)`,
+          )
+          .join('; ') + (result.configFiles ? `; ${result.configFiles} configuration file(s)` : ''),
+      changes: result.suffixes.map((s) => ({
+        suffix: s.suffix,
+        generation: s.generation,
+        snapshotGeneration: s.snapshotGeneration ?? null,
+      })) as JsonValue[],
       data: result as unknown as JsonValue,
     };
   },

@@ -186,7 +186,11 @@ export function parallelGzip(level: number = GZIP_LEVEL): Transform {
 async function encryptingStage(keys: PublicKey[]): Promise<Duplex> {
   // A few chunks of slack between the tee and openpgp let both sides work without waiting on
   // each other's promise turns (~15% faster in the bench); still a small, fixed bound.
-  const plain = new TransformStream<Uint8Array, Uint8Array>({}, { highWaterMark: ENCRYPT_QUEUE_CHUNKS }, { highWaterMark: 0 });
+  const plain = new TransformStream<Uint8Array, Uint8Array>(
+    {},
+    { highWaterMark: ENCRYPT_QUEUE_CHUNKS },
+    { highWaterMark: 0 },
+  );
   let encrypted: ReadableStream<Uint8Array>;
   try {
     const message = await openpgp.createMessage({ binary: plain.readable, format: 'binary' });
@@ -203,7 +207,12 @@ async function encryptingStage(keys: PublicKey[]): Promise<Duplex> {
 }
 
 /** Writes to an open file, hashing and counting what it writes; short writes are continued. */
-function hashingFileSink(handle: FileHandle): { stream: Writable; size: () => number; sha256: () => string; failure: () => unknown } {
+function hashingFileSink(handle: FileHandle): {
+  stream: Writable;
+  size: () => number;
+  sha256: () => string;
+  failure: () => unknown;
+} {
   const hash = createHash('sha256');
   let size = 0;
   let failed: unknown;
@@ -223,7 +232,13 @@ function hashingFileSink(handle: FileHandle): { stream: Writable; size: () => nu
         size += chunk.length;
       }
       const joined = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk));
-      writeAll(joined).then(() => callback(), (err: Error) => { failed = err; callback(err); });
+      writeAll(joined).then(
+        () => callback(),
+        (err: Error) => {
+          failed = err;
+          callback(err);
+        },
+      );
     },
   });
   let digest: string | undefined;
@@ -293,7 +308,9 @@ export class TarInspector {
     this.parser = new Parser({ strict: false, zstd: false });
     this.parser.on('entry', (entry: ReadEntry) => this.onEntry(entry));
     this.parser.on('ignoredEntry', (entry: ReadEntry) => {
-      const what = entry.meta ? `an oversized ${entry.type} header` : `an unsupported entry type (${String(entry.type)})`;
+      const what = entry.meta
+        ? `an oversized ${entry.type} header`
+        : `an unsupported entry type (${String(entry.type)})`;
       this.issue(`entry ${shown(entry.path)}: ${what}`);
     });
     this.parser.on('warn', (_code: string, message: string | Error) => this.issue(`tar: ${errorText(message)}`));
@@ -392,7 +409,9 @@ export class TarInspector {
       return;
     }
     if (!REGULAR_FILE_TYPES.has(type)) {
-      this.issue(`entry ${shown(path)}: ${describeType(type, entry.linkpath)} (snapshots hold only regular files and directories)`);
+      this.issue(
+        `entry ${shown(path)}: ${describeType(type, entry.linkpath)} (snapshots hold only regular files and directories)`,
+      );
       entry.resume();
       return;
     }

@@ -11,13 +11,18 @@ export interface PruneResult {
 }
 
 export async function pruneDeployment(
-  store: SnapshotStore, deployment: string, policy: RetentionPolicy,
+  store: SnapshotStore,
+  deployment: string,
+  policy: RetentionPolicy,
   opts: { dryRun: boolean; command: string; warn: (m: string) => void; onDecision?: (d: RetentionDecision) => void },
 ): Promise<PruneResult> {
   const release = await acquireStoreLock(store.root, deployment, 'exclusive', opts.command, opts.warn);
   try {
     const snapshots = await store.list({ deployment });
-    const decisions = planRetention(snapshots.map((s) => ({ id: s.id, host: s.host, time: s.time })), policy);
+    const decisions = planRetention(
+      snapshots.map((s) => ({ id: s.id, host: s.host, time: s.time })),
+      policy,
+    );
     for (const d of decisions) {
       opts.onDecision?.(d);
       if (!d.keep && !opts.dryRun) await store.remove(snapshots.find((s) => s.id === d.id && s.host === d.host)!);

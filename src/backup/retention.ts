@@ -77,18 +77,34 @@ export function isoWeek(d: Date): { year: number; week: number } {
 
 const RULES: readonly Rule[] = [
   { name: 'last', option: '--keep-last', reason: 'last snapshot', bucket: (_d, nr) => `#${nr}` },
-  { name: 'hourly', option: '--keep-hourly', reason: 'hourly snapshot', bucket: (d) => `${ymd(d)}T${pad(d.getUTCHours())}` },
+  {
+    name: 'hourly',
+    option: '--keep-hourly',
+    reason: 'hourly snapshot',
+    bucket: (d) => `${ymd(d)}T${pad(d.getUTCHours())}`,
+  },
   { name: 'daily', option: '--keep-daily', reason: 'daily snapshot', bucket: (d) => ymd(d) },
   {
-    name: 'weekly', option: '--keep-weekly', reason: 'weekly snapshot',
-    bucket: (d) => { const w = isoWeek(d); return `${pad(w.year, 4)}-W${pad(w.week)}`; },
+    name: 'weekly',
+    option: '--keep-weekly',
+    reason: 'weekly snapshot',
+    bucket: (d) => {
+      const w = isoWeek(d);
+      return `${pad(w.year, 4)}-W${pad(w.week)}`;
+    },
   },
-  { name: 'monthly', option: '--keep-monthly', reason: 'monthly snapshot', bucket: (d) => `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}` },
+  {
+    name: 'monthly',
+    option: '--keep-monthly',
+    reason: 'monthly snapshot',
+    bucket: (d) => `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}`,
+  },
   { name: 'yearly', option: '--keep-yearly', reason: 'yearly snapshot', bucket: (d) => pad(d.getUTCFullYear(), 4) },
 ];
 
-const NO_POLICY = `give at least one --keep-… option (${RULES.map((r) => r.option).join(', ')}) with a count above 0: `
-  + 'an empty retention policy would remove every snapshot';
+const NO_POLICY =
+  `give at least one --keep-… option (${RULES.map((r) => r.option).join(', ')}) with a count above 0: ` +
+  'an empty retention policy would remove every snapshot';
 
 function checkCount(rule: Rule, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -125,7 +141,9 @@ export function parseRetentionPolicy(opts: Record<string, string | number | unde
     const rule = RULES.find((r) => r.name === name);
     if (!rule) {
       if (normalized.startsWith('keep')) {
-        const shown = key.startsWith('-') ? key : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/_/g, '-')}`;
+        const shown = key.startsWith('-')
+          ? key
+          : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/_/g, '-')}`;
         throw new UsageError(`${shown}: not a retention option; use ${RULES.map((r) => r.option).join(', ')}`);
       }
       continue;
@@ -169,9 +187,12 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?
 
 /** Parses a strict ISO 8601 time with a zone; a date that does not exist (Feb 30) is refused. */
 function parseTime(ref: SnapshotRef): Parsed {
-  const bad = (): FleetError => new FleetError('failure',
-    `snapshot ${ref.id} of ${ref.host}: time ${JSON.stringify(ref.time)} is not an ISO 8601 time with a zone (e.g. 2025-01-16T10:00:05Z); refusing to plan retention`,
-    { host: ref.host });
+  const bad = (): FleetError =>
+    new FleetError(
+      'failure',
+      `snapshot ${ref.id} of ${ref.host}: time ${JSON.stringify(ref.time)} is not an ISO 8601 time with a zone (e.g. 2025-01-16T10:00:05Z); refusing to plan retention`,
+      { host: ref.host },
+    );
   const m = typeof ref.time === 'string' ? ISO.exec(ref.time.trim()) : null;
   if (!m) throw bad();
   const [y, mo, d, h, mi] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number, number];
@@ -179,8 +200,15 @@ function parseTime(ref: SnapshotRef): Parsed {
   const frac = (m[7] ?? '').padEnd(3, '0');
   const local = Date.UTC(y, mo - 1, d, h, mi, s, Number(frac.slice(0, 3)));
   const check = new Date(local);
-  if (check.getUTCFullYear() !== y || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d
-    || check.getUTCHours() !== h || check.getUTCMinutes() !== mi || s > 59) throw bad();
+  if (
+    check.getUTCFullYear() !== y ||
+    check.getUTCMonth() !== mo - 1 ||
+    check.getUTCDate() !== d ||
+    check.getUTCHours() !== h ||
+    check.getUTCMinutes() !== mi ||
+    s > 59
+  )
+    throw bad();
   let offsetMin = 0;
   const zone = m[8]!;
   if (zone.toUpperCase() !== 'Z') {
@@ -236,7 +264,9 @@ export function planRetention(snapshots: SnapshotRef[], policy: RetentionPolicy)
     let group = byHost.get(ref.host);
     if (!group) byHost.set(ref.host, (group = { list: [], ids: new Set() }));
     if (group.ids.has(ref.id)) {
-      throw new FleetError('failure', `snapshot ${ref.id} of ${ref.host} is listed twice; refusing to plan retention`, { host: ref.host });
+      throw new FleetError('failure', `snapshot ${ref.id} of ${ref.host} is listed twice; refusing to plan retention`, {
+        host: ref.host,
+      });
     }
     group.ids.add(ref.id);
     group.list.push(parsed);

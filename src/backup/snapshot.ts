@@ -38,7 +38,12 @@ export interface SnapshotResult {
   dir: string;
 }
 
-export async function takeSnapshot(transport: Transport, host: Host, ctx: RunContext, opts: SnapshotOptions): Promise<SnapshotResult> {
+export async function takeSnapshot(
+  transport: Transport,
+  host: Host,
+  ctx: RunContext,
+  opts: SnapshotOptions,
+): Promise<SnapshotResult> {
   const facts = await gatherFacts(transport, host);
   const ssh = await transport.ssh(host);
   const ipaVersion = host.profile === 'freeipa' ? await readIpaVersion(transport, host) : undefined;
@@ -46,11 +51,24 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
   const instance = host.ldap.instance;
   const ldifDir = instanceLdif(instance);
   const tag = `ipa-fleet-${id}`;
-  const suffixes = [facts.suffixes.domain, facts.suffixes.ca].filter((s): s is NonNullable<typeof s> => s !== undefined && s.backend !== undefined && s.replica !== undefined
-    // A CA suffix in a separate (old-style) instance is exported through that instance.
-    && s.instance === instance);
-  if (suffixes.length === 0) throw new FleetError('failure', `${host.name}: no replicated suffix to back up (is ${host.suffixes.domain} a replica here?)`);
-  const exports = suffixes.map((s) => ({ s, remote: `${ldifDir}/${tag}-${s.backend}.ldif`, inArchive: `ldif/${s.backend}.ldif` }));
+  const suffixes = [facts.suffixes.domain, facts.suffixes.ca].filter(
+    (s): s is NonNullable<typeof s> =>
+      s !== undefined &&
+      s.backend !== undefined &&
+      s.replica !== undefined &&
+      // A CA suffix in a separate (old-style) instance is exported through that instance.
+      s.instance === instance,
+  );
+  if (suffixes.length === 0)
+    throw new FleetError(
+      'failure',
+      `${host.name}: no replicated suffix to back up (is ${host.suffixes.domain} a replica here?)`,
+    );
+  const exports = suffixes.map((s) => ({
+    s,
+    remote: `${ldifDir}/${tag}-${s.backend}.ldif`,
+    inArchive: `ldif/${s.backend}.ldif`,
+  }));
   const bakDir = `${instanceBak(instance)}/${tag}`;
   // What a SIGKILLed backup of this host left: its staging folder here, its export files there.
   for (const dir of await opts.store.removeOrphanedStaging(hostDeployment(transport), host.name)) {
@@ -66,27 +84,57 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
       stopped = true;
       await stopServices(transport, host, ctx, 'for a FULL backup');
       // The stop is not cancellable; a cancellation that came meanwhile ends the backup here.
-      if (opts.signal.aborted) throw new FleetError('failure', `${host.name}: the FULL backup was cancelled`, { host: host.name });
+      if (opts.signal.aborted)
+        throw new FleetError('failure', `${host.name}: the FULL backup was cancelled`, { host: host.name });
       for (const e of exports) {
         // Offline export with replication data (db2ldif -r); dsctl runs it as the dirsrv user.
-        await ssh.run(`dsctl ${shellQuote(instance)} db2ldif --replication ${shellQuote(e.s.backend!)} ${shellQuote(e.remote)}`, { timeoutMs: opts.exportTimeoutMs ?? 3_600_000 });
+        await ssh.run(
+          `dsctl ${shellQuote(instance)} db2ldif --replication ${shellQuote(e.s.backend!)} ${shellQuote(e.remote)}`,
+          { timeoutMs: opts.exportTimeoutMs ?? 3_600_000 },
+        );
       }
-      if (opts.binary) await ssh.run(`dsctl ${shellQuote(instance)} db2bak ${shellQuote(bakDir)}`, { timeoutMs: opts.exportTimeoutMs ?? 3_600_000 });
+      if (opts.binary)
+        await ssh.run(`dsctl ${shellQuote(instance)} db2bak ${shellQuote(bakDir)}`, {
+          timeoutMs: opts.exportTimeoutMs ?? 3_600_000,
+        });
     } else {
       const ldap = await transport.ldap(host);
       for (const e of exports) {
-        await runTask(ldap, 'export', {
-          nsInstance: e.s.backend!, nsFilename: e.remote, nsExportReplica: 'true', nsUseOneFile: 'true', nsNoWrap: 'false',
-        }, { timeoutMs: opts.exportTimeoutMs ?? 3_600_000, signal: opts.signal });
+        await runTask(
+          ldap,
+          'export',
+          {
+            nsInstance: e.s.backend!,
+            nsFilename: e.remote,
+            nsExportReplica: 'true',
+            nsUseOneFile: 'true',
+            nsNoWrap: 'false',
+          },
+          { timeoutMs: opts.exportTimeoutMs ?? 3_600_000, signal: opts.signal },
+        );
       }
       if (opts.binary) {
-        await runTask(ldap, 'backup', { nsArchiveDir: bakDir, nsDatabaseType: 'ldbm database' }, { timeoutMs: opts.exportTimeoutMs ?? 3_600_000, signal: opts.signal });
+        await runTask(
+          ldap,
+          'backup',
+          { nsArchiveDir: bakDir, nsDatabaseType: 'ldbm database' },
+          { timeoutMs: opts.exportTimeoutMs ?? 3_600_000, signal: opts.signal },
+        );
       }
     }
 
-    const config = opts.type === 'full' ? await existingPaths(transport, host, fullPaths(host)) : { present: [], missing: [] };
-    const tarCommand = buildTarCommand({ ldifDir, tag, exports, bakDir: opts.binary ? bakDir : undefined, configPaths: config.present });
-    const stream = await ssh.execStream(tarCommand, { display: `tar of ${exports.length} export(s)${opts.binary ? ' + db2bak' : ''}${config.present.length ? ` + ${config.present.length} config path(s)` : ''}` });
+    const config =
+      opts.type === 'full' ? await existingPaths(transport, host, fullPaths(host)) : { present: [], missing: [] };
+    const tarCommand = buildTarCommand({
+      ldifDir,
+      tag,
+      exports,
+      bakDir: opts.binary ? bakDir : undefined,
+      configPaths: config.present,
+    });
+    const stream = await ssh.execStream(tarCommand, {
+      display: `tar of ${exports.length} export(s)${opts.binary ? ' + db2bak' : ''}${config.present.length ? ` + ${config.present.length} config path(s)` : ''}`,
+    });
     const archiveName = `archive.tar${opts.compress ? '.gz' : ''}${opts.recipients ? '.pgp' : ''}`;
     let ingested;
     try {
@@ -101,21 +149,40 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
       stream.cancel();
       // A reader error is often only the symptom (a tar cut short): say when the connection went.
       if (!ssh.isOpen) {
-        throw new FleetError('unreachable', `${host.name}: the SSH connection was lost during the transfer (${(err as Error).message})`, { host: host.name, cause: err });
+        throw new FleetError(
+          'unreachable',
+          `${host.name}: the SSH connection was lost during the transfer (${(err as Error).message})`,
+          { host: host.name, cause: err },
+        );
       }
       throw err;
     }
     const result = await stream.result;
     if (!result.ok) {
-      throw new FleetError('failure', `${host.name}: tar on the host failed (${result.exitCode ?? result.signal ?? 'no exit status'}): ${result.stderrTail.trim().split('\n').pop() ?? ''}`, { host: host.name });
+      throw new FleetError(
+        'failure',
+        `${host.name}: tar on the host failed (${result.exitCode ?? result.signal ?? 'no exit status'}): ${result.stderrTail.trim().split('\n').pop() ?? ''}`,
+        { host: host.name },
+      );
     }
     const manifest = buildManifest({
-      id, host, facts, deployment: hostDeployment(transport), type: opts.type, toolVersion: opts.toolVersion, ipaVersion,
+      id,
+      host,
+      facts,
+      deployment: hostDeployment(transport),
+      type: opts.type,
+      toolVersion: opts.toolVersion,
+      ipaVersion,
       suffixes: exports.map((e) => manifestSuffix(e.s, e.inArchive)),
-      missingPaths: config.missing, files: ingested.files,
+      missingPaths: config.missing,
+      files: ingested.files,
       archive: {
-        name: archiveName, size: ingested.size, sha256: ingested.sha256, compression: opts.compress ? 'gzip' : 'none',
-        encrypted: opts.recipients !== undefined, recipients: opts.recipients?.fingerprints ?? [],
+        name: archiveName,
+        size: ingested.size,
+        sha256: ingested.sha256,
+        compression: opts.compress ? 'gzip' : 'none',
+        encrypted: opts.recipients !== undefined,
+        recipients: opts.recipients?.fingerprints ?? [],
       },
     });
     const dir = await pending.commit(manifest);
@@ -126,8 +193,11 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
   } finally {
     // The export files (and the db2bak folder) never outlive the backup; transport.ssh()
     // reconnects when the connection was lost on the way.
-    await transport.ssh(host)
-      .then((session) => session.exec(`rm -rf ${exports.map((e) => shellQuote(e.remote)).join(' ')} ${shellQuote(bakDir)}`))
+    await transport
+      .ssh(host)
+      .then((session) =>
+        session.exec(`rm -rf ${exports.map((e) => shellQuote(e.remote)).join(' ')} ${shellQuote(bakDir)}`),
+      )
       .catch((err: Error) => ctx.log.warn(`${host.name}: could not remove the export files: ${err.message}`));
     if (stopped) await startServices(transport, host, ctx, 'the FULL backup');
   }
@@ -140,11 +210,13 @@ export async function takeSnapshot(transport: Transport, host: Host, ctx: RunCon
  */
 async function removeStaleExports(transport: Transport, host: Host, ctx: RunContext): Promise<void> {
   const instance = host.ldap.instance;
-  const pattern = 'ipa-fleet-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]*';
+  const pattern =
+    'ipa-fleet-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]*';
   const out = await (await transport.ssh(host)).exec(
     `for f in ${shellQuote(instanceLdif(instance))}/${pattern} ${shellQuote(instanceBak(instance))}/${pattern}; do [ -e "$f" ] && rm -rf -- "$f" && echo "$f"; done; true`,
   );
-  for (const f of out.stdout.split('\n').filter(Boolean)) ctx.warn(`${host.name}: removed ${f}, left by a backup that did not finish`);
+  for (const f of out.stdout.split('\n').filter(Boolean))
+    ctx.warn(`${host.name}: removed ${f}, left by a backup that did not finish`);
 }
 
 /** FreeIPA's package version (RPM or Debian), for the manifest's ipa_version. */
@@ -166,9 +238,15 @@ export function fullPaths(host: Host): string[] {
   return host.profile === 'freeipa' ? [...own, ...FREEIPA_FULL_PATHS] : own;
 }
 
-async function existingPaths(transport: Transport, host: Host, paths: string[]): Promise<{ present: string[]; missing: string[] }> {
+async function existingPaths(
+  transport: Transport,
+  host: Host,
+  paths: string[],
+): Promise<{ present: string[]; missing: string[] }> {
   const ssh = await transport.ssh(host);
-  const out = await ssh.run(paths.map((p) => `if [ -e ${shellQuote(p)} ]; then echo "+"; else echo "-"; fi`).join('; '));
+  const out = await ssh.run(
+    paths.map((p) => `if [ -e ${shellQuote(p)} ]; then echo "+"; else echo "-"; fi`).join('; '),
+  );
   const flags = out.trim().split('\n');
   return { present: paths.filter((_p, i) => flags[i] === '+'), missing: paths.filter((_p, i) => flags[i] !== '+') };
 }
@@ -177,7 +255,13 @@ async function existingPaths(transport: Transport, host: Host, paths: string[]):
  * GNU tar to stdout. Exports are renamed to ldif/<backend>.ldif and the db2bak folder to bak/;
  * configuration paths keep their path below /. PID files and lock folders never go in.
  */
-export function buildTarCommand(p: { ldifDir: string; tag: string; exports: Array<{ remote: string }>; bakDir: string | undefined; configPaths: string[] }): string {
+export function buildTarCommand(p: {
+  ldifDir: string;
+  tag: string;
+  exports: Array<{ remote: string }>;
+  bakDir: string | undefined;
+  configPaths: string[];
+}): string {
   const excludes = NEVER_ARCHIVED.map((x) => `--exclude=${shellQuote(x)}`).join(' ');
   const transforms = [
     `--transform=${shellQuote(`s,^${escapeSed(p.tag)}-,ldif/,`)}`,
@@ -186,7 +270,10 @@ export function buildTarCommand(p: { ldifDir: string; tag: string; exports: Arra
   const ldifs = p.exports.map((e) => shellQuote(e.remote.slice(p.ldifDir.length + 1))).join(' ');
   // Links are stored as the files they point to: the store's tar may hold regular files only
   // (ingest refuses links, which a restore could be tricked into following).
-  const parts = [`tar --create --file=- --numeric-owner --dereference --hard-dereference ${excludes} ${transforms}`, `-C ${shellQuote(p.ldifDir)} ${ldifs}`];
+  const parts = [
+    `tar --create --file=- --numeric-owner --dereference --hard-dereference ${excludes} ${transforms}`,
+    `-C ${shellQuote(p.ldifDir)} ${ldifs}`,
+  ];
   if (p.bakDir) parts.push(`-C ${shellQuote(p.bakDir.slice(0, p.bakDir.lastIndexOf('/')))} ${shellQuote(p.tag)}`);
   if (p.configPaths.length) parts.push(`-C / ${p.configPaths.map((c) => shellQuote(c.replace(/^\/+/, ''))).join(' ')}`);
   return parts.join(' ');
@@ -198,16 +285,37 @@ function escapeSed(text: string): string {
 
 function manifestSuffix(s: NonNullable<HostFacts['suffixes']['ca']>, ldif: string): ManifestSuffix {
   return {
-    kind: s.kind, suffix: s.suffix, backend: s.backend!, entryCount: s.entryCount, rid: s.replica?.rid,
+    kind: s.kind,
+    suffix: s.suffix,
+    backend: s.backend!,
+    entryCount: s.entryCount,
+    rid: s.replica?.rid,
     generation: s.ruv?.generation,
-    ruv: s.ruv ? [`{replicageneration} ${s.ruv.generation ?? ''}`.trim(), ...s.ruv.elements.map((el) => `{replica ${el.rid}${el.url ? ` ${el.url}` : ''}}${el.minCsn ? ` ${el.minCsn}` : ''}${el.maxCsn ? ` ${el.maxCsn}` : ''}`)] : [],
+    ruv: s.ruv
+      ? [
+          `{replicageneration} ${s.ruv.generation ?? ''}`.trim(),
+          ...s.ruv.elements.map(
+            (el) =>
+              `{replica ${el.rid}${el.url ? ` ${el.url}` : ''}}${el.minCsn ? ` ${el.minCsn}` : ''}${el.maxCsn ? ` ${el.maxCsn}` : ''}`,
+          ),
+        ]
+      : [],
     ldif,
   };
 }
 
 function buildManifest(p: {
-  id: string; host: Host; facts: HostFacts; deployment: string; type: SnapshotType; toolVersion: string; ipaVersion: string | undefined;
-  suffixes: ManifestSuffix[]; missingPaths: string[]; files: Manifest['files']; archive: Manifest['archive'];
+  id: string;
+  host: Host;
+  facts: HostFacts;
+  deployment: string;
+  type: SnapshotType;
+  toolVersion: string;
+  ipaVersion: string | undefined;
+  suffixes: ManifestSuffix[];
+  missingPaths: string[];
+  files: Manifest['files'];
+  archive: Manifest['archive'];
 }): Manifest {
   const time = new Date().toISOString();
   return {

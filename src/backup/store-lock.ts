@@ -66,17 +66,26 @@ export interface StoreLockOptions {
 export type ReleaseStoreLock = () => Promise<void>;
 
 export class StoreLockHeldError extends FleetError {
-  constructor(readonly deployment: string, readonly wanted: StoreLockKind, readonly holders: StoreLockInfo[], dir: string) {
-    super('lock', `cannot take the ${wanted} store lock of deployment '${deployment}': ${holders.map(describeLock).join('; ')}; lock files in ${dir}`
-      + (holders.some((h) => h.stale) ? `; if that run is really gone: ipa-fleet backups unlock ${deployment}` : ''));
+  constructor(
+    readonly deployment: string,
+    readonly wanted: StoreLockKind,
+    readonly holders: StoreLockInfo[],
+    dir: string,
+  ) {
+    super(
+      'lock',
+      `cannot take the ${wanted} store lock of deployment '${deployment}': ${holders.map(describeLock).join('; ')}; lock files in ${dir}` +
+        (holders.some((h) => h.stale) ? `; if that run is really gone: ipa-fleet backups unlock ${deployment}` : ''),
+    );
     this.name = 'StoreLockHeldError';
   }
 }
 
 export function describeLock(lock: StoreLockInfo): string {
-  const who = lock.pid === undefined
-    ? `${lock.kind} lock with an unreadable file ${lock.file}`
-    : `${lock.kind} lock by ${lock.command ? `'${lock.command}'` : 'a run'} (pid ${lock.pid} on ${lock.host}, since ${lock.time})`;
+  const who =
+    lock.pid === undefined
+      ? `${lock.kind} lock with an unreadable file ${lock.file}`
+      : `${lock.kind} lock by ${lock.command ? `'${lock.command}'` : 'a run'} (pid ${lock.pid} on ${lock.host}, since ${lock.time})`;
   return lock.stale && lock.stale !== 'unreadable' ? `${who}, stale: ${lock.reason}` : who;
 }
 
@@ -92,7 +101,10 @@ function locksDir(storeRoot: string, deployment: string): string {
  * The last argument is the options, or just the `warn` callback.
  */
 export async function acquireStoreLock(
-  storeRoot: string, deployment: string, kind: StoreLockKind, command: string,
+  storeRoot: string,
+  deployment: string,
+  kind: StoreLockKind,
+  command: string,
   optsOrWarn: StoreLockOptions | ((message: string, lock: StoreLockInfo) => void) = {},
 ): Promise<ReleaseStoreLock> {
   let opts: StoreLockOptions = typeof optsOrWarn === 'function' ? { warn: optsOrWarn } : optsOrWarn;
@@ -102,8 +114,23 @@ export async function acquireStoreLock(
   // Each lock is scanned up to twice (before and after creating ours): tell about it once.
   const told = new Set<string>();
   const userWarn = opts.warn;
-  opts = { ...opts, warn: (message, lock) => { if (!told.has(lock.file)) { told.add(lock.file); userWarn?.(message, lock); } } };
-  const record: StoreLockRecord = { kind, pid: process.pid, host: hostname(), command, time: now().toISOString(), token: randomBytes(8).toString('hex') };
+  opts = {
+    ...opts,
+    warn: (message, lock) => {
+      if (!told.has(lock.file)) {
+        told.add(lock.file);
+        userWarn?.(message, lock);
+      }
+    },
+  };
+  const record: StoreLockRecord = {
+    kind,
+    pid: process.pid,
+    host: hostname(),
+    command,
+    time: now().toISOString(),
+    token: randomBytes(8).toString('hex'),
+  };
   const name = kind === 'exclusive' ? EXCLUSIVE_FILE : `shared-${process.pid}-${randomBytes(4).toString('hex')}.json`;
   const file = join(dir, name);
   const conflicts = (locks: StoreLockInfo[]): StoreLockInfo[] =>
@@ -135,15 +162,23 @@ export async function acquireStoreLock(
 }
 
 /** Every lock of every deployment in the store (or of one), with its staleness. Removes nothing. */
-export async function listStoreLocks(storeRoot: string, opts: StoreLockOptions & { deployment?: string } = {}): Promise<StoreLockInfo[]> {
+export async function listStoreLocks(
+  storeRoot: string,
+  opts: StoreLockOptions & { deployment?: string } = {},
+): Promise<StoreLockInfo[]> {
   const deployments = opts.deployment !== undefined ? [opts.deployment] : await deploymentNames(storeRoot);
   const out: StoreLockInfo[] = [];
-  for (const deployment of deployments) out.push(...await scanLocks(storeRoot, deployment, { ...opts, warn: undefined }, false));
+  for (const deployment of deployments)
+    out.push(...(await scanLocks(storeRoot, deployment, { ...opts, warn: undefined }, false)));
   return out;
 }
 
 /** `ipa-fleet backups unlock`: removes every lock file of the deployment and returns what it removed. */
-export async function breakStoreLocks(storeRoot: string, deployment: string, opts: StoreLockOptions = {}): Promise<StoreLockInfo[]> {
+export async function breakStoreLocks(
+  storeRoot: string,
+  deployment: string,
+  opts: StoreLockOptions = {},
+): Promise<StoreLockInfo[]> {
   const locks = await scanLocks(storeRoot, deployment, { ...opts, warn: undefined }, false);
   const removed: StoreLockInfo[] = [];
   for (const lock of locks) {
@@ -161,7 +196,10 @@ export async function breakStoreLocks(storeRoot: string, deployment: string, opt
 
 async function deploymentNames(storeRoot: string): Promise<string[]> {
   try {
-    return (await readdir(storeRoot, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
+    return (await readdir(storeRoot, { withFileTypes: true }))
+      .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+      .map((d) => d.name)
+      .sort();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
@@ -172,7 +210,12 @@ async function deploymentNames(storeRoot: string): Promise<string[]> {
  * Reads every lock file of the deployment. With `clean`, locks whose pid is gone on this host are
  * removed (with a warning) and left out; stale ones are warned about and kept.
  */
-async function scanLocks(storeRoot: string, deployment: string, opts: StoreLockOptions, clean: boolean): Promise<StoreLockInfo[]> {
+async function scanLocks(
+  storeRoot: string,
+  deployment: string,
+  opts: StoreLockOptions,
+  clean: boolean,
+): Promise<StoreLockInfo[]> {
   const dir = locksDir(storeRoot, deployment);
   let names: string[];
   try {
@@ -186,7 +229,8 @@ async function scanLocks(storeRoot: string, deployment: string, opts: StoreLockO
   const me = hostname();
   const out: StoreLockInfo[] = [];
   for (const name of names.sort()) {
-    const kind: StoreLockKind | undefined = name === EXCLUSIVE_FILE ? 'exclusive' : SHARED_RE.test(name) ? 'shared' : undefined;
+    const kind: StoreLockKind | undefined =
+      name === EXCLUSIVE_FILE ? 'exclusive' : SHARED_RE.test(name) ? 'shared' : undefined;
     if (!kind) continue; // temporary files and anything else
     const file = join(dir, name);
     let text: string;
@@ -198,29 +242,58 @@ async function scanLocks(storeRoot: string, deployment: string, opts: StoreLockO
     }
     const record = parseRecord(text);
     if (!record) {
-      const info: StoreLockInfo = { deployment, file, kind, pid: undefined, host: undefined, command: undefined, time: undefined, stale: 'unreadable', reason: 'the lock file cannot be read' };
-      opts.warn?.(`store lock of deployment '${deployment}': ${file} cannot be read; it is kept (ipa-fleet backups unlock ${deployment} removes it)`, info);
+      const info: StoreLockInfo = {
+        deployment,
+        file,
+        kind,
+        pid: undefined,
+        host: undefined,
+        command: undefined,
+        time: undefined,
+        stale: 'unreadable',
+        reason: 'the lock file cannot be read',
+      };
+      opts.warn?.(
+        `store lock of deployment '${deployment}': ${file} cannot be read; it is kept (ipa-fleet backups unlock ${deployment} removes it)`,
+        info,
+      );
       out.push(info);
       continue;
     }
-    const info: StoreLockInfo = { deployment, file, kind, pid: record.pid, host: record.host, command: record.command, time: record.time, stale: undefined, reason: undefined };
+    const info: StoreLockInfo = {
+      deployment,
+      file,
+      kind,
+      pid: record.pid,
+      host: record.host,
+      command: record.command,
+      time: record.time,
+      stale: undefined,
+      reason: undefined,
+    };
     if (record.host === me && !processAlive(record.pid)) {
       info.stale = 'dead';
       info.reason = `pid ${record.pid} is gone`;
       if (clean) {
         if (await removeDeadLock(file, text)) {
-          opts.warn?.(`removed the stale ${kind} store lock of deployment '${deployment}' (${record.command}, pid ${record.pid} on ${record.host} is gone, since ${record.time})`, info);
+          opts.warn?.(
+            `removed the stale ${kind} store lock of deployment '${deployment}' (${record.command}, pid ${record.pid} on ${record.host} is gone, since ${record.time})`,
+            info,
+          );
         }
         continue;
       }
     } else {
       let taken = Date.parse(record.time);
-      if (Number.isNaN(taken)) taken = await mtime(file) ?? now;
+      if (Number.isNaN(taken)) taken = (await mtime(file)) ?? now;
       const ageMs = now - taken;
       if (ageMs > staleAfterMs) {
         info.stale = 'old';
         info.reason = `held for ${formatAge(ageMs)}${record.host !== me ? ` by another machine (${record.host}), which cannot be checked from here` : ''}`;
-        opts.warn?.(`the ${kind} store lock of deployment '${deployment}' looks stale: ${describeLock(info)}; it is kept (ipa-fleet backups unlock ${deployment} removes it)`, info);
+        opts.warn?.(
+          `the ${kind} store lock of deployment '${deployment}' looks stale: ${describeLock(info)}; it is kept (ipa-fleet backups unlock ${deployment} removes it)`,
+          info,
+        );
       }
     }
     out.push(info);
@@ -235,7 +308,14 @@ function parseRecord(text: string): StoreLockRecord | undefined {
     if (r.kind !== 'shared' && r.kind !== 'exclusive') return undefined;
     if (typeof r.pid !== 'number' || !Number.isSafeInteger(r.pid) || r.pid <= 0) return undefined;
     if (typeof r.host !== 'string' || typeof r.command !== 'string' || typeof r.time !== 'string') return undefined;
-    return { kind: r.kind, pid: r.pid, host: r.host, command: r.command, time: r.time, token: typeof r.token === 'string' ? r.token : '' };
+    return {
+      kind: r.kind,
+      pid: r.pid,
+      host: r.host,
+      command: r.command,
+      time: r.time,
+      token: typeof r.token === 'string' ? r.token : '',
+    };
   } catch {
     return undefined;
   }

@@ -35,7 +35,10 @@ export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function newSnapshotId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -126,12 +129,16 @@ export class SnapshotStore {
     const finalDir = this.snapshotDir(deployment, host, id);
     const parent = this.hostDir(deployment, host);
     await mkdir(parent, { recursive: true, mode: 0o700 });
-    if (await exists(finalDir)) throw new FleetError('failure', `snapshot ${deployment}/${host}/${id} already exists (${finalDir})`, { host });
+    if (await exists(finalDir))
+      throw new FleetError('failure', `snapshot ${deployment}/${host}/${id} already exists (${finalDir})`, { host });
     const dir = join(parent, `.${id}.partial`);
     try {
       await mkdir(dir, { mode: 0o700 });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new FleetError('failure', `snapshot ${deployment}/${host}/${id} is already being written (${dir})`, { host });
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new FleetError('failure', `snapshot ${deployment}/${host}/${id} is already being written (${dir})`, {
+          host,
+        });
       throw err;
     }
     await chmod(dir, 0o700); // whatever the umask
@@ -180,7 +187,9 @@ export class SnapshotStore {
         }
       }
     }
-    snapshots.sort((a, b) => cmp(a.deployment, b.deployment) || cmp(a.host, b.host) || cmp(a.time, b.time) || cmp(a.id, b.id));
+    snapshots.sort(
+      (a, b) => cmp(a.deployment, b.deployment) || cmp(a.host, b.host) || cmp(a.time, b.time) || cmp(a.id, b.id),
+    );
     problems.sort((a, b) => cmp(a.deployment, b.deployment) || cmp(a.host, b.host) || cmp(a.id, b.id));
     return { snapshots, problems };
   }
@@ -198,8 +207,10 @@ export class SnapshotStore {
     const wanted = idOrPrefix.trim();
     if (!wanted) throw new UsageError('no snapshot id given; see ipa-fleet backups list');
     const parts = wanted.split('/');
-    if (parts.length !== 1 && parts.length !== 3) throw new UsageError(`'${wanted}' is neither a snapshot id nor <deployment>/<host>/<id>`);
-    const [deployment, host, prefix] = parts.length === 3 ? parts as [string, string, string] : [undefined, undefined, wanted];
+    if (parts.length !== 1 && parts.length !== 3)
+      throw new UsageError(`'${wanted}' is neither a snapshot id nor <deployment>/<host>/<id>`);
+    const [deployment, host, prefix] =
+      parts.length === 3 ? (parts as [string, string, string]) : [undefined, undefined, wanted];
     const scan = await this.scan({ deployment, host });
     const all = scan.snapshots;
     const exact = all.filter((e) => e.id === prefix);
@@ -207,19 +218,30 @@ export class SnapshotStore {
     if (matches.length === 1) return matches[0]!;
     if (matches.length === 0) {
       // A folder that is there but unusable (edited manifest, swapped archive) is named with its problem.
-      const broken = scan.problems.filter((p) => p.id === prefix).concat(scan.problems.filter((p) => p.id !== prefix && p.id.startsWith(prefix)));
-      if (broken.length > 0) throw new FleetError('failure', `snapshot ${broken[0]!.dir} cannot be used: ${broken[0]!.problem}`);
+      const broken = scan.problems
+        .filter((p) => p.id === prefix)
+        .concat(scan.problems.filter((p) => p.id !== prefix && p.id.startsWith(prefix)));
+      if (broken.length > 0)
+        throw new FleetError('failure', `snapshot ${broken[0]!.dir} cannot be used: ${broken[0]!.problem}`);
       throw new UsageError(`no snapshot '${wanted}' in ${this.root}; see ipa-fleet backups list`);
     }
-    const shown = matches.slice(0, 5).map((e) => `${e.deployment}/${e.host}/${e.id}`).join(', ');
+    const shown = matches
+      .slice(0, 5)
+      .map((e) => `${e.deployment}/${e.host}/${e.id}`)
+      .join(', ');
     const more = matches.length > 5 ? ` and ${matches.length - 5} more` : '';
-    throw new UsageError(`snapshot '${wanted}' is ambiguous: it matches ${matches.length} snapshots (${shown}${more}); give more of the id or <deployment>/<host>/<id>`);
+    throw new UsageError(
+      `snapshot '${wanted}' is ambiguous: it matches ${matches.length} snapshots (${shown}${more}); give more of the id or <deployment>/<host>/<id>`,
+    );
   }
 
   /** Deletes one snapshot (prune; hold the exclusive store lock). It leaves `list` before it is deleted. */
   async remove(entry: Pick<SnapshotEntry, 'deployment' | 'host' | 'id'>): Promise<void> {
     const dir = this.snapshotDir(entry.deployment, entry.host, entry.id);
-    const aside = join(this.hostDir(entry.deployment, entry.host), `.${entry.id}.removing-${randomBytes(4).toString('hex')}`);
+    const aside = join(
+      this.hostDir(entry.deployment, entry.host),
+      `.${entry.id}.removing-${randomBytes(4).toString('hex')}`,
+    );
     try {
       await rename(dir, aside);
     } catch (err) {
@@ -260,7 +282,11 @@ export class SnapshotStore {
   async removeStaging(leftover: Pick<StagingLeftover, 'deployment' | 'host' | 'dir'>): Promise<void> {
     const hostDir = this.hostDir(leftover.deployment, leftover.host);
     const name = leftover.dir.slice(hostDir.length + 1);
-    if (!leftover.dir.startsWith(`${hostDir}/`) || name.includes('/') || !(STAGING_RE.test(name) || REMOVING_RE.test(name))) {
+    if (
+      !leftover.dir.startsWith(`${hostDir}/`) ||
+      name.includes('/') ||
+      !(STAGING_RE.test(name) || REMOVING_RE.test(name))
+    ) {
       throw new FleetError('failure', `${leftover.dir} is not a staging folder of ${hostDir}`);
     }
     await rm(leftover.dir, { recursive: true, force: true });
@@ -325,7 +351,11 @@ export class PendingSnapshot {
     } catch (err) {
       throw new FleetError('failure', `${where}: archive ${archive} is missing (${(err as Error).message})`);
     }
-    if (size !== checked.archive.size) throw new FleetError('failure', `${where}: archive ${checked.archive.name} is ${size} bytes, the manifest says ${checked.archive.size}`);
+    if (size !== checked.archive.size)
+      throw new FleetError(
+        'failure',
+        `${where}: archive ${checked.archive.name} is ${size} bytes, the manifest says ${checked.archive.size}`,
+      );
 
     const file = join(this.dir, MANIFEST_FILE);
     const tmp = join(this.dir, `.${MANIFEST_FILE}.tmp`);
@@ -368,12 +398,14 @@ function fail(field: string, problem: string): never {
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `a string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'string')
+    return `a string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 
 function obj(value: unknown, field: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, `must be an object, not ${describe(value)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail(field, `must be an object, not ${describe(value)}`);
   return value as Record<string, unknown>;
 }
 
@@ -402,7 +434,8 @@ function bool(value: unknown, field: string): boolean {
 }
 
 function count(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(field, `must be a non-negative integer, not ${describe(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    fail(field, `must be a non-negative integer, not ${describe(value)}`);
   return value;
 }
 
@@ -420,7 +453,8 @@ function strings(value: unknown, field: string): string[] {
 }
 
 function sha256(value: unknown, field: string): string {
-  if (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value)) fail(field, `must be 64 lowercase hex digits (SHA-256), not ${describe(value)}`);
+  if (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value))
+    fail(field, `must be 64 lowercase hex digits (SHA-256), not ${describe(value)}`);
   return value;
 }
 
@@ -485,7 +519,11 @@ function suffix(value: unknown, field: string): ManifestSuffix {
 
 function file(value: unknown, field: string): ManifestFile {
   const o = obj(value, field);
-  return { path: archivePath(o.path, `${field}.path`), size: count(o.size, `${field}.size`), sha256: sha256(o.sha256, `${field}.sha256`) };
+  return {
+    path: archivePath(o.path, `${field}.path`),
+    size: count(o.size, `${field}.size`),
+    sha256: sha256(o.sha256, `${field}.sha256`),
+  };
 }
 
 function checkManifest(json: unknown): Manifest {
@@ -505,11 +543,13 @@ function checkManifest(json: unknown): Manifest {
   if (nameProblem) fail('archive.name', `${nameProblem} (${JSON.stringify(archiveName)})`);
   const encrypted = bool(a.encrypted, 'archive.encrypted');
   const recipients = arr(a.recipients, 'archive.recipients').map((r, i) => {
-    if (typeof r !== 'string' || !/^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$/.test(r)) fail(`archive.recipients[${i}]`, `must be an OpenPGP fingerprint (40 or 64 hex digits), not ${describe(r)}`);
+    if (typeof r !== 'string' || !/^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$/.test(r))
+      fail(`archive.recipients[${i}]`, `must be an OpenPGP fingerprint (40 or 64 hex digits), not ${describe(r)}`);
     return r;
   });
   if (encrypted && recipients.length === 0) fail('archive.recipients', 'is empty but the archive is encrypted');
-  if (!encrypted && recipients.length > 0) fail('archive.recipients', 'lists recipients but the archive is not encrypted');
+  if (!encrypted && recipients.length > 0)
+    fail('archive.recipients', 'lists recipients but the archive is not encrypted');
   const time = str(m.time, 'time');
   if (!parseManifestTime(time)) fail('time', `${JSON.stringify(time)} is not an ISO 8601 time`);
   return {
@@ -558,12 +598,18 @@ export function validateManifest(json: unknown, where: string): Manifest {
 
 function identityMismatch(m: Manifest, deployment: string, host: string, id: string): string | undefined {
   if (m.id !== id) return `manifest.id: is '${m.id}' but the snapshot is '${id}'`;
-  if (m.deployment !== deployment) return `manifest.deployment: is '${m.deployment}' but the snapshot belongs to '${deployment}'`;
+  if (m.deployment !== deployment)
+    return `manifest.deployment: is '${m.deployment}' but the snapshot belongs to '${deployment}'`;
   if (m.hostName !== host) return `manifest.hostName: is '${m.hostName}' but the snapshot belongs to host '${host}'`;
   return undefined;
 }
 
-async function readSnapshot(dir: string, deployment: string, host: string, id: string): Promise<SnapshotEntry | { problem: string }> {
+async function readSnapshot(
+  dir: string,
+  deployment: string,
+  host: string,
+  id: string,
+): Promise<SnapshotEntry | { problem: string }> {
   if (!SNAPSHOT_ID_RE.test(id)) return { problem: 'not a snapshot folder (the name is not a snapshot id)' };
   const file = join(dir, MANIFEST_FILE);
   let text: string;
@@ -571,7 +617,10 @@ async function readSnapshot(dir: string, deployment: string, host: string, id: s
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { problem: code === 'ENOENT' ? `no ${MANIFEST_FILE}` : `cannot read ${MANIFEST_FILE} (${code ?? (err as Error).message})` };
+    return {
+      problem:
+        code === 'ENOENT' ? `no ${MANIFEST_FILE}` : `cannot read ${MANIFEST_FILE} (${code ?? (err as Error).message})`,
+    };
   }
   let manifest: Manifest;
   try {
@@ -591,7 +640,8 @@ async function readSnapshot(dir: string, deployment: string, host: string, id: s
   } catch {
     return { problem: `archive ${manifest.archive.name} is missing` };
   }
-  if (size !== manifest.archive.size) return { problem: `archive ${manifest.archive.name} is ${size} bytes, the manifest says ${manifest.archive.size}` };
+  if (size !== manifest.archive.size)
+    return { problem: `archive ${manifest.archive.name} is ${size} bytes, the manifest says ${manifest.archive.size}` };
   return {
     id,
     deployment,
@@ -626,7 +676,8 @@ async function subdirs(dir: string): Promise<string[]> {
   try {
     return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return [];
     throw err;
   }
 }
@@ -670,4 +721,3 @@ async function fsyncDir(dir: string): Promise<void> {
     await fh.close();
   }
 }
-

@@ -74,10 +74,14 @@ export async function unpackSnapshot(
     throw new FleetError('failure', `archive ${name}: ${reader.explain(err)}`, { cause: err });
   }
   await reader.close();
-  if (!reader.storedMatches()) throw new FleetError('failure', `archive ${name}: size or SHA-256 differs from the manifest`);
+  if (!reader.storedMatches())
+    throw new FleetError('failure', `archive ${name}: size or SHA-256 differs from the manifest`);
   const missing = manifest.files.filter((f) => !handout.handed(f.path));
   if (missing.length > 0) {
-    const listed = missing.slice(0, 5).map((f) => shown(f.path)).join(', ');
+    const listed = missing
+      .slice(0, 5)
+      .map((f) => shown(f.path))
+      .join(', ');
     const more = missing.length > 5 ? ` and ${missing.length - 5} more` : '';
     throw new FleetError('failure', `archive ${name}: file ${listed}${more} listed in the manifest is missing`);
   }
@@ -129,7 +133,9 @@ class TarHandout extends Writable {
     this.limit = tarSizeLimit(manifest);
     this.parser.on('entry', (entry: ReadEntry) => this.onEntry(entry));
     this.parser.on('ignoredEntry', (entry: ReadEntry) => {
-      const what = entry.meta ? `an oversized ${entry.type} header` : `an unsupported entry type (${String(entry.type)})`;
+      const what = entry.meta
+        ? `an oversized ${entry.type} header`
+        : `an unsupported entry type (${String(entry.type)})`;
       this.refuse(`entry ${shown(entry.path)}: ${what}`);
     });
     this.parser.on('warn', (_code: string, message: string | Error) => this.refuse(`tar: ${errorText(message)}`));
@@ -158,7 +164,9 @@ class TarHandout extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.tarBytes += chunk.length;
     if (this.tarBytes > this.limit) {
-      return this.refuse(`the tar content exceeds the manifest's ${this.limit} bytes (files plus allowance): stopped reading`);
+      return this.refuse(
+        `the tar content exceeds the manifest's ${this.limit} bytes (files plus allowance): stopped reading`,
+      );
     }
     if (this.sawEnd) {
       // Past the end-of-archive marker the Parser would keep every byte; only tar's zero padding belongs here.

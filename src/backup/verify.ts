@@ -70,13 +70,21 @@ export async function verifyArchiveHash(file: string, expected: { size: number; 
     throw new FleetError('failure', `archive ${file} cannot be read: ${errorText(err)}`, { cause: err });
   }
   const actualSha256 = hash.digest('hex');
-  return { ok: actualSize === expected.size && actualSha256 === expected.sha256.toLowerCase(), actualSize, actualSha256 };
+  return {
+    ok: actualSize === expected.size && actualSha256 === expected.sha256.toLowerCase(),
+    actualSize,
+    actualSha256,
+  };
 }
 
 /** Stops the pipeline once the tar stream exceeds the manifest's allowance. */
 class SizeLimitExceeded extends Error {}
 
-export async function verifyArchiveData(file: string, manifest: Manifest, key: PrivateKey | undefined): Promise<DataCheck> {
+export async function verifyArchiveData(
+  file: string,
+  manifest: Manifest,
+  key: PrivateKey | undefined,
+): Promise<DataCheck> {
   const name = basename(file);
   let reader: ArchiveReader;
   try {
@@ -174,7 +182,11 @@ export class UndecryptableArchive extends FleetError {
  * this key) or UndecryptableArchive. Nothing is read beyond the streams' windows until the caller
  * runs the stages.
  */
-export async function openArchive(file: string, manifest: Manifest, key: PrivateKey | undefined): Promise<ArchiveReader> {
+export async function openArchive(
+  file: string,
+  manifest: Manifest,
+  key: PrivateKey | undefined,
+): Promise<ArchiveReader> {
   const { archive } = manifest;
   if (archive.encrypted && key === undefined) {
     throw new FleetError('usage', `archive ${file} is encrypted: a private key is needed to read its content`);
@@ -244,8 +256,15 @@ export async function openArchive(file: string, manifest: Manifest, key: Private
  * the plain error is thrown for the caller to list, as for anything else (not OpenPGP, a damaged
  * key packet).
  */
-async function decryptingStream(file: string, ciphertext: Readable, key: PrivateKey, named: boolean): Promise<Readable> {
-  const message = await openpgp.readMessage({ binaryMessage: Readable.toWeb(ciphertext) as ReadableStream<Uint8Array> });
+async function decryptingStream(
+  file: string,
+  ciphertext: Readable,
+  key: PrivateKey,
+  named: boolean,
+): Promise<Readable> {
+  const message = await openpgp.readMessage({
+    binaryMessage: Readable.toWeb(ciphertext) as ReadableStream<Uint8Array>,
+  });
   const recipients = message.getEncryptionKeyIDs();
   const ours = key.getKeyIDs();
   const addressed = recipients.some((id) => ours.some((mine) => mine.equals(id)));
@@ -263,7 +282,8 @@ async function decryptingStream(file: string, ciphertext: Readable, key: Private
       config: { allowUnauthenticatedStream: true },
     })) as { data: ReadableStream<Uint8Array> });
   } catch (err) {
-    if (!addressed && !named) throw new FleetError('auth', `archive ${file} is not encrypted to this key`, { cause: err });
+    if (!addressed && !named)
+      throw new FleetError('auth', `archive ${file} is not encrypted to this key`, { cause: err });
     throw err;
   }
   return Readable.fromWeb(data as never);
@@ -293,10 +313,14 @@ async function assertReadable(file: string): Promise<void> {
 
 /** What is wrong with one stored snapshot: the archive's size and hash, and with readData every file inside. */
 export async function snapshotProblems(
-  entry: { archive: string; manifest: Manifest }, opts: { readData: boolean; key: PrivateKey | undefined },
+  entry: { archive: string; manifest: Manifest },
+  opts: { readData: boolean; key: PrivateKey | undefined },
 ): Promise<string[]> {
   const expected = entry.manifest.archive;
   const hash = await verifyArchiveHash(entry.archive, expected);
-  if (!hash.ok) return [`archive: expected ${expected.size} bytes SHA-256 ${expected.sha256.slice(0, 12)}…, found ${hash.actualSize} bytes ${hash.actualSha256.slice(0, 12)}…`];
+  if (!hash.ok)
+    return [
+      `archive: expected ${expected.size} bytes SHA-256 ${expected.sha256.slice(0, 12)}…, found ${hash.actualSize} bytes ${hash.actualSha256.slice(0, 12)}…`,
+    ];
   return opts.readData ? (await verifyArchiveData(entry.archive, entry.manifest, opts.key)).problems : [];
 }

@@ -20,73 +20,139 @@ function pathsOf(opts: { dir?: string }): LabPaths {
 }
 
 export function registerLabCommands(program: Command, wrap: Wrap): void {
-  const lab = program.command('lab').description('the embedded lab: real replicated 389-DS hosts on this machine (needs root)');
+  const lab = program
+    .command('lab')
+    .description('the embedded lab: real replicated 389-DS hosts on this machine (needs root)');
 
-  lab.command('up')
-    .description('build N hosts a.ipa.test, b.ipa.test, … on 127.0.10.1, .2, … each with its own sshd and 389-DS, replicated')
+  lab
+    .command('up')
+    .description(
+      'build N hosts a.ipa.test, b.ipa.test, … on 127.0.10.1, .2, … each with its own sshd and 389-DS, replicated',
+    )
     .option('--hosts <n>', 'number of hosts', wholeNumber, LAB_DEFAULTS.hosts)
     .option('--topology <shape>', 'domain agreements: chain | star | ring | mesh | "a-b,b-c,…"', LAB_DEFAULTS.topology)
     .option('--ca <hosts>', 'hosts that serve the CA suffix o=ipaca ("a,b"; "none" for none)', LAB_DEFAULTS.ca)
     .option('--ca-topology <shape>', 'CA agreements among the CA hosts (default: chain)')
-    .option('--entries <n>', 'users loaded into the domain suffix (and n/10 entries into o=ipaca)', wholeNumber, LAB_DEFAULTS.entries)
-    .option('--net <a.b.c>', 'loopback network of the hosts: host N gets <a.b.c>.N (another value lets labs coexist)', LAB_DEFAULTS.net)
+    .option(
+      '--entries <n>',
+      'users loaded into the domain suffix (and n/10 entries into o=ipaca)',
+      wholeNumber,
+      LAB_DEFAULTS.entries,
+    )
+    .option(
+      '--net <a.b.c>',
+      'loopback network of the hosts: host N gets <a.b.c>.N (another value lets labs coexist)',
+      LAB_DEFAULTS.net,
+    )
     .addOption(dirOption())
-    .addHelpText('after', '\nNeeds root; installs 389-ds-base and openssh-server with apt-get when missing.\nExit code: 0 built; 2 bad options, a lab already in --dir, or an address in use; 1 failed (what was built is taken down again).')
-    .action(wrap(async ({ out, ctx }, opts: { hosts: number; topology: string; ca: string; caTopology?: string; entries: number; net: string; dir?: string }) => {
-      const state = await labUp(pathsOf(opts), {
-        hosts: opts.hosts, topology: opts.topology, ca: opts.ca, caTopology: opts.caTopology, entries: opts.entries, net: opts.net,
-      }, ctx, (l) => out.progress(l));
-      if (out.opts.json) out.json({ dir: pathsOf(opts).root, inventory: pathsOf(opts).inventory, ...state });
-    }));
+    .addHelpText(
+      'after',
+      '\nNeeds root; installs 389-ds-base and openssh-server with apt-get when missing.\nExit code: 0 built; 2 bad options, a lab already in --dir, or an address in use; 1 failed (what was built is taken down again).',
+    )
+    .action(
+      wrap(
+        async (
+          { out, ctx },
+          opts: {
+            hosts: number;
+            topology: string;
+            ca: string;
+            caTopology?: string;
+            entries: number;
+            net: string;
+            dir?: string;
+          },
+        ) => {
+          const state = await labUp(
+            pathsOf(opts),
+            {
+              hosts: opts.hosts,
+              topology: opts.topology,
+              ca: opts.ca,
+              caTopology: opts.caTopology,
+              entries: opts.entries,
+              net: opts.net,
+            },
+            ctx,
+            (l) => out.progress(l),
+          );
+          if (out.opts.json) out.json({ dir: pathsOf(opts).root, inventory: pathsOf(opts).inventory, ...state });
+        },
+      ),
+    );
 
-  lab.command('down')
+  lab
+    .command('down')
     .description("end the lab's own processes (by pid) and remove its folder")
     .addOption(dirOption())
     .addHelpText('after', '\nExit code: 0 taken down; 2 no lab in --dir; 1 failed.')
-    .action(wrap(async ({ out }, opts: { dir?: string }) => {
-      await labDown(pathsOf(opts), (l) => out.progress(l));
-    }));
+    .action(
+      wrap(async ({ out }, opts: { dir?: string }) => {
+        await labDown(pathsOf(opts), (l) => out.progress(l));
+      }),
+    );
 
-  lab.command('status')
+  lab
+    .command('status')
     .description('per host: sshd up, ns-slapd up, entries per suffix')
     .addOption(dirOption())
     .addHelpText('after', '\nExit code: 0 (also when hosts are down: read the table); 2 no lab in --dir.')
-    .action(wrap(async ({ out, ctx }, opts: { dir?: string }) => {
-      const status = await labStatus(pathsOf(opts), ctx);
-      if (out.opts.json) return out.json(status);
-      out.line(table([
-        ['HOST', 'ADDRESS', 'SSH', 'DS', 'ENTRIES'],
-        ...status.map((s) => [
-          s.host, s.address, s.ssh ? out.ok('up') : out.bad('down'), s.ds ? out.ok('up') : out.bad('down'),
-          s.error ?? (Object.entries(s.entries).map(([k, v]) => `${k}=${v}`).join(' ') || '-'),
-        ]),
-      ]));
-    }));
+    .action(
+      wrap(async ({ out, ctx }, opts: { dir?: string }) => {
+        const status = await labStatus(pathsOf(opts), ctx);
+        if (out.opts.json) return out.json(status);
+        out.line(
+          table([
+            ['HOST', 'ADDRESS', 'SSH', 'DS', 'ENTRIES'],
+            ...status.map((s) => [
+              s.host,
+              s.address,
+              s.ssh ? out.ok('up') : out.bad('down'),
+              s.ds ? out.ok('up') : out.bad('down'),
+              s.error ??
+                (Object.entries(s.entries)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(' ') ||
+                  '-'),
+            ]),
+          ]),
+        );
+      }),
+    );
 
-  lab.command('stop')
+  lab
+    .command('stop')
     .argument('<host>', 'lab host (a, a.ipa.test or its address)')
     .description('"power off" a host: ns-slapd and sshd stopped, data kept')
     .addOption(dirOption())
     .addHelpText('after', '\nExit code: 0 done; 2 no lab in --dir or no such lab host; 1 failed.')
-    .action(wrap(async ({ out }, host: string, opts: { dir?: string }) => {
-      await labStopHost(pathsOf(opts), host, (l) => out.progress(l));
-    }));
+    .action(
+      wrap(async ({ out }, host: string, opts: { dir?: string }) => {
+        await labStopHost(pathsOf(opts), host, (l) => out.progress(l));
+      }),
+    );
 
-  lab.command('start')
+  lab
+    .command('start')
     .argument('<host>', 'lab host (a, a.ipa.test or its address)')
     .description('"power on" a host stopped with lab stop (or whose ns-slapd was killed)')
     .addOption(dirOption())
     .addHelpText('after', '\nExit code: 0 done; 2 no lab in --dir or no such lab host; 1 failed.')
-    .action(wrap(async ({ out, ctx }, host: string, opts: { dir?: string }) => {
-      await labStartHost(pathsOf(opts), host, ctx, (l) => out.progress(l));
-    }));
+    .action(
+      wrap(async ({ out, ctx }, host: string, opts: { dir?: string }) => {
+        await labStartHost(pathsOf(opts), host, ctx, (l) => out.progress(l));
+      }),
+    );
 
-  lab.command('kill-ds')
+  lab
+    .command('kill-ds')
     .argument('<host>', 'lab host (a, a.ipa.test or its address)')
     .description("crash a host's directory server (SIGKILL to its ns-slapd)")
     .addOption(dirOption())
     .addHelpText('after', '\nExit code: 0 done; 2 no lab in --dir or no such lab host; 1 failed.')
-    .action(wrap(async ({ out }, host: string, opts: { dir?: string }) => {
-      await labKillDs(pathsOf(opts), host, (l) => out.progress(l));
-    }));
+    .action(
+      wrap(async ({ out }, host: string, opts: { dir?: string }) => {
+        await labKillDs(pathsOf(opts), host, (l) => out.progress(l));
+      }),
+    );
 }

@@ -47,56 +47,75 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('ipa-fleet')
     .description('Back up, restore and audit a whole replicated FreeIPA / 389-DS deployment over SSH.')
     .option('-i, --inventory <file>', 'inventory YAML file (hosts, roles, credentials)')
-    .option('--limit <pattern>', 'only these hosts: names, globs, groups, !exclusions, &intersections (comma separated)')
-    .addOption(new Option('-v, --verbose', 'more detail on stderr and in the log; repeat for more (-vvv)').argParser((_v: string, prev: number) => prev + 1).default(0))
+    .option(
+      '--limit <pattern>',
+      'only these hosts: names, globs, groups, !exclusions, &intersections (comma separated)',
+    )
+    .addOption(
+      new Option('-v, --verbose', 'more detail on stderr and in the log; repeat for more (-vvv)')
+        .argParser((_v: string, prev: number) => prev + 1)
+        .default(0),
+    )
     .option('--json', 'machine-readable output on stdout', false)
     .option('--log-file <file>', 'log file (secrets masked; -v adds detail)', defaultLogFile())
     .option('--no-color', 'plain output without colours (also NO_COLOR=1; colours are only used on a terminal)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
-  program.addHelpText('after', `
+  program.addHelpText(
+    'after',
+    `
 Exit codes: 0 ok, 1 failure, 2 usage or inventory error, 3 partial (some hosts failed),
             4 host unreachable, 11 lock held, 12 authentication or decryption failed.
-Log file:   ${defaultLogFile()} unless --log-file is given.`);
+Log file:   ${defaultLogFile()} unless --log-file is given.`,
+  );
   // After the help of every subcommand: the global options apply to all of them.
-  program.addHelpText('afterAll', ({ command }) => (command === program ? '' : `
+  program.addHelpText('afterAll', ({ command }) =>
+    command === program
+      ? ''
+      : `
 Global options, before or after the command: -i, --inventory <file>; --limit <pattern>;
--v, --verbose; --json; --log-file <file>; --no-color (described by ipa-fleet --help).`));
+-v, --verbose; --json; --log-file <file>; --no-color (described by ipa-fleet --help).`,
+  );
 
-  const wrap: Wrap = (action) => async (...args: unknown[]) => {
-    const raw = program.opts() as GlobalOptions;
-    const globals: GlobalOptions = { ...raw, color: raw.color && !process.env.NO_COLOR && process.stdout.isTTY === true };
-    const out = new Output({ json: globals.json, color: globals.color });
-    const ctx = createRunContext({
-      logFile: globals.logFile,
-      verbosity: globals.verbose,
-      echo: process.stderr,
-      prompt: (question) => promptHidden(question),
-      signal: abort.signal,
-      // With -v the log's echo shows warnings already.
-      ...(globals.verbose === 0 ? { onWarning: (m: string) => out.warn(m) } : {}),
-    });
-    ctx.log.info(`ipa-fleet ${program.args.join(' ')}`.trim());
-    try {
-      // commander passes (...arguments, options, command); actions take the arguments and options.
-      const result = await (action as Action<unknown[]>)({ globals, out, ctx }, ...args.slice(0, -1));
-      exitCode = typeof result === 'number' ? result : EXIT.ok;
-    } catch (err) {
-      exitCode = exitCodeFor(err);
-      const message = ctx.redactor.mask(err instanceof Error ? err.message : String(err));
-      if (err instanceof FleetError) {
-        out.error(message);
-        ctx.log.error(message, { kind: err.kind, host: err.host });
-      } else {
-        // A bug, not a user mistake: one line on screen, the stack in the log.
-        out.error(`${message} (internal error; details in ${globals.logFile})`);
-        ctx.log.error(ctx.redactor.mask((err as Error)?.stack ?? message));
+  const wrap: Wrap =
+    (action) =>
+    async (...args: unknown[]) => {
+      const raw = program.opts() as GlobalOptions;
+      const globals: GlobalOptions = {
+        ...raw,
+        color: raw.color && !process.env.NO_COLOR && process.stdout.isTTY === true,
+      };
+      const out = new Output({ json: globals.json, color: globals.color });
+      const ctx = createRunContext({
+        logFile: globals.logFile,
+        verbosity: globals.verbose,
+        echo: process.stderr,
+        prompt: (question) => promptHidden(question),
+        signal: abort.signal,
+        // With -v the log's echo shows warnings already.
+        ...(globals.verbose === 0 ? { onWarning: (m: string) => out.warn(m) } : {}),
+      });
+      ctx.log.info(`ipa-fleet ${program.args.join(' ')}`.trim());
+      try {
+        // commander passes (...arguments, options, command); actions take the arguments and options.
+        const result = await (action as Action<unknown[]>)({ globals, out, ctx }, ...args.slice(0, -1));
+        exitCode = typeof result === 'number' ? result : EXIT.ok;
+      } catch (err) {
+        exitCode = exitCodeFor(err);
+        const message = ctx.redactor.mask(err instanceof Error ? err.message : String(err));
+        if (err instanceof FleetError) {
+          out.error(message);
+          ctx.log.error(message, { kind: err.kind, host: err.host });
+        } else {
+          // A bug, not a user mistake: one line on screen, the stack in the log.
+          out.error(`${message} (internal error; details in ${globals.logFile})`);
+          ctx.log.error(ctx.redactor.mask((err as Error)?.stack ?? message));
+        }
+      } finally {
+        await closeLog(ctx.log);
       }
-    } finally {
-      await closeLog(ctx.log);
-    }
-  };
+    };
 
   registerInventoryCommands(program, wrap);
   registerLabCommands(program, wrap);

@@ -34,8 +34,12 @@ export class Output {
     this.stderr.write(`${this.paint('33', 'ipa-fleet: warning:')} ${text}\n`);
   }
 
-  ok(text: string): string { return this.paint('32', text); }
-  bad(text: string): string { return this.paint('31', text); }
+  ok(text: string): string {
+    return this.paint('32', text);
+  }
+  bad(text: string): string {
+    return this.paint('31', text);
+  }
 
   private paint(code: string, text: string): string {
     return this.opts.color ? `\x1b[${code}m${text}\x1b[0m` : text;
@@ -45,8 +49,18 @@ export class Output {
 /** Left-aligned text table. */
 export function table(rows: string[][]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell)); });
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - visibleLength(cell)))).join('  ').trimEnd()).join('\n');
+  for (const row of rows)
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell));
+    });
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - visibleLength(cell))))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function visibleLength(text: string): number {

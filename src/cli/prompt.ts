@@ -4,7 +4,8 @@ import { UsageError } from '../errors.js';
 
 /** Reads a secret from the terminal without echoing it. */
 export async function promptHidden(question: string): Promise<string> {
-  if (!process.stdin.isTTY) throw new UsageError(`${question}: cannot prompt for a secret without a terminal; use file:PATH or env:NAME`);
+  if (!process.stdin.isTTY)
+    throw new UsageError(`${question}: cannot prompt for a secret without a terminal; use file:PATH or env:NAME`);
   let muted = false;
   const output = new Writable({
     write(chunk: Buffer, _enc, done) {

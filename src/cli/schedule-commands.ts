@@ -26,59 +26,104 @@ The schedule file (YAML; paths are relative to it):
       hooks: {on_failure: CMD, on_success: CMD, timeout: 60s}   the run's JSON summary on stdin`;
 
 export function registerScheduleCommands(program: Command, wrap: Wrap): void {
-  const schedule = program.command('schedule').description('scheduled backups of whole fleets: the daemon and its status');
+  const schedule = program
+    .command('schedule')
+    .description('scheduled backups of whole fleets: the daemon and its status');
 
-  schedule.command('run')
+  schedule
+    .command('run')
     .description('run the schedule in the foreground until SIGTERM/SIGINT (for systemd: Type=simple)')
     .requiredOption('-c, --config <file>', 'the schedule file')
-    .addHelpText('after', `${SCHEDULE_HELP}
+    .addHelpText(
+      'after',
+      `${SCHEDULE_HELP}
 
 A job whose previous run is still going skips its tick (warned and counted). Runs of one deployment
 never overlap. SIGTERM cancels a running backup cleanly (no partial snapshot), saves the state, exits 0.
-Exit code: 0 stopped by a signal; 2 bad schedule file, inventory or key; 11 the schedule is already running.`)
-    .action(wrap(async (env, opts: { config: string }) => {
-      const config = await loadSchedule(opts.config);
-      const daemon = new ScheduleDaemon({
-        config, ctx: env.ctx, stateDir: stateDir(),
-        say: (level, message) => {
-          const text = env.ctx.redactor.mask(message);
-          env.out.progress(`${new Date().toISOString()} ${level.padEnd(5)} ${text}`);
-          env.ctx.log[level](text);
-        },
-      });
-      await daemon.run();
-    }));
+Exit code: 0 stopped by a signal; 2 bad schedule file, inventory or key; 11 the schedule is already running.`,
+    )
+    .action(
+      wrap(async (env, opts: { config: string }) => {
+        const config = await loadSchedule(opts.config);
+        const daemon = new ScheduleDaemon({
+          config,
+          ctx: env.ctx,
+          stateDir: stateDir(),
+          say: (level, message) => {
+            const text = env.ctx.redactor.mask(message);
+            env.out.progress(`${new Date().toISOString()} ${level.padEnd(5)} ${text}`);
+            env.ctx.log[level](text);
+          },
+        });
+        await daemon.run();
+      }),
+    );
 
-  schedule.command('status')
+  schedule
+    .command('status')
     .description('next run of each job, last result and newest snapshot of each host, snapshots kept')
     .requiredOption('-c, --config <file>', 'the schedule file')
     .addHelpText('after', '\nExit code: 0; 2 bad schedule file. Reads the store and the state file; changes nothing.')
-    .action(wrap(async (env, opts: { config: string }) => {
-      const config = await loadSchedule(opts.config);
-      const state = await readState(config.stateFile);
-      const view = await scheduleView(config, state);
-      const daemon = await daemonOf(config.stateFile);
-      if (env.globals.json) {
-        env.out.json({ schedule: config.file, daemon: daemon ?? null, jobs: view.jobs, hosts: view.hosts });
-        return;
-      }
-      env.out.line(daemon ? `daemon: running (pid ${daemon.pid} on ${daemon.host}, since ${daemon.since})` : 'daemon: not running');
-      env.out.line('');
-      env.out.line(table([['JOB', 'DEPLOYMENT', 'TYPE', 'CRON', 'NEXT RUN', 'LAST RUN', 'RUNS', 'FAILED', 'SKIPPED'], ...view.jobs.map(jobRow)]));
-      env.out.line('');
-      env.out.line(table([['DEPLOYMENT', 'HOST', 'NEWEST SNAPSHOT', 'AGE', 'KEPT', 'LAST ATTEMPT', 'FAILURES', 'LAST ERROR'], ...view.hosts.map(hostRow)]));
-    }));
+    .action(
+      wrap(async (env, opts: { config: string }) => {
+        const config = await loadSchedule(opts.config);
+        const state = await readState(config.stateFile);
+        const view = await scheduleView(config, state);
+        const daemon = await daemonOf(config.stateFile);
+        if (env.globals.json) {
+          env.out.json({ schedule: config.file, daemon: daemon ?? null, jobs: view.jobs, hosts: view.hosts });
+          return;
+        }
+        env.out.line(
+          daemon
+            ? `daemon: running (pid ${daemon.pid} on ${daemon.host}, since ${daemon.since})`
+            : 'daemon: not running',
+        );
+        env.out.line('');
+        env.out.line(
+          table([
+            ['JOB', 'DEPLOYMENT', 'TYPE', 'CRON', 'NEXT RUN', 'LAST RUN', 'RUNS', 'FAILED', 'SKIPPED'],
+            ...view.jobs.map(jobRow),
+          ]),
+        );
+        env.out.line('');
+        env.out.line(
+          table([
+            ['DEPLOYMENT', 'HOST', 'NEWEST SNAPSHOT', 'AGE', 'KEPT', 'LAST ATTEMPT', 'FAILURES', 'LAST ERROR'],
+            ...view.hosts.map(hostRow),
+          ]),
+        );
+      }),
+    );
 }
 
 function jobRow(j: JobView): string[] {
-  const last = j.lastRun ? `${j.lastRun.result} ${j.lastRun.finishedAt} (${j.lastRun.hosts.ok.length}/${j.lastRun.hosts.ok.length + j.lastRun.hosts.failed.length} hosts)` : '-';
-  return [j.job, j.deployment, j.type, j.cron + (j.timezone ? ` ${j.timezone}` : ''), j.nextRun?.toISOString() ?? 'never', last, String(j.runs), String(j.failedRuns), String(j.skippedOverlaps)];
+  const last = j.lastRun
+    ? `${j.lastRun.result} ${j.lastRun.finishedAt} (${j.lastRun.hosts.ok.length}/${j.lastRun.hosts.ok.length + j.lastRun.hosts.failed.length} hosts)`
+    : '-';
+  return [
+    j.job,
+    j.deployment,
+    j.type,
+    j.cron + (j.timezone ? ` ${j.timezone}` : ''),
+    j.nextRun?.toISOString() ?? 'never',
+    last,
+    String(j.runs),
+    String(j.failedRuns),
+    String(j.skippedOverlaps),
+  ];
 }
 
 function hostRow(h: HostView): string[] {
   return [
-    h.deployment, h.host, h.newestSnapshot ?? 'none', h.lastSuccess ? age(Date.now() - h.lastSuccess.getTime()) : '-', String(h.snapshotsKept),
-    h.lastAttempt?.toISOString() ?? '-', String(h.consecutiveFailures), h.consecutiveFailures > 0 ? (h.lastError ?? '-') : '-',
+    h.deployment,
+    h.host,
+    h.newestSnapshot ?? 'none',
+    h.lastSuccess ? age(Date.now() - h.lastSuccess.getTime()) : '-',
+    String(h.snapshotsKept),
+    h.lastAttempt?.toISOString() ?? '-',
+    String(h.consecutiveFailures),
+    h.consecutiveFailures > 0 ? (h.lastError ?? '-') : '-',
   ];
 }
 

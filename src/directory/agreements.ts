@@ -23,9 +23,20 @@ export interface Agreement {
 }
 
 export const AGREEMENT_ATTRIBUTES = [
-  'cn', 'nsDS5ReplicaRoot', 'nsDS5ReplicaHost', 'nsDS5ReplicaPort', 'nsds5ReplicaEnabled', 'nsDS5ReplicaUpdateSchedule',
-  'nsds5BeginReplicaRefresh', 'nsds5replicaUpdateInProgress', 'nsds5replicaLastUpdateStatus', 'nsds5replicaLastUpdateStatusJSON',
-  'nsds5replicaLastInitStatus', 'nsds5replicaLastInitStatusJSON', 'nsds5replicaLastInitStart', 'nsds5replicaLastInitEnd',
+  'cn',
+  'nsDS5ReplicaRoot',
+  'nsDS5ReplicaHost',
+  'nsDS5ReplicaPort',
+  'nsds5ReplicaEnabled',
+  'nsDS5ReplicaUpdateSchedule',
+  'nsds5BeginReplicaRefresh',
+  'nsds5replicaUpdateInProgress',
+  'nsds5replicaLastUpdateStatus',
+  'nsds5replicaLastUpdateStatusJSON',
+  'nsds5replicaLastInitStatus',
+  'nsds5replicaLastInitStatusJSON',
+  'nsds5replicaLastInitStart',
+  'nsds5replicaLastInitEnd',
 ];
 
 export function parseAgreement(entry: DirEntry): Agreement {
@@ -50,7 +61,10 @@ export function parseAgreement(entry: DirEntry): Agreement {
 }
 
 export async function listAgreements(ldap: LdapSession, suffix: string): Promise<Agreement[]> {
-  const entries = await ldap.search('cn=mapping tree,cn=config', { filter: agreementFilter(suffix), attributes: AGREEMENT_ATTRIBUTES });
+  const entries = await ldap.search('cn=mapping tree,cn=config', {
+    filter: agreementFilter(suffix),
+    attributes: AGREEMENT_ATTRIBUTES,
+  });
   return entries.map(parseAgreement);
 }
 
@@ -95,7 +109,11 @@ export interface InitOptions {
  * hung ~120 s on 2.3.1), then wait until the refresh attribute is gone, LastInitEnd moved and the
  * status says success. Failure states and "replica busy" are told apart; there is always a timeout.
  */
-export async function initializeConsumer(ldap: LdapSession, agreementDn: string, opts: InitOptions): Promise<Agreement> {
+export async function initializeConsumer(
+  ldap: LdapSession,
+  agreementDn: string,
+  opts: InitOptions,
+): Promise<Agreement> {
   const read = async (): Promise<Agreement> => {
     const entry = await ldap.read(agreementDn, AGREEMENT_ATTRIBUTES);
     if (!entry) throw new FleetError('failure', `${ldap.host.name}: agreement ${agreementDn} not found`);
@@ -110,7 +128,10 @@ export async function initializeConsumer(ldap: LdapSession, agreementDn: string,
    * agreement only after the LDAP timeout (seen with 20 000 entries) although it applies it: a
    * timed-out modify counts once a read shows it applied, within the init's own timeout.
    */
-  const modifyConfirmed = async (mods: Parameters<LdapSession['modify']>[1], applied: (a: Agreement) => boolean): Promise<void> => {
+  const modifyConfirmed = async (
+    mods: Parameters<LdapSession['modify']>[1],
+    applied: (a: Agreement) => boolean,
+  ): Promise<void> => {
     try {
       await ldap.modify(agreementDn, mods);
     } catch (err) {
@@ -123,29 +144,43 @@ export async function initializeConsumer(ldap: LdapSession, agreementDn: string,
     }
   };
   // A disabled agreement refuses an init (LDAP 53); enabling an enabled one is a needless write.
-  if (!before.enabled) await modifyConfirmed([{ op: 'replace', attr: 'nsds5ReplicaEnabled', values: ['on'] }], (a) => a.enabled);
-  const initStarted = (a: Agreement): boolean => a.refreshPending || a.lastInitStart !== before.lastInitStart || a.lastInitEnd !== before.lastInitEnd;
+  if (!before.enabled)
+    await modifyConfirmed([{ op: 'replace', attr: 'nsds5ReplicaEnabled', values: ['on'] }], (a) => a.enabled);
+  const initStarted = (a: Agreement): boolean =>
+    a.refreshPending || a.lastInitStart !== before.lastInitStart || a.lastInitEnd !== before.lastInitEnd;
   await modifyConfirmed([{ op: 'add', attr: 'nsds5BeginReplicaRefresh', values: ['start'] }], initStarted);
   for (;;) {
     await new Promise((r) => setTimeout(r, pollMs));
-    if (opts.signal?.aborted) throw new FleetError('failure', `${ldap.host.name}: initialization through ${before.name} interrupted`);
+    if (opts.signal?.aborted)
+      throw new FleetError('failure', `${ldap.host.name}: initialization through ${before.name} interrupted`);
     const now = await read();
     const outcome = initOutcome(before, now);
     opts.onProgress?.(now.lastInitStatus ?? '');
     if (outcome === 'done') return now;
     if (outcome === 'busy') {
       // The consumer is sending or receiving another init: back off and start again.
-      if (++busyRetries > 20) throw new FleetError('failure', `${ldap.host.name}: ${before.targetHost} stayed busy; initialization through ${before.name} gave up`);
+      if (++busyRetries > 20)
+        throw new FleetError(
+          'failure',
+          `${ldap.host.name}: ${before.targetHost} stayed busy; initialization through ${before.name} gave up`,
+        );
       await new Promise((r) => setTimeout(r, Math.min(1000 * busyRetries, 10_000)));
       before = now;
-      if (!now.refreshPending) await ldap.modify(agreementDn, [{ op: 'add', attr: 'nsds5BeginReplicaRefresh', values: ['start'] }]);
+      if (!now.refreshPending)
+        await ldap.modify(agreementDn, [{ op: 'add', attr: 'nsds5BeginReplicaRefresh', values: ['start'] }]);
       continue;
     }
     if (outcome === 'failed') {
-      throw new FleetError('failure', `${ldap.host.name}: initialization of ${before.targetHost} through ${before.name} failed: ${now.lastInitStatus ?? 'no status'}`);
+      throw new FleetError(
+        'failure',
+        `${ldap.host.name}: initialization of ${before.targetHost} through ${before.name} failed: ${now.lastInitStatus ?? 'no status'}`,
+      );
     }
     if (Date.now() - started > opts.timeoutMs) {
-      throw new FleetError('failure', `${ldap.host.name}: initialization of ${before.targetHost} through ${before.name} did not finish within ${Math.round(opts.timeoutMs / 1000)} s (status: ${now.lastInitStatus ?? 'none'})`);
+      throw new FleetError(
+        'failure',
+        `${ldap.host.name}: initialization of ${before.targetHost} through ${before.name} did not finish within ${Math.round(opts.timeoutMs / 1000)} s (status: ${now.lastInitStatus ?? 'none'})`,
+      );
     }
   }
 }
@@ -158,8 +193,10 @@ export function initOutcome(before: Agreement, now: Agreement): InitOutcome {
   const state = jsonState(now.lastInitStatusJson);
   const finished = !now.refreshPending && now.lastInitEnd !== undefined && now.lastInitEnd !== before.lastInitEnd;
   // A status left over from an earlier init says nothing about this one.
-  const fresh = now.lastInitStart !== before.lastInitStart || now.lastInitEnd !== before.lastInitEnd
-    || now.lastInitStatus !== before.lastInitStatus;
+  const fresh =
+    now.lastInitStart !== before.lastInitStart ||
+    now.lastInitEnd !== before.lastInitEnd ||
+    now.lastInitStatus !== before.lastInitStatus;
   if (!fresh || now.refreshPending) return 'running';
   if (/replica busy/.test(text)) return 'busy';
   if (state === 'red' || /aborted|ldap error|connection error|error acquiring/.test(text)) return 'failed';

@@ -18,8 +18,16 @@ export interface ConflictScan {
  */
 export async function scanConflicts(ldap: LdapSession, suffix: string, keep = 5): Promise<ConflictScan> {
   const [conflicts, glue] = await Promise.all([
-    ldap.search(suffix, { filter: '(&(nsds5ReplConflict=*)(|(objectclass=ldapsubentry)(objectclass=*)))', attributes: ['1.1'], paged: true }),
-    ldap.search(suffix, { filter: '(&(objectclass=glue)(|(objectclass=ldapsubentry)(objectclass=*)))', attributes: ['1.1'], paged: true }),
+    ldap.search(suffix, {
+      filter: '(&(nsds5ReplConflict=*)(|(objectclass=ldapsubentry)(objectclass=*)))',
+      attributes: ['1.1'],
+      paged: true,
+    }),
+    ldap.search(suffix, {
+      filter: '(&(objectclass=glue)(|(objectclass=ldapsubentry)(objectclass=*)))',
+      attributes: ['1.1'],
+      paged: true,
+    }),
   ]);
   return {
     conflicts: { count: conflicts.length, first: conflicts.slice(0, keep).map((e) => e.dn) },

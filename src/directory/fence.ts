@@ -21,7 +21,10 @@ export interface AgreementToggle {
  * Agreements already in the wanted state are not written.
  */
 export async function setAgreementsEnabled(
-  ldap: LdapSession, suffix: string, enabled: boolean, select: (a: Agreement) => boolean = () => true,
+  ldap: LdapSession,
+  suffix: string,
+  enabled: boolean,
+  select: (a: Agreement) => boolean = () => true,
 ): Promise<AgreementToggle[]> {
   const want = enabled ? 'on' : 'off';
   const agreements = (await listAgreements(ldap, suffix)).filter(select);
@@ -34,8 +37,18 @@ export async function setAgreementsEnabled(
   const check = new Map((await listAgreements(ldap, suffix)).map((a) => [a.dn.toLowerCase(), a]));
   for (const t of toggles) {
     const now = check.get(t.dn.toLowerCase());
-    if (!now) throw new FleetError('failure', `${ldap.host.name}: agreement ${t.name} vanished while it was being turned ${want}`, { host: ldap.host.name });
-    if (now.enabled !== enabled) throw new FleetError('failure', `${ldap.host.name}: agreement ${t.name} still reads nsds5ReplicaEnabled ${now.enabled ? 'on' : 'off'} after it was set ${want}`, { host: ldap.host.name });
+    if (!now)
+      throw new FleetError(
+        'failure',
+        `${ldap.host.name}: agreement ${t.name} vanished while it was being turned ${want}`,
+        { host: ldap.host.name },
+      );
+    if (now.enabled !== enabled)
+      throw new FleetError(
+        'failure',
+        `${ldap.host.name}: agreement ${t.name} still reads nsds5ReplicaEnabled ${now.enabled ? 'on' : 'off'} after it was set ${want}`,
+        { host: ldap.host.name },
+      );
   }
   return toggles;
 }

@@ -201,7 +201,12 @@ export function isRuvTombstoneDn(parts: Buffer[]): boolean {
   } else {
     dn = value.toString('utf8').replace(/^ +/, '');
   }
-  return firstRdn(dn).replace(/\s*=\s*/, '=').trim().toLowerCase() === RUV_TOMBSTONE_RDN;
+  return (
+    firstRdn(dn)
+      .replace(/\s*=\s*/, '=')
+      .trim()
+      .toLowerCase() === RUV_TOMBSTONE_RDN
+  );
 }
 
 /** The DN up to its first unescaped comma (RFC 4514). */

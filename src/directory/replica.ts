@@ -26,12 +26,16 @@ export async function ensureReplicationManager(ldap: LdapSession, password: stri
 
 /** Makes `suffix` a supplier replica with replica ID `rid` (what `dsconf replication enable` does). */
 export async function enableSupplier(ldap: LdapSession, suffix: string, backend: string, rid: number): Promise<void> {
-  if (!Number.isInteger(rid) || rid < 1 || rid > 65534) throw new FleetError('usage', `replica ID ${rid} is outside 1..65534`);
+  if (!Number.isInteger(rid) || rid < 1 || rid > 65534)
+    throw new FleetError('usage', `replica ID ${rid} is outside 1..65534`);
   const dn = replicaDn(suffix);
   const existing = await ldap.read(dn, ['nsDS5ReplicaId']);
   if (existing) {
     if (existing.get('nsDS5ReplicaId') !== String(rid)) {
-      throw new FleetError('failure', `${ldap.host.name}: ${suffix} is already a replica with ID ${existing.get('nsDS5ReplicaId')}, not ${rid}`);
+      throw new FleetError(
+        'failure',
+        `${ldap.host.name}: ${suffix} is already a replica with ID ${existing.get('nsDS5ReplicaId')}, not ${rid}`,
+      );
     }
     return;
   }
@@ -48,7 +52,11 @@ export async function enableSupplier(ldap: LdapSession, suffix: string, backend:
   const changelog = `cn=changelog,cn=${escapeRdnValue(backend)},cn=ldbm database,cn=plugins,cn=config`;
   const cl = await ldap.read(changelog, ['nsslapd-changelogmaxage']);
   if (!cl) {
-    await ldap.add(changelog, { objectClass: ['top', 'extensibleObject'], cn: 'changelog', 'nsslapd-changelogmaxage': '7d' });
+    await ldap.add(changelog, {
+      objectClass: ['top', 'extensibleObject'],
+      cn: 'changelog',
+      'nsslapd-changelogmaxage': '7d',
+    });
   } else if (!cl.get('nsslapd-changelogmaxage')) {
     await ldap.modify(changelog, [{ op: 'replace', attr: 'nsslapd-changelogmaxage', values: ['7d'] }]);
   }

@@ -120,7 +120,11 @@ export function ruvElement(ruv: Ruv, rid: number): RuvElement | undefined {
 export async function readRuv(ldap: LdapSession, suffix: string): Promise<RuvReading | undefined> {
   let entries;
   try {
-    entries = await ldap.search(suffix, { scope: 'sub', filter: RUV_FILTER, attributes: ['nsds50ruv', 'nsds5agmtmaxcsn'] });
+    entries = await ldap.search(suffix, {
+      scope: 'sub',
+      filter: RUV_FILTER,
+      attributes: ['nsds50ruv', 'nsds5agmtmaxcsn'],
+    });
   } catch (err) {
     if (isNoSuchObject(err)) return undefined;
     throw err;

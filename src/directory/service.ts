@@ -35,7 +35,11 @@ export async function startServices(transport: Transport, host: Host, ctx: RunCo
     ctx.log.info(`${host.name}: services started again (${command})`);
   } catch (err) {
     ctx.log.error(`${host.name}: could not start the services again (${command}): ${(err as Error).message}`);
-    throw new FleetError('failure', `${host.name}: ${what} stopped the services and '${command}' failed: ${(err as Error).message}; start them by hand`, { host: host.name });
+    throw new FleetError(
+      'failure',
+      `${host.name}: ${what} stopped the services and '${command}' failed: ${(err as Error).message}; start them by hand`,
+      { host: host.name },
+    );
   }
 }
 
@@ -64,5 +68,9 @@ export async function ensureInstanceRunning(transport: Transport, host: Host, ct
     await new Promise((r) => setTimeout(r, 1000 * attempt));
     if (await answers()) return true;
   }
-  throw new FleetError('failure', `${host.name}: the directory server does not answer on LDAP and '${startCommand(host)}' did not bring it back`, { host: host.name });
+  throw new FleetError(
+    'failure',
+    `${host.name}: the directory server does not answer on LDAP and '${startCommand(host)}' did not bring it back`,
+    { host: host.name },
+  );
 }

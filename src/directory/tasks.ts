@@ -26,30 +26,59 @@ export interface TaskOptions {
  * The result is read as soon as it appears; 2.3.1 deletes finished task entries after a while.
  */
 export async function runTask(
-  ldap: LdapSession, type: TaskType, attributes: Record<string, string | string[]>, opts: TaskOptions,
+  ldap: LdapSession,
+  type: TaskType,
+  attributes: Record<string, string | string[]>,
+  opts: TaskOptions,
 ): Promise<TaskResult> {
-  const cn = `ipa-fleet-${type}-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+  const cn = `ipa-fleet-${type}-${new Date()
+    .toISOString()
+    .replace(/[-:.TZ]/g, '')
+    .slice(0, 14)}-${randomBytes(3).toString('hex')}`;
   const dn = `cn=${cn},cn=${type},cn=tasks,cn=config`;
   const started = Date.now();
   await ldap.add(dn, { objectClass: ['top', 'extensibleObject'], cn, ...attributes });
   const pollMs = opts.pollMs ?? 250;
   for (;;) {
-    if (opts.signal?.aborted) throw new FleetError('failure', `${ldap.host.name}: ${type} task ${cn} interrupted (it keeps running on the server)`);
-    const entry = await ldap.read(dn, ['nsTaskExitCode', 'nsTaskStatus', 'nsTaskLog', 'nsTaskCurrentItem', 'nsTaskTotalItems']);
-    if (!entry) throw new FleetError('failure', `${ldap.host.name}: ${type} task ${cn} vanished before reporting a result`);
+    if (opts.signal?.aborted)
+      throw new FleetError(
+        'failure',
+        `${ldap.host.name}: ${type} task ${cn} interrupted (it keeps running on the server)`,
+      );
+    const entry = await ldap.read(dn, [
+      'nsTaskExitCode',
+      'nsTaskStatus',
+      'nsTaskLog',
+      'nsTaskCurrentItem',
+      'nsTaskTotalItems',
+    ]);
+    if (!entry)
+      throw new FleetError('failure', `${ldap.host.name}: ${type} task ${cn} vanished before reporting a result`);
     const status = entry.get('nsTaskStatus') ?? '';
     const exit = entry.get('nsTaskExitCode');
     if (exit !== undefined) {
-      const result = { dn, exitCode: Number(exit), status, log: entry.get('nsTaskLog') ?? '', durationMs: Date.now() - started };
+      const result = {
+        dn,
+        exitCode: Number(exit),
+        status,
+        log: entry.get('nsTaskLog') ?? '',
+        durationMs: Date.now() - started,
+      };
       if (result.exitCode !== 0) {
-        throw new FleetError('failure', `${ldap.host.name}: ${type} task failed (exit ${result.exitCode}): ${lastLine(result.log) || status}`);
+        throw new FleetError(
+          'failure',
+          `${ldap.host.name}: ${type} task failed (exit ${result.exitCode}): ${lastLine(result.log) || status}`,
+        );
       }
       return result;
     }
     const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
     opts.onProgress?.(num(entry.get('nsTaskCurrentItem')), num(entry.get('nsTaskTotalItems')), status);
     if (Date.now() - started > opts.timeoutMs) {
-      throw new FleetError('failure', `${ldap.host.name}: ${type} task ${cn} did not finish within ${Math.round(opts.timeoutMs / 1000)} s (last status: ${status || 'none'})`);
+      throw new FleetError(
+        'failure',
+        `${ldap.host.name}: ${type} task ${cn} did not finish within ${Math.round(opts.timeoutMs / 1000)} s (last status: ${status || 'none'})`,
+      );
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }

@@ -67,7 +67,9 @@ export function displayKey(key: string): string {
 const MAX_SHOWN = 60;
 function shortened(value: string): { text: string; note: string } {
   const chars = [...value];
-  return chars.length <= MAX_SHOWN ? { text: value, note: '' } : { text: `${chars.slice(0, MAX_SHOWN).join('')}…`, note: ` (${chars.length} characters)` };
+  return chars.length <= MAX_SHOWN
+    ? { text: value, note: '' }
+    : { text: `${chars.slice(0, MAX_SHOWN).join('')}…`, note: ` (${chars.length} characters)` };
 }
 
 export function childPath(parent: string, key: string): string {
@@ -98,27 +100,46 @@ export function readDocument(text: string, file: string): DocNode | null {
 
   const convert = (node: unknown, path: string, fallbackLine: number): DocNode => {
     if (++nodeCount > MAX_NODES) {
-      throw new InventoryError(file, fallbackLine, path || undefined, `too many YAML nodes (over ${MAX_NODES}); check anchors and aliases`);
+      throw new InventoryError(
+        file,
+        fallbackLine,
+        path || undefined,
+        `too many YAML nodes (over ${MAX_NODES}); check anchors and aliases`,
+      );
     }
     if (isAlias(node)) {
       const target = node.resolve(doc);
       if (target === undefined) {
-        throw new InventoryError(file, lineAt(node.range?.[0] ?? 0), path || undefined, `unknown alias *${node.source}`);
+        throw new InventoryError(
+          file,
+          lineAt(node.range?.[0] ?? 0),
+          path || undefined,
+          `unknown alias *${node.source}`,
+        );
       }
       if (inProgress.has(target)) {
-        throw new InventoryError(file, lineAt(node.range?.[0] ?? 0), path || undefined, `alias *${node.source} refers to itself`);
+        throw new InventoryError(
+          file,
+          lineAt(node.range?.[0] ?? 0),
+          path || undefined,
+          `alias *${node.source} refers to itself`,
+        );
       }
       return convert(target, path, fallbackLine);
     }
-    const line = node !== null && typeof node === 'object' && 'range' in node && Array.isArray(node.range)
-      ? lineAt(node.range[0] as number)
-      : fallbackLine;
+    const line =
+      node !== null && typeof node === 'object' && 'range' in node && Array.isArray(node.range)
+        ? lineAt(node.range[0] as number)
+        : fallbackLine;
     if (node === null || node === undefined) return { kind: 'scalar', path, line: fallbackLine, value: null };
     if (isScalar(node)) {
       const v = node.value;
-      const value = v === null || v === undefined ? null
-        : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v
-        : String(v);
+      const value =
+        v === null || v === undefined
+          ? null
+          : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+            ? v
+            : String(v);
       // An empty value (`key:`) has no text of its own; its key's line is the one to point at.
       return { kind: 'scalar', path, line: value === null ? fallbackLine : line, value };
     }
@@ -134,17 +155,27 @@ export function readDocument(text: string, file: string): DocNode | null {
       const seen = new Map<string, number>();
       for (const pair of node.items) {
         const keyNode = pair.key;
-        const keyLine = isScalar(keyNode) || isAlias(keyNode) || isMap(keyNode) || isSeq(keyNode)
-          ? lineAt(keyNode.range?.[0] ?? 0)
-          : line;
+        const keyLine =
+          isScalar(keyNode) || isAlias(keyNode) || isMap(keyNode) || isSeq(keyNode)
+            ? lineAt(keyNode.range?.[0] ?? 0)
+            : line;
         if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
-          throw new InventoryError(file, keyLine, path || undefined, 'keys must be plain names, not lists, mappings or aliases');
+          throw new InventoryError(
+            file,
+            keyLine,
+            path || undefined,
+            'keys must be plain names, not lists, mappings or aliases',
+          );
         }
         // The source text, not the parsed value: a host named `10` or `true` keeps its spelling.
         const key = keyNode.source ?? String(keyNode.value);
         if (key === '<<' && keyNode.type === 'PLAIN') {
-          throw new InventoryError(file, keyLine, childPath(path, key),
-            'YAML merge keys (<<) are not supported; share settings through group vars instead');
+          throw new InventoryError(
+            file,
+            keyLine,
+            childPath(path, key),
+            'YAML merge keys (<<) are not supported; share settings through group vars instead',
+          );
         }
         const keyPath = childPath(path, key);
         const earlier = seen.get(key);
@@ -186,7 +217,8 @@ function pathAt(doc: Document, offset: number): string {
       const pair = node.items.find((p) => {
         if (!isPair(p)) return false;
         const start = isScalar(p.key) ? p.key.range?.[0] : undefined;
-        const end = (p.value as { range?: number[] } | null)?.range?.[2] ?? (isScalar(p.key) ? p.key.range?.[2] : undefined);
+        const end =
+          (p.value as { range?: number[] } | null)?.range?.[2] ?? (isScalar(p.key) ? p.key.range?.[2] : undefined);
         return start !== undefined && end !== undefined && start <= offset && offset <= end;
       });
       if (!pair || !isScalar(pair.key)) break;

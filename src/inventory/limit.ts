@@ -32,8 +32,9 @@ export function selectHosts(inv: Inventory, pattern: string | undefined): Host[]
 
   // Only `!x` / `&x` terms: they apply to everything, as in Ansible.
   const base = sawPlain ? union : new Set(inv.hosts.map((h) => h.name));
-  const selected = inv.hosts.filter((h) =>
-    base.has(h.name) && intersections.every((s) => s.has(h.name)) && !exclusions.some((s) => s.has(h.name)));
+  const selected = inv.hosts.filter(
+    (h) => base.has(h.name) && intersections.every((s) => s.has(h.name)) && !exclusions.some((s) => s.has(h.name)),
+  );
   if (selected.length === 0) throw new UsageError(`--limit: ${quote(pattern)} selects no host`);
   return selected;
 }
@@ -48,13 +49,18 @@ function splitTerms(inv: Inventory, pattern: string): string[] {
     const whole = pattern.trim().replace(/^[!&]/, '');
     if (inv.groups.has(whole) || inv.hosts.some((h) => h.name === whole)) return [pattern.trim()];
   }
-  return pattern.split(separator).map((t) => t.trim()).filter((t) => t !== '');
+  return pattern
+    .split(separator)
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
 }
 
 /** Host names a single term (without its `!`/`&`) selects; throws when it matches nothing. */
 function match(inv: Inventory, term: string): Set<string> {
-  if (term.startsWith('~')) throw new UsageError(`--limit: ${quote(term)}: regular expressions are not supported; use globs (*, ?, [abc])`);
-  if (term.startsWith('@')) throw new UsageError(`--limit: ${quote(term)}: limit files are not supported; list the hosts`);
+  if (term.startsWith('~'))
+    throw new UsageError(`--limit: ${quote(term)}: regular expressions are not supported; use globs (*, ?, [abc])`);
+  if (term.startsWith('@'))
+    throw new UsageError(`--limit: ${quote(term)}: limit files are not supported; list the hosts`);
   if (term === 'all' || term === '*') return new Set(inv.hosts.map((h) => h.name));
 
   const glob = /[*?[]/.test(term) ? globToRegExp(term) : undefined;

@@ -39,11 +39,21 @@ export async function loadInventory(file: string): Promise<Inventory> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as { code?: unknown } | null)?.code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : String(code ?? err);
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : String(code ?? err);
     throw new InventoryError(file, undefined, undefined, `cannot read the inventory: ${reason}`);
   }
   const localKnownHosts = join(dirname(resolve(file)), 'known_hosts');
-  const hasLocalKnownHosts = await stat(localKnownHosts).then((s) => s.isFile(), () => false);
+  const hasLocalKnownHosts = await stat(localKnownHosts).then(
+    (s) => s.isFile(),
+    () => false,
+  );
   return parseInventory(text, file, { homeDir: homedir(), hasLocalKnownHosts });
 }
 
@@ -91,7 +101,11 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
   const setLeaf = (layer: Layer, name: SettingName, node: DocNode, owner: string): void => {
     const earlier = layer[name];
     if (earlier) fail(node.line, node.path, `already set for ${owner} at line ${earlier.line}; set it once`);
-    (layer as Record<string, Leaf<unknown>>)[name] = { value: SETTINGS[name](node, ctx), line: node.line, path: node.path };
+    (layer as Record<string, Leaf<unknown>>)[name] = {
+      value: SETTINGS[name](node, ctx),
+      line: node.line,
+      path: node.path,
+    };
   };
 
   const unknownKey = (line: number, path: string, hint: string, expected: readonly string[]): never =>
@@ -104,11 +118,18 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
       if ((SECTIONS as readonly string[]).includes(key)) {
         const section = key as Section;
         if (value.kind === 'scalar' && value.value === null) continue;
-        if (value.kind !== 'map') fail(value.line, path, `must be a mapping of ${section} settings (${keysOf(section).join(', ')})`);
+        if (value.kind !== 'map')
+          fail(value.line, path, `must be a mapping of ${section} settings (${keysOf(section).join(', ')})`);
         for (const entry of value.entries) {
           const name = `${section}.${entry.key}`;
           if (isSettingName(name)) setLeaf(layer, name, entry.value, owner);
-          else unknownKey(entry.keyLine, childPath(path, entry.key), suggestSettingKey(entry.key, section), keysOf(section));
+          else
+            unknownKey(
+              entry.keyLine,
+              childPath(path, entry.key),
+              suggestSettingKey(entry.key, section),
+              keysOf(section),
+            );
         }
       } else if (key === 'deployment') {
         if (level !== 'all') fail(keyLine, path, 'the deployment name can only be set in all.vars');
@@ -122,9 +143,17 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
       } else if (isSettingName(key) && !key.includes('.')) {
         setLeaf(layer, key, value, owner);
       } else if (level === 'host' && GROUP_KEYS.includes(key)) {
-        fail(keyLine, path, `a host has no ${key}; its settings (${keysOf(undefined).join(', ')}, ${SECTIONS.join(', ')}) go directly under its name`);
+        fail(
+          keyLine,
+          path,
+          `a host has no ${key}; its settings (${keysOf(undefined).join(', ')}, ${SECTIONS.join(', ')}) go directly under its name`,
+        );
       } else {
-        const expected = [...keysOf(undefined).filter((k) => level === 'host' || k !== 'address'), ...SECTIONS, ...(level === 'all' ? ['deployment'] : [])];
+        const expected = [
+          ...keysOf(undefined).filter((k) => level === 'host' || k !== 'address'),
+          ...SECTIONS,
+          ...(level === 'all' ? ['deployment'] : []),
+        ];
         unknownKey(keyLine, path, suggestSettingKey(key, undefined), expected);
       }
     }
@@ -144,7 +173,13 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
     readSettings(node, host.vars, `host ${quote(name)}`, 'host');
   };
 
-  const declareGroup = (name: string, line: number, path: string, node: DocNode, parent: GroupDecl | undefined): void => {
+  const declareGroup = (
+    name: string,
+    line: number,
+    path: string,
+    node: DocNode,
+    parent: GroupDecl | undefined,
+  ): void => {
     let group = groups.get(name);
     if (!group) {
       group = { name, line, path, parents: new Set(), children: [], vars: {} };
@@ -160,13 +195,18 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
       const keyPath = childPath(path, key);
       const empty = value.kind === 'scalar' && value.value === null;
       if (GROUP_KEYS.includes(key) && !empty && value.kind !== 'map') {
-        fail(value.line, keyPath, key === 'hosts'
-          ? 'must be a mapping of host names (each with its settings, or empty), not a list'
-          : `must be a mapping, not ${value.kind === 'seq' ? 'a list' : 'a single value'}`);
+        fail(
+          value.line,
+          keyPath,
+          key === 'hosts'
+            ? 'must be a mapping of host names (each with its settings, or empty), not a list'
+            : `must be a mapping, not ${value.kind === 'seq' ? 'a list' : 'a single value'}`,
+        );
       }
       const entries = empty ? [] : (value as DocMap).entries;
       if (key === 'hosts') {
-        for (const entry of entries) declareHost(entry.key, entry.keyLine, childPath(keyPath, entry.key), entry.value, name);
+        for (const entry of entries)
+          declareHost(entry.key, entry.keyLine, childPath(keyPath, entry.key), entry.value, name);
       } else if (key === 'vars') {
         if (!empty) readSettings(value as DocMap, group.vars, `group '${name}'`, name === 'all' ? 'all' : 'group');
       } else if (key === 'children') {
@@ -179,7 +219,11 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
       } else {
         const isSetting = isSettingName(key) || (SECTIONS as readonly string[]).includes(key) || key === 'deployment';
         const hint = isSetting ? `group settings go under vars: did you mean vars.${key}?` : closest(key, GROUP_KEYS);
-        fail(keyLine, keyPath, `unknown key; ${isSetting ? hint : hint ? `did you mean ${hint}?` : `a group has ${GROUP_KEYS.join(', ')}`}`);
+        fail(
+          keyLine,
+          keyPath,
+          `unknown key; ${isSetting ? hint : hint ? `did you mean ${hint}?` : `a group has ${GROUP_KEYS.join(', ')}`}`,
+        );
       }
     }
   };
@@ -191,7 +235,13 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
   const top = root;
   for (const { key, keyLine } of top.entries) {
     if (key !== 'all') {
-      fail(keyLine, childPath('', key), closest(key, ['all']) ? 'unknown key; did you mean all?' : "only 'all' is allowed at the top level; declare groups under all.children");
+      fail(
+        keyLine,
+        childPath('', key),
+        closest(key, ['all'])
+          ? 'unknown key; did you mean all?'
+          : "only 'all' is allowed at the top level; declare groups under all.children",
+      );
     }
   }
   const allEntry = top.entries.find((e) => e.key === 'all');
@@ -203,7 +253,11 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
     const host = hosts.get(group.name);
     if (host) {
       const [later, other] = host.line > group.line ? [host, group] : [group, host];
-      fail(later.line, later.path, `${quote(group.name)} is both a host and a group (see line ${other.line}); --limit could not tell them apart`);
+      fail(
+        later.line,
+        later.path,
+        `${quote(group.name)} is both a host and a group (see line ${other.line}); --limit could not tell them apart`,
+      );
     }
   }
   const visiting: string[] = [];
@@ -245,14 +299,18 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
       member.add(g);
       for (const a of ancestorsOf(g)) member.add(a);
     }
-    memberships.set(host.name, groupOrder.filter((g) => member.has(g)));
+    memberships.set(
+      host.name,
+      groupOrder.filter((g) => member.has(g)),
+    );
   }
 
   // --- resolve each host -----------------------------------------------------------------------------
   const resolveLeaf = <K extends SettingName>(host: HostDecl, name: K): Leaf<SettingValues[K]> | undefined => {
     const own = host.vars[name];
     if (own) return own as Leaf<SettingValues[K]>;
-    const candidates = memberships.get(host.name)!
+    const candidates = memberships
+      .get(host.name)!
       .filter((g) => groups.get(g)!.vars[name] !== undefined)
       .map((g) => ({ group: g, leaf: groups.get(g)!.vars[name] as Leaf<SettingValues[K]> }));
     // Drop every group that is an ancestor of another candidate: the child is more specific.
@@ -261,9 +319,12 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
     for (const other of rest) {
       if (JSON.stringify(other.leaf.value) !== JSON.stringify(first!.leaf.value)) {
         const [a, b] = other.leaf.line >= first!.leaf.line ? [first!, other] : [other, first!];
-        fail(b.leaf.line, b.leaf.path,
-          `host ${quote(host.name)} is in groups '${a.group}' and '${b.group}', which set this differently (see line ${a.leaf.line}) `
-          + 'and neither group contains the other; set it on the host or in one group');
+        fail(
+          b.leaf.line,
+          b.leaf.path,
+          `host ${quote(host.name)} is in groups '${a.group}' and '${b.group}', which set this differently (see line ${a.leaf.line}) ` +
+            'and neither group contains the other; set it on the host or in one group',
+        );
       }
     }
     return first?.leaf;
@@ -280,8 +341,11 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
     const required = <K extends SettingName>(name: K): SettingValues[K] => {
       const found = value(name);
       if (found === undefined) {
-        fail(decl.line, childPath(decl.path, name),
-          `is required; set it on the host or in the vars of one of its groups (${memberships.get(decl.name)!.join(', ')})`);
+        fail(
+          decl.line,
+          childPath(decl.path, name),
+          `is required; set it on the host or in the vars of one of its groups (${memberships.get(decl.name)!.join(', ')})`,
+        );
       }
       return found!;
     };
@@ -295,13 +359,23 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
 
     const caInstance = leaf('suffixes.ca_instance');
     const caPort = leaf('suffixes.ca_port');
-    if (caPort && !caInstance) fail(caPort.line, caPort.path, 'ca_port is for a separate CA instance; set suffixes.ca_instance too');
-    if (caInstance && !caPort) fail(caInstance.line, caInstance.path, 'set suffixes.ca_port too (a separate CA instance usually listens on 7389)');
+    if (caPort && !caInstance)
+      fail(caPort.line, caPort.path, 'ca_port is for a separate CA instance; set suffixes.ca_instance too');
+    if (caInstance && !caPort)
+      fail(
+        caInstance.line,
+        caInstance.path,
+        'set suffixes.ca_port too (a separate CA instance usually listens on 7389)',
+      );
 
     const passphrase = leaf('ssh.identity_passphrase');
     const identityFile = value('ssh.identity_file');
     if (passphrase && identityFile === undefined) {
-      fail(passphrase.line, passphrase.path, 'identity_passphrase is set but identity_file is not (ssh-agent keys need no passphrase here)');
+      fail(
+        passphrase.line,
+        passphrase.path,
+        'identity_passphrase is set but identity_file is not (ssh-agent keys need no passphrase here)',
+      );
     }
 
     const jump = leaf('ssh.proxy_jump');
@@ -353,9 +427,13 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
     let next = jump.value;
     while (next !== null && hosts.has(next)) {
       if (chain.includes(next)) {
-        fail(jump.line, jump.path, next === name && chain.length === 1
-          ? `host ${quote(name)} would jump through itself; give it proxy_jump: none`
-          : `proxy_jump loops: ${[...chain, next].join(' → ')}`);
+        fail(
+          jump.line,
+          jump.path,
+          next === name && chain.length === 1
+            ? `host ${quote(name)} would jump through itself; give it proxy_jump: none`
+            : `proxy_jump loops: ${[...chain, next].join(' → ')}`,
+        );
       }
       chain.push(next);
       next = jumpLeaves.get(next)?.value ?? null;
@@ -366,12 +444,16 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
   if (deploymentName === undefined) {
     deploymentName = basename(file, extname(file));
     const problem = checkDeploymentName(deploymentName);
-    if (problem) fail(undefined, 'all.vars.deployment', `not set, and the file name cannot stand in for it: ${problem}`);
+    if (problem)
+      fail(undefined, 'all.vars.deployment', `not set, and the file name cannot stand in for it: ${problem}`);
   }
 
   const groupMembers = new Map<string, string[]>();
   for (const g of groupOrder) {
-    groupMembers.set(g, resolved.filter((h) => h.groups.includes(g)).map((h) => h.name));
+    groupMembers.set(
+      g,
+      resolved.filter((h) => h.groups.includes(g)).map((h) => h.name),
+    );
   }
 
   return { file, deployment: deploymentName!, hosts: resolved, groups: groupMembers };

@@ -2,10 +2,7 @@
 // Values here are resolved: group vars merged, defaults applied, relative paths made absolute.
 
 /** Where a secret comes from. The inventory never holds a secret itself. */
-export type SecretSource =
-  | { kind: 'file'; path: string }
-  | { kind: 'env'; name: string }
-  | { kind: 'prompt' };
+export type SecretSource = { kind: 'file'; path: string } | { kind: 'env'; name: string } | { kind: 'prompt' };
 
 export type HostKeyPolicy = 'strict' | 'accept-new';
 

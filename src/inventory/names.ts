@@ -11,7 +11,7 @@ type Check = (value: string) => string | undefined;
 function describeChar(ch: string): string {
   if (ch === ' ') return 'a space';
   if (ch === '\t') return 'a tab';
-  if (ch === "'") return 'a quote (\')';
+  if (ch === "'") return "a quote (')";
   if (ch === '"') return 'a quote (")';
   return /^[\x21-\x7e]$/.test(ch) ? `'${ch}'` : `the character ${JSON.stringify(ch)}`;
 }
@@ -27,8 +27,8 @@ function charsetProblem(value: string, what: string, allowed: RegExp, allowedTex
 }
 
 export const checkHostName: Check = (name) =>
-  charsetProblem(name, 'host name', /[A-Za-z0-9._:-]/, "letters, digits, '.', '-', '_' and ':'")
-  ?? (name.startsWith('.') ? `${quote(name)} is not a valid host name: it must not start with '.'` : undefined);
+  charsetProblem(name, 'host name', /[A-Za-z0-9._:-]/, "letters, digits, '.', '-', '_' and ':'") ??
+  (name.startsWith('.') ? `${quote(name)} is not a valid host name: it must not start with '.'` : undefined);
 
 /** Group names also appear in --limit patterns, so they avoid every pattern character. */
 export const checkGroupName: Check = (name) => {
@@ -68,8 +68,8 @@ export const checkInstanceName: Check = (name) => {
 };
 
 export const checkDeploymentName: Check = (name) =>
-  charsetProblem(name, 'deployment name', /[A-Za-z0-9._-]/, "letters, digits, '.', '-' and '_'")
-  ?? (name.startsWith('.') ? `${quote(name)} is not a valid deployment name: it must not start with '.'` : undefined);
+  charsetProblem(name, 'deployment name', /[A-Za-z0-9._-]/, "letters, digits, '.', '-' and '_'") ??
+  (name.startsWith('.') ? `${quote(name)} is not a valid deployment name: it must not start with '.'` : undefined);
 
 export interface JumpTarget {
   user: string | undefined;

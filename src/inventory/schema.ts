@@ -67,7 +67,11 @@ function describeType(node: DocNode): string {
 
 const text: Parser<string> = (node, ctx) => {
   if (node.kind !== 'scalar' || typeof node.value !== 'string' || node.value === '') {
-    fail(ctx, node, `must be a non-empty string, not ${node.kind === 'scalar' && node.value === '' ? 'an empty one' : describeType(node)}`);
+    fail(
+      ctx,
+      node,
+      `must be a non-empty string, not ${node.kind === 'scalar' && node.value === '' ? 'an empty one' : describeType(node)}`,
+    );
   }
   return node.value;
 };
@@ -84,7 +88,11 @@ function checked(check: (value: string) => string | undefined): Parser<string> {
 function oneOf<T extends string>(choices: readonly T[]): Parser<T> {
   return (node, ctx) => {
     const value = node.kind === 'scalar' ? String(node.value) : undefined;
-    if (node.kind === 'scalar' && typeof node.value === 'string' && (choices as readonly string[]).includes(node.value)) {
+    if (
+      node.kind === 'scalar' &&
+      typeof node.value === 'string' &&
+      (choices as readonly string[]).includes(node.value)
+    ) {
       return node.value as T;
     }
     const hint = value !== undefined ? closest(value, choices) : undefined;
@@ -94,8 +102,18 @@ function oneOf<T extends string>(choices: readonly T[]): Parser<T> {
 
 function integer(min: number, max: number, what: string): Parser<number> {
   return (node, ctx) => {
-    if (node.kind !== 'scalar' || typeof node.value !== 'number' || !Number.isInteger(node.value) || node.value < min || node.value > max) {
-      fail(ctx, node, `must be ${what} between ${min} and ${max}${node.kind === 'scalar' && typeof node.value === 'string' ? ' (a number, not a string)' : ''}`);
+    if (
+      node.kind !== 'scalar' ||
+      typeof node.value !== 'number' ||
+      !Number.isInteger(node.value) ||
+      node.value < min ||
+      node.value > max
+    ) {
+      fail(
+        ctx,
+        node,
+        `must be ${what} between ${min} and ${max}${node.kind === 'scalar' && typeof node.value === 'string' ? ' (a number, not a string)' : ''}`,
+      );
     }
     return node.value;
   };
@@ -105,7 +123,13 @@ const port = integer(1, 65535, 'a port number');
 
 /** Seconds in the file, milliseconds in the model. */
 const seconds: Parser<number> = (node, ctx) => {
-  if (node.kind !== 'scalar' || typeof node.value !== 'number' || !Number.isFinite(node.value) || node.value <= 0 || node.value > MAX_SECONDS) {
+  if (
+    node.kind !== 'scalar' ||
+    typeof node.value !== 'number' ||
+    !Number.isFinite(node.value) ||
+    node.value <= 0 ||
+    node.value > MAX_SECONDS
+  ) {
     fail(ctx, node, `must be a number of seconds greater than 0 and at most ${MAX_SECONDS}`);
   }
   return Math.round(node.value * 1000);
@@ -129,12 +153,14 @@ const secret: Parser<SecretSource> = (node, ctx) => {
 export function looksLikeDn(dn: string): boolean {
   const rdns = dn.split(/(?<!\\),/);
   return rdns.every((rdn) =>
-    rdn.split(/(?<!\\)\+/).every((ava) => /^\s*([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)\s*=\s*\S/.test(ava)));
+    rdn.split(/(?<!\\)\+/).every((ava) => /^\s*([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)\s*=\s*\S/.test(ava)),
+  );
 }
 
 const dn: Parser<string> = (node, ctx) => {
   const value = text(node, ctx);
-  if (!looksLikeDn(value)) fail(ctx, node, `${quote(value)} is not a DN (expected attr=value,… e.g. dc=example,dc=com)`);
+  if (!looksLikeDn(value))
+    fail(ctx, node, `${quote(value)} is not a DN (expected attr=value,… e.g. dc=example,dc=com)`);
   return value;
 };
 
@@ -145,7 +171,11 @@ const roles: Parser<string[]> = (node, ctx) => {
     const role = item.kind === 'scalar' && typeof item.value === 'string' ? item.value : undefined;
     if (role === undefined || !(ROLES as readonly string[]).includes(role)) {
       const hint = role !== undefined ? closest(role, ROLES) : undefined;
-      fail(ctx, item, `unknown role${role !== undefined ? ` ${quote(role)}` : ''}; roles are ${ROLES.join(', ')}${hint ? ` (did you mean ${hint}?)` : ''}`);
+      fail(
+        ctx,
+        item,
+        `unknown role${role !== undefined ? ` ${quote(role)}` : ''}; roles are ${ROLES.join(', ')}${hint ? ` (did you mean ${hint}?)` : ''}`,
+      );
     }
     if (seen.has(role)) fail(ctx, item, `role ${role} is listed twice`);
     seen.add(role);
@@ -202,9 +232,9 @@ export type Section = (typeof SECTIONS)[number];
 
 /** YAML keys allowed inside `section`, or beside the sections when it is undefined. */
 export function keysOf(section: Section | undefined): string[] {
-  return SETTING_NAMES
-    .filter((name) => (section === undefined ? !name.includes('.') : name.startsWith(`${section}.`)))
-    .map((name) => (section === undefined ? name : name.slice(section.length + 1)));
+  return SETTING_NAMES.filter((name) =>
+    section === undefined ? !name.includes('.') : name.startsWith(`${section}.`),
+  ).map((name) => (section === undefined ? name : name.slice(section.length + 1)));
 }
 
 /** Names people bring from Ansible or OpenSSH, mapped to ours. Keys are compared case- and `_`-insensitively. */
@@ -246,9 +276,12 @@ export function suggestSettingKey(key: string, section: Section | undefined): st
   const alias = Object.hasOwn(ALIASES, folded) ? ALIASES[folded] : undefined;
   if (alias !== undefined) return `did you mean ${relative(alias)}?`;
   // A key that belongs in another section, e.g. `port` at host level → ssh.port or ldap.port.
-  const elsewhere = SETTING_NAMES.filter((name) => name.includes('.')
-    && !(section !== undefined && name.startsWith(`${section}.`))
-    && closest(key, [name.slice(name.indexOf('.') + 1)]) !== undefined);
+  const elsewhere = SETTING_NAMES.filter(
+    (name) =>
+      name.includes('.') &&
+      !(section !== undefined && name.startsWith(`${section}.`)) &&
+      closest(key, [name.slice(name.indexOf('.') + 1)]) !== undefined,
+  );
   if (elsewhere.length > 0) return `did you mean ${elsewhere.join(' or ')}?`;
   return '';
 }

@@ -16,7 +16,9 @@ export const LITERAL_SECRET_REFUSED = 'a literal password is not allowed here; u
  */
 export function parseSecretSource(value: unknown, base: PathBase): SecretSource | { problem: string } {
   if (typeof value !== 'string') {
-    return value === null ? { problem: 'has no value; use file:PATH, env:NAME or prompt' } : { problem: LITERAL_SECRET_REFUSED };
+    return value === null
+      ? { problem: 'has no value; use file:PATH, env:NAME or prompt' }
+      : { problem: LITERAL_SECRET_REFUSED };
   }
   if (value === 'prompt') return { kind: 'prompt' };
   if (value.startsWith('file:')) {
@@ -36,9 +38,12 @@ export function parseSecretSource(value: unknown, base: PathBase): SecretSource 
 /** Where a secret came from, for messages. */
 export function describeSecretSource(src: SecretSource): string {
   switch (src.kind) {
-    case 'file': return `file:${src.path}`;
-    case 'env': return `env:${src.name}`;
-    case 'prompt': return 'prompt';
+    case 'file':
+      return `file:${src.path}`;
+    case 'env':
+      return `env:${src.name}`;
+    case 'prompt':
+      return 'prompt';
   }
 }
 
@@ -87,11 +92,15 @@ export async function readSecret(src: SecretSource, what: string, opts: ReadSecr
 function fileProblem(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   switch (code) {
-    case 'ENOENT': return 'no such file';
+    case 'ENOENT':
+      return 'no such file';
     case 'EACCES':
-    case 'EPERM': return 'permission denied';
-    case 'EISDIR': return 'it is a directory';
-    default: return typeof code === 'string' ? code : 'read failed';
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory';
+    default:
+      return typeof code === 'string' ? code : 'read failed';
   }
 }
 
@@ -103,7 +112,9 @@ function promptOnTerminal(
   output: NodeJS.WritableStream,
 ): Promise<string> {
   if (!input.isTTY) {
-    return Promise.reject(new FleetError('usage', `${what}: cannot prompt for a secret without a terminal; use file:PATH or env:NAME`));
+    return Promise.reject(
+      new FleetError('usage', `${what}: cannot prompt for a secret without a terminal; use file:PATH or env:NAME`),
+    );
   }
   return new Promise((resolve, reject) => {
     let muted = false;

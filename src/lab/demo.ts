@@ -38,12 +38,24 @@ export function defaultDemoDir(env: NodeJS.ProcessEnv = process.env): string {
 /** What the demo keeps in its folder. */
 export class DemoPaths {
   constructor(readonly root: string) {}
-  get lab(): LabPaths { return new LabPaths(join(this.root, 'lab')); }
-  get keys(): string { return join(this.root, 'keys'); }
-  get publicKey(): string { return join(this.keys, 'demo-pub.asc'); }
-  get privateKey(): string { return join(this.keys, 'demo-sec.asc'); }
-  get passphrase(): string { return join(this.keys, 'passphrase'); }
-  get store(): string { return join(this.root, 'store'); }
+  get lab(): LabPaths {
+    return new LabPaths(join(this.root, 'lab'));
+  }
+  get keys(): string {
+    return join(this.root, 'keys');
+  }
+  get publicKey(): string {
+    return join(this.keys, 'demo-pub.asc');
+  }
+  get privateKey(): string {
+    return join(this.keys, 'demo-sec.asc');
+  }
+  get passphrase(): string {
+    return join(this.keys, 'passphrase');
+  }
+  get store(): string {
+    return join(this.root, 'store');
+  }
 }
 
 export interface DemoOptions {
@@ -105,7 +117,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const lab = paths.lab;
   const say = opts.onProgress ?? (() => undefined);
   const report: DemoReport = {
-    dir: paths.root, labDir: lab.root, inventory: lab.inventory, net: opts.net, hosts: [], timings: [], checks: [], tornDown: false, ok: false,
+    dir: paths.root,
+    labDir: lab.root,
+    inventory: lab.inventory,
+    net: opts.net,
+    hosts: [],
+    timings: [],
+    checks: [],
+    tornDown: false,
+    ok: false,
   };
   const timed = async <T>(stage: DemoStage, work: () => Promise<T>): Promise<T> => {
     const started = Date.now();
@@ -124,9 +144,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   await timed('lab up', () => labUp(lab, labOptions, opts.ctx, say));
   const inventory = await loadInventory(lab.inventory);
   report.hosts = inventory.hosts.map((h) => h.name);
-  const deleted = Array.from({ length: DELETED_USERS }, (_, i) => `user${String(i * (DEMO_USERS / DELETED_USERS) + 1).padStart(6, '0')}`);
+  const deleted = Array.from(
+    { length: DELETED_USERS },
+    (_, i) => `user${String(i * (DEMO_USERS / DELETED_USERS) + 1).padStart(6, '0')}`,
+  );
   const junk = Array.from({ length: JUNK_ENTRIES }, (_, i) => `demo-junk-${String(i + 1).padStart(2, '0')}`);
-  const run = { ctx: opts.ctx, events: opts.events, stateDir: opts.stateDir, forks: opts.forks ?? 10, inventoryFile: lab.inventory, limit: undefined };
+  const run = {
+    ctx: opts.ctx,
+    events: opts.events,
+    stateDir: opts.stateDir,
+    forks: opts.forks ?? 10,
+    inventoryFile: lab.inventory,
+    limit: undefined,
+  };
 
   // Each stage needs the one before; the first failure ends the sequence, the check still runs.
   let stage: DemoStage = 'keys';
@@ -139,10 +169,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
 
     stage = 'backup';
     say(`demo: fleet backup of ${report.hosts.join(', ')} into ${paths.store}, encrypted to ${paths.publicKey}`);
-    const backup = await timed('backup', () => runPlaybook({
-      ...run, playbook: 'backup-fleet', confirm: async () => true,
-      sets: [`store=${paths.store}`, `encrypt_to=${paths.publicKey}`],
-    }));
+    const backup = await timed('backup', () =>
+      runPlaybook({
+        ...run,
+        playbook: 'backup-fleet',
+        confirm: async () => true,
+        sets: [`store=${paths.store}`, `encrypt_to=${paths.publicKey}`],
+      }),
+    );
     report.backupRun = backup.runId;
     if (backup.state !== 'succeeded') throw runFailure('backup', backup);
     report.snapshot = { id: await snapshotOf(opts.stateDir, backup.runId, MASTER), host: MASTER };
@@ -153,15 +187,28 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
 
     stage = 'restore';
     say(`demo: restore ${MASTER} from its snapshot ${report.snapshot.id}, then every replica from it (init ldif)`);
-    const restore = await timed('restore', () => runPlaybook({
-      ...run, playbook: 'restore-deployment', confirm: async () => true,
-      sets: [
-        `master=${MASTER}`, `backup=${report.snapshot!.id}`, `store=${paths.store}`, `key=${paths.privateKey}`,
-        `passphrase=file:${paths.passphrase}`, 'init=ldif',
-      ],
-    }));
+    const restore = await timed('restore', () =>
+      runPlaybook({
+        ...run,
+        playbook: 'restore-deployment',
+        confirm: async () => true,
+        sets: [
+          `master=${MASTER}`,
+          `backup=${report.snapshot!.id}`,
+          `store=${paths.store}`,
+          `key=${paths.privateKey}`,
+          `passphrase=file:${paths.passphrase}`,
+          'init=ldif',
+        ],
+      }),
+    );
     const { plan, entries } = await RunJournal.open(opts.stateDir, restore.runId);
-    report.restore = { runId: restore.runId, state: restore.state, phases: phaseReport(plan, entries), hostOrder: plan.tasks.map((t) => t.host) };
+    report.restore = {
+      runId: restore.runId,
+      state: restore.state,
+      phases: phaseReport(plan, entries),
+      hostOrder: plan.tasks.map((t) => t.host),
+    };
     if (restore.state !== 'succeeded') throw runFailure('restore', restore);
   } catch (err) {
     report.failure = { stage, error: asFleetError(err, opts.ctx) };
@@ -173,7 +220,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   } catch (err) {
     report.failure ??= { stage: 'check', error: asFleetError(err, opts.ctx) };
   }
-  report.ok = report.failure === undefined && report.checks.length === report.hosts.length && report.checks.every((c) => c.ok);
+  report.ok =
+    report.failure === undefined && report.checks.length === report.hosts.length && report.checks.every((c) => c.ok);
 
   if (!opts.keep) {
     // Without --keep the demo leaves nothing behind, also when it failed: the lab holds addresses.
@@ -197,10 +245,17 @@ async function writeDemoKeys(paths: DemoPaths): Promise<string> {
   const passphrase = randomBytes(18).toString('base64url');
   // curve25519 in its widely supported (v4, "legacy") form, so `gpg --decrypt` reads the snapshots too.
   const key = await openpgp.generateKey({
-    type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'ipa-fleet demo', email: 'demo@ipa.test' }],
-    passphrase, format: 'armored',
+    type: 'ecc',
+    curve: 'curve25519Legacy',
+    userIDs: [{ name: 'ipa-fleet demo', email: 'demo@ipa.test' }],
+    passphrase,
+    format: 'armored',
   });
-  for (const [file, text] of [[paths.passphrase, `${passphrase}\n`], [paths.privateKey, key.privateKey], [paths.publicKey, key.publicKey]] as const) {
+  for (const [file, text] of [
+    [paths.passphrase, `${passphrase}\n`],
+    [paths.privateKey, key.privateKey],
+    [paths.publicKey, key.publicKey],
+  ] as const) {
     await writeFile(file, text, { mode: 0o600 });
     await chmod(file, 0o600); // also when the file was there before
   }
@@ -223,27 +278,46 @@ async function snapshotOf(stateDir: string, runId: string, host: string): Promis
  * both: the restore must undo changes that had already replicated everywhere. Returns the seconds
  * replication took.
  */
-async function damage(inventory: Inventory, ctx: RunContext, deleted: string[], junk: string[], say: (l: string) => void): Promise<number> {
+async function damage(
+  inventory: Inventory,
+  ctx: RunContext,
+  deleted: string[],
+  junk: string[],
+  say: (l: string) => void,
+): Promise<number> {
   const transport = new Transport(inventory, ctx);
   try {
     const master = await transport.ldap(hostNamed(inventory, MASTER));
-    say(`demo: damage: deleting ${deleted.length} users on ${MASTER}, adding ${junk.length} junk entries on ${JUNK_HOST}`);
+    say(
+      `demo: damage: deleting ${deleted.length} users on ${MASTER}, adding ${junk.length} junk entries on ${JUNK_HOST}`,
+    );
     for (const uid of deleted) await master.delete(`uid=${uid},${PEOPLE}`);
     const other = await transport.ldap(hostNamed(inventory, JUNK_HOST));
     for (const uid of junk) {
       await other.add(`uid=${uid},${PEOPLE}`, {
-        objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid, cn: `Junk ${uid}`, sn: 'Junk',
+        objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+        uid,
+        cn: `Junk ${uid}`,
+        sn: 'Junk',
         description: 'junk added by the ipa-fleet demo',
       });
     }
     const started = Date.now();
     for (;;) {
-      const states = await Promise.all(inventory.hosts.map(async (h) => ({ host: h.name, ...(await damageState(await transport.ldap(h), deleted, junk)) })));
+      const states = await Promise.all(
+        inventory.hosts.map(async (h) => ({
+          host: h.name,
+          ...(await damageState(await transport.ldap(h), deleted, junk)),
+        })),
+      );
       const pending = states.filter((s) => s.deletedLeft > 0 || s.junkPresent < junk.length);
       if (pending.length === 0) break;
       if (ctx.signal.aborted) throw new FleetError('failure', 'interrupted while waiting for the damage to replicate');
       if (Date.now() - started > REPLICATION_TIMEOUT_MS) {
-        throw new FleetError('failure', `the damage did not replicate within ${REPLICATION_TIMEOUT_MS / 1000} s: ${pending.map((s) => `${s.host} still has ${s.deletedLeft} deleted user(s) and ${s.junkPresent}/${junk.length} junk entries`).join('; ')}`);
+        throw new FleetError(
+          'failure',
+          `the damage did not replicate within ${REPLICATION_TIMEOUT_MS / 1000} s: ${pending.map((s) => `${s.host} still has ${s.deletedLeft} deleted user(s) and ${s.junkPresent}/${junk.length} junk entries`).join('; ')}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -255,28 +329,66 @@ async function damage(inventory: Inventory, ctx: RunContext, deleted: string[], 
   }
 }
 
-async function damageState(ldap: LdapSession, deleted: string[], junk: string[]): Promise<{ deletedLeft: number; junkPresent: number }> {
-  const found = new Set((await ldap.search(PEOPLE, { scope: 'one', filter: anyUid([...deleted, ...junk]), attributes: ['uid'] })).map((e) => e.get('uid')));
-  return { deletedLeft: deleted.filter((u) => found.has(u)).length, junkPresent: junk.filter((u) => found.has(u)).length };
+async function damageState(
+  ldap: LdapSession,
+  deleted: string[],
+  junk: string[],
+): Promise<{ deletedLeft: number; junkPresent: number }> {
+  const found = new Set(
+    (await ldap.search(PEOPLE, { scope: 'one', filter: anyUid([...deleted, ...junk]), attributes: ['uid'] })).map((e) =>
+      e.get('uid'),
+    ),
+  );
+  return {
+    deletedLeft: deleted.filter((u) => found.has(u)).length,
+    junkPresent: junk.filter((u) => found.has(u)).length,
+  };
 }
 
 /** Each host on its own: the users, the deleted users back, the junk gone, the master's generation. */
-async function checkHosts(inventory: Inventory, ctx: RunContext, deleted: string[], junk: string[]): Promise<HostCheck[]> {
+async function checkHosts(
+  inventory: Inventory,
+  ctx: RunContext,
+  deleted: string[],
+  junk: string[],
+): Promise<HostCheck[]> {
   const transport = new Transport(inventory, ctx);
   try {
     const want = await generationOf(transport, hostNamed(inventory, MASTER), LAB_SUFFIX, 0).catch(() => undefined);
-    return await Promise.all(inventory.hosts.map(async (h): Promise<HostCheck> => {
-      try {
-        const ldap = await transport.ldap(h);
-        const users = (await ldap.search(PEOPLE, { scope: 'one', filter: '(objectClass=inetOrgPerson)', attributes: ['1.1'], paged: true })).length;
-        const { deletedLeft, junkPresent } = await damageState(ldap, deleted, junk);
-        const generation = await generationOf(transport, h, LAB_SUFFIX, 0);
-        const ok = users === DEMO_USERS && deletedLeft === deleted.length && junkPresent === 0 && generation !== undefined && generation === want;
-        return { host: h.name, users, deletedBack: deletedLeft, junkLeft: junkPresent, generation, ok };
-      } catch (err) {
-        return { host: h.name, users: null, deletedBack: 0, junkLeft: 0, generation: undefined, ok: false, error: (err as Error).message };
-      }
-    }));
+    return await Promise.all(
+      inventory.hosts.map(async (h): Promise<HostCheck> => {
+        try {
+          const ldap = await transport.ldap(h);
+          const users = (
+            await ldap.search(PEOPLE, {
+              scope: 'one',
+              filter: '(objectClass=inetOrgPerson)',
+              attributes: ['1.1'],
+              paged: true,
+            })
+          ).length;
+          const { deletedLeft, junkPresent } = await damageState(ldap, deleted, junk);
+          const generation = await generationOf(transport, h, LAB_SUFFIX, 0);
+          const ok =
+            users === DEMO_USERS &&
+            deletedLeft === deleted.length &&
+            junkPresent === 0 &&
+            generation !== undefined &&
+            generation === want;
+          return { host: h.name, users, deletedBack: deletedLeft, junkLeft: junkPresent, generation, ok };
+        } catch (err) {
+          return {
+            host: h.name,
+            users: null,
+            deletedBack: 0,
+            junkLeft: 0,
+            generation: undefined,
+            ok: false,
+            error: (err as Error).message,
+          };
+        }
+      }),
+    );
   } finally {
     await transport.close();
   }
@@ -297,12 +409,19 @@ function runFailure(what: string, outcome: RunOutcome): FleetError {
   const first = outcome.failures[0];
   const text = `${what} run ${outcome.runId} ${outcome.state}`;
   if (!first) return new FleetError('failure', text);
-  return new FleetError(first.kind === 'partial' ? 'failure' : first.kind, `${text}: ${first.message}`, { host: first.host, cause: first });
+  return new FleetError(first.kind === 'partial' ? 'failure' : first.kind, `${text}: ${first.message}`, {
+    host: first.host,
+    cause: first,
+  });
 }
 
 /** A bug is not a user's problem: its stack goes to the log, the report keeps one line. */
 function asFleetError(err: unknown, ctx: RunContext): FleetError {
   if (err instanceof FleetError) return err;
   ctx.log.error(ctx.redactor.mask((err as Error)?.stack ?? String(err)));
-  return new FleetError('failure', `${(err as Error)?.message ?? String(err)} (internal error; details in the log file)`, { cause: err });
+  return new FleetError(
+    'failure',
+    `${(err as Error)?.message ?? String(err)} (internal error; details in the log file)`,
+    { cause: err },
+  );
 }

@@ -19,7 +19,14 @@ import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, sshdConfig } f
 import { LabPaths } from './paths.js';
 import { isRunning, readPid, spawnDetached, stopProcess, killProcess, waitForPort } from './processes.js';
 import {
-  initOrder, labSpec, LAB_CA_SUFFIX, LAB_INSTANCE, LAB_SUFFIX, type LabHost, type LabOptions, type LabSpec,
+  initOrder,
+  labSpec,
+  LAB_CA_SUFFIX,
+  LAB_INSTANCE,
+  LAB_SUFFIX,
+  type LabHost,
+  type LabOptions,
+  type LabSpec,
 } from './spec.js';
 
 const run = promisify(execFile);
@@ -81,7 +88,9 @@ export async function labUp(paths: LabPaths, opts: LabOptions, ctx: RunContext, 
   print(`  ssh key:     ${paths.identity}   known_hosts: ${paths.knownHosts}`);
   print(`  DM password: ${paths.dmPassword} (0600)`);
   print(`  try:         ipa-fleet inventory check -i ${paths.inventory}`);
-  print(`               ssh -i ${paths.identity} -o UserKnownHostsFile=${paths.knownHosts} root@${spec.hosts[0]!.address}`);
+  print(
+    `               ssh -i ${paths.identity} -o UserKnownHostsFile=${paths.knownHosts} root@${spec.hosts[0]!.address}`,
+  );
   return state;
 }
 
@@ -89,7 +98,9 @@ export async function readLabState(paths: LabPaths): Promise<LabState> {
   try {
     return JSON.parse(await readFile(paths.state, 'utf8')) as LabState;
   } catch {
-    throw new UsageError(`no lab in ${paths.root} (no lab.json); run 'ipa-fleet lab up${paths.root === LabPaths.default().root ? '' : ` --dir ${paths.root}`}'`);
+    throw new UsageError(
+      `no lab in ${paths.root} (no lab.json); run 'ipa-fleet lab up${paths.root === LabPaths.default().root ? '' : ` --dir ${paths.root}`}'`,
+    );
   }
 }
 
@@ -101,10 +112,14 @@ export async function labDown(paths: LabPaths, print: Print): Promise<void> {
 
 async function teardown(paths: LabPaths, spec: LabSpec, print: Print): Promise<void> {
   // In parallel: each ns-slapd takes seconds to flush after SIGTERM.
-  await Promise.all(spec.hosts.map(async (host) => {
-    const { slapd, sshd } = await powerOff(paths, host);
-    print(`lab: ${host.fqdn}: ${slapd ? 'ns-slapd stopped' : 'ns-slapd not running'}, ${sshd ? 'sshd stopped' : 'sshd not running'}`);
-  }));
+  await Promise.all(
+    spec.hosts.map(async (host) => {
+      const { slapd, sshd } = await powerOff(paths, host);
+      print(
+        `lab: ${host.fqdn}: ${slapd ? 'ns-slapd stopped' : 'ns-slapd not running'}, ${sshd ? 'sshd stopped' : 'sshd not running'}`,
+      );
+    }),
+  );
   await rm(paths.root, { recursive: true, force: true });
   print(`lab: removed ${paths.root}`);
 }
@@ -123,21 +138,23 @@ export async function labStatus(paths: LabPaths, ctx: RunContext): Promise<HostS
   const inventory = await loadInventory(paths.inventory);
   const transport = new Transport(inventory, ctx);
   try {
-    return await Promise.all(state.spec.hosts.map(async (h): Promise<HostStatus> => {
-      const status: HostStatus = { host: h.fqdn, address: h.address, ssh: false, ds: false, entries: {} };
-      status.ssh = await isRunning(await readPid(paths.sshdPidFile(h.fqdn)), 'sshd');
-      status.ds = await isRunning(await readPid(paths.slapdPidFile(h.fqdn, LAB_INSTANCE)), 'ns-slapd');
-      if (!status.ssh || !status.ds) return status;
-      try {
-        const ldap = await transport.ldap(hostOf(inventory, h));
-        for (const suffix of h.ca ? [LAB_SUFFIX, LAB_CA_SUFFIX] : [LAB_SUFFIX]) {
-          status.entries[suffix] = (await ldap.search(suffix, { attributes: ['1.1'], paged: true })).length;
+    return await Promise.all(
+      state.spec.hosts.map(async (h): Promise<HostStatus> => {
+        const status: HostStatus = { host: h.fqdn, address: h.address, ssh: false, ds: false, entries: {} };
+        status.ssh = await isRunning(await readPid(paths.sshdPidFile(h.fqdn)), 'sshd');
+        status.ds = await isRunning(await readPid(paths.slapdPidFile(h.fqdn, LAB_INSTANCE)), 'ns-slapd');
+        if (!status.ssh || !status.ds) return status;
+        try {
+          const ldap = await transport.ldap(hostOf(inventory, h));
+          for (const suffix of h.ca ? [LAB_SUFFIX, LAB_CA_SUFFIX] : [LAB_SUFFIX]) {
+            status.entries[suffix] = (await ldap.search(suffix, { attributes: ['1.1'], paged: true })).length;
+          }
+        } catch (err) {
+          status.error = (err as Error).message;
         }
-      } catch (err) {
-        status.error = (err as Error).message;
-      }
-      return status;
-    }));
+        return status;
+      }),
+    );
   } finally {
     await transport.close();
   }
@@ -147,7 +164,9 @@ export async function labStatus(paths: LabPaths, ctx: RunContext): Promise<HostS
 export async function labStopHost(paths: LabPaths, name: string, print: Print): Promise<void> {
   const host = await findLabHost(paths, name);
   const { slapd, sshd } = await powerOff(paths, host);
-  print(`lab: ${host.fqdn} powered off (${slapd ? 'ns-slapd stopped' : 'ns-slapd was not running'}, ${sshd ? 'sshd stopped' : 'sshd was not running'})`);
+  print(
+    `lab: ${host.fqdn} powered off (${slapd ? 'ns-slapd stopped' : 'ns-slapd was not running'}, ${sshd ? 'sshd stopped' : 'sshd was not running'})`,
+  );
 }
 
 /** ns-slapd first (it flushes for seconds after SIGTERM), then sshd, which ends the namespace. */
@@ -185,15 +204,23 @@ export async function labKillDs(paths: LabPaths, name: string, print: Print): Pr
 async function findLabHost(paths: LabPaths, name: string): Promise<LabHost> {
   const state = await readLabState(paths);
   const host = state.spec.hosts.find((h) => h.fqdn === name || h.short === name || h.address === name);
-  if (!host) throw new UsageError(`'${name}' is not a host of the lab in ${paths.root} (hosts: ${state.spec.hosts.map((h) => h.fqdn).join(', ')})`);
+  if (!host)
+    throw new UsageError(
+      `'${name}' is not a host of the lab in ${paths.root} (hosts: ${state.spec.hosts.map((h) => h.fqdn).join(', ')})`,
+    );
   return host;
 }
 
 async function ensurePackages(print: Print): Promise<void> {
-  const missing = ['/usr/sbin/dscreate', '/usr/sbin/sshd', '/usr/bin/ssh-keygen', '/usr/bin/unshare'].filter((p) => !existsSync(p));
+  const missing = ['/usr/sbin/dscreate', '/usr/sbin/sshd', '/usr/bin/ssh-keygen', '/usr/bin/unshare'].filter(
+    (p) => !existsSync(p),
+  );
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
-    throw new FleetError('failure', `lab: missing ${missing.join(', ')}; install as root: apt-get install -y ${PACKAGES.join(' ')}`);
+    throw new FleetError(
+      'failure',
+      `lab: missing ${missing.join(', ')}; install as root: apt-get install -y ${PACKAGES.join(' ')}`,
+    );
   }
   print(`lab: installing ${PACKAGES.join(' ')} (missing ${missing.join(', ')})`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -201,14 +228,19 @@ async function ensurePackages(print: Print): Promise<void> {
     await run('apt-get', ['update', '-qq'], { env, maxBuffer: 64 * 1024 * 1024 });
     await run('apt-get', ['install', '-y', '-qq', ...PACKAGES], { env, maxBuffer: 64 * 1024 * 1024 });
   } catch (err) {
-    throw new FleetError('failure', `lab: apt-get install ${PACKAGES.join(' ')} failed: ${(err as Error).message.split('\n')[0]}`);
+    throw new FleetError(
+      'failure',
+      `lab: apt-get install ${PACKAGES.join(' ')} failed: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
 }
 
 async function assertAddressesFree(spec: LabSpec): Promise<void> {
   for (const h of spec.hosts) {
     if (await waitForPort(h.address, 22, 200)) {
-      throw new UsageError(`${h.address}:22 is already in use (another lab?); use 'ipa-fleet lab down --dir …' on it first`);
+      throw new UsageError(
+        `${h.address}:22 is already in use (another lab?); use 'ipa-fleet lab down --dir …' on it first`,
+      );
     }
   }
 }
@@ -239,8 +271,13 @@ async function writeHostFiles(paths: LabPaths, host: LabHost): Promise<void> {
 }
 
 async function writeInventory(paths: LabPaths, spec: LabSpec): Promise<void> {
-  const hosts = spec.hosts.map((h) => `    ${h.fqdn}:\n      address: ${h.address}\n      roles: [${h.ca ? 'ca' : ''}]`).join('\n');
-  const cas = spec.hosts.filter((h) => h.ca).map((h) => `        ${h.fqdn}: {}`).join('\n');
+  const hosts = spec.hosts
+    .map((h) => `    ${h.fqdn}:\n      address: ${h.address}\n      roles: [${h.ca ? 'ca' : ''}]`)
+    .join('\n');
+  const cas = spec.hosts
+    .filter((h) => h.ca)
+    .map((h) => `        ${h.fqdn}: {}`)
+    .join('\n');
   const text = `# ipa-fleet lab inventory, written by 'ipa-fleet lab up'. Paths are relative to this file.
 all:
   vars:
@@ -268,11 +305,18 @@ ${cas ? `  children:\n    ca_servers:\n      hosts:\n${cas}\n` : ''}`;
 /** Starts the host's namespace with its sshd and waits until sshd answers. */
 async function bootHost(paths: LabPaths, host: LabHost): Promise<void> {
   const dir = paths.hostDir(host.fqdn);
-  const pid = spawnDetached('setsid', ['unshare', '--mount', '--uts', '--fork', 'bash', join(dir, 'boot.sh')], join(dir, 'boot.log'));
+  const pid = spawnDetached(
+    'setsid',
+    ['unshare', '--mount', '--uts', '--fork', 'bash', join(dir, 'boot.sh')],
+    join(dir, 'boot.log'),
+  );
   await writeFile(paths.nsPidFile(host.fqdn), `${pid}\n`);
   if (!(await waitForPort(host.address, 22, 15_000))) {
     const log = await readFile(join(dir, 'boot.log'), 'utf8').catch(() => '');
-    throw new FleetError('failure', `lab: ${host.fqdn}: sshd did not come up on ${host.address}:22: ${log.trim().split('\n').pop() ?? ''}`);
+    throw new FleetError(
+      'failure',
+      `lab: ${host.fqdn}: sshd did not come up on ${host.address}:22: ${log.trim().split('\n').pop() ?? ''}`,
+    );
   }
 }
 
@@ -280,25 +324,42 @@ async function createInstance(transport: Transport, host: Host, lab: LabHost, dm
   const ssh = await transport.ssh(host);
   // The answer file holds the DM password: it goes over stdin into a 0600 temp file, never argv.
   await ssh.run('f=$(mktemp) && trap \'rm -f "$f"\' EXIT && cat > "$f" && dscreate from-file "$f"', {
-    stdin: dsInf(lab, dmPassword), display: 'dscreate from-file <answer file>', timeoutMs: 180_000,
+    stdin: dsInf(lab, dmPassword),
+    display: 'dscreate from-file <answer file>',
+    timeoutMs: 180_000,
   });
   const dse = `/etc/dirsrv/slapd-${LAB_INSTANCE}/dse.ldif`;
   const text = await ssh.run(`cat ${dse}`);
-  await ssh.run(`cat > ${dse}.new && chown ${DIRSRV_USER}:${DIRSRV_USER} ${dse}.new && chmod 600 ${dse}.new && mv ${dse}.new ${dse}`, {
-    stdin: rewriteListen(text, lab.address),
-  });
+  await ssh.run(
+    `cat > ${dse}.new && chown ${DIRSRV_USER}:${DIRSRV_USER} ${dse}.new && chmod 600 ${dse}.new && mv ${dse}.new ${dse}`,
+    {
+      stdin: rewriteListen(text, lab.address),
+    },
+  );
   await ssh.run(`dsctl ${LAB_INSTANCE} start`, { timeoutMs: 120_000 });
 }
 
 async function configureReplication(
-  paths: LabPaths, spec: LabSpec, inventory: Inventory, transport: Transport, ctx: RunContext, print: Print,
+  paths: LabPaths,
+  spec: LabSpec,
+  inventory: Inventory,
+  transport: Transport,
+  ctx: RunContext,
+  print: Print,
 ): Promise<void> {
   const replPassword = (await readFile(paths.replPassword, 'utf8')).trim();
   ctx.redactor.add(replPassword);
   const first = spec.hosts[0]!;
   const firstCa = spec.hosts.find((h) => h.ca);
   await importLdif(transport, hostOf(inventory, first), 'userRoot', 'domain', domainLdif(spec.entries));
-  if (firstCa) await importLdif(transport, hostOf(inventory, firstCa), 'ipaca', 'ca', caLdif(Math.max(5, Math.ceil(spec.entries / 10))));
+  if (firstCa)
+    await importLdif(
+      transport,
+      hostOf(inventory, firstCa),
+      'ipaca',
+      'ca',
+      caLdif(Math.max(5, Math.ceil(spec.entries / 10))),
+    );
 
   await inParallel(spec.hosts, 4, async (h) => {
     const ldap = await transport.ldap(hostOf(inventory, h));
@@ -309,23 +370,44 @@ async function configureReplication(
   const agreementDns = new Map<string, string>();
   const create = async (suffix: string, prefix: string, from: string, to: string): Promise<void> => {
     const ldap = await transport.ldap(inventory.hosts.find((x) => x.name === from)!);
-    const dn = await createAgreement(ldap, { name: `${prefix}${to}`, suffix, targetHost: to, targetPort: 389, credentials: replPassword });
+    const dn = await createAgreement(ldap, {
+      name: `${prefix}${to}`,
+      suffix,
+      targetHost: to,
+      targetPort: 389,
+      credentials: replPassword,
+    });
     agreementDns.set(`${suffix}|${from}|${to}`, dn);
   };
-  for (const [x, y] of spec.domainEdges) { await create(LAB_SUFFIX, 'meTo', x, y); await create(LAB_SUFFIX, 'meTo', y, x); }
-  for (const [x, y] of spec.caEdges) { await create(LAB_CA_SUFFIX, 'caTo', x, y); await create(LAB_CA_SUFFIX, 'caTo', y, x); }
+  for (const [x, y] of spec.domainEdges) {
+    await create(LAB_SUFFIX, 'meTo', x, y);
+    await create(LAB_SUFFIX, 'meTo', y, x);
+  }
+  for (const [x, y] of spec.caEdges) {
+    await create(LAB_CA_SUFFIX, 'caTo', x, y);
+    await create(LAB_CA_SUFFIX, 'caTo', y, x);
+  }
 
   const initialize = async (suffix: string, root: string, edges: Array<[string, string]>): Promise<void> => {
     const order = initOrder(root, edges);
     // One total update at a time: on a loaded 2-core machine, parallel inits from one supplier
     // made 389-DS 2.3.1 answer the refresh modify only after the LDAP timeout.
     for (let level = 1; order.some((o) => o.level === level); level++) {
-      await inParallel(order.filter((o) => o.level === level), 1, async (o) => {
-        const ldap = await transport.ldap(inventory.hosts.find((x) => x.name === o.supplier)!);
-        const t0 = Date.now();
-        await initializeConsumer(ldap, agreementDns.get(`${suffix}|${o.supplier}|${o.consumer}`)!, { timeoutMs: INIT_TIMEOUT_MS, signal: ctx.signal });
-        print(`lab: ${suffix}: ${o.consumer} initialized from ${o.supplier} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      });
+      await inParallel(
+        order.filter((o) => o.level === level),
+        1,
+        async (o) => {
+          const ldap = await transport.ldap(inventory.hosts.find((x) => x.name === o.supplier)!);
+          const t0 = Date.now();
+          await initializeConsumer(ldap, agreementDns.get(`${suffix}|${o.supplier}|${o.consumer}`)!, {
+            timeoutMs: INIT_TIMEOUT_MS,
+            signal: ctx.signal,
+          });
+          print(
+            `lab: ${suffix}: ${o.consumer} initialized from ${o.supplier} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+          );
+        },
+      );
     }
   };
   await initialize(LAB_SUFFIX, first.fqdn, spec.domainEdges);
@@ -333,10 +415,18 @@ async function configureReplication(
 }
 
 /** Uploads an LDIF into the instance's ldif/ folder and imports it with an online task. */
-async function importLdif(transport: Transport, host: Host, backend: string, label: string, ldif: string): Promise<void> {
+async function importLdif(
+  transport: Transport,
+  host: Host,
+  backend: string,
+  label: string,
+  ldif: string,
+): Promise<void> {
   const ssh = await transport.ssh(host);
   const file = `/var/lib/dirsrv/slapd-${LAB_INSTANCE}/ldif/ipa-fleet-lab-${label}.ldif`;
-  await ssh.run(`cat > ${shellQuote(file)} && chown ${DIRSRV_USER}:${DIRSRV_USER} ${shellQuote(file)}`, { stdin: ldif });
+  await ssh.run(`cat > ${shellQuote(file)} && chown ${DIRSRV_USER}:${DIRSRV_USER} ${shellQuote(file)}`, {
+    stdin: ldif,
+  });
   try {
     const ldap = await transport.ldap(host);
     await runTask(ldap, 'import', { nsInstance: backend, nsFilename: file }, { timeoutMs: 10 * 60_000 });
@@ -371,11 +461,17 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
 async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
   const errors: unknown[] = [];
-  await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
-      try { await fn(item); } catch (err) { errors.push(err); }
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, queue.length) }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+        try {
+          await fn(item);
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+    }),
+  );
   if (errors.length) throw errors[0];
 }
 

@@ -9,19 +9,45 @@ export class LabPaths {
     return new LabPaths(join(stateDir(env), 'lab'));
   }
 
-  get state(): string { return join(this.root, 'lab.json'); }
-  get inventory(): string { return join(this.root, 'inventory.yaml'); }
-  get identity(): string { return join(this.root, 'id_ed25519'); }
-  get authorizedKeys(): string { return join(this.root, 'authorized_keys'); }
-  get knownHosts(): string { return join(this.root, 'known_hosts'); }
-  get dmPassword(): string { return join(this.root, 'dm-password'); }
-  get replPassword(): string { return join(this.root, 'repl-password'); }
-  get etcHosts(): string { return join(this.root, 'etc-hosts'); }
-  get hostsRoot(): string { return join(this.root, 'hosts'); }
+  get state(): string {
+    return join(this.root, 'lab.json');
+  }
+  get inventory(): string {
+    return join(this.root, 'inventory.yaml');
+  }
+  get identity(): string {
+    return join(this.root, 'id_ed25519');
+  }
+  get authorizedKeys(): string {
+    return join(this.root, 'authorized_keys');
+  }
+  get knownHosts(): string {
+    return join(this.root, 'known_hosts');
+  }
+  get dmPassword(): string {
+    return join(this.root, 'dm-password');
+  }
+  get replPassword(): string {
+    return join(this.root, 'repl-password');
+  }
+  get etcHosts(): string {
+    return join(this.root, 'etc-hosts');
+  }
+  get hostsRoot(): string {
+    return join(this.root, 'hosts');
+  }
 
-  hostDir(fqdn: string): string { return join(this.hostsRoot, fqdn); }
+  hostDir(fqdn: string): string {
+    return join(this.hostsRoot, fqdn);
+  }
   /** ns-slapd's pid file as seen from the controller (the host's /run/dirsrv is bind-mounted). */
-  slapdPidFile(fqdn: string, instance: string): string { return join(this.hostDir(fqdn), 'run-dirsrv', `slapd-${instance}.pid`); }
-  sshdPidFile(fqdn: string): string { return join(this.hostDir(fqdn), 'sshd.pid'); }
-  nsPidFile(fqdn: string): string { return join(this.hostDir(fqdn), 'namespace.pid'); }
+  slapdPidFile(fqdn: string, instance: string): string {
+    return join(this.hostDir(fqdn), 'run-dirsrv', `slapd-${instance}.pid`);
+  }
+  sshdPidFile(fqdn: string): string {
+    return join(this.hostDir(fqdn), 'sshd.pid');
+  }
+  nsPidFile(fqdn: string): string {
+    return join(this.hostDir(fqdn), 'namespace.pid');
+  }
 }

@@ -81,9 +81,15 @@ export async function waitForPort(address: string, port: number, timeoutMs: numb
   while (Date.now() < deadline) {
     const open = await new Promise<boolean>((resolve) => {
       const sock = connect({ host: address, port });
-      sock.once('connect', () => { sock.destroy(); resolve(true); });
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve(true);
+      });
       sock.once('error', () => resolve(false));
-      sock.setTimeout(1000, () => { sock.destroy(); resolve(false); });
+      sock.setTimeout(1000, () => {
+        sock.destroy();
+        resolve(false);
+      });
     });
     if (open) return true;
     await new Promise((r) => setTimeout(r, 100));

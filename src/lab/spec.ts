@@ -38,7 +38,14 @@ export interface LabOptions {
   net: string;
 }
 
-export const LAB_DEFAULTS: LabOptions = { hosts: 3, topology: 'chain', ca: 'a,b', caTopology: undefined, entries: 200, net: '127.0.10' };
+export const LAB_DEFAULTS: LabOptions = {
+  hosts: 3,
+  topology: 'chain',
+  ca: 'a,b',
+  caTopology: undefined,
+  entries: 200,
+  net: '127.0.10',
+};
 
 export function labHostName(index: number): string {
   return `${String.fromCharCode(96 + index)}.${LAB_DOMAIN}`;
@@ -53,10 +60,18 @@ export function labSpec(opts: LabOptions): LabSpec {
   }
   const net = /^127\.(\d{1,3})\.(\d{1,3})$/.exec(opts.net);
   if (!net || Number(net[1]) > 255 || Number(net[2]) > 255) {
-    throw new UsageError(`--net: must be the first three octets of a loopback address like 127.0.10, got '${opts.net}'`);
+    throw new UsageError(
+      `--net: must be the first three octets of a loopback address like 127.0.10, got '${opts.net}'`,
+    );
   }
   const shorts = Array.from({ length: opts.hosts }, (_, i) => String.fromCharCode(97 + i));
-  const caShorts = opts.ca.trim() === 'none' ? [] : opts.ca.split(',').map((s) => s.trim()).filter(Boolean);
+  const caShorts =
+    opts.ca.trim() === 'none'
+      ? []
+      : opts.ca
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   for (const s of caShorts) {
     if (!shorts.includes(s)) throw new UsageError(`--ca: '${s}' is not a lab host (hosts are ${shorts.join(', ')})`);
   }
@@ -100,12 +115,17 @@ export function topologyEdges(spec: string, members: string[], option: string): 
       return edges;
   }
   const seen = new Set<string>();
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([a-z])-([a-z])$/.exec(part);
-    if (!m) throw new UsageError(`${option}: '${part}' is not an edge like a-b (use chain, star, ring, mesh or "a-b,b-c")`);
+    if (!m)
+      throw new UsageError(`${option}: '${part}' is not an edge like a-b (use chain, star, ring, mesh or "a-b,b-c")`);
     const [x, y] = [m[1]!, m[2]!];
     for (const h of [x, y]) {
-      if (!members.includes(h)) throw new UsageError(`${option}: '${h}' in '${part}' is not one of ${members.join(', ') || '(no hosts)'}`);
+      if (!members.includes(h))
+        throw new UsageError(`${option}: '${h}' in '${part}' is not one of ${members.join(', ') || '(no hosts)'}`);
     }
     if (x === y) throw new UsageError(`${option}: '${part}' joins a host to itself`);
     const key = [x, y].sort().join('-');
@@ -128,7 +148,10 @@ function connected(members: string[], edges: Array<[string, string]>): boolean {
     const cur = queue.shift()!;
     for (const [x, y] of edges) {
       const next = x === cur ? y : y === cur ? x : undefined;
-      if (next && !seen.has(next)) { seen.add(next); queue.push(next); }
+      if (next && !seen.has(next)) {
+        seen.add(next);
+        queue.push(next);
+      }
     }
   }
   return members.every((m) => seen.has(m));
@@ -138,7 +161,10 @@ function connected(members: string[], edges: Array<[string, string]>): boolean {
  * Order in which hosts receive their initial total update: breadth-first from the first
  * host over the edges, each consumer fed by the neighbour that reached it first.
  */
-export function initOrder(first: string, edges: Array<[string, string]>): Array<{ supplier: string; consumer: string; level: number }> {
+export function initOrder(
+  first: string,
+  edges: Array<[string, string]>,
+): Array<{ supplier: string; consumer: string; level: number }> {
   const out: Array<{ supplier: string; consumer: string; level: number }> = [];
   const seen = new Set([first]);
   let frontier = [first];

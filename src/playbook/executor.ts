@@ -58,12 +58,15 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
   const runningInStep = new Map<number, number>();
   let running = 0;
   let stopping = false;
-  const onAbort = (): void => { stopping = true; };
+  const onAbort = (): void => {
+    stopping = true;
+  };
 
-  const depsDone = (t: PlannedTask): boolean => t.dependsOn.every((d) => {
-    const s = status.get(d);
-    return s === 'ok' || s === 'changed' || s === 'skipped' || s === 'done-before';
-  });
+  const depsDone = (t: PlannedTask): boolean =>
+    t.dependsOn.every((d) => {
+      const s = status.get(d);
+      return s === 'ok' || s === 'changed' || s === 'skipped' || s === 'done-before';
+    });
 
   await new Promise<void>((resolveAll) => {
     const schedule = (): void => {
@@ -75,31 +78,33 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
           status.set(task.id, 'running');
           runningInStep.set(task.step, inStep + 1);
           running++;
-          void queue.add(async () => {
-            // Queued before a failure or Ctrl-C: it must not start any more.
-            if (stopping || run.signal.aborted) return { status: 'not-run' as const };
-            const final = await runTask(task, opts);
-            // Set here, not in .then: p-queue starts the next queued job before .then runs.
-            if (final.status === 'interrupted' || (final.status === 'failed' && !task.keepGoing)) stopping = true;
-            return final;
-          }).then((final) => {
-            if (final.status === 'not-run') {
-              status.set(task.id, 'pending');
+          void queue
+            .add(async () => {
+              // Queued before a failure or Ctrl-C: it must not start any more.
+              if (stopping || run.signal.aborted) return { status: 'not-run' as const };
+              const final = await runTask(task, opts);
+              // Set here, not in .then: p-queue starts the next queued job before .then runs.
+              if (final.status === 'interrupted' || (final.status === 'failed' && !task.keepGoing)) stopping = true;
+              return final;
+            })
+            .then((final) => {
+              if (final.status === 'not-run') {
+                status.set(task.id, 'pending');
+                runningInStep.set(task.step, (runningInStep.get(task.step) ?? 1) - 1);
+                running--;
+                schedule();
+                return;
+              }
+              status.set(task.id, final.status);
               runningInStep.set(task.step, (runningInStep.get(task.step) ?? 1) - 1);
               running--;
+              if (final.status === 'failed' || final.status === 'interrupted') {
+                if (final.status === 'interrupted' || !task.keepGoing) stopping = true;
+                if (final.error) failures.push({ taskId: task.id, host: task.host, error: final.error });
+              }
+              if (final.status !== 'interrupted') recap[task.host]![final.status]++;
               schedule();
-              return;
-            }
-            status.set(task.id, final.status);
-            runningInStep.set(task.step, (runningInStep.get(task.step) ?? 1) - 1);
-            running--;
-            if (final.status === 'failed' || final.status === 'interrupted') {
-              if (final.status === 'interrupted' || !task.keepGoing) stopping = true;
-              if (final.error) failures.push({ taskId: task.id, host: task.host, error: final.error });
-            }
-            if (final.status !== 'interrupted') recap[task.host]![final.status]++;
-            schedule();
-          });
+            });
         }
       }
       if (running === 0) resolveAll();
@@ -114,55 +119,129 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
 
   const statuses = new Map<string, FinalStatus>();
   for (const [id, s] of status) statuses.set(id, s === 'pending' || s === 'running' ? 'not-run' : s);
-  const interrupted = [...statuses.values()].includes('interrupted') || (run.signal.aborted && [...statuses.values()].includes('not-run'));
-  const state = interrupted ? 'interrupted' : failures.length > 0 || [...statuses.values()].includes('not-run') ? 'failed' : 'succeeded';
+  const interrupted =
+    [...statuses.values()].includes('interrupted') ||
+    (run.signal.aborted && [...statuses.values()].includes('not-run'));
+  const state = interrupted
+    ? 'interrupted'
+    : failures.length > 0 || [...statuses.values()].includes('not-run')
+      ? 'failed'
+      : 'succeeded';
   journal.append({ at: new Date().toISOString(), type: 'run.finished', state });
   return { state, statuses, recap, failures };
 }
 
-async function runTask(task: PlannedTask, opts: ExecuteOptions): Promise<{ status: TaskStatus | 'interrupted'; error?: FleetError }> {
+async function runTask(
+  task: PlannedTask,
+  opts: ExecuteOptions,
+): Promise<{ status: TaskStatus | 'interrupted'; error?: FleetError }> {
   const { run, events, journal, registry, inventory } = opts;
   const started = Date.now();
   const def = registry.action(task.action);
   const host = inventory.hosts.find((h) => h.name === task.host);
-  events.emit(stamp({ type: 'task.started', taskId: task.id, host: task.host, action: task.action, title: task.title }));
+  events.emit(
+    stamp({ type: 'task.started', taskId: task.id, host: task.host, action: task.action, title: task.title }),
+  );
   journal.append({ at: new Date().toISOString(), type: 'task.started', taskId: task.id, host: task.host });
   try {
-    if (!def) throw new FleetError('usage', `the plan names action '${task.action}', which this version of ipa-fleet does not have`);
-    if (!host) throw new FleetError('usage', `the plan names host ${task.host}, which is not in the inventory any more`);
-    const outcome: TaskOutcome = await def.run({
-      run, transport: opts.transport, inventory, host, facts: opts.facts, signal: run.signal,
-      stateDir: opts.stateDir, runId: journal.runId,
-      progress: (p) => events.emit(stamp({ type: 'task.progress', taskId: task.id, host: task.host, ...p })),
-    }, task.params);
+    if (!def)
+      throw new FleetError(
+        'usage',
+        `the plan names action '${task.action}', which this version of ipa-fleet does not have`,
+      );
+    if (!host)
+      throw new FleetError('usage', `the plan names host ${task.host}, which is not in the inventory any more`);
+    const outcome: TaskOutcome = await def.run(
+      {
+        run,
+        transport: opts.transport,
+        inventory,
+        host,
+        facts: opts.facts,
+        signal: run.signal,
+        stateDir: opts.stateDir,
+        runId: journal.runId,
+        progress: (p) => events.emit(stamp({ type: 'task.progress', taskId: task.id, host: task.host, ...p })),
+      },
+      task.params,
+    );
     journal.append({
-      at: new Date().toISOString(), type: 'task.finished', taskId: task.id, host: task.host, status: outcome.status,
+      at: new Date().toISOString(),
+      type: 'task.finished',
+      taskId: task.id,
+      host: task.host,
+      status: outcome.status,
       ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
       ...(outcome.results ? { results: run.redactor.maskValue(outcome.results) as JsonValue } : {}),
       ...(outcome.changes ? { changes: outcome.changes } : {}),
       ...(outcome.data !== undefined ? { data: run.redactor.maskValue(outcome.data) as JsonValue } : {}),
     });
-    events.emit(stamp({
-      type: 'task.finished', taskId: task.id, host: task.host, action: task.action, status: outcome.status,
-      durationMs: Date.now() - started, ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
-    }));
+    events.emit(
+      stamp({
+        type: 'task.finished',
+        taskId: task.id,
+        host: task.host,
+        action: task.action,
+        status: outcome.status,
+        durationMs: Date.now() - started,
+        ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
+      }),
+    );
     return { status: outcome.status };
   } catch (err) {
     // Every failure names its host, so summaries and exit codes can count hosts.
-    const error = err instanceof FleetError && err.host !== undefined ? err
-      : err instanceof FleetError ? new FleetError(err.kind, err.message.startsWith(`${task.host}:`) ? err.message : `${task.host}: ${err.message}`, { host: task.host, cause: err })
-        : new FleetError('failure', `${task.host}: ${task.action}: ${(err as Error).message}`, { host: task.host, cause: err });
+    const error =
+      err instanceof FleetError && err.host !== undefined
+        ? err
+        : err instanceof FleetError
+          ? new FleetError(
+              err.kind,
+              err.message.startsWith(`${task.host}:`) ? err.message : `${task.host}: ${err.message}`,
+              { host: task.host, cause: err },
+            )
+          : new FleetError('failure', `${task.host}: ${task.action}: ${(err as Error).message}`, {
+              host: task.host,
+              cause: err,
+            });
     const message = run.redactor.mask(error.message);
     if (run.signal.aborted) {
       journal.append({ at: new Date().toISOString(), type: 'task.interrupted', taskId: task.id, host: task.host });
-      events.emit(stamp({ type: 'task.finished', taskId: task.id, host: task.host, action: task.action, status: 'failed', durationMs: Date.now() - started, error: 'interrupted' }));
-      return { status: 'interrupted', error: new FleetError('failure', `${task.host}: ${task.id} interrupted`, { host: task.host }) };
+      events.emit(
+        stamp({
+          type: 'task.finished',
+          taskId: task.id,
+          host: task.host,
+          action: task.action,
+          status: 'failed',
+          durationMs: Date.now() - started,
+          error: 'interrupted',
+        }),
+      );
+      return {
+        status: 'interrupted',
+        error: new FleetError('failure', `${task.host}: ${task.id} interrupted`, { host: task.host }),
+      };
     }
     journal.append({
-      at: new Date().toISOString(), type: 'task.finished', taskId: task.id, host: task.host, status: 'failed', error: message,
+      at: new Date().toISOString(),
+      type: 'task.finished',
+      taskId: task.id,
+      host: task.host,
+      status: 'failed',
+      error: message,
       ...(err instanceof CommandFailedError ? { results: run.redactor.maskValue([err.result]) as JsonValue } : {}),
     });
-    events.emit(stamp({ type: 'task.finished', taskId: task.id, host: task.host, action: task.action, status: 'failed', durationMs: Date.now() - started, error: message }));
+    events.emit(
+      stamp({
+        type: 'task.finished',
+        taskId: task.id,
+        host: task.host,
+        action: task.action,
+        status: 'failed',
+        durationMs: Date.now() - started,
+        error: message,
+      }),
+    );
     return { status: 'failed', error };
   }
 }

@@ -12,7 +12,18 @@ import type { JsonValue, Plan } from './model.js';
 export type JournalEntry =
   | { at: string; type: 'run.started' | 'run.resumed'; pid: number }
   | { at: string; type: 'task.started'; taskId: string; host: string }
-  | { at: string; type: 'task.finished'; taskId: string; host: string; status: TaskStatus; message?: string; error?: string; results?: JsonValue; changes?: JsonValue[]; data?: JsonValue }
+  | {
+      at: string;
+      type: 'task.finished';
+      taskId: string;
+      host: string;
+      status: TaskStatus;
+      message?: string;
+      error?: string;
+      results?: JsonValue;
+      changes?: JsonValue[];
+      data?: JsonValue;
+    }
   | { at: string; type: 'task.interrupted'; taskId: string; host: string }
   | { at: string; type: 'run.finished'; state: RunState };
 
@@ -33,12 +44,18 @@ export function runsDir(stateDir: string): string {
 }
 
 export function newRunId(playbook: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${playbook}-${randomBytes(2).toString('hex')}`;
 }
 
 export class RunJournal {
-  private constructor(readonly runId: string, readonly dir: string) {}
+  private constructor(
+    readonly runId: string,
+    readonly dir: string,
+  ) {}
 
   static async create(stateDir: string, runId: string, plan: Plan): Promise<RunJournal> {
     const dir = join(runsDir(stateDir), runId);
@@ -47,8 +64,12 @@ export class RunJournal {
     return new RunJournal(runId, dir);
   }
 
-  static async open(stateDir: string, runId: string): Promise<{ journal: RunJournal; plan: Plan; entries: JournalEntry[] }> {
-    if (!/^[A-Za-z0-9TZ._-]+$/.test(runId)) throw new UsageError(`run id '${runId}' is not valid; see ipa-fleet runs list`);
+  static async open(
+    stateDir: string,
+    runId: string,
+  ): Promise<{ journal: RunJournal; plan: Plan; entries: JournalEntry[] }> {
+    if (!/^[A-Za-z0-9TZ._-]+$/.test(runId))
+      throw new UsageError(`run id '${runId}' is not valid; see ipa-fleet runs list`);
     const dir = join(runsDir(stateDir), runId);
     let plan: Plan;
     try {
@@ -142,7 +163,13 @@ export async function listRuns(stateDir: string): Promise<RunListing[]> {
     try {
       const summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as RunSummary;
       const state = summary.state === 'running' && !processAlive(summary.pid) ? 'crashed' : summary.state;
-      out.push({ runId, playbook: summary.playbook, deployment: summary.deployment, startedAt: summary.startedAt, state });
+      out.push({
+        runId,
+        playbook: summary.playbook,
+        deployment: summary.deployment,
+        startedAt: summary.startedAt,
+        state,
+      });
     } catch {
       continue;
     }
@@ -166,4 +193,3 @@ export function processAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
-

@@ -20,7 +20,12 @@ export async function loadPlaybook(file: string, registry: ActionRegistry): Prom
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InventoryError(file, undefined, undefined, `cannot read the playbook: ${code === 'ENOENT' ? 'no such file' : code ?? String(err)}`);
+    throw new InventoryError(
+      file,
+      undefined,
+      undefined,
+      `cannot read the playbook: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`,
+    );
   }
   return parsePlaybook(text, file, registry);
 }
@@ -31,32 +36,45 @@ export function parsePlaybook(text: string, file: string, registry: ActionRegist
   };
   const root = readDocument(text, file);
   if (!root) fail(1, undefined, 'the playbook is empty');
-  if (root!.kind !== 'map') fail(root!.line, undefined, 'a playbook is a mapping with name, description, params and steps');
+  if (root!.kind !== 'map')
+    fail(root!.line, undefined, 'a playbook is a mapping with name, description, params and steps');
   const top = root as DocMap;
   checkKeys(top, TOP_KEYS, fail);
 
-  const name = scalarString(get(top, 'name') ?? fail(top.line, 'name', 'missing (every playbook has a name)'), 'name', fail);
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) fail(get(top, 'name')!.line, 'name', 'use letters, digits, -, _ and . only');
+  const name = scalarString(
+    get(top, 'name') ?? fail(top.line, 'name', 'missing (every playbook has a name)'),
+    'name',
+    fail,
+  );
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
+    fail(get(top, 'name')!.line, 'name', 'use letters, digits, -, _ and . only');
   const description = get(top, 'description') ? scalarString(get(top, 'description')!, 'description', fail) : '';
 
   const params: Playbook['params'] = {};
   const paramsNode = get(top, 'params');
   if (paramsNode) {
-    if (paramsNode.kind !== 'map') fail(paramsNode.line, 'params', 'must be a mapping of parameter name → {type, default, required, description}');
+    if (paramsNode.kind !== 'map')
+      fail(paramsNode.line, 'params', 'must be a mapping of parameter name → {type, default, required, description}');
     for (const entry of (paramsNode as DocMap).entries) params[entry.key] = parseParam(entry, fail);
   }
 
   const stepsNode = get(top, 'steps') ?? fail(top.line, 'steps', 'missing (a playbook has at least one step)');
-  if (stepsNode!.kind !== 'seq' || stepsNode!.items.length === 0) fail(stepsNode!.line, 'steps', 'must be a non-empty list of steps');
-  const steps = (stepsNode as Extract<DocNode, { kind: 'seq' }>).items.map((node, i) => parseStep(node, i, file, registry, params, fail));
+  if (stepsNode!.kind !== 'seq' || stepsNode!.items.length === 0)
+    fail(stepsNode!.line, 'steps', 'must be a non-empty list of steps');
+  const steps = (stepsNode as Extract<DocNode, { kind: 'seq' }>).items.map((node, i) =>
+    parseStep(node, i, file, registry, params, fail),
+  );
   const names = new Map<string, number>();
   for (const step of steps) {
     const previous = names.get(step.name);
     if (previous !== undefined) {
       const node = (stepsNode as Extract<DocNode, { kind: 'seq' }>).items[step.index] as DocMap;
       const nameLine = node.entries.find((e) => e.key === 'name')?.keyLine;
-      fail(nameLine ?? step.at.line, nameLine ? `steps[${step.index}].name` : `steps[${step.index}]`,
-        `${quote(step.name)} is already the name of step ${previous + 1}${nameLine ? '' : '; give the step a name'}`);
+      fail(
+        nameLine ?? step.at.line,
+        nameLine ? `steps[${step.index}].name` : `steps[${step.index}]`,
+        `${quote(step.name)} is already the name of step ${previous + 1}${nameLine ? '' : '; give the step a name'}`,
+      );
     }
     names.set(step.name, step.index);
   }
@@ -67,13 +85,16 @@ type Fail = (line: number | undefined, key: string | undefined, problem: string)
 
 function parseParam(entry: DocEntry, fail: Fail): ParamSpec & { at: { file: string; line: number } } {
   const key = childPath('params', entry.key);
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(entry.key)) fail(entry.keyLine, key, 'parameter names are letters, digits and _');
-  if (entry.value.kind !== 'map') fail(entry.keyLine, key, 'must be a mapping with type, default, required, description');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(entry.key))
+    fail(entry.keyLine, key, 'parameter names are letters, digits and _');
+  if (entry.value.kind !== 'map')
+    fail(entry.keyLine, key, 'must be a mapping with type, default, required, description');
   const map = entry.value as DocMap;
   checkKeys(map, PARAM_KEYS, fail, key);
   const typeNode = get(map, 'type');
   const type = (typeNode ? scalarString(typeNode, `${key}.type`, fail) : 'string') as ParamType;
-  if (!PARAM_TYPES.includes(type)) fail(typeNode!.line, `${key}.type`, `${quote(type)} is not one of ${PARAM_TYPES.join(', ')}`);
+  if (!PARAM_TYPES.includes(type))
+    fail(typeNode!.line, `${key}.type`, `${quote(type)} is not one of ${PARAM_TYPES.join(', ')}`);
   const requiredNode = get(map, 'required');
   const required = requiredNode ? scalarBoolean(requiredNode, `${key}.required`, fail) : false;
   const defaultNode = get(map, 'default');
@@ -94,7 +115,12 @@ function parseParam(entry: DocEntry, fail: Fail): ParamSpec & { at: { file: stri
 }
 
 function parseStep(
-  node: DocNode, index: number, file: string, registry: ActionRegistry, params: Playbook['params'], fail: Fail,
+  node: DocNode,
+  index: number,
+  file: string,
+  registry: ActionRegistry,
+  params: Playbook['params'],
+  fail: Fail,
 ): Step {
   const where = `steps[${index}]`;
   if (node.kind !== 'map') fail(node.line, where, 'a step is a mapping with action, hosts and with');
@@ -105,11 +131,17 @@ function parseStep(
   const def = registry.action(action);
   if (!def) {
     const hint = closest(action, registry.actionNames());
-    fail(actionNode!.line, `${where}.action`, `unknown action ${quote(action)}${hint ? ` (did you mean ${hint}?)` : ''}; actions: ${registry.actionNames().join(', ')}`);
+    fail(
+      actionNode!.line,
+      `${where}.action`,
+      `unknown action ${quote(action)}${hint ? ` (did you mean ${hint}?)` : ''}; actions: ${registry.actionNames().join(', ')}`,
+    );
   }
   const name = get(map, 'name') ? scalarString(get(map, 'name')!, `${where}.name`, fail) : `${action}`;
 
-  const hostsNode = get(map, 'hosts') ?? fail(map.line, `${where}.hosts`, 'missing (all, a group, a host, a pattern, {{ param }} or a selector)');
+  const hostsNode =
+    get(map, 'hosts') ??
+    fail(map.line, `${where}.hosts`, 'missing (all, a group, a host, a pattern, {{ param }} or a selector)');
   let hosts: HostSelector;
   if (hostsNode!.kind === 'map') {
     const entries = (hostsNode as DocMap).entries;
@@ -117,9 +149,17 @@ function parseStep(
     const [entry] = entries as [DocEntry];
     if (!registry.selector(entry.key)) {
       const hint = closest(entry.key, registry.selectorNames());
-      fail(entry.keyLine, childPath(`${where}.hosts`, entry.key), `unknown selector ${quote(entry.key)}${hint ? ` (did you mean ${hint}?)` : ''}; selectors: ${registry.selectorNames().join(', ')}`);
+      fail(
+        entry.keyLine,
+        childPath(`${where}.hosts`, entry.key),
+        `unknown selector ${quote(entry.key)}${hint ? ` (did you mean ${hint}?)` : ''}; selectors: ${registry.selectorNames().join(', ')}`,
+      );
     }
-    hosts = { kind: 'selector', name: entry.key, argument: scalarString(entry.value, `${where}.hosts.${entry.key}`, fail) };
+    hosts = {
+      kind: 'selector',
+      name: entry.key,
+      argument: scalarString(entry.value, `${where}.hosts.${entry.key}`, fail),
+    };
   } else {
     hosts = { kind: 'pattern', pattern: scalarString(hostsNode!, `${where}.hosts`, fail) };
   }
@@ -131,29 +171,44 @@ function parseStep(
     for (const entry of (withNode as DocMap).entries) {
       if (!Object.hasOwn(def!.params, entry.key)) {
         const hint = closest(entry.key, Object.keys(def!.params));
-        fail(entry.keyLine, childPath(`${where}.with`, entry.key), `${quote(action)} has no parameter ${quote(entry.key)}${hint ? ` (did you mean ${hint}?)` : ''}; it takes: ${Object.keys(def!.params).join(', ') || 'none'}`);
+        fail(
+          entry.keyLine,
+          childPath(`${where}.with`, entry.key),
+          `${quote(action)} has no parameter ${quote(entry.key)}${hint ? ` (did you mean ${hint}?)` : ''}; it takes: ${Object.keys(def!.params).join(', ') || 'none'}`,
+        );
       }
       withValues[entry.key] = toJson(entry.value);
     }
   }
   for (const [pname, spec] of Object.entries(def!.params)) {
     if (spec.required && withValues[pname] === undefined) {
-      fail(map.entries.find((e) => e.key === 'with')?.keyLine ?? map.line, `${where}.with.${pname}`, `missing: '${action}' requires ${pname} (${spec.description})`);
+      fail(
+        map.entries.find((e) => e.key === 'with')?.keyLine ?? map.line,
+        `${where}.with.${pname}`,
+        `missing: '${action}' requires ${pname} (${spec.description})`,
+      );
     }
   }
   const positive = (key: string): number | undefined => {
     const n = get(map, key);
     if (!n) return undefined;
-    if (n.kind !== 'scalar' || typeof n.value !== 'number' || !Number.isInteger(n.value) || n.value < 1) fail(n.line, `${where}.${key}`, 'must be a whole number ≥ 1');
+    if (n.kind !== 'scalar' || typeof n.value !== 'number' || !Number.isInteger(n.value) || n.value < 1)
+      fail(n.line, `${where}.${key}`, 'must be a whole number ≥ 1');
     return (n as { value: number }).value;
   };
   const whenNode = get(map, 'when');
   const when = whenNode ? scalarString(whenNode, `${where}.when`, fail) : undefined;
   const confirmNode = get(map, 'confirm');
   const step: Step = {
-    index, name, action, hosts, with: withValues,
-    concurrency: positive('concurrency'), serial: positive('serial'),
-    when, confirm: confirmNode ? scalarBoolean(confirmNode, `${where}.confirm`, fail) : false,
+    index,
+    name,
+    action,
+    hosts,
+    with: withValues,
+    concurrency: positive('concurrency'),
+    serial: positive('serial'),
+    when,
+    confirm: confirmNode ? scalarBoolean(confirmNode, `${where}.confirm`, fail) : false,
     keepGoing: get(map, 'keep_going') ? scalarBoolean(get(map, 'keep_going')!, `${where}.keep_going`, fail) : false,
     at: { file, line: map.line },
   };
@@ -165,7 +220,12 @@ function parseStep(
         if (key.endsWith('.hosts')) fail(line, key, `'{{ ${ref} }}' is only known inside with:`);
         continue;
       }
-      if (!Object.hasOwn(params, ref)) fail(line, key, `unknown parameter '{{ ${ref} }}'${Object.keys(params).length ? `; parameters: ${Object.keys(params).join(', ')}` : ' (the playbook declares none)'}`);
+      if (!Object.hasOwn(params, ref))
+        fail(
+          line,
+          key,
+          `unknown parameter '{{ ${ref} }}'${Object.keys(params).length ? `; parameters: ${Object.keys(params).join(', ')}` : ' (the playbook declares none)'}`,
+        );
     }
   }
   if (when) {
@@ -199,7 +259,8 @@ export function templateRefs(text: string): string[] {
 }
 
 /** `when:` is `param`, `not param`, `param == 'value'` or `param != 'value'` (optionally in {{ }}). */
-export const WHEN = /^\s*(?:\{\{\s*)?(not\s+)?([A-Za-z_][A-Za-z0-9_]*)(?:\s*(==|!=)\s*(?:'([^']*)'|"([^"]*)"|(-?\d+(?:\.\d+)?|true|false)))?\s*(?:\}\}\s*)?$/;
+export const WHEN =
+  /^\s*(?:\{\{\s*)?(not\s+)?([A-Za-z_][A-Za-z0-9_]*)(?:\s*(==|!=)\s*(?:'([^']*)'|"([^"]*)"|(-?\d+(?:\.\d+)?|true|false)))?\s*(?:\}\}\s*)?$/;
 
 function checkWhen(when: string, params: Playbook['params']): string | undefined {
   const m = WHEN.exec(when);
@@ -227,7 +288,8 @@ function get(map: DocMap, key: string): DocNode | undefined {
 }
 
 function scalarString(node: DocNode, key: string, fail: Fail): string {
-  if (node.kind !== 'scalar' || node.value === null || typeof node.value === 'boolean') fail(node.line, key, 'must be a string');
+  if (node.kind !== 'scalar' || node.value === null || typeof node.value === 'boolean')
+    fail(node.line, key, 'must be a string');
   return String((node as { value: string | number }).value);
 }
 
@@ -238,8 +300,11 @@ function scalarBoolean(node: DocNode, key: string, fail: Fail): boolean {
 
 export function toJson(node: DocNode): JsonValue {
   switch (node.kind) {
-    case 'scalar': return node.value;
-    case 'seq': return node.items.map(toJson);
-    case 'map': return Object.fromEntries(node.entries.map((e) => [e.key, toJson(e.value)]));
+    case 'scalar':
+      return node.value;
+    case 'seq':
+      return node.items.map(toJson);
+    case 'map':
+      return Object.fromEntries(node.entries.map((e) => [e.key, toJson(e.value)]));
   }
 }

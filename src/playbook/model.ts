@@ -20,9 +20,7 @@ export interface ParamSpec {
 }
 
 /** `hosts:` of a step: a --limit style pattern (templated), or a selector an action module provides. */
-export type HostSelector =
-  | { kind: 'pattern'; pattern: string }
-  | { kind: 'selector'; name: string; argument: string };
+export type HostSelector = { kind: 'pattern'; pattern: string } | { kind: 'selector'; name: string; argument: string };
 
 export interface Step {
   index: number;

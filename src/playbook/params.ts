@@ -14,7 +14,9 @@ export function resolveParams(playbook: Playbook, sets: string[], inventory: Inv
     const name = pair.slice(0, eq);
     if (!Object.hasOwn(playbook.params, name)) {
       const known = Object.keys(playbook.params);
-      throw new UsageError(`--set ${name}: playbook '${playbook.name}' has no parameter ${quote(name)}${known.length ? ` (parameters: ${known.join(', ')})` : ''}`);
+      throw new UsageError(
+        `--set ${name}: playbook '${playbook.name}' has no parameter ${quote(name)}${known.length ? ` (parameters: ${known.join(', ')})` : ''}`,
+      );
     }
     given.set(name, pair.slice(eq + 1));
   }
@@ -22,8 +24,10 @@ export function resolveParams(playbook: Playbook, sets: string[], inventory: Inv
   for (const [name, spec] of Object.entries(playbook.params)) {
     const raw = given.get(name);
     if (raw === undefined) {
-      if (spec.required) throw new UsageError(`playbook '${playbook.name}' needs --set ${name}=… (${spec.description || spec.type})`);
-      if (spec.default !== undefined) out[name] = coerce(spec.default, spec.type, `parameter ${name} (default)`, inventory);
+      if (spec.required)
+        throw new UsageError(`playbook '${playbook.name}' needs --set ${name}=… (${spec.description || spec.type})`);
+      if (spec.default !== undefined)
+        out[name] = coerce(spec.default, spec.type, `parameter ${name} (default)`, inventory);
       continue;
     }
     out[name] = coerce(raw, spec.type, `--set ${name}`, inventory);
@@ -40,7 +44,8 @@ export function coerce(value: JsonValue, type: ParamType | 'object', what: strin
       return String(value);
     case 'number': {
       const n = typeof text === 'number' ? text : Number(text);
-      if (text === '' || !Number.isFinite(n)) throw new UsageError(`${what}: expected a number, got ${quote(String(value))}`);
+      if (text === '' || !Number.isFinite(n))
+        throw new UsageError(`${what}: expected a number, got ${quote(String(value))}`);
       return n;
     }
     case 'boolean':
@@ -54,7 +59,9 @@ export function coerce(value: JsonValue, type: ParamType | 'object', what: strin
     case 'host': {
       const name = String(text);
       if (inventory && !inventory.hosts.some((h) => h.name === name)) {
-        throw new UsageError(`${what}: ${quote(name)} is not a host of the inventory (${inventory.hosts.map((h) => h.name).join(', ')})`);
+        throw new UsageError(
+          `${what}: ${quote(name)} is not a host of the inventory (${inventory.hosts.map((h) => h.name).join(', ')})`,
+        );
       }
       return name;
     }
@@ -62,9 +69,13 @@ export function coerce(value: JsonValue, type: ParamType | 'object', what: strin
       return String(text);
     case 'list':
       if (Array.isArray(value)) return value;
-      return String(text).split(',').map((s) => s.trim()).filter(Boolean);
+      return String(text)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     case 'object':
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${what}: expected a mapping`);
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw new UsageError(`${what}: expected a mapping`);
       return value;
   }
 }
@@ -73,11 +84,15 @@ const MAX_DURATION_S = 24 * 86400;
 
 /** `90`, `30s`, `5m`, `2h`, `7d` → seconds (at most 24 days). */
 export function parseDuration(value: JsonValue, what: string): number {
-  const m = typeof value === 'number' && value >= 0 ? [String(value), String(value), 's'] : /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/.exec(String(value));
+  const m =
+    typeof value === 'number' && value >= 0
+      ? [String(value), String(value), 's']
+      : /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/.exec(String(value));
   if (!m) throw new UsageError(`${what}: expected a duration like 30s, 5m, 2h or 7d, got ${quote(String(value))}`);
   const seconds = Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
   // Node timers cannot wait longer than 2^31-1 ms (~24.8 days); longer ones fire at once.
-  if (seconds > MAX_DURATION_S) throw new UsageError(`${what}: ${quote(String(value))} is longer than the limit of 24d`);
+  if (seconds > MAX_DURATION_S)
+    throw new UsageError(`${what}: ${quote(String(value))} is longer than the limit of 24d`);
   return seconds;
 }
 
@@ -100,7 +115,8 @@ export function render(value: JsonValue, vars: Record<string, JsonValue>): JsonV
     });
   }
   if (Array.isArray(value)) return value.map((v) => render(v, vars));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, render(v, vars)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, render(v, vars)]));
   return value;
 }
 
@@ -108,7 +124,10 @@ function lookup(vars: Record<string, JsonValue>, name: string): JsonValue {
   let cur: JsonValue | undefined = vars as JsonValue;
   for (const part of name.split('.')) {
     // Own keys only: `{{ constructor }}` must not reach Object.prototype.
-    cur = cur && typeof cur === 'object' && !Array.isArray(cur) && Object.hasOwn(cur, part) ? (cur as JsonObject)[part] : undefined;
+    cur =
+      cur && typeof cur === 'object' && !Array.isArray(cur) && Object.hasOwn(cur, part)
+        ? (cur as JsonObject)[part]
+        : undefined;
   }
   // The loader checked every name against the declared parameters; an optional one may be unset.
   return cur === undefined ? '' : cur;

@@ -25,8 +25,11 @@ export interface PlanRequest {
 
 /** Whether planning (or running) the playbook needs facts from the hosts. */
 export function playbookNeedsFacts(playbook: Playbook, registry: ActionRegistry): boolean {
-  return playbook.steps.some((s) => registry.action(s.action)?.needsFacts
-    || (s.hosts.kind === 'selector' && registry.selector(s.hosts.name)?.needsFacts));
+  return playbook.steps.some(
+    (s) =>
+      registry.action(s.action)?.needsFacts ||
+      (s.hosts.kind === 'selector' && registry.selector(s.hosts.name)?.needsFacts),
+  );
 }
 
 export function buildPlan(req: PlanRequest): Plan {
@@ -46,7 +49,11 @@ export function buildPlan(req: PlanRequest): Plan {
     const def = registry.action(step.action)!;
     const hosts = stepHosts(step, req, where).filter((h) => !limited || limited.has(h.name));
     if (hosts.length === 0) {
-      skippedSteps.push({ step: step.index, name: step.name, reason: limited ? 'no host left after --limit' : 'selects no host' });
+      skippedSteps.push({
+        step: step.index,
+        name: step.name,
+        reason: limited ? 'no host left after --limit' : 'selects no host',
+      });
       continue;
     }
     const withFor = (host: Host): JsonObject => {
@@ -69,7 +76,8 @@ export function buildPlan(req: PlanRequest): Plan {
 
     const prefix = `${String(step.index + 1).padStart(2, '0')}-${slug(step.name)}`;
     const idOf = new Map(drafts.map((d) => [d.key, `${prefix}:${d.key}`]));
-    if (idOf.size !== drafts.length) throw new FleetError('failure', `${where}: action '${def.name}' planned two tasks with the same key`);
+    if (idOf.size !== drafts.length)
+      throw new FleetError('failure', `${where}: action '${def.name}' planned two tasks with the same key`);
     const stepIds: string[] = [];
     for (const d of drafts) {
       const after = (d.after ?? []).map((k) => {
@@ -153,12 +161,25 @@ function whenSkips(step: Step, params: JsonObject): string | undefined {
     const equal = String(value ?? '') === expected;
     runs = m[3] === '==' ? equal : !equal;
   } else {
-    const truthy = !(value === undefined || value === null || value === false || value === '' || value === 0 || (Array.isArray(value) && value.length === 0));
+    const truthy = !(
+      value === undefined ||
+      value === null ||
+      value === false ||
+      value === '' ||
+      value === 0 ||
+      (Array.isArray(value) && value.length === 0)
+    );
     runs = m[1] ? !truthy : truthy;
   }
   return runs ? undefined : `when: ${step.when.trim()} is false`;
 }
 
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'step';
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 40) || 'step'
+  );
 }

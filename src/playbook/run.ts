@@ -58,7 +58,9 @@ export function resolvePlaybookPath(playbook: string): string {
 }
 
 /** Builds the plan; the only remote work is read-only fact gathering, when actions need facts. */
-export async function planPlaybook(opts: PlanOptions): Promise<{ plan: Plan; inventory: Inventory; facts: Map<string, HostFacts> }> {
+export async function planPlaybook(
+  opts: PlanOptions,
+): Promise<{ plan: Plan; inventory: Inventory; facts: Map<string, HostFacts> }> {
   const registry = opts.registry ?? defaultRegistry();
   const playbook = await loadPlaybook(resolvePlaybookPath(opts.playbook), registry);
   // Absolute, so that `run --resume` finds the inventory from any directory.
@@ -74,7 +76,14 @@ export async function planPlaybook(opts: PlanOptions): Promise<{ plan: Plan; inv
     }
   }
   const plan = buildPlan({
-    playbook, inventory, registry, params, limit: opts.limit, facts: gathered.facts, offline: gathered.offline, createdAt: new Date().toISOString(),
+    playbook,
+    inventory,
+    registry,
+    params,
+    limit: opts.limit,
+    facts: gathered.facts,
+    offline: gathered.offline,
+    createdAt: new Date().toISOString(),
   });
   return { plan, inventory, facts: gathered.facts };
 }
@@ -86,7 +95,9 @@ export async function runPlaybook(opts: RunOptions): Promise<RunOutcome> {
   const playbook = await loadPlaybook(resolvePlaybookPath(opts.playbook), registry);
   const deployment = (await loadInventory(resolve(opts.inventoryFile))).deployment;
   const runId = newRunId(playbook.name);
-  const release = await acquireLock(opts.stateDir, deployment, { runId, playbook: playbook.name }, (m) => opts.ctx.warn(m));
+  const release = await acquireLock(opts.stateDir, deployment, { runId, playbook: playbook.name }, (m) =>
+    opts.ctx.warn(m),
+  );
   try {
     const { plan, inventory, facts } = await planPlaybook({ ...opts, registry });
     if (plan.tasks.length === 0) throw new UsageError(`playbook '${plan.playbook.name}' plans no task for these hosts`);
@@ -100,13 +111,23 @@ export async function runPlaybook(opts: RunOptions): Promise<RunOutcome> {
 }
 
 /** Continues a run from its journal: the same plan, tasks already done are skipped. */
-export async function resumeRun(runId: string, opts: Omit<RunOptions, 'playbook' | 'sets' | 'limit' | 'inventoryFile'> & { inventoryFile?: string }): Promise<RunOutcome> {
+export async function resumeRun(
+  runId: string,
+  opts: Omit<RunOptions, 'playbook' | 'sets' | 'limit' | 'inventoryFile'> & { inventoryFile?: string },
+): Promise<RunOutcome> {
   const opened = await RunJournal.open(opts.stateDir, runId);
   const inventory = await loadInventory(opts.inventoryFile ?? opened.plan.inventory.file);
   if (inventory.deployment !== opened.plan.inventory.deployment) {
-    throw new UsageError(`run ${runId} was for deployment '${opened.plan.inventory.deployment}', the inventory is for '${inventory.deployment}'`);
+    throw new UsageError(
+      `run ${runId} was for deployment '${opened.plan.inventory.deployment}', the inventory is for '${inventory.deployment}'`,
+    );
   }
-  const release = await acquireLock(opts.stateDir, inventory.deployment, { runId, playbook: opened.plan.playbook.name }, (m) => opts.ctx.warn(m));
+  const release = await acquireLock(
+    opts.stateDir,
+    inventory.deployment,
+    { runId, playbook: opened.plan.playbook.name },
+    (m) => opts.ctx.warn(m),
+  );
   try {
     let facts = new Map<string, HostFacts>();
     if (opened.plan.needsFacts) {
@@ -125,14 +146,23 @@ export async function resumeRun(runId: string, opts: Omit<RunOptions, 'playbook'
         await transport.close();
       }
     }
-    return await executeRun(opened.plan, inventory, facts, { ...opts, registry: opts.registry ?? defaultRegistry() }, { journal: opened.journal, done: doneTasks(opened.entries) }, runId);
+    return await executeRun(
+      opened.plan,
+      inventory,
+      facts,
+      { ...opts, registry: opts.registry ?? defaultRegistry() },
+      { journal: opened.journal, done: doneTasks(opened.entries) },
+      runId,
+    );
   } finally {
     await release();
   }
 }
 
 async function executeRun(
-  plan: Plan, inventory: Inventory, facts: Map<string, HostFacts>,
+  plan: Plan,
+  inventory: Inventory,
+  facts: Map<string, HostFacts>,
   opts: Pick<RunOptions, 'ctx' | 'events' | 'registry' | 'stateDir' | 'forks'>,
   resume: { journal: RunJournal; done: Set<string> } | undefined,
   /** The run's id; the caller holds the deployment lock in its name. */
@@ -143,24 +173,53 @@ async function executeRun(
   const transport = new Transport(inventory, opts.ctx);
   const started = Date.now();
   try {
-    const journal = resume?.journal ?? await RunJournal.create(opts.stateDir, runId, plan);
-    if (facts.size > 0) await writeFile(join(journal.dir, 'facts.json'), JSON.stringify(Object.fromEntries(facts), null, 2), { mode: 0o600 });
+    const journal = resume?.journal ?? (await RunJournal.create(opts.stateDir, runId, plan));
+    if (facts.size > 0)
+      await writeFile(join(journal.dir, 'facts.json'), JSON.stringify(Object.fromEntries(facts), null, 2), {
+        mode: 0o600,
+      });
     const summary: RunSummary = {
-      runId, playbook: plan.playbook.name, deployment: inventory.deployment, startedAt: new Date(started).toISOString(),
-      finishedAt: undefined, state: 'running', pid: process.pid, recap: {},
+      runId,
+      playbook: plan.playbook.name,
+      deployment: inventory.deployment,
+      startedAt: new Date(started).toISOString(),
+      finishedAt: undefined,
+      state: 'running',
+      pid: process.pid,
+      recap: {},
       tasks: { total: plan.tasks.length, done: resume?.done.size ?? 0, failed: 0, notRun: 0 },
     };
     await journal.writeSummary(summary);
     journal.append({ at: new Date().toISOString(), type: resume ? 'run.resumed' : 'run.started', pid: process.pid });
-    events.emit(stamp({ type: 'run.started', runId, playbook: plan.playbook.name, tasks: plan.tasks.length, hosts: [...new Set(plan.tasks.map((t) => t.host))], resumed: resume !== undefined }));
+    events.emit(
+      stamp({
+        type: 'run.started',
+        runId,
+        playbook: plan.playbook.name,
+        tasks: plan.tasks.length,
+        hosts: [...new Set(plan.tasks.map((t) => t.host))],
+        resumed: resume !== undefined,
+      }),
+    );
 
     const result = await execute({
-      plan, registry, inventory, transport, run: opts.ctx, events, journal, facts,
-      forks: opts.forks, alreadyDone: resume?.done ?? new Set(), stateDir: opts.stateDir,
+      plan,
+      registry,
+      inventory,
+      transport,
+      run: opts.ctx,
+      events,
+      journal,
+      facts,
+      forks: opts.forks,
+      alreadyDone: resume?.done ?? new Set(),
+      stateDir: opts.stateDir,
     });
     const values = [...result.statuses.values()];
     Object.assign(summary, {
-      finishedAt: new Date().toISOString(), state: result.state, recap: result.recap,
+      finishedAt: new Date().toISOString(),
+      state: result.state,
+      recap: result.recap,
       tasks: {
         total: plan.tasks.length,
         done: values.filter((s) => s === 'ok' || s === 'changed' || s === 'skipped' || s === 'done-before').length,
@@ -169,8 +228,23 @@ async function executeRun(
       },
     });
     await journal.writeSummary(summary);
-    events.emit(stamp({ type: 'run.finished', runId, state: result.state, durationMs: Date.now() - started, recap: result.recap }));
-    return { runId, runDir: journal.dir, state: result.state, recap: result.recap, statuses: result.statuses, failures: result.failures.map((f) => f.error) };
+    events.emit(
+      stamp({
+        type: 'run.finished',
+        runId,
+        state: result.state,
+        durationMs: Date.now() - started,
+        recap: result.recap,
+      }),
+    );
+    return {
+      runId,
+      runDir: journal.dir,
+      state: result.state,
+      recap: result.recap,
+      statuses: result.statuses,
+      failures: result.failures.map((f) => f.error),
+    };
   } finally {
     await transport.close();
   }
@@ -188,16 +262,28 @@ interface GatheredFacts {
  */
 function toleratedOffline(params: JsonObject): Set<string> {
   const value = params.allow_offline;
-  return new Set(Array.isArray(value) ? value.map(String) : typeof value === 'string' && value ? value.split(',').map((s) => s.trim()) : []);
+  return new Set(
+    Array.isArray(value)
+      ? value.map(String)
+      : typeof value === 'string' && value
+        ? value.split(',').map((s) => s.trim())
+        : [],
+  );
 }
 
 async function gatherFactsOrFail(
-  transport: Transport, inventory: Inventory, limit: string | undefined, events: EventStream | undefined, tolerated: ReadonlySet<string>,
+  transport: Transport,
+  inventory: Inventory,
+  limit: string | undefined,
+  events: EventStream | undefined,
+  tolerated: ReadonlySet<string>,
 ): Promise<GatheredFacts> {
   const hosts = selectHosts(inventory, limit);
   events?.emit(stamp({ type: 'facts.started', hosts: hosts.map((h) => h.name) }));
   const gathered = await gatherAllFacts(transport, hosts, (host, r) => {
-    events?.emit(stamp({ type: 'facts.finished', host: host.name, ok: r.ok, ...(r.ok ? {} : { error: r.error.message }) }));
+    events?.emit(
+      stamp({ type: 'facts.finished', host: host.name, ok: r.ok, ...(r.ok ? {} : { error: r.error.message }) }),
+    );
   });
   const facts = new Map<string, HostFacts>();
   const offline = new Map<string, string>();
@@ -213,9 +299,13 @@ async function gatherFactsOrFail(
 
 /** The error a run with these failures exits with: unreachable (4), auth (12), else partial (3) or failure (1). */
 export function mostSpecific(errors: FleetError[], hostCount: number): FleetError {
-  const pick = errors.find((e) => e.kind === 'unreachable') ?? errors.find((e) => e.kind === 'auth') ?? errors.find((e) => e.kind === 'usage');
+  const pick =
+    errors.find((e) => e.kind === 'unreachable') ??
+    errors.find((e) => e.kind === 'auth') ??
+    errors.find((e) => e.kind === 'usage');
   if (pick) return pick;
   const failedHosts = new Set(errors.map((e) => e.host ?? '?'));
-  if (failedHosts.size < hostCount) return new PartialFailureError(`${failedHosts.size} of ${hostCount} host(s) failed: ${errors[0]!.message}`, errors);
+  if (failedHosts.size < hostCount)
+    return new PartialFailureError(`${failedHosts.size} of ${hostCount} host(s) failed: ${errors[0]!.message}`, errors);
   return errors[0]!;
 }

@@ -12,22 +12,50 @@ export interface HostRecap {
 }
 
 export type FleetEvent =
-  | { type: 'run.started'; at: string; runId: string; playbook: string; tasks: number; hosts: string[]; resumed: boolean }
+  | {
+      type: 'run.started';
+      at: string;
+      runId: string;
+      playbook: string;
+      tasks: number;
+      hosts: string[];
+      resumed: boolean;
+    }
   | { type: 'facts.started'; at: string; hosts: string[] }
   | { type: 'facts.finished'; at: string; host: string; ok: boolean; error?: string }
   | { type: 'task.started'; at: string; taskId: string; host: string; action: string; title: string }
   | {
-      type: 'task.progress'; at: string; taskId: string; host: string;
+      type: 'task.progress';
+      at: string;
+      taskId: string;
+      host: string;
       /** Work done so far and, when known, the total; `unit` says what is counted. */
-      done?: number; total?: number; unit?: 'bytes' | 'entries' | 'items'; message?: string;
+      done?: number;
+      total?: number;
+      unit?: 'bytes' | 'entries' | 'items';
+      message?: string;
     }
   | {
-      type: 'task.finished'; at: string; taskId: string; host: string; action: string; status: TaskStatus;
-      durationMs: number; message?: string; error?: string;
+      type: 'task.finished';
+      at: string;
+      taskId: string;
+      host: string;
+      action: string;
+      status: TaskStatus;
+      durationMs: number;
+      message?: string;
+      error?: string;
     }
   /** A task the journal says is already done (on --resume). */
   | { type: 'task.skipped-done'; at: string; taskId: string; host: string }
-  | { type: 'run.finished'; at: string; runId: string; state: RunState; durationMs: number; recap: Record<string, HostRecap> };
+  | {
+      type: 'run.finished';
+      at: string;
+      runId: string;
+      state: RunState;
+      durationMs: number;
+      recap: Record<string, HostRecap>;
+    };
 
 export type FleetEventType = FleetEvent['type'];
 

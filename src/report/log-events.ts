@@ -47,7 +47,9 @@ export function describeEvent(event: FleetEvent): string {
     case 'facts.started':
       return `gathering facts from ${plural(event.hosts.length, 'host')}: ${event.hosts.join(', ')}`;
     case 'facts.finished':
-      return event.ok ? `${event.host}: facts gathered` : `${event.host}: facts not gathered: ${oneLine(event.error ?? 'unknown error')}`;
+      return event.ok
+        ? `${event.host}: facts gathered`
+        : `${event.host}: facts not gathered: ${oneLine(event.error ?? 'unknown error')}`;
     case 'task.started':
       return `${event.host}: task ${event.taskId} started: ${oneLine(event.title)} (${event.action})`;
     case 'task.progress': {

@@ -26,7 +26,8 @@ export function createLog(opts: LogOptions): Logger {
   const mask = winston.format((info) => {
     info.message = opts.redactor.mask(String(info.message));
     for (const key of Object.keys(info)) {
-      if (key !== 'message' && key !== 'level') (info as Record<string, unknown>)[key] = opts.redactor.maskValue(info[key]);
+      if (key !== 'message' && key !== 'level')
+        (info as Record<string, unknown>)[key] = opts.redactor.maskValue(info[key]);
     }
     return info;
   });
@@ -39,11 +40,16 @@ export function createLog(opts: LogOptions): Logger {
     }),
   ];
   if (opts.echo && opts.verbosity > 0) {
-    transports.push(new winston.transports.Stream({
-      stream: opts.echo,
-      level,
-      format: winston.format.combine(mask(), winston.format.printf((i) => `[${i.level}] ${String(i.message)}`)),
-    }));
+    transports.push(
+      new winston.transports.Stream({
+        stream: opts.echo,
+        level,
+        format: winston.format.combine(
+          mask(),
+          winston.format.printf((i) => `[${i.level}] ${String(i.message)}`),
+        ),
+      }),
+    );
   }
   const logger = winston.createLogger({ level: 'silly', transports, exitOnError: false });
   // A late line (an ssh2 error after the run ended, say) must never crash the process.

@@ -9,7 +9,12 @@ const RED = '31';
 const CYAN = '36';
 
 /** SGR colour for each task status, shared with the terminal view. */
-export const STATUS_COLOR: Readonly<Record<TaskStatus, string>> = { ok: GREEN, changed: YELLOW, failed: RED, skipped: CYAN };
+export const STATUS_COLOR: Readonly<Record<TaskStatus, string>> = {
+  ok: GREEN,
+  changed: YELLOW,
+  failed: RED,
+  skipped: CYAN,
+};
 
 export function paint(color: boolean, code: string, text: string): string {
   return color ? `\x1b[${code}m${text}\x1b[0m` : text;
@@ -24,7 +29,9 @@ function emptyRecap(): HostRecap {
  * journal reports as already done (`task.skipped-done`, on --resume) counts as skipped in this run.
  * Also accepts plain `{ host, status }` results.
  */
-export function recapFrom(items: Iterable<FleetEvent | { host: string; status: TaskStatus }>): Record<string, HostRecap> {
+export function recapFrom(
+  items: Iterable<FleetEvent | { host: string; status: TaskStatus }>,
+): Record<string, HostRecap> {
   const recap: Record<string, HostRecap> = {};
   const of = (host: string): HostRecap => (recap[host] ??= emptyRecap());
   for (const item of items) {

@@ -104,7 +104,11 @@ function encodedForms(secret: string): string[] {
   forms.push(...base64Forms(Buffer.from(secret, 'utf8')));
   try {
     const url = encodeURIComponent(secret);
-    forms.push(url, url.replace(/%20/g, '+'), url.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()));
+    forms.push(
+      url,
+      url.replace(/%20/g, '+'),
+      url.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()),
+    );
   } catch {
     // Lone surrogates cannot be URL-encoded, so they cannot leak that way either.
   }

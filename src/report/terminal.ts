@@ -100,7 +100,11 @@ export function percentOf(done: number | undefined, total: number | undefined): 
  * Work done as people read it: "12.4 MiB / 40.0 MiB", "1,204 / 5,000 entries", "3 items";
  * "" when nothing is counted.
  */
-export function formatWork(work: { done?: number | undefined; total?: number | undefined; unit?: Unit | undefined }): string {
+export function formatWork(work: {
+  done?: number | undefined;
+  total?: number | undefined;
+  unit?: Unit | undefined;
+}): string {
   const { done, total, unit } = work;
   if (done === undefined) return '';
   if (unit === 'bytes') return total === undefined ? formatBytes(done) : `${formatBytes(done)} / ${formatBytes(total)}`;
@@ -220,14 +224,17 @@ export class TerminalView {
         this.hostWidth = Math.max(0, ...event.hosts.map((h) => oneLine(h).length));
         const tasks = `${event.tasks} task${event.tasks === 1 ? '' : 's'}`;
         const hosts = `${event.hosts.length} host${event.hosts.length === 1 ? '' : 's'}`;
-        this.print([`PLAY ${this.clean(event.playbook)}  (run ${this.clean(event.runId)}: ${tasks} on ${hosts}${event.resumed ? ', resumed' : ''})`]);
+        this.print([
+          `PLAY ${this.clean(event.playbook)}  (run ${this.clean(event.runId)}: ${tasks} on ${hosts}${event.resumed ? ', resumed' : ''})`,
+        ]);
         break;
       }
       case 'facts.started':
         this.print([`gathering facts from ${event.hosts.length} host${event.hosts.length === 1 ? '' : 's'}`]);
         break;
       case 'facts.finished':
-        if (!event.ok) this.print([this.statusLine('failed', event.host, 'gathering facts'), ...this.errorLines(event.error)]);
+        if (!event.ok)
+          this.print([this.statusLine('failed', event.host, 'gathering facts'), ...this.errorLines(event.error)]);
         break;
       case 'task.started': {
         const now = this.clock.now();
@@ -242,7 +249,9 @@ export class TerminalView {
           this.startTimer();
           this.render([]);
         } else {
-          this.print([`${'started'.padEnd(STATUS_WIDTH)}  ${this.hostCell(event.host)}  ${this.clean(event.title || event.action)}`]);
+          this.print([
+            `${'started'.padEnd(STATUS_WIDTH)}  ${this.hostCell(event.host)}  ${this.clean(event.title || event.action)}`,
+          ]);
         }
         break;
       }
@@ -276,12 +285,16 @@ export class TerminalView {
         const now = this.clock.now();
         const lines: string[] = [];
         for (const task of this.running.values()) {
-          lines.push(`${this.word('aborted', '33')}  ${this.hostCell(task.host)}  ${task.title}  (${formatSeconds(now - task.startedAt)})`);
+          lines.push(
+            `${this.word('aborted', '33')}  ${this.hostCell(task.host)}  ${task.title}  (${formatSeconds(now - task.startedAt)})`,
+          );
         }
         this.running.clear();
         lines.push('', ...formatRecap(this.cleanRecap(event.recap), this.color).split('\n'), '');
         const stateColor = event.state === 'succeeded' ? '32' : event.state === 'failed' ? '31' : '33';
-        lines.push(`Run ${paint(this.color, stateColor, event.state)} in ${formatSeconds(event.durationMs)} (run ${this.clean(event.runId)})`);
+        lines.push(
+          `Run ${paint(this.color, stateColor, event.state)} in ${formatSeconds(event.durationMs)} (run ${this.clean(event.runId)})`,
+        );
         this.print(lines);
         break;
       }

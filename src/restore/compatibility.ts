@@ -28,39 +28,58 @@ export function compatibilityProblems(input: CompatibilityInput): string[] {
     problems.push(`snapshot ${m.id} belongs to deployment '${m.deployment}', the inventory is '${input.deployment}'`);
   }
   if (input.type === 'full') {
-    if (m.type !== 'FULL') problems.push(`snapshot ${m.id} is a DATA backup: a FULL restore needs a FULL snapshot (use --type data)`);
+    if (m.type !== 'FULL')
+      problems.push(`snapshot ${m.id} is a DATA backup: a FULL restore needs a FULL snapshot (use --type data)`);
     if (m.fqdn.toLowerCase() !== f.fqdn.toLowerCase()) {
-      problems.push(`snapshot ${m.id} is a FULL backup of ${m.fqdn}: it can only be restored onto that host, not ${f.fqdn} (restore its data with --type data)`);
+      problems.push(
+        `snapshot ${m.id} is a FULL backup of ${m.fqdn}: it can only be restored onto that host, not ${f.fqdn} (restore its data with --type data)`,
+      );
     }
   }
   const versions: Array<[string, string | undefined, string | undefined]> = [
     ['389-DS', versionOf(m.dsVersion), versionOf(f.dsVersion)],
-    ...(m.ipa_version && input.masterIpaVersion ? [['FreeIPA', versionOf(m.ipa_version), versionOf(input.masterIpaVersion)] as [string, string | undefined, string | undefined]] : []),
+    ...(m.ipa_version && input.masterIpaVersion
+      ? [
+          ['FreeIPA', versionOf(m.ipa_version), versionOf(input.masterIpaVersion)] as [
+            string,
+            string | undefined,
+            string | undefined,
+          ],
+        ]
+      : []),
   ];
   for (const [what, theirs, ours] of versions) {
     if (!theirs || !ours) continue;
     if (majorMinor(theirs) !== majorMinor(ours) && !input.forceVersion) {
-      problems.push(`snapshot ${m.id} was taken with ${what} ${theirs}, ${master.name} runs ${ours}: major.minor differ (--force-version to restore anyway)`);
+      problems.push(
+        `snapshot ${m.id} was taken with ${what} ${theirs}, ${master.name} runs ${ours}: major.minor differ (--force-version to restore anyway)`,
+      );
     }
   }
   for (const s of m.suffixes) {
     const backend = f.backends.find((b) => normalizeDn(b.suffix) === normalizeDn(s.suffix));
     if (!backend) {
-      problems.push(`${master.name} has no backend for ${s.suffix}: cannot restore a data backup into an empty system (install the server first)`);
+      problems.push(
+        `${master.name} has no backend for ${s.suffix}: cannot restore a data backup into an empty system (install the server first)`,
+      );
     }
   }
   const held = new Set(m.suffixes.map((s) => s.kind));
   for (const kind of input.suffixes) {
     if (!held.has(kind)) {
       const suffix = kind === 'ca' ? master.suffixes.ca.suffix : master.suffixes.domain;
-      problems.push(`snapshot ${m.id} holds no export of ${suffix}, which ${master.name} replicates: restoring the rest alone would mix data from two points in time (choose a snapshot of a host with the same suffixes)`);
+      problems.push(
+        `snapshot ${m.id} holds no export of ${suffix}, which ${master.name} replicates: restoring the rest alone would mix data from two points in time (choose a snapshot of a host with the same suffixes)`,
+      );
     }
   }
   for (const s of m.suffixes) {
     if (!input.suffixes.includes(s.kind)) {
-      problems.push(s.kind === 'ca'
-        ? `snapshot ${m.id} holds the CA suffix ${s.suffix}, but ${master.name} is not a CA replica: a CA restore needs a CA master`
-        : `snapshot ${m.id} holds ${s.suffix}, which ${master.name} does not replicate`);
+      problems.push(
+        s.kind === 'ca'
+          ? `snapshot ${m.id} holds the CA suffix ${s.suffix}, but ${master.name} is not a CA replica: a CA restore needs a CA master`
+          : `snapshot ${m.id} holds ${s.suffix}, which ${master.name} does not replicate`,
+      );
     }
   }
   return problems;
@@ -69,7 +88,7 @@ export function compatibilityProblems(input: CompatibilityInput): string[] {
 /** Bytes of each suffix's LDIF in the snapshot (what the master and each replica must hold). */
 export function ldifBytes(manifest: Manifest, kind: SuffixKind): number {
   const s: ManifestSuffix | undefined = manifest.suffixes.find((x) => x.kind === kind);
-  return s ? manifest.files.find((f) => f.path === s.ldif)?.size ?? 0 : 0;
+  return s ? (manifest.files.find((f) => f.path === s.ldif)?.size ?? 0) : 0;
 }
 
 /**

@@ -17,19 +17,34 @@ import type { SuffixKind } from './compatibility.js';
 import { generationOf } from './reinit.js';
 
 /** Whether an agreement's target is one of `hosts` (by inventory name or address; the FQDN when known). */
-export function targetsAny(a: Pick<Agreement, 'targetHost'>, hosts: Host[], fqdns: ReadonlyMap<string, string> = new Map()): boolean {
+export function targetsAny(
+  a: Pick<Agreement, 'targetHost'>,
+  hosts: Host[],
+  fqdns: ReadonlyMap<string, string> = new Map(),
+): boolean {
   const t = a.targetHost.toLowerCase().replace(/\.$/, '');
-  return hosts.some((h) => h.name.toLowerCase() === t || h.address.toLowerCase() === t || fqdns.get(h.name)?.toLowerCase() === t);
+  return hosts.some(
+    (h) => h.name.toLowerCase() === t || h.address.toLowerCase() === t || fqdns.get(h.name)?.toLowerCase() === t,
+  );
 }
 
 /** Every host must hold `master`'s generation of the suffix before anything is re-enabled. */
-export async function requireGeneration(transport: Transport, master: Host, hosts: Host[], suffix: string): Promise<string> {
+export async function requireGeneration(
+  transport: Transport,
+  master: Host,
+  hosts: Host[],
+  suffix: string,
+): Promise<string> {
   const want = await generationOf(transport, master, suffix);
-  if (!want) throw new FleetError('failure', `${master.name}: ${suffix} has no replica generation`, { host: master.name });
+  if (!want)
+    throw new FleetError('failure', `${master.name}: ${suffix} has no replica generation`, { host: master.name });
   const gens = await Promise.all(hosts.map(async (h) => [h, await generationOf(transport, h, suffix, 0)] as const));
   const behind = gens.filter(([, g]) => g !== want);
   if (behind.length > 0) {
-    throw new FleetError('failure', `${suffix}: ${behind.map(([h, g]) => `${h.name} has generation ${g ?? 'none'}`).join(', ')}, the master ${master.name} has ${want}: re-initialize them first (nothing was re-enabled)`);
+    throw new FleetError(
+      'failure',
+      `${suffix}: ${behind.map(([h, g]) => `${h.name} has generation ${g ?? 'none'}`).join(', ')}, the master ${master.name} has ${want}: re-initialize them first (nothing was re-enabled)`,
+    );
   }
   return want;
 }
@@ -49,49 +64,81 @@ export interface UnfenceResult {
  * each write makes all of that host's agreements run.
  */
 export async function unfenceSuffix(
-  transport: Transport, p: { hosts: Host[]; quarantined: Host[]; suffix: string; timeoutMs: number; signal: AbortSignal; onProgress?: (m: string) => void },
+  transport: Transport,
+  p: {
+    hosts: Host[];
+    quarantined: Host[];
+    suffix: string;
+    timeoutMs: number;
+    signal: AbortSignal;
+    onProgress?: (m: string) => void;
+  },
 ): Promise<UnfenceResult> {
   const toggles: UnfenceResult['toggles'] = [];
   const keptOff: UnfenceResult['keptOff'] = [];
   // Status stamps from before the enable: an agreement counts once its status changed.
   const before = new Map<string, string | undefined>();
-  await Promise.all(p.hosts.map(async (h) => {
-    const ldap = await transport.ldap(h);
-    await removeStrayProbes(ldap, p.suffix);
-    for (const a of await listAgreements(ldap, p.suffix)) before.set(`${h.name} ${a.dn}`, statusStamp(a));
-    const done = await setAgreementsEnabled(ldap, p.suffix, true, (a) => {
-      const quarantined = targetsAny(a, p.quarantined);
-      if (quarantined) keptOff.push({ host: h.name, name: a.name, target: a.targetHost });
-      return !quarantined;
-    });
-    toggles.push(...done.map((t) => ({ ...t, host: h.name })));
-  }));
+  await Promise.all(
+    p.hosts.map(async (h) => {
+      const ldap = await transport.ldap(h);
+      await removeStrayProbes(ldap, p.suffix);
+      for (const a of await listAgreements(ldap, p.suffix)) before.set(`${h.name} ${a.dn}`, statusStamp(a));
+      const done = await setAgreementsEnabled(ldap, p.suffix, true, (a) => {
+        const quarantined = targetsAny(a, p.quarantined);
+        if (quarantined) keptOff.push({ host: h.name, name: a.name, target: a.targetHost });
+        return !quarantined;
+      });
+      toggles.push(...done.map((t) => ({ ...t, host: h.name })));
+    }),
+  );
   const started = Date.now();
   await waitGreen(transport, p, before, started);
   return { toggles, keptOff, greenMs: Date.now() - started };
 }
 
 async function waitGreen(
-  transport: Transport, p: { hosts: Host[]; quarantined: Host[]; suffix: string; timeoutMs: number; signal: AbortSignal; onProgress?: (m: string) => void },
-  before: ReadonlyMap<string, string | undefined>, started: number,
+  transport: Transport,
+  p: {
+    hosts: Host[];
+    quarantined: Host[];
+    suffix: string;
+    timeoutMs: number;
+    signal: AbortSignal;
+    onProgress?: (m: string) => void;
+  },
+  before: ReadonlyMap<string, string | undefined>,
+  started: number,
 ): Promise<void> {
   const nudged = new Map<string, number>();
-  await Promise.all(p.hosts.map(async (h) => { await nudge(transport, h, p.suffix); nudged.set(h.name, Date.now()); }));
+  await Promise.all(
+    p.hosts.map(async (h) => {
+      await nudge(transport, h, p.suffix);
+      nudged.set(h.name, Date.now());
+    }),
+  );
   for (;;) {
     if (p.signal.aborted) throw new FleetError('failure', `${p.suffix}: waiting for green agreements interrupted`);
     const waiting: Array<{ host: Host; a: Agreement }> = [];
-    await Promise.all(p.hosts.map(async (h) => {
-      const ldap = await transport.ldap(h);
-      for (const a of await listAgreements(ldap, p.suffix)) {
-        if (!a.enabled || targetsAny(a, p.quarantined)) continue;
-        if (!isGreen(a) || statusStamp(a) === before.get(`${h.name} ${a.dn}`)) waiting.push({ host: h, a });
-      }
-    }));
+    await Promise.all(
+      p.hosts.map(async (h) => {
+        const ldap = await transport.ldap(h);
+        for (const a of await listAgreements(ldap, p.suffix)) {
+          if (!a.enabled || targetsAny(a, p.quarantined)) continue;
+          if (!isGreen(a) || statusStamp(a) === before.get(`${h.name} ${a.dn}`)) waiting.push({ host: h, a });
+        }
+      }),
+    );
     if (waiting.length === 0) return;
     const elapsed = Date.now() - started;
     p.onProgress?.(`${Math.round(elapsed / 1000)} s: ${waiting.length} agreement(s) not green yet`);
     if (elapsed > p.timeoutMs) {
-      throw new FleetError('failure', `${p.suffix}: agreements not green after ${Math.round(p.timeoutMs / 1000)} s: ${waiting.slice(0, 4).map(({ host, a }) => `${host.name} ${a.name}: ${a.lastUpdateStatus ?? 'no status'}`).join('; ')}`);
+      throw new FleetError(
+        'failure',
+        `${p.suffix}: agreements not green after ${Math.round(p.timeoutMs / 1000)} s: ${waiting
+          .slice(0, 4)
+          .map(({ host, a }) => `${host.name} ${a.name}: ${a.lastUpdateStatus ?? 'no status'}`)
+          .join('; ')}`,
+      );
     }
     for (const host of new Set(waiting.map((w) => w.host))) {
       if (Date.now() - (nudged.get(host.name) ?? 0) < 5_000) continue;
@@ -111,10 +158,16 @@ async function waitGreen(
 
 /** Deletes probe and canary entries left on a host by an earlier, interrupted attempt. */
 async function removeStrayProbes(ldap: LdapSession, suffix: string): Promise<void> {
-  const strays = await ldap.search(suffix, { scope: 'one', filter: '(|(cn=ipa-fleet-probe-*)(cn=ipa-fleet-canary-*))', attributes: ['1.1'] });
+  const strays = await ldap.search(suffix, {
+    scope: 'one',
+    filter: '(|(cn=ipa-fleet-probe-*)(cn=ipa-fleet-canary-*))',
+    attributes: ['1.1'],
+  });
   for (const e of strays) {
     // Replication may have deleted it meanwhile.
-    await ldap.delete(e.dn).catch((err: Error) => { if (!/no such object/i.test(err.message)) throw err; });
+    await ldap.delete(e.dn).catch((err: Error) => {
+      if (!/no such object/i.test(err.message)) throw err;
+    });
   }
 }
 
@@ -146,7 +199,9 @@ export function isGreen(a: Pick<Agreement, 'lastUpdateStatus' | 'lastUpdateStatu
   if (/no replication sessions started|agreement disabled/i.test(a.lastUpdateStatus ?? '')) return false;
   const state = statusState(a.lastUpdateStatusJson);
   if (state !== undefined) return state === 'green';
-  return /^error \(0\)/i.test(a.lastUpdateStatus ?? '') && /succeeded|acquired successfully/i.test(a.lastUpdateStatus ?? '');
+  return (
+    /^error \(0\)/i.test(a.lastUpdateStatus ?? '') && /succeeded|acquired successfully/i.test(a.lastUpdateStatus ?? '')
+  );
 }
 
 export interface SuffixConvergence {
@@ -177,7 +232,11 @@ export interface ConvergenceRequest {
   onProgress?: (m: string) => void;
 }
 
-export async function proveConvergence(transport: Transport, ctx: RunContext, req: ConvergenceRequest): Promise<ConvergenceReport> {
+export async function proveConvergence(
+  transport: Transport,
+  ctx: RunContext,
+  req: ConvergenceRequest,
+): Promise<ConvergenceReport> {
   const out: SuffixConvergence[] = [];
   for (const s of req.suffixes) {
     const members = s.hosts;
@@ -185,28 +244,49 @@ export async function proveConvergence(transport: Transport, ctx: RunContext, re
     // A probe or canary a fault left behind (its host died between the add and the delete) is not
     // data: it would be counted as an entry the snapshot does not have.
     for (const h of members) await removeStrayProbes(await transport.ldap(h), s.suffix);
-    const expected = s.expectedEntries ?? await countEntries(await transport.ldap(req.master), s.suffix);
+    const expected = s.expectedEntries ?? (await countEntries(await transport.ldap(req.master), s.suffix));
     const entries: Record<string, number> = {};
-    await Promise.all(members.map(async (h) => { entries[h.name] = await countEntries(await transport.ldap(h), s.suffix); }));
+    await Promise.all(
+      members.map(async (h) => {
+        entries[h.name] = await countEntries(await transport.ldap(h), s.suffix);
+      }),
+    );
     const off = Object.entries(entries).filter(([, n]) => n !== expected);
     if (off.length > 0) {
-      throw new FleetError('failure', `${s.suffix}: entry counts differ from the ${s.expectedEntries !== undefined ? 'snapshot' : 'master'}'s ${expected}: ${off.map(([h, n]) => `${h} ${n}`).join(', ')}`);
+      throw new FleetError(
+        'failure',
+        `${s.suffix}: entry counts differ from the ${s.expectedEntries !== undefined ? 'snapshot' : 'master'}'s ${expected}: ${off.map(([h, n]) => `${h} ${n}`).join(', ')}`,
+      );
     }
     const { seen, gone } = await canary(transport, ctx, req, s.suffix, members);
     out.push({ kind: s.kind, suffix: s.suffix, generation, entries, canaryMs: seen, canaryDeleteMs: gone });
   }
-  const report = await auditDeployment(transport, req.inventory, req.hosts, { suffixes: req.suffixes.map((s) => s.kind) });
+  const report = await auditDeployment(transport, req.inventory, req.hosts, {
+    suffixes: req.suffixes.map((s) => s.kind),
+  });
   const quarantined = new Set(req.quarantined.map((h) => h.name));
   const relevant = report.findings.filter((f) => !f.hosts.some((h) => quarantined.has(h)));
   const errors = relevant.filter((f) => f.severity === 'error');
   if (errors.length > 0) {
-    throw new FleetError('failure', `audit after the restore: ${errors.length} error(s): ${errors.slice(0, 3).map((f) => `${f.id} (${f.hosts.join(',')}): ${f.message}`).join('; ')}`);
+    throw new FleetError(
+      'failure',
+      `audit after the restore: ${errors.length} error(s): ${errors
+        .slice(0, 3)
+        .map((f) => `${f.id} (${f.hosts.join(',')}): ${f.message}`)
+        .join('; ')}`,
+    );
   }
   return { suffixes: out, findings: relevant };
 }
 
 /** Writes a canary on the master, waits until every host has it, deletes it and waits until it is gone everywhere. */
-async function canary(transport: Transport, ctx: RunContext, req: ConvergenceRequest, suffix: string, hosts: Host[]): Promise<{ seen: Record<string, number>; gone: Record<string, number> }> {
+async function canary(
+  transport: Transport,
+  ctx: RunContext,
+  req: ConvergenceRequest,
+  suffix: string,
+  hosts: Host[],
+): Promise<{ seen: Record<string, number>; gone: Record<string, number> }> {
   const dn = `cn=ipa-fleet-canary-${randomBytes(4).toString('hex')},${suffix}`;
   const master = await transport.ldap(req.master);
   const started = Date.now();
@@ -224,18 +304,32 @@ async function canary(transport: Transport, ctx: RunContext, req: ConvergenceReq
   }
 }
 
-async function waitAll(transport: Transport, hosts: Host[], dn: string, present: boolean, since: number, req: ConvergenceRequest): Promise<Record<string, number>> {
+async function waitAll(
+  transport: Transport,
+  hosts: Host[],
+  dn: string,
+  present: boolean,
+  since: number,
+  req: ConvergenceRequest,
+): Promise<Record<string, number>> {
   const at: Record<string, number> = {};
   for (;;) {
     if (req.signal.aborted) throw new FleetError('failure', `canary ${dn}: interrupted`);
-    await Promise.all(hosts.filter((h) => at[h.name] === undefined).map(async (h) => {
-      const entry = await (await transport.ldap(h)).read(dn, ['1.1']);
-      if ((entry !== undefined) === present) at[h.name] = Date.now() - since;
-    }));
+    await Promise.all(
+      hosts
+        .filter((h) => at[h.name] === undefined)
+        .map(async (h) => {
+          const entry = await (await transport.ldap(h)).read(dn, ['1.1']);
+          if ((entry !== undefined) === present) at[h.name] = Date.now() - since;
+        }),
+    );
     const missing = hosts.filter((h) => at[h.name] === undefined);
     if (missing.length === 0) return at;
     if (Date.now() - since > req.canaryTimeoutMs) {
-      throw new FleetError('failure', `canary ${dn} ${present ? 'did not reach' : 'was not deleted on'} ${missing.map((h) => h.name).join(', ')} within ${Math.round(req.canaryTimeoutMs / 1000)} s`);
+      throw new FleetError(
+        'failure',
+        `canary ${dn} ${present ? 'did not reach' : 'was not deleted on'} ${missing.map((h) => h.name).join(', ')} within ${Math.round(req.canaryTimeoutMs / 1000)} s`,
+      );
     }
     req.onProgress?.(`canary ${present ? 'on' : 'gone from'} ${hosts.length - missing.length}/${hosts.length} host(s)`);
     await new Promise((r) => setTimeout(r, 200));

@@ -54,7 +54,12 @@ export interface MasterRestoreResult {
   ruvEntriesRemoved: number;
 }
 
-export async function restoreMaster(transport: Transport, host: Host, ctx: RunContext, opts: MasterRestoreOptions): Promise<MasterRestoreResult> {
+export async function restoreMaster(
+  transport: Transport,
+  host: Host,
+  ctx: RunContext,
+  opts: MasterRestoreOptions,
+): Promise<MasterRestoreResult> {
   const m = opts.snapshot.manifest;
   const ssh = await transport.ssh(host);
   const ldifFolder = ldifDir(host.ldap.instance);
@@ -67,30 +72,41 @@ export async function restoreMaster(transport: Transport, host: Host, ctx: RunCo
   let ruvEntriesRemoved = 0;
   let stopped = false;
   try {
-    await ssh.run(`rm -rf ${shellQuote(staging)} && mkdir -m 700 ${shellQuote(staging)} && chown --reference=${shellQuote(ldifFolder)} ${shellQuote(staging)}`);
+    await ssh.run(
+      `rm -rf ${shellQuote(staging)} && mkdir -m 700 ${shellQuote(staging)} && chown --reference=${shellQuote(ldifFolder)} ${shellQuote(staging)}`,
+    );
     opts.onProgress?.('unpacking the snapshot');
-    await unpackSnapshot(opts.snapshot.archive, m, opts.key, async (file, content) => {
-      const ldifTarget = stagedLdif.get(file.path);
-      if (ldifTarget) {
-        const strip = stripRuvTombstone();
-        await Promise.all([
-          pipeline(content, strip),
-          uploadStream(ssh, ldifTarget, strip, { ownerLike: ldifFolder, display: `write ${ldifTarget}` }),
-        ]);
-        ruvEntriesRemoved += strip.removed();
-        return;
-      }
-      if (configRoots.some((root) => file.path === root || file.path.startsWith(`${root}/`))) {
-        const target = `${staging}/config/${file.path}`;
-        const source = /(^|\/)dse\.ldif$/.test(file.path) && file.path.startsWith('etc/dirsrv/') ? await agreementsOff(content) : content;
-        await uploadStream(ssh, target, source, { display: `write ${target}` });
-        config.push({ path: file.path, mode: file.mode ?? 0o600, uid: file.uid ?? 0, gid: file.gid ?? 0 });
-        return;
-      }
-      // db2bak folders and anything else the restore does not use: read past it.
-      content.resume();
-      await new Promise<void>((resolve, reject) => content.once('end', resolve).once('error', reject));
-    }, { signal: opts.signal });
+    await unpackSnapshot(
+      opts.snapshot.archive,
+      m,
+      opts.key,
+      async (file, content) => {
+        const ldifTarget = stagedLdif.get(file.path);
+        if (ldifTarget) {
+          const strip = stripRuvTombstone();
+          await Promise.all([
+            pipeline(content, strip),
+            uploadStream(ssh, ldifTarget, strip, { ownerLike: ldifFolder, display: `write ${ldifTarget}` }),
+          ]);
+          ruvEntriesRemoved += strip.removed();
+          return;
+        }
+        if (configRoots.some((root) => file.path === root || file.path.startsWith(`${root}/`))) {
+          const target = `${staging}/config/${file.path}`;
+          const source =
+            /(^|\/)dse\.ldif$/.test(file.path) && file.path.startsWith('etc/dirsrv/')
+              ? await agreementsOff(content)
+              : content;
+          await uploadStream(ssh, target, source, { display: `write ${target}` });
+          config.push({ path: file.path, mode: file.mode ?? 0o600, uid: file.uid ?? 0, gid: file.gid ?? 0 });
+          return;
+        }
+        // db2bak folders and anything else the restore does not use: read past it.
+        content.resume();
+        await new Promise<void>((resolve, reject) => content.once('end', resolve).once('error', reject));
+      },
+      { signal: opts.signal },
+    );
 
     const results: RestoredSuffix[] = [];
     if (opts.type === 'full') {
@@ -102,7 +118,10 @@ export async function restoreMaster(transport: Transport, host: Host, ctx: RunCo
       for (const s of restored) {
         const started = Date.now();
         opts.onProgress?.(`ldif2db ${s.backend}`);
-        await ssh.run(`dsctl ${shellQuote(host.ldap.instance)} ldif2db ${shellQuote(s.backend)} ${shellQuote(stagedLdif.get(s.ldif)!)}`, { timeoutMs: opts.importTimeoutMs ?? 3_600_000 });
+        await ssh.run(
+          `dsctl ${shellQuote(host.ldap.instance)} ldif2db ${shellQuote(s.backend)} ${shellQuote(stagedLdif.get(s.ldif)!)}`,
+          { timeoutMs: opts.importTimeoutMs ?? 3_600_000 },
+        );
         results.push(await pendingResult(s, Date.now() - started));
       }
       stopped = false;
@@ -111,10 +130,17 @@ export async function restoreMaster(transport: Transport, host: Host, ctx: RunCo
       const ldap = await transport.ldap(host);
       for (const s of restored) {
         const started = Date.now();
-        await runTask(ldap, 'import', { nsInstance: s.backend, nsFilename: stagedLdif.get(s.ldif)! }, {
-          timeoutMs: opts.importTimeoutMs ?? 3_600_000, signal: opts.signal,
-          onProgress: (done) => opts.onProgress?.(`import ${s.backend}${done !== undefined ? `: ${done} entries` : ''}`),
-        });
+        await runTask(
+          ldap,
+          'import',
+          { nsInstance: s.backend, nsFilename: stagedLdif.get(s.ldif)! },
+          {
+            timeoutMs: opts.importTimeoutMs ?? 3_600_000,
+            signal: opts.signal,
+            onProgress: (done) =>
+              opts.onProgress?.(`import ${s.backend}${done !== undefined ? `: ${done} entries` : ''}`),
+          },
+        );
         results.push(await pendingResult(s, Date.now() - started));
       }
     }
@@ -122,14 +148,23 @@ export async function restoreMaster(transport: Transport, host: Host, ctx: RunCo
     return { suffixes: results, configFiles: config.length, ruvEntriesRemoved };
   } finally {
     if (stopped) await startServices(transport, host, ctx, 'the FULL restore');
-    await transport.ssh(host)
+    await transport
+      .ssh(host)
       .then((session) => session.exec(`rm -rf ${shellQuote(staging)}`))
       .catch((err: Error) => ctx.log.warn(`${host.name}: could not remove ${staging}: ${err.message}`));
   }
 }
 
 async function pendingResult(s: ManifestSuffix, importMs: number): Promise<RestoredSuffix> {
-  return { kind: s.kind, suffix: s.suffix, backend: s.backend, entries: 0, generation: '', snapshotGeneration: s.generation, importMs };
+  return {
+    kind: s.kind,
+    suffix: s.suffix,
+    backend: s.backend,
+    entries: 0,
+    generation: '',
+    snapshotGeneration: s.generation,
+    importMs,
+  };
 }
 
 /** Entry count as in the manifest, and a generation that is not the snapshot's. Fills `r`. */
@@ -137,12 +172,23 @@ async function checkRestored(transport: Transport, host: Host, r: RestoredSuffix
   const ldap = await transport.ldap(host);
   r.entries = await countEntries(ldap, s.suffix);
   if (s.entryCount !== undefined && r.entries !== s.entryCount) {
-    throw new FleetError('failure', `${host.name}: ${s.suffix} holds ${r.entries} entries after the restore, the snapshot recorded ${s.entryCount}`, { host: host.name });
+    throw new FleetError(
+      'failure',
+      `${host.name}: ${s.suffix} holds ${r.entries} entries after the restore, the snapshot recorded ${s.entryCount}`,
+      { host: host.name },
+    );
   }
   const generation = await generationOf(transport, host, s.suffix, 30_000, s.generation);
-  if (!generation) throw new FleetError('failure', `${host.name}: ${s.suffix} has no replica generation after the import`, { host: host.name });
+  if (!generation)
+    throw new FleetError('failure', `${host.name}: ${s.suffix} has no replica generation after the import`, {
+      host: host.name,
+    });
   if (generation === s.generation) {
-    throw new FleetError('failure', `${host.name}: ${s.suffix} kept the snapshot's replica generation ${generation}: the RUV was not reset, peers could replay old changes`, { host: host.name });
+    throw new FleetError(
+      'failure',
+      `${host.name}: ${s.suffix} kept the snapshot's replica generation ${generation}: the RUV was not reset, peers could replay old changes`,
+      { host: host.name },
+    );
   }
   r.generation = generation;
 }
@@ -155,10 +201,22 @@ async function agreementsOff(content: Readable): Promise<Readable> {
 }
 
 /** Copies the staged configuration into place with the owner and mode the archive recorded. */
-async function putBackConfig(transport: Transport, host: Host, staging: string, files: Array<{ path: string; mode: number; uid: number; gid: number }>): Promise<void> {
+async function putBackConfig(
+  transport: Transport,
+  host: Host,
+  staging: string,
+  files: Array<{ path: string; mode: number; uid: number; gid: number }>,
+): Promise<void> {
   if (files.length === 0) return;
   const ssh = await transport.ssh(host);
-  const lines = files.map((f) => `install -D -o ${f.uid} -g ${f.gid} -m ${(f.mode & 0o7777).toString(8)} ${shellQuote(`${staging}/config/${f.path}`)} ${shellQuote(`/${f.path}`)}`);
+  const lines = files.map(
+    (f) =>
+      `install -D -o ${f.uid} -g ${f.gid} -m ${(f.mode & 0o7777).toString(8)} ${shellQuote(`${staging}/config/${f.path}`)} ${shellQuote(`/${f.path}`)}`,
+  );
   // One script on stdin: hundreds of files cost one round trip.
-  await ssh.run('sh -e', { stdin: `${lines.join('\n')}\n`, timeoutMs: 600_000, display: `put back ${files.length} configuration file(s)` });
+  await ssh.run('sh -e', {
+    stdin: `${lines.join('\n')}\n`,
+    timeoutMs: 600_000,
+    display: `put back ${files.length} configuration file(s)`,
+  });
 }

@@ -20,7 +20,8 @@ export interface QuarantineRecord {
 }
 
 function quarantineFile(stateDir: string, deployment: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(deployment)) throw new FleetError('usage', `deployment name '${deployment}' cannot name a folder`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(deployment))
+    throw new FleetError('usage', `deployment name '${deployment}' cannot name a folder`);
   return join(stateDir, 'deployments', deployment, 'quarantine.json');
 }
 
@@ -43,7 +44,11 @@ export async function readQuarantine(stateDir: string, deployment: string): Prom
 }
 
 /** Adds (or replaces) records; written to a temporary file and renamed, so a crash leaves the old file. */
-export async function quarantineHosts(stateDir: string, deployment: string, records: QuarantineRecord[]): Promise<void> {
+export async function quarantineHosts(
+  stateDir: string,
+  deployment: string,
+  records: QuarantineRecord[],
+): Promise<void> {
   const current = await readQuarantine(stateDir, deployment);
   for (const r of records) current[r.host] = r;
   await save(stateDir, deployment, current);
@@ -67,12 +72,18 @@ async function save(stateDir: string, deployment: string, records: Record<string
 
 /** The audit's view of quarantine: every quarantined inventory host is an error until it rejoins. */
 export function quarantineCheck(records: Record<string, QuarantineRecord>): Check {
-  return ({ inventory }) => inventory.hosts.filter((h) => h.name in records).map((h) => {
-    const r = records[h.name]!;
-    return {
-      id: 'host-quarantined' as const, severity: 'error' as const, hosts: [h.name], suffix: undefined,
-      message: `${h.name} is quarantined since ${r.since}: it was offline when ${r.master} was restored${r.snapshot ? ` from ${r.snapshot}` : ''} and still holds the old data`,
-      fix: `when it is back: ipa-fleet rejoin -i <inventory> ${h.name} (its agreements are turned off first; nothing it holds reaches the others)`,
-    };
-  });
+  return ({ inventory }) =>
+    inventory.hosts
+      .filter((h) => h.name in records)
+      .map((h) => {
+        const r = records[h.name]!;
+        return {
+          id: 'host-quarantined' as const,
+          severity: 'error' as const,
+          hosts: [h.name],
+          suffix: undefined,
+          message: `${h.name} is quarantined since ${r.since}: it was offline when ${r.master} was restored${r.snapshot ? ` from ${r.snapshot}` : ''} and still holds the old data`,
+          fix: `when it is back: ipa-fleet rejoin -i <inventory> ${h.name} (its agreements are turned off first; nothing it holds reaches the others)`,
+        };
+      });
 }

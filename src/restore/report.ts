@@ -33,7 +33,13 @@ export function phaseReport(plan: Plan, entries: JournalEntry[]): PhaseReport {
     row[task.stepName] = (row[task.stepName] ?? 0) + (to - from) / 1000;
     const s = span.get(task.stepName);
     span.set(task.stepName, { from: Math.min(s?.from ?? from, from), to: Math.max(s?.to ?? to, to) });
-    if (e.message && (task.action === 'unfence' || task.action === 'converge' || task.action === 'restore-master' || task.action === 'restore-preflight')) {
+    if (
+      e.message &&
+      (task.action === 'unfence' ||
+        task.action === 'converge' ||
+        task.action === 'restore-master' ||
+        task.action === 'restore-preflight')
+    ) {
       messages.push({ phase: task.stepName, host: task.host, message: e.message });
     }
   }

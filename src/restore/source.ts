@@ -19,15 +19,23 @@ export interface RestoreSource {
 /** What `SecretStore.get` caches a prompted passphrase under: the CLI asks before the run starts. */
 export const PASSPHRASE_PROMPT = 'the private key passphrase';
 
-export async function openRestoreSource(ctx: RunContext, deployment: string, params: JsonObject, opts: { needKey?: boolean } = {}): Promise<RestoreSource> {
+export async function openRestoreSource(
+  ctx: RunContext,
+  deployment: string,
+  params: JsonObject,
+  opts: { needKey?: boolean } = {},
+): Promise<RestoreSource> {
   const store = new SnapshotStore(typeof params.store === 'string' && params.store ? params.store : defaultStoreDir());
   const id = String(params.backup ?? '');
   const snapshot = await store.find(id);
   if (snapshot.deployment !== deployment) {
-    throw new UsageError(`snapshot ${snapshot.id} belongs to deployment '${snapshot.deployment}', the inventory is for '${deployment}'`);
+    throw new UsageError(
+      `snapshot ${snapshot.id} belongs to deployment '${snapshot.deployment}', the inventory is for '${deployment}'`,
+    );
   }
   const asked = String(params.type ?? '');
-  if (asked !== '' && asked !== 'data' && asked !== 'full') throw new UsageError(`--type: data or full, not '${asked}'`);
+  if (asked !== '' && asked !== 'data' && asked !== 'full')
+    throw new UsageError(`--type: data or full, not '${asked}'`);
   const type: SnapshotType = asked === 'data' || asked === 'full' ? asked : snapshot.type;
   let key: PrivateKey | undefined;
   if (snapshot.manifest.archive.encrypted && opts.needKey !== false) {
@@ -42,8 +50,15 @@ export async function openRestoreSource(ctx: RunContext, deployment: string, par
     key = await loadPrivateKey(resolve(keyFile), passphrase);
     const fingerprint = key.getFingerprint().toUpperCase();
     const subkeys = key.getKeys().map((k) => k.getFingerprint().toUpperCase());
-    if (!snapshot.manifest.archive.recipients.some((r) => r.toUpperCase() === fingerprint || subkeys.includes(r.toUpperCase()))) {
-      throw new FleetError('auth', `snapshot ${snapshot.id} is not encrypted to ${keyFile} (recipients: ${snapshot.manifest.archive.recipients.join(', ')})`);
+    if (
+      !snapshot.manifest.archive.recipients.some(
+        (r) => r.toUpperCase() === fingerprint || subkeys.includes(r.toUpperCase()),
+      )
+    ) {
+      throw new FleetError(
+        'auth',
+        `snapshot ${snapshot.id} is not encrypted to ${keyFile} (recipients: ${snapshot.manifest.archive.recipients.join(', ')})`,
+      );
     }
   }
   return { snapshot, key, type };

@@ -58,9 +58,16 @@ export class ScheduleDaemon {
       await this.checkKeys();
       await this.persist();
       for (const job of config.jobs) {
-        this.crons.push(new Cron(job.cron, { ...(job.timezone ? { timezone: job.timezone } : {}), catch: true }, (self) => this.tick(job, self.currentRun() ?? new Date())));
+        this.crons.push(
+          new Cron(job.cron, { ...(job.timezone ? { timezone: job.timezone } : {}), catch: true }, (self) =>
+            this.tick(job, self.currentRun() ?? new Date()),
+          ),
+        );
         const next = nextRun(job);
-        this.opts.say('info', `job ${job.name} (${job.deployment}, ${job.type}): '${job.cron}'${job.timezone ? ` ${job.timezone}` : ''}, next run ${next?.toISOString() ?? 'never'}`);
+        this.opts.say(
+          'info',
+          `job ${job.name} (${job.deployment}, ${job.type}): '${job.cron}'${job.timezone ? ` ${job.timezone}` : ''}, next run ${next?.toISOString() ?? 'never'}`,
+        );
       }
       heartbeat = setInterval(() => void this.persist(), this.opts.heartbeatMs ?? 60_000);
       await new Promise<void>((resolveStop) => {
@@ -84,7 +91,9 @@ export class ScheduleDaemon {
     for (const job of this.opts.config.jobs) {
       if (!job.noEncrypt) await loadRecipients(job.encryptTo);
       if (job.verify?.readData && job.verify.key) {
-        const passphrase = job.verify.passphrase ? await this.opts.ctx.secrets.get(job.verify.passphrase, `jobs.${job.name}.verify.passphrase`) : undefined;
+        const passphrase = job.verify.passphrase
+          ? await this.opts.ctx.secrets.get(job.verify.passphrase, `jobs.${job.name}.verify.passphrase`)
+          : undefined;
         this.verifyKeys.set(job.name, await loadPrivateKey(job.verify.key, passphrase));
       }
     }
@@ -96,12 +105,20 @@ export class ScheduleDaemon {
     if (this.opts.ctx.signal.aborted) return;
     if (this.active.has(job.name)) {
       jobRecord(state, job.name).skippedOverlaps += 1;
-      this.opts.say('warn', `job ${job.name}: the previous run is still going; this tick is skipped (${jobRecord(state, job.name).skippedOverlaps} skipped so far)`);
+      this.opts.say(
+        'warn',
+        `job ${job.name}: the previous run is still going; this tick is skipped (${jobRecord(state, job.name).skippedOverlaps} skipped so far)`,
+      );
       void this.persist();
       return;
     }
     const run = this.runJob(job, scheduledAt)
-      .catch((err: unknown) => this.opts.say('error', `job ${job.name}: ${this.opts.ctx.redactor.mask(err instanceof Error ? err.message : String(err))}`))
+      .catch((err: unknown) =>
+        this.opts.say(
+          'error',
+          `job ${job.name}: ${this.opts.ctx.redactor.mask(err instanceof Error ? err.message : String(err))}`,
+        ),
+      )
       .finally(() => this.active.delete(job.name));
     this.active.set(job.name, run);
   }
@@ -115,7 +132,9 @@ export class ScheduleDaemon {
     // One deployment at a time: wait for whatever run of it is queued before this one.
     const before = this.deploymentTail.get(job.deployment);
     let done!: () => void;
-    const mine = new Promise<void>((r) => { done = r; });
+    const mine = new Promise<void>((r) => {
+      done = r;
+    });
     const tail = (before ?? Promise.resolve()).then(() => mine);
     this.deploymentTail.set(job.deployment, tail);
     try {
@@ -125,19 +144,35 @@ export class ScheduleDaemon {
       }
       if (ctx.signal.aborted) return;
       const record = jobRecord(this.state!, job.name);
-      const verifyDue = job.verify !== undefined && (!record.lastVerify || Date.now() - new Date(record.lastVerify.at).getTime() >= job.verify.everySeconds * 1000);
+      const verifyDue =
+        job.verify !== undefined &&
+        (!record.lastVerify || Date.now() - new Date(record.lastVerify.at).getTime() >= job.verify.everySeconds * 1000);
       record.runs += 1;
       await this.persist();
-      this.opts.say('info', `job ${job.name}: run ${record.runs} starts (${job.type}${verifyDue ? ', verify due' : ''})`);
+      this.opts.say(
+        'info',
+        `job ${job.name}: run ${record.runs} starts (${job.type}${verifyDue ? ', verify due' : ''})`,
+      );
       const started = new Date();
       const report = await (this.opts.runBackup ?? runScheduledBackup)(job, {
-        ctx, stateDir: this.opts.stateDir, scheduledAt,
+        ctx,
+        stateDir: this.opts.stateDir,
+        scheduledAt,
         verify: verifyDue ? { readData: job.verify!.readData, key: this.verifyKeys.get(job.name) } : undefined,
         onEvent: (e) => this.onEvent(job, e),
-      }).catch((err: unknown) => failedReport(job, scheduledAt, started, ctx.redactor.mask(err instanceof Error ? err.message : String(err))));
+      }).catch((err: unknown) =>
+        failedReport(job, scheduledAt, started, ctx.redactor.mask(err instanceof Error ? err.message : String(err))),
+      );
       this.record(job, report);
       await this.persist();
-      this.opts.say(report.result === 'succeeded' && report.errors.length === 0 ? 'info' : report.result === 'cancelled' ? 'warn' : 'error', describeReport(report));
+      this.opts.say(
+        report.result === 'succeeded' && report.errors.length === 0
+          ? 'info'
+          : report.result === 'cancelled'
+            ? 'warn'
+            : 'error',
+        describeReport(report),
+      );
       await this.hooks(job, report);
     } finally {
       done();
@@ -160,10 +195,18 @@ export class ScheduleDaemon {
         lastAttempt: report.startedAt,
         lastDurationSeconds: r.durationSeconds,
         consecutiveFailures: r.ok ? 0 : (previous?.consecutiveFailures ?? 0) + 1,
-        ...(r.ok ? { lastSuccess: report.finishedAt, lastSnapshot: r.snapshot, lastSize: r.size } : {
-          ...(previous?.lastSuccess ? { lastSuccess: previous.lastSuccess, lastSnapshot: previous.lastSnapshot, lastSize: previous.lastSize } : {}),
-          lastError: r.error,
-        }),
+        ...(r.ok
+          ? { lastSuccess: report.finishedAt, lastSnapshot: r.snapshot, lastSize: r.size }
+          : {
+              ...(previous?.lastSuccess
+                ? {
+                    lastSuccess: previous.lastSuccess,
+                    lastSnapshot: previous.lastSnapshot,
+                    lastSize: previous.lastSize,
+                  }
+                : {}),
+              lastError: r.error,
+            }),
       };
     }
   }
@@ -173,14 +216,27 @@ export class ScheduleDaemon {
     const failed = report.result !== 'succeeded' || report.errors.length > 0;
     const command = failed ? job.hooks.onFailure : job.hooks.onSuccess;
     if (!command) return;
-    const outcome = await runHook(failed ? 'on_failure' : 'on_success', command, report, this.opts.ctx, job.hooks.timeoutSeconds);
-    if (!outcome.ok) this.opts.say('warn', `job ${job.name}: hook ${failed ? 'on_failure' : 'on_success'} failed (${outcome.problem ?? `exit ${outcome.exitCode ?? outcome.signal}`}); see the log`);
+    const outcome = await runHook(
+      failed ? 'on_failure' : 'on_success',
+      command,
+      report,
+      this.opts.ctx,
+      job.hooks.timeoutSeconds,
+    );
+    if (!outcome.ok)
+      this.opts.say(
+        'warn',
+        `job ${job.name}: hook ${failed ? 'on_failure' : 'on_success'} failed (${outcome.problem ?? `exit ${outcome.exitCode ?? outcome.signal}`}); see the log`,
+      );
   }
 
   private onEvent(job: JobConfig, e: FleetEvent): void {
     if (e.type !== 'task.finished') return;
     const detail = e.error ?? e.message ?? '';
-    this.opts.say(e.status === 'failed' ? 'warn' : 'info', `job ${job.name}: ${e.host} ${e.status} in ${(e.durationMs / 1000).toFixed(1)} s${detail ? `: ${detail}` : ''}`);
+    this.opts.say(
+      e.status === 'failed' ? 'warn' : 'info',
+      `job ${job.name}: ${e.host} ${e.status} in ${(e.durationMs / 1000).toFixed(1)} s${detail ? `: ${detail}` : ''}`,
+    );
   }
 
   /** Saves the state and rewrites the metrics file, one write after the other. */
@@ -192,10 +248,16 @@ export class ScheduleDaemon {
         await saveState(config.stateFile, state);
         if (config.metrics) {
           const view = await scheduleView(config, state);
-          await writeMetricsFile(config.metrics, renderMetrics({ hosts: view.hosts, jobs: view.jobs, writtenAt: new Date() }));
+          await writeMetricsFile(
+            config.metrics,
+            renderMetrics({ hosts: view.hosts, jobs: view.jobs, writtenAt: new Date() }),
+          );
         }
       } catch (err) {
-        this.opts.say('error', `cannot save the state or the metrics: ${err instanceof FleetError ? err.message : (err as Error).message}`);
+        this.opts.say(
+          'error',
+          `cannot save the state or the metrics: ${err instanceof FleetError ? err.message : (err as Error).message}`,
+        );
       }
     });
     return this.writes;
@@ -206,23 +268,40 @@ export class ScheduleDaemon {
 function failedReport(job: JobConfig, scheduledAt: Date, started: Date, message: string): RunReport {
   const finished = new Date();
   return {
-    job: job.name, deployment: job.deployment, type: job.type, runId: undefined, result: 'failed',
-    scheduledAt: scheduledAt.toISOString(), startedAt: started.toISOString(), finishedAt: finished.toISOString(),
+    job: job.name,
+    deployment: job.deployment,
+    type: job.type,
+    runId: undefined,
+    result: 'failed',
+    scheduledAt: scheduledAt.toISOString(),
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
     durationSeconds: (finished.getTime() - started.getTime()) / 1000,
-    hosts: { ok: [], failed: [] }, perHost: {}, errors: [{ message }], pruned: undefined, verify: undefined,
+    hosts: { ok: [], failed: [] },
+    perHost: {},
+    errors: [{ message }],
+    pruned: undefined,
+    verify: undefined,
   };
 }
 
 function describeReport(r: RunReport): string {
   const hosts = `${r.hosts.ok.length} of ${r.hosts.ok.length + r.hosts.failed.length} host(s) backed up`;
-  const failed = r.hosts.failed.length ? `; failed: ${r.hosts.failed.map((h) => `${h} (${r.perHost[h]?.error ?? '?'})`).join(', ')}` : '';
+  const failed = r.hosts.failed.length
+    ? `; failed: ${r.hosts.failed.map((h) => `${h} (${r.perHost[h]?.error ?? '?'})`).join(', ')}`
+    : '';
   const pruned = r.pruned ? `; pruned ${r.pruned.removed}, kept ${r.pruned.kept}` : '';
   const verify = r.verify ? `; verify${r.verify.readData ? ' (data)' : ''} ${r.verify.ok ? 'ok' : 'FAILED'}` : '';
-  const other = r.errors.filter((e) => !e.host || !r.hosts.failed.includes(e.host)).filter((e) => !/^verify /.test(e.message));
+  const other = r.errors
+    .filter((e) => !e.host || !r.hosts.failed.includes(e.host))
+    .filter((e) => !/^verify /.test(e.message));
   return `job ${r.job}: ${r.result} in ${r.durationSeconds.toFixed(1)} s: ${hosts}${failed}${pruned}${verify}${other.length && r.hosts.failed.length === 0 ? `; ${other.map((e) => e.message).join('; ')}` : ''}${r.runId ? ` (run ${r.runId})` : ''}`;
 }
 
 /** Waits `ms`; false when the signal aborted first. */
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return delay(ms, undefined, { signal }).then(() => true, () => false);
+  return delay(ms, undefined, { signal }).then(
+    () => true,
+    () => false,
+  );
 }

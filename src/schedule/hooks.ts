@@ -15,11 +15,22 @@ export interface HookOutcome {
 }
 
 export async function runHook(
-  name: 'on_failure' | 'on_success', command: string, report: RunReport, ctx: Pick<RunContext, 'log' | 'redactor'>, timeoutSeconds: number,
+  name: 'on_failure' | 'on_success',
+  command: string,
+  report: RunReport,
+  ctx: Pick<RunContext, 'log' | 'redactor'>,
+  timeoutSeconds: number,
 ): Promise<HookOutcome> {
   // Variables whose value is a secret (an env: source of a password) do not reach the hook.
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v === undefined || ctx.redactor.mask(v) === v));
-  Object.assign(env, { IPA_FLEET_HOOK: name, IPA_FLEET_JOB: report.job, IPA_FLEET_DEPLOYMENT: report.deployment, IPA_FLEET_RESULT: report.result });
+  const env: NodeJS.ProcessEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([, v]) => v === undefined || ctx.redactor.mask(v) === v),
+  );
+  Object.assign(env, {
+    IPA_FLEET_HOOK: name,
+    IPA_FLEET_JOB: report.job,
+    IPA_FLEET_DEPLOYMENT: report.deployment,
+    IPA_FLEET_RESULT: report.result,
+  });
   const outcome = await new Promise<HookOutcome>((resolveOutcome) => {
     let stderr = '';
     let problem: string | undefined;
@@ -27,16 +38,30 @@ export async function runHook(
     const timer = setTimeout(() => {
       problem = `did not finish within ${timeoutSeconds} s; killed`;
       // The whole process group: a hook that started curl or mail must not outlive its timeout.
-      try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     }, timeoutSeconds * 1000);
-    child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString('utf8')).slice(-2000); });
-    child.on('error', (err) => { problem = `could not start: ${err.message}`; });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString('utf8')).slice(-2000);
+    });
+    child.on('error', (err) => {
+      problem = `could not start: ${err.message}`;
+    });
     // A hook that does not read its stdin must not fail on EPIPE.
     child.stdin.on('error', () => undefined);
     child.stdin.end(`${JSON.stringify(report)}\n`);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolveOutcome({ ok: code === 0 && !problem, exitCode: code, signal, ...(problem ? { problem } : {}), stderrTail: stderr.trim() });
+      resolveOutcome({
+        ok: code === 0 && !problem,
+        exitCode: code,
+        signal,
+        ...(problem ? { problem } : {}),
+        stderrTail: stderr.trim(),
+      });
     });
   });
   const what = `hook ${name} of job ${report.job}`;

@@ -35,7 +35,11 @@ export async function runScheduledBackup(job: JobConfig, opts: JobRunOptions): P
   events.on((e) => {
     if (e.type === 'run.started') planned = e.hosts;
     if (e.type === 'task.finished' && e.action === 'backup') {
-      finished.set(e.host, { ok: e.status !== 'failed', durationMs: e.durationMs, ...(e.error ? { error: e.error } : {}) });
+      finished.set(e.host, {
+        ok: e.status !== 'failed',
+        durationMs: e.durationMs,
+        ...(e.error ? { error: e.error } : {}),
+      });
     }
     opts.onEvent?.(e);
   });
@@ -45,19 +49,31 @@ export async function runScheduledBackup(job: JobConfig, opts: JobRunOptions): P
   const snapshots = new Map<string, { id: string; size: number }>();
   try {
     const outcome = await runPlaybook({
-      playbook: 'backup-fleet', inventoryFile: job.inventory, limit: job.limit, ctx, events,
-      stateDir: opts.stateDir, forks: job.forks, confirm: async () => true,
+      playbook: 'backup-fleet',
+      inventoryFile: job.inventory,
+      limit: job.limit,
+      ctx,
+      events,
+      stateDir: opts.stateDir,
+      forks: job.forks,
+      confirm: async () => true,
       sets: [
-        `type=${job.type}`, `binary=${job.binary}`, `store=${job.store}`, `encrypt_to=${job.encryptTo.join(',')}`,
-        `no_encrypt=${job.noEncrypt}`, `compress=${job.compress}`,
+        `type=${job.type}`,
+        `binary=${job.binary}`,
+        `store=${job.store}`,
+        `encrypt_to=${job.encryptTo.join(',')}`,
+        `no_encrypt=${job.noEncrypt}`,
+        `compress=${job.compress}`,
       ],
     });
     runId = outcome.runId;
-    for (const f of outcome.failures) errors.push({ ...(f.host ? { host: f.host } : {}), message: ctx.redactor.mask(f.message) });
+    for (const f of outcome.failures)
+      errors.push({ ...(f.host ? { host: f.host } : {}), message: ctx.redactor.mask(f.message) });
     for (const entry of (await RunJournal.open(opts.stateDir, outcome.runId)).entries) {
       if (entry.type !== 'task.finished' || entry.status === 'failed') continue;
       const data = entry.data as { id?: unknown; size?: unknown } | undefined;
-      if (typeof data?.id === 'string' && typeof data.size === 'number') snapshots.set(entry.host, { id: data.id, size: data.size });
+      if (typeof data?.id === 'string' && typeof data.size === 'number')
+        snapshots.set(entry.host, { id: data.id, size: data.size });
     }
   } catch (err) {
     // The run did not start (a lock held by a restore, an unreadable inventory, a bad key): every
@@ -71,9 +87,15 @@ export async function runScheduledBackup(job: JobConfig, opts: JobRunOptions): P
     const task = finished.get(host);
     const snapshot = snapshots.get(host);
     const ok = task?.ok === true && snapshot !== undefined;
-    const error = ok ? undefined : task?.error ?? errors.find((e) => e.host === host)?.message ?? errors.find((e) => !e.host)?.message ?? 'not run';
+    const error = ok
+      ? undefined
+      : (task?.error ??
+        errors.find((e) => e.host === host)?.message ??
+        errors.find((e) => !e.host)?.message ??
+        'not run');
     perHost[host] = {
-      ok, durationSeconds: (task?.durationMs ?? 0) / 1000,
+      ok,
+      durationSeconds: (task?.durationMs ?? 0) / 1000,
       ...(snapshot ? { snapshot: snapshot.id, size: snapshot.size } : {}),
       ...(error ? { error } : {}),
     };
@@ -81,7 +103,13 @@ export async function runScheduledBackup(job: JobConfig, opts: JobRunOptions): P
   const ok = planned.filter((h) => perHost[h]!.ok);
   const failed = planned.filter((h) => !perHost[h]!.ok);
   const cancelled = ctx.signal.aborted;
-  const result: RunReport['result'] = cancelled ? 'cancelled' : failed.length === 0 && ok.length > 0 ? 'succeeded' : ok.length > 0 ? 'partial' : 'failed';
+  const result: RunReport['result'] = cancelled
+    ? 'cancelled'
+    : failed.length === 0 && ok.length > 0
+      ? 'succeeded'
+      : ok.length > 0
+        ? 'partial'
+        : 'failed';
 
   const store = new SnapshotStore(job.store);
   const deployment = job.deployment;
@@ -89,7 +117,11 @@ export async function runScheduledBackup(job: JobConfig, opts: JobRunOptions): P
   // Only after a run in which every host succeeded: while a host is failing, nothing is removed.
   if (result === 'succeeded' && job.retention) {
     try {
-      const r = await pruneDeployment(store, deployment, job.retention, { dryRun: false, command: `schedule ${job.name} prune`, warn: (m) => ctx.warn(m) });
+      const r = await pruneDeployment(store, deployment, job.retention, {
+        dryRun: false,
+        command: `schedule ${job.name} prune`,
+        warn: (m) => ctx.warn(m),
+      });
       pruned = { removed: r.decisions.filter((d) => !d.keep).length, kept: r.decisions.filter((d) => d.keep).length };
     } catch (err) {
       errors.push({ message: `prune: ${ctx.redactor.mask((err as Error).message)}` });
@@ -99,7 +131,8 @@ export async function runScheduledBackup(job: JobConfig, opts: JobRunOptions): P
   if (opts.verify && !cancelled) {
     try {
       verify = await verifyNewest(store, deployment, planned, opts.verify, `schedule ${job.name} verify`, ctx);
-      for (const s of verify.snapshots.filter((x) => !x.ok)) errors.push({ host: s.host, message: `verify ${s.id}: ${s.problems.join('; ')}` });
+      for (const s of verify.snapshots.filter((x) => !x.ok))
+        errors.push({ host: s.host, message: `verify ${s.id}: ${s.problems.join('; ')}` });
     } catch (err) {
       errors.push({ message: `verify: ${ctx.redactor.mask((err as Error).message)}` });
     }
@@ -107,10 +140,20 @@ export async function runScheduledBackup(job: JobConfig, opts: JobRunOptions): P
 
   const finishedAt = new Date();
   return {
-    job: job.name, deployment, type: job.type, runId, result,
-    scheduledAt: opts.scheduledAt.toISOString(), startedAt: started.toISOString(), finishedAt: finishedAt.toISOString(),
+    job: job.name,
+    deployment,
+    type: job.type,
+    runId,
+    result,
+    scheduledAt: opts.scheduledAt.toISOString(),
+    startedAt: started.toISOString(),
+    finishedAt: finishedAt.toISOString(),
     durationSeconds: (finishedAt.getTime() - started.getTime()) / 1000,
-    hosts: { ok, failed }, perHost, errors, pruned, verify,
+    hosts: { ok, failed },
+    perHost,
+    errors,
+    pruned,
+    verify,
   };
 }
 
@@ -120,7 +163,12 @@ export async function jobHosts(job: Pick<JobConfig, 'inventory' | 'limit'>): Pro
 }
 
 async function verifyNewest(
-  store: SnapshotStore, deployment: string, hosts: string[], opts: { readData: boolean; key: PrivateKey | undefined }, command: string, ctx: RunContext,
+  store: SnapshotStore,
+  deployment: string,
+  hosts: string[],
+  opts: { readData: boolean; key: PrivateKey | undefined },
+  command: string,
+  ctx: RunContext,
 ): Promise<VerifyReport> {
   const release = await acquireStoreLock(store.root, deployment, 'shared', command, (m) => ctx.warn(m));
   try {
@@ -131,7 +179,9 @@ async function verifyNewest(
         snapshots.push({ host, id: '-', ok: false, problems: ['no snapshot in the store'] });
         continue;
       }
-      const problems = await snapshotProblems(newest, opts).catch((err: unknown) => [err instanceof FleetError ? err.message : String(err)]);
+      const problems = await snapshotProblems(newest, opts).catch((err: unknown) => [
+        err instanceof FleetError ? err.message : String(err),
+      ]);
       snapshots.push({ host, id: newest.id, ok: problems.length === 0, problems });
     }
     return { at: new Date().toISOString(), readData: opts.readData, ok: snapshots.every((s) => s.ok), snapshots };

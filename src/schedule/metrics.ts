@@ -39,35 +39,84 @@ interface Family {
 
 export function renderMetrics(input: { hosts: HostMetrics[]; jobs: JobMetrics[]; writtenAt: Date }): string {
   const seconds = (d: Date | undefined): number => (d ? Math.floor(d.getTime() / 1000) : 0);
-  const perHost = (name: string, help: string, value: (h: HostMetrics) => number | undefined, type: Family['type'] = 'gauge'): Family => ({
-    name, type, help,
+  const perHost = (
+    name: string,
+    help: string,
+    value: (h: HostMetrics) => number | undefined,
+    type: Family['type'] = 'gauge',
+  ): Family => ({
+    name,
+    type,
+    help,
     samples: input.hosts.flatMap((h) => {
       const v = value(h);
       return v === undefined ? [] : [{ labels: { deployment: h.deployment, host: h.host }, value: v }];
     }),
   });
-  const perJob = (name: string, help: string, value: (j: JobMetrics) => number | undefined, type: Family['type'] = 'gauge'): Family => ({
-    name, type, help,
+  const perJob = (
+    name: string,
+    help: string,
+    value: (j: JobMetrics) => number | undefined,
+    type: Family['type'] = 'gauge',
+  ): Family => ({
+    name,
+    type,
+    help,
     samples: input.jobs.flatMap((j) => {
       const v = value(j);
       return v === undefined ? [] : [{ labels: { schedule_job: j.job, deployment: j.deployment }, value: v }];
     }),
   });
   const families: Family[] = [
-    perHost('ipa_fleet_backup_last_success_timestamp_seconds', 'Time of the newest snapshot of the host in the store (0: none).', (h) => seconds(h.lastSuccess)),
-    perHost('ipa_fleet_backup_last_attempt_timestamp_seconds', 'When the scheduler last tried to back up the host (0: never).', (h) => seconds(h.lastAttempt)),
-    perHost('ipa_fleet_backup_last_duration_seconds', "Duration of the host's last backup attempt.", (h) => h.lastDurationSeconds),
+    perHost(
+      'ipa_fleet_backup_last_success_timestamp_seconds',
+      'Time of the newest snapshot of the host in the store (0: none).',
+      (h) => seconds(h.lastSuccess),
+    ),
+    perHost(
+      'ipa_fleet_backup_last_attempt_timestamp_seconds',
+      'When the scheduler last tried to back up the host (0: never).',
+      (h) => seconds(h.lastAttempt),
+    ),
+    perHost(
+      'ipa_fleet_backup_last_duration_seconds',
+      "Duration of the host's last backup attempt.",
+      (h) => h.lastDurationSeconds,
+    ),
     perHost('ipa_fleet_backup_last_size_bytes', "Archive size of the host's newest snapshot.", (h) => h.lastSizeBytes),
-    perHost('ipa_fleet_backup_consecutive_failures', 'Scheduled backups of the host that failed in a row (0 after a success).', (h) => h.consecutiveFailures),
+    perHost(
+      'ipa_fleet_backup_consecutive_failures',
+      'Scheduled backups of the host that failed in a row (0 after a success).',
+      (h) => h.consecutiveFailures,
+    ),
     perHost('ipa_fleet_backup_snapshots_kept', 'Snapshots of the host in the store.', (h) => h.snapshotsKept),
     perJob('ipa_fleet_schedule_runs_total', 'Scheduled runs of the job started.', (j) => j.runs, 'counter'),
-    perJob('ipa_fleet_schedule_failed_runs_total', 'Scheduled runs of the job in which some host failed.', (j) => j.failedRuns, 'counter'),
-    perJob('ipa_fleet_schedule_skipped_overlaps_total', 'Ticks skipped because the previous run of the job was still going.', (j) => j.skippedOverlaps, 'counter'),
-    perJob('ipa_fleet_schedule_next_run_timestamp_seconds', 'When the job runs next.', (j) => (j.nextRun ? seconds(j.nextRun) : undefined)),
-    perJob('ipa_fleet_backup_verify_last_timestamp_seconds', 'When the newest snapshots of the job were last re-verified.', (j) => (j.lastVerify ? seconds(j.lastVerify.at) : undefined)),
-    perJob('ipa_fleet_backup_verify_ok', '1 when the last re-verification found every snapshot intact, else 0.', (j) => (j.lastVerify ? (j.lastVerify.ok ? 1 : 0) : undefined)),
+    perJob(
+      'ipa_fleet_schedule_failed_runs_total',
+      'Scheduled runs of the job in which some host failed.',
+      (j) => j.failedRuns,
+      'counter',
+    ),
+    perJob(
+      'ipa_fleet_schedule_skipped_overlaps_total',
+      'Ticks skipped because the previous run of the job was still going.',
+      (j) => j.skippedOverlaps,
+      'counter',
+    ),
+    perJob('ipa_fleet_schedule_next_run_timestamp_seconds', 'When the job runs next.', (j) =>
+      j.nextRun ? seconds(j.nextRun) : undefined,
+    ),
+    perJob(
+      'ipa_fleet_backup_verify_last_timestamp_seconds',
+      'When the newest snapshots of the job were last re-verified.',
+      (j) => (j.lastVerify ? seconds(j.lastVerify.at) : undefined),
+    ),
+    perJob('ipa_fleet_backup_verify_ok', '1 when the last re-verification found every snapshot intact, else 0.', (j) =>
+      j.lastVerify ? (j.lastVerify.ok ? 1 : 0) : undefined,
+    ),
     {
-      name: 'ipa_fleet_schedule_metrics_written_timestamp_seconds', type: 'gauge',
+      name: 'ipa_fleet_schedule_metrics_written_timestamp_seconds',
+      type: 'gauge',
       help: 'When the daemon last wrote this file (a stale value: the daemon is not running).',
       samples: [{ labels: {}, value: seconds(input.writtenAt) }],
     },
@@ -81,7 +130,9 @@ export function renderMetrics(input: { hosts: HostMetrics[]; jobs: JobMetrics[];
 }
 
 function labels(l: Record<string, string>): string {
-  const parts = Object.entries(l).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  const parts = Object.entries(l).map(
+    ([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`,
+  );
   return parts.length ? `{${parts.join(',')}}` : '';
 }
 

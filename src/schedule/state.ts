@@ -75,21 +75,27 @@ export async function loadState(file: string, warn: (m: string) => void): Promis
     text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
-    throw new FleetError('failure', `cannot read the schedule state ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new FleetError(
+      'failure',
+      `cannot read the schedule state ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
   }
   try {
     return parseState(text);
   } catch (err) {
     const aside = `${file}.unreadable-${Date.now()}`;
     await rename(file, aside);
-    warn(`the schedule state ${file} was unreadable (${(err as Error).message}); moved to ${aside}, counters start again`);
+    warn(
+      `the schedule state ${file} was unreadable (${(err as Error).message}); moved to ${aside}, counters start again`,
+    );
     return emptyState();
   }
 }
 
 function parseState(text: string): ScheduleState {
   const parsed = JSON.parse(text) as ScheduleState;
-  if (parsed?.version !== 1 || typeof parsed.jobs !== 'object' || typeof parsed.hosts !== 'object') throw new Error('not a schedule state');
+  if (parsed?.version !== 1 || typeof parsed.jobs !== 'object' || typeof parsed.hosts !== 'object')
+    throw new Error('not a schedule state');
   return parsed;
 }
 
@@ -116,15 +122,29 @@ export async function saveState(file: string, state: ScheduleState): Promise<voi
   await replaceJson(file, state);
 }
 
-interface DaemonHolder { pid: number; host: string; schedule: string; since: string }
+interface DaemonHolder {
+  pid: number;
+  host: string;
+  schedule: string;
+  since: string;
+}
 
 /** One daemon per state file: a second `schedule run` of the same schedule exits 11. */
-export async function lockState(file: string, schedule: string, warn: (m: string) => void): Promise<() => Promise<void>> {
+export async function lockState(
+  file: string,
+  schedule: string,
+  warn: (m: string) => void,
+): Promise<() => Promise<void>> {
   const lockFile = `${file}.lock`;
   const me: DaemonHolder = { pid: process.pid, host: hostname(), schedule, since: new Date().toISOString() };
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   return acquirePidLock(lockFile, me, {
-    held: (h) => new FleetError('lock', `schedule ${schedule} is already running (pid ${h.pid} on ${h.host}, since ${h.since}); lock file ${lockFile}`),
-    stale: (h) => warn(`removing the stale lock of a schedule daemon${h ? ` (pid ${h.pid} is gone)` : ''}: ${lockFile}`),
+    held: (h) =>
+      new FleetError(
+        'lock',
+        `schedule ${schedule} is already running (pid ${h.pid} on ${h.host}, since ${h.since}); lock file ${lockFile}`,
+      ),
+    stale: (h) =>
+      warn(`removing the stale lock of a schedule daemon${h ? ` (pid ${h.pid} is gone)` : ''}: ${lockFile}`),
   });
 }

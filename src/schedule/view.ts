@@ -41,11 +41,27 @@ export async function scheduleView(config: ScheduleConfig, state: ScheduleState)
     const record = state.jobs[job.name];
     const last = record?.lastRun;
     return {
-      job: job.name, deployment: job.deployment, cron: job.cron, timezone: job.timezone, type: job.type, store: job.store,
-      runs: record?.runs ?? 0, failedRuns: record?.failedRuns ?? 0, skippedOverlaps: record?.skippedOverlaps ?? 0,
+      job: job.name,
+      deployment: job.deployment,
+      cron: job.cron,
+      timezone: job.timezone,
+      type: job.type,
+      store: job.store,
+      runs: record?.runs ?? 0,
+      failedRuns: record?.failedRuns ?? 0,
+      skippedOverlaps: record?.skippedOverlaps ?? 0,
       nextRun: nextRun(job),
       lastVerify: record?.lastVerify ? { at: new Date(record.lastVerify.at), ok: record.lastVerify.ok } : undefined,
-      lastRun: last ? { result: last.result, startedAt: last.startedAt, finishedAt: last.finishedAt, durationSeconds: last.durationSeconds, runId: last.runId, hosts: last.hosts } : undefined,
+      lastRun: last
+        ? {
+            result: last.result,
+            startedAt: last.startedAt,
+            finishedAt: last.finishedAt,
+            durationSeconds: last.durationSeconds,
+            runId: last.runId,
+            hosts: last.hosts,
+          }
+        : undefined,
     };
   });
 
@@ -70,12 +86,15 @@ export async function scheduleView(config: ScheduleConfig, state: ScheduleState)
   const hosts: HostView[] = [];
   for (const t of targets.values()) {
     const snapshots: SnapshotEntry[] = [];
-    for (const store of t.stores) snapshots.push(...(await snapshotsOf(store, t.deployment)).filter((s) => s.host === t.host));
+    for (const store of t.stores)
+      snapshots.push(...(await snapshotsOf(store, t.deployment)).filter((s) => s.host === t.host));
     snapshots.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
     const newest = snapshots.at(-1);
     const record = state.hosts[t.deployment]?.[t.host];
     hosts.push({
-      deployment: t.deployment, host: t.host, jobs: t.jobs,
+      deployment: t.deployment,
+      host: t.host,
+      jobs: t.jobs,
       lastSuccess: newest ? new Date(newest.time) : undefined,
       lastAttempt: record ? new Date(record.lastAttempt) : undefined,
       lastDurationSeconds: record?.lastDurationSeconds,

@@ -24,29 +24,50 @@ export interface AuditReport {
   facts: Map<string, HostFacts | FleetError>;
 }
 
-export async function auditDeployment(transport: Transport, inventory: Inventory, hosts: Host[], opts: AuditOptions): Promise<AuditReport> {
+export async function auditDeployment(
+  transport: Transport,
+  inventory: Inventory,
+  hosts: Host[],
+  opts: AuditOptions,
+): Promise<AuditReport> {
   const generatedAt = new Date();
   const facts = await gatherAllFacts(transport, hosts);
   const conflicts = new Map<string, Partial<Record<SuffixKind, ConflictScan>>>();
-  await Promise.all(hosts.map(async (h) => {
-    const f = facts.get(h.name);
-    if (!f || f instanceof FleetError) return;
-    const scans: Partial<Record<SuffixKind, ConflictScan>> = {};
-    for (const kind of opts.suffixes) {
-      const sf = suffixFactsOf(f, kind);
-      if (!sf?.backend) continue;
-      const ldap = await transport.ldap(h, sf.port);
-      scans[kind] = await scanConflicts(ldap, sf.suffix);
-    }
-    conflicts.set(h.name, scans);
-  }));
+  await Promise.all(
+    hosts.map(async (h) => {
+      const f = facts.get(h.name);
+      if (!f || f instanceof FleetError) return;
+      const scans: Partial<Record<SuffixKind, ConflictScan>> = {};
+      for (const kind of opts.suffixes) {
+        const sf = suffixFactsOf(f, kind);
+        if (!sf?.backend) continue;
+        const ldap = await transport.ldap(h, sf.port);
+        scans[kind] = await scanConflicts(ldap, sf.suffix);
+      }
+      conflicts.set(h.name, scans);
+    }),
+  );
   const topology = buildTopology(inventory, facts);
-  const findings = runChecks({
-    inventory, facts, topology, conflicts, suffixes: opts.suffixes,
-    thresholds: { ...DEFAULT_THRESHOLDS, ...opts.thresholds },
-    now: generatedAt.getTime() / 1000,
-  }, opts.extraChecks);
-  return { deployment: inventory.deployment, generatedAt: generatedAt.toISOString(), suffixes: opts.suffixes, findings: sortFindings(findings), topology, facts };
+  const findings = runChecks(
+    {
+      inventory,
+      facts,
+      topology,
+      conflicts,
+      suffixes: opts.suffixes,
+      thresholds: { ...DEFAULT_THRESHOLDS, ...opts.thresholds },
+      now: generatedAt.getTime() / 1000,
+    },
+    opts.extraChecks,
+  );
+  return {
+    deployment: inventory.deployment,
+    generatedAt: generatedAt.toISOString(),
+    suffixes: opts.suffixes,
+    findings: sortFindings(findings),
+    topology,
+    facts,
+  };
 }
 
 /** The documented `audit --json` document (schema version 1). */
@@ -59,16 +80,27 @@ export function auditJson(report: AuditReport): Record<string, unknown> {
     suffixes: report.suffixes,
     summary: { errors: count('error'), warnings: count('warning'), infos: count('info') },
     findings: report.findings.map((f) => ({ ...f, suffix: f.suffix ?? null })),
-    topology: Object.fromEntries(report.suffixes.map((kind) => {
-      const g = report.topology[kind];
-      return [kind, {
-        suffix: g.suffix,
-        hosts: g.nodes,
-        agreements: g.edges.map((e) => ({
-          from: e.from, to: e.to, name: e.agreement.name, enabled: e.agreement.enabled, state: e.state, hasReverse: e.hasReverse,
-          lastUpdateStatus: e.agreement.lastUpdateStatus ?? null, lastInitStatus: e.agreement.lastInitStatus ?? null,
-        })),
-      }];
-    })),
+    topology: Object.fromEntries(
+      report.suffixes.map((kind) => {
+        const g = report.topology[kind];
+        return [
+          kind,
+          {
+            suffix: g.suffix,
+            hosts: g.nodes,
+            agreements: g.edges.map((e) => ({
+              from: e.from,
+              to: e.to,
+              name: e.agreement.name,
+              enabled: e.agreement.enabled,
+              state: e.state,
+              hasReverse: e.hasReverse,
+              lastUpdateStatus: e.agreement.lastUpdateStatus ?? null,
+              lastInitStatus: e.agreement.lastInitStatus ?? null,
+            })),
+          },
+        ];
+      }),
+    ),
   };
 }

@@ -19,7 +19,12 @@ export interface AuditThresholds {
   maxAgreements: number;
 }
 
-export const DEFAULT_THRESHOLDS: AuditThresholds = { lagSeconds: 300, skewSeconds: 30, refreshPendingSeconds: 300, maxAgreements: 4 };
+export const DEFAULT_THRESHOLDS: AuditThresholds = {
+  lagSeconds: 300,
+  skewSeconds: 30,
+  refreshPendingSeconds: 300,
+  maxAgreements: 4,
+};
 
 export interface AuditInput {
   inventory: Inventory;
@@ -40,27 +45,41 @@ export function runChecks(input: AuditInput, extraChecks: Check[] = []): Finding
   return [...DEFAULT_CHECKS, ...extraChecks].flatMap((check) => check(input));
 }
 
-const perSuffix = (fn: (input: AuditInput, graph: SuffixGraph) => Finding[]): Check =>
-  (input) => input.suffixes.flatMap((kind) => fn(input, input.topology[kind]));
+const perSuffix =
+  (fn: (input: AuditInput, graph: SuffixGraph) => Finding[]): Check =>
+  (input) =>
+    input.suffixes.flatMap((kind) => fn(input, input.topology[kind]));
 
 const label = (kind: SuffixKind): string => (kind === 'domain' ? 'domain suffix' : 'CA suffix');
 
-export const unreachableHosts: Check = ({ inventory, facts }) => inventory.hosts.flatMap((h) => {
-  const f = facts.get(h.name);
-  if (!(f instanceof FleetError)) return [];
-  return [{
-    id: 'host-unreachable', severity: 'error', hosts: [h.name], suffix: undefined,
-    message: f.message,
-    fix: f.kind === 'auth' ? 'check the SSH key / known_hosts / DM password for this host' : 'bring the host (sshd and ns-slapd) back, or check the network and firewall',
-  }];
-});
+export const unreachableHosts: Check = ({ inventory, facts }) =>
+  inventory.hosts.flatMap((h) => {
+    const f = facts.get(h.name);
+    if (!(f instanceof FleetError)) return [];
+    return [
+      {
+        id: 'host-unreachable',
+        severity: 'error',
+        hosts: [h.name],
+        suffix: undefined,
+        message: f.message,
+        fix:
+          f.kind === 'auth'
+            ? 'check the SSH key / known_hosts / DM password for this host'
+            : 'bring the host (sshd and ns-slapd) back, or check the network and firewall',
+      },
+    ];
+  });
 
 export const inventoryCoverage = perSuffix((_input, graph) => {
   const out: Finding[] = [];
   for (const node of graph.nodes.filter((n) => !n.inInventory)) {
     const from = graph.edges.filter((e) => e.to === node.name).map((e) => e.from);
     out.push({
-      id: 'host-not-in-inventory', severity: 'warning', hosts: [node.name], suffix: graph.kind,
+      id: 'host-not-in-inventory',
+      severity: 'warning',
+      hosts: [node.name],
+      suffix: graph.kind,
       message: `${from.join(', ')} replicate${from.length === 1 ? 's' : ''} the ${label(graph.kind)} to ${node.name}, which the inventory does not list`,
       fix: `add ${node.name} to the inventory, or remove the agreement if the host is gone`,
     });
@@ -72,7 +91,10 @@ export const inventoryCoverage = perSuffix((_input, graph) => {
       // In the CA graph, caHosts reports a CA host without agreements, with the cause.
       if (graph.kind === 'ca') continue;
       out.push({
-        id: 'host-without-agreements', severity: 'error', hosts: [node.name], suffix: graph.kind,
+        id: 'host-without-agreements',
+        severity: 'error',
+        hosts: [node.name],
+        suffix: graph.kind,
         message: `${node.name} has no ${label(graph.kind)} agreement to or from any host`,
         fix: `create agreements both ways with a peer (ipa topologysegment-add / dsconf repl-agmt create), then initialize ${node.name}`,
       });
@@ -81,51 +103,78 @@ export const inventoryCoverage = perSuffix((_input, graph) => {
   return out;
 });
 
-export const oneWayAgreements = perSuffix((_input, graph) => graph.edges.filter((e) => !e.hasReverse && graph.nodes.find((n) => n.name === e.to)?.reachable).map((e) => ({
-  id: 'agreement-one-way' as const, severity: 'error' as const, hosts: [e.from, e.to], suffix: graph.kind,
-  message: `${e.from} replicates the ${label(graph.kind)} to ${e.to} (${e.agreement.name}), but ${e.to} has no agreement back`,
-  fix: `create the agreement ${e.to} → ${e.from} (FreeIPA: re-add the topology segment)`,
-})));
+export const oneWayAgreements = perSuffix((_input, graph) =>
+  graph.edges
+    .filter((e) => !e.hasReverse && graph.nodes.find((n) => n.name === e.to)?.reachable)
+    .map((e) => ({
+      id: 'agreement-one-way' as const,
+      severity: 'error' as const,
+      hosts: [e.from, e.to],
+      suffix: graph.kind,
+      message: `${e.from} replicates the ${label(graph.kind)} to ${e.to} (${e.agreement.name}), but ${e.to} has no agreement back`,
+      fix: `create the agreement ${e.to} → ${e.from} (FreeIPA: re-add the topology segment)`,
+    })),
+);
 
 export const disconnected = perSuffix((_input, graph) => {
   const parts = components(graph);
   if (parts.length <= 1) return [];
-  return [{
-    id: 'graph-disconnected', severity: 'error', hosts: parts.flat(), suffix: graph.kind,
-    message: `the ${label(graph.kind)} falls into ${parts.length} separate groups: ${parts.map((p) => `{${p.join(', ')}}`).join(' ')}`,
-    fix: 'add agreements (both ways) between the groups so every change reaches every host',
-  }];
+  return [
+    {
+      id: 'graph-disconnected',
+      severity: 'error',
+      hosts: parts.flat(),
+      suffix: graph.kind,
+      message: `the ${label(graph.kind)} falls into ${parts.length} separate groups: ${parts.map((p) => `{${p.join(', ')}}`).join(' ')}`,
+      fix: 'add agreements (both ways) between the groups so every change reaches every host',
+    },
+  ];
 });
 
-export const tooManyAgreements = perSuffix(({ thresholds }, graph) => graph.nodes.flatMap((n) => {
-  const count = graph.edges.filter((e) => e.from === n.name).length;
-  if (count <= thresholds.maxAgreements) return [];
-  return [{
-    id: 'too-many-agreements' as const, severity: 'warning' as const, hosts: [n.name], suffix: graph.kind,
-    message: `${n.name} has ${count} ${label(graph.kind)} agreements (FreeIPA recommends at most ${thresholds.maxAgreements})`,
-    fix: 'remove some segments so each server replicates with at most 4 peers',
-  }];
-}));
+export const tooManyAgreements = perSuffix(({ thresholds }, graph) =>
+  graph.nodes.flatMap((n) => {
+    const count = graph.edges.filter((e) => e.from === n.name).length;
+    if (count <= thresholds.maxAgreements) return [];
+    return [
+      {
+        id: 'too-many-agreements' as const,
+        severity: 'warning' as const,
+        hosts: [n.name],
+        suffix: graph.kind,
+        message: `${n.name} has ${count} ${label(graph.kind)} agreements (FreeIPA recommends at most ${thresholds.maxAgreements})`,
+        fix: 'remove some segments so each server replicates with at most 4 peers',
+      },
+    ];
+  }),
+);
 
-export const disabledOrClosed = perSuffix((_input, graph) => graph.edges.flatMap((e) => {
-  const out: Finding[] = [];
-  if (!e.agreement.enabled) {
-    out.push({
-      id: 'agreement-disabled', severity: 'error', hosts: [e.from, e.to], suffix: graph.kind,
-      message: `agreement ${e.agreement.name} (${e.from} → ${e.to}) is disabled: changes on ${e.from} do not reach ${e.to} through it`,
-      fix: `enable it: ldapmodify ${e.agreement.dn}: replace nsds5ReplicaEnabled: on (after a restore: ipa-fleet does this when it unfences)`,
-    });
-  }
-  const schedule = e.agreement.schedule;
-  if (schedule && scheduleNeverOpens(schedule)) {
-    out.push({
-      id: 'schedule-never-opens', severity: 'error', hosts: [e.from, e.to], suffix: graph.kind,
-      message: `agreement ${e.agreement.name} (${e.from} → ${e.to}) has schedule '${schedule}', which never opens`,
-      fix: `delete nsDS5ReplicaUpdateSchedule from ${e.agreement.dn} (always open), or give it a real window`,
-    });
-  }
-  return out;
-}));
+export const disabledOrClosed = perSuffix((_input, graph) =>
+  graph.edges.flatMap((e) => {
+    const out: Finding[] = [];
+    if (!e.agreement.enabled) {
+      out.push({
+        id: 'agreement-disabled',
+        severity: 'error',
+        hosts: [e.from, e.to],
+        suffix: graph.kind,
+        message: `agreement ${e.agreement.name} (${e.from} → ${e.to}) is disabled: changes on ${e.from} do not reach ${e.to} through it`,
+        fix: `enable it: ldapmodify ${e.agreement.dn}: replace nsds5ReplicaEnabled: on (after a restore: ipa-fleet does this when it unfences)`,
+      });
+    }
+    const schedule = e.agreement.schedule;
+    if (schedule && scheduleNeverOpens(schedule)) {
+      out.push({
+        id: 'schedule-never-opens',
+        severity: 'error',
+        hosts: [e.from, e.to],
+        suffix: graph.kind,
+        message: `agreement ${e.agreement.name} (${e.from} → ${e.to}) has schedule '${schedule}', which never opens`,
+        fix: `delete nsDS5ReplicaUpdateSchedule from ${e.agreement.dn} (always open), or give it a real window`,
+      });
+    }
+    return out;
+  }),
+);
 
 /** `HHMM-HHMM DAYS` (days 0–6); it never opens when no day is listed or the window is empty. */
 export function scheduleNeverOpens(schedule: string): boolean {
@@ -135,50 +184,69 @@ export function scheduleNeverOpens(schedule: string): boolean {
   return !/[0-6]/.test(m[3]!) || m[1] === m[2];
 }
 
-export const initAndStatus = perSuffix(({ thresholds, now }, graph) => graph.edges.flatMap((e) => {
-  const a = e.agreement;
-  const out: Finding[] = [];
-  if (statusState(a.lastInitStatusJson) === 'red' || /aborted|ldap error|connection error/i.test(a.lastInitStatus ?? '')) {
-    out.push({
-      id: 'init-failed', severity: 'error', hosts: [e.from, e.to], suffix: graph.kind,
-      message: `the last initialization of ${e.to} through ${a.name} failed: ${a.lastInitStatus ?? 'no status'}`,
-      fix: `initialize ${e.to} again from ${e.from} once the cause is fixed`,
-    });
-  }
-  if (a.refreshPending) {
-    const started = generalizedTime(a.lastInitStart);
-    const age = started === undefined ? undefined : now - started;
-    if (age === undefined || age > thresholds.refreshPendingSeconds) {
+export const initAndStatus = perSuffix(({ thresholds, now }, graph) =>
+  graph.edges.flatMap((e) => {
+    const a = e.agreement;
+    const out: Finding[] = [];
+    if (
+      statusState(a.lastInitStatusJson) === 'red' ||
+      /aborted|ldap error|connection error/i.test(a.lastInitStatus ?? '')
+    ) {
       out.push({
-        id: 'refresh-pending', severity: 'warning', hosts: [e.from, e.to], suffix: graph.kind,
-        message: `a total update of ${e.to} through ${a.name} is requested but has ${age === undefined ? 'not started' : `run for ${Math.round(age)} s`}${a.enabled ? '' : ' (the agreement is disabled)'}`,
-        fix: 'check that both servers run and the agreement is enabled; a disabled agreement refuses an init (LDAP 53)',
+        id: 'init-failed',
+        severity: 'error',
+        hosts: [e.from, e.to],
+        suffix: graph.kind,
+        message: `the last initialization of ${e.to} through ${a.name} failed: ${a.lastInitStatus ?? 'no status'}`,
+        fix: `initialize ${e.to} again from ${e.from} once the cause is fixed`,
       });
     }
-  }
-  if (a.enabled) {
-    const state = statusState(a.lastUpdateStatusJson);
-    const text = a.lastUpdateStatus ?? '';
-    const generation = /different database generation/i.test(text);
-    // Servers without the JSON status only give text: a busy replica there is amber too.
-    const textOnly = state === undefined && /^Error \((?!0\))/.test(text);
-    const busy = textOnly && /busy/i.test(text);
-    if (state === 'red' || (textOnly && !busy)) {
-      out.push({
-        id: 'update-status-red', severity: 'error', hosts: [e.from, e.to], suffix: graph.kind,
-        message: `${e.from} → ${e.to} (${a.name}): ${text || 'error'}`,
-        fix: generation ? `${e.to} holds data of another generation: re-initialize it from ${e.from} (or restore it)` : 'read the errors log of both servers; fix the cause, then check again',
-      });
-    } else if (state === 'amber' || busy) {
-      out.push({
-        id: 'update-status-amber', severity: 'warning', hosts: [e.from, e.to], suffix: graph.kind,
-        message: `${e.from} → ${e.to} (${a.name}): ${text}`,
-        fix: 'usually transient (replica busy, retrying); check again, and read the errors log if it stays',
-      });
+    if (a.refreshPending) {
+      const started = generalizedTime(a.lastInitStart);
+      const age = started === undefined ? undefined : now - started;
+      if (age === undefined || age > thresholds.refreshPendingSeconds) {
+        out.push({
+          id: 'refresh-pending',
+          severity: 'warning',
+          hosts: [e.from, e.to],
+          suffix: graph.kind,
+          message: `a total update of ${e.to} through ${a.name} is requested but has ${age === undefined ? 'not started' : `run for ${Math.round(age)} s`}${a.enabled ? '' : ' (the agreement is disabled)'}`,
+          fix: 'check that both servers run and the agreement is enabled; a disabled agreement refuses an init (LDAP 53)',
+        });
+      }
     }
-  }
-  return out;
-}));
+    if (a.enabled) {
+      const state = statusState(a.lastUpdateStatusJson);
+      const text = a.lastUpdateStatus ?? '';
+      const generation = /different database generation/i.test(text);
+      // Servers without the JSON status only give text: a busy replica there is amber too.
+      const textOnly = state === undefined && /^Error \((?!0\))/.test(text);
+      const busy = textOnly && /busy/i.test(text);
+      if (state === 'red' || (textOnly && !busy)) {
+        out.push({
+          id: 'update-status-red',
+          severity: 'error',
+          hosts: [e.from, e.to],
+          suffix: graph.kind,
+          message: `${e.from} → ${e.to} (${a.name}): ${text || 'error'}`,
+          fix: generation
+            ? `${e.to} holds data of another generation: re-initialize it from ${e.from} (or restore it)`
+            : 'read the errors log of both servers; fix the cause, then check again',
+        });
+      } else if (state === 'amber' || busy) {
+        out.push({
+          id: 'update-status-amber',
+          severity: 'warning',
+          hosts: [e.from, e.to],
+          suffix: graph.kind,
+          message: `${e.from} → ${e.to} (${a.name}): ${text}`,
+          fix: 'usually transient (replica busy, retrying); check again, and read the errors log if it stays',
+        });
+      }
+    }
+    return out;
+  }),
+);
 
 export const generations = perSuffix(({ facts }, graph) => {
   const byGeneration = new Map<string, string[]>();
@@ -189,12 +257,17 @@ export const generations = perSuffix(({ facts }, graph) => {
   }
   if (byGeneration.size <= 1) return [];
   const groups = [...byGeneration].sort((a, b) => b[1].length - a[1].length);
-  return [{
-    id: 'generation-mismatch', severity: 'error', hosts: groups.flatMap(([, hosts]) => hosts), suffix: graph.kind,
-    message: `the ${label(graph.kind)} has ${groups.length} replica generations: ${groups.map(([g, hosts]) => `${g} on ${hosts.join(', ')}`).join('; ')}`,
-    fix: `choose the host with the right data and re-initialize the others from it (ipa-fleet restore / re-initialize)`,
-    details: Object.fromEntries(groups),
-  }];
+  return [
+    {
+      id: 'generation-mismatch',
+      severity: 'error',
+      hosts: groups.flatMap(([, hosts]) => hosts),
+      suffix: graph.kind,
+      message: `the ${label(graph.kind)} has ${groups.length} replica generations: ${groups.map(([g, hosts]) => `${g} on ${hosts.join(', ')}`).join('; ')}`,
+      fix: `choose the host with the right data and re-initialize the others from it (ipa-fleet restore / re-initialize)`,
+      details: Object.fromEntries(groups),
+    },
+  ];
 });
 
 export const duplicateRids = perSuffix(({ facts }, graph) => {
@@ -204,11 +277,16 @@ export const duplicateRids = perSuffix(({ facts }, graph) => {
     if (!replica || replica.rid === 65535) continue; // consumers and hubs share 65535 by design
     byRid.set(replica.rid, [...(byRid.get(replica.rid) ?? []), n.name]);
   }
-  return [...byRid].filter(([, hosts]) => hosts.length > 1).map(([rid, hosts]) => ({
-    id: 'duplicate-rid' as const, severity: 'error' as const, hosts, suffix: graph.kind,
-    message: `replica ID ${rid} of the ${label(graph.kind)} is used by ${hosts.join(' and ')}: their changes collide`,
-    fix: 'give one of them a new replica ID (re-create its replica) and clean the old RID everywhere',
-  }));
+  return [...byRid]
+    .filter(([, hosts]) => hosts.length > 1)
+    .map(([rid, hosts]) => ({
+      id: 'duplicate-rid' as const,
+      severity: 'error' as const,
+      hosts,
+      suffix: graph.kind,
+      message: `replica ID ${rid} of the ${label(graph.kind)} is used by ${hosts.join(' and ')}: their changes collide`,
+      fix: 'give one of them a new replica ID (re-create its replica) and clean the old RID everywhere',
+    }));
 });
 
 export const staleRids = perSuffix(({ inventory, facts }, graph) => {
@@ -218,7 +296,11 @@ export const staleRids = perSuffix(({ inventory, facts }, graph) => {
   // Hosts not read (unreachable, or left out by --limit) may own RIDs we cannot see.
   for (const h of inventory.hosts) {
     const f = facts.get(h.name);
-    if (f instanceof FleetError || f === undefined) { unknown = true; unreachable.add(h.name); continue; }
+    if (f instanceof FleetError || f === undefined) {
+      unknown = true;
+      unreachable.add(h.name);
+      continue;
+    }
     const replica = suffixFactsOf(f, graph.kind)?.replica;
     if (replica) live.add(replica.rid);
   }
@@ -242,8 +324,9 @@ export const staleRids = perSuffix(({ inventory, facts }, graph) => {
   return [...seenAt].map(([rid, hosts]) => ({
     id: 'stale-rid' as const,
     // An unreachable inventory host might own the RID: then it is only a hint.
-    severity: unknown ? 'info' as const : 'warning' as const,
-    hosts, suffix: graph.kind,
+    severity: unknown ? ('info' as const) : ('warning' as const),
+    hosts,
+    suffix: graph.kind,
     message: `replica ID ${rid} appears in the ${label(graph.kind)} RUV of ${hosts.join(', ')} but no ${unknown ? 'reachable ' : ''}supplier owns it`,
     fix: `if no server uses RID ${rid} any more, run CleanAllRUV: dsconf <instance> repl-tasks cleanallruv --suffix ${graph.suffix} --replica-id ${rid}`,
   }));
@@ -265,7 +348,10 @@ export const lag = perSuffix(({ facts, thresholds }, graph) => {
       const behind = seen ? csnLagSeconds(seen, latest) : undefined;
       if (behind !== undefined && behind > thresholds.lagSeconds) {
         out.push({
-          id: 'replication-lag', severity: 'warning', hosts: [other.name, owner.name], suffix: graph.kind,
+          id: 'replication-lag',
+          severity: 'warning',
+          hosts: [other.name, owner.name],
+          suffix: graph.kind,
           message: `${other.name} is ${Math.round(behind)} s behind the changes of ${owner.name} (RID ${rid}) on the ${label(graph.kind)}`,
           fix: 'check the agreements on the path between them (status, schedule, enabled)',
           details: { rid, behindSeconds: behind },
@@ -276,38 +362,53 @@ export const lag = perSuffix(({ facts, thresholds }, graph) => {
   return out;
 });
 
-export const conflictEntries = perSuffix(({ conflicts }, graph) => graph.nodes.flatMap((n) => {
-  const scan = conflicts.get(n.name)?.[graph.kind];
-  if (!scan) return [];
-  const out: Finding[] = [];
-  if (scan.conflicts.count > 0) {
-    out.push({
-      id: 'conflict-entries', severity: 'warning', hosts: [n.name], suffix: graph.kind,
-      message: `${n.name} holds ${scan.conflicts.count} replication conflict entr${scan.conflicts.count === 1 ? 'y' : 'ies'}: ${scan.conflicts.first.join('; ')}`,
-      fix: 'resolve each conflict: keep the right entry, delete or rename the conflict one (dsconf repl-conflict)',
-      details: scan.conflicts as unknown as Finding['details'],
-    });
-  }
-  if (scan.glue.count > 0) {
-    out.push({
-      id: 'glue-entries', severity: 'warning', hosts: [n.name], suffix: graph.kind,
-      message: `${n.name} holds ${scan.glue.count} glue entr${scan.glue.count === 1 ? 'y' : 'ies'}: ${scan.glue.first.join('; ')}`,
-      fix: 'convert or delete the glue entries (dsconf repl-conflict convert-glue / delete-glue)',
-    });
-  }
-  return out;
-}));
+export const conflictEntries = perSuffix(({ conflicts }, graph) =>
+  graph.nodes.flatMap((n) => {
+    const scan = conflicts.get(n.name)?.[graph.kind];
+    if (!scan) return [];
+    const out: Finding[] = [];
+    if (scan.conflicts.count > 0) {
+      out.push({
+        id: 'conflict-entries',
+        severity: 'warning',
+        hosts: [n.name],
+        suffix: graph.kind,
+        message: `${n.name} holds ${scan.conflicts.count} replication conflict entr${scan.conflicts.count === 1 ? 'y' : 'ies'}: ${scan.conflicts.first.join('; ')}`,
+        fix: 'resolve each conflict: keep the right entry, delete or rename the conflict one (dsconf repl-conflict)',
+        details: scan.conflicts as unknown as Finding['details'],
+      });
+    }
+    if (scan.glue.count > 0) {
+      out.push({
+        id: 'glue-entries',
+        severity: 'warning',
+        hosts: [n.name],
+        suffix: graph.kind,
+        message: `${n.name} holds ${scan.glue.count} glue entr${scan.glue.count === 1 ? 'y' : 'ies'}: ${scan.glue.first.join('; ')}`,
+        fix: 'convert or delete the glue entries (dsconf repl-conflict convert-glue / delete-glue)',
+      });
+    }
+    return out;
+  }),
+);
 
-export const changelogTrimming = perSuffix(({ facts }, graph) => graph.nodes.flatMap((n) => {
-  const sf = suffixFactsOf(facts.get(n.name), graph.kind);
-  // nsDS5Flags bit 1: the replica keeps a changelog (read-only consumers do not).
-  if (!sf?.replica || (sf.replica.flags & 1) === 0 || sf.changelogMaxAge) return [];
-  return [{
-    id: 'changelog-trimming-off' as const, severity: 'warning' as const, hosts: [n.name], suffix: graph.kind,
-    message: `the ${label(graph.kind)} changelog on ${n.name} is never trimmed (no nsslapd-changelogmaxage)`,
-    fix: `set it: dsconf <instance> replication set-changelog --suffix ${graph.suffix} --max-age 7d`,
-  }];
-}));
+export const changelogTrimming = perSuffix(({ facts }, graph) =>
+  graph.nodes.flatMap((n) => {
+    const sf = suffixFactsOf(facts.get(n.name), graph.kind);
+    // nsDS5Flags bit 1: the replica keeps a changelog (read-only consumers do not).
+    if (!sf?.replica || (sf.replica.flags & 1) === 0 || sf.changelogMaxAge) return [];
+    return [
+      {
+        id: 'changelog-trimming-off' as const,
+        severity: 'warning' as const,
+        hosts: [n.name],
+        suffix: graph.kind,
+        message: `the ${label(graph.kind)} changelog on ${n.name} is never trimmed (no nsslapd-changelogmaxage)`,
+        fix: `set it: dsconf <instance> replication set-changelog --suffix ${graph.suffix} --max-age 7d`,
+      },
+    ];
+  }),
+);
 
 export const caHosts: Check = ({ inventory, facts, topology, suffixes }) => {
   if (!suffixes.includes('ca')) return [];
@@ -319,31 +420,56 @@ export const caHosts: Check = ({ inventory, facts, topology, suffixes }) => {
     const edges = topology.ca.edges.filter((e) => e.from === h.name || e.to === h.name);
     if (edges.length > 0) return [];
     const replica = f.suffixes.ca?.replica;
-    return [{
-      id: 'ca-host-without-ca-agreements' as const, severity: 'error' as const, hosts: [h.name], suffix: 'ca' as const,
-      message: `${h.name} has role ca but ${replica ? 'no CA (o=ipaca) agreement' : 'no CA replica'}: its certificate data does not replicate`,
-      fix: `connect it to another CA: ipa topologysegment-add ca … (or ipa-csreplica-manage connect), then re-initialize its CA data`,
-    }];
+    return [
+      {
+        id: 'ca-host-without-ca-agreements' as const,
+        severity: 'error' as const,
+        hosts: [h.name],
+        suffix: 'ca' as const,
+        message: `${h.name} has role ca but ${replica ? 'no CA (o=ipaca) agreement' : 'no CA replica'}: its certificate data does not replicate`,
+        fix: `connect it to another CA: ipa topologysegment-add ca … (or ipa-csreplica-manage connect), then re-initialize its CA data`,
+      },
+    ];
   });
 };
 
 export const clockSkew: Check = ({ facts, thresholds }) => {
-  const clocks = [...facts].filter((e): e is [string, HostFacts] => !(e[1] instanceof FleetError)).map(([name, f]) => ({ name, skew: f.clock.skewSeconds }));
+  const clocks = [...facts]
+    .filter((e): e is [string, HostFacts] => !(e[1] instanceof FleetError))
+    .map(([name, f]) => ({ name, skew: f.clock.skewSeconds }));
   if (clocks.length < 2) return [];
   const min = clocks.reduce((a, b) => (b.skew < a.skew ? b : a));
   const max = clocks.reduce((a, b) => (b.skew > a.skew ? b : a));
   const spread = max.skew - min.skew;
   if (spread <= thresholds.skewSeconds) return [];
-  return [{
-    id: 'clock-skew', severity: 'warning', hosts: [max.name, min.name], suffix: undefined,
-    message: `clocks differ by ${spread.toFixed(1)} s between ${max.name} and ${min.name} (threshold ${thresholds.skewSeconds} s)`,
-    fix: 'run chrony/NTP on every server; Kerberos and replication CSNs depend on time',
-  }];
+  return [
+    {
+      id: 'clock-skew',
+      severity: 'warning',
+      hosts: [max.name, min.name],
+      suffix: undefined,
+      message: `clocks differ by ${spread.toFixed(1)} s between ${max.name} and ${min.name} (threshold ${thresholds.skewSeconds} s)`,
+      fix: 'run chrony/NTP on every server; Kerberos and replication CSNs depend on time',
+    },
+  ];
 };
 
 export const DEFAULT_CHECKS: readonly Check[] = [
-  unreachableHosts, inventoryCoverage, oneWayAgreements, disconnected, tooManyAgreements, disabledOrClosed,
-  initAndStatus, generations, duplicateRids, staleRids, lag, conflictEntries, changelogTrimming, caHosts, clockSkew,
+  unreachableHosts,
+  inventoryCoverage,
+  oneWayAgreements,
+  disconnected,
+  tooManyAgreements,
+  disabledOrClosed,
+  initAndStatus,
+  generations,
+  duplicateRids,
+  staleRids,
+  lag,
+  conflictEntries,
+  changelogTrimming,
+  caHosts,
+  clockSkew,
 ];
 
 /** 20261126091918Z → unix seconds; 19700101000000Z ("never") → undefined. */

@@ -70,14 +70,20 @@ function clusterOf(graph: SuffixGraph, findings: readonly Finding[]): Cluster {
   const id = (name: string): string => `${kind}:${name}`;
   const shorts = shortNames(graph.nodes);
   const nodes = graph.nodes.map((n): DrawNode => {
-    const mine = findings.filter((f) => (f.suffix === undefined || f.suffix === kind)
-      && f.hosts.some((h) => h.toLowerCase() === n.name.toLowerCase()));
-    const severity = mine.some((f) => f.severity === 'error') ? 'error' : mine.some((f) => f.severity === 'warning') ? 'warning' : undefined;
+    const mine = findings.filter(
+      (f) =>
+        (f.suffix === undefined || f.suffix === kind) && f.hosts.some((h) => h.toLowerCase() === n.name.toLowerCase()),
+    );
+    const severity = mine.some((f) => f.severity === 'error')
+      ? 'error'
+      : mine.some((f) => f.severity === 'warning')
+        ? 'warning'
+        : undefined;
     const external = !n.inInventory;
     // A host left out by --limit was not read: it is not unreachable.
     const notAudited = n.inInventory && n.audited === false;
     const unreachable = n.inInventory && !n.reachable && !notAudited;
-    const lines = [external ? n.name : shorts.get(n.name) ?? n.name];
+    const lines = [external ? n.name : (shorts.get(n.name) ?? n.name)];
     const facts: string[] = [];
     if (!external || n.rid !== undefined) facts.push(`rid ${n.rid ?? '?'}`);
     // In the CA cluster every host is a CA host; the tag only tells them apart in the domain one.
@@ -94,12 +100,24 @@ function clusterOf(graph: SuffixGraph, findings: readonly Finding[]): Cluster {
   for (const e of graph.edges) {
     for (const name of [e.from, e.to]) {
       if (!nodes.some((n) => n.name === name)) {
-        nodes.push({ id: id(name), name, lines: [name, '(not in inventory)'], ca: false, external: true, unreachable: false, severity: undefined, tooltip: [name] });
+        nodes.push({
+          id: id(name),
+          name,
+          lines: [name, '(not in inventory)'],
+          ca: false,
+          external: true,
+          unreachable: false,
+          severity: undefined,
+          tooltip: [name],
+        });
       }
     }
   }
   const links = linksOf(graph.edges).map((l) => ({ ...l, from: id(l.from), to: id(l.to) }));
-  const { order, chain } = drawingOrder(nodes.map((n) => n.name), graph.edges);
+  const { order, chain } = drawingOrder(
+    nodes.map((n) => n.name),
+    graph.edges,
+  );
   const title = `${kind === 'domain' ? 'domain' : 'CA'}: ${graph.suffix}`;
   return { kind, title, nodes, links, order, chain };
 }
@@ -110,7 +128,8 @@ function clustersOf(topology: Topology, opts: DrawOptions): Cluster[] {
 
 /** First DNS label of each host, unless that is ambiguous in the graph or the name is an address. */
 function shortNames(nodes: readonly TopologyNode[]): Map<string, string> {
-  const short = (name: string): string => (/^[\d.]+$/.test(name) || name.includes(':') ? name : name.split('.')[0] || name);
+  const short = (name: string): string =>
+    /^[\d.]+$/.test(name) || name.includes(':') ? name : name.split('.')[0] || name;
   const count = new Map<string, number>();
   for (const n of nodes) count.set(short(n.name).toLowerCase(), (count.get(short(n.name).toLowerCase()) ?? 0) + 1);
   return new Map(nodes.map((n) => [n.name, count.get(short(n.name).toLowerCase())! > 1 ? n.name : short(n.name)]));
@@ -130,7 +149,13 @@ function linksOf(edges: readonly TopologyEdge[]): DrawLink[] {
     const hasReverse = edges.some((r) => r !== e && r.from === e.to && r.to === e.from);
     if (reverse && e.state === 'ok' && reverse.state === 'ok' && e.from !== e.to) {
       used.add(reverse);
-      out.push({ from: e.from, to: e.to, kind: 'pair', label: undefined, tooltip: [`${e.from} ⇄ ${e.to}`, e.agreement.name, reverse.agreement.name] });
+      out.push({
+        from: e.from,
+        to: e.to,
+        kind: 'pair',
+        label: undefined,
+        tooltip: [`${e.from} ⇄ ${e.to}`, e.agreement.name, reverse.agreement.name],
+      });
       continue;
     }
     out.push(linkOf(e, hasReverse));
@@ -164,7 +189,9 @@ function joinLabel(main: string, extra: string | undefined): string {
 
 /** Short status of a failing agreement. */
 export function failureLabel(a: Agreement): string {
-  const text = [a.lastUpdateStatus, a.lastUpdateStatusJson, a.lastInitStatus, a.lastInitStatusJson].filter(Boolean).join('\n');
+  const text = [a.lastUpdateStatus, a.lastUpdateStatusJson, a.lastInitStatus, a.lastInitStatusJson]
+    .filter(Boolean)
+    .join('\n');
   return /different database generation|generation id mismatch/i.test(text) ? 'generation ID mismatch' : 'error';
 }
 
@@ -206,8 +233,12 @@ function drawingOrder(names: readonly string[], edges: readonly TopologyEdge[]):
   }
   const degrees = names.map((n) => adj.get(n)!.size);
   const links = degrees.reduce((a, b) => a + b, 0) / 2;
-  const chain = names.length >= 2 && names.length <= 6 && links === names.length - 1 && degrees.every((d) => d <= 2)
-    && order.every((n, i) => i === 0 || adj.get(n)!.has(order[i - 1]!));
+  const chain =
+    names.length >= 2 &&
+    names.length <= 6 &&
+    links === names.length - 1 &&
+    degrees.every((d) => d <= 2) &&
+    order.every((n, i) => i === 0 || adj.get(n)!.has(order[i - 1]!));
   return { order, chain };
 }
 
@@ -242,12 +273,14 @@ export function dotString(s: string): string {
 }
 
 function dotEscape(s: string): string {
-  return s
-    .replace(/\\/g, '\\\\')
-    .replace(/"/g, '\\"')
-    .replace(/\r\n|\r|\n/g, '\\n')
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f]/g, '?');
+  return (
+    s
+      .replace(/\\/g, '\\\\')
+      .replace(/"/g, '\\"')
+      .replace(/\r\n|\r|\n/g, '\\n')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u001f\u007f]/g, '?')
+  );
 }
 
 /** A label of several centered lines: each line escaped, joined by DOT's `\n`. */
@@ -265,8 +298,16 @@ function attrs(a: Record<string, AttrValue>): string {
 }
 
 function nodeAttrs(n: DrawNode): Record<string, AttrValue> {
-  const fill = n.severity === 'error' ? COLORS.errorFill : n.severity === 'warning' ? COLORS.warningFill
-    : n.external ? COLORS.externalFill : n.ca ? COLORS.caFill : '#ffffff';
+  const fill =
+    n.severity === 'error'
+      ? COLORS.errorFill
+      : n.severity === 'warning'
+        ? COLORS.warningFill
+        : n.external
+          ? COLORS.externalFill
+          : n.ca
+            ? COLORS.caFill
+            : '#ffffff';
   return {
     label: dotLines(n.lines),
     tooltip: dotLines(n.tooltip),
@@ -283,7 +324,9 @@ function nodeAttrs(n: DrawNode): Record<string, AttrValue> {
 function edgeLabel(text: string, color: string): Raw {
   // Only fixed words reach here (never server text), still escaped for HTML.
   const html = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-  return new Raw(`<<table border="0" cellborder="0" cellpadding="2" cellspacing="0" bgcolor="white"><tr><td><font color="${color}">${html}</font></td></tr></table>>`);
+  return new Raw(
+    `<<table border="0" cellborder="0" cellpadding="2" cellspacing="0" bgcolor="white"><tr><td><font color="${color}">${html}</font></td></tr></table>>`,
+  );
 }
 
 const LINK_STYLE: Record<LinkKind, Record<string, string | number>> = {
@@ -297,7 +340,12 @@ const LINK_STYLE: Record<LinkKind, Record<string, string | number>> = {
 
 /** Text colour of an edge's label: the edge's colour, darker where that is pale. */
 const LABEL_COLOR: Record<LinkKind, string> = {
-  pair: COLORS.ok, ok: COLORS.ok, 'one-way': COLORS.oneWay, disabled: '#757575', failing: COLORS.failing, degraded: '#b26a00',
+  pair: COLORS.ok,
+  ok: COLORS.ok,
+  'one-way': COLORS.oneWay,
+  disabled: '#757575',
+  failing: COLORS.failing,
+  degraded: '#b26a00',
 };
 
 /**
@@ -343,10 +391,19 @@ function placeLabels(links: readonly DrawLink[], nodes: ReadonlyMap<string, Box>
     const ux = dx / length;
     const uy = dy / length;
     // Distance from the supplier's center to where the edge leaves its box.
-    const exit = Math.min(Math.abs(ux) > 1e-9 ? from.hw / Math.abs(ux) : Infinity, Math.abs(uy) > 1e-9 ? from.hh / Math.abs(uy) : Infinity);
+    const exit = Math.min(
+      Math.abs(ux) > 1e-9 ? from.hw / Math.abs(ux) : Infinity,
+      Math.abs(uy) > 1e-9 ? from.hh / Math.abs(uy) : Infinity,
+    );
     const size = { hw: l.label.length * 0.035 + 0.06, hh: 0.1 };
-    const spots = [0.5, 0.4, 0.6, 0.32, 0.68, 0.25, 0.75, 0.45, 0.55].map((t) => ({ t, box: { x: from.x + ux * t * length, y: from.y + uy * t * length, ...size } }));
-    const spot = spots.find((c) => !taken.some((b) => overlaps(b, c.box))) ?? spots.find((c) => !avoid.some((b) => overlaps(b, c.box))) ?? spots[0]!;
+    const spots = [0.5, 0.4, 0.6, 0.32, 0.68, 0.25, 0.75, 0.45, 0.55].map((t) => ({
+      t,
+      box: { x: from.x + ux * t * length, y: from.y + uy * t * length, ...size },
+    }));
+    const spot =
+      spots.find((c) => !taken.some((b) => overlaps(b, c.box))) ??
+      spots.find((c) => !avoid.some((b) => overlaps(b, c.box))) ??
+      spots[0]!;
     taken.push(spot.box);
     out.set(l, Math.max(0.5, ((spot.t * length - exit) * 72) / 10));
   }
@@ -365,7 +422,10 @@ const PAD = 0.3;
 const TITLE_BAND = 0.45;
 
 function nodeSize(lines: readonly string[]): [number, number] {
-  return [Math.max(0.9, Math.max(...lines.map((l) => l.length)) * CHAR_W + 0.45), Math.max(0.5, lines.length * LINE_H + 0.2)];
+  return [
+    Math.max(0.9, Math.max(...lines.map((l) => l.length)) * CHAR_W + 0.45),
+    Math.max(0.5, lines.length * LINE_H + 0.2),
+  ];
 }
 
 interface Placed {
@@ -407,7 +467,13 @@ function place(c: Cluster): Placed {
   const midX = (Math.max(...xs) + Math.min(...xs)) / 2;
   const midY = (Math.max(...ys) + Math.min(...ys)) / 2;
   c.order.forEach((name, i) => pos.set(byName.get(name)!.id, [raw[i]![0] - midX, raw[i]![1] - midY]));
-  return { pos, width: Math.max(...xs) - Math.min(...xs) + w, height: Math.max(...ys) - Math.min(...ys) + h, radius, center: [-midX, -midY] };
+  return {
+    pos,
+    width: Math.max(...xs) - Math.min(...xs) + w,
+    height: Math.max(...ys) - Math.min(...ys) + h,
+    radius,
+    center: [-midX, -midY],
+  };
 }
 
 const fmt = (x: number): string => (Math.round(x * 1000) / 1000).toString();
@@ -429,12 +495,23 @@ function frame(prefix: string, left: number, top: number, right: number, bottom:
 export function topologyDot(topology: Topology, opts: DrawOptions): string {
   const clusters = clustersOf(topology, opts);
   const out: string[] = [];
-  out.push('// ipa-fleet replication topology. Positions are pinned (layout=neato): render with any Graphviz, e.g. dot -Tsvg.');
+  out.push(
+    '// ipa-fleet replication topology. Positions are pinned (layout=neato): render with any Graphviz, e.g. dot -Tsvg.',
+  );
   out.push('digraph topology {');
-  out.push(`  graph ${attrs({
-    layout: 'neato', splines: 'line', outputorder: 'edgesfirst', fontname: FONT, fontsize: 14, pad: 0.3,
-    label: opts.title, labelloc: opts.title === undefined ? undefined : 't', fontcolor: '#263238',
-  })};`);
+  out.push(
+    `  graph ${attrs({
+      layout: 'neato',
+      splines: 'line',
+      outputorder: 'edgesfirst',
+      fontname: FONT,
+      fontsize: 14,
+      pad: 0.3,
+      label: opts.title,
+      labelloc: opts.title === undefined ? undefined : 't',
+      fontcolor: '#263238',
+    })};`,
+  );
   out.push(`  node ${attrs({ shape: 'box', fontname: FONT, fontsize: 11, margin: '0.18,0.05', height: 0.5 })};`);
   out.push(`  edge ${attrs({ fontname: FONT, fontsize: 9, arrowsize: 0.8 })};`);
 
@@ -449,25 +526,38 @@ export function topologyDot(topology: Topology, opts: DrawOptions): string {
     const cy = -TITLE_BAND - PAD - placed.height / 2;
     out.push('');
     out.push(`  subgraph ${dotString(`cluster_${c.kind}`)} {`);
-    out.push(`    graph ${attrs({ label: c.title, labelloc: 't', fontsize: 13, style: 'rounded', color: '#b0bec5' })};`);
+    out.push(
+      `    graph ${attrs({ label: c.title, labelloc: 't', fontsize: 13, style: 'rounded', color: '#b0bec5' })};`,
+    );
     out.push(...frame(c.kind, left, 0, left + width, -height));
     if (c.nodes.length === 0) {
-      out.push(`    ${dotString(`${c.kind}:(none)`)} ${attrs({ label: c.kind === 'ca' ? '(no CA hosts)' : '(no hosts)', shape: 'plaintext', fontcolor: COLORS.externalText, pos: pin(cx, cy) })};`);
+      out.push(
+        `    ${dotString(`${c.kind}:(none)`)} ${attrs({ label: c.kind === 'ca' ? '(no CA hosts)' : '(no hosts)', shape: 'plaintext', fontcolor: COLORS.externalText, pos: pin(cx, cy) })};`,
+      );
     }
     const boxes = new Map<string, Box>();
     for (const name of c.order) {
       const node = c.nodes.find((n) => n.name === name)!;
       const [px, py] = placed.pos.get(node.id)!;
       const [w, h] = nodeSize(node.lines);
-      boxes.set(node.id, { x: cx + px, y: cy + py, hw: w / 2 + (node.ca ? 0.06 : 0), hh: h / 2 + (node.ca ? 0.06 : 0) });
+      boxes.set(node.id, {
+        x: cx + px,
+        y: cy + py,
+        hw: w / 2 + (node.ca ? 0.06 : 0),
+        hh: h / 2 + (node.ca ? 0.06 : 0),
+      });
       out.push(`    ${dotString(node.id)} ${attrs({ ...nodeAttrs(node), pos: pin(cx + px, cy + py) })};`);
     }
     // Healthy edges first: the problem edges and their labels are drawn over them.
     const links = [...c.links.filter((l) => l.label === undefined), ...c.links.filter((l) => l.label !== undefined)];
     // Chords of a circle all cross near its center: keep labels out of there.
-    const center = placed.radius > 0 ? [{ x: cx + placed.center[0], y: cy + placed.center[1], hw: placed.radius * 0.3, hh: placed.radius * 0.3 }] : [];
+    const center =
+      placed.radius > 0
+        ? [{ x: cx + placed.center[0], y: cy + placed.center[1], hw: placed.radius * 0.3, hh: placed.radius * 0.3 }]
+        : [];
     const labels = placeLabels(links, boxes, center);
-    for (const l of links) out.push(`    ${dotString(l.from)} -> ${dotString(l.to)} ${attrs(linkAttrs(l, labels.get(l)))};`);
+    for (const l of links)
+      out.push(`    ${dotString(l.from)} -> ${dotString(l.to)} ${attrs(linkAttrs(l, labels.get(l)))};`);
     out.push('  }');
     left += width + 0.5;
     bottom = Math.min(bottom, -height);
@@ -490,7 +580,9 @@ const LEGEND_EDGES: Array<[LinkKind, string]> = [
 /** Sample edges and hosts, drawn with the very styles of the graph, in a frame whose top left is (left, top). */
 function legend(left: number, top: number): string[] {
   const out = ['  subgraph "cluster_legend" {'];
-  out.push(`    graph ${attrs({ label: 'Legend', labelloc: 't', labeljust: 'l', fontsize: 11, style: 'rounded', color: '#cfd8dc' })};`);
+  out.push(
+    `    graph ${attrs({ label: 'Legend', labelloc: 't', labeljust: 'l', fontsize: 11, style: 'rounded', color: '#cfd8dc' })};`,
+  );
   out.push(`    node ${attrs({ fontsize: 10, height: 0.3 })};`);
   const row = 0.32;
   const colW = 4.0;
@@ -506,7 +598,9 @@ function legend(left: number, top: number): string[] {
     out.push(`    ${a} ${attrs({ ...point, pos: pin(x, y) })};`);
     out.push(`    ${b} ${attrs({ ...point, pos: pin(x + 0.8, y) })};`);
     out.push(`    ${a} -> ${b} ${attrs({ ...LINK_STYLE[kind], tooltip: text })};`);
-    out.push(`    ${dotString(`legend:${kind}:text`)} ${attrs({ label: new Raw(`"${dotEscape(text)}\\l"`), shape: 'plaintext', width: textW, height: 0.2, fixedsize: 'true', pos: pin(x + 0.95 + textW / 2, y) })};`);
+    out.push(
+      `    ${dotString(`legend:${kind}:text`)} ${attrs({ label: new Raw(`"${dotEscape(text)}\\l"`), shape: 'plaintext', width: textW, height: 0.2, fixedsize: 'true', pos: pin(x + 0.95 + textW / 2, y) })};`,
+    );
   });
   const samples: Array<[string, DrawNode]> = [
     ['ca', sample(['CA host', '(double border)'], { ca: true })],
@@ -519,7 +613,9 @@ function legend(left: number, top: number): string[] {
   const sy = y0 - 3 * row - 0.25;
   samples.forEach(([key, n], i) => {
     const { tooltip: _tooltip, ...style } = nodeAttrs(n);
-    out.push(`    ${dotString(`legend:node:${key}`)} ${attrs({ ...style, fontsize: 9, width: sampleW, height: 0.42, fixedsize: 'true', pos: pin(x0 + sampleW / 2 + i * (sampleW + 0.25), sy) })};`);
+    out.push(
+      `    ${dotString(`legend:node:${key}`)} ${attrs({ ...style, fontsize: 9, width: sampleW, height: 0.42, fixedsize: 'true', pos: pin(x0 + sampleW / 2 + i * (sampleW + 0.25), sy) })};`,
+    );
   });
   const right = Math.max(x0 + colW + 0.95 + textW, x0 + 5 * (sampleW + 0.25)) + 0.1;
   out.push(...frame('legend', left, top, right, sy - 0.21 - 0.2));
@@ -528,7 +624,17 @@ function legend(left: number, top: number): string[] {
 }
 
 function sample(lines: string[], over: Partial<DrawNode>): DrawNode {
-  return { id: '', name: '', lines, ca: false, external: false, unreachable: false, severity: undefined, tooltip: [], ...over };
+  return {
+    id: '',
+    name: '',
+    lines,
+    ca: false,
+    external: false,
+    unreachable: false,
+    severity: undefined,
+    tooltip: [],
+    ...over,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -588,7 +694,14 @@ export function toMermaid(topology: Topology, opts: DrawOptions): string {
       const n = c.nodes.find((x) => x.name === name)!;
       const id = ids.get(n.id)!;
       out.push(`    ${id}["${n.lines.map(mermaidText).join('<br/>')}"]`);
-      const mine = { host: true, ca: n.ca, external: n.external, warning: n.severity === 'warning', error: n.severity === 'error', unreachable: n.unreachable };
+      const mine = {
+        host: true,
+        ca: n.ca,
+        external: n.external,
+        warning: n.severity === 'warning',
+        error: n.severity === 'error',
+        unreachable: n.unreachable,
+      };
       for (const cls of MERMAID_CLASSES) if (mine[cls]) classes.get(cls)!.push(id);
     }
     for (const l of c.links) {
@@ -602,7 +715,11 @@ export function toMermaid(topology: Topology, opts: DrawOptions): string {
   for (const [cls, nodeIds] of classes) if (nodeIds.length) out.push(`  class ${nodeIds.join(',')} ${cls}`);
   out.push('  subgraph legend["Legend"]');
   out.push('    direction LR');
-  out.push('    lg_ca["CA host"]:::ca', '    lg_error["error finding"]:::error', '    lg_warning["warning finding"]:::warning');
+  out.push(
+    '    lg_ca["CA host"]:::ca',
+    '    lg_error["error finding"]:::error',
+    '    lg_warning["warning finding"]:::warning',
+  );
   out.push('    lg_unreachable["(unreachable)"]:::unreachable', '    lg_external["(not in inventory)"]:::external');
   out.push('  end');
   out.push('  %% edges: --- healthy both ways; --> healthy one direction (the reverse has a problem);');
@@ -626,7 +743,10 @@ export async function createRenderer(): Promise<Renderer> {
     svg(dot: string): string {
       const result = viz.render(dot, { format: 'svg' });
       if (result.status !== 'success') {
-        const why = result.errors.filter((e) => e.level !== 'warning').map((e) => e.message.trim()).join('; ');
+        const why = result.errors
+          .filter((e) => e.level !== 'warning')
+          .map((e) => e.message.trim())
+          .join('; ');
         throw new FleetError('failure', `cannot render the topology graph: ${why || 'Graphviz failed'}`);
       }
       return result.output;
@@ -654,9 +774,14 @@ export async function writeGraph(file: string, topology: Topology, opts: DrawOpt
       text = toMermaid(topology, opts);
       break;
     default:
-      throw new UsageError(`${file}: cannot write a graph as ${ext ? `"${ext}"` : 'a file without extension'}; use ${GRAPH_EXTENSIONS.join(', ')}`);
+      throw new UsageError(
+        `${file}: cannot write a graph as ${ext ? `"${ext}"` : 'a file without extension'}; use ${GRAPH_EXTENSIONS.join(', ')}`,
+      );
   }
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   try {
     await writeFile(tmp, text);
     await rename(tmp, file);

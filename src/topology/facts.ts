@@ -126,7 +126,18 @@ export async function gatherFacts(transport: Transport, host: Host): Promise<Hos
     suffixFacts(ldap, 'domain', host.suffixes.domain, backends, host.ldap.instance, host.ldap.port),
     caSuffixFacts(transport, host, ldap, backends, instances),
   ]);
-  return { host: host.name, gatheredAt, fqdn, os, clock, dsVersion, instances, backends, suffixes: { domain, ca }, freeSpace };
+  return {
+    host: host.name,
+    gatheredAt,
+    fqdn,
+    os,
+    clock,
+    dsVersion,
+    instances,
+    backends,
+    suffixes: { domain, ca },
+    freeSpace,
+  };
 }
 
 /**
@@ -138,22 +149,24 @@ export async function gatherAllFacts(
   hosts: readonly Host[],
   onHost?: (host: Host, result: HostFactsResult) => void,
 ): Promise<Map<string, HostFacts | FleetError>> {
-  const outcomes = await Promise.all(hosts.map(async (host): Promise<HostFacts | FleetError> => {
-    let result: HostFactsResult;
-    try {
-      result = { ok: true, facts: await gatherFacts(transport, host) };
-    } catch (err) {
-      result = { ok: false, error: asFleetError(host, err) };
-    }
-    if (onHost) {
+  const outcomes = await Promise.all(
+    hosts.map(async (host): Promise<HostFacts | FleetError> => {
+      let result: HostFactsResult;
       try {
-        onHost(host, result);
+        result = { ok: true, facts: await gatherFacts(transport, host) };
       } catch (err) {
-        transport.ctx.log.warn(`${host.name}: facts callback failed: ${(err as Error).message}`);
+        result = { ok: false, error: asFleetError(host, err) };
       }
-    }
-    return result.ok ? result.facts : result.error;
-  }));
+      if (onHost) {
+        try {
+          onHost(host, result);
+        } catch (err) {
+          transport.ctx.log.warn(`${host.name}: facts callback failed: ${(err as Error).message}`);
+        }
+      }
+      return result.ok ? result.facts : result.error;
+    }),
+  );
   return new Map(hosts.map((h, i) => [h.name, outcomes[i]!]));
 }
 
@@ -174,17 +187,38 @@ async function shellFacts(ssh: SshSession, host: Host): Promise<ShellFacts> {
   const dirs = own.flatMap((inst) => [ldifDir(inst), bakDir(inst)]);
   // Everything else in one command: each remote exec costs a round trip and a channel, and an
   // audit of 10 hosts ran 60 of them.
-  const sections = parseSections(await ssh.run(shellFactsScript(dirs), { timeoutMs: COMMAND_TIMEOUT_MS, display: 'read hostname, os-release, instances, free space' }));
+  const sections = parseSections(
+    await ssh.run(shellFactsScript(dirs), {
+      timeoutMs: COMMAND_TIMEOUT_MS,
+      display: 'read hostname, os-release, instances, free space',
+    }),
+  );
   const fqdn = (sections.get('fqdn') ?? '').trim();
-  if (!fqdn) throw new FleetError('failure', `${ssh.target.name}: the host did not report its hostname`, { host: ssh.target.name });
+  if (!fqdn)
+    throw new FleetError('failure', `${ssh.target.name}: the host did not report its hostname`, {
+      host: ssh.target.name,
+    });
   const space = (path: string, i: number): DiskSpace => {
     const [measuredPath = '', ...rest] = (sections.get(`df${i}`) ?? '').split('\n');
     const df = parseDf(rest.join('\n'));
-    if (!df) throw new FleetError('failure', `${ssh.target.name}: cannot read free space of ${path} from df: '${(sections.get(`df${i}`) ?? '').trim()}'`, { host: ssh.target.name });
+    if (!df)
+      throw new FleetError(
+        'failure',
+        `${ssh.target.name}: cannot read free space of ${path} from df: '${(sections.get(`df${i}`) ?? '').trim()}'`,
+        { host: ssh.target.name },
+      );
     return { path, measuredPath, ...df };
   };
-  const freeSpace = Object.fromEntries(own.map((inst, k) => [inst, { ldif: space(dirs[2 * k]!, 2 * k), bak: space(dirs[2 * k + 1]!, 2 * k + 1) }]));
-  return { fqdn, os: prettyName(sections.get('os') ?? ''), clock, instances: instanceNames(sections.get('instances') ?? ''), freeSpace };
+  const freeSpace = Object.fromEntries(
+    own.map((inst, k) => [inst, { ldif: space(dirs[2 * k]!, 2 * k), bak: space(dirs[2 * k + 1]!, 2 * k + 1) }]),
+  );
+  return {
+    fqdn,
+    os: prettyName(sections.get('os') ?? ''),
+    clock,
+    instances: instanceNames(sections.get('instances') ?? ''),
+    freeSpace,
+  };
 }
 
 const SECTION = '@@ipa-fleet-facts:';
@@ -195,7 +229,10 @@ export function shellFactsScript(dirs: string[]): string {
     `printf '%s\\n' '${SECTION}fqdn'; h=$(hostname -f 2>/dev/null) && [ -n "$h" ] && printf '%s\\n' "$h" || hostname`,
     `printf '%s\\n' '${SECTION}os'; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || true`,
     `printf '%s\\n' '${SECTION}instances'; if [ -d /etc/dirsrv ]; then ls -1 /etc/dirsrv; fi`,
-    ...dirs.map((dir, i) => `printf '%s\\n' '${SECTION}df${i}'; d=${shellQuote(dir)}; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done; printf '%s\\n' "$d"; df -P -B1 -- "$d"`),
+    ...dirs.map(
+      (dir, i) =>
+        `printf '%s\\n' '${SECTION}df${i}'; d=${shellQuote(dir)}; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done; printf '%s\\n' "$d"; df -P -B1 -- "$d"`,
+    ),
     'true',
   ].join('\n');
 }
@@ -204,7 +241,10 @@ export function parseSections(output: string): Map<string, string> {
   const sections = new Map<string, string>();
   let current: string | undefined;
   const lines: string[] = [];
-  const flush = (): void => { if (current !== undefined) sections.set(current, lines.join('\n')); lines.length = 0; };
+  const flush = (): void => {
+    if (current !== undefined) sections.set(current, lines.join('\n'));
+    lines.length = 0;
+  };
   for (const line of output.split('\n')) {
     if (line.startsWith(SECTION)) {
       flush();
@@ -223,7 +263,10 @@ async function readClock(ssh: SshSession): Promise<ClockFacts> {
   const ended = Date.now();
   // Without %N support the fraction is not digits; the whole seconds still count.
   const m = /^(\d+)(\.\d+)?/.exec(out.trim());
-  if (!m) throw new FleetError('failure', `${ssh.target.name}: cannot read the clock: 'date -u' printed '${out.trim()}'`, { host: ssh.target.name });
+  if (!m)
+    throw new FleetError('failure', `${ssh.target.name}: cannot read the clock: 'date -u' printed '${out.trim()}'`, {
+      host: ssh.target.name,
+    });
   const remote = Number(m[1]) + (m[2] ? Number(`0${m[2]}`) : 0);
   const controller = (started + ended) / 2000;
   return {
@@ -252,14 +295,21 @@ export function prettyName(osRelease: string): string | undefined {
 
 /** Instance names from an `ls -1 /etc/dirsrv` listing. */
 export function instanceNames(listing: string): string[] {
-  return listing.split('\n').map((l) => l.trim())
+  return listing
+    .split('\n')
+    .map((l) => l.trim())
     .filter((l) => l.startsWith('slapd-') && l.length > 'slapd-'.length && !l.endsWith('.removed'))
     .map((l) => l.slice('slapd-'.length));
 }
 
 /** The data line of `df -P -B1 <dir>`: sizes in bytes and the mount point. */
-export function parseDf(output: string): { availableBytes: number; totalBytes: number; mountPoint: string } | undefined {
-  const lines = output.split('\n').map((l) => l.trimEnd()).filter(Boolean);
+export function parseDf(
+  output: string,
+): { availableBytes: number; totalBytes: number; mountPoint: string } | undefined {
+  const lines = output
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter(Boolean);
   for (let i = lines.length - 1; i >= 0; i--) {
     // Filesystem and mount point may hold spaces; the four numbers in between do not.
     const m = /^(.*?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+|-)%?\s+(\/.*)$/.exec(lines[i]!);
@@ -275,14 +325,22 @@ async function readDsVersion(ldap: LdapSession): Promise<string | undefined> {
 }
 
 async function listBackends(ldap: LdapSession): Promise<BackendFacts[]> {
-  const entries = await ldap.search(LDBM_DN, { scope: 'one', filter: '(objectClass=nsBackendInstance)', attributes: ['cn', 'nsslapd-suffix'] });
+  const entries = await ldap.search(LDBM_DN, {
+    scope: 'one',
+    filter: '(objectClass=nsBackendInstance)',
+    attributes: ['cn', 'nsslapd-suffix'],
+  });
   return entries
     .map((e) => ({ name: e.get('cn') ?? '', suffix: e.get('nsslapd-suffix') ?? '' }))
     .filter((b) => b.name !== '');
 }
 
 async function caSuffixFacts(
-  transport: Transport, host: Host, mainLdap: LdapSession, mainBackends: BackendFacts[], instances: string[],
+  transport: Transport,
+  host: Host,
+  mainLdap: LdapSession,
+  mainBackends: BackendFacts[],
+  instances: string[],
 ): Promise<SuffixFacts | undefined> {
   const ca = host.suffixes.ca;
   const isCa = host.roles.includes('ca');
@@ -307,7 +365,12 @@ async function caSuffixFacts(
 }
 
 async function suffixFacts(
-  ldap: LdapSession, kind: 'domain' | 'ca', suffix: string, backends: BackendFacts[], instance: string, port: number,
+  ldap: LdapSession,
+  kind: 'domain' | 'ca',
+  suffix: string,
+  backends: BackendFacts[],
+  instance: string,
+  port: number,
 ): Promise<SuffixFacts> {
   const backend = findBackend(backends, suffix)?.name;
   const [entryCount, replica, agreements, ruv, changelogMaxAge] = await Promise.all([
@@ -318,8 +381,17 @@ async function suffixFacts(
     backend ? readChangelogMaxAge(ldap, backend) : undefined,
   ]);
   return {
-    kind, suffix, instance, port, backend, entryCount, replica, agreements,
-    ruv: ruv?.ruv, agmtMaxCsns: ruv?.agmtMaxCsns ?? [], changelogMaxAge,
+    kind,
+    suffix,
+    instance,
+    port,
+    backend,
+    entryCount,
+    replica,
+    agreements,
+    ruv: ruv?.ruv,
+    agmtMaxCsns: ruv?.agmtMaxCsns ?? [],
+    changelogMaxAge,
   };
 }
 
@@ -327,7 +399,10 @@ async function suffixFacts(
 export async function countEntries(ldap: LdapSession, suffix: string): Promise<number> {
   if (!(await ldap.read(suffix, ['1.1']))) return 0;
   const entries = await ldap.search(suffix, {
-    scope: 'sub', filter: '(|(objectClass=*)(objectClass=ldapSubEntry))', attributes: ['1.1'], paged: true,
+    scope: 'sub',
+    filter: '(|(objectClass=*)(objectClass=ldapSubEntry))',
+    attributes: ['1.1'],
+    paged: true,
   });
   return entries.length;
 }
@@ -341,7 +416,11 @@ async function readReplica(ldap: LdapSession, suffix: string): Promise<ReplicaFa
     if (text === undefined && fallback !== undefined) return fallback;
     const n = Number(text);
     if (text === undefined || !/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n)) {
-      throw new FleetError('failure', `${ldap.host.name}: ${dn}: ${attr} is ${text === undefined ? 'missing' : `'${text}', not a number`}`, { host: ldap.host.name });
+      throw new FleetError(
+        'failure',
+        `${ldap.host.name}: ${dn}: ${attr} is ${text === undefined ? 'missing' : `'${text}', not a number`}`,
+        { host: ldap.host.name },
+      );
     }
     return n;
   };
@@ -360,8 +439,14 @@ function findBackend(backends: BackendFacts[], suffix: string): BackendFacts | u
 
 /** Case- and space-insensitive form of a DN, for comparing suffixes. */
 export function normalizeDn(dn: string): string {
-  return dn.split(/(?<!\\),/)
-    .map((rdn) => rdn.split(/(?<!\\)=/).map((p) => p.trim()).join('='))
+  return dn
+    .split(/(?<!\\),/)
+    .map((rdn) =>
+      rdn
+        .split(/(?<!\\)=/)
+        .map((p) => p.trim())
+        .join('='),
+    )
     .join(',')
     .toLowerCase();
 }

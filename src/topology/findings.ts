@@ -5,29 +5,29 @@ export type Severity = 'error' | 'warning' | 'info';
 export type SuffixKind = 'domain' | 'ca';
 
 export const FINDING_IDS = [
-  'host-unreachable',          // SSH or LDAP failed
-  'host-not-in-inventory',     // an agreement points at a host the inventory does not list
-  'host-without-agreements',   // an inventory host takes part in no agreement of the suffix
-  'agreement-one-way',         // A→B exists, B→A does not
-  'graph-disconnected',        // the suffix's hosts fall into separate islands
-  'too-many-agreements',       // more than 4 agreements on a host (FreeIPA's recommendation)
-  'agreement-disabled',        // nsds5ReplicaEnabled: off
-  'schedule-never-opens',      // nsDS5ReplicaUpdateSchedule that never lets updates through
-  'init-failed',               // last total update failed
-  'refresh-pending',           // nsds5BeginReplicaRefresh set but the init does not run / finish
-  'update-status-red',         // incremental update failing (server text, e.g. generation ID mismatch)
-  'update-status-amber',       // incremental update degraded
-  'generation-mismatch',       // {replicageneration} differs between hosts of the suffix
-  'duplicate-rid',             // two hosts with the same replica ID
-  'stale-rid',                 // a RUV element of a RID no live supplier owns (CleanAllRUV candidate)
-  'replication-lag',           // a host is behind a supplier RID by more than the threshold
-  'conflict-entries',          // nsds5ReplConflict entries
-  'glue-entries',              // glue entries left by conflicts
-  'changelog-trimming-off',    // changelog without max age: grows for ever
+  'host-unreachable', // SSH or LDAP failed
+  'host-not-in-inventory', // an agreement points at a host the inventory does not list
+  'host-without-agreements', // an inventory host takes part in no agreement of the suffix
+  'agreement-one-way', // A→B exists, B→A does not
+  'graph-disconnected', // the suffix's hosts fall into separate islands
+  'too-many-agreements', // more than 4 agreements on a host (FreeIPA's recommendation)
+  'agreement-disabled', // nsds5ReplicaEnabled: off
+  'schedule-never-opens', // nsDS5ReplicaUpdateSchedule that never lets updates through
+  'init-failed', // last total update failed
+  'refresh-pending', // nsds5BeginReplicaRefresh set but the init does not run / finish
+  'update-status-red', // incremental update failing (server text, e.g. generation ID mismatch)
+  'update-status-amber', // incremental update degraded
+  'generation-mismatch', // {replicageneration} differs between hosts of the suffix
+  'duplicate-rid', // two hosts with the same replica ID
+  'stale-rid', // a RUV element of a RID no live supplier owns (CleanAllRUV candidate)
+  'replication-lag', // a host is behind a supplier RID by more than the threshold
+  'conflict-entries', // nsds5ReplConflict entries
+  'glue-entries', // glue entries left by conflicts
+  'changelog-trimming-off', // changelog without max age: grows for ever
   'ca-host-without-ca-agreements',
-  'clock-skew',                // clocks of the hosts differ by more than the threshold
-  'backup-stale',              // newest snapshot in the store older than --backup-max-age, or none
-  'host-quarantined',          // offline during a restore: holds old data until ipa-fleet rejoin
+  'clock-skew', // clocks of the hosts differ by more than the threshold
+  'backup-stale', // newest snapshot in the store older than --backup-max-age, or none
+  'host-quarantined', // offline during a restore: holds old data until ipa-fleet rejoin
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];
@@ -48,8 +48,13 @@ export interface Finding {
 const ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
 export function sortFindings(findings: Finding[]): Finding[] {
-  return [...findings].sort((a, b) => ORDER[a.severity] - ORDER[b.severity]
-    || a.id.localeCompare(b.id) || (a.suffix ?? '').localeCompare(b.suffix ?? '') || a.hosts.join().localeCompare(b.hosts.join()));
+  return [...findings].sort(
+    (a, b) =>
+      ORDER[a.severity] - ORDER[b.severity] ||
+      a.id.localeCompare(b.id) ||
+      (a.suffix ?? '').localeCompare(b.suffix ?? '') ||
+      a.hosts.join().localeCompare(b.hosts.join()),
+  );
 }
 
 /** audit's exit code: 0 clean (info only), 1 any error, 3 warnings only. */

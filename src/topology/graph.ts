@@ -57,18 +57,34 @@ export function suffixFactsOf(f: HostFacts | FleetError | undefined, kind: Suffi
 }
 
 /** Agreement targets name hosts as the server knows them: match inventory name, address or FQDN. */
-export function resolveTarget(inventory: Inventory, facts: ReadonlyMap<string, HostFacts | FleetError>, target: string): Host | undefined {
+export function resolveTarget(
+  inventory: Inventory,
+  facts: ReadonlyMap<string, HostFacts | FleetError>,
+  target: string,
+): Host | undefined {
   const t = target.toLowerCase().replace(/\.$/, '');
   return inventory.hosts.find((h) => {
     const f = facts.get(h.name);
-    return h.name.toLowerCase() === t || h.address.toLowerCase() === t || (f && !(f instanceof FleetError) && f.fqdn.toLowerCase() === t);
+    return (
+      h.name.toLowerCase() === t ||
+      h.address.toLowerCase() === t ||
+      (f && !(f instanceof FleetError) && f.fqdn.toLowerCase() === t)
+    );
   });
 }
 
-function buildGraph(inventory: Inventory, facts: ReadonlyMap<string, HostFacts | FleetError>, kind: SuffixKind): SuffixGraph {
-  const suffix = kind === 'domain' ? inventory.hosts[0]?.suffixes.domain ?? '' : inventory.hosts[0]?.suffixes.ca.suffix ?? 'o=ipaca';
+function buildGraph(
+  inventory: Inventory,
+  facts: ReadonlyMap<string, HostFacts | FleetError>,
+  kind: SuffixKind,
+): SuffixGraph {
+  const suffix =
+    kind === 'domain'
+      ? (inventory.hosts[0]?.suffixes.domain ?? '')
+      : (inventory.hosts[0]?.suffixes.ca.suffix ?? 'o=ipaca');
   const nodes = new Map<string, TopologyNode>();
-  const isCa = (h: Host): boolean => h.roles.includes('ca') || suffixFactsOf(facts.get(h.name), 'ca')?.replica !== undefined;
+  const isCa = (h: Host): boolean =>
+    h.roles.includes('ca') || suffixFactsOf(facts.get(h.name), 'ca')?.replica !== undefined;
   // Only the audited hosts (those in `facts`) are nodes of their own; others appear when an
   // agreement points at them.
   for (const h of inventory.hosts) {
@@ -93,10 +109,24 @@ function buildGraph(inventory: Inventory, facts: ReadonlyMap<string, HostFacts |
       if (!nodes.has(to)) {
         const audited = target !== undefined && facts.has(to);
         const reachable = audited && !(facts.get(to) instanceof FleetError);
-        nodes.set(to, { name: to, inInventory: target !== undefined, reachable, audited, ca: kind === 'ca', rid: undefined });
+        nodes.set(to, {
+          name: to,
+          inInventory: target !== undefined,
+          reachable,
+          audited,
+          ca: kind === 'ca',
+          rid: undefined,
+        });
       }
       if (!nodes.has(h.name)) {
-        nodes.set(h.name, { name: h.name, inInventory: true, reachable: true, audited: true, ca: isCa(h), rid: suffixFactsOf(facts.get(h.name), kind)?.replica?.rid });
+        nodes.set(h.name, {
+          name: h.name,
+          inInventory: true,
+          reachable: true,
+          audited: true,
+          ca: isCa(h),
+          rid: suffixFactsOf(facts.get(h.name), kind)?.replica?.rid,
+        });
       }
       edges.push({ from: h.name, to, agreement, hasReverse: false, state: edgeState(agreement) });
     }
@@ -145,7 +175,10 @@ export function components(graph: SuffixGraph): string[][] {
       part.push(cur);
       for (const e of graph.edges) {
         const next = e.from === cur ? e.to : e.to === cur ? e.from : undefined;
-        if (next && names.includes(next) && !seen.has(next)) { seen.add(next); queue.push(next); }
+        if (next && names.includes(next) && !seen.has(next)) {
+          seen.add(next);
+          queue.push(next);
+        }
       }
     }
     out.push(part);

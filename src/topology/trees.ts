@@ -26,7 +26,12 @@ export interface InitTree {
  * `offline` hosts. Each host is fed by the first host of the previous level (in inventory order)
  * that has an agreement to it: the supplier finished its own init before it sends.
  */
-export function initTree(graph: SuffixGraph, root: string, offline: ReadonlySet<string> = new Set(), order: readonly string[] = []): InitTree {
+export function initTree(
+  graph: SuffixGraph,
+  root: string,
+  offline: ReadonlySet<string> = new Set(),
+  order: readonly string[] = [],
+): InitTree {
   const rank = (name: string): number => {
     const i = order.indexOf(name);
     return i < 0 ? order.length : i;

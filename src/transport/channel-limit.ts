@@ -15,7 +15,8 @@ export class ChannelLimit {
       if (released) return;
       released = true;
       const next = this.waiting.shift();
-      if (next) next(); // hand the slot over without decrementing
+      if (next)
+        next(); // hand the slot over without decrementing
       else this.active--;
     };
   }

@@ -17,7 +17,12 @@ export interface UploadOptions {
  * Writes `source` to `path` on the host (mode 0600, parent folders created). The file appears
  * under its name only once it is complete: written as `<path>.part`, then renamed.
  */
-export async function uploadStream(ssh: SshSession, path: string, source: Readable, opts: UploadOptions = {}): Promise<number> {
+export async function uploadStream(
+  ssh: SshSession,
+  path: string,
+  source: Readable,
+  opts: UploadOptions = {},
+): Promise<number> {
   const bytes = await writePart(ssh, path, source, opts);
   await ssh.run(`mv -f ${shellQuote(`${path}.part`)} ${shellQuote(path)}`);
   return bytes;
@@ -28,11 +33,16 @@ async function writePart(ssh: SshSession, path: string, source: Readable, opts: 
   const part = `${path}.part`;
   const chown = opts.ownerLike ? ` && chown --reference=${shellQuote(opts.ownerLike)} ${shellQuote(part)}` : '';
   const command = `umask 077 && mkdir -p "$(dirname ${shellQuote(path)})" && cat > ${shellQuote(part)}${chown}`;
-  const stream = await ssh.execStream(command, { display: opts.display ?? `write ${path}`, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+  const stream = await ssh.execStream(command, {
+    display: opts.display ?? `write ${path}`,
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+  });
   stream.stdout.resume();
   let bytes = 0;
   const counter = new PassThrough();
-  counter.on('data', (chunk: Buffer) => { bytes += chunk.length; });
+  counter.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+  });
   try {
     await pipeline(source, counter, stream.stdin);
   } catch (err) {
@@ -54,9 +64,16 @@ async function writePart(ssh: SshSession, path: string, source: Readable, opts: 
  * them). Memory stays bounded: the streams' own windows, with backpressure end to end.
  */
 export async function copyBetweenHosts(
-  from: SshSession, fromPath: string, to: SshSession, toPath: string, opts: UploadOptions & { onProgress?: (bytes: number) => void } = {},
+  from: SshSession,
+  fromPath: string,
+  to: SshSession,
+  toPath: string,
+  opts: UploadOptions & { onProgress?: (bytes: number) => void } = {},
 ): Promise<number> {
-  const reader = await from.execStream(`cat ${shellQuote(fromPath)}`, { display: `read ${fromPath}`, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+  const reader = await from.execStream(`cat ${shellQuote(fromPath)}`, {
+    display: `read ${fromPath}`,
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+  });
   let bytes = 0;
   const counted = new PassThrough();
   counted.on('data', (chunk: Buffer) => {
@@ -69,7 +86,12 @@ export async function copyBetweenHosts(
   } catch (err) {
     reader.cancel();
     await reader.result;
-    if (!from.isOpen) throw new FleetError('unreachable', `${from.target.name}: the SSH connection was lost while reading ${fromPath}`, { host: from.target.name, cause: err });
+    if (!from.isOpen)
+      throw new FleetError(
+        'unreachable',
+        `${from.target.name}: the SSH connection was lost while reading ${fromPath}`,
+        { host: from.target.name, cause: err },
+      );
     throw err;
   }
   // A reader that failed half-way ends its stream like one that finished: only its exit status

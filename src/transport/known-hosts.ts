@@ -229,7 +229,9 @@ function unique(values: string[]): string[] {
 export type HostNames = string | readonly string[];
 
 function splitNames(hosts: HostNames): string[] {
-  const names = (typeof hosts === 'string' ? hosts.split(',') : [...hosts]).map((n) => n.trim()).filter((n) => n !== '');
+  const names = (typeof hosts === 'string' ? hosts.split(',') : [...hosts])
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
   if (names.length === 0) throw new FleetError('failure', 'no host name to record in known_hosts');
   return names;
 }
@@ -249,7 +251,8 @@ export function formatKnownHostsLine(
   const lookupNames = splitNames(hosts).map((name) => hostKeyLookupName(name, port));
   let hostField = lookupNames.join(',');
   if (opts.hashed) {
-    if (lookupNames.length !== 1) throw new FleetError('failure', 'a hashed known_hosts line holds exactly one host name');
+    if (lookupNames.length !== 1)
+      throw new FleetError('failure', 'a hashed known_hosts line holds exactly one host name');
     const salt = randomBytes(SHA1_LENGTH);
     hostField = `${HASH_MAGIC}${salt.toString('base64')}|${hashHostName(lookupNames[0]!, salt).toString('base64')}`;
   }

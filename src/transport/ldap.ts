@@ -8,7 +8,10 @@ import type { SshSession } from './ssh.js';
 
 /** A directory entry with attribute names lower-cased and every value a string. */
 export class DirEntry {
-  constructor(readonly dn: string, private readonly attrs: Map<string, string[]>) {}
+  constructor(
+    readonly dn: string,
+    private readonly attrs: Map<string, string[]>,
+  ) {}
 
   get(name: string): string | undefined {
     return this.attrs.get(name.toLowerCase())?.[0];
@@ -53,7 +56,12 @@ export class LdapSession {
   ) {}
 
   /** Opens and binds. `port` overrides the inventory port (e.g. a separate CA instance). */
-  static async open(host: Host, ssh: SshSession | undefined, ctx: RunContext, port = host.ldap.port): Promise<LdapSession> {
+  static async open(
+    host: Host,
+    ssh: SshSession | undefined,
+    ctx: RunContext,
+    port = host.ldap.port,
+  ): Promise<LdapSession> {
     const { ldap } = host;
     const password = await ctx.secrets.get(ldap.password, `${host.name}: ldap.password`);
     let client: Client;
@@ -87,11 +95,16 @@ export class LdapSession {
     } catch (err) {
       await client.unbind().catch(() => undefined);
       if (err instanceof InvalidCredentialsError) {
-        throw new AuthError(`LDAP bind as '${ldap.bindDn}' failed: invalid credentials (49); check ldap.password`, { host: host.name, cause: err });
+        throw new AuthError(`LDAP bind as '${ldap.bindDn}' failed: invalid credentials (49); check ldap.password`, {
+          host: host.name,
+          cause: err,
+        });
       }
       throw describeLdapError(host.name, `bind as '${ldap.bindDn}'`, err);
     }
-    ctx.log.verbose(`${host.name}: LDAP bound as '${ldap.bindDn}' on port ${port}${ldap.direct ? ' (ldaps)' : ' through ssh'}`);
+    ctx.log.verbose(
+      `${host.name}: LDAP bound as '${ldap.bindDn}' on port ${port}${ldap.direct ? ' (ldaps)' : ' through ssh'}`,
+    );
     return new LdapSession(host, client, ctx);
   }
 
@@ -127,10 +140,13 @@ export class LdapSession {
   }
 
   async modify(dn: string, mods: Modification[]): Promise<void> {
-    const changes = mods.map((m) => new Change({
-      operation: m.op,
-      modification: new Attribute({ type: m.attr, values: m.op === 'delete' ? (m.values ?? []) : m.values }),
-    }));
+    const changes = mods.map(
+      (m) =>
+        new Change({
+          operation: m.op,
+          modification: new Attribute({ type: m.attr, values: m.op === 'delete' ? (m.values ?? []) : m.values }),
+        }),
+    );
     try {
       await this.client.modify(dn, changes);
       this.ctx.log.debug(`${this.host.name}: ldap modify ${dn}: ${mods.map((m) => `${m.op} ${m.attr}`).join(', ')}`);
@@ -169,7 +185,11 @@ export class LdapSession {
  */
 async function openTunnel(ssh: SshSession, host: Host, port: number): Promise<ClientChannel> {
   const channel = await ssh.forwardOut(host.address, port).catch((err: unknown) => {
-    throw new UnreachableError(host.name, `LDAP port ${port} not reachable through ssh: ${(err as Error).message}`, err);
+    throw new UnreachableError(
+      host.name,
+      `LDAP port ${port} not reachable through ssh: ${(err as Error).message}`,
+      err,
+    );
   });
   Object.assign(channel, { connecting: false, readyState: 'open' });
   return channel;
@@ -183,7 +203,10 @@ function toDirEntry(entry: Record<string, unknown> & { dn: string }): DirEntry {
     // ldapts lists every requested attribute, with no values when the entry lacks it.
     if (values.length === 0) continue;
     const key = name.toLowerCase();
-    attrs.set(key, [...(attrs.get(key) ?? []), ...values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v)))]);
+    attrs.set(key, [
+      ...(attrs.get(key) ?? []),
+      ...values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))),
+    ]);
   }
   return new DirEntry(entry.dn, attrs);
 }
@@ -192,9 +215,18 @@ function describeLdapError(host: string, what: string, err: unknown): FleetError
   if (err instanceof FleetError) return err;
   if (err instanceof ResultCodeError) {
     // ldapts' message is often only "Code: 0x20"; the class name says which result it was.
-    const name = err.constructor.name.replace(/Error$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
-    const text = err.message.split('\n')[0]!.replace(/\s*Code: 0x[0-9a-f]+\s*/i, '').trim();
-    return new FleetError('failure', `${host}: ldap ${what}: ${name} (${err.code})${text ? `: ${text}` : ''}`, { host, cause: err });
+    const name = err.constructor.name
+      .replace(/Error$/, '')
+      .replace(/([a-z])([A-Z])/g, '$1 $2')
+      .toLowerCase();
+    const text = err.message
+      .split('\n')[0]!
+      .replace(/\s*Code: 0x[0-9a-f]+\s*/i, '')
+      .trim();
+    return new FleetError('failure', `${host}: ldap ${what}: ${name} (${err.code})${text ? `: ${text}` : ''}`, {
+      host,
+      cause: err,
+    });
   }
   const e = err as Error & { code?: string };
   if (/timeout|timed out/i.test(e.message)) {

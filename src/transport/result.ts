@@ -18,11 +18,14 @@ export interface CommandResult {
 export class CommandFailedError extends FleetError {
   readonly result: CommandResult;
   constructor(result: CommandResult, what?: string) {
-    const status = result.exitCode === null
-      ? `no exit status${result.signal ? ` (signal ${result.signal})` : ''}`
-      : `exit ${result.exitCode}`;
+    const status =
+      result.exitCode === null
+        ? `no exit status${result.signal ? ` (signal ${result.signal})` : ''}`
+        : `exit ${result.exitCode}`;
     const detail = lastLine(result.stderrTail) || lastLine(result.stdoutTail);
-    super('failure', `${result.host}: ${what ?? result.command}: ${status}${detail ? `: ${detail}` : ''}`, { host: result.host });
+    super('failure', `${result.host}: ${what ?? result.command}: ${status}${detail ? `: ${detail}` : ''}`, {
+      host: result.host,
+    });
     this.name = 'CommandFailedError';
     this.result = result;
   }
@@ -40,7 +43,10 @@ export class OutputBuffer {
   private full: Buffer[] | null = [];
   private fullSize = 0;
   private tailBuf = Buffer.alloc(0);
-  constructor(private readonly keepAll: number, private readonly tailLimit = TAIL_BYTES) {}
+  constructor(
+    private readonly keepAll: number,
+    private readonly tailLimit = TAIL_BYTES,
+  ) {}
 
   push(chunk: Buffer): void {
     if (this.full) {
@@ -54,7 +60,8 @@ export class OutputBuffer {
 
   /** Everything received; fails when more than `keepAll` bytes arrived. */
   all(): string {
-    if (!this.full) throw new FleetError('failure', `command output larger than ${this.keepAll} bytes; use a streaming exec`);
+    if (!this.full)
+      throw new FleetError('failure', `command output larger than ${this.keepAll} bytes; use a streaming exec`);
     return Buffer.concat(this.full).toString('utf8');
   }
 

@@ -63,8 +63,12 @@ export class SshSession {
     private readonly client: ssh2.Client,
     private readonly ctx: RunContext,
   ) {
-    client.on('close', () => { this.closed = true; });
-    client.on('error', (err: Error) => ctx.log.debug(`${target.name}: ssh connection error after connect: ${err.message}`));
+    client.on('close', () => {
+      this.closed = true;
+    });
+    client.on('error', (err: Error) =>
+      ctx.log.debug(`${target.name}: ssh connection error after connect: ${err.message}`),
+    );
   }
 
   /**
@@ -80,12 +84,16 @@ export class SshSession {
       if (attempt > 0) {
         const backoff = Math.min(250 * 2 ** (attempt - 1), 4000);
         if (Date.now() + backoff >= deadline) break;
-        ctx.log.verbose(`${target.name}: retrying ssh connection in ${backoff} ms (attempt ${attempt + 1}/${connectRetries + 1})`);
+        ctx.log.verbose(
+          `${target.name}: retrying ssh connection in ${backoff} ms (attempt ${attempt + 1}/${connectRetries + 1})`,
+        );
         await sleep(backoff, ctx.signal);
       }
       try {
         const client = await openClient(target, ctx, Math.max(deadline - Date.now(), 1), via);
-        ctx.log.verbose(`${target.name}: ssh connected to ${target.address}:${target.ssh.port}${via ? ` via ${via.target.name}` : ''}`);
+        ctx.log.verbose(
+          `${target.name}: ssh connected to ${target.address}:${target.ssh.port}${via ? ` via ${via.target.name}` : ''}`,
+        );
         return new SshSession(target, client, ctx);
       } catch (err) {
         lastError = err;
@@ -127,11 +135,16 @@ export class SshSession {
         // sshd makes the session's shell a process-group leader and reports its pid first, so a
         // cancelled command can be killed with its whole group: OpenSSH ignores channel signals
         // for sessions without a pty and keeps the channel open until the command ends.
-        this.client.exec(`printf '${PID_MARKER}%s\\n' "$$" >&2; ${command}`, (err, ch) => (err ? reject(err) : resolve(ch)));
+        this.client.exec(`printf '${PID_MARKER}%s\\n' "$$" >&2; ${command}`, (err, ch) =>
+          err ? reject(err) : resolve(ch),
+        );
       });
     } catch (err) {
       release();
-      throw new FleetError('failure', `${this.target.name}: cannot start '${shown}': ${(err as Error).message}`, { host: this.target.name, cause: err });
+      throw new FleetError('failure', `${this.target.name}: cannot start '${shown}': ${(err as Error).message}`, {
+        host: this.target.name,
+        cause: err,
+      });
     }
     this.ctx.log.debug(`${this.target.name}: exec ${shown}`);
 
@@ -179,7 +192,10 @@ export class SshSession {
     const onAbort = (): void => cancel();
     if (opts.abortable !== false) this.ctx.signal.addEventListener('abort', onAbort, { once: true });
     const timer = opts.timeoutMs
-      ? setTimeout(() => { timedOut = true; cancel(); }, opts.timeoutMs)
+      ? setTimeout(() => {
+          timedOut = true;
+          cancel();
+        }, opts.timeoutMs)
       : undefined;
 
     const result = new Promise<CommandResult>((resolve) => {
@@ -203,7 +219,9 @@ export class SshSession {
           stderrTail: note ? `${stderrText}\n${note}`.trim() : stderrText,
           ok: exitCode === 0 && !cancelled,
         };
-        this.ctx.log.debug(`${this.target.name}: '${shown}' ended: ${note || `exit ${exitCode ?? 'none'}`} in ${res.durationMs} ms`);
+        this.ctx.log.debug(
+          `${this.target.name}: '${shown}' ended: ${note || `exit ${exitCode ?? 'none'}`} in ${res.durationMs} ms`,
+        );
         resolve(res);
       };
       channel.on('close', finish);
@@ -224,7 +242,11 @@ export class SshSession {
       return channel;
     } catch (err) {
       release();
-      throw new UnreachableError(this.target.name, `cannot open a tunnel to ${address}:${port}: ${(err as Error).message}`, err);
+      throw new UnreachableError(
+        this.target.name,
+        `cannot open a tunnel to ${address}:${port}: ${(err as Error).message}`,
+        err,
+      );
     }
   }
 
@@ -233,7 +255,12 @@ export class SshSession {
   }
 }
 
-async function openClient(target: SshTarget, ctx: RunContext, timeoutMs: number, via?: SshSession): Promise<ssh2.Client> {
+async function openClient(
+  target: SshTarget,
+  ctx: RunContext,
+  timeoutMs: number,
+  via?: SshSession,
+): Promise<ssh2.Client> {
   const { ssh } = target;
   const knownHosts = await KnownHosts.load(ssh.knownHostsFile);
   // Prefer the key types known_hosts already has for this host, as OpenSSH does, so a host
@@ -252,13 +279,22 @@ async function openClient(target: SshTarget, ctx: RunContext, timeoutMs: number,
     try {
       config.privateKey = await readFile(ssh.identityFile);
     } catch (err) {
-      throw new FleetError('usage', `${target.name}: ssh.identity_file ${ssh.identityFile}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { host: target.name });
+      throw new FleetError(
+        'usage',
+        `${target.name}: ssh.identity_file ${ssh.identityFile}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+        { host: target.name },
+      );
     }
-    if (ssh.identityPassphrase) config.passphrase = await ctx.secrets.get(ssh.identityPassphrase, `${target.name}: ssh.identity_passphrase`);
+    if (ssh.identityPassphrase)
+      config.passphrase = await ctx.secrets.get(ssh.identityPassphrase, `${target.name}: ssh.identity_passphrase`);
   }
   if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
   if (!config.privateKey && !config.agent) {
-    throw new FleetError('usage', `${target.name}: no ssh.identity_file and no ssh-agent (SSH_AUTH_SOCK) to authenticate with`, { host: target.name });
+    throw new FleetError(
+      'usage',
+      `${target.name}: no ssh.identity_file and no ssh-agent (SSH_AUTH_SOCK) to authenticate with`,
+      { host: target.name },
+    );
   }
   if (via) config.sock = await via.forwardOut(target.address, ssh.port);
 
@@ -270,7 +306,12 @@ async function openClient(target: SshTarget, ctx: RunContext, timeoutMs: number,
     try {
       decision = verifyHostKey(knownHosts, names, ssh, target.name, key);
     } catch (err) {
-      decision = { refusal: err instanceof FleetError ? err : new AuthError(`unreadable host key: ${(err as Error).message}`, { host: target.name }) };
+      decision = {
+        refusal:
+          err instanceof FleetError
+            ? err
+            : new AuthError(`unreadable host key: ${(err as Error).message}`, { host: target.name }),
+      };
     }
     if (decision.refusal) {
       refusal = decision.refusal;
@@ -281,16 +322,22 @@ async function openClient(target: SshTarget, ctx: RunContext, timeoutMs: number,
       verify(true);
       return;
     }
-    knownHosts.remember(target.address === target.name ? target.name : `${target.name},${target.address}`, ssh.port, key).then(
-      () => {
-        ctx.log.info(`${target.name}: host key ${fingerprint(key)} added to ${ssh.knownHostsFile} (accept-new)`);
-        verify(true);
-      },
-      (err: Error) => {
-        refusal = new FleetError('failure', `${target.name}: cannot record host key in ${ssh.knownHostsFile}: ${err.message}`, { host: target.name });
-        verify(false);
-      },
-    );
+    knownHosts
+      .remember(target.address === target.name ? target.name : `${target.name},${target.address}`, ssh.port, key)
+      .then(
+        () => {
+          ctx.log.info(`${target.name}: host key ${fingerprint(key)} added to ${ssh.knownHostsFile} (accept-new)`);
+          verify(true);
+        },
+        (err: Error) => {
+          refusal = new FleetError(
+            'failure',
+            `${target.name}: cannot record host key in ${ssh.knownHostsFile}: ${err.message}`,
+            { host: target.name },
+          );
+          verify(false);
+        },
+      );
   };
 
   const client = new ssh2.Client();
@@ -299,13 +346,25 @@ async function openClient(target: SshTarget, ctx: RunContext, timeoutMs: number,
   client.on('error', (err: Error) => ctx.log.debug(`${target.name}: ssh: ${err.message}`));
   try {
     await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { client.end(); reject(new FleetError('failure', `${target.name}: interrupted while connecting`)); };
+      const onAbort = (): void => {
+        client.end();
+        reject(new FleetError('failure', `${target.name}: interrupted while connecting`));
+      };
       ctx.signal.addEventListener('abort', onAbort, { once: true });
-      client.once('ready', () => { ctx.signal.removeEventListener('abort', onAbort); resolve(); });
-      client.once('error', (err) => { ctx.signal.removeEventListener('abort', onAbort); reject(err); });
+      client.once('ready', () => {
+        ctx.signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      client.once('error', (err) => {
+        ctx.signal.removeEventListener('abort', onAbort);
+        reject(err);
+      });
       // A connection cut during the handshake can close without an 'error' (and ssh2 then clears its
       // readyTimeout): without this the connect waited for ever (seen when sshd's session died).
-      client.once('close', () => { ctx.signal.removeEventListener('abort', onAbort); reject(new Error('the connection closed before the SSH handshake finished')); });
+      client.once('close', () => {
+        ctx.signal.removeEventListener('abort', onAbort);
+        reject(new Error('the connection closed before the SSH handshake finished'));
+      });
       client.connect(config);
     });
   } catch (err) {
@@ -317,14 +376,22 @@ async function openClient(target: SshTarget, ctx: RunContext, timeoutMs: number,
 }
 
 function verifyHostKey(
-  knownHosts: KnownHosts, names: string[], ssh: SshSettings, display: string, key: Buffer,
+  knownHosts: KnownHosts,
+  names: string[],
+  ssh: SshSettings,
+  display: string,
+  key: Buffer,
 ): { refusal?: FleetError; remember?: boolean } {
   const offered = fingerprint(key);
   let unknown = true;
   for (const name of names) {
     const check = knownHosts.check(name, ssh.port, key);
     if (check.status === 'revoked') {
-      return { refusal: new AuthError(`host key ${offered} is marked @revoked in ${ssh.knownHostsFile}; refusing to connect`, { host: display }) };
+      return {
+        refusal: new AuthError(`host key ${offered} is marked @revoked in ${ssh.knownHostsFile}; refusing to connect`, {
+          host: display,
+        }),
+      };
     }
     if (check.status === 'changed') {
       return {
@@ -357,7 +424,13 @@ function verifyHostKey(
 }
 
 const ALL_HOST_KEY_ALGORITHMS = [
-  'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa',
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
 ] as const;
 type HostKeyAlgorithm = (typeof ALL_HOST_KEY_ALGORITHMS)[number];
 
@@ -372,10 +445,16 @@ function classifyConnectError(target: SshTarget, err: Error & { level?: string; 
   if (err instanceof FleetError) return err;
   const where = `${target.address}:${target.ssh.port}`;
   if (err.level === 'client-authentication') {
-    return new AuthError(`ssh authentication as ${target.ssh.user} failed at ${where} (key refused)`, { host: target.name });
+    return new AuthError(`ssh authentication as ${target.ssh.user} failed at ${where} (key refused)`, {
+      host: target.name,
+    });
   }
   if (/timed out/i.test(err.message)) {
-    return new UnreachableError(target.name, `ssh connection to ${where} timed out after ${target.ssh.connectTimeoutMs} ms`, err);
+    return new UnreachableError(
+      target.name,
+      `ssh connection to ${where} timed out after ${target.ssh.connectTimeoutMs} ms`,
+      err,
+    );
   }
   return new UnreachableError(target.name, `cannot reach ssh at ${where}: ${err.code ?? err.message}`, err);
 }

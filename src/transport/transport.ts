@@ -12,7 +12,10 @@ export class Transport {
   private readonly sshSessions = new Map<string, Promise<SshSession>>();
   private readonly ldapSessions = new Map<string, Promise<LdapSession>>();
 
-  constructor(readonly inventory: Inventory, readonly ctx: RunContext) {}
+  constructor(
+    readonly inventory: Inventory,
+    readonly ctx: RunContext,
+  ) {}
 
   ssh(host: Host): Promise<SshSession> {
     return this.sshTo({ name: host.name, address: host.address, ssh: host.ssh });
@@ -44,7 +47,10 @@ export class Transport {
     for (const [key, session] of [...this.ldapSessions]) {
       if (!key.startsWith(`${host.name}:`)) continue;
       this.ldapSessions.delete(key);
-      await session.then((s) => s.close(), () => undefined);
+      await session.then(
+        (s) => s.close(),
+        () => undefined,
+      );
     }
   }
 
@@ -53,16 +59,33 @@ export class Transport {
     await this.forgetLdap(host);
     const ssh = this.sshSessions.get(host.name);
     this.sshSessions.delete(host.name);
-    await ssh?.then((s) => s.close(), () => undefined);
+    await ssh?.then(
+      (s) => s.close(),
+      () => undefined,
+    );
   }
 
   async close(): Promise<void> {
     const ldap = [...this.ldapSessions.values()];
     this.ldapSessions.clear();
-    await Promise.all(ldap.map((p) => p.then((s) => s.close(), () => undefined)));
+    await Promise.all(
+      ldap.map((p) =>
+        p.then(
+          (s) => s.close(),
+          () => undefined,
+        ),
+      ),
+    );
     const ssh = [...this.sshSessions.values()];
     this.sshSessions.clear();
-    await Promise.all(ssh.map((p) => p.then((s) => s.close(), () => undefined)));
+    await Promise.all(
+      ssh.map((p) =>
+        p.then(
+          (s) => s.close(),
+          () => undefined,
+        ),
+      ),
+    );
   }
 
   private sshTo(target: SshTarget, chain: string[] = []): Promise<SshSession> {
@@ -75,7 +98,9 @@ export class Transport {
       });
     }
     const opening = (async () => {
-      const via = target.ssh.proxyJump ? await this.sshTo(this.jumpTarget(target, chain), [...chain, target.name]) : undefined;
+      const via = target.ssh.proxyJump
+        ? await this.sshTo(this.jumpTarget(target, chain), [...chain, target.name])
+        : undefined;
       return SshSession.connect(target, this.ctx, via);
     })();
     this.sshSessions.set(target.name, opening);
@@ -92,7 +117,8 @@ export class Transport {
     const known = this.inventory.hosts.find((h) => h.name === spec);
     if (known) return { name: known.name, address: known.address, ssh: known.ssh };
     const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(spec);
-    if (!m) throw new UsageError(`${target.name}: ssh.proxy_jump '${spec}' is not [user@]host[:port] or an inventory host`);
+    if (!m)
+      throw new UsageError(`${target.name}: ssh.proxy_jump '${spec}' is not [user@]host[:port] or an inventory host`);
     const address = m[2]!.replace(/^\[|\]$/g, '');
     return {
       name: spec,

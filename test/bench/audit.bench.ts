@@ -7,7 +7,16 @@ import { Transport } from '../../src/transport/transport.js';
 import { bringUpLab, testContext } from '../lab/fixture.js';
 
 async function measure(net: string, hosts: number): Promise<{ coldS: number; warmS: number; findings: number }> {
-  const lab = await bringUpLab(net, ['--hosts', String(hosts), '--topology', 'ring', '--ca', 'a,b,c', '--entries', '500']);
+  const lab = await bringUpLab(net, [
+    '--hosts',
+    String(hosts),
+    '--topology',
+    'ring',
+    '--ca',
+    'a,b,c',
+    '--entries',
+    '500',
+  ]);
   try {
     const inventory = await loadInventory(lab.paths.inventory);
     // Cold: a new transport (SSH handshakes included), as one `ipa-fleet audit` pays.
@@ -17,7 +26,8 @@ async function measure(net: string, hosts: number): Promise<{ coldS: number; war
       const transport = new Transport(inventory, testContext(lab.logFile));
       const t0 = process.hrtime.bigint();
       try {
-        findings = (await auditDeployment(transport, inventory, inventory.hosts, { suffixes: ['domain', 'ca'] })).findings.length;
+        findings = (await auditDeployment(transport, inventory, inventory.hosts, { suffixes: ['domain', 'ca'] }))
+          .findings.length;
       } finally {
         await transport.close();
       }
@@ -43,6 +53,12 @@ async function measure(net: string, hosts: number): Promise<{ coldS: number; war
 
 const three = await measure('127.0.41', 3);
 const ten = await measure('127.0.42', 10);
-console.log(`audit, 3 hosts:  ${three.coldS.toFixed(2)} s (new connections), ${three.warmS.toFixed(2)} s (connections reused), ${three.findings} finding(s)`);
-console.log(`audit, 10 hosts: ${ten.coldS.toFixed(2)} s (new connections), ${ten.warmS.toFixed(2)} s (connections reused), ${ten.findings} finding(s)`);
-console.log(`ratio 10 hosts / 3 hosts: ${(ten.coldS / three.coldS).toFixed(2)} (linear growth would be ${(10 / 3).toFixed(2)})`);
+console.log(
+  `audit, 3 hosts:  ${three.coldS.toFixed(2)} s (new connections), ${three.warmS.toFixed(2)} s (connections reused), ${three.findings} finding(s)`,
+);
+console.log(
+  `audit, 10 hosts: ${ten.coldS.toFixed(2)} s (new connections), ${ten.warmS.toFixed(2)} s (connections reused), ${ten.findings} finding(s)`,
+);
+console.log(
+  `ratio 10 hosts / 3 hosts: ${(ten.coldS / three.coldS).toFixed(2)} (linear growth would be ${(10 / 3).toFixed(2)})`,
+);

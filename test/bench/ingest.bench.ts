@@ -30,7 +30,10 @@ const gnupgHome = join(scratch, 'gnupg');
 const gpgEnv = { ...process.env, GNUPGHOME: gnupgHome };
 
 try {
-  const { privateKey, publicKey } = await openpgp.generateKey({ userIDs: [{ name: 'bench', email: 'bench@example.test' }], format: 'object' });
+  const { privateKey, publicKey } = await openpgp.generateKey({
+    userIDs: [{ name: 'bench', email: 'bench@example.test' }],
+    format: 'object',
+  });
   const fingerprint = publicKey.getFingerprint().toUpperCase();
   spawnSync('mkdir', ['-m', '700', gnupgHome]);
   const imported = spawnSync('gpg', ['--batch', '--quiet', '--import'], { env: gpgEnv, input: publicKey.armor() });
@@ -51,7 +54,10 @@ try {
     {
       what: 'one LDIF-like file (compresses ~3:1)',
       write: writeLdifFile,
-      baseline: { name: 'cat | gzip -1 | gpg --encrypt -z0 (baseline)', script: 'cat "$1" | gzip -1 | gpg $GPGOPTS -r "$2" > "$3"' },
+      baseline: {
+        name: 'cat | gzip -1 | gpg --encrypt -z0 (baseline)',
+        script: 'cat "$1" | gzip -1 | gpg $GPGOPTS -r "$2" > "$3"',
+      },
       cases: [
         { name: 'ingestArchive encrypt + gzip', encrypt: true, compress: true, verify: true },
         { name: 'ingestArchive --no-encrypt + gzip', encrypt: false, compress: true },
@@ -78,7 +84,18 @@ try {
     const gpgOut = join(scratch, 'gpg.out');
     const gpgOpts = '--batch --quiet --trust-model always --encrypt --compress-algo none';
     const baseline = await timed(async () => {
-      run('bash', ['-c', `set -o pipefail; GPGOPTS="${gpgOpts}"; ${dataset.baseline.script} && sync "$3"`, 'bench', tarFile, fingerprint, gpgOut], gpgEnv);
+      run(
+        'bash',
+        [
+          '-c',
+          `set -o pipefail; GPGOPTS="${gpgOpts}"; ${dataset.baseline.script} && sync "$3"`,
+          'bench',
+          tarFile,
+          fingerprint,
+          gpgOut,
+        ],
+        gpgEnv,
+      );
     });
     const baselineSize = statSync(gpgOut).size;
     rmSync(gpgOut);
@@ -90,18 +107,31 @@ try {
       let result: Awaited<ReturnType<typeof ingestArchive>> | undefined;
       const seconds = await timed(async () => {
         const cat = spawn('cat', [tarFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-        result = await ingestArchive(cat.stdout, { dest, recipients: c.encrypt ? [publicKey] : undefined, compress: c.compress });
+        result = await ingestArchive(cat.stdout, {
+          dest,
+          recipients: c.encrypt ? [publicKey] : undefined,
+          compress: c.compress,
+        });
       });
       const rss = memory.stop();
       if (result!.files.length !== 1 || result!.files[0]!.sha256 !== dataSha || result!.plainBytes !== tarBytes) {
         throw new Error(`${c.name}: wrong result ${JSON.stringify(result!.files)} plainBytes ${result!.plainBytes}`);
       }
-      console.log(`${line(c.name, seconds, tarMB)}  ${(baseline / seconds).toFixed(2)}× baseline  peak RSS ${mb(rss.peak)} (start ${mb(rss.start)})  archive ${mb(result!.size)}`);
+      console.log(
+        `${line(c.name, seconds, tarMB)}  ${(baseline / seconds).toFixed(2)}× baseline  peak RSS ${mb(rss.peak)} (start ${mb(rss.start)})  archive ${mb(result!.size)}`,
+      );
 
       if (c.verify) {
         const manifest = {
           files: result!.files,
-          archive: { name: 'archive', size: result!.size, sha256: result!.sha256, compression: c.compress ? 'gzip' : 'none', encrypted: c.encrypt, recipients: [fingerprint] },
+          archive: {
+            name: 'archive',
+            size: result!.size,
+            sha256: result!.sha256,
+            compression: c.compress ? 'gzip' : 'none',
+            encrypted: c.encrypt,
+            recipients: [fingerprint],
+          },
         } as unknown as Manifest;
         const vMemory = sampleRss();
         let problems: string[] = [];
@@ -109,7 +139,9 @@ try {
           problems = (await verifyArchiveData(dest, manifest, privateKey)).problems;
         });
         const vRss = vMemory.stop();
-        console.log(`${line('  then verifyArchiveData (streamed)', vSeconds, tarMB)}  ok=${problems.length === 0}  peak RSS ${mb(vRss.peak)}`);
+        console.log(
+          `${line('  then verifyArchiveData (streamed)', vSeconds, tarMB)}  ok=${problems.length === 0}  peak RSS ${mb(vRss.peak)}`,
+        );
         if (problems.length > 0) console.log(problems);
       }
       rmSync(dest);
@@ -140,7 +172,8 @@ async function writeLdifFile(path: string, size: number): Promise<string> {
       let text = '';
       for (let k = 0; k < 1000; k++, entry++) {
         const r = noise.subarray(k * 64, k * 64 + 64);
-        text += `dn: uid=user${entry},cn=users,cn=accounts,dc=example,dc=test\nobjectClass: top\nobjectClass: person\n` +
+        text +=
+          `dn: uid=user${entry},cn=users,cn=accounts,dc=example,dc=test\nobjectClass: top\nobjectClass: person\n` +
           `objectClass: inetOrgPerson\nobjectClass: ipaobject\nuid: user${entry}\ncn: User ${entry}\nsn: ${r.subarray(0, 6).toString('hex')}\n` +
           `userPassword:: ${r.subarray(6, 54).toString('base64')}\nipaUniqueID: ${r.subarray(54, 64).toString('hex')}\n` +
           `memberOf: cn=ipausers,cn=groups,cn=accounts,dc=example,dc=test\nentryusn: ${entry}\n\n`;
@@ -195,7 +228,8 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
   const result = spawnSync(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  if (result.status !== 0) throw new Error(`${command} failed (${result.status ?? result.signal}): ${result.stderr.toString()}`);
+  if (result.status !== 0)
+    throw new Error(`${command} failed (${result.status ?? result.signal}): ${result.stderr.toString()}`);
 }
 
 function line(name: string, seconds: number, megabytes: number): string {

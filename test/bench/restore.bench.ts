@@ -17,7 +17,8 @@ import { bringUpLab, cli } from '../lab/fixture.js';
 const NETS = ['127.0.46', '127.0.47'];
 const sizes = (process.env.BENCH_HOSTS ?? '3,5').split(',').map(Number);
 const entries = Number(process.env.BENCH_ENTRIES ?? '20000');
-if (sizes.length > NETS.length || sizes.some((n) => !Number.isInteger(n) || n < 2)) throw new Error(`BENCH_HOSTS: up to ${NETS.length} host counts ≥ 2`);
+if (sizes.length > NETS.length || sizes.some((n) => !Number.isInteger(n) || n < 2))
+  throw new Error(`BENCH_HOSTS: up to ${NETS.length} host counts ≥ 2`);
 const RESTORE_TIMEOUT_MS = 3 * 3_600_000;
 
 interface Measured {
@@ -35,7 +36,8 @@ interface Measured {
 }
 
 const num = (v: JsonValue | undefined): number => (typeof v === 'number' ? v : 0);
-const obj = (v: JsonValue | undefined): Record<string, JsonValue> => (v && typeof v === 'object' && !Array.isArray(v) ? v : {});
+const obj = (v: JsonValue | undefined): Record<string, JsonValue> =>
+  v && typeof v === 'object' && !Array.isArray(v) ? v : {};
 
 /** What the server itself spent on a task, from the task.finished data (ms); 0 for controller-only tasks. */
 function serverMs(task: PlannedTask, data: Record<string, JsonValue>): number {
@@ -43,22 +45,33 @@ function serverMs(task: PlannedTask, data: Record<string, JsonValue>): number {
     const suffixes = Array.isArray(data.suffixes) ? data.suffixes : [];
     return suffixes.reduce<number>((sum, s) => sum + num(obj(s).importMs), 0); // imported one after the other
   }
-  if (task.action === 'unfence') return (Array.isArray(data.suffixes) ? data.suffixes : []).reduce<number>((sum, s) => sum + num(obj(s).greenMs), 0);
+  if (task.action === 'unfence')
+    return (Array.isArray(data.suffixes) ? data.suffixes : []).reduce<number>((sum, s) => sum + num(obj(s).greenMs), 0);
   if (task.action === 'converge') {
     const max = (v: JsonValue | undefined): number => Math.max(0, ...Object.values(obj(v)).map(num));
-    return (Array.isArray(data.suffixes) ? data.suffixes : []).reduce<number>((sum, s) => sum + max(obj(s).canaryMs) + max(obj(s).canaryDeleteMs), 0);
+    return (Array.isArray(data.suffixes) ? data.suffixes : []).reduce<number>(
+      (sum, s) => sum + max(obj(s).canaryMs) + max(obj(s).canaryDeleteMs),
+      0,
+    );
   }
   if (task.action !== 'reinitialize') return 0;
   switch (task.params.op) {
-    case 'export': return num(data.exportMs);
-    case 'import': return num(data.copyMs) + num(data.importMs);
-    case 'online': return num(data.initMs);
-    default: return 0;
+    case 'export':
+      return num(data.exportMs);
+    case 'import':
+      return num(data.copyMs) + num(data.importMs);
+    case 'online':
+      return num(data.initMs);
+    default:
+      return 0;
   }
 }
 
 /** Longest path through plan.dependsOn, each task weighted by its server duration (last attempt). */
-function criticalPath(plan: Plan, journal: JournalEntry[]): { totalMs: number; path: PlannedTask[]; weight: Map<string, number> } {
+function criticalPath(
+  plan: Plan,
+  journal: JournalEntry[],
+): { totalMs: number; path: PlannedTask[]; weight: Map<string, number> } {
   const weight = new Map<string, number>();
   for (const e of journal) {
     if (e.type !== 'task.finished') continue;
@@ -74,7 +87,10 @@ function criticalPath(plan: Plan, journal: JournalEntry[]): { totalMs: number; p
     let before = 0;
     for (const dep of byId.get(id)?.dependsOn ?? []) {
       const d = visit(dep);
-      if (d.ms > before || prev === undefined) { before = d.ms; prev = dep; }
+      if (d.ms > before || prev === undefined) {
+        before = d.ms;
+        prev = dep;
+      }
     }
     const r = { ms: before + (weight.get(id) ?? 0), prev };
     best.set(id, r);
@@ -87,22 +103,61 @@ function criticalPath(plan: Plan, journal: JournalEntry[]): { totalMs: number; p
   return { totalMs: end === undefined ? 0 : best.get(end)!.ms, path, weight };
 }
 
-async function restore(lab: { paths: { inventory: string }; logFile: string }, env: NodeJS.ProcessEnv, n: number,
-  init: 'ldif' | 'online', args: string[]): Promise<Measured> {
-  const r = await cli(['--log-file', lab.logFile, '--json', '-i', lab.paths.inventory, 'restore', '--master', 'a.ipa.test', '--init', init, '--yes', ...args],
-    { env, timeoutMs: RESTORE_TIMEOUT_MS });
-  if (r.code !== 0) throw new Error(`restore --init ${init} on ${n} hosts failed (exit ${r.code}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+async function restore(
+  lab: { paths: { inventory: string }; logFile: string },
+  env: NodeJS.ProcessEnv,
+  n: number,
+  init: 'ldif' | 'online',
+  args: string[],
+): Promise<Measured> {
+  const r = await cli(
+    [
+      '--log-file',
+      lab.logFile,
+      '--json',
+      '-i',
+      lab.paths.inventory,
+      'restore',
+      '--master',
+      'a.ipa.test',
+      '--init',
+      init,
+      '--yes',
+      ...args,
+    ],
+    { env, timeoutMs: RESTORE_TIMEOUT_MS },
+  );
+  if (r.code !== 0)
+    throw new Error(
+      `restore --init ${init} on ${n} hosts failed (exit ${r.code}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`,
+    );
   // --json prints the outcome (runId, state, runDir, phases) as one indented object.
-  const runDir = [...r.stdout.matchAll(/"runDir":\s*("(?:[^"\\]|\\.)*")/g)].map((x) => JSON.parse(x[1]!) as string).at(-1);
+  const runDir = [...r.stdout.matchAll(/"runDir":\s*("(?:[^"\\]|\\.)*")/g)]
+    .map((x) => JSON.parse(x[1]!) as string)
+    .at(-1);
   if (!runDir) throw new Error(`restore --init ${init}: no runDir in the --json output:\n${r.stdout.slice(-2000)}`);
   const plan = JSON.parse(await readFile(join(runDir, 'plan.json'), 'utf8')) as Plan;
-  const journal = (await readFile(join(runDir, 'journal.jsonl'), 'utf8')).split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as JournalEntry);
+  const journal = (await readFile(join(runDir, 'journal.jsonl'), 'utf8'))
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as JournalEntry);
   const cp = criticalPath(plan, journal);
-  const onPath = (action: string): number => cp.path.filter((t) => t.action === action).reduce((s, t) => s + (cp.weight.get(t.id) ?? 0), 0) / 1000;
+  const onPath = (action: string): number =>
+    cp.path.filter((t) => t.action === action).reduce((s, t) => s + (cp.weight.get(t.id) ?? 0), 0) / 1000;
   return {
-    hosts: n, init, wallS: r.ms / 1000, masterS: onPath('restore-master'), reinitS: onPath('reinitialize'), criticalS: cp.totalMs / 1000,
+    hosts: n,
+    init,
+    wallS: r.ms / 1000,
+    masterS: onPath('restore-master'),
+    reinitS: onPath('reinitialize'),
+    criticalS: cp.totalMs / 1000,
     replicationS: onPath('unfence') + onPath('converge'),
-    phases: table(phaseRows(phaseReport(plan, journal), plan.tasks.map((t) => t.host))),
+    phases: table(
+      phaseRows(
+        phaseReport(plan, journal),
+        plan.tasks.map((t) => t.host),
+      ),
+    ),
   };
 }
 
@@ -114,7 +169,12 @@ const results: Measured[] = [];
 const labUps: Array<{ hosts: number; s: number }> = [];
 try {
   const passphrase = 'bench restore passphrase';
-  const { publicKey, privateKey } = await generateKey({ type: 'curve25519', userIDs: [{ name: 'bench' }], passphrase, format: 'armored' });
+  const { publicKey, privateKey } = await generateKey({
+    type: 'curve25519',
+    userIDs: [{ name: 'bench' }],
+    passphrase,
+    format: 'armored',
+  });
   const pub = join(keys, 'pub.asc');
   const sec = join(keys, 'sec.asc');
   const pass = join(keys, 'passphrase');
@@ -123,14 +183,29 @@ try {
   await writeFile(pass, `${passphrase}\n`, { mode: 0o600 });
 
   for (const [i, n] of sizes.entries()) {
-    const lab = await bringUpLab(NETS[i]!, ['--hosts', String(n), '--topology', 'chain', '--ca', 'a,b', '--entries', String(entries)]);
+    const lab = await bringUpLab(NETS[i]!, [
+      '--hosts',
+      String(n),
+      '--topology',
+      'chain',
+      '--ca',
+      'a,b',
+      '--entries',
+      String(entries),
+    ]);
     labUps.push({ hosts: n, s: lab.upOutput.ms / 1000 });
     console.log(`${n} hosts, ${entries} entries: lab up ${(lab.upOutput.ms / 1000).toFixed(1)} s`);
     try {
       const store = join(lab.tmp, 'store');
-      const b = await cli(['--log-file', lab.logFile, '-i', lab.paths.inventory, 'backup', '--encrypt-to', pub, '--store', store], { env, timeoutMs: RESTORE_TIMEOUT_MS });
-      if (b.code !== 0) throw new Error(`backup failed (exit ${b.code}):\n${b.stdout.slice(-4000)}\n${b.stderr.slice(-4000)}`);
-      const list = JSON.parse((await cli(['--json', 'backups', 'list', '--store', store], { env })).stdout) as { snapshots: Array<{ id: string; host: string }> };
+      const b = await cli(
+        ['--log-file', lab.logFile, '-i', lab.paths.inventory, 'backup', '--encrypt-to', pub, '--store', store],
+        { env, timeoutMs: RESTORE_TIMEOUT_MS },
+      );
+      if (b.code !== 0)
+        throw new Error(`backup failed (exit ${b.code}):\n${b.stdout.slice(-4000)}\n${b.stderr.slice(-4000)}`);
+      const list = JSON.parse((await cli(['--json', 'backups', 'list', '--store', store], { env })).stdout) as {
+        snapshots: Array<{ id: string; host: string }>;
+      };
       const snap = list.snapshots.find((s) => s.host === 'a.ipa.test');
       if (!snap) throw new Error(`no snapshot of a.ipa.test in ${store}`);
       console.log(`  fleet backup ${(b.ms / 1000).toFixed(1)} s; snapshot ${snap.id}`);
@@ -152,13 +227,35 @@ try {
 const s = (x: number): string => `${x.toFixed(1)} s`;
 console.log('');
 console.log(`restore of a.ipa.test, chain topology, CA on a,b, ${entries} entries`);
-console.log(table([
-  ['HOSTS', 'INIT', 'WALL', 'MASTER IMPORT', 'REINIT (critical path)', 'REPLICATION WAITS', 'SERVER (critical path)', 'OVERHEAD', 'OVERHEAD %', 'OVERHEAD % IF WAITS COUNTED'],
-  ...results.map((m) => [String(m.hosts), m.init, s(m.wallS), s(m.masterS), s(m.reinitS), s(m.replicationS), s(m.criticalS), s(m.wallS - m.criticalS),
-    `${(100 * (m.wallS - m.criticalS) / m.wallS).toFixed(1)} %`,
-    // The same, counting the replication waits as ours (the strict reading).
-    `${(100 * (m.wallS - m.criticalS + m.replicationS) / m.wallS).toFixed(1)} %`]),
-]));
+console.log(
+  table([
+    [
+      'HOSTS',
+      'INIT',
+      'WALL',
+      'MASTER IMPORT',
+      'REINIT (critical path)',
+      'REPLICATION WAITS',
+      'SERVER (critical path)',
+      'OVERHEAD',
+      'OVERHEAD %',
+      'OVERHEAD % IF WAITS COUNTED',
+    ],
+    ...results.map((m) => [
+      String(m.hosts),
+      m.init,
+      s(m.wallS),
+      s(m.masterS),
+      s(m.reinitS),
+      s(m.replicationS),
+      s(m.criticalS),
+      s(m.wallS - m.criticalS),
+      `${((100 * (m.wallS - m.criticalS)) / m.wallS).toFixed(1)} %`,
+      // The same, counting the replication waits as ours (the strict reading).
+      `${((100 * (m.wallS - m.criticalS + m.replicationS)) / m.wallS).toFixed(1)} %`,
+    ]),
+  ]),
+);
 console.log('');
 const get = (n: number, init: string): Measured | undefined => results.find((m) => m.hosts === n && m.init === init);
 for (const n of sizes) {
@@ -169,9 +266,14 @@ for (const n of sizes) {
 if (sizes.length > 1) {
   const first = get(sizes[0]!, 'ldif');
   const last = get(sizes.at(-1)!, 'ldif');
-  if (first && last) console.log(`ratio ${last.hosts}-host ldif / ${first.hosts}-host ldif: ${(last.wallS / first.wallS).toFixed(2)} (target ≈ 1)`);
+  if (first && last)
+    console.log(
+      `ratio ${last.hosts}-host ldif / ${first.hosts}-host ldif: ${(last.wallS / first.wallS).toFixed(2)} (target ≈ 1)`,
+    );
 }
-console.log(`orchestration overhead: max ${Math.max(...results.map((m) => 100 * (m.wallS - m.criticalS) / m.wallS)).toFixed(1)} % of wall (target ≤ 10 %); replication waits (unfence until green, canary travel) count as server time`);
+console.log(
+  `orchestration overhead: max ${Math.max(...results.map((m) => (100 * (m.wallS - m.criticalS)) / m.wallS)).toFixed(1)} % of wall (target ≤ 10 %); replication waits (unfence until green, canary travel) count as server time`,
+);
 console.log(`lab up: ${labUps.map((u) => `${u.hosts} hosts ${s(u.s)}`).join(', ')}`);
 for (const m of results) {
   console.log('');

@@ -22,16 +22,34 @@ try {
     const cmd = `head -c ${STREAM_MB * MB} /dev/zero`;
 
     // 1. Streaming: OpenSSH client (baseline) vs ipa-fleet execStream, data discarded.
-    const openssh = await timed(() => new Promise<void>((resolve, reject) => {
-      const child = spawn('ssh', ['-i', lab.paths.identity, '-o', `UserKnownHostsFile=${lab.paths.knownHosts}`, '-o', 'BatchMode=yes', `root@${host.address}`, cmd], { stdio: ['ignore', 'pipe', 'inherit'] });
-      child.stdout.resume();
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ssh exit ${code}`))));
-    }));
+    const openssh = await timed(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn(
+            'ssh',
+            [
+              '-i',
+              lab.paths.identity,
+              '-o',
+              `UserKnownHostsFile=${lab.paths.knownHosts}`,
+              '-o',
+              'BatchMode=yes',
+              `root@${host.address}`,
+              cmd,
+            ],
+            { stdio: ['ignore', 'pipe', 'inherit'] },
+          );
+          child.stdout.resume();
+          child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ssh exit ${code}`))));
+        }),
+    );
     const rssBefore = process.memoryUsage().rss;
     let peakRss = rssBefore;
     const ours = await timed(async () => {
       const stream = await ssh.execStream(cmd);
-      stream.stdout.on('data', () => { peakRss = Math.max(peakRss, process.memoryUsage().rss); });
+      stream.stdout.on('data', () => {
+        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      });
       const result = await stream.result;
       if (!result.ok) throw new Error(result.stderrTail);
     });
@@ -43,16 +61,43 @@ try {
     await direct.bind('cn=Directory Manager', password);
     const tunnelled = await transport.ldap(host);
     const base = 'uid=user000500,ou=people,dc=ipa,dc=test';
-    const directT = await timed(async () => { for (let i = 0; i < SEARCHES; i++) await direct.search(base, { scope: 'base' }); });
-    const tunnelT = await timed(async () => { for (let i = 0; i < SEARCHES; i++) await tunnelled.read(base); });
+    const directT = await timed(async () => {
+      for (let i = 0; i < SEARCHES; i++) await direct.search(base, { scope: 'base' });
+    });
+    const tunnelT = await timed(async () => {
+      for (let i = 0; i < SEARCHES; i++) await tunnelled.read(base);
+    });
     await direct.unbind();
-    report(`${SEARCHES} sequential base searches`, 'ldapts over TCP', directT, 'ldapts through SSH', tunnelT, SEARCHES, 'ops/s');
+    report(
+      `${SEARCHES} sequential base searches`,
+      'ldapts over TCP',
+      directT,
+      'ldapts through SSH',
+      tunnelT,
+      SEARCHES,
+      'ops/s',
+    );
 
     // 3. Connection set-up: OpenSSH `ssh host true` (baseline) vs a new ipa-fleet session + exec.
-    const sshTrue = await timed(() => run('ssh', ['-i', lab.paths.identity, '-o', `UserKnownHostsFile=${lab.paths.knownHosts}`, '-o', 'BatchMode=yes', `root@${host.address}`, 'true']));
+    const sshTrue = await timed(() =>
+      run('ssh', [
+        '-i',
+        lab.paths.identity,
+        '-o',
+        `UserKnownHostsFile=${lab.paths.knownHosts}`,
+        '-o',
+        'BatchMode=yes',
+        `root@${host.address}`,
+        'true',
+      ]),
+    );
     const fresh = await timed(async () => {
       const t = new Transport(inventory, testContext(lab.logFile));
-      try { await (await t.ssh(host)).run('true'); } finally { await t.close(); }
+      try {
+        await (await t.ssh(host)).run('true');
+      } finally {
+        await t.close();
+      }
     });
     report('connect + run `true`', 'OpenSSH', sshTrue, 'ipa-fleet', fresh, 1, 'runs/s');
   } finally {
@@ -77,7 +122,15 @@ function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => execFile(cmd, args, (err) => (err ? reject(err) : resolve())));
 }
 
-function report(what: string, baseName: string, baseS: number, oursName: string, oursS: number, units: number, unit: string): void {
+function report(
+  what: string,
+  baseName: string,
+  baseS: number,
+  oursName: string,
+  oursS: number,
+  units: number,
+  unit: string,
+): void {
   console.log(`${what}:`);
   console.log(`  baseline ${baseName}: ${(units / baseS).toFixed(1)} ${unit} (${baseS.toFixed(2)} s)`);
   console.log(`  ${oursName}: ${(units / oursS).toFixed(1)} ${unit} (${oursS.toFixed(2)} s)`);

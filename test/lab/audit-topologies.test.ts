@@ -9,18 +9,35 @@ const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test', 'd.ipa.test'];
 /** Right after `lab up` replication may still settle (keep-alive entries, busy replicas): poll this long. */
 const SETTLE_MS = 60_000;
 
-interface AuditFinding { id: string; severity: 'error' | 'warning' | 'info'; hosts: string[]; suffix: string | null; message: string }
-interface AuditAgreement { from: string; to: string; name: string; enabled: boolean; state: string; hasReverse: boolean }
+interface AuditFinding {
+  id: string;
+  severity: 'error' | 'warning' | 'info';
+  hosts: string[];
+  suffix: string | null;
+  message: string;
+}
+interface AuditAgreement {
+  from: string;
+  to: string;
+  name: string;
+  enabled: boolean;
+  state: string;
+  hasReverse: boolean;
+}
 interface AuditDoc {
   schema: string;
   deployment: string;
   summary: { errors: number; warnings: number; infos: number };
   findings: AuditFinding[];
-  topology: Record<'domain' | 'ca', { suffix: string; hosts: Array<{ name: string; rid?: number }>; agreements: AuditAgreement[] }>;
+  topology: Record<
+    'domain' | 'ca',
+    { suffix: string; hosts: Array<{ name: string; rid?: number }>; agreements: AuditAgreement[] }
+  >;
 }
 
 const describeFindings = (findings: AuditFinding[]): string =>
-  findings.map((f) => `${f.severity} ${f.id} ${f.suffix ?? '-'} [${f.hosts.join(',')}] ${f.message}`).join('\n  ') || '(none)';
+  findings.map((f) => `${f.severity} ${f.id} ${f.suffix ?? '-'} [${f.hosts.join(',')}] ${f.message}`).join('\n  ') ||
+  '(none)';
 
 /** Undirected edges the lab builds for a shape over a,b,c,d, as sorted "x-y" pairs of FQDNs. */
 const SHAPES: Record<string, { args: string[]; edges: string[] }> = {
@@ -59,21 +76,32 @@ describe('audit of healthy 4-host labs (star, mesh, chain; CA on a,b)', () => {
         let last = await audit();
         let polls = 1;
         while (!(last.code === 0 && last.doc.findings.every((f) => f.severity === 'info')) && Date.now() < deadline) {
-          for (const f of last.doc.findings) transient.add(`${f.severity} ${f.id} ${f.suffix ?? '-'} [${f.hosts.join(',')}]`);
+          for (const f of last.doc.findings)
+            transient.add(`${f.severity} ${f.id} ${f.suffix ?? '-'} [${f.hosts.join(',')}]`);
           await new Promise((r) => setTimeout(r, 1000));
           last = await audit();
           polls++;
         }
         const { code, doc } = last;
-        assert.equal(code, 0, `${shape}: audit exit ${code} after ${polls} poll(s) (${SETTLE_MS / 1000} s); findings:\n  ${describeFindings(doc.findings)}\n${last.stderr}`);
-        assert.deepEqual(doc.findings.filter((f) => f.severity !== 'info'), []);
+        assert.equal(
+          code,
+          0,
+          `${shape}: audit exit ${code} after ${polls} poll(s) (${SETTLE_MS / 1000} s); findings:\n  ${describeFindings(doc.findings)}\n${last.stderr}`,
+        );
+        assert.deepEqual(
+          doc.findings.filter((f) => f.severity !== 'info'),
+          [],
+        );
         assert.equal(doc.schema, 'ipa-fleet/audit/v1');
         assert.deepEqual(doc.summary, { errors: 0, warnings: 0, infos: doc.findings.length });
 
         // The audit saw the topology the lab built: every edge both ways, every agreement ok.
         const short = (fqdn: string): string => fqdn.split('.')[0]!;
         const domain = doc.topology.domain;
-        assert.deepEqual(domain.hosts.map((h) => [h.name, h.rid]), HOSTS.map((h, i) => [h, i + 1]));
+        assert.deepEqual(
+          domain.hosts.map((h) => [h.name, h.rid]),
+          HOSTS.map((h, i) => [h, i + 1]),
+        );
         const seen = [...new Set(domain.agreements.map((a) => [short(a.from), short(a.to)].sort().join('-')))].sort();
         assert.deepEqual(seen, edges, `${shape}: domain edges`);
         assert.equal(domain.agreements.length, edges.length * 2, `${shape}: one agreement each way per edge`);
@@ -82,9 +110,16 @@ describe('audit of healthy 4-host labs (star, mesh, chain; CA on a,b)', () => {
           assert.equal(a.name, `meTo${a.to}`);
         }
         const ca = doc.topology.ca;
-        assert.deepEqual(ca.hosts.map((h) => [h.name, h.rid]), [['a.ipa.test', 1001], ['b.ipa.test', 1002]]);
+        assert.deepEqual(
+          ca.hosts.map((h) => [h.name, h.rid]),
+          [
+            ['a.ipa.test', 1001],
+            ['b.ipa.test', 1002],
+          ],
+        );
         assert.deepEqual(ca.agreements.map((a) => `${a.name}:${a.from}>${a.to}:${a.state}`).sort(), [
-          'caToa.ipa.test:b.ipa.test>a.ipa.test:ok', 'caTob.ipa.test:a.ipa.test>b.ipa.test:ok',
+          'caToa.ipa.test:b.ipa.test>a.ipa.test:ok',
+          'caTob.ipa.test:a.ipa.test>b.ipa.test:ok',
         ]);
 
         // The human form agrees.
@@ -93,8 +128,10 @@ describe('audit of healthy 4-host labs (star, mesh, chain; CA on a,b)', () => {
         assert.match(text.stdout, /audit of ipa-lab: 4 host\(s\), domain \+ ca suffixes/);
         assert.match(text.stdout, /clean: no findings/);
 
-        report.push(`${shape}: lab up ${upSeconds.toFixed(1)} s, clean after ${polls} audit(s) (${((Date.now() - t0) / 1000 - upSeconds).toFixed(1)} s incl. checks; one audit ≈ ${(last.ms / 1000).toFixed(1)} s)`
-          + `${transient.size ? `; transient on the way: ${[...transient].join('; ')}` : ''}`);
+        report.push(
+          `${shape}: lab up ${upSeconds.toFixed(1)} s, clean after ${polls} audit(s) (${((Date.now() - t0) / 1000 - upSeconds).toFixed(1)} s incl. checks; one audit ≈ ${(last.ms / 1000).toFixed(1)} s)` +
+            `${transient.size ? `; transient on the way: ${[...transient].join('; ')}` : ''}`,
+        );
       } catch (err) {
         report.push(`${shape}: FAILED: ${(err as Error).message.split('\n')[0]}`);
         throw err;

@@ -24,7 +24,7 @@ async function cmdlineOf(pid: number): Promise<string> {
 
 async function descendants(pid: number): Promise<number[]> {
   const out: number[] = [];
-  for (const c of await childrenOf(pid)) out.push(c, ...await descendants(c));
+  for (const c of await childrenOf(pid)) out.push(c, ...(await descendants(c)));
   return out;
 }
 
@@ -36,12 +36,19 @@ describe('backup regressions', { timeout: 240_000 }, () => {
 
   const fleet = (args: string[]) => cli(['--log-file', lab.logFile, ...args], { env });
   const ldifDir = (fqdn: string): string => join(lab.paths.hostDir(fqdn), 'var-lib-dirsrv', 'slapd-IPA-TEST', 'ldif');
-  const fleetFiles = async (fqdn: string): Promise<string[]> => (await readdir(ldifDir(fqdn))).filter((n) => n.startsWith('ipa-fleet-'));
+  const fleetFiles = async (fqdn: string): Promise<string[]> =>
+    (await readdir(ldifDir(fqdn))).filter((n) => n.startsWith('ipa-fleet-'));
 
   /** Runs `backup` of every host into `store`; SIGKILLs c's SSH connection(s) once `when` holds. */
-  async function backupDroppingC(store: string, when: (sshdPid: number) => Promise<boolean>): Promise<{ code: number | null; stdout: string; stderr: string; killed: number }> {
+  async function backupDroppingC(
+    store: string,
+    when: (sshdPid: number) => Promise<boolean>,
+  ): Promise<{ code: number | null; stdout: string; stderr: string; killed: number }> {
     const sshdPid = Number((await readFile(lab.paths.sshdPidFile('c.ipa.test'), 'utf8')).trim());
-    const { child, output, exited } = startCli(['--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store], env);
+    const { child, output, exited } = startCli(
+      ['--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store],
+      env,
+    );
     let killed = 0;
     const deadline = Date.now() + 60_000;
     while (child.exitCode === null && Date.now() < deadline) {
@@ -63,7 +70,12 @@ describe('backup regressions', { timeout: 240_000 }, () => {
     keys = await mkdtemp('/tmp/ipa-fleet-backup-bugs-keys-');
     const [labUp, key] = await Promise.all([
       bringUpLab(NET, ['--entries', '2000']),
-      openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'Fleet backup' }], format: 'armored' }),
+      openpgp.generateKey({
+        type: 'ecc',
+        curve: 'curve25519Legacy',
+        userIDs: [{ name: 'Fleet backup' }],
+        format: 'armored',
+      }),
     ]);
     lab = labUp;
     pub = join(keys, 'pub.asc');
@@ -107,9 +119,14 @@ describe('backup regressions', { timeout: 240_000 }, () => {
     await run('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', store]);
     try {
       const r = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store]);
-      for (const h of HOSTS) assert.match(r.stdout, new RegExp(`FAILED\\s+${h.replace(/\./g, '\\.')}`), 'every host failed');
+      for (const h of HOSTS)
+        assert.match(r.stdout, new RegExp(`FAILED\\s+${h.replace(/\./g, '\\.')}`), 'every host failed');
       // Now: "1 of 3 host(s) failed (?): store: no space left writing …", exit 3.
-      assert.match(r.stderr, /3 of 3 host\(s\) failed \(a\.ipa\.test, b\.ipa\.test, c\.ipa\.test\): .*no space left/, r.stderr);
+      assert.match(
+        r.stderr,
+        /3 of 3 host\(s\) failed \(a\.ipa\.test, b\.ipa\.test, c\.ipa\.test\): .*no space left/,
+        r.stderr,
+      );
       assert.equal(r.code, 1, 'every host failed for the same reason: failure (1), not partial (3)');
     } finally {
       await run('umount', [store]).catch(() => run('umount', ['-l', store]));

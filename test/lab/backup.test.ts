@@ -22,8 +22,23 @@ const DEPLOYMENT = 'ipa-lab';
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'];
 const run = promisify(execFile);
 
-interface ListedSnapshot { id: string; deployment: string; host: string; type: string; time: string; size: number; dir: string; encrypted: boolean; sha256: string }
-interface Listing { store: string; snapshots: ListedSnapshot[]; problems: unknown[]; leftovers: unknown[] }
+interface ListedSnapshot {
+  id: string;
+  deployment: string;
+  host: string;
+  type: string;
+  time: string;
+  size: number;
+  dir: string;
+  encrypted: boolean;
+  sha256: string;
+}
+interface Listing {
+  store: string;
+  snapshots: ListedSnapshot[];
+  problems: unknown[];
+  leftovers: unknown[];
+}
 
 const sha256 = (data: Buffer | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
@@ -34,7 +49,7 @@ async function walk(dir: string): Promise<Array<{ path: string; isDir: boolean; 
     const path = join(dir, name);
     const st = await lstat(path);
     out.push({ path, isDir: st.isDirectory(), mode: st.mode & 0o777 });
-    if (st.isDirectory()) out.push(...await walk(path));
+    if (st.isDirectory()) out.push(...(await walk(path)));
   }
   return out;
 }
@@ -42,10 +57,14 @@ async function walk(dir: string): Promise<Array<{ path: string; isDir: boolean; 
 /** A tar (ustar) buffer's regular files: name → offset and size of the data. */
 function tarEntries(tar: Buffer): Map<string, { offset: number; size: number }> {
   const entries = new Map<string, { offset: number; size: number }>();
-  for (let at = 0; at + 512 <= tar.length;) {
+  for (let at = 0; at + 512 <= tar.length; ) {
     const header = tar.subarray(at, at + 512);
     if (header.every((b) => b === 0)) break;
-    const cstr = (from: number, len: number): string => header.subarray(from, from + len).toString('latin1').replace(/\0.*$/s, '');
+    const cstr = (from: number, len: number): string =>
+      header
+        .subarray(from, from + len)
+        .toString('latin1')
+        .replace(/\0.*$/s, '');
     const prefix = cstr(345, 155);
     const name = (prefix ? `${prefix}/` : '') + cstr(0, 100);
     const size = parseInt(cstr(124, 12).trim() || '0', 8);
@@ -70,7 +89,12 @@ async function cmdlineOf(pid: number): Promise<string> {
  * Polls `condition` every few ms while `child` runs; once it holds, SIGKILLs every
  * `sshd: root@notty` child of the host's sshd (each is one SSH connection) and returns them.
  */
-async function killSessionsWhen(sshdPid: number, child: { exitCode: number | null }, condition: () => Promise<boolean>, timeoutMs = 60_000): Promise<Array<{ pid: number; cmd: string }>> {
+async function killSessionsWhen(
+  sshdPid: number,
+  child: { exitCode: number | null },
+  condition: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<Array<{ pid: number; cmd: string }>> {
   const killed: Array<{ pid: number; cmd: string }> = [];
   const deadline = Date.now() + timeoutMs;
   while (child.exitCode === null && Date.now() < deadline) {
@@ -101,31 +125,48 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
   let first: Listing;
   const t0 = Date.now();
 
-  const fleet = (args: string[], timeoutMs?: number) => cli(['--log-file', lab.logFile, ...args], { env, ...(timeoutMs ? { timeoutMs } : {}) });
+  const fleet = (args: string[], timeoutMs?: number) =>
+    cli(['--log-file', lab.logFile, ...args], { env, ...(timeoutMs ? { timeoutMs } : {}) });
   const list = async (store: string): Promise<Listing> => {
     const r = await fleet(['--json', 'backups', 'list', '--store', store]);
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout) as Listing;
   };
-  const ldifDir = (fqdn: string): string => join(lab.paths.hostDir(fqdn), 'var-lib-dirsrv', `slapd-${INSTANCE}`, 'ldif');
-  const fleetFiles = async (fqdn: string): Promise<string[]> => (await readdir(ldifDir(fqdn))).filter((n) => n.startsWith('ipa-fleet-'));
+  const ldifDir = (fqdn: string): string =>
+    join(lab.paths.hostDir(fqdn), 'var-lib-dirsrv', `slapd-${INSTANCE}`, 'ldif');
+  const fleetFiles = async (fqdn: string): Promise<string[]> =>
+    (await readdir(ldifDir(fqdn))).filter((n) => n.startsWith('ipa-fleet-'));
   const bootLog = (fqdn: string): Promise<string> => readFile(join(lab.paths.hostDir(fqdn), 'boot.log'), 'utf8');
   const hostOf = (fqdn: string) => inventory.hosts.find((h) => h.name === fqdn)!;
-  const manifestOf = async (s: ListedSnapshot): Promise<Manifest> => JSON.parse(await readFile(join(s.dir, 'manifest.json'), 'utf8')) as Manifest;
-  const stamp = (what: string): void => console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s since start`);
+  const manifestOf = async (s: ListedSnapshot): Promise<Manifest> =>
+    JSON.parse(await readFile(join(s.dir, 'manifest.json'), 'utf8')) as Manifest;
+  const stamp = (what: string): void =>
+    console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s since start`);
 
   before(async () => {
     keys = await mkdtemp('/tmp/ipa-fleet-backup-keys-');
     const good = openpgp.generateKey({
-      type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'Fleet backup', email: 'backup@ipa.test' }],
-      passphrase: 'correct horse battery', format: 'armored',
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'Fleet backup', email: 'backup@ipa.test' }],
+      passphrase: 'correct horse battery',
+      format: 'armored',
     });
     const expired = openpgp.generateKey({
-      type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'Old backup key' }],
-      keyExpirationTime: 1, date: new Date(Date.now() - 2 * 86_400_000), format: 'armored',
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'Old backup key' }],
+      keyExpirationTime: 1,
+      date: new Date(Date.now() - 2 * 86_400_000),
+      format: 'armored',
     });
     // Primary key certifies and signs, its only subkey signs: nothing can be encrypted to it.
-    const signOnly = openpgp.generateKey({ type: 'ecc', userIDs: [{ name: 'Signer' }], subkeys: [{ sign: true }], format: 'armored' });
+    const signOnly = openpgp.generateKey({
+      type: 'ecc',
+      userIDs: [{ name: 'Signer' }],
+      subkeys: [{ sign: true }],
+      format: 'armored',
+    });
     const [labUp, g, e, s] = await Promise.all([bringUpLab(NET, ['--entries', '2000']), good, expired, signOnly]);
     lab = labUp;
     pub = join(keys, 'backup-pub.asc');
@@ -155,7 +196,10 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     assert.equal(made.code, 0, made.stderr + made.stdout);
     stamp(`backup of 3 hosts took ${made.ms} ms`);
     first = await list(store1);
-    assert.deepEqual(first.snapshots.map((s) => s.host), HOSTS);
+    assert.deepEqual(
+      first.snapshots.map((s) => s.host),
+      HOSTS,
+    );
     assert.ok(first.snapshots.every((s) => s.deployment === DEPLOYMENT && s.encrypted && s.type === 'data'));
     assert.deepEqual(first.problems, []);
     assert.deepEqual(first.leftovers, []);
@@ -163,7 +207,18 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     const verified = await fleet(['backups', 'verify', '--all', '--store', store1]);
     assert.equal(verified.code, 0, verified.stderr + verified.stdout);
     assert.equal((verified.stdout.match(/ok \(hash\)/g) ?? []).length, 3, verified.stdout);
-    const readData = await fleet(['backups', 'verify', '--all', '--read-data', '--key', sec, '--passphrase', `file:${passFile}`, '--store', store1]);
+    const readData = await fleet([
+      'backups',
+      'verify',
+      '--all',
+      '--read-data',
+      '--key',
+      sec,
+      '--passphrase',
+      `file:${passFile}`,
+      '--store',
+      store1,
+    ]);
     assert.equal(readData.code, 0, readData.stderr + readData.stdout);
     assert.equal((readData.stdout.match(/ok \(data\)/g) ?? []).length, 3, readData.stdout);
 
@@ -172,30 +227,67 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     await chmod(gnupg, 0o700);
     const gpgEnv = { ...process.env, GNUPGHOME: gnupg };
     try {
-      await run('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase-file', passFile, '--import', sec], { env: gpgEnv });
+      await run('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase-file', passFile, '--import', sec], {
+        env: gpgEnv,
+      });
       for (const snap of first.snapshots) {
         const m = await manifestOf(snap);
         const archive = join(snap.dir, m.archive.name);
         assert.equal(m.archive.name, 'archive.tar.gz.pgp');
         const plain = join(gnupg, `${snap.host}.tar.gz`);
-        await run('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase-file', passFile, '--output', plain, '--decrypt', archive], { env: gpgEnv });
+        await run(
+          'gpg',
+          [
+            '--batch',
+            '--pinentry-mode',
+            'loopback',
+            '--passphrase-file',
+            passFile,
+            '--output',
+            plain,
+            '--decrypt',
+            archive,
+          ],
+          { env: gpgEnv },
+        );
         const listed = (await run('tar', ['-tzf', plain])).stdout.trim().split('\n').sort();
-        const expected = snap.host === 'c.ipa.test' ? ['ldif/userroot.ldif'] : ['ldif/ipaca.ldif', 'ldif/userroot.ldif'];
+        const expected =
+          snap.host === 'c.ipa.test' ? ['ldif/userroot.ldif'] : ['ldif/ipaca.ldif', 'ldif/userroot.ldif'];
         assert.deepEqual(listed, expected, `${snap.host}: archive content`);
         assert.deepEqual(m.files.map((f) => f.path).sort(), expected);
         for (const f of m.files) {
-          const content = (await run('tar', ['-xzOf', plain, f.path], { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 })).stdout as unknown as Buffer;
+          const content = (
+            await run('tar', ['-xzOf', plain, f.path], { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 })
+          ).stdout as unknown as Buffer;
           assert.equal(content.length, f.size, `${snap.host} ${f.path}: size`);
-          assert.equal(sha256(content), f.sha256, `${snap.host} ${f.path}: the manifest's SHA-256 is the decrypted file's`);
+          assert.equal(
+            sha256(content),
+            f.sha256,
+            `${snap.host} ${f.path}: the manifest's SHA-256 is the decrypted file's`,
+          );
           const text = content.toString('utf8');
           // Exported WITH replication data: the RUV tombstone entry and its generation are in it.
-          assert.match(text, /^nsUniqueId: ffffffff-ffffffff-ffffffff-ffffffff$/m, `${snap.host} ${f.path}: RUV tombstone`);
-          assert.match(text, /^nsds50ruv: \{replicageneration\} [0-9a-f]+$/m, `${snap.host} ${f.path}: replica generation`);
+          assert.match(
+            text,
+            /^nsUniqueId: ffffffff-ffffffff-ffffffff-ffffffff$/m,
+            `${snap.host} ${f.path}: RUV tombstone`,
+          );
+          assert.match(
+            text,
+            /^nsds50ruv: \{replicageneration\} [0-9a-f]+$/m,
+            `${snap.host} ${f.path}: replica generation`,
+          );
           const suffix = m.suffixes.find((s) => s.ldif === f.path)!;
-          assert.ok(text.includes(`nsds50ruv: ${suffix.ruv[0]}`), `${snap.host} ${f.path}: the manifest's generation (${suffix.ruv[0]}) is the LDIF's`);
+          assert.ok(
+            text.includes(`nsds50ruv: ${suffix.ruv[0]}`),
+            `${snap.host} ${f.path}: the manifest's generation (${suffix.ruv[0]}) is the LDIF's`,
+          );
         }
       }
-      assert.match(await readFile(join(first.snapshots[0]!.dir, 'manifest.json'), 'utf8'), /"recipients": \[\s*"[0-9A-F]{40}"/);
+      assert.match(
+        await readFile(join(first.snapshots[0]!.dir, 'manifest.json'), 'utf8'),
+        /"recipients": \[\s*"[0-9A-F]{40}"/,
+      );
     } finally {
       await run('gpgconf', ['--kill', 'gpg-agent'], { env: gpgEnv }).catch(() => undefined);
       await rm(gnupg, { recursive: true, force: true });
@@ -206,7 +298,8 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     const files = (await walk(store1)).filter((e) => !e.isDir);
     assert.equal(files.length, 6, files.map((f) => f.path).join('\n'));
     for (const f of files) assert.equal(f.mode.toString(8), '600', `${f.path} mode`);
-    for (const d of (await walk(store1)).filter((e) => e.isDir)) assert.equal(d.mode.toString(8), '700', `${d.path} mode`);
+    for (const d of (await walk(store1)).filter((e) => e.isDir))
+      assert.equal(d.mode.toString(8), '700', `${d.path} mode`);
   });
 
   it('2. an expired, a sign-only or a private key file is refused (exit 2) before any host is touched', async () => {
@@ -216,7 +309,10 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     const store = join(lab.tmp, 'store-refused');
     const cases: Array<[string, RegExp]> = [
       [join(keys, 'expired-pub.asc'), /cannot encrypt to .*expired-pub\.asc: the key expired on/],
-      [join(keys, 'sign-only-pub.asc'), /cannot encrypt to .*sign-only-pub\.asc: the key has no valid encryption-capable subkey/],
+      [
+        join(keys, 'sign-only-pub.asc'),
+        /cannot encrypt to .*sign-only-pub\.asc: the key has no valid encryption-capable subkey/,
+      ],
       [sec, /backup-sec\.asc holds a private key: give the public key instead/],
     ];
     for (const [file, message] of cases) {
@@ -225,7 +321,17 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
       assert.match(r.stderr, message);
       assert.ok(r.stderr.includes(file), `the message names ${file}: ${r.stderr}`);
       // A good key beside the bad one does not change that.
-      const mixed = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--encrypt-to', file, '--store', store]);
+      const mixed = await fleet([
+        'backup',
+        '-i',
+        lab.paths.inventory,
+        '--encrypt-to',
+        pub,
+        '--encrypt-to',
+        file,
+        '--store',
+        store,
+      ]);
       assert.equal(mixed.code, 2, mixed.stderr);
       assert.ok(mixed.stderr.includes(file), mixed.stderr);
     }
@@ -255,8 +361,15 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     // encrypted to the same key, manifest.archive fixed: only the inner hash can tell.
     const a = snaps.find((s) => s.host === 'a.ipa.test')!;
     const aArchive = join(a.dir, 'archive.tar.gz.pgp');
-    const privateKey = await openpgp.decryptKey({ privateKey: await openpgp.readPrivateKey({ armoredKey: await readFile(sec, 'utf8') }), passphrase: 'correct horse battery' });
-    const { data } = await openpgp.decrypt({ message: await openpgp.readMessage({ binaryMessage: await readFile(aArchive) }), decryptionKeys: privateKey, format: 'binary' });
+    const privateKey = await openpgp.decryptKey({
+      privateKey: await openpgp.readPrivateKey({ armoredKey: await readFile(sec, 'utf8') }),
+      passphrase: 'correct horse battery',
+    });
+    const { data } = await openpgp.decrypt({
+      message: await openpgp.readMessage({ binaryMessage: await readFile(aArchive) }),
+      decryptionKeys: privateKey,
+      format: 'binary',
+    });
     const tar = gunzipSync(Buffer.from(data as Uint8Array));
     const entry = tarEntries(tar).get('ldif/userroot.ldif');
     assert.ok(entry, 'ldif/userroot.ldif is in the tar');
@@ -277,13 +390,35 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
 
     const hashOnly = await fleet(['backups', 'verify', a.id, '--store', store]);
     assert.equal(hashOnly.code, 0, `the outer hash matches now: ${hashOnly.stderr}${hashOnly.stdout}`);
-    const deep = await fleet(['backups', 'verify', a.id, '--read-data', '--key', sec, '--passphrase', `file:${passFile}`, '--store', store]);
+    const deep = await fleet([
+      'backups',
+      'verify',
+      a.id,
+      '--read-data',
+      '--key',
+      sec,
+      '--passphrase',
+      `file:${passFile}`,
+      '--store',
+      store,
+    ]);
     assert.equal(deep.code, 1, deep.stderr + deep.stdout);
     assert.match(deep.stderr, new RegExp(`${a.id} \\(a\\.ipa\\.test\\): file ldif/userroot\\.ldif: SHA-256 mismatch`));
     assert.doesNotMatch(deep.stderr, /ipaca\.ldif/, 'only the altered file is named');
     // b's untouched snapshot in the same store still passes the deep check.
     const b = snaps.find((s) => s.host === 'b.ipa.test')!;
-    const intact = await fleet(['backups', 'verify', b.id, '--read-data', '--key', sec, '--passphrase', `file:${passFile}`, '--store', store]);
+    const intact = await fleet([
+      'backups',
+      'verify',
+      b.id,
+      '--read-data',
+      '--key',
+      sec,
+      '--passphrase',
+      `file:${passFile}`,
+      '--store',
+      store,
+    ]);
     assert.equal(intact.code, 0, intact.stderr);
   });
 
@@ -293,7 +428,10 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     await transport.forget(hostOf(c)); // the only SSH sessions to c are now the backup's
     assert.deepEqual(await fleetFiles(c), []);
     const sshdPid = Number((await readFile(lab.paths.sshdPidFile(c), 'utf8')).trim());
-    const { child, output, exited } = startCli(['--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store], env);
+    const { child, output, exited } = startCli(
+      ['--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store],
+      env,
+    );
 
     // As soon as c's export file exists (the export task is running), SIGKILL c's per-connection
     // sshd processes (`sshd: root@notty`, children of c's sshd).
@@ -310,10 +448,28 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     assert.match(stdout, /changed\s+b\.ipa\.test/);
 
     const listing = await list(store);
-    assert.deepEqual(listing.snapshots.map((s) => s.host), ['a.ipa.test', 'b.ipa.test'], 'a and b were stored, c not');
+    assert.deepEqual(
+      listing.snapshots.map((s) => s.host),
+      ['a.ipa.test', 'b.ipa.test'],
+      'a and b were stored, c not',
+    );
     assert.deepEqual(await walk(join(store, DEPLOYMENT, c)), [], 'nothing of c (no .partial folder) in the store');
-    assert.deepEqual((await walk(store)).filter((e) => !e.isDir && !/\/(manifest\.json|archive\.tar\.gz\.pgp)$/.test(e.path)), []);
-    const verified = await fleet(['backups', 'verify', '--all', '--read-data', '--key', sec, '--passphrase', `file:${passFile}`, '--store', store]);
+    assert.deepEqual(
+      (await walk(store)).filter((e) => !e.isDir && !/\/(manifest\.json|archive\.tar\.gz\.pgp)$/.test(e.path)),
+      [],
+    );
+    const verified = await fleet([
+      'backups',
+      'verify',
+      '--all',
+      '--read-data',
+      '--key',
+      sec,
+      '--passphrase',
+      `file:${passFile}`,
+      '--store',
+      store,
+    ]);
     assert.equal(verified.code, 0, verified.stderr);
     for (const fqdn of ['a.ipa.test', 'b.ipa.test']) assert.deepEqual(await fleetFiles(fqdn), []);
 
@@ -337,13 +493,21 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
       // (The summary says "1 of 3 host(s) failed (?)" although all three failed, and exits 3, not 1:
       // backup-bugs.test.ts.)
       for (const fqdn of HOSTS) {
-        assert.match(r.stdout, new RegExp(`FAILED\\s+${fqdn.replace(/\./g, '\\.')}\\s+backup \\(data\\).*\\n\\s+error: (?:${fqdn.replace(/\./g, '\\.')}: )?store: no space left writing ${store}/${DEPLOYMENT}/${fqdn}/`), r.stdout);
+        assert.match(
+          r.stdout,
+          new RegExp(
+            `FAILED\\s+${fqdn.replace(/\./g, '\\.')}\\s+backup \\(data\\).*\\n\\s+error: (?:${fqdn.replace(/\./g, '\\.')}: )?store: no space left writing ${store}/${DEPLOYMENT}/${fqdn}/`,
+          ),
+          r.stdout,
+        );
       }
       const entries = await walk(store);
       const notDirs = entries.filter((e) => !e.isDir);
       assert.deepEqual(notDirs, [], 'only folders are left in the store');
-      assert.deepEqual(entries.map((e) => e.path.slice(store.length + 1)).sort(),
-        [DEPLOYMENT, `${DEPLOYMENT}/.locks`, ...HOSTS.map((h) => `${DEPLOYMENT}/${h}`)].sort());
+      assert.deepEqual(
+        entries.map((e) => e.path.slice(store.length + 1)).sort(),
+        [DEPLOYMENT, `${DEPLOYMENT}/.locks`, ...HOSTS.map((h) => `${DEPLOYMENT}/${h}`)].sort(),
+      );
       const df = (await run('df', ['-k', store])).stdout.trim().split('\n').pop()!.split(/\s+/);
       assert.equal(df[2], '0', `the tmpfs is empty again: ${df.join(' ')}`);
       for (const fqdn of HOSTS) assert.deepEqual(await fleetFiles(fqdn), [], `${fqdn}: export files left`);
@@ -357,12 +521,25 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     const store = join(lab.tmp, 'store6');
     const hidden = `${ldifDir(b)}.hidden`;
     const errorsFile = join(lab.paths.hostDir(b), 'var-log-dirsrv', `slapd-${INSTANCE}`, 'errors');
-    const stops = async (): Promise<number> => ((await readFile(errorsFile, 'utf8')).match(/slapd stopped/g) ?? []).length;
+    const stops = async (): Promise<number> =>
+      ((await readFile(errorsFile, 'utf8')).match(/slapd stopped/g) ?? []).length;
     const stopsBefore = await stops();
     await rename(ldifDir(b), hidden);
     let r;
     try {
-      r = await fleet(['backup', '--type', 'full', '--limit', b, '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store]);
+      r = await fleet([
+        'backup',
+        '--type',
+        'full',
+        '--limit',
+        b,
+        '-i',
+        lab.paths.inventory,
+        '--encrypt-to',
+        pub,
+        '--store',
+        store,
+      ]);
     } finally {
       await rename(hidden, ldifDir(b));
     }
@@ -372,10 +549,18 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     assert.match(r.stderr, /b\.ipa\.test/);
     assert.match(r.stderr, /db2ldif/, 'the message says which step failed');
     // The server was really stopped (not just refused up front) and is back.
-    assert.ok(await stops() > stopsBefore, 'ns-slapd on b was stopped by the backup');
+    assert.ok((await stops()) > stopsBefore, 'ns-slapd on b was stopped by the backup');
     const status = await fleet(['--json', 'lab', 'status', '--dir', lab.paths.root]);
     assert.equal(status.code, 0, status.stderr);
-    const bStatus = (JSON.parse(status.stdout) as Array<{ host: string; ds: boolean; ssh: boolean; entries: Record<string, number | null>; error?: string }>).find((s) => s.host === b)!;
+    const bStatus = (
+      JSON.parse(status.stdout) as Array<{
+        host: string;
+        ds: boolean;
+        ssh: boolean;
+        entries: Record<string, number | null>;
+        error?: string;
+      }>
+    ).find((s) => s.host === b)!;
     assert.equal(bStatus.ds, true, 'ns-slapd on b runs again');
     assert.equal(bStatus.error, undefined);
     assert.ok((bStatus.entries['dc=ipa,dc=test'] ?? 0) > 2000, JSON.stringify(bStatus));
@@ -383,7 +568,11 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     const suffix = await (await transport.ldap(hostOf(b))).read('dc=ipa,dc=test', ['dc']);
     assert.equal(suffix?.get('dc'), 'ipa');
     assert.deepEqual((await list(store)).snapshots, []);
-    assert.deepEqual((await walk(store)).filter((e) => !e.isDir), [], 'nothing partial for b in the store');
+    assert.deepEqual(
+      (await walk(store)).filter((e) => !e.isDir),
+      [],
+      'nothing partial for b in the store',
+    );
     assert.deepEqual(await fleetFiles(b), []);
   });
 
@@ -391,7 +580,12 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     const ldap = await transport.ldap(hostOf('a.ipa.test'));
     // The task starts and fails: its log tail is in the error.
     await assert.rejects(
-      runTask(ldap, 'export', { nsInstance: 'userRoot', nsFilename: '/nonexistent-dir/ipa-fleet-none.ldif', nsExportReplica: 'true' }, { timeoutMs: 60_000 }),
+      runTask(
+        ldap,
+        'export',
+        { nsInstance: 'userRoot', nsFilename: '/nonexistent-dir/ipa-fleet-none.ldif', nsExportReplica: 'true' },
+        { timeoutMs: 60_000 },
+      ),
       (err: Error) => {
         assert.match(err.message, /^a\.ipa\.test: export task failed \(exit -?\d+\): \S/);
         return true;
@@ -399,7 +593,16 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     );
     // A backend that does not exist: 389-DS refuses the task entry itself.
     await assert.rejects(
-      runTask(ldap, 'export', { nsInstance: 'nosuchbackend', nsFilename: '/var/lib/dirsrv/slapd-IPA-TEST/ldif/ipa-fleet-none.ldif', nsExportReplica: 'true' }, { timeoutMs: 60_000 }),
+      runTask(
+        ldap,
+        'export',
+        {
+          nsInstance: 'nosuchbackend',
+          nsFilename: '/var/lib/dirsrv/slapd-IPA-TEST/ldif/ipa-fleet-none.ldif',
+          nsExportReplica: 'true',
+        },
+        { timeoutMs: 60_000 },
+      ),
       (err: Error) => {
         assert.match(err.message, /^a\.ipa\.test: ldap add cn=ipa-fleet-export-.*: no such object \(32\)/);
         return true;
@@ -431,11 +634,19 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     try {
       const refused = await fleet(['backups', 'prune', '--keep-last', '1', '--store', store]);
       assert.equal(refused.code, 11, refused.stderr);
-      assert.match(refused.stderr, new RegExp(`cannot take the exclusive store lock of deployment '${DEPLOYMENT}': shared lock by 'backup \\(test holder\\)' \\(pid ${process.pid} on `));
+      assert.match(
+        refused.stderr,
+        new RegExp(
+          `cannot take the exclusive store lock of deployment '${DEPLOYMENT}': shared lock by 'backup \\(test holder\\)' \\(pid ${process.pid} on `,
+        ),
+      );
       assert.equal((await list(store)).snapshots.length, 6);
       const unlocked = await fleet(['backups', 'unlock', DEPLOYMENT, '--store', store]);
       assert.equal(unlocked.code, 0, unlocked.stderr);
-      assert.match(unlocked.stdout, new RegExp(`removed shared lock by 'backup \\(test holder\\)' \\(pid ${process.pid} `));
+      assert.match(
+        unlocked.stdout,
+        new RegExp(`removed shared lock by 'backup \\(test holder\\)' \\(pid ${process.pid} `),
+      );
       assert.deepEqual(await readdir(join(store, DEPLOYMENT, '.locks')), []);
     } finally {
       await release();
@@ -444,13 +655,23 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     const pruned = await fleet(['backups', 'prune', '--keep-last', '1', '--store', store]);
     assert.equal(pruned.code, 0, pruned.stderr);
     for (const h of HOSTS) {
-      assert.match(pruned.stdout, new RegExp(`^keep\\s+${DEPLOYMENT}/${h}/${newest.get(h)}\\s+\\(last snapshot\\)$`, 'm'));
+      assert.match(
+        pruned.stdout,
+        new RegExp(`^keep\\s+${DEPLOYMENT}/${h}/${newest.get(h)}\\s+\\(last snapshot\\)$`, 'm'),
+      );
       assert.match(pruned.stdout, new RegExp(`^remove ${DEPLOYMENT}/${h}/${oldest.get(h)}$`, 'm'));
     }
     const left = (await list(store)).snapshots;
-    assert.deepEqual(left.map((s) => [s.host, s.id]), HOSTS.map((h) => [h, newest.get(h)]));
+    assert.deepEqual(
+      left.map((s) => [s.host, s.id]),
+      HOSTS.map((h) => [h, newest.get(h)]),
+    );
     for (const h of HOSTS) {
-      assert.deepEqual((await readdir(join(store, DEPLOYMENT, h))).sort(), [newest.get(h)], `${h}: only the kept snapshot's folder`);
+      assert.deepEqual(
+        (await readdir(join(store, DEPLOYMENT, h))).sort(),
+        [newest.get(h)],
+        `${h}: only the kept snapshot's folder`,
+      );
     }
     const again = await fleet(['backups', 'verify', '--all', '--store', store]);
     assert.equal(again.code, 0, again.stderr);

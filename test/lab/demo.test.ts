@@ -40,13 +40,25 @@ describe('ipa-fleet demo', { timeout: 40 * 60_000 }, () => {
   });
 
   it('restores the deleted users and removes the junk on every host, and says so', async () => {
-    demo = await cli(['--log-file', logFile, 'demo', '--net', NET, '--dir', join(tmp, 'demo'), '--keep'], { env, timeoutMs: 30 * 60_000 });
+    demo = await cli(['--log-file', logFile, 'demo', '--net', NET, '--dir', join(tmp, 'demo'), '--keep'], {
+      env,
+      timeoutMs: 30 * 60_000,
+    });
     const output = `${demo.stdout}\n${demo.stderr}`;
     assert.equal(demo.code, 0, output);
     assert.match(demo.stdout, /every host converged: 3 of 3 hosts/);
-    for (const host of HOSTS) assert.match(demo.stdout, new RegExp(`^${host.replace(/\./g, '\\.')}\\s+200\\s+20/20\\s+0\\s+\\S+\\s+converged$`, 'm'), output);
+    for (const host of HOSTS)
+      assert.match(
+        demo.stdout,
+        new RegExp(`^${host.replace(/\./g, '\\.')}\\s+200\\s+20/20\\s+0\\s+\\S+\\s+converged$`, 'm'),
+        output,
+      );
     assert.match(demo.stdout, /^\(wall\)/m, 'the restore phase table');
-    assert.match(demo.stdout, new RegExp(`lab down --dir ${lab.root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'how to take the kept lab down');
+    assert.match(
+      demo.stdout,
+      new RegExp(`lab down --dir ${lab.root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+      'how to take the kept lab down',
+    );
 
     const inventory = await loadInventory(lab.inventory);
     const transport = new Transport(inventory, testContext(join(tmp, 'library.log')));
@@ -55,13 +67,31 @@ describe('ipa-fleet demo', { timeout: 40 * 60_000 }, () => {
       for (const host of inventory.hosts) {
         // Bound as Directory Manager with the lab's password file (the lab inventory's ldap.password).
         const ldap = await transport.ldap(host);
-        const users = await ldap.search(PEOPLE, { scope: 'one', filter: '(objectClass=inetOrgPerson)', attributes: ['uid'], paged: true });
+        const users = await ldap.search(PEOPLE, {
+          scope: 'one',
+          filter: '(objectClass=inetOrgPerson)',
+          attributes: ['uid'],
+          paged: true,
+        });
         const uids = new Set(users.map((u) => u.get('uid')));
         assert.equal(users.length, 200, `${host.name}: users`);
-        assert.deepEqual(DELETED.filter((u) => !uids.has(u)), [], `${host.name}: deleted users not back`);
-        assert.deepEqual(JUNK.filter((u) => uids.has(u)), [], `${host.name}: junk left`);
-        const ruv = await ldap.search('dc=ipa,dc=test', { filter: '(&(nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff)(objectClass=nsTombstone))', attributes: ['nsds50ruv'] });
-        generations.add(ruv[0]?.getAll('nsds50ruv').find((v) => v.startsWith('{replicageneration}')) ?? `none on ${host.name}`);
+        assert.deepEqual(
+          DELETED.filter((u) => !uids.has(u)),
+          [],
+          `${host.name}: deleted users not back`,
+        );
+        assert.deepEqual(
+          JUNK.filter((u) => uids.has(u)),
+          [],
+          `${host.name}: junk left`,
+        );
+        const ruv = await ldap.search('dc=ipa,dc=test', {
+          filter: '(&(nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff)(objectClass=nsTombstone))',
+          attributes: ['nsds50ruv'],
+        });
+        generations.add(
+          ruv[0]?.getAll('nsds50ruv').find((v) => v.startsWith('{replicageneration}')) ?? `none on ${host.name}`,
+        );
       }
       assert.equal(generations.size, 1, `one replica generation everywhere: ${[...generations].join(', ')}`);
     } finally {

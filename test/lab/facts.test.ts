@@ -43,7 +43,10 @@ describe('host facts (3 hosts, chain a-b-c, CA a-b)', () => {
     const uid = `facts-${Date.now()}`;
     const dn = `uid=${uid},ou=people,${DOMAIN}`;
     await (await transport.ldap(a!)).add(dn, {
-      objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid, cn: 'Facts', sn: 'Test',
+      objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+      uid,
+      cn: 'Facts',
+      sn: 'Test',
     });
     const ldapC = await transport.ldap(c!);
     await waitFor(`${dn} on c`, 60_000, () => ldapC.read(dn, ['1.1']));
@@ -91,7 +94,9 @@ describe('host facts (3 hosts, chain a-b-c, CA a-b)', () => {
 
   it('lists the backends with their suffixes', () => {
     for (const host of inventory.hosts) {
-      const backends = of(host.name).backends.map((b) => `${b.name.toLowerCase()}=>${b.suffix}`).sort();
+      const backends = of(host.name)
+        .backends.map((b) => `${b.name.toLowerCase()}=>${b.suffix}`)
+        .sort();
       assert.deepEqual(backends, [`ipaca=>${CA}`, `userroot=>${DOMAIN}`], host.name);
     }
   });
@@ -106,7 +111,10 @@ describe('host facts (3 hosts, chain a-b-c, CA a-b)', () => {
       assert.equal(f.suffixes.domain.instance, 'IPA-TEST');
       assert.equal(f.suffixes.domain.port, 389);
     });
-    for (const [name, rid] of [['a.ipa.test', 1001], ['b.ipa.test', 1002]] as const) {
+    for (const [name, rid] of [
+      ['a.ipa.test', 1001],
+      ['b.ipa.test', 1002],
+    ] as const) {
       const ca = of(name).suffixes.ca;
       assert.ok(ca, `${name}: CA suffix facts`);
       assert.equal(ca.suffix, CA);
@@ -127,8 +135,13 @@ describe('host facts (3 hosts, chain a-b-c, CA a-b)', () => {
     for (const host of inventory.hosts) {
       const f = of(host.name);
       const want = TOPOLOGY[host.name]!;
-      assert.deepEqual(f.suffixes.domain.agreements.map((a) => a.targetHost).sort(), want.domain, `${host.name} domain`);
-      if (want.ca) assert.deepEqual(f.suffixes.ca!.agreements.map((a) => a.targetHost).sort(), want.ca, `${host.name} CA`);
+      assert.deepEqual(
+        f.suffixes.domain.agreements.map((a) => a.targetHost).sort(),
+        want.domain,
+        `${host.name} domain`,
+      );
+      if (want.ca)
+        assert.deepEqual(f.suffixes.ca!.agreements.map((a) => a.targetHost).sort(), want.ca, `${host.name} CA`);
       for (const a of [...f.suffixes.domain.agreements, ...(f.suffixes.ca?.agreements ?? [])]) {
         assert.equal(a.enabled, true);
         assert.equal(a.suffix, a.name.startsWith('ca') ? CA : DOMAIN);
@@ -164,21 +177,32 @@ describe('host facts (3 hosts, chain a-b-c, CA a-b)', () => {
     const onC = ruvElement(of('c.ipa.test').suffixes.domain.ruv!, 1)!;
     const onA = ruvElement(of('a.ipa.test').suffixes.domain.ruv!, 1)!;
     assert.ok(onC.maxCsn, 'c has a max CSN for rid 1');
-    assert.ok(compareCsn(onC.maxCsn, onA.maxCsn) <= 0, 'c is not ahead of a for a\'s own changes');
+    assert.ok(compareCsn(onC.maxCsn, onA.maxCsn) <= 0, "c is not ahead of a for a's own changes");
     assert.ok(compareCsn(onA.minCsn, onA.maxCsn) <= 0);
 
     // nsds5agmtmaxcsn: one per agreement, naming the consumer.
     const agmt = of('a.ipa.test').suffixes.domain.agmtMaxCsns;
-    assert.deepEqual(agmt.map((m) => [m.suffix, m.agreement, m.host, m.port]), [[DOMAIN, 'meTob.ipa.test', 'b.ipa.test', 389]]);
+    assert.deepEqual(
+      agmt.map((m) => [m.suffix, m.agreement, m.host, m.port]),
+      [[DOMAIN, 'meTob.ipa.test', 'b.ipa.test', 389]],
+    );
     assert.ok(agmt[0]!.maxCsn);
-    assert.deepEqual(of('b.ipa.test').suffixes.domain.agmtMaxCsns.map((m) => m.host).sort(), ['a.ipa.test', 'c.ipa.test']);
+    assert.deepEqual(
+      of('b.ipa.test')
+        .suffixes.domain.agmtMaxCsns.map((m) => m.host)
+        .sort(),
+      ['a.ipa.test', 'c.ipa.test'],
+    );
   });
 
   it('reports free space of the instance ldif and bak folders', () => {
     for (const host of inventory.hosts) {
       const space = of(host.name).freeSpace['IPA-TEST'];
       assert.ok(space, host.name);
-      for (const [kind, d] of [['ldif', space.ldif], ['bak', space.bak]] as const) {
+      for (const [kind, d] of [
+        ['ldif', space.ldif],
+        ['bak', space.bak],
+      ] as const) {
         assert.equal(d.path, `/var/lib/dirsrv/slapd-IPA-TEST/${kind}`);
         assert.equal(d.measuredPath, d.path);
         assert.ok(d.availableBytes > 0, `${host.name} ${kind}: ${d.availableBytes}`);
@@ -223,7 +247,12 @@ describe('host facts (3 hosts, chain a-b-c, CA a-b)', () => {
 
   it('gatherAllFacts reports an unreachable host as its error and still gathers the others', async () => {
     const c = inventory.hosts[2]!;
-    const ghost: Host = { ...c, name: 'ghost.ipa.test', address: `${NET}.9`, ssh: { ...c.ssh, connectTimeoutMs: 2000, connectRetries: 0 } };
+    const ghost: Host = {
+      ...c,
+      name: 'ghost.ipa.test',
+      address: `${NET}.9`,
+      ssh: { ...c.ssh, connectTimeoutMs: 2000, connectRetries: 0 },
+    };
     const seen: Array<[string, HostFactsResult]> = [];
     const all = await gatherAllFacts(transport, [ghost, c], (h, r) => seen.push([h.name, r]));
     assert.deepEqual([...all.keys()], ['ghost.ipa.test', 'c.ipa.test']);
@@ -260,16 +289,23 @@ async function snapshot(transport: Transport, hosts: Host[]): Promise<string> {
     const config = await ldap.search('cn=config', { attributes: ['1.1'], paged: true });
     parts.push(`${host.name} cn=config: ${config.length} entries`, ...config.map((e) => e.dn.toLowerCase()).sort());
     const agreements = await ldap.search('cn=mapping tree,cn=config', {
-      filter: '(objectClass=nsds5replicationAgreement)', attributes: ['*', 'modifyTimestamp', 'modifiersName'],
+      filter: '(objectClass=nsds5replicationAgreement)',
+      attributes: ['*', 'modifyTimestamp', 'modifiersName'],
     });
     for (const e of agreements) {
-      const attrs = e.names().filter((n) => !RUNTIME_ATTRIBUTE.test(n)).sort();
+      const attrs = e
+        .names()
+        .filter((n) => !RUNTIME_ATTRIBUTE.test(n))
+        .sort();
       parts.push(`${host.name} agreement ${e.dn}`, ...attrs.map((n) => `  ${n}: ${e.getAll(n).join(' | ')}`));
     }
     for (const suffix of [DOMAIN, CA]) {
       // Plain entries only: the server itself updates the replication keep-alive subentries.
       const entries = await ldap.search(suffix, { attributes: ['modifyTimestamp'], paged: true });
-      parts.push(`${host.name} ${suffix}: ${entries.length} entries`, ...entries.map((e) => `${e.dn} ${e.get('modifyTimestamp')}`).sort());
+      parts.push(
+        `${host.name} ${suffix}: ${entries.length} entries`,
+        ...entries.map((e) => `${e.dn} ${e.get('modifyTimestamp')}`).sort(),
+      );
     }
   }
   return parts.join('\n');

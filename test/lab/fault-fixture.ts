@@ -10,7 +10,14 @@ export const FAULTS: readonly Fault[] = ['ssh-drop', 'ds-kill', 'power-off', 'co
 
 export type Child = ReturnType<typeof startCli>;
 
-export interface JournalLine { type: string; taskId?: string; host?: string; status?: string; message?: string; error?: string }
+export interface JournalLine {
+  type: string;
+  taskId?: string;
+  host?: string;
+  status?: string;
+  message?: string;
+  error?: string;
+}
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -29,7 +36,7 @@ export async function dropSshConnections(sshdPid: number): Promise<number> {
   const queue = await childrenOf(sshdPid);
   while (queue.length) {
     const pid = queue.shift()!;
-    queue.push(...await childrenOf(pid));
+    queue.push(...(await childrenOf(pid)));
     // "sshd: root [priv]" and "sshd: root@notty"; which exist depends on the OpenSSH build and timing.
     if (!/^sshd(-session)?: root(@notty| \[priv\])/.test(await cmdlineOf(pid))) continue;
     try {
@@ -50,7 +57,8 @@ export async function dropSshConnectionsOnce(sshdPid: number, child: Child, time
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const killed = await dropSshConnections(sshdPid);
-    if (killed > 0 || child.child.exitCode !== null || child.child.signalCode !== null || Date.now() > deadline) return killed;
+    if (killed > 0 || child.child.exitCode !== null || child.child.signalCode !== null || Date.now() > deadline)
+      return killed;
     await sleep(10);
   }
 }
@@ -66,7 +74,12 @@ export async function processMatching(re: RegExp): Promise<number | undefined> {
 }
 
 /** Polls `condition` every few ms while `child` runs; once it holds, runs `act`. False if the child ended first. */
-export async function when(child: Child, condition: () => Promise<boolean>, act: () => Promise<void> | void, timeoutMs = 300_000): Promise<boolean> {
+export async function when(
+  child: Child,
+  condition: () => Promise<boolean>,
+  act: () => Promise<void> | void,
+  timeoutMs = 300_000,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (child.child.exitCode === null && child.child.signalCode === null && Date.now() < deadline) {
     if (await condition().catch(() => false)) {
@@ -81,24 +94,39 @@ export async function when(child: Child, condition: () => Promise<boolean>, act:
 /** The child's exit code (null: killed by a signal); SIGKILLs it and throws after `ms`. */
 export async function exitOf(handle: Child, ms = 900_000): Promise<number | null> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), ms); });
+  const timeout = new Promise<'timeout'>((r) => {
+    timer = setTimeout(() => r('timeout'), ms);
+  });
   const code = await Promise.race([handle.exited, timeout]);
   clearTimeout(timer);
   if (code === 'timeout') {
     handle.child.kill('SIGKILL');
-    throw new Error(`the command did not end within ${ms / 1000} s:\n${handle.output.stdout.slice(-3000)}\n${handle.output.stderr.slice(-3000)}`);
+    throw new Error(
+      `the command did not end within ${ms / 1000} s:\n${handle.output.stdout.slice(-3000)}\n${handle.output.stderr.slice(-3000)}`,
+    );
   }
   return code;
 }
 
 export async function readJournal(runsDir: string, runId: string): Promise<JournalLine[]> {
   const text = await readFile(join(runsDir, runId, 'journal.jsonl'), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).flatMap((l) => { try { return [JSON.parse(l) as JournalLine]; } catch { return []; } });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as JournalLine];
+      } catch {
+        return [];
+      }
+    });
 }
 
 /** Where the journal says the run stopped: the first task that failed, was interrupted, or started and never finished. */
 export function stoppedAt(lines: JournalLine[]): string | undefined {
-  const failed = lines.find((l) => (l.type === 'task.finished' && l.status === 'failed') || l.type === 'task.interrupted');
+  const failed = lines.find(
+    (l) => (l.type === 'task.finished' && l.status === 'failed') || l.type === 'task.interrupted',
+  );
   if (failed) return failed.taskId;
   const finished = new Set(lines.filter((l) => l.type === 'task.finished').map((l) => l.taskId));
   return lines.find((l) => l.type === 'task.started' && !finished.has(l.taskId))?.taskId;
@@ -106,7 +134,10 @@ export function stoppedAt(lines: JournalLine[]): string | undefined {
 
 /** stderr ends with exactly one error line and holds no stack trace. */
 export function cleanError(stderr: string): string | undefined {
-  const lines = stderr.trim().split('\n').filter((l) => l.startsWith('ipa-fleet: error:'));
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('ipa-fleet: error:'));
   if (lines.length !== 1 || /\n\s+at .+:\d+:\d+\)?/.test(stderr) || /internal error/.test(stderr)) return undefined;
   return lines[0];
 }
@@ -127,8 +158,18 @@ export interface Cell {
 
 /** The matrix as a table: one row per cell, then the totals. */
 export function printMatrix(title: string, cells: Cell[]): string {
-  const rows = [['OPERATION', 'PHASE', 'FAULT', 'EXIT', 'JOURNAL STOPPED AT', 'RESULT', 'MESSAGE / WHY'],
-    ...cells.map((c) => [c.operation, c.phase, c.fault, c.exit, c.stoppedAt, c.result, (c.result === 'pass' ? c.message : c.why).slice(0, 110)])];
+  const rows = [
+    ['OPERATION', 'PHASE', 'FAULT', 'EXIT', 'JOURNAL STOPPED AT', 'RESULT', 'MESSAGE / WHY'],
+    ...cells.map((c) => [
+      c.operation,
+      c.phase,
+      c.fault,
+      c.exit,
+      c.stoppedAt,
+      c.result,
+      (c.result === 'pass' ? c.message : c.why).slice(0, 110),
+    ]),
+  ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const text = rows.map((r) => r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(widths[i]!))).join('  ')).join('\n');
   const passed = cells.filter((c) => c.result === 'pass').length;

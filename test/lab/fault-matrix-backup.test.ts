@@ -13,7 +13,19 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bringUpLab, cli, startCli, waitFor, type TestLab } from './fixture.js';
-import { cleanError, dropSshConnectionsOnce, exitOf, FAULTS, printMatrix, processMatching, readJournal, stoppedAt, when, type Cell, type Fault } from './fault-fixture.js';
+import {
+  cleanError,
+  dropSshConnectionsOnce,
+  exitOf,
+  FAULTS,
+  printMatrix,
+  processMatching,
+  readJournal,
+  stoppedAt,
+  when,
+  type Cell,
+  type Fault,
+} from './fault-fixture.js';
 import { makeKeys } from './restore-fixture.js';
 
 const NET = '127.0.44';
@@ -31,8 +43,10 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
   const hostStore = (): string => join(store, DEPLOYMENT, HOST);
   const fleet = (args: string[], timeoutMs = 600_000) => cli(['--log-file', lab.logFile, ...args], { env, timeoutMs });
 
-  const exportFiles = async (): Promise<string[]> => (await readdir(ldifDir()).catch(() => [] as string[])).filter((f) => f.startsWith('ipa-fleet-'));
-  const stagingDirs = async (): Promise<string[]> => (await readdir(hostStore()).catch(() => [] as string[])).filter((f) => f.startsWith('.'));
+  const exportFiles = async (): Promise<string[]> =>
+    (await readdir(ldifDir()).catch(() => [] as string[])).filter((f) => f.startsWith('ipa-fleet-'));
+  const stagingDirs = async (): Promise<string[]> =>
+    (await readdir(hostStore()).catch(() => [] as string[])).filter((f) => f.startsWith('.'));
   async function stagingBytes(): Promise<number> {
     let bytes = 0;
     for (const dir of await stagingDirs()) {
@@ -42,7 +56,8 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
     }
     return bytes;
   }
-  const snapshots = async (): Promise<string[]> => (await readdir(hostStore()).catch(() => [] as string[])).filter((f) => /^\d{8}T/.test(f)).sort();
+  const snapshots = async (): Promise<string[]> =>
+    (await readdir(hostStore()).catch(() => [] as string[])).filter((f) => /^\d{8}T/.test(f)).sort();
   const hostUp = async (): Promise<boolean> => (await fleet(['-i', lab.paths.inventory, 'ping'], 60_000)).code === 0;
 
   const PHASES: Array<{ phase: string; seen: () => Promise<boolean> }> = [
@@ -53,9 +68,12 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
 
   async function inject(fault: Fault, handle: ReturnType<typeof startCli>): Promise<string> {
     switch (fault) {
-      case 'ssh-drop': return `${await dropSshConnectionsOnce(Number((await readFile(lab.paths.sshdPidFile(HOST), 'utf8')).trim()), handle)} connection process(es) killed`;
-      case 'ds-kill': return `kill-ds: ${(await fleet(['lab', 'kill-ds', HOST, '--dir', lab.paths.root], 60_000)).code}`;
-      case 'power-off': return `lab stop: ${(await fleet(['lab', 'stop', HOST, '--dir', lab.paths.root], 60_000)).code}`;
+      case 'ssh-drop':
+        return `${await dropSshConnectionsOnce(Number((await readFile(lab.paths.sshdPidFile(HOST), 'utf8')).trim()), handle)} connection process(es) killed`;
+      case 'ds-kill':
+        return `kill-ds: ${(await fleet(['lab', 'kill-ds', HOST, '--dir', lab.paths.root], 60_000)).code}`;
+      case 'power-off':
+        return `lab stop: ${(await fleet(['lab', 'stop', HOST, '--dir', lab.paths.root], 60_000)).code}`;
       case 'controller-kill':
         handle.child.kill('SIGKILL');
         return 'controller SIGKILLed';
@@ -68,7 +86,9 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
     for (let attempt = 1; attempt <= 3 && !(await hostUp()); attempt++) {
       const r = await fleet(['lab', 'start', HOST, '--dir', lab.paths.root], 180_000);
       done.push(`lab start: ${r.code}${r.code ? ` ${r.stderr.trim()}` : ''}`);
-      await waitFor(`${HOST} to answer`, 60_000, async () => ((await hostUp()) ? true : undefined)).catch(() => undefined);
+      await waitFor(`${HOST} to answer`, 60_000, async () => ((await hostUp()) ? true : undefined)).catch(
+        () => undefined,
+      );
     }
     if (!(await hostUp())) throw new Error(`${HOST} does not answer after lab start: ${done.join('; ')}`);
     return done.join('; ');
@@ -89,15 +109,38 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
 
   for (const fault of FAULTS) {
     for (const p of PHASES) {
-      it(`${fault} during ${p.phase}: a clean failure, then a re-run leaves a verified snapshot and nothing partial`, { timeout: 300_000 }, async (t) => {
-        const cell: Cell = { operation: 'backup', phase: p.phase, fault, injectedAt: '-', exit: '-', stoppedAt: '-', message: '', healed: '', result: 'FAIL', why: '' };
+      it(`${fault} during ${p.phase}: a clean failure, then a re-run leaves a verified snapshot and nothing partial`, {
+        timeout: 300_000,
+      }, async (t) => {
+        const cell: Cell = {
+          operation: 'backup',
+          phase: p.phase,
+          fault,
+          injectedAt: '-',
+          exit: '-',
+          stoppedAt: '-',
+          message: '',
+          healed: '',
+          result: 'FAIL',
+          why: '',
+        };
         cells.push(cell);
         await heal();
         const before = await snapshots();
         const runsBefore = new Set(await readdir(runsDir()).catch(() => [] as string[]));
-        const handle = startCli(['--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store], env);
+        const handle = startCli(
+          ['--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store],
+          env,
+        );
         let injected = '';
-        const hit = await when(handle, p.seen, async () => { injected = await inject(fault, handle); }, 120_000);
+        const hit = await when(
+          handle,
+          p.seen,
+          async () => {
+            injected = await inject(fault, handle);
+          },
+          120_000,
+        );
         const code = await exitOf(handle, 300_000);
         const runId = (await readdir(runsDir())).find((d) => !runsBefore.has(d));
         const lines = runId ? await readJournal(runsDir(), runId) : [];
@@ -105,7 +148,9 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
         cell.exit = code === null ? String(handle.child.signalCode) : String(code);
         cell.stoppedAt = stoppedAt(lines) ?? (lines.some((l) => l.type === 'run.finished') ? 'finished' : '?');
         cell.healed = await heal();
-        t.diagnostic(`${injected || 'no fault'}; exit ${cell.exit}; stopped at ${cell.stoppedAt}; ${handle.output.stderr.trim().split('\n').pop() ?? ''}`);
+        t.diagnostic(
+          `${injected || 'no fault'}; exit ${cell.exit}; stopped at ${cell.stoppedAt}; ${handle.output.stderr.trim().split('\n').pop() ?? ''}`,
+        );
         const problems: string[] = [];
         if (!hit) problems.push(`the backup ended (exit ${cell.exit}) before ${p.phase} was seen`);
         else if (/^0 connection/.test(injected)) problems.push(`no SSH connection to drop during ${p.phase}`);
@@ -120,9 +165,11 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
           if (cell.stoppedAt === '?') problems.push('the journal does not name the failed task');
           cell.message = line?.replace('ipa-fleet: error: ', '') ?? '';
           // A failed backup cleans up after itself at once.
-          if ((await stagingDirs()).length) problems.push(`staging left in the store by the failed run: ${(await stagingDirs()).join(', ')}`);
+          if ((await stagingDirs()).length)
+            problems.push(`staging left in the store by the failed run: ${(await stagingDirs()).join(', ')}`);
         }
-        if (code !== 0 && (await snapshots()).length !== before.length) problems.push('a failed run committed a snapshot');
+        if (code !== 0 && (await snapshots()).length !== before.length)
+          problems.push('a failed run committed a snapshot');
 
         // The re-run: a good snapshot, nothing partial anywhere.
         const again = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store]);
@@ -130,7 +177,18 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
         const after = await snapshots();
         const newest = after.at(-1);
         if (again.code === 0 && newest && !before.includes(newest)) {
-          const verify = await fleet(['backups', 'verify', '--read-data', '--key', keys.sec, '--passphrase', `file:${keys.pass}`, '--store', store, newest]);
+          const verify = await fleet([
+            'backups',
+            'verify',
+            '--read-data',
+            '--key',
+            keys.sec,
+            '--passphrase',
+            `file:${keys.pass}`,
+            '--store',
+            store,
+            newest,
+          ]);
           if (verify.code !== 0) problems.push(`verify of ${newest}: ${verify.stdout}${verify.stderr}`);
         } else if (again.code === 0) problems.push('the re-run made no new snapshot');
         const staging = await stagingDirs();

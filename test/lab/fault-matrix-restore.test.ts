@@ -16,7 +16,20 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'ldapts';
 import { bringUpLab, cli, startCli, waitFor, type TestLab } from './fixture.js';
-import { cleanError, dropSshConnectionsOnce, exitOf, FAULTS, printMatrix, readJournal, sleep, stoppedAt, when, type Cell, type Fault, type JournalLine } from './fault-fixture.js';
+import {
+  cleanError,
+  dropSshConnectionsOnce,
+  exitOf,
+  FAULTS,
+  printMatrix,
+  readJournal,
+  sleep,
+  stoppedAt,
+  when,
+  type Cell,
+  type Fault,
+  type JournalLine,
+} from './fault-fixture.js';
 import { makeKeys } from './restore-fixture.js';
 
 const NET = '127.0.43';
@@ -41,7 +54,9 @@ const PHASES: Array<{ phase: string; task: RegExp; target: HostName }> = [
 
 const attr = (e: Record<string, unknown>, name: string): string[] => {
   const v = Object.entries(e).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
-  return v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)));
+  return v === undefined
+    ? []
+    : (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)));
 };
 
 describe('restore fault matrix', { timeout: 2_400_000 }, () => {
@@ -66,26 +81,45 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
       await client.unbind().catch(() => undefined);
     }
   }
-  const uidsOn = (host: HostName): Promise<string[]> => withLdap(host, async (c) =>
-    (await c.search(PEOPLE, { scope: 'one', filter: '(uid=*)', attributes: ['uid'], paged: true })).searchEntries.flatMap((e) => attr(e, 'uid')).sort());
+  const uidsOn = (host: HostName): Promise<string[]> =>
+    withLdap(host, async (c) =>
+      (await c.search(PEOPLE, { scope: 'one', filter: '(uid=*)', attributes: ['uid'], paged: true })).searchEntries
+        .flatMap((e) => attr(e, 'uid'))
+        .sort(),
+    );
 
   /** Why the deployment is not the converged snapshot, or undefined when it is. */
   async function notRestored(): Promise<string | undefined> {
     try {
       for (const host of HOSTS) {
         const uids = await uidsOn(host);
-        if (uids.join() !== baseline.join()) return `${host} holds ${uids.length} users, the snapshot ${baseline.length}`;
-        const agreements = await withLdap(host, async (c) => (await c.search('cn=mapping tree,cn=config', {
-          scope: 'sub', filter: '(objectClass=nsds5ReplicationAgreement)', attributes: ['cn', 'nsds5ReplicaEnabled'],
-        })).searchEntries);
+        if (uids.join() !== baseline.join())
+          return `${host} holds ${uids.length} users, the snapshot ${baseline.length}`;
+        const agreements = await withLdap(
+          host,
+          async (c) =>
+            (
+              await c.search('cn=mapping tree,cn=config', {
+                scope: 'sub',
+                filter: '(objectClass=nsds5ReplicationAgreement)',
+                attributes: ['cn', 'nsds5ReplicaEnabled'],
+              })
+            ).searchEntries,
+        );
         const off = agreements.filter((a) => (attr(a, 'nsds5ReplicaEnabled')[0] ?? 'on').toLowerCase() !== 'on');
         if (off.length) return `${host}: agreement(s) left disabled: ${off.map((a) => attr(a, 'cn')[0]).join(', ')}`;
       }
       for (const [suffix, hosts] of Object.entries(SUFFIX_HOSTS)) {
         const gens = new Set<string | undefined>();
         for (const h of hosts) {
-          gens.add(await withLdap(h, async (c) => (await c.search(suffix, { scope: 'sub', filter: RUV_FILTER, attributes: ['nsds50ruv'] }))
-            .searchEntries.flatMap((e) => attr(e, 'nsds50ruv')).map((v) => /^\{replicageneration\}\s+(\S+)/i.exec(v)?.[1]).find(Boolean)));
+          gens.add(
+            await withLdap(h, async (c) =>
+              (await c.search(suffix, { scope: 'sub', filter: RUV_FILTER, attributes: ['nsds50ruv'] })).searchEntries
+                .flatMap((e) => attr(e, 'nsds50ruv'))
+                .map((v) => /^\{replicageneration\}\s+(\S+)/i.exec(v)?.[1])
+                .find(Boolean),
+            ),
+          );
         }
         if (gens.size !== 1 || gens.has(undefined)) return `${suffix}: generations ${[...gens].join(' / ')}`;
       }
@@ -105,7 +139,9 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
       for (let attempt = 1; attempt <= 3 && !(await ldapUp(host)); attempt++) {
         const r = await fleet(['lab', 'start', host, '--dir', lab.paths.root], 180_000);
         done.push(`lab start ${host}: ${r.code}${r.code ? ` ${r.stderr.trim()}` : ''}`);
-        await waitFor(`${host} to answer`, 60_000, async () => ((await ldapUp(host)) ? true : undefined)).catch(() => undefined);
+        await waitFor(`${host} to answer`, 60_000, async () => ((await ldapUp(host)) ? true : undefined)).catch(
+          () => undefined,
+        );
       }
       if (!(await ldapUp(host))) throw new Error(`${host} does not answer after lab start: ${done.join('; ')}`);
     }
@@ -138,15 +174,39 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
   }
 
   function startRestore(): ReturnType<typeof startCli> {
-    return startCli(['--log-file', lab.logFile, 'restore', '-i', lab.paths.inventory, '--master', MASTER, '--backup', snapshot,
-      '--key', keys.sec, '--passphrase', `file:${keys.pass}`, '--store', store, '--init', 'online', '--yes'], env);
+    return startCli(
+      [
+        '--log-file',
+        lab.logFile,
+        'restore',
+        '-i',
+        lab.paths.inventory,
+        '--master',
+        MASTER,
+        '--backup',
+        snapshot,
+        '--key',
+        keys.sec,
+        '--passphrase',
+        `file:${keys.pass}`,
+        '--store',
+        store,
+        '--init',
+        'online',
+        '--yes',
+      ],
+      env,
+    );
   }
 
   async function newRunId(before: Set<string>, handle: ReturnType<typeof startCli>): Promise<string> {
     return waitFor('the restore run folder', 120_000, async () => {
-      const fresh = (await readdir(runsDir()).catch(() => [] as string[])).find((d) => !before.has(d) && d.includes('restore-deployment'));
+      const fresh = (await readdir(runsDir()).catch(() => [] as string[])).find(
+        (d) => !before.has(d) && d.includes('restore-deployment'),
+      );
       if (fresh) return fresh;
-      if (handle.child.exitCode !== null) throw new Error(`restore exited ${handle.child.exitCode} before its run started: ${handle.output.stderr}`);
+      if (handle.child.exitCode !== null)
+        throw new Error(`restore exited ${handle.child.exitCode} before its run started: ${handle.output.stderr}`);
       return undefined;
     });
   }
@@ -160,7 +220,9 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
     const made = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store]);
     assert.equal(made.code, 0, made.stderr + made.stdout);
     const listing = await fleet(['--json', 'backups', 'list', '--store', store]);
-    snapshot = (JSON.parse(listing.stdout) as { snapshots: Array<{ id: string; host: string }> }).snapshots.find((s) => s.host === MASTER)!.id;
+    snapshot = (JSON.parse(listing.stdout) as { snapshots: Array<{ id: string; host: string }> }).snapshots.find(
+      (s) => s.host === MASTER,
+    )!.id;
     baseline = await uidsOn(MASTER);
   });
 
@@ -170,16 +232,44 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
   });
 
   for (const fault of FAULTS) {
-    it(`${fault} in every phase: each run stops cleanly or rides it out, and the last resume converges to the snapshot`, { timeout: 900_000 }, async (t) => {
+    it(`${fault} in every phase: each run stops cleanly or rides it out, and the last resume converges to the snapshot`, {
+      timeout: 900_000,
+    }, async (t) => {
       await heal();
       if (await notRestored()) {
-        const repair = await fleet(['restore', '-i', lab.paths.inventory, '--master', MASTER, '--backup', snapshot, '--key', keys.sec, '--passphrase', `file:${keys.pass}`, '--store', store, '--yes']);
+        const repair = await fleet([
+          'restore',
+          '-i',
+          lab.paths.inventory,
+          '--master',
+          MASTER,
+          '--backup',
+          snapshot,
+          '--key',
+          keys.sec,
+          '--passphrase',
+          `file:${keys.pass}`,
+          '--store',
+          store,
+          '--yes',
+        ]);
         t.diagnostic(`repair restore before the chain: exit ${repair.code} ${repair.stderr.trim()}`);
       }
       let runId: string | undefined;
       const chain: Cell[] = [];
       for (const [i, p] of PHASES.entries()) {
-        const cell: Cell = { operation: 'restore', phase: p.phase, fault, injectedAt: '-', exit: '-', stoppedAt: '-', message: '', healed: '', result: 'FAIL', why: '' };
+        const cell: Cell = {
+          operation: 'restore',
+          phase: p.phase,
+          fault,
+          injectedAt: '-',
+          exit: '-',
+          stoppedAt: '-',
+          message: '',
+          healed: '',
+          result: 'FAIL',
+          why: '',
+        };
         chain.push(cell);
         cells.push(cell);
         let handle!: ReturnType<typeof startCli>;
@@ -204,11 +294,19 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
           }
           id = runId!;
           const h = handle;
-          hit = await when(h, async () => {
-            const started = (await readJournal(runsDir(), id)).slice(from).find((l) => l.type === 'task.started' && p.task.test(l.taskId ?? ''));
-            if (started) task = started.taskId!;
-            return started !== undefined;
-          }, async () => { injected = await inject(fault, p.target, h); });
+          hit = await when(
+            h,
+            async () => {
+              const started = (await readJournal(runsDir(), id))
+                .slice(from)
+                .find((l) => l.type === 'task.started' && p.task.test(l.taskId ?? ''));
+              if (started) task = started.taskId!;
+              return started !== undefined;
+            },
+            async () => {
+              injected = await inject(fault, p.target, h);
+            },
+          );
           code = await exitOf(h);
           if (hit || code !== 0) break;
           t.diagnostic(`${p.phase}: the resume finished without reaching it; a fresh restore carries the fault`);
@@ -218,7 +316,9 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
         cell.injectedAt = hit ? task : 'never reached';
         cell.exit = code === null ? String(handle.child.signalCode) : String(code);
         cell.stoppedAt = stoppedAt(lines) ?? (lines.some((l) => l.type === 'run.finished') ? 'finished' : '?');
-        t.diagnostic(`${p.phase}: ${injected || 'no fault injected'}; exit ${cell.exit}; stopped at ${cell.stoppedAt}; ${handle.output.stderr.trim().split('\n').pop() ?? ''}`);
+        t.diagnostic(
+          `${p.phase}: ${injected || 'no fault injected'}; exit ${cell.exit}; stopped at ${cell.stoppedAt}; ${handle.output.stderr.trim().split('\n').pop() ?? ''}`,
+        );
         if (!hit) {
           cell.why = `the run ended (exit ${cell.exit}) before ${p.phase} started: ${handle.output.stderr.trim().split('\n').pop() ?? ''}`;
           if (code === 0) runId = undefined;
@@ -242,7 +342,8 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
         }
         if (fault === 'controller-kill') {
           if (handle.child.signalCode !== 'SIGKILL') cell.why = `exit ${code}, not killed`;
-          else if (!lines.some((l) => l.type === 'task.started') || lines.some((l) => l.type === 'run.finished')) cell.why = 'the journal does not show the run stopped mid-way';
+          else if (!lines.some((l) => l.type === 'task.started') || lines.some((l) => l.type === 'run.finished'))
+            cell.why = 'the journal does not show the run stopped mid-way';
           else cell.message = `killed; journal stops at ${cell.stoppedAt}`;
           // What the servers were doing when the controller died finishes before the resume.
           await sleep(3000);
@@ -259,11 +360,19 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
       if (runId) {
         const last = await fleet(['restore', '--resume', runId, '--yes']);
         t.diagnostic(`final resume of ${runId}: exit ${last.code} ${last.stderr.trim()}`);
-        const problem = last.code === 0 ? await notRestored() : `the final resume exited ${last.code}: ${last.stderr.trim().split('\n').pop()}`;
-        if (problem) for (const c of chain.filter((x) => x.result === 'pass' && !x.message.startsWith('recovered'))) Object.assign(c, { result: 'FAIL', why: `after the chain: ${problem}` });
+        const problem =
+          last.code === 0
+            ? await notRestored()
+            : `the final resume exited ${last.code}: ${last.stderr.trim().split('\n').pop()}`;
+        if (problem)
+          for (const c of chain.filter((x) => x.result === 'pass' && !x.message.startsWith('recovered')))
+            Object.assign(c, { result: 'FAIL', why: `after the chain: ${problem}` });
       }
       const failed = chain.filter((c) => c.result !== 'pass');
-      assert.deepEqual(failed.map((c) => `${c.phase}: ${c.why}`), []);
+      assert.deepEqual(
+        failed.map((c) => `${c.phase}: ${c.why}`),
+        [],
+      );
     });
   }
 });

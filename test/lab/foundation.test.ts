@@ -34,10 +34,26 @@ describe('lab foundation (3 hosts, chain a-b-c, CA a-b)', () => {
   });
 
   /** An inventory for the lab's hosts with some settings changed, written next to the lab. */
-  async function variantInventory(name: string, opts: { knownHosts?: string; passwordFile?: string; policy?: string; connectTimeout?: number; hostVars?: Record<string, string> }): Promise<string> {
+  async function variantInventory(
+    name: string,
+    opts: {
+      knownHosts?: string;
+      passwordFile?: string;
+      policy?: string;
+      connectTimeout?: number;
+      hostVars?: Record<string, string>;
+    },
+  ): Promise<string> {
     const file = join(lab.tmp, `${name}.yaml`);
-    const hosts = inventory.hosts.map((h) => `    ${h.name}:\n      address: ${h.address}\n      roles: [${h.roles.join(', ')}]\n${opts.hostVars?.[h.name] ?? ''}`).join('\n');
-    await writeFile(file, `all:
+    const hosts = inventory.hosts
+      .map(
+        (h) =>
+          `    ${h.name}:\n      address: ${h.address}\n      roles: [${h.roles.join(', ')}]\n${opts.hostVars?.[h.name] ?? ''}`,
+      )
+      .join('\n');
+    await writeFile(
+      file,
+      `all:
   vars:
     deployment: ${name}
     ssh:
@@ -52,21 +68,32 @@ describe('lab foundation (3 hosts, chain a-b-c, CA a-b)', () => {
       domain: ${DOMAIN}
   hosts:
 ${hosts}
-`);
+`,
+    );
     return file;
   }
 
   it('lab up writes an inventory, the controller key, known_hosts and a 0600 DM password file', async () => {
     assert.equal(inventory.hosts.map((h) => h.name).join(' '), 'a.ipa.test b.ipa.test c.ipa.test');
-    assert.deepEqual(inventory.hosts.map((h) => h.address), [`${NET}.1`, `${NET}.2`, `${NET}.3`]);
-    assert.deepEqual(inventory.hosts.map((h) => h.roles), [['ca'], ['ca'], []]);
+    assert.deepEqual(
+      inventory.hosts.map((h) => h.address),
+      [`${NET}.1`, `${NET}.2`, `${NET}.3`],
+    );
+    assert.deepEqual(
+      inventory.hosts.map((h) => h.roles),
+      [['ca'], ['ca'], []],
+    );
     assert.equal((await stat(lab.paths.dmPassword)).mode & 0o777, 0o600);
     const known = await readFile(lab.paths.knownHosts, 'utf8');
-    for (const h of inventory.hosts) assert.match(known, new RegExp(`^${h.name.replace(/\./g, '\\.')},${h.address.replace(/\./g, '\\.')} ssh-ed25519 `, 'm'));
+    for (const h of inventory.hosts)
+      assert.match(
+        known,
+        new RegExp(`^${h.name.replace(/\./g, '\\.')},${h.address.replace(/\./g, '\\.')} ssh-ed25519 `, 'm'),
+      );
     assert.match(lab.upOutput.stdout, /lab: up in [\d.]+ s/);
   });
 
-  it('exec on every host returns that host\'s own hostname', async () => {
+  it("exec on every host returns that host's own hostname", async () => {
     for (const host of inventory.hosts) {
       const ssh = await transport.ssh(host);
       const result = await ssh.exec('hostname');
@@ -92,7 +119,9 @@ ${hosts}
     const hash = createHash('sha256');
     const chunk = randomBytes(1024 * 1024);
     let out = '';
-    stream.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    stream.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     for (let i = 0; i < 24; i++) {
       hash.update(chunk);
       if (!stream.stdin.write(chunk)) await new Promise((r) => stream.stdin.once('drain', r));
@@ -108,18 +137,29 @@ ${hosts}
     const sock = join(agentDir, 'agent.sock');
     const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
     try {
-      await waitFor('ssh-agent socket', 10_000, async () => (await stat(sock).catch(() => undefined)) ? true : undefined);
-      await new Promise<void>((resolve, reject) => execFile('ssh-add', [lab.paths.identity], { env: { ...process.env, SSH_AUTH_SOCK: sock } }, (e) => (e ? reject(e) : resolve())));
+      await waitFor('ssh-agent socket', 10_000, async () =>
+        (await stat(sock).catch(() => undefined)) ? true : undefined,
+      );
+      await new Promise<void>((resolve, reject) =>
+        execFile('ssh-add', [lab.paths.identity], { env: { ...process.env, SSH_AUTH_SOCK: sock } }, (e) =>
+          e ? reject(e) : resolve(),
+        ),
+      );
       const file = join(lab.tmp, 'agent.yaml');
-      await writeFile(file, `all:
+      await writeFile(
+        file,
+        `all:
   vars:
     ssh: {known_hosts: ${lab.paths.knownHosts}}
     ldap: {instance: IPA-TEST, password: file:${lab.paths.dmPassword}}
     suffixes: {domain: "${DOMAIN}"}
   hosts:
     a.ipa.test: {address: ${NET}.1}
-`);
-      const withAgent = await cli(['--log-file', lab.logFile, '--json', 'ping', '-i', file], { env: { SSH_AUTH_SOCK: sock } });
+`,
+      );
+      const withAgent = await cli(['--log-file', lab.logFile, '--json', 'ping', '-i', file], {
+        env: { SSH_AUTH_SOCK: sock },
+      });
       assert.equal(withAgent.code, 0, withAgent.stderr);
       assert.equal(JSON.parse(withAgent.stdout)[0].hostname, 'a.ipa.test');
       const noAgent = await cli(['--log-file', lab.logFile, 'ping', '-i', file], { env: { SSH_AUTH_SOCK: '' } });
@@ -135,8 +175,11 @@ ${hosts}
     // Each command records how many of its siblings run at the same moment.
     const marker = `/tmp/ipa-fleet-chan-${process.pid}`;
     await ssh.run(`rm -rf ${marker} && mkdir ${marker}`);
-    const results = await Promise.all(Array.from({ length: 12 }, (_, i) =>
-      ssh.run(`touch ${marker}/${i}; sleep 0.3; ls ${marker} | wc -l; rm ${marker}/${i}`)));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        ssh.run(`touch ${marker}/${i}; sleep 0.3; ls ${marker} | wc -l; rm ${marker}/${i}`),
+      ),
+    );
     const peak = Math.max(...results.map((r) => Number(r.trim())));
     assert.ok(peak <= 4, `at most 4 concurrent channels, saw ${peak}`);
     assert.ok(peak >= 2, `channels do run in parallel, saw ${peak}`);
@@ -153,7 +196,11 @@ ${hosts}
       const ldap = await transport.ldap(host);
       const domain = await listAgreements(ldap, DOMAIN);
       const ca = await listAgreements(ldap, CA);
-      assert.deepEqual(domain.map((a) => a.targetHost).sort(), expected[host.name]!.domain, `${host.name} domain agreements`);
+      assert.deepEqual(
+        domain.map((a) => a.targetHost).sort(),
+        expected[host.name]!.domain,
+        `${host.name} domain agreements`,
+      );
       assert.deepEqual(ca.map((a) => a.targetHost).sort(), expected[host.name]!.ca, `${host.name} CA agreements`);
       for (const a of [...domain, ...ca]) {
         assert.equal(a.enabled, true);
@@ -164,13 +211,19 @@ ${hosts}
   });
 
   it('every host holds the same entries after the initial total updates', async () => {
-    const counts = await Promise.all(inventory.hosts.map(async (h) => {
-      const ldap = await transport.ldap(h);
-      return (await ldap.search(DOMAIN, { attributes: ['1.1'], paged: true })).length;
-    }));
+    const counts = await Promise.all(
+      inventory.hosts.map(async (h) => {
+        const ldap = await transport.ldap(h);
+        return (await ldap.search(DOMAIN, { attributes: ['1.1'], paged: true })).length;
+      }),
+    );
     assert.equal(counts[0], 300 + 30 + 3);
     assert.deepEqual(counts, [counts[0], counts[0], counts[0]]);
-    const caCounts = await Promise.all(inventory.hosts.slice(0, 2).map(async (h) => (await (await transport.ldap(h)).search(CA, { attributes: ['1.1'] })).length));
+    const caCounts = await Promise.all(
+      inventory.hosts
+        .slice(0, 2)
+        .map(async (h) => (await (await transport.ldap(h)).search(CA, { attributes: ['1.1'] })).length),
+    );
     assert.equal(caCounts[0], 30 + 3);
     assert.equal(caCounts[1], caCounts[0]);
   });
@@ -179,7 +232,10 @@ ${hosts}
     const [a, , c] = inventory.hosts;
     const dn = `uid=replicated-${Date.now()},ou=people,${DOMAIN}`;
     await (await transport.ldap(a!)).add(dn, {
-      objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: dn.slice(4, dn.indexOf(',')), cn: 'Replicated', sn: 'Test',
+      objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+      uid: dn.slice(4, dn.indexOf(',')),
+      cn: 'Replicated',
+      sn: 'Test',
     });
     const ldapC = await transport.ldap(c!);
     const entry = await waitFor(`${dn} on c`, 60_000, () => ldapC.read(dn, ['cn']));
@@ -190,12 +246,17 @@ ${hosts}
     const res = await cli(['--log-file', lab.logFile, '--json', 'ping', '-i', lab.paths.inventory]);
     assert.equal(res.code, 0, res.stderr);
     const rows = JSON.parse(res.stdout) as Array<{ host: string; hostname: string; version: string; ok: boolean }>;
-    assert.deepEqual(rows.map((r) => [r.host, r.hostname, r.ok]), inventory.hosts.map((h) => [h.name, h.name, true]));
+    assert.deepEqual(
+      rows.map((r) => [r.host, r.hostname, r.ok]),
+      inventory.hosts.map((h) => [h.name, h.name, true]),
+    );
     assert.match(rows[0]!.version, /^389-Directory\/2\./);
   });
 
   it('reaches a host through a jump host (proxy_jump)', async () => {
-    const file = await variantInventory('jump', { hostVars: { 'c.ipa.test': '      ssh:\n        proxy_jump: b.ipa.test\n' } });
+    const file = await variantInventory('jump', {
+      hostVars: { 'c.ipa.test': '      ssh:\n        proxy_jump: b.ipa.test\n' },
+    });
     const res = await cli(['--log-file', lab.logFile, '-vv', '--json', 'ping', '-i', file, '--limit', 'c.ipa.test']);
     assert.equal(res.code, 0, res.stderr);
     assert.equal(JSON.parse(res.stdout)[0].hostname, 'c.ipa.test');
@@ -224,8 +285,10 @@ ${hosts}
     const name = Buffer.from('ssh-ed25519');
     const blob = Buffer.concat([u32(name.length), name, u32(other.length), other]);
     const known = join(lab.tmp, 'known_hosts-changed');
-    const original = (await readFile(lab.paths.knownHosts, 'utf8')).split('\n')
-      .map((l) => (l.startsWith('a.ipa.test,') ? `a.ipa.test,${NET}.1 ssh-ed25519 ${blob.toString('base64')}` : l)).join('\n');
+    const original = (await readFile(lab.paths.knownHosts, 'utf8'))
+      .split('\n')
+      .map((l) => (l.startsWith('a.ipa.test,') ? `a.ipa.test,${NET}.1 ssh-ed25519 ${blob.toString('base64')}` : l))
+      .join('\n');
     await writeFile(known, original);
     for (const policy of ['strict', 'accept-new']) {
       const file = await variantInventory(`changed-${policy}`, { knownHosts: known, policy });
@@ -254,7 +317,10 @@ ${hosts}
     await new Promise<void>((r) => silent.listen(22, `${NET}.9`, r));
     try {
       const file = join(lab.tmp, 'silent.yaml');
-      await writeFile(file, `all:\n  vars:\n    ssh: {identity_file: ${lab.paths.identity}, known_hosts: ${lab.paths.knownHosts}, connect_timeout: 2}\n    ldap: {instance: IPA-TEST, password: file:${lab.paths.dmPassword}}\n    suffixes: {domain: "${DOMAIN}"}\n  hosts:\n    silent.ipa.test: {address: ${NET}.9}\n`);
+      await writeFile(
+        file,
+        `all:\n  vars:\n    ssh: {identity_file: ${lab.paths.identity}, known_hosts: ${lab.paths.knownHosts}, connect_timeout: 2}\n    ldap: {instance: IPA-TEST, password: file:${lab.paths.dmPassword}}\n    suffixes: {domain: "${DOMAIN}"}\n  hosts:\n    silent.ipa.test: {address: ${NET}.9}\n`,
+      );
       const res = await cli(['--log-file', lab.logFile, 'ping', '-i', file]);
       assert.equal(res.code, 4, res.stderr);
       assert.match(res.stderr, /silent\.ipa\.test: ssh connection to [\d.]+:22 timed out after \d+ ms/);
@@ -282,22 +348,49 @@ ${hosts}
   it('lab stop/start power a host off and on with its data; kill-ds crashes the directory', async () => {
     const stopped = await cli(['--log-file', lab.logFile, 'lab', 'stop', 'c', '--dir', lab.paths.root]);
     assert.equal(stopped.code, 0, stopped.stderr);
-    const status = JSON.parse((await cli(['--json', '--log-file', lab.logFile, 'lab', 'status', '--dir', lab.paths.root])).stdout) as Array<{ host: string; ssh: boolean; ds: boolean; entries: Record<string, number> }>;
-    assert.deepEqual(status.map((s) => [s.host, s.ssh, s.ds]), [['a.ipa.test', true, true], ['b.ipa.test', true, true], ['c.ipa.test', false, false]]);
+    const status = JSON.parse(
+      (await cli(['--json', '--log-file', lab.logFile, 'lab', 'status', '--dir', lab.paths.root])).stdout,
+    ) as Array<{ host: string; ssh: boolean; ds: boolean; entries: Record<string, number> }>;
+    assert.deepEqual(
+      status.map((s) => [s.host, s.ssh, s.ds]),
+      [
+        ['a.ipa.test', true, true],
+        ['b.ipa.test', true, true],
+        ['c.ipa.test', false, false],
+      ],
+    );
     const down = await cli(['--log-file', lab.logFile, 'ping', '-i', lab.paths.inventory, '--limit', 'c*']);
     assert.equal(down.code, 4);
     assert.match(down.stderr, /c\.ipa\.test: cannot reach ssh at [\d.]+:22/);
 
     const started = await cli(['--log-file', lab.logFile, 'lab', 'start', 'c', '--dir', lab.paths.root]);
     assert.equal(started.code, 0, started.stderr);
-    const after = JSON.parse((await cli(['--json', '--log-file', lab.logFile, 'lab', 'status', '--dir', lab.paths.root])).stdout) as typeof status;
-    assert.deepEqual(after.map((s) => [s.ssh, s.ds]), [[true, true], [true, true], [true, true]]);
+    const after = JSON.parse(
+      (await cli(['--json', '--log-file', lab.logFile, 'lab', 'status', '--dir', lab.paths.root])).stdout,
+    ) as typeof status;
+    assert.deepEqual(
+      after.map((s) => [s.ssh, s.ds]),
+      [
+        [true, true],
+        [true, true],
+        [true, true],
+      ],
+    );
     assert.equal(after[2]!.entries[DOMAIN], after[0]!.entries[DOMAIN], 'c kept its data');
 
     const killed = await cli(['--log-file', lab.logFile, 'lab', 'kill-ds', 'b', '--dir', lab.paths.root]);
     assert.equal(killed.code, 0);
-    const crashed = JSON.parse((await cli(['--json', '--log-file', lab.logFile, 'lab', 'status', '--dir', lab.paths.root])).stdout) as typeof status;
-    assert.deepEqual(crashed.map((s) => [s.ssh, s.ds]), [[true, true], [true, false], [true, true]]);
+    const crashed = JSON.parse(
+      (await cli(['--json', '--log-file', lab.logFile, 'lab', 'status', '--dir', lab.paths.root])).stdout,
+    ) as typeof status;
+    assert.deepEqual(
+      crashed.map((s) => [s.ssh, s.ds]),
+      [
+        [true, true],
+        [true, false],
+        [true, true],
+      ],
+    );
     assert.equal((await cli(['--log-file', lab.logFile, 'lab', 'start', 'b', '--dir', lab.paths.root])).code, 0);
   });
 });

@@ -19,7 +19,16 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { Header } from 'tar';
 import { bringUpLab, cli, type CliResult, type TestLab } from './fixture.js';
-import { agreements, CA, DOMAIN, generation, labDirectory, makeKeys, uids, type LabDirectory } from './restore-fixture.js';
+import {
+  agreements,
+  CA,
+  DOMAIN,
+  generation,
+  labDirectory,
+  makeKeys,
+  uids,
+  type LabDirectory,
+} from './restore-fixture.js';
 
 const NET = '127.0.39';
 const A = 'a.ipa.test';
@@ -43,8 +52,15 @@ interface RawEntry {
 function rawEntry(e: RawEntry): Buffer {
   const data = e.data ?? Buffer.alloc(0);
   const header = new Header({
-    path: e.path, type: (e.type ?? 'File') as never, size: e.claimedSize ?? data.length, mode: 0o644, uid: 0, gid: 0,
-    mtime: new Date(0), uname: 'root', gname: 'root',
+    path: e.path,
+    type: (e.type ?? 'File') as never,
+    size: e.claimedSize ?? data.length,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtime: new Date(0),
+    uname: 'root',
+    gname: 'root',
     ...(e.linkpath !== undefined ? { linkpath: e.linkpath } : {}),
     ...(e.devmaj !== undefined ? { devmaj: e.devmaj, devmin: e.devmin ?? 0 } : {}),
   });
@@ -84,9 +100,15 @@ interface Outcome {
   why: string[];
 }
 
-interface JournalLine { type: string; taskId?: string; status?: string }
+interface JournalLine {
+  type: string;
+  taskId?: string;
+  status?: string;
+}
 
-describe('hostile archives: every one refused before any host is touched, the message naming the problem', { timeout: 900_000 }, () => {
+describe('hostile archives: every one refused before any host is touched, the message naming the problem', {
+  timeout: 900_000,
+}, () => {
   let lab: TestLab;
   let dir: LabDirectory;
   let env: NodeJS.ProcessEnv;
@@ -96,7 +118,8 @@ describe('hostile archives: every one refused before any host is touched, the me
   const cases: Case[] = [];
   const outcomes: Outcome[] = [];
   const t0 = Date.now();
-  const stamp = (what: string): void => console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s since start`);
+  const stamp = (what: string): void =>
+    console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s since start`);
 
   /**
    * The CLI. Others rebuild dist/ while this runs: a child that dies on a SyntaxError in a half-written
@@ -122,14 +145,19 @@ describe('hostile archives: every one refused before any host is touched, the me
         ...HOSTS.map(async (h) => `${h} ${DOMAIN} ${await generation(dir, h, DOMAIN)}`),
         (async () => `${A} ${CA} ${await generation(dir, A, CA)}`)(),
       ]),
-      agreements: (await Promise.all(HOSTS.map((h) => agreements(dir, h)))).flat().map((a) => `${a.host} ${a.name} ${a.suffix} ${a.enabled}`).sort(),
+      agreements: (await Promise.all(HOSTS.map((h) => agreements(dir, h))))
+        .flat()
+        .map((a) => `${a.host} ${a.name} ${a.suffix} ${a.enabled}`)
+        .sort(),
     };
   }
 
   /** Files a restore would stage on a host (export/import files named ipa-fleet-*). */
   async function staged(): Promise<string[]> {
     const out: string[] = [];
-    for (const h of HOSTS) for (const f of await readdir(ldifDir(h)).catch(() => [] as string[])) if (f.startsWith('ipa-fleet-')) out.push(`${h}:${f}`);
+    for (const h of HOSTS)
+      for (const f of await readdir(ldifDir(h)).catch(() => [] as string[]))
+        if (f.startsWith('ipa-fleet-')) out.push(`${h}:${f}`);
     return out;
   }
 
@@ -139,9 +167,15 @@ describe('hostile archives: every one refused before any host is touched, the me
     const plan = JSON.parse(planText) as { tasks: Array<{ id: string; stepName: string }> };
     const preflight = new Set(plan.tasks.filter((t) => t.stepName === 'preflight').map((t) => t.id));
     const text = await readFile(join(runsDir(), runId, 'journal.jsonl'), 'utf8').catch(() => '');
-    const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as JournalLine);
-    const finishedOk = lines.filter((l) => l.type === 'task.finished' && l.taskId && preflight.has(l.taskId) && l.status !== 'failed');
-    const beyond = lines.filter((l) => (l.type === 'task.started' || l.type === 'task.finished') && l.taskId && !preflight.has(l.taskId))
+    const lines = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as JournalLine);
+    const finishedOk = lines.filter(
+      (l) => l.type === 'task.finished' && l.taskId && preflight.has(l.taskId) && l.status !== 'failed',
+    );
+    const beyond = lines
+      .filter((l) => (l.type === 'task.started' || l.type === 'task.finished') && l.taskId && !preflight.has(l.taskId))
       .map((l) => `${l.type} ${l.taskId}`);
     return [...beyond, ...finishedOk.map((l) => `preflight ${l.taskId} finished ${l.status}`)];
   }
@@ -152,7 +186,12 @@ describe('hostile archives: every one refused before any host is touched, the me
     env = { XDG_STATE_HOME: join(lab.tmp, 'state') };
     store = join(lab.tmp, 'store');
     keys = await makeKeys(lab.tmp);
-    const other = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'Unrelated key' }], format: 'armored' });
+    const other = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'Unrelated key' }],
+      format: 'armored',
+    });
     await mkdir(join(lab.tmp, 'other'), { recursive: true });
     await writeFile(join(lab.tmp, 'other', 'pub.asc'), other.publicKey);
     await writeFile(join(lab.tmp, 'other', 'sec.asc'), other.privateKey, { mode: 0o600 });
@@ -162,7 +201,9 @@ describe('hostile archives: every one refused before any host is touched, the me
     assert.equal(backup.code, 0, shown(backup));
     const listed = await fleet(['--json', 'backups', 'list', '--store', store]);
     assert.equal(listed.code, 0, shown(listed));
-    const list = (JSON.parse(listed.stdout) as { snapshots: Array<{ id: string; host: string; deployment: string; type: string }> }).snapshots;
+    const list = (
+      JSON.parse(listed.stdout) as { snapshots: Array<{ id: string; host: string; deployment: string; type: string }> }
+    ).snapshots;
     const genuineA = list.find((s) => s.host === A && s.type === 'data');
     const genuineB = list.find((s) => s.host === B && s.type === 'data');
     assert.ok(genuineA && genuineB, listed.stdout);
@@ -170,30 +211,56 @@ describe('hostile archives: every one refused before any host is touched, the me
     const aDir = join(store, deployment, A, genuineA.id);
     const bDir = join(store, deployment, B, genuineB.id);
     const manifestA = JSON.parse(await readFile(join(aDir, 'manifest.json'), 'utf8')) as Record<string, unknown> & {
-      id: string; files: Array<{ path: string; size: number; sha256: string }>;
-      archive: { name: string; size: number; sha256: string; compression: string; encrypted: boolean; recipients: string[] };
+      id: string;
+      files: Array<{ path: string; size: number; sha256: string }>;
+      archive: {
+        name: string;
+        size: number;
+        sha256: string;
+        compression: string;
+        encrypted: boolean;
+        recipients: string[];
+      };
     };
     const manifestB = JSON.parse(await readFile(join(bDir, 'manifest.json'), 'utf8')) as typeof manifestA;
     assert.equal(manifestA.archive.compression, 'gzip');
     assert.ok(manifestA.archive.encrypted);
     const archiveA = await readFile(join(aDir, manifestA.archive.name));
     const archiveB = await readFile(join(bDir, manifestB.archive.name));
-    console.log(`# genuine snapshot ${genuineA.id} of a: ${manifestA.files.map((f) => `${f.path} (${f.size} B)`).join(', ')}; archive ${archiveA.length} B; b's ${archiveB.length} B`);
+    console.log(
+      `# genuine snapshot ${genuineA.id} of a: ${manifestA.files.map((f) => `${f.path} (${f.size} B)`).join(', ')}; archive ${archiveA.length} B; b's ${archiveB.length} B`,
+    );
 
     // The genuine plaintext: gzip of the tar, as the backup streamed it.
-    const ourKey = await openpgp.decryptKey({ privateKey: await openpgp.readPrivateKey({ armoredKey: await readFile(keys.sec, 'utf8') }), passphrase: 'restore pass' });
+    const ourKey = await openpgp.decryptKey({
+      privateKey: await openpgp.readPrivateKey({ armoredKey: await readFile(keys.sec, 'utf8') }),
+      passphrase: 'restore pass',
+    });
     const ourPublic = await openpgp.readKey({ armoredKey: await readFile(keys.pub, 'utf8') });
     const otherPublic = await openpgp.readKey({ armoredKey: other.publicKey });
-    const decrypted = await openpgp.decrypt({ message: await openpgp.readMessage({ binaryMessage: archiveA }), decryptionKeys: ourKey, format: 'binary' });
+    const decrypted = await openpgp.decrypt({
+      message: await openpgp.readMessage({ binaryMessage: archiveA }),
+      decryptionKeys: ourKey,
+      format: 'binary',
+    });
     const genuineGz = Buffer.from(decrypted.data as Uint8Array);
     const genuineTar = gunzipSync(genuineGz);
-    const encrypt = async (plain: Buffer, to: openpgp.PublicKey = ourPublic): Promise<Buffer> => Buffer.from(await openpgp.encrypt({
-      message: await openpgp.createMessage({ binary: plain }), encryptionKeys: to, format: 'binary',
-      config: { preferredCompressionAlgorithm: openpgp.enums.compression.uncompressed },
-    }) as Uint8Array);
+    const encrypt = async (plain: Buffer, to: openpgp.PublicKey = ourPublic): Promise<Buffer> =>
+      Buffer.from(
+        (await openpgp.encrypt({
+          message: await openpgp.createMessage({ binary: plain }),
+          encryptionKeys: to,
+          format: 'binary',
+          config: { preferredCompressionAlgorithm: openpgp.enums.compression.uncompressed },
+        })) as Uint8Array,
+      );
 
     /** A new snapshot folder of a: `archive` as its archive, a's manifest with a fresh id, archive size/hash recomputed unless `rehash: false`, then `edit`. */
-    const craft = async (c: Omit<Case, 'id'>, archive: Buffer, opts: { rehash?: boolean; edit?: (m: typeof manifestA) => void } = {}): Promise<void> => {
+    const craft = async (
+      c: Omit<Case, 'id'>,
+      archive: Buffer,
+      opts: { rehash?: boolean; edit?: (m: typeof manifestA) => void } = {},
+    ): Promise<void> => {
       const id = `${genuineA.id.slice(0, 16)}-${randomBytes(3).toString('hex')}`;
       const m = JSON.parse(JSON.stringify(manifestA)) as typeof manifestA;
       m.id = id;
@@ -209,54 +276,169 @@ describe('hostile archives: every one refused before any host is touched, the me
       cases.push({ ...c, id });
     };
     /** The genuine tar with hostile entries in front of its own entries, gzipped and encrypted to our key. */
-    const withEntries = async (...entries: RawEntry[]): Promise<Buffer> => encrypt(gzipSync(Buffer.concat([...entries.map(rawEntry), genuineTar])));
+    const withEntries = async (...entries: RawEntry[]): Promise<Buffer> =>
+      encrypt(gzipSync(Buffer.concat([...entries.map(rawEntry), genuineTar])));
 
     const evil = Buffer.from('root::0:0:root:/root:/bin/bash\n');
-    await craft({ name: 'absolute path', what: 'tar entry /etc/ipa-fleet-hostile (absolute); everything else genuine', codes: [1], names: /absolute path/ },
-      await withEntries({ path: '/etc/ipa-fleet-hostile', data: evil }));
-    await craft({ name: '.. path', what: 'tar entry ../../etc/passwd; everything else genuine', codes: [1], names: /\.\. component/ },
-      await withEntries({ path: '../../etc/passwd', data: evil }));
+    await craft(
+      {
+        name: 'absolute path',
+        what: 'tar entry /etc/ipa-fleet-hostile (absolute); everything else genuine',
+        codes: [1],
+        names: /absolute path/,
+      },
+      await withEntries({ path: '/etc/ipa-fleet-hostile', data: evil }),
+    );
+    await craft(
+      {
+        name: '.. path',
+        what: 'tar entry ../../etc/passwd; everything else genuine',
+        codes: [1],
+        names: /\.\. component/,
+      },
+      await withEntries({ path: '../../etc/passwd', data: evil }),
+    );
     const dotdot = await withEntries({ path: '../../etc/passwd', data: evil });
-    await craft({
-      name: '.. path, vouched for', what: 'tar entry ../../etc/passwd, listed in manifest.files with its real size and hash', codes: [1, 2], names: /'\.\.'|\.\. component/,
-    }, dotdot, { edit: (m) => m.files.push({ path: '../../etc/passwd', size: evil.length, sha256: sha256(evil) }) });
-    await craft({ name: 'symlink outside', what: 'symlink ldif/evil -> ../../../../etc/shadow', codes: [1], names: /symbolic link/ },
-      await withEntries({ path: 'ldif/evil', type: 'SymbolicLink', linkpath: '../../../../etc/shadow' }));
-    await craft({ name: 'hardlink outside', what: 'hard link ldif/evil -> /etc/shadow', codes: [1], names: /hard link/ },
-      await withEntries({ path: 'ldif/evil', type: 'Link', linkpath: '/etc/shadow' }));
-    await craft({ name: 'character device', what: 'character device ldif/evil (1,3)', codes: [1], names: /character device/ },
-      await withEntries({ path: 'ldif/evil', type: 'CharacterDevice', devmaj: 1, devmin: 3 }));
-    await craft({ name: 'block device', what: 'block device ldif/evil (8,0)', codes: [1], names: /block device/ },
-      await withEntries({ path: 'ldif/evil', type: 'BlockDevice', devmaj: 8, devmin: 0 }));
-    await craft({ name: 'FIFO', what: 'FIFO ldif/evil', codes: [1], names: /FIFO/ },
-      await withEntries({ path: 'ldif/evil', type: 'FIFO' }));
+    await craft(
+      {
+        name: '.. path, vouched for',
+        what: 'tar entry ../../etc/passwd, listed in manifest.files with its real size and hash',
+        codes: [1, 2],
+        names: /'\.\.'|\.\. component/,
+      },
+      dotdot,
+      { edit: (m) => m.files.push({ path: '../../etc/passwd', size: evil.length, sha256: sha256(evil) }) },
+    );
+    await craft(
+      {
+        name: 'symlink outside',
+        what: 'symlink ldif/evil -> ../../../../etc/shadow',
+        codes: [1],
+        names: /symbolic link/,
+      },
+      await withEntries({ path: 'ldif/evil', type: 'SymbolicLink', linkpath: '../../../../etc/shadow' }),
+    );
+    await craft(
+      { name: 'hardlink outside', what: 'hard link ldif/evil -> /etc/shadow', codes: [1], names: /hard link/ },
+      await withEntries({ path: 'ldif/evil', type: 'Link', linkpath: '/etc/shadow' }),
+    );
+    await craft(
+      { name: 'character device', what: 'character device ldif/evil (1,3)', codes: [1], names: /character device/ },
+      await withEntries({ path: 'ldif/evil', type: 'CharacterDevice', devmaj: 1, devmin: 3 }),
+    );
+    await craft(
+      { name: 'block device', what: 'block device ldif/evil (8,0)', codes: [1], names: /block device/ },
+      await withEntries({ path: 'ldif/evil', type: 'BlockDevice', devmaj: 8, devmin: 0 }),
+    );
+    await craft(
+      { name: 'FIFO', what: 'FIFO ldif/evil', codes: [1], names: /FIFO/ },
+      await withEntries({ path: 'ldif/evil', type: 'FIFO' }),
+    );
 
     // A gzip bomb: the genuine gzip stream, then the same 64 MiB-of-zeros gzip member again and again
     // (concatenated members are one gzip stream). 8 GiB of tar padding in ~8 MB; nothing that large is
     // ever written. Only the tar size limit derived from the manifest's file sizes can stop it.
     const zeroMember = gzipSync(Buffer.alloc(64 * MiB), { level: 9 });
     const bombMembers = (8 * GiB) / (64 * MiB);
-    await craft({ name: 'gzip bomb', what: `genuine tar, then ${8} GiB of zeros in ${(zeroMember.length * bombMembers / MiB).toFixed(1)} MiB of gzip`, codes: [1], names: /exceeds the manifest's \d+ bytes/ },
-      await encrypt(Buffer.concat([genuineGz, ...Array.from({ length: bombMembers }, () => zeroMember)])));
+    await craft(
+      {
+        name: 'gzip bomb',
+        what: `genuine tar, then ${8} GiB of zeros in ${((zeroMember.length * bombMembers) / MiB).toFixed(1)} MiB of gzip`,
+        codes: [1],
+        names: /exceeds the manifest's \d+ bytes/,
+      },
+      await encrypt(Buffer.concat([genuineGz, ...Array.from({ length: bombMembers }, () => zeroMember)])),
+    );
     // A single huge entry: a listed file whose header claims 64 GiB (the manifest says a few KB), followed by 512 MiB of zeros.
     const huge = manifestA.files[0]!;
-    await craft({ name: 'huge single entry', what: `${huge.path} claims 64 GiB in its header (manifest: ${huge.size} B), 512 MiB of zeros follow`, codes: [1], names: /exceeds the manifest's \d+ bytes|size/ },
-      await encrypt(Buffer.concat([gzipSync(rawEntry({ path: huge.path, claimedSize: 64 * GiB })), ...Array.from({ length: 8 }, () => zeroMember)])));
+    await craft(
+      {
+        name: 'huge single entry',
+        what: `${huge.path} claims 64 GiB in its header (manifest: ${huge.size} B), 512 MiB of zeros follow`,
+        codes: [1],
+        names: /exceeds the manifest's \d+ bytes|size/,
+      },
+      await encrypt(
+        Buffer.concat([
+          gzipSync(rawEntry({ path: huge.path, claimedSize: 64 * GiB })),
+          ...Array.from({ length: 8 }, () => zeroMember),
+        ]),
+      ),
+    );
 
-    await craft({ name: 'file hash edited', what: `manifest.files: ${manifestA.files[0]!.path}'s SHA-256 changed; archive genuine`, codes: [1], names: /SHA-256/ },
-      archiveA, { rehash: false, edit: (m) => { m.files[0]!.sha256 = flipped(m.files[0]!.sha256); } });
-    await craft({ name: 'archive hash edited', what: 'manifest.archive.sha256 changed; archive genuine', codes: [1], names: /size or SHA-256 differs/ },
-      archiveA, { rehash: false, edit: (m) => { m.archive.sha256 = flipped(m.archive.sha256); } });
-    await craft({
-      name: 'archive swapped', what: "b's archive under a's manifest (manifest untouched)", codes: [1, 2], names: /archive.*(bytes|size|SHA-256)|replaced/,
-    }, archiveB, { rehash: false });
-    await craft({ name: 'archive swapped, rehashed', what: "b's archive under a's manifest, archive size and SHA-256 recomputed", codes: [1], names: /SHA-256|unexpected file|missing/ },
-      archiveB);
+    await craft(
+      {
+        name: 'file hash edited',
+        what: `manifest.files: ${manifestA.files[0]!.path}'s SHA-256 changed; archive genuine`,
+        codes: [1],
+        names: /SHA-256/,
+      },
+      archiveA,
+      {
+        rehash: false,
+        edit: (m) => {
+          m.files[0]!.sha256 = flipped(m.files[0]!.sha256);
+        },
+      },
+    );
+    await craft(
+      {
+        name: 'archive hash edited',
+        what: 'manifest.archive.sha256 changed; archive genuine',
+        codes: [1],
+        names: /size or SHA-256 differs/,
+      },
+      archiveA,
+      {
+        rehash: false,
+        edit: (m) => {
+          m.archive.sha256 = flipped(m.archive.sha256);
+        },
+      },
+    );
+    await craft(
+      {
+        name: 'archive swapped',
+        what: "b's archive under a's manifest (manifest untouched)",
+        codes: [1, 2],
+        names: /archive.*(bytes|size|SHA-256)|replaced/,
+      },
+      archiveB,
+      { rehash: false },
+    );
+    await craft(
+      {
+        name: 'archive swapped, rehashed',
+        what: "b's archive under a's manifest, archive size and SHA-256 recomputed",
+        codes: [1],
+        names: /SHA-256|unexpected file|missing/,
+      },
+      archiveB,
+    );
     const toOther = await encrypt(genuineGz, otherPublic);
-    await craft({ name: 'other key (manifest names ours)', what: 'genuine plaintext encrypted to an unrelated key; manifest still lists our key', codes: [1, 12], names: /decrypt|not encrypted to|no recipient/ },
-      toOther);
-    await craft({ name: 'other key (manifest names it)', what: 'genuine plaintext encrypted to an unrelated key; manifest lists that key', codes: [12], names: /not encrypted to/ },
-      toOther, { edit: (m) => { m.archive.recipients = [otherPublic.getFingerprint().toUpperCase()]; } });
+    await craft(
+      {
+        name: 'other key (manifest names ours)',
+        what: 'genuine plaintext encrypted to an unrelated key; manifest still lists our key',
+        codes: [1, 12],
+        names: /decrypt|not encrypted to|no recipient/,
+      },
+      toOther,
+    );
+    await craft(
+      {
+        name: 'other key (manifest names it)',
+        what: 'genuine plaintext encrypted to an unrelated key; manifest lists that key',
+        codes: [12],
+        names: /not encrypted to/,
+      },
+      toOther,
+      {
+        edit: (m) => {
+          m.archive.recipients = [otherPublic.getFingerprint().toUpperCase()];
+        },
+      },
+    );
 
     baseline = await hostState();
     for (const a of baseline.agreements) assert.doesNotMatch(a, / off$/, 'an agreement is off before the first case');
@@ -267,23 +449,44 @@ describe('hostile archives: every one refused before any host is touched, the me
   after(async () => {
     if (outcomes.length > 0) {
       // Report only: does `backups verify --all` see the snapshots the store cannot use?
-      const all = await fleet(['backups', 'verify', '--all', '--store', store]).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message, ms: 0 }));
+      const all = await fleet(['backups', 'verify', '--all', '--store', store]).catch((err: Error) => ({
+        code: -1,
+        stdout: '',
+        stderr: err.message,
+        ms: 0,
+      }));
       const unusable = cases.filter((c) => ['.. path, vouched for', 'archive swapped'].includes(c.name));
       for (const c of unusable) {
         const named = `${all.stdout}\n${all.stderr}`.includes(c.id);
-        console.log(`# backups verify --all (exit ${all.code}) ${named ? 'names' : 'does NOT name'} '${c.name}' (${c.id})`);
+        console.log(
+          `# backups verify --all (exit ${all.code}) ${named ? 'names' : 'does NOT name'} '${c.name}' (${c.id})`,
+        );
       }
-      const rows = [['case', 'exit', 'refused', 'untouched', 'verify', 'message'],
-        ...outcomes.map((o) => [o.name, String(o.code), o.refused ? 'yes' : 'NO', o.untouched ? 'yes' : 'NO', `${o.verifyCode}`, o.message])];
+      const rows = [
+        ['case', 'exit', 'refused', 'untouched', 'verify', 'message'],
+        ...outcomes.map((o) => [
+          o.name,
+          String(o.code),
+          o.refused ? 'yes' : 'NO',
+          o.untouched ? 'yes' : 'NO',
+          `${o.verifyCode}`,
+          o.message,
+        ]),
+      ];
       const last = rows[0]!.length - 1;
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (i === last ? 0 : r[i]!.length))));
-      console.log('\n# hostile archives (refused = documented exit code, one stderr line naming the problem, no host touched)');
+      console.log(
+        '\n# hostile archives (refused = documented exit code, one stderr line naming the problem, no host touched)',
+      );
       for (const r of rows) console.log(r.map((cell, i) => (i === last ? cell : cell.padEnd(widths[i]!))).join('  '));
-      for (const o of outcomes) if (o.why.length > 0) console.log(`# ${o.name}: not counted as refused: ${o.why.join('; ')}`);
+      for (const o of outcomes)
+        if (o.why.length > 0) console.log(`# ${o.name}: not counted as refused: ${o.why.join('; ')}`);
       console.log('# backups verify --read-data, per case:');
       for (const o of outcomes) console.log(`#   ${o.name}: exit ${o.verifyCode}: ${o.verify}`);
       console.log(`hostile archives refused: ${outcomes.filter((o) => o.refused).length}/${cases.length}`);
-      console.log(`# stopped before any host was touched (any message): ${outcomes.filter((o) => o.untouched).length}/${cases.length}`);
+      console.log(
+        `# stopped before any host was touched (any message): ${outcomes.filter((o) => o.untouched).length}/${cases.length}`,
+      );
     }
     stamp('done');
     await lab?.down();
@@ -291,9 +494,22 @@ describe('hostile archives: every one refused before any host is touched, the me
 
   // The cases are known only once the lab is up; node:test needs its tests declared now.
   const NAMES = [
-    'absolute path', '.. path', '.. path, vouched for', 'symlink outside', 'hardlink outside', 'character device', 'block device', 'FIFO',
-    'gzip bomb', 'huge single entry', 'file hash edited', 'archive hash edited', 'archive swapped', 'archive swapped, rehashed',
-    'other key (manifest names ours)', 'other key (manifest names it)',
+    'absolute path',
+    '.. path',
+    '.. path, vouched for',
+    'symlink outside',
+    'hardlink outside',
+    'character device',
+    'block device',
+    'FIFO',
+    'gzip bomb',
+    'huge single entry',
+    'file hash edited',
+    'archive hash edited',
+    'archive swapped',
+    'archive swapped, rehashed',
+    'other key (manifest names ours)',
+    'other key (manifest names it)',
   ];
 
   for (const name of NAMES) {
@@ -302,8 +518,22 @@ describe('hostile archives: every one refused before any host is touched, the me
       assert.ok(c, `case ${name} was not crafted`);
       const runsBefore = new Set(await readdir(runsDir()).catch(() => [] as string[]));
       const started = Date.now();
-      const r = await fleet(['restore', '-i', lab.paths.inventory, '--master', A, '--backup', c.id, '--key', keys.sec,
-        '--passphrase', `file:${keys.pass}`, '--store', store, '--yes']);
+      const r = await fleet([
+        'restore',
+        '-i',
+        lab.paths.inventory,
+        '--master',
+        A,
+        '--backup',
+        c.id,
+        '--key',
+        keys.sec,
+        '--passphrase',
+        `file:${keys.pass}`,
+        '--store',
+        store,
+        '--yes',
+      ]);
       const ms = Date.now() - started;
       const lines = r.stderr.trim().split('\n').filter(Boolean);
       const message = lines.join(' | ');
@@ -322,17 +552,48 @@ describe('hostile archives: every one refused before any host is touched, the me
       const left = await staged();
       if (left.length > 0) why.push(`staged on a host: ${left.join(', ')}`);
 
-      const v = await fleet(['backups', 'verify', '--read-data', '--key', keys.sec, '--passphrase', `file:${keys.pass}`, '--store', store, c.id]);
-      const verify = `${v.stdout.trim()} ${v.stderr.trim()}`.replace(/\s*\n\s*/g, ' | ').trim().slice(0, 400);
+      const v = await fleet([
+        'backups',
+        'verify',
+        '--read-data',
+        '--key',
+        keys.sec,
+        '--passphrase',
+        `file:${keys.pass}`,
+        '--store',
+        store,
+        c.id,
+      ]);
+      const verify = `${v.stdout.trim()} ${v.stderr.trim()}`
+        .replace(/\s*\n\s*/g, ' | ')
+        .trim()
+        .slice(0, 400);
 
-      const untouched = r.code !== 0 && !why.some((w) => w.startsWith('run ') || w.startsWith('staged') || w === 'a host changed');
-      outcomes.push({ name, code: r.code, refused: why.length === 0, untouched, message, verifyCode: v.code, verify, ms, why });
-      console.log(`# ${name} (${c.what}): exit ${r.code} in ${(ms / 1000).toFixed(1)} s, ${runs.length} run journal(s) checked: ${message}`);
+      const untouched =
+        r.code !== 0 && !why.some((w) => w.startsWith('run ') || w.startsWith('staged') || w === 'a host changed');
+      outcomes.push({
+        name,
+        code: r.code,
+        refused: why.length === 0,
+        untouched,
+        message,
+        verifyCode: v.code,
+        verify,
+        ms,
+        why,
+      });
+      console.log(
+        `# ${name} (${c.what}): exit ${r.code} in ${(ms / 1000).toFixed(1)} s, ${runs.length} run journal(s) checked: ${message}`,
+      );
 
       // Asserted in this order so the first failure says the most.
       assert.deepEqual(now, baseline, `${name}: a host changed\n${shown(r)}`);
       assert.deepEqual(left, [], `${name}: files staged on a host\n${shown(r)}`);
-      assert.deepEqual(why.filter((w) => w.startsWith('run ')), [], `${name}: the run went past preflight\n${shown(r)}`);
+      assert.deepEqual(
+        why.filter((w) => w.startsWith('run ')),
+        [],
+        `${name}: the run went past preflight\n${shown(r)}`,
+      );
       assert.ok(c.codes.includes(r.code), `${name}: exit ${r.code}, expected ${c.codes.join(' or ')}\n${shown(r)}`);
       assert.equal(lines.length, 1, `${name}: stderr is not one line\n${shown(r)}`);
       assert.match(lines[0]!, /^ipa-fleet: error: /);

@@ -28,8 +28,18 @@ const A = 'a.ipa.test';
 const B = 'b.ipa.test';
 const run = promisify(execFile);
 
-interface LockHolder { pid: number; host: string; runId: string; playbook: string; since: string }
-interface ListedSnapshot { id: string; host: string; type: string }
+interface LockHolder {
+  pid: number;
+  host: string;
+  runId: string;
+  playbook: string;
+  since: string;
+}
+interface ListedSnapshot {
+  id: string;
+  host: string;
+  type: string;
+}
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const re = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -39,9 +49,15 @@ const oneLine = (s: string): string => s.trim().split('\n').slice(-1)[0] ?? '';
 function listening(address: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: address, port, timeout: 1000 });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
-    socket.once('timeout', () => { socket.destroy(); resolve(false); });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -67,12 +83,38 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
   const storeLocks = (): string => join(store, DEPLOYMENT, '.locks');
   const fleet = (args: string[], timeoutMs?: number): Promise<CliResult> =>
     cli(['--log-file', lab.logFile, '-i', lab.paths.inventory, ...args], { env, ...(timeoutMs ? { timeoutMs } : {}) });
-  const backupArgs = (type: 'data' | 'full'): string[] => ['backup', '--type', type, '--encrypt-to', keys.pub, '--store', store];
-  const restoreArgs = (): string[] => ['restore', '--master', A, '--backup', snapshotOfA, '--key', keys.sec, '--passphrase', `file:${keys.pass}`, '--store', store, '--yes'];
+  const backupArgs = (type: 'data' | 'full'): string[] => [
+    'backup',
+    '--type',
+    type,
+    '--encrypt-to',
+    keys.pub,
+    '--store',
+    store,
+  ];
+  const restoreArgs = (): string[] => [
+    'restore',
+    '--master',
+    A,
+    '--backup',
+    snapshotOfA,
+    '--key',
+    keys.sec,
+    '--passphrase',
+    `file:${keys.pass}`,
+    '--store',
+    store,
+    '--yes',
+  ];
   const record = (check: string, r: CliResult | number | string | null, message: string, ms?: number): void => {
     const cli = typeof r === 'object' && r !== null ? r : undefined;
     const took = cli?.ms ?? ms;
-    results.push([check, cli ? String(cli.code) : r === null ? 'killed' : String(r), took === undefined ? '' : `${(took / 1000).toFixed(1)} s`, message]);
+    results.push([
+      check,
+      cli ? String(cli.code) : r === null ? 'killed' : String(r),
+      took === undefined ? '' : `${(took / 1000).toFixed(1)} s`,
+      message,
+    ]);
   };
 
   before(async () => {
@@ -90,7 +132,8 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       const rows = [['CHECK', 'EXIT', 'TIME', 'MESSAGE (stderr, last line) / RESULT'], ...results];
       const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
       console.log('\nlocks and host keys:');
-      for (const r of rows) console.log(`${r[0]!.padEnd(widths[0]!)}  ${r[1]!.padEnd(widths[1]!)}  ${r[2]!.padEnd(widths[2]!)}  ${r[3]}`);
+      for (const r of rows)
+        console.log(`${r[0]!.padEnd(widths[0]!)}  ${r[1]!.padEnd(widths[1]!)}  ${r[2]!.padEnd(widths[2]!)}  ${r[3]}`);
       console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s including lab up)`);
     }
     await lab?.down();
@@ -102,7 +145,9 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
   it('a DATA snapshot to restore from', async () => {
     const r = await fleet(backupArgs('data'));
     assert.equal(r.code, 0, r.stderr);
-    const list = JSON.parse((await cli(['--log-file', lab.logFile, '--json', 'backups', 'list', '--store', store], { env })).stdout) as { snapshots: ListedSnapshot[] };
+    const list = JSON.parse(
+      (await cli(['--log-file', lab.logFile, '--json', 'backups', 'list', '--store', store], { env })).stdout,
+    ) as { snapshots: ListedSnapshot[] };
     snapshotOfA = list.snapshots.find((s) => s.host === A)!.id;
     assert.ok(snapshotOfA, 'a snapshot of a.ipa.test');
     assert.ok(!existsSync(lockFile()), 'the lock is released after the run');
@@ -118,7 +163,8 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       fullStarted = Date.now();
       full = startCli(['--log-file', lab.logFile, '-i', lab.paths.inventory, ...backupArgs('full')], env);
       holder = await waitFor('the FULL backup to take the deployment lock', 60_000, async () => {
-        if (full.child.exitCode !== null) throw new Error(`the FULL backup ended early (exit ${full.child.exitCode}): ${full.output.stderr}`);
+        if (full.child.exitCode !== null)
+          throw new Error(`the FULL backup ended early (exit ${full.child.exitCode}): ${full.output.stderr}`);
         try {
           return JSON.parse(await readFile(lockFile(), 'utf8')) as LockHolder;
         } catch {
@@ -126,7 +172,9 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
         }
       });
       // Into the backup proper: a server is being stopped or backed up.
-      await waitFor('the FULL backup to start on a host', 60_000, async () => ((await readdir(storeLocks()).catch(() => [])).some((n) => n.startsWith('shared-')) ? true : undefined));
+      await waitFor('the FULL backup to start on a host', 60_000, async () =>
+        (await readdir(storeLocks()).catch(() => [])).some((n) => n.startsWith('shared-')) ? true : undefined,
+      );
     });
 
     after(async () => {
@@ -136,7 +184,10 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       }
     });
 
-    const holderLine = (): RegExp => new RegExp(`^ipa-fleet: (?:error: )?deployment '${DEPLOYMENT}' is locked by run ${re(holder.runId)} \\(backup-fleet, pid ${holder.pid} on ${re(holder.host)}, since ${re(holder.since)}\\); lock file ${re(lockFile())}$`);
+    const holderLine = (): RegExp =>
+      new RegExp(
+        `^ipa-fleet: (?:error: )?deployment '${DEPLOYMENT}' is locked by run ${re(holder.runId)} \\(backup-fleet, pid ${holder.pid} on ${re(holder.host)}, since ${re(holder.since)}\\); lock file ${re(lockFile())}$`,
+      );
 
     it('the lock names the running backup: its run, pid, host and start', () => {
       assert.equal(holder.pid, full.child.pid, 'the pid of the backup process');
@@ -159,7 +210,11 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       // While the FULL backup has one server stopped (its LDAP port closed): the usual state of a FULL backup.
       const stopped = await waitFor('the FULL backup to stop a server', 60_000, async () => {
         if (full.child.exitCode !== null) throw new Error(`the FULL backup ended (exit ${full.child.exitCode})`);
-        for (const [host, address] of [[A, `${NET}.1`], [B, `${NET}.2`]] as const) if (!(await listening(address, 389))) return host;
+        for (const [host, address] of [
+          [A, `${NET}.1`],
+          [B, `${NET}.2`],
+        ] as const)
+          if (!(await listening(address, 389))) return host;
         return undefined;
       });
       const r = await fleet(restoreArgs());
@@ -172,11 +227,24 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
 
     it('the FULL backup itself succeeds and releases the lock', async () => {
       const code = await full.exited;
-      record('the FULL backup (a, then b stopped)', code, `${full.output.stdout.split('\n').filter((l) => /\.ipa\.test\s+\S+\s+full\s/.test(l)).length} FULL snapshot(s) listed; lock released`, Date.now() - fullStarted);
+      record(
+        'the FULL backup (a, then b stopped)',
+        code,
+        `${full.output.stdout.split('\n').filter((l) => /\.ipa\.test\s+\S+\s+full\s/.test(l)).length} FULL snapshot(s) listed; lock released`,
+        Date.now() - fullStarted,
+      );
       assert.equal(code, 0, full.output.stderr);
-      assert.equal(full.output.stdout.split('\n').filter((l) => /\.ipa\.test\s+\S+\s+full\s/.test(l)).length, 2, full.output.stdout);
+      assert.equal(
+        full.output.stdout.split('\n').filter((l) => /\.ipa\.test\s+\S+\s+full\s/.test(l)).length,
+        2,
+        full.output.stdout,
+      );
       assert.ok(!existsSync(lockFile()));
-      assert.deepEqual((await readdir(storeLocks())).filter((n) => !n.startsWith('.')), [], 'no store lock left');
+      assert.deepEqual(
+        (await readdir(storeLocks())).filter((n) => !n.startsWith('.')),
+        [],
+        'no store lock left',
+      );
     });
   });
 
@@ -184,16 +252,34 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
     // A live process stands in for the holder (the lock file as src/playbook/lock.ts writes it).
     const holderProcess = execFile('sleep', ['600']);
     try {
-      const holder: LockHolder = { runId: '20260101T000000Z-backup-fleet-live', playbook: 'backup-fleet', pid: holderProcess.pid!, host: hostname(), since: new Date().toISOString() };
+      const holder: LockHolder = {
+        runId: '20260101T000000Z-backup-fleet-live',
+        playbook: 'backup-fleet',
+        pid: holderProcess.pid!,
+        host: hostname(),
+        since: new Date().toISOString(),
+      };
       await mkdir(join(state, 'ipa-fleet', 'locks'), { recursive: true });
       await writeFile(lockFile(), JSON.stringify(holder), { mode: 0o600 });
       for (const what of ['restore', 'backup'] as const) {
         const r = await fleet(what === 'restore' ? restoreArgs() : backupArgs('data'));
         record(`${what} while a live run holds the lock`, r, oneLine(r.stderr));
         assert.equal(r.code, 11, r.stdout + r.stderr);
-        assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('ipa-fleet:')).length, 1, `one error line: ${r.stderr}`);
-        assert.match(oneLine(r.stderr), new RegExp(`^ipa-fleet: error: deployment '${DEPLOYMENT}' is locked by run ${re(holder.runId)} \\(backup-fleet, pid ${holder.pid} on ${re(holder.host)}, since ${re(holder.since)}\\); lock file ${re(lockFile())}$`));
-        assert.deepEqual(JSON.parse(await readFile(lockFile(), 'utf8')), holder, 'the holder\'s lock is left alone');
+        assert.equal(
+          r.stderr
+            .trim()
+            .split('\n')
+            .filter((l) => l.startsWith('ipa-fleet:')).length,
+          1,
+          `one error line: ${r.stderr}`,
+        );
+        assert.match(
+          oneLine(r.stderr),
+          new RegExp(
+            `^ipa-fleet: error: deployment '${DEPLOYMENT}' is locked by run ${re(holder.runId)} \\(backup-fleet, pid ${holder.pid} on ${re(holder.host)}, since ${re(holder.since)}\\); lock file ${re(lockFile())}$`,
+          ),
+        );
+        assert.deepEqual(JSON.parse(await readFile(lockFile(), 'utf8')), holder, "the holder's lock is left alone");
       }
     } finally {
       holderProcess.kill('SIGKILL');
@@ -205,38 +291,68 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
     const victim = startCli(['--log-file', lab.logFile, '-i', lab.paths.inventory, ...backupArgs('data')], env);
     // Killed once it holds both the deployment lock and a shared store lock.
     const held = await waitFor('the backup to hold its locks', 60_000, async () => {
-      if (victim.child.exitCode !== null) throw new Error(`the backup ended before it could be killed (exit ${victim.child.exitCode})`);
-      const lock = await readFile(lockFile(), 'utf8').then((t) => JSON.parse(t) as LockHolder, () => undefined);
-      const shared = (await readdir(storeLocks()).catch(() => [] as string[])).filter((n) => n.startsWith(`shared-${victim.child.pid}-`));
+      if (victim.child.exitCode !== null)
+        throw new Error(`the backup ended before it could be killed (exit ${victim.child.exitCode})`);
+      const lock = await readFile(lockFile(), 'utf8').then(
+        (t) => JSON.parse(t) as LockHolder,
+        () => undefined,
+      );
+      const shared = (await readdir(storeLocks()).catch(() => [] as string[])).filter((n) =>
+        n.startsWith(`shared-${victim.child.pid}-`),
+      );
       return lock && shared.length ? { lock, shared } : undefined;
     });
     victim.child.kill('SIGKILL');
     assert.equal(await victim.exited, null, 'killed');
-    record('DATA backup SIGKILLed holding its locks', null, `left ${lockFile().split('/').slice(-2).join('/')} (pid ${held.lock.pid}) and .locks/${held.shared[0]}`);
+    record(
+      'DATA backup SIGKILLed holding its locks',
+      null,
+      `left ${lockFile().split('/').slice(-2).join('/')} (pid ${held.lock.pid}) and .locks/${held.shared[0]}`,
+    );
     assert.equal(held.lock.pid, victim.child.pid);
     assert.ok(existsSync(lockFile()), 'the killed run left its deployment lock');
 
     const logBefore = (await readFile(lab.logFile, 'utf8')).length;
     const next = await fleet(['-v', ...backupArgs('data')]);
     const log = (await readFile(lab.logFile, 'utf8')).slice(logBefore);
-    const staleDeployment = new RegExp(`removing stale lock of deployment '${DEPLOYMENT}' \\(run ${re(held.lock.runId)}, pid ${held.lock.pid} is gone\\)`);
-    const staleStore = new RegExp(`removed the stale shared store lock of deployment '${DEPLOYMENT}' \\(backup [a-z.]+, pid ${held.lock.pid} on ${re(hostname())} is gone, since [^)]+\\)`);
-    record('backup after SIGKILLed backup (-v)', next, `${(next.stderr.match(staleDeployment) ?? [''])[0]} | ${(next.stderr.match(staleStore) ?? [''])[0]}`);
+    const staleDeployment = new RegExp(
+      `removing stale lock of deployment '${DEPLOYMENT}' \\(run ${re(held.lock.runId)}, pid ${held.lock.pid} is gone\\)`,
+    );
+    const staleStore = new RegExp(
+      `removed the stale shared store lock of deployment '${DEPLOYMENT}' \\(backup [a-z.]+, pid ${held.lock.pid} on ${re(hostname())} is gone, since [^)]+\\)`,
+    );
+    record(
+      'backup after SIGKILLed backup (-v)',
+      next,
+      `${(next.stderr.match(staleDeployment) ?? [''])[0]} | ${(next.stderr.match(staleStore) ?? [''])[0]}`,
+    );
     assert.equal(next.code, 0, next.stderr);
     assert.match(next.stderr, staleDeployment, 'stale deployment lock warned about on stderr (-v)');
     assert.match(next.stderr, staleStore, 'stale store lock warned about on stderr (-v)');
     assert.match(log, staleDeployment, 'and in the log file');
     assert.ok(!existsSync(lockFile()));
-    assert.deepEqual((await readdir(storeLocks())).filter((n) => !n.startsWith('.')), [], 'the dead store locks were removed');
+    assert.deepEqual(
+      (await readdir(storeLocks())).filter((n) => !n.startsWith('.')),
+      [],
+      'the dead store locks were removed',
+    );
   });
 
   it('a lock file written as lock.ts writes it, with a dead pid: warned about (stale) and replaced; the run succeeds', async () => {
     const pid = await deadPid();
-    const stale: LockHolder = { runId: '20260101T000000Z-backup-fleet-dead', playbook: 'backup-fleet', pid, host: hostname(), since: '2026-01-01T00:00:00.000Z' };
+    const stale: LockHolder = {
+      runId: '20260101T000000Z-backup-fleet-dead',
+      playbook: 'backup-fleet',
+      pid,
+      host: hostname(),
+      since: '2026-01-01T00:00:00.000Z',
+    };
     await mkdir(join(state, 'ipa-fleet', 'locks'), { recursive: true });
     await writeFile(lockFile(), JSON.stringify(stale), { mode: 0o600 });
     const r = await fleet(['-v', ...backupArgs('data')]);
-    const warning = new RegExp(`removing stale lock of deployment '${DEPLOYMENT}' \\(run ${re(stale.runId)}, pid ${pid} is gone\\)`);
+    const warning = new RegExp(
+      `removing stale lock of deployment '${DEPLOYMENT}' \\(run ${re(stale.runId)}, pid ${pid} is gone\\)`,
+    );
     record('backup with dead-pid deployment lock (-v)', r, (r.stderr.match(warning) ?? ['(no warning)'])[0]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, warning);
@@ -249,22 +365,55 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
     await mkdir(storeLocks(), { recursive: true });
     const shared = join(storeLocks(), `shared-${pid}-0badc0de.json`);
     const exclusive = join(storeLocks(), 'exclusive.json');
-    await writeFile(shared, `${JSON.stringify({ kind: 'shared', pid, host: hostname(), command: 'backup a.ipa.test', time: since, token: 'aa' })}\n`, { mode: 0o600 });
-    await writeFile(exclusive, `${JSON.stringify({ kind: 'exclusive', pid, host: hostname(), command: 'backups prune', time: since, token: 'bb' })}\n`, { mode: 0o600 });
+    await writeFile(
+      shared,
+      `${JSON.stringify({ kind: 'shared', pid, host: hostname(), command: 'backup a.ipa.test', time: since, token: 'aa' })}\n`,
+      { mode: 0o600 },
+    );
+    await writeFile(
+      exclusive,
+      `${JSON.stringify({ kind: 'exclusive', pid, host: hostname(), command: 'backups prune', time: since, token: 'bb' })}\n`,
+      { mode: 0o600 },
+    );
     const r = await fleet(['-v', ...backupArgs('data')]);
-    const sharedWarning = new RegExp(`removed the stale shared store lock of deployment '${DEPLOYMENT}' \\(backup a\\.ipa\\.test, pid ${pid} on ${re(hostname())} is gone, since ${re(since)}\\)`);
-    const exclusiveWarning = new RegExp(`removed the stale exclusive store lock of deployment '${DEPLOYMENT}' \\(backups prune, pid ${pid} on ${re(hostname())} is gone, since ${re(since)}\\)`);
-    record('backup with dead-pid store locks (-v)', r, `${(r.stderr.match(exclusiveWarning) ?? ['(no exclusive warning)'])[0]} | ${(r.stderr.match(sharedWarning) ?? ['(no shared warning)'])[0]}`);
+    const sharedWarning = new RegExp(
+      `removed the stale shared store lock of deployment '${DEPLOYMENT}' \\(backup a\\.ipa\\.test, pid ${pid} on ${re(hostname())} is gone, since ${re(since)}\\)`,
+    );
+    const exclusiveWarning = new RegExp(
+      `removed the stale exclusive store lock of deployment '${DEPLOYMENT}' \\(backups prune, pid ${pid} on ${re(hostname())} is gone, since ${re(since)}\\)`,
+    );
+    record(
+      'backup with dead-pid store locks (-v)',
+      r,
+      `${(r.stderr.match(exclusiveWarning) ?? ['(no exclusive warning)'])[0]} | ${(r.stderr.match(sharedWarning) ?? ['(no shared warning)'])[0]}`,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, exclusiveWarning);
     assert.match(r.stderr, sharedWarning);
-    assert.deepEqual((await readdir(storeLocks())).filter((n) => !n.startsWith('.')), []);
+    assert.deepEqual(
+      (await readdir(storeLocks())).filter((n) => !n.startsWith('.')),
+      [],
+    );
   });
 
   it('without -v the stale-lock warnings reach stderr too', async () => {
     const pid = await deadPid();
-    await writeFile(lockFile(), JSON.stringify({ runId: 'quiet-dead-run', playbook: 'backup-fleet', pid, host: hostname(), since: new Date().toISOString() }), { mode: 0o600 });
-    await writeFile(join(storeLocks(), `shared-${pid}-0ddba11.json`), `${JSON.stringify({ kind: 'shared', pid, host: hostname(), command: 'backup b.ipa.test', time: new Date().toISOString(), token: 'cc' })}\n`, { mode: 0o600 });
+    await writeFile(
+      lockFile(),
+      JSON.stringify({
+        runId: 'quiet-dead-run',
+        playbook: 'backup-fleet',
+        pid,
+        host: hostname(),
+        since: new Date().toISOString(),
+      }),
+      { mode: 0o600 },
+    );
+    await writeFile(
+      join(storeLocks(), `shared-${pid}-0ddba11.json`),
+      `${JSON.stringify({ kind: 'shared', pid, host: hostname(), command: 'backup b.ipa.test', time: new Date().toISOString(), token: 'cc' })}\n`,
+      { mode: 0o600 },
+    );
     const logBefore = (await readFile(lab.logFile, 'utf8')).length;
     const r = await fleet(backupArgs('data'));
     const log = (await readFile(lab.logFile, 'utf8')).slice(logBefore);
@@ -284,7 +433,11 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
     let oldFingerprintB: string;
     let newFingerprintB: string;
 
-    const inventoryWith = async (name: string, knownHosts: string, policy: 'strict' | 'accept-new'): Promise<string> => {
+    const inventoryWith = async (
+      name: string,
+      knownHosts: string,
+      policy: 'strict' | 'accept-new',
+    ): Promise<string> => {
       // The lab's own inventory with absolute paths and the policy set.
       const file = join(lab.tmp, `${name}.yaml`);
       const text = (await readFile(lab.paths.inventory, 'utf8'))
@@ -297,21 +450,30 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
     };
     const ping = (inventory: string, limit?: string): Promise<CliResult> =>
       cli(['--log-file', lab.logFile, '-i', inventory, ...(limit ? ['--limit', limit] : []), 'ping'], { env });
-    const keyFingerprint = async (pubFile: string): Promise<string> => (await run('ssh-keygen', ['-l', '-f', pubFile])).stdout.split(/\s+/)[1]!;
+    const keyFingerprint = async (pubFile: string): Promise<string> =>
+      (await run('ssh-keygen', ['-l', '-f', pubFile])).stdout.split(/\s+/)[1]!;
     const hostKey = (host: string): string => join(lab.paths.hostDir(host), 'ssh', 'host_ed25519');
 
     before(async () => {
       acceptNewInventory = await inventoryWith('accept-new', lab.paths.knownHosts, 'accept-new');
     });
 
-    it('ping succeeds with the lab\'s known_hosts (strict, the default)', async () => {
+    it("ping succeeds with the lab's known_hosts (strict, the default)", async () => {
       const r = await ping(lab.paths.inventory);
-      record('ping, keys as recorded', r, r.stdout.split('\n').filter((l) => l.includes('ipa.test')).map((l) => l.replace(/\s+/g, ' ')).join(' | '));
+      record(
+        'ping, keys as recorded',
+        r,
+        r.stdout
+          .split('\n')
+          .filter((l) => l.includes('ipa.test'))
+          .map((l) => l.replace(/\s+/g, ' '))
+          .join(' | '),
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.match(await readFile(lab.paths.knownHosts, 'utf8'), /^b\.ipa\.test,127\.0\.42\.2 ssh-ed25519 /m);
     });
 
-    it('b\'s sshd gets a new host key (ssh-keygen, then sshd re-executes itself on SIGHUP)', async () => {
+    it("b's sshd gets a new host key (ssh-keygen, then sshd re-executes itself on SIGHUP)", async () => {
       oldFingerprintB = await keyFingerprint(`${hostKey(B)}.pub`);
       await rm(hostKey(B));
       await rm(`${hostKey(B)}.pub`);
@@ -323,7 +485,7 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       const pid = Number((await readFile(lab.paths.sshdPidFile(B), 'utf8')).trim());
       process.kill(pid, 'SIGHUP');
       // Until the new sshd listens and offers the new key (ssh-keyscan, outside ipa-fleet).
-      await waitFor('b\'s sshd to offer its new key', 20_000, async () => {
+      await waitFor("b's sshd to offer its new key", 20_000, async () => {
         const scan = await run('ssh-keyscan', ['-t', 'ed25519', '-T', '2', `${NET}.2`]).catch(() => ({ stdout: '' }));
         const line = scan.stdout.split('\n').find((l) => l.includes('ssh-ed25519'));
         if (!line) return undefined;
@@ -340,7 +502,12 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       record('strict: ping b after key change', r, oneLine(r.stderr));
       assert.equal(r.code, 12, r.stdout + r.stderr);
       assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
-      assert.match(r.stderr.trim(), new RegExp(`^ipa-fleet: (?:error: )?b\\.ipa\\.test: HOST KEY CHANGED: the server offers ${re(newFingerprintB)} but ${re(lab.paths.knownHosts)} has ${re(oldFingerprintB)} for b\\.ipa\\.test; refusing to connect`));
+      assert.match(
+        r.stderr.trim(),
+        new RegExp(
+          `^ipa-fleet: (?:error: )?b\\.ipa\\.test: HOST KEY CHANGED: the server offers ${re(newFingerprintB)} but ${re(lab.paths.knownHosts)} has ${re(oldFingerprintB)} for b\\.ipa\\.test; refusing to connect`,
+        ),
+      );
       assert.equal(sha256(await readFile(lab.paths.knownHosts)), sha256(before), 'known_hosts unchanged');
       // The whole deployment: a is fine, b is refused; the run exits 12 (authentication / host key).
       const all = await ping(lab.paths.inventory);
@@ -357,16 +524,34 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
         record(`accept-new: ping ${limit ? 'b' : 'all'} after key change`, r, oneLine(r.stderr));
         assert.equal(r.code, 12, r.stdout + r.stderr);
         assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
-        assert.match(r.stderr.trim(), new RegExp(`b\\.ipa\\.test: HOST KEY CHANGED: the server offers ${re(newFingerprintB)} but ${re(lab.paths.knownHosts)} has ${re(oldFingerprintB)}`));
+        assert.match(
+          r.stderr.trim(),
+          new RegExp(
+            `b\\.ipa\\.test: HOST KEY CHANGED: the server offers ${re(newFingerprintB)} but ${re(lab.paths.knownHosts)} has ${re(oldFingerprintB)}`,
+          ),
+        );
       }
       const after = await readFile(lab.paths.knownHosts);
       assert.equal(sha256(after), sha256(before), 'accept-new never replaced the known key');
-      assert.equal(after.toString().split('\n').filter((l) => l.startsWith('b.ipa.test,')).length, 1, 'one line for b, the old one');
-      record('accept-new: known_hosts sha256 before/after', '-', `${sha256(before).slice(0, 16)}… = ${sha256(after).slice(0, 16)}…`);
+      assert.equal(
+        after
+          .toString()
+          .split('\n')
+          .filter((l) => l.startsWith('b.ipa.test,')).length,
+        1,
+        'one line for b, the old one',
+      );
+      record(
+        'accept-new: known_hosts sha256 before/after',
+        '-',
+        `${sha256(before).slice(0, 16)}… = ${sha256(after).slice(0, 16)}…`,
+      );
     });
 
     it('a host not yet in known_hosts: strict refuses it (exit 12, file untouched); accept-new records it (appended) and connects', async () => {
-      const lines = (await readFile(lab.paths.knownHosts, 'utf8')).split('\n').filter((l) => l && !l.startsWith('a.ipa.test,'));
+      const lines = (await readFile(lab.paths.knownHosts, 'utf8'))
+        .split('\n')
+        .filter((l) => l && !l.startsWith('a.ipa.test,'));
       const withoutA = `${lines.join('\n')}\n`;
       const strictFile = join(lab.tmp, 'known_hosts-strict');
       const acceptFile = join(lab.tmp, 'known_hosts-accept');
@@ -378,17 +563,28 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       record('strict: ping a, not in known_hosts', strict, oneLine(strict.stderr));
       assert.equal(strict.code, 12, strict.stderr);
       assert.equal(strict.stderr.trim().split('\n').length, 1, `one line: ${strict.stderr}`);
-      assert.match(strict.stderr, new RegExp(`a\\.ipa\\.test: unknown host key ${re(fingerprintA)}: not in ${re(strictFile)}`));
+      assert.match(
+        strict.stderr,
+        new RegExp(`a\\.ipa\\.test: unknown host key ${re(fingerprintA)}: not in ${re(strictFile)}`),
+      );
       assert.equal(await readFile(strictFile, 'utf8'), withoutA, 'strict never writes known_hosts');
 
       const accepted = await ping(await inventoryWith('unknown-accept', acceptFile, 'accept-new'), A);
       const text = await readFile(acceptFile, 'utf8');
       const appended = text.slice(withoutA.length);
-      record('accept-new: ping a, not in known_hosts', accepted, `appended: ${appended.trim().replace(/ (\S{12})\S+$/, ' $1…')}`);
+      record(
+        'accept-new: ping a, not in known_hosts',
+        accepted,
+        `appended: ${appended.trim().replace(/ (\S{12})\S+$/, ' $1…')}`,
+      );
       assert.equal(accepted.code, 0, accepted.stderr);
       assert.ok(text.startsWith(withoutA), 'the existing lines are kept as they were');
       const pubA = (await readFile(`${hostKey(A)}.pub`, 'utf8')).trim().split(/\s+/);
-      assert.equal(appended, `a.ipa.test,${NET}.1 ${pubA[0]} ${pubA[1]}\n`, 'one line for a with its real key, appended');
+      assert.equal(
+        appended,
+        `a.ipa.test,${NET}.1 ${pubA[0]} ${pubA[1]}\n`,
+        'one line for a with its real key, appended',
+      );
       // From now on a strict run with that file connects to a.
       const again = await ping(await inventoryWith('recorded-strict', acceptFile, 'strict'), A);
       record('strict: ping a with the recorded key', again, again.code === 0 ? 'ok' : oneLine(again.stderr));

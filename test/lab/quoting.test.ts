@@ -13,7 +13,16 @@
 //   backup store → controller; remote tar/rm of the exports use the (refused-if-hostile) instance (tested: b)
 //   reinitialize tag → restore/reinit.ts initExportPath → files.ts upload / rm -f with shellQuote (tested: b, library)
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -60,7 +69,11 @@ const HOSTILE: string[] = [
 
 /** Markers in /tmp, and relative ones in this process's (and so the CLI's) working folder and home. */
 function pwned(): string[] {
-  return [...new Set(['/tmp', process.cwd(), homedir()])].flatMap((d) => readdirSync(d).filter((n) => n.startsWith(PWNED_BASE)).map((n) => join(d, n)));
+  return [...new Set(['/tmp', process.cwd(), homedir()])].flatMap((d) =>
+    readdirSync(d)
+      .filter((n) => n.startsWith(PWNED_BASE))
+      .map((n) => join(d, n)),
+  );
 }
 
 /** One stderr line `ipa-fleet: error: …`, exit 2, no stack. */
@@ -141,34 +154,61 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
   // ---- (a) playbook parameters through {{ p | quote }} ---------------------------------------
 
   it('(a) {{ p | quote }} in exec: the host receives exactly the bytes of each hostile value, nothing runs', async () => {
-    const steps = HOSTILE.map((_v, i) => [
-      `  - name: write ${i}`,
-      '    action: exec',
-      '    hosts: all',
-      '    with:',
-      `      command: printf %s {{ p${i} | quote }} > ${WORK}/out-${i}`,
-    ].join('\n'));
+    const steps = HOSTILE.map((_v, i) =>
+      [
+        `  - name: write ${i}`,
+        '    action: exec',
+        '    hosts: all',
+        '    with:',
+        `      command: printf %s {{ p${i} | quote }} > ${WORK}/out-${i}`,
+      ].join('\n'),
+    );
     const params = HOSTILE.map((_v, i) => `  p${i}: {type: string, required: true}`);
     const playbook = join(WORK, 'printf.yaml');
     writeFileSync(playbook, ['name: quoting-printf', 'params:', ...params, 'steps:', ...steps, ''].join('\n'));
 
-    const planned = await fleet(['--json', 'plan', playbook, '-i', lab.paths.inventory, ...HOSTILE.flatMap((v, i) => ['--set', `p${i}=${v}`])]);
+    const planned = await fleet([
+      '--json',
+      'plan',
+      playbook,
+      '-i',
+      lab.paths.inventory,
+      ...HOSTILE.flatMap((v, i) => ['--set', `p${i}=${v}`]),
+    ]);
     assert.equal(planned.code, 0, planned.stderr);
     const plan = JSON.parse(planned.stdout) as { tasks: Array<{ params: { command: string } }> };
     // Every value is single-quoted (or plain safe characters) in the rendered command.
     for (const [i, task] of plan.tasks.entries()) {
       const arg = task.params.command.slice('printf %s '.length, task.params.command.lastIndexOf(' > '));
-      assert.ok(/^[A-Za-z0-9_./:=@%+,-]+$/.test(arg) || /^'(?:[^']|'\\'')*'$/.test(arg), `task ${i}: ${JSON.stringify(arg)}`);
+      assert.ok(
+        /^[A-Za-z0-9_./:=@%+,-]+$/.test(arg) || /^'(?:[^']|'\\'')*'$/.test(arg),
+        `task ${i}: ${JSON.stringify(arg)}`,
+      );
     }
 
-    const ran = await fleet(['run', playbook, '-i', lab.paths.inventory, '--yes', ...HOSTILE.flatMap((v, i) => ['--set', `p${i}=${v}`])]);
+    const ran = await fleet([
+      'run',
+      playbook,
+      '-i',
+      lab.paths.inventory,
+      '--yes',
+      ...HOSTILE.flatMap((v, i) => ['--set', `p${i}=${v}`]),
+    ]);
     assert.equal(ran.code, 0, ran.stderr + ran.stdout);
     for (const [i, value] of HOSTILE.entries()) {
       const file = `${WORK}/out-${i}`;
-      assert.deepEqual(readFileSync(file), Buffer.from(value, 'utf8'), `value ${i} ${JSON.stringify(value)} on the controller's view`);
+      assert.deepEqual(
+        readFileSync(file),
+        Buffer.from(value, 'utf8'),
+        `value ${i} ${JSON.stringify(value)} on the controller's view`,
+      );
       // … and as the host itself reads it (base64 keeps every byte).
       const remote = await ssh.run(`base64 -w0 ${file}`);
-      assert.equal(Buffer.from(remote.trim(), 'base64').toString('utf8'), value, `value ${i} ${JSON.stringify(value)} read through ssh`);
+      assert.equal(
+        Buffer.from(remote.trim(), 'base64').toString('utf8'),
+        value,
+        `value ${i} ${JSON.stringify(value)} read through ssh`,
+      );
     }
     await assertNotPwned('printf');
 
@@ -176,8 +216,21 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
     // markers above would have caught an injection.
     const control = `/tmp/ipa-fleet-control-${process.pid}`;
     const unquoted = join(WORK, 'unquoted.yaml');
-    writeFileSync(unquoted, ['name: quoting-control', 'params:', '  p: {type: string, required: true}', 'steps:',
-      '  - name: unquoted', '    action: exec', '    hosts: all', '    with:', '      command: echo {{ p }}', ''].join('\n'));
+    writeFileSync(
+      unquoted,
+      [
+        'name: quoting-control',
+        'params:',
+        '  p: {type: string, required: true}',
+        'steps:',
+        '  - name: unquoted',
+        '    action: exec',
+        '    hosts: all',
+        '    with:',
+        '      command: echo {{ p }}',
+        '',
+      ].join('\n'),
+    );
     const ctl = await fleet(['run', unquoted, '-i', lab.paths.inventory, '--yes', '--set', `p=$(touch ${control})`]);
     assert.equal(ctl.code, 0, ctl.stderr);
     assert.ok(existsSync(control), 'the unquoted control value ran on the host');
@@ -187,25 +240,28 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
   it('(a) exec creates: and pause until: with a hostile path: the guard tests exactly that path', async () => {
     const path = `${WORK}/c $(touch ${marker('creates')}) 'q' "d" ; x*`;
     const playbook = join(WORK, 'guards.yaml');
-    writeFileSync(playbook, [
-      'name: quoting-guards',
-      'params:',
-      '  path: {type: string, required: true}',
-      'steps:',
-      '  - name: once',
-      '    action: exec',
-      '    hosts: all',
-      '    with:',
-      '      command: mkdir -p "$(dirname {{ path | quote }})" && echo once >> {{ path | quote }}',
-      '      creates: "{{ path }}"',
-      '  - name: wait',
-      '    action: pause',
-      '    hosts: all',
-      '    with:',
-      '      until: test -s {{ path | quote }}',
-      '      timeout: 20s',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      playbook,
+      [
+        'name: quoting-guards',
+        'params:',
+        '  path: {type: string, required: true}',
+        'steps:',
+        '  - name: once',
+        '    action: exec',
+        '    hosts: all',
+        '    with:',
+        '      command: mkdir -p "$(dirname {{ path | quote }})" && echo once >> {{ path | quote }}',
+        '      creates: "{{ path }}"',
+        '  - name: wait',
+        '    action: pause',
+        '    hosts: all',
+        '    with:',
+        '      until: test -s {{ path | quote }}',
+        '      timeout: 20s',
+        '',
+      ].join('\n'),
+    );
     for (let run = 1; run <= 2; run++) {
       const r = await fleet(['run', playbook, '-i', lab.paths.inventory, '--yes', '--set', `path=${path}`]);
       assert.equal(r.code, 0, `run ${run}: ${r.stderr}${r.stdout}`);
@@ -221,10 +277,28 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
     mkdirSync(canary);
     mkdirSync(canary2);
     const dir = `${WORK}/hello $(touch ${marker('hello')}) ; rm -rf ${canary2} ; 'q' "d"`;
-    const kept = await fleet(['run', 'hello-fleet', '-i', lab.paths.inventory, '--yes', '--set', `marker_dir=${dir}`, '--set', 'keep=true']);
+    const kept = await fleet([
+      'run',
+      'hello-fleet',
+      '-i',
+      lab.paths.inventory,
+      '--yes',
+      '--set',
+      `marker_dir=${dir}`,
+      '--set',
+      'keep=true',
+    ]);
     assert.equal(kept.code, 0, kept.stderr + kept.stdout);
     assert.equal(readFileSync(join(dir, host.name), 'utf8').trim(), host.name, 'the marker is in exactly that folder');
-    const cleaned = await fleet(['run', 'hello-fleet', '-i', lab.paths.inventory, '--yes', '--set', `marker_dir=${dir}`]);
+    const cleaned = await fleet([
+      'run',
+      'hello-fleet',
+      '-i',
+      lab.paths.inventory,
+      '--yes',
+      '--set',
+      `marker_dir=${dir}`,
+    ]);
     assert.equal(cleaned.code, 0, cleaned.stderr + cleaned.stdout);
     assert.ok(!existsSync(dir), 'rm -rf removed the hostile folder');
     assert.ok(existsSync(canary) && existsSync(canary2), 'and nothing else');
@@ -237,7 +311,14 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
     const values = [`$(touch ${marker('inv')})`, 'a;b', "a'b", 'a"b', 'a b', '`id`', 'a\nb', '*'];
     const edits: Array<[string, (v: string) => string]> = [
       ['ldap.instance', (v) => labInventoryWith([[['all', 'vars', 'ldap', 'instance'], v]])],
-      ['suffixes.ca_instance', (v) => labInventoryWith([[['all', 'vars', 'suffixes', 'ca_instance'], v], [['all', 'vars', 'suffixes', 'ca_port'], 7389]])],
+      [
+        'suffixes.ca_instance',
+        (v) =>
+          labInventoryWith([
+            [['all', 'vars', 'suffixes', 'ca_instance'], v],
+            [['all', 'vars', 'suffixes', 'ca_port'], 7389],
+          ]),
+      ],
       ['host name', (v) => labInventoryWith([], v)],
       ['address', (v) => labInventoryWith([[['all', 'hosts', host.name, 'address'], v]])],
       ['ssh.user', (v) => labInventoryWith([[['all', 'vars', 'ssh', 'user'], v]])],
@@ -251,13 +332,17 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
       for (const v of values) {
         const file = join(dir, `inv-${n++}.yaml`);
         writeFileSync(file, make(v));
-        await assert.rejects(loadInventory(file), (err: Error & { kind?: string }) => {
-          assert.equal(err.name, 'InventoryError', `${what} ${JSON.stringify(v)}: ${err.stack}`);
-          assert.equal(err.kind, 'usage');
-          assert.ok(err.message.startsWith(`${file}:`), err.message);
-          assert.doesNotMatch(err.message, /\n/);
-          return true;
-        }, `${what} ${JSON.stringify(v)} is refused`);
+        await assert.rejects(
+          loadInventory(file),
+          (err: Error & { kind?: string }) => {
+            assert.equal(err.name, 'InventoryError', `${what} ${JSON.stringify(v)}: ${err.stack}`);
+            assert.equal(err.kind, 'usage');
+            assert.ok(err.message.startsWith(`${file}:`), err.message);
+            assert.doesNotMatch(err.message, /\n/);
+            return true;
+          },
+          `${what} ${JSON.stringify(v)} is refused`,
+        );
       }
       // Through the CLI, as a run that would reach the host: refused before any connection.
       const file = join(dir, `inv-cli-${what.replace(/\W/g, '_')}.yaml`);
@@ -279,15 +364,21 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
     copyFileSync(lab.paths.knownHosts, join(dir, known));
     copyFileSync(lab.paths.dmPassword, join(dir, password));
     const file = join(dir, `inventory $(touch ${PWNED_BASE}-file).yaml`);
-    writeFileSync(file, labInventoryWith([
-      [['all', 'vars', 'ssh', 'identity_file'], key],
-      [['all', 'vars', 'ssh', 'known_hosts'], known],
-      [['all', 'vars', 'ldap', 'password'], `file:${password}`],
-    ]));
+    writeFileSync(
+      file,
+      labInventoryWith([
+        [['all', 'vars', 'ssh', 'identity_file'], key],
+        [['all', 'vars', 'ssh', 'known_hosts'], known],
+        [['all', 'vars', 'ldap', 'password'], `file:${password}`],
+      ]),
+    );
     const r = await fleet(['--json', 'ping', '-i', file]);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const results = JSON.parse(r.stdout) as Array<{ ok: boolean; ssh: boolean; ldap: boolean }>;
-    assert.deepEqual(results.map((x) => [x.ok, x.ssh, x.ldap]), [[true, true, true]]);
+    assert.deepEqual(
+      results.map((x) => [x.ok, x.ssh, x.ldap]),
+      [[true, true, true]],
+    );
     await assertNotPwned('paths');
   });
 
@@ -345,7 +436,13 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
     await uploadStream(ssh, path, Readable.from([Buffer.from(content)]), { ownerLike: ldifFolder });
     const listed = (await ssh.run(`ls -1a ${ldifFolder}`)).split('\n');
     assert.ok(listed.includes(path.slice(ldifFolder.length + 1).split('\n')[0]!), listed.join(' | '));
-    assert.equal(Buffer.from((await ssh.run(`find ${ldifFolder} -maxdepth 1 -name 'ipa-fleet-init-t *' -exec base64 -w0 {} +`)).trim(), 'base64').toString(), content);
+    assert.equal(
+      Buffer.from(
+        (await ssh.run(`find ${ldifFolder} -maxdepth 1 -name 'ipa-fleet-init-t *' -exec base64 -w0 {} +`)).trim(),
+        'base64',
+      ).toString(),
+      content,
+    );
 
     const copy = `${WORK}/copy $(touch ${marker('copy')}) 'q'/target "d" *`;
     await copyBetweenHosts(ssh, path, ssh, copy, {});

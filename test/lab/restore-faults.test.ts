@@ -15,12 +15,19 @@ import { bringUpLab, cli, startCli, waitFor, type TestLab } from './fixture.js';
 const NET = '127.0.35';
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'] as const;
 type HostName = (typeof HOSTS)[number];
-const ADDRESS: Record<HostName, string> = { 'a.ipa.test': `${NET}.1`, 'b.ipa.test': `${NET}.2`, 'c.ipa.test': `${NET}.3` };
+const ADDRESS: Record<HostName, string> = {
+  'a.ipa.test': `${NET}.1`,
+  'b.ipa.test': `${NET}.2`,
+  'c.ipa.test': `${NET}.3`,
+};
 const MASTER = 'a.ipa.test';
 const DOMAIN = 'dc=ipa,dc=test';
 const CA = 'o=ipaca';
 const PEOPLE = `ou=people,${DOMAIN}`;
-const SUFFIX_HOSTS: Record<string, HostName[]> = { [DOMAIN]: ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'], [CA]: ['a.ipa.test', 'b.ipa.test'] };
+const SUFFIX_HOSTS: Record<string, HostName[]> = {
+  [DOMAIN]: ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'],
+  [CA]: ['a.ipa.test', 'b.ipa.test'],
+};
 /** Chain a-b-c, CA on a and b: the agreements each host must have (name → suffix). */
 const AGREEMENTS: Record<HostName, Record<string, string>> = {
   'a.ipa.test': { 'meTob.ipa.test': DOMAIN, 'caTob.ipa.test': CA },
@@ -30,12 +37,21 @@ const AGREEMENTS: Record<HostName, Record<string, string>> = {
 const RUV_FILTER = '(&(nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff)(objectclass=nstombstone))';
 const INIT_FILE = 'ipa-fleet-init-a.ipa.test-userroot.ldif';
 
-interface JournalLine { type: string; taskId?: string; host?: string; status?: string; message?: string; error?: string }
+interface JournalLine {
+  type: string;
+  taskId?: string;
+  host?: string;
+  status?: string;
+  message?: string;
+  error?: string;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** An attribute's values, its name matched without regard to case. */
-const attr = (e: Record<string, unknown>, name: string): string[] => values(Object.entries(e).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1]);
-const values = (v: unknown): string[] => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x))));
+const attr = (e: Record<string, unknown>, name: string): string[] =>
+  values(Object.entries(e).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1]);
+const values = (v: unknown): string[] =>
+  v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)));
 const sameSet = (a: Set<string>, b: Set<string>): boolean => a.size === b.size && [...a].every((x) => b.has(x));
 function setDiff(got: Set<string>, want: Set<string>): string {
   const missing = [...want].filter((x) => !got.has(x));
@@ -53,7 +69,12 @@ async function cmdlineOf(pid: number): Promise<string> {
 }
 
 /** Once `condition` holds (polled every few ms while `child` runs), SIGKILLs each SSH connection's sshd process of the host. */
-async function killSessionsWhen(sshdPid: number, child: { exitCode: number | null; signalCode: string | null }, condition: () => Promise<boolean>, timeoutMs = 300_000): Promise<Array<{ pid: number; cmd: string }>> {
+async function killSessionsWhen(
+  sshdPid: number,
+  child: { exitCode: number | null; signalCode: string | null },
+  condition: () => Promise<boolean>,
+  timeoutMs = 300_000,
+): Promise<Array<{ pid: number; cmd: string }>> {
   const killed: Array<{ pid: number; cmd: string }> = [];
   const deadline = Date.now() + timeoutMs;
   while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
@@ -63,7 +84,7 @@ async function killSessionsWhen(sshdPid: number, child: { exitCode: number | nul
       const queue = await childrenOf(sshdPid);
       while (queue.length) {
         const pid = queue.shift()!;
-        queue.push(...await childrenOf(pid));
+        queue.push(...(await childrenOf(pid)));
         const cmd = await cmdlineOf(pid);
         if (!/^sshd(-session)?: root(@notty| \[priv\])/.test(cmd)) continue;
         try {
@@ -82,7 +103,12 @@ async function killSessionsWhen(sshdPid: number, child: { exitCode: number | nul
 }
 
 /** Polls `condition` every few ms while `child` runs; true once it held (then `act` ran), false if the child ended first. */
-async function when(child: { exitCode: number | null; signalCode: string | null }, condition: () => Promise<boolean>, act: () => Promise<void> | void, timeoutMs = 300_000): Promise<boolean> {
+async function when(
+  child: { exitCode: number | null; signalCode: string | null },
+  condition: () => Promise<boolean>,
+  act: () => Promise<void> | void,
+  timeoutMs = 300_000,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
     if (await condition().catch(() => false)) {
@@ -106,7 +132,8 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
   /** The uids at backup time (the same on every host). */
   let baseline: Set<string>;
   const t0 = Date.now();
-  const stamp = (what: string): void => console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s since start`);
+  const stamp = (what: string): void =>
+    console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s since start`);
 
   const fleet = (args: string[], timeoutMs = 900_000) => cli(['--log-file', lab.logFile, ...args], { env, timeoutMs });
   const runsDir = (): string => join(lab.tmp, 'state', 'ipa-fleet', 'runs');
@@ -122,40 +149,62 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     }
   }
 
-  const uidsOn = (host: HostName): Promise<Set<string>> => withLdap(host, async (c) => {
-    const { searchEntries } = await c.search(PEOPLE, { scope: 'one', filter: '(uid=*)', attributes: ['uid'], paged: { pageSize: 500 } });
-    return new Set(searchEntries.flatMap((e) => attr(e, 'uid')));
-  });
-
-  const agreementsOn = (host: HostName): Promise<Array<{ name: string; suffix: string; enabled: string | undefined; refresh: boolean }>> => withLdap(host, async (c) => {
-    const { searchEntries } = await c.search('cn=mapping tree,cn=config', {
-      scope: 'sub', filter: '(objectClass=nsds5ReplicationAgreement)', attributes: ['cn', 'nsDS5ReplicaRoot', 'nsds5ReplicaEnabled', 'nsds5BeginReplicaRefresh'],
+  const uidsOn = (host: HostName): Promise<Set<string>> =>
+    withLdap(host, async (c) => {
+      const { searchEntries } = await c.search(PEOPLE, {
+        scope: 'one',
+        filter: '(uid=*)',
+        attributes: ['uid'],
+        paged: { pageSize: 500 },
+      });
+      return new Set(searchEntries.flatMap((e) => attr(e, 'uid')));
     });
-    return searchEntries.map((e) => ({
-      name: attr(e, 'cn')[0]!, suffix: attr(e, 'nsDS5ReplicaRoot')[0]!.toLowerCase(),
-      enabled: attr(e, 'nsds5ReplicaEnabled')[0], refresh: attr(e, 'nsds5BeginReplicaRefresh').length > 0,
-    }));
-  });
 
-  const generationOn = (host: HostName, suffix: string): Promise<string | undefined> => withLdap(host, async (c) => {
-    const { searchEntries } = await c.search(suffix, { scope: 'sub', filter: RUV_FILTER, attributes: ['nsds50ruv'] });
-    const ruv = searchEntries.flatMap((e) => attr(e, 'nsds50ruv'));
-    return ruv.map((v) => /^\{replicageneration\}\s+(\S+)/i.exec(v)?.[1]).find(Boolean);
-  });
+  const agreementsOn = (
+    host: HostName,
+  ): Promise<Array<{ name: string; suffix: string; enabled: string | undefined; refresh: boolean }>> =>
+    withLdap(host, async (c) => {
+      const { searchEntries } = await c.search('cn=mapping tree,cn=config', {
+        scope: 'sub',
+        filter: '(objectClass=nsds5ReplicationAgreement)',
+        attributes: ['cn', 'nsDS5ReplicaRoot', 'nsds5ReplicaEnabled', 'nsds5BeginReplicaRefresh'],
+      });
+      return searchEntries.map((e) => ({
+        name: attr(e, 'cn')[0]!,
+        suffix: attr(e, 'nsDS5ReplicaRoot')[0]!.toLowerCase(),
+        enabled: attr(e, 'nsds5ReplicaEnabled')[0],
+        refresh: attr(e, 'nsds5BeginReplicaRefresh').length > 0,
+      }));
+    });
+
+  const generationOn = (host: HostName, suffix: string): Promise<string | undefined> =>
+    withLdap(host, async (c) => {
+      const { searchEntries } = await c.search(suffix, { scope: 'sub', filter: RUV_FILTER, attributes: ['nsds50ruv'] });
+      const ruv = searchEntries.flatMap((e) => attr(e, 'nsds50ruv'));
+      return ruv.map((v) => /^\{replicageneration\}\s+(\S+)/i.exec(v)?.[1]).find(Boolean);
+    });
 
   /** Server tasks still running (no exit code) and total updates still pending, on every host that answers. */
   async function busyWork(): Promise<string[]> {
     const busy: string[] = [];
     for (const host of HOSTS) {
       await withLdap(host, async (c) => {
-        const { searchEntries } = await c.search('cn=tasks,cn=config', { scope: 'sub', filter: '(!(nsTaskExitCode=*))', attributes: ['cn'] });
+        const { searchEntries } = await c.search('cn=tasks,cn=config', {
+          scope: 'sub',
+          filter: '(!(nsTaskExitCode=*))',
+          attributes: ['cn'],
+        });
         for (const e of searchEntries) if (e.dn.split(',').length >= 4) busy.push(`${host}: task ${e.dn}`);
       }).catch((err: Error) => busy.push(`${host}: ${err.message}`));
-      for (const a of await agreementsOn(host).catch(() => [])) if (a.refresh) busy.push(`${host}: total update through ${a.name} pending`);
+      for (const a of await agreementsOn(host).catch(() => []))
+        if (a.refresh) busy.push(`${host}: total update through ${a.name} pending`);
       // A consumer receiving a total update answers with a referral (10) while its backend is offline.
       for (const [suffix, hosts] of Object.entries(SUFFIX_HOSTS)) {
         if (!hosts.includes(host)) continue;
-        await withLdap(host, (c) => c.search(suffix, { scope: 'base', attributes: ['1.1'] })).catch((err: Error & { code?: unknown }) => busy.push(`${host}: ${suffix}: ${err.name} ${String(err.code ?? '')} ${err.message}`));
+        await withLdap(host, (c) => c.search(suffix, { scope: 'base', attributes: ['1.1'] })).catch(
+          (err: Error & { code?: unknown }) =>
+            busy.push(`${host}: ${suffix}: ${err.name} ${String(err.code ?? '')} ${err.message}`),
+        );
       }
     }
     return busy;
@@ -163,13 +212,27 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
 
   async function journal(runId: string): Promise<JournalLine[]> {
     const text = await readFile(join(runsDir(), runId, 'journal.jsonl'), 'utf8').catch(() => '');
-    return text.split('\n').filter(Boolean).flatMap((l) => { try { return [JSON.parse(l) as JournalLine]; } catch { return []; } });
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as JournalLine];
+        } catch {
+          return [];
+        }
+      });
   }
-  const started = async (runId: string, taskId: string): Promise<boolean> => (await journal(runId)).some((l) => l.type === 'task.started' && l.taskId === taskId);
-  const finished = async (runId: string, taskId: string): Promise<JournalLine | undefined> => (await journal(runId)).find((l) => l.type === 'task.finished' && l.taskId === taskId);
-  const journalTail = async (runId: string): Promise<string> => (await journal(runId))
-    .filter((l) => l.type !== 'task.started')
-    .map((l) => `${l.type} ${l.taskId ?? ''} ${l.status ?? ''} ${(l.error ?? l.message ?? '').slice(0, 300)}`).slice(-8).join('\n');
+  const started = async (runId: string, taskId: string): Promise<boolean> =>
+    (await journal(runId)).some((l) => l.type === 'task.started' && l.taskId === taskId);
+  const finished = async (runId: string, taskId: string): Promise<JournalLine | undefined> =>
+    (await journal(runId)).find((l) => l.type === 'task.finished' && l.taskId === taskId);
+  const journalTail = async (runId: string): Promise<string> =>
+    (await journal(runId))
+      .filter((l) => l.type !== 'task.started')
+      .map((l) => `${l.type} ${l.taskId ?? ''} ${l.status ?? ''} ${(l.error ?? l.message ?? '').slice(0, 300)}`)
+      .slice(-8)
+      .join('\n');
 
   /** Adds three users on a and deletes three backup-time users on b; waits until every host shows both. */
   async function damage(n: number): Promise<{ added: string[]; deleted: string[]; damaged: Set<string> }> {
@@ -177,27 +240,63 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     const deleted = [1, 2, 3].map((i) => `user${String(n * 100 + i).padStart(6, '0')}`);
     await withLdap(MASTER, async (c) => {
       for (const uid of added) {
-        await c.add(`uid=${uid},${PEOPLE}`, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid, cn: `Fault ${n} ${uid}`, sn: uid });
+        await c.add(`uid=${uid},${PEOPLE}`, {
+          objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+          uid,
+          cn: `Fault ${n} ${uid}`,
+          sn: uid,
+        });
       }
     });
-    await withLdap('b.ipa.test', async (c) => { for (const uid of deleted) await c.del(`uid=${uid},${PEOPLE}`); });
+    await withLdap('b.ipa.test', async (c) => {
+      for (const uid of deleted) await c.del(`uid=${uid},${PEOPLE}`);
+    });
     const damaged = new Set([...baseline, ...added].filter((u) => !deleted.includes(u)));
     await waitFor('the damage to replicate to every host', 180_000, async () => {
-      for (const host of HOSTS) if (!sameSet(await uidsOn(host).catch(() => new Set<string>()), damaged)) return undefined;
+      for (const host of HOSTS)
+        if (!sameSet(await uidsOn(host).catch(() => new Set<string>()), damaged)) return undefined;
       return true;
     });
     return { added, deleted, damaged };
   }
 
   /** Starts `restore` as a child; resolves once its run folder exists. */
-  async function startRestore(init: 'ldif' | 'online'): Promise<{ handle: ReturnType<typeof startCli>; runId: string }> {
+  async function startRestore(
+    init: 'ldif' | 'online',
+  ): Promise<{ handle: ReturnType<typeof startCli>; runId: string }> {
     const before = new Set(await readdir(runsDir()).catch(() => [] as string[]));
-    const handle = startCli(['--log-file', lab.logFile, 'restore', '-i', lab.paths.inventory, '--master', MASTER, '--backup', snapshot,
-      '--key', sec, '--passphrase', `file:${passFile}`, '--store', store, '--init', init, '--yes'], env);
+    const handle = startCli(
+      [
+        '--log-file',
+        lab.logFile,
+        'restore',
+        '-i',
+        lab.paths.inventory,
+        '--master',
+        MASTER,
+        '--backup',
+        snapshot,
+        '--key',
+        sec,
+        '--passphrase',
+        `file:${passFile}`,
+        '--store',
+        store,
+        '--init',
+        init,
+        '--yes',
+      ],
+      env,
+    );
     const runId = await waitFor('the restore run folder', 300_000, async () => {
-      const fresh = (await readdir(runsDir()).catch(() => [] as string[])).find((d) => !before.has(d) && d.includes('restore-deployment'));
+      const fresh = (await readdir(runsDir()).catch(() => [] as string[])).find(
+        (d) => !before.has(d) && d.includes('restore-deployment'),
+      );
       if (fresh) return fresh;
-      if (handle.child.exitCode !== null) throw new Error(`restore exited ${handle.child.exitCode} before its run started:\n${handle.output.stdout}\n${handle.output.stderr}`);
+      if (handle.child.exitCode !== null)
+        throw new Error(
+          `restore exited ${handle.child.exitCode} before its run started:\n${handle.output.stdout}\n${handle.output.stderr}`,
+        );
       return undefined;
     });
     return { handle, runId };
@@ -207,14 +306,20 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     const r = await fleet(['restore', '--resume', runId, '--yes']);
     stamp(`resume of ${runId} ended with ${r.code} after ${(r.ms / 1000).toFixed(1)} s`);
     if (r.code !== 0) await onFailure?.();
-    assert.equal(r.code, 0, `restore --resume ${runId} exited ${r.code}\nstderr: ${r.stderr}\nstdout tail: ${r.stdout.slice(-4000)}\njournal tail:\n${await journalTail(runId)}`);
+    assert.equal(
+      r.code,
+      0,
+      `restore --resume ${runId} exited ${r.code}\nstderr: ${r.stderr}\nstdout tail: ${r.stdout.slice(-4000)}\njournal tail:\n${await journalTail(runId)}`,
+    );
     assert.doesNotMatch(r.stderr, /\n\s+at .+\(.+:\d+:\d+\)/, `a stack trace on stderr: ${r.stderr}`);
   }
 
   /** Files ipa-fleet left in the hosts' ldif/ folders (reported, not asserted). */
   async function leftovers(): Promise<string[]> {
     const out: string[] = [];
-    for (const host of HOSTS) for (const f of await readdir(ldifDir(host)).catch(() => [] as string[])) if (f.startsWith('ipa-fleet-')) out.push(`${host}:${f}`);
+    for (const host of HOSTS)
+      for (const f of await readdir(ldifDir(host)).catch(() => [] as string[]))
+        if (f.startsWith('ipa-fleet-')) out.push(`${host}:${f}`);
     return out;
   }
 
@@ -222,16 +327,32 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
   async function assertRestored(label: string): Promise<void> {
     for (const host of HOSTS) {
       const uids = await uidsOn(host);
-      assert.ok(sameSet(uids, baseline), `${label}: ${host} does not hold exactly the backup's users: ${setDiff(uids, baseline)}`);
+      assert.ok(
+        sameSet(uids, baseline),
+        `${label}: ${host} does not hold exactly the backup's users: ${setDiff(uids, baseline)}`,
+      );
       const agreements = await agreementsOn(host);
-      assert.deepEqual(Object.fromEntries(agreements.map((a) => [a.name, a.suffix])), AGREEMENTS[host], `${label}: ${host}'s agreements`);
+      assert.deepEqual(
+        Object.fromEntries(agreements.map((a) => [a.name, a.suffix])),
+        AGREEMENTS[host],
+        `${label}: ${host}'s agreements`,
+      );
       // No nsds5ReplicaEnabled at all is 389-DS's default: on (a lab's agreements before any fence).
-      for (const a of agreements) assert.equal((a.enabled ?? 'on').toLowerCase(), 'on', `${label}: ${host}: agreement ${a.name} (${a.suffix}) has nsds5ReplicaEnabled ${a.enabled}`);
+      for (const a of agreements)
+        assert.equal(
+          (a.enabled ?? 'on').toLowerCase(),
+          'on',
+          `${label}: ${host}: agreement ${a.name} (${a.suffix}) has nsds5ReplicaEnabled ${a.enabled}`,
+        );
     }
     for (const [suffix, hosts] of Object.entries(SUFFIX_HOSTS)) {
       const generations = await Promise.all(hosts.map(async (h) => [h, await generationOn(h, suffix)] as const));
       assert.ok(generations[0]![1], `${label}: ${generations[0]![0]} has no generation for ${suffix}`);
-      assert.equal(new Set(generations.map(([, g]) => g)).size, 1, `${label}: ${suffix} generations differ: ${JSON.stringify(generations)}`);
+      assert.equal(
+        new Set(generations.map(([, g]) => g)).size,
+        1,
+        `${label}: ${suffix} generations differ: ${JSON.stringify(generations)}`,
+      );
     }
   }
 
@@ -247,17 +368,22 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
       quiet = (await busyWork()).length === 0 ? quiet + 1 : 0;
       if (quiet < 2) await sleep(1000);
       return quiet >= 2 ? true : undefined;
-    })
-      .catch(async (err: Error) => { throw new Error(`${label}: ${err.message}: ${(await busyWork()).join('; ')}`); });
+    }).catch(async (err: Error) => {
+      throw new Error(`${label}: ${err.message}: ${(await busyWork()).join('; ')}`);
+    });
     const state: string[] = [];
     for (const host of HOSTS) {
       const uids = await uidsOn(host);
       const which = sameSet(uids, baseline) ? 'backup' : sameSet(uids, damaged) ? 'damaged' : undefined;
-      assert.ok(which, `${label}: ${host} holds neither its data before the restore nor the backup's: vs backup ${setDiff(uids, baseline)}; vs before ${setDiff(uids, damaged)}`);
+      assert.ok(
+        which,
+        `${label}: ${host} holds neither its data before the restore nor the backup's: vs backup ${setDiff(uids, baseline)}; vs before ${setDiff(uids, damaged)}`,
+      );
       state.push(`${host}=${which}`);
     }
     const gens = new Map<string, string | undefined>();
-    for (const [suffix, hosts] of Object.entries(SUFFIX_HOSTS)) for (const h of hosts) gens.set(`${h} ${suffix}`, await generationOn(h, suffix));
+    for (const [suffix, hosts] of Object.entries(SUFFIX_HOSTS))
+      for (const h of hosts) gens.set(`${h} ${suffix}`, await generationOn(h, suffix));
     for (const host of HOSTS) {
       for (const a of await agreementsOn(host)) {
         const enabled = (a.enabled ?? 'on').toLowerCase() === 'on';
@@ -283,14 +409,31 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
       await assertRestored('before the fault');
       return;
     } catch (err) {
-      t.diagnostic(`the deployment is not in the restored state, repairing it: ${(err as Error).message.split('\n')[0]}`);
+      t.diagnostic(
+        `the deployment is not in the restored state, repairing it: ${(err as Error).message.split('\n')[0]}`,
+      );
     }
     for (const host of HOSTS) {
       if (await withLdap(host, async () => true).catch(() => false)) continue;
       const r = await fleet(['lab', 'start', host, '--dir', lab.paths.root], 120_000);
       t.diagnostic(`lab start ${host}: exit ${r.code} ${r.stderr.trim()}`);
     }
-    const r = await fleet(['restore', '-i', lab.paths.inventory, '--master', MASTER, '--backup', snapshot, '--key', sec, '--passphrase', `file:${passFile}`, '--store', store, '--yes']);
+    const r = await fleet([
+      'restore',
+      '-i',
+      lab.paths.inventory,
+      '--master',
+      MASTER,
+      '--backup',
+      snapshot,
+      '--key',
+      sec,
+      '--passphrase',
+      `file:${passFile}`,
+      '--store',
+      store,
+      '--yes',
+    ]);
     assert.equal(r.code, 0, `repair restore exited ${r.code}: ${r.stderr}\n${r.stdout.slice(-3000)}`);
     await assertRestored('after the repair');
   }
@@ -299,7 +442,13 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     keys = await mkdtemp('/tmp/ipa-fleet-restore-faults-keys-');
     const [labUp, key] = await Promise.all([
       bringUpLab(NET, ['--hosts', '3', '--topology', 'chain', '--ca', 'a,b', '--entries', '2000']),
-      openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'Fleet backup' }], passphrase: 'restore faults', format: 'armored' }),
+      openpgp.generateKey({
+        type: 'ecc',
+        curve: 'curve25519Legacy',
+        userIDs: [{ name: 'Fleet backup' }],
+        passphrase: 'restore faults',
+        format: 'armored',
+      }),
     ]);
     lab = labUp;
     const pub = join(keys, 'pub.asc');
@@ -317,11 +466,13 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     assert.equal(made.code, 0, made.stderr + made.stdout);
     const listing = await fleet(['--json', 'backups', 'list', '--store', store]);
     assert.equal(listing.code, 0, listing.stderr);
-    const snaps = (JSON.parse(listing.stdout) as { snapshots: Array<{ id: string; host: string; type: string }> }).snapshots;
+    const snaps = (JSON.parse(listing.stdout) as { snapshots: Array<{ id: string; host: string; type: string }> })
+      .snapshots;
     snapshot = snaps.find((s) => s.host === MASTER && s.type === 'data')!.id;
     baseline = await uidsOn(MASTER);
     assert.ok(baseline.size >= 2000, `only ${baseline.size} users on ${MASTER}`);
-    for (const host of HOSTS) assert.ok(sameSet(await uidsOn(host), baseline), `${host} differs from ${MASTER} at backup time`);
+    for (const host of HOSTS)
+      assert.ok(sameSet(await uidsOn(host), baseline), `${host} differs from ${MASTER} at backup time`);
     stamp(`backup ${snapshot} taken (${baseline.size} users)`);
   });
 
@@ -331,7 +482,9 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     stamp('lab down');
   });
 
-  it('1. the SSH connection to b dropped while b is re-initialized (ldif): the run fails, --resume restores', { timeout: 1_200_000 }, async (t) => {
+  it('1. the SSH connection to b dropped while b is re-initialized (ldif): the run fails, --resume restores', {
+    timeout: 1_200_000,
+  }, async (t) => {
     await healthy(t);
     await damage(1);
     const sshdPid = Number((await readFile(lab.paths.sshdPidFile('b.ipa.test'), 'utf8')).trim());
@@ -340,8 +493,15 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     const killed = await killSessionsWhen(sshdPid, handle.child, () => started(runId, task));
     const code = await exitOf(handle);
     t.diagnostic(`run ${runId}: killed ${JSON.stringify(killed)}; exit ${code}; ${handle.output.stderr.trim()}`);
-    assert.ok(killed.length > 0, `no SSH session of b was killed while ${task} ran (exit ${code}):\n${await journalTail(runId)}`);
-    assert.notEqual(code, 0, `the run succeeded although b's connection was killed during its re-initialization:\n${handle.output.stdout.slice(-3000)}`);
+    assert.ok(
+      killed.length > 0,
+      `no SSH session of b was killed while ${task} ran (exit ${code}):\n${await journalTail(runId)}`,
+    );
+    assert.notEqual(
+      code,
+      0,
+      `the run succeeded although b's connection was killed during its re-initialization:\n${handle.output.stdout.slice(-3000)}`,
+    );
     assert.doesNotMatch(handle.output.stderr, /\n\s+at .+\(.+:\d+:\d+\)/, 'a stack trace');
     stamp(`fault 1: run ended ${code}`);
     await resume(runId);
@@ -349,51 +509,85 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     t.diagnostic(`files left in ldif/: ${JSON.stringify(await leftovers())}`);
   });
 
-  it('2. ns-slapd on c killed mid-import (ldif): the run fails, --resume starts c again and restores', { timeout: 1_200_000 }, async (t) => {
+  it('2. ns-slapd on c killed mid-import (ldif): the run fails, --resume starts c again and restores', {
+    timeout: 1_200_000,
+  }, async (t) => {
     await healthy(t);
     await damage(2);
     const { handle, runId } = await startRestore('ldif');
     const task = '04-reinitialize:domain:c.ipa.test';
     let killOutput = '';
     let finishedBeforeKill: JournalLine | undefined;
-    const hit = await when(handle.child, async () => await started(runId, task) && existsSync(join(ldifDir('c.ipa.test'), INIT_FILE)), async () => {
-      const k = await fleet(['lab', 'kill-ds', 'c.ipa.test', '--dir', lab.paths.root], 60_000);
-      killOutput = `kill-ds exit ${k.code} in ${k.ms} ms: ${k.stdout.trim()} ${k.stderr.trim()}`;
-      finishedBeforeKill = await finished(runId, task);
-    });
+    const hit = await when(
+      handle.child,
+      async () => (await started(runId, task)) && existsSync(join(ldifDir('c.ipa.test'), INIT_FILE)),
+      async () => {
+        const k = await fleet(['lab', 'kill-ds', 'c.ipa.test', '--dir', lab.paths.root], 60_000);
+        killOutput = `kill-ds exit ${k.code} in ${k.ms} ms: ${k.stdout.trim()} ${k.stderr.trim()}`;
+        finishedBeforeKill = await finished(runId, task);
+      },
+    );
     const code = await exitOf(handle);
     t.diagnostic(`run ${runId}: ${killOutput}; exit ${code}; ${handle.output.stderr.trim()}`);
     assert.ok(hit, `c's import never started with ${INIT_FILE} in place (exit ${code}):\n${await journalTail(runId)}`);
     assert.match(killOutput, /^kill-ds exit 0/, killOutput);
-    assert.equal(finishedBeforeKill, undefined, `c's import had already finished when ns-slapd was killed: ${JSON.stringify(finishedBeforeKill)}`);
-    assert.notEqual(code, 0, `the run succeeded although c's ns-slapd was killed mid-import:\n${handle.output.stdout.slice(-3000)}`);
+    assert.equal(
+      finishedBeforeKill,
+      undefined,
+      `c's import had already finished when ns-slapd was killed: ${JSON.stringify(finishedBeforeKill)}`,
+    );
+    assert.notEqual(
+      code,
+      0,
+      `the run succeeded although c's ns-slapd was killed mid-import:\n${handle.output.stdout.slice(-3000)}`,
+    );
     assert.doesNotMatch(handle.output.stderr, /\n\s+at .+\(.+:\d+:\d+\)/, 'a stack trace');
     stamp(`fault 2: run ended ${code}`);
     await resume(runId, async () => {
       // Only to tell what the failure was about: does it go through once c is started by hand?
       const s = await fleet(['lab', 'start', 'c.ipa.test', '--dir', lab.paths.root], 120_000);
       const again = await fleet(['restore', '--resume', runId, '--yes']);
-      t.diagnostic(`after 'lab start c.ipa.test' (exit ${s.code}) a second resume exits ${again.code}: ${again.stderr.trim()}`);
+      t.diagnostic(
+        `after 'lab start c.ipa.test' (exit ${s.code}) a second resume exits ${again.code}: ${again.stderr.trim()}`,
+      );
     });
     await assertRestored('fault 2');
     t.diagnostic(`files left in ldif/: ${JSON.stringify(await leftovers())}`);
   });
 
-  it('3. the controller SIGKILLed right after fencing: nothing half-changed, --resume restores', { timeout: 1_200_000 }, async (t) => {
+  it('3. the controller SIGKILLed right after fencing: nothing half-changed, --resume restores', {
+    timeout: 1_200_000,
+  }, async (t) => {
     await healthy(t);
     const { damaged } = await damage(3);
     const { handle, runId } = await startRestore('ldif');
-    const plan = JSON.parse(await readFile(join(runsDir(), runId, 'plan.json'), 'utf8')) as { tasks: Array<{ id: string }> };
+    const plan = JSON.parse(await readFile(join(runsDir(), runId, 'plan.json'), 'utf8')) as {
+      tasks: Array<{ id: string }>;
+    };
     const fences = plan.tasks.map((x) => x.id).filter((id) => id.startsWith('02-fence:'));
     assert.equal(fences.length, 3, `fence tasks: ${fences.join(', ')}`);
-    const hit = await when(handle.child, async () => {
-      const lines = await journal(runId);
-      return fences.every((id) => lines.some((l) => l.type === 'task.finished' && l.taskId === id));
-    }, () => { handle.child.kill('SIGKILL'); });
+    const hit = await when(
+      handle.child,
+      async () => {
+        const lines = await journal(runId);
+        return fences.every((id) => lines.some((l) => l.type === 'task.finished' && l.taskId === id));
+      },
+      () => {
+        handle.child.kill('SIGKILL');
+      },
+    );
     const code = await exitOf(handle);
     const lines = await journal(runId);
-    t.diagnostic(`run ${runId}: killed=${hit}; exit ${code}; journal after the kill: ${lines.slice(-4).map((l) => `${l.type} ${l.taskId ?? ''} ${l.status ?? ''}`).join(' | ')}`);
-    assert.ok(hit, `the fence never finished before the run ended (exit ${code}):\n${await journalTail(runId)}\n${handle.output.stderr}`);
+    t.diagnostic(
+      `run ${runId}: killed=${hit}; exit ${code}; journal after the kill: ${lines
+        .slice(-4)
+        .map((l) => `${l.type} ${l.taskId ?? ''} ${l.status ?? ''}`)
+        .join(' | ')}`,
+    );
+    assert.ok(
+      hit,
+      `the fence never finished before the run ended (exit ${code}):\n${await journalTail(runId)}\n${handle.output.stderr}`,
+    );
     assert.equal(handle.child.signalCode, 'SIGKILL');
     assert.ok(!lines.some((l) => l.type === 'run.finished'), 'the run had finished before the kill');
     for (const id of fences) assert.notEqual((await finished(runId, id))?.status, 'failed', `${id} failed`);
@@ -405,7 +599,9 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     t.diagnostic(`files left in ldif/: ${JSON.stringify(await leftovers())}`);
   });
 
-  it('4. the controller SIGKILLed mid-re-init (online): nothing half-changed, --resume restores', { timeout: 1_200_000 }, async (t) => {
+  it('4. the controller SIGKILLed mid-re-init (online): nothing half-changed, --resume restores', {
+    timeout: 1_200_000,
+  }, async (t) => {
     await healthy(t);
     const { damaged } = await damage(4);
     const { handle, runId } = await startRestore('online');
@@ -417,25 +613,39 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     const hop = '04-reinitialize:domain:b.ipa.test';
     let hit: boolean;
     try {
-      hit = await when(handle.child, async () => {
-        const lines = await journal(runId);
-        if (!lines.some((l) => l.type === 'task.started' && l.taskId === hop)) return false;
-        if (lines.some((l) => l.type === 'task.finished' && l.taskId === hop)) {
-          killedAt = `after ${hop} finished`;
-          return true;
-        }
-        const { searchEntries } = await master.search('cn=mapping tree,cn=config', { scope: 'sub', filter: '(&(objectClass=nsds5ReplicationAgreement)(cn=meTob.ipa.test))', attributes: ['nsds5ReplicaEnabled', 'nsds5BeginReplicaRefresh'] });
-        const e = searchEntries[0];
-        const on = e !== undefined && (attr(e, 'nsds5ReplicaEnabled')[0] ?? 'on').toLowerCase() === 'on';
-        if (on) killedAt = `during ${hop}: meTob.ipa.test on, refresh ${attr(e, 'nsds5BeginReplicaRefresh').length > 0 ? 'pending' : 'not pending'}`;
-        return on;
-      }, () => { handle.child.kill('SIGKILL'); });
+      hit = await when(
+        handle.child,
+        async () => {
+          const lines = await journal(runId);
+          if (!lines.some((l) => l.type === 'task.started' && l.taskId === hop)) return false;
+          if (lines.some((l) => l.type === 'task.finished' && l.taskId === hop)) {
+            killedAt = `after ${hop} finished`;
+            return true;
+          }
+          const { searchEntries } = await master.search('cn=mapping tree,cn=config', {
+            scope: 'sub',
+            filter: '(&(objectClass=nsds5ReplicationAgreement)(cn=meTob.ipa.test))',
+            attributes: ['nsds5ReplicaEnabled', 'nsds5BeginReplicaRefresh'],
+          });
+          const e = searchEntries[0];
+          const on = e !== undefined && (attr(e, 'nsds5ReplicaEnabled')[0] ?? 'on').toLowerCase() === 'on';
+          if (on)
+            killedAt = `during ${hop}: meTob.ipa.test on, refresh ${attr(e, 'nsds5BeginReplicaRefresh').length > 0 ? 'pending' : 'not pending'}`;
+          return on;
+        },
+        () => {
+          handle.child.kill('SIGKILL');
+        },
+      );
     } finally {
       await master.unbind().catch(() => undefined);
     }
     const code = await exitOf(handle);
     t.diagnostic(`run ${runId}: killed ${killedAt}; exit ${code}`);
-    assert.ok(hit, `no re-initialization task started before the run ended (exit ${code}):\n${await journalTail(runId)}\n${handle.output.stderr}`);
+    assert.ok(
+      hit,
+      `no re-initialization task started before the run ended (exit ${code}):\n${await journalTail(runId)}\n${handle.output.stderr}`,
+    );
     assert.equal(handle.child.signalCode, 'SIGKILL');
     assert.ok(!(await journal(runId)).some((l) => l.type === 'run.finished'), 'the run had finished before the kill');
     const state = await assertNothingHalfChanged('fault 4, after the kill', damaged);

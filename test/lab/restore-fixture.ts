@@ -39,13 +39,23 @@ export async function labDirectory(lab: TestLab, net: string, count: number): Pr
 
 export async function uids(dir: LabDirectory, host: string): Promise<string[]> {
   return dir.withLdap(host, async (c) => {
-    const { searchEntries } = await c.search(PEOPLE, { scope: 'one', filter: '(uid=*)', attributes: ['uid'], paged: true });
+    const { searchEntries } = await c.search(PEOPLE, {
+      scope: 'one',
+      filter: '(uid=*)',
+      attributes: ['uid'],
+      paged: true,
+    });
     return searchEntries.map((e) => String(e.uid)).sort();
   });
 }
 
 export async function countUnder(dir: LabDirectory, host: string, base: string): Promise<number> {
-  return dir.withLdap(host, async (c) => (await c.search(base, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'], paged: true })).searchEntries.length);
+  return dir.withLdap(
+    host,
+    async (c) =>
+      (await c.search(base, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'], paged: true }))
+        .searchEntries.length,
+  );
 }
 
 export async function addUsers(dir: LabDirectory, host: string, names: string[]): Promise<void> {
@@ -68,28 +78,46 @@ export async function generation(dir: LabDirectory, host: string, suffix: string
   });
 }
 
-export interface AgreementState { host: string; name: string; suffix: string; enabled: string; status: string }
+export interface AgreementState {
+  host: string;
+  name: string;
+  suffix: string;
+  enabled: string;
+  status: string;
+}
 
 export async function agreements(dir: LabDirectory, host: string): Promise<AgreementState[]> {
   return dir.withLdap(host, async (c) => {
     const { searchEntries } = await c.search('cn=mapping tree,cn=config', {
-      scope: 'sub', filter: '(objectClass=nsds5replicationagreement)',
+      scope: 'sub',
+      filter: '(objectClass=nsds5replicationagreement)',
       attributes: ['cn', 'nsDS5ReplicaRoot', 'nsds5ReplicaEnabled', 'nsds5replicaLastUpdateStatusJSON'],
     });
     return searchEntries.map((e) => ({
-      host, name: String(e.cn), suffix: String(e.nsDS5ReplicaRoot), enabled: String(e.nsds5ReplicaEnabled ?? 'on').toLowerCase(),
+      host,
+      name: String(e.cn),
+      suffix: String(e.nsDS5ReplicaRoot),
+      enabled: String(e.nsds5ReplicaEnabled ?? 'on').toLowerCase(),
       status: String(e.nsds5replicaLastUpdateStatusJSON ?? ''),
     }));
   });
 }
 
 /** Waits until every host lists exactly `want` users (replication settled). */
-export async function waitForUsers(dir: LabDirectory, want: string[], timeoutMs = 60_000, hosts = dir.hosts): Promise<void> {
+export async function waitForUsers(
+  dir: LabDirectory,
+  want: string[],
+  timeoutMs = 60_000,
+  hosts = dir.hosts,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const all = await Promise.all(hosts.map((h) => uids(dir, h)));
     if (all.every((u) => u.length === want.length && u.every((x, i) => x === want[i]))) return;
-    if (Date.now() > deadline) assert.fail(`users did not settle on every host: ${all.map((u, i) => `${hosts[i]} ${u.length}`).join(', ')} (want ${want.length})`);
+    if (Date.now() > deadline)
+      assert.fail(
+        `users did not settle on every host: ${all.map((u, i) => `${hosts[i]} ${u.length}`).join(', ')} (want ${want.length})`,
+      );
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -97,7 +125,10 @@ export async function waitForUsers(dir: LabDirectory, want: string[], timeoutMs 
 /** A converged deployment: the expected users everywhere, one generation per suffix, every agreement on. */
 export async function assertConverged(dir: LabDirectory, want: string[], caHosts: string[]): Promise<void> {
   for (const h of dir.hosts) assert.deepEqual(await uids(dir, h), want, `${h}: users differ from the snapshot's`);
-  for (const [suffix, hosts] of [[DOMAIN, dir.hosts], [CA, caHosts]] as const) {
+  for (const [suffix, hosts] of [
+    [DOMAIN, dir.hosts],
+    [CA, caHosts],
+  ] as const) {
     const gens = await Promise.all(hosts.map((h) => generation(dir, h, suffix)));
     assert.ok(gens[0], `${suffix}: no generation on ${hosts[0]}`);
     assert.deepEqual(new Set(gens).size, 1, `${suffix}: generations differ: ${gens.join(', ')}`);
@@ -117,7 +148,13 @@ export async function assertConverged(dir: LabDirectory, want: string[], caHosts
 }
 
 export async function makeKeys(dir: string): Promise<{ pub: string; sec: string; pass: string }> {
-  const k = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'Restore test' }], passphrase: 'restore pass', format: 'armored' });
+  const k = await openpgp.generateKey({
+    type: 'ecc',
+    curve: 'curve25519Legacy',
+    userIDs: [{ name: 'Restore test' }],
+    passphrase: 'restore pass',
+    format: 'armored',
+  });
   const pub = join(dir, 'pub.asc');
   const sec = join(dir, 'sec.asc');
   const pass = join(dir, 'pass');
@@ -129,6 +166,10 @@ export async function makeKeys(dir: string): Promise<{ pub: string; sec: string;
 
 /** Every live DN of a suffix on a host (lower-cased, sorted): what "the same entries" means. */
 export async function dnsOf(dir: LabDirectory, host: string, base: string): Promise<string[]> {
-  return dir.withLdap(host, async (c) => (await c.search(base, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'], paged: true }))
-    .searchEntries.map((e) => e.dn.toLowerCase()).filter((dn) => !dn.startsWith('cn=repl keep alive')).sort());
+  return dir.withLdap(host, async (c) =>
+    (await c.search(base, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'], paged: true })).searchEntries
+      .map((e) => e.dn.toLowerCase())
+      .filter((dn) => !dn.startsWith('cn=repl keep alive'))
+      .sort(),
+  );
 }

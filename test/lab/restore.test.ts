@@ -8,7 +8,19 @@ import { join } from 'node:path';
 import { Attribute, Change } from 'ldapts';
 import { bringUpLab, cli, type CliResult, type TestLab } from './fixture.js';
 import {
-  addUsers, agreements, assertConverged, CA, countUnder, deleteUsers, dnsOf, DOMAIN, generation, labDirectory, makeKeys, uids, waitForUsers,
+  addUsers,
+  agreements,
+  assertConverged,
+  CA,
+  countUnder,
+  deleteUsers,
+  dnsOf,
+  DOMAIN,
+  generation,
+  labDirectory,
+  makeKeys,
+  uids,
+  waitForUsers,
   type LabDirectory,
 } from './restore-fixture.js';
 
@@ -27,12 +39,25 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
   let baseline: string[];
   let caCount: number;
   const t0 = Date.now();
-  const stamp = (what: string): void => console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s since start`);
+  const stamp = (what: string): void =>
+    console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s since start`);
 
-  const fleet = (args: string[], timeoutMs = 900_000): Promise<CliResult> => cli(['--log-file', lab.logFile, ...args], { env, timeoutMs });
-  const restore = (args: string[], storeDir = store): Promise<CliResult> => fleet([
-    'restore', '-i', lab.paths.inventory, '--key', keys.sec, '--passphrase', `file:${keys.pass}`, '--store', storeDir, '--yes', ...args,
-  ]);
+  const fleet = (args: string[], timeoutMs = 900_000): Promise<CliResult> =>
+    cli(['--log-file', lab.logFile, ...args], { env, timeoutMs });
+  const restore = (args: string[], storeDir = store): Promise<CliResult> =>
+    fleet([
+      'restore',
+      '-i',
+      lab.paths.inventory,
+      '--key',
+      keys.sec,
+      '--passphrase',
+      `file:${keys.pass}`,
+      '--store',
+      storeDir,
+      '--yes',
+      ...args,
+    ]);
   const shown = (r: CliResult): string => `exit ${r.code}\n${r.stdout.slice(-4000)}\n${r.stderr}`;
   /** Users added on a and c and deleted on b after the backup, replicated everywhere before the restore. */
   const damage = async (tag: string): Promise<void> => {
@@ -44,7 +69,9 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
   const state = async () => ({
     users: await Promise.all(dir.hosts.map((h) => uids(dir, h))),
     generations: await Promise.all(dir.hosts.map((h) => generation(dir, h, DOMAIN))),
-    agreements: (await Promise.all(dir.hosts.map((h) => agreements(dir, h)))).flat().map((a) => `${a.host} ${a.name} ${a.enabled}`),
+    agreements: (await Promise.all(dir.hosts.map((h) => agreements(dir, h))))
+      .flat()
+      .map((a) => `${a.host} ${a.name} ${a.enabled}`),
   });
 
   before(async () => {
@@ -56,9 +83,23 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
     stamp('lab up');
     const data = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store]);
     assert.equal(data.code, 0, shown(data));
-    const full = await fleet(['backup', '-i', lab.paths.inventory, '--limit', A, '--type', 'full', '--encrypt-to', keys.pub, '--store', store]);
+    const full = await fleet([
+      'backup',
+      '-i',
+      lab.paths.inventory,
+      '--limit',
+      A,
+      '--type',
+      'full',
+      '--encrypt-to',
+      keys.pub,
+      '--store',
+      store,
+    ]);
     assert.equal(full.code, 0, shown(full));
-    const listed = JSON.parse((await fleet(['--json', 'backups', 'list', '--store', store])).stdout) as { snapshots: Array<{ id: string; host: string; type: string }> } | Array<{ id: string; host: string; type: string }>;
+    const listed = JSON.parse((await fleet(['--json', 'backups', 'list', '--store', store])).stdout) as
+      | { snapshots: Array<{ id: string; host: string; type: string }> }
+      | Array<{ id: string; host: string; type: string }>;
     const list = Array.isArray(listed) ? listed : listed.snapshots;
     snapshot = {
       data: list.find((s) => s.host === A && s.type === 'data')!.id,
@@ -75,8 +116,23 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
   });
 
   it('plan restore-deployment prints exactly the tasks the restore then runs', async () => {
-    const planned = await fleet(['--json', 'plan', 'restore-deployment', '-i', lab.paths.inventory,
-      '--set', `master=${A}`, '--set', `backup=${snapshot.data}`, '--set', `store=${store}`, '--set', `key=${keys.sec}`, '--set', `passphrase=file:${keys.pass}`]);
+    const planned = await fleet([
+      '--json',
+      'plan',
+      'restore-deployment',
+      '-i',
+      lab.paths.inventory,
+      '--set',
+      `master=${A}`,
+      '--set',
+      `backup=${snapshot.data}`,
+      '--set',
+      `store=${store}`,
+      '--set',
+      `key=${keys.sec}`,
+      '--set',
+      `passphrase=file:${keys.pass}`,
+    ]);
     assert.equal(planned.code, 0, shown(planned));
     const plan = JSON.parse(planned.stdout) as { tasks: Array<{ id: string; host: string; title: string }> };
     await damage('p');
@@ -84,10 +140,24 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
     assert.equal(r.code, 0, shown(r));
     const runId = /restore (\S+-restore-deployment-\S+): succeeded/.exec(r.stdout)?.[1];
     assert.ok(runId, r.stdout);
-    const ran = JSON.parse(await readFile(join(lab.tmp, 'state', 'ipa-fleet', 'runs', runId!, 'plan.json'), 'utf8')) as { tasks: Array<{ id: string; host: string; title: string }> };
-    assert.deepEqual(ran.tasks.map((t) => [t.id, t.host, t.title]), plan.tasks.map((t) => [t.id, t.host, t.title]));
-    const journal = (await readFile(join(lab.tmp, 'state', 'ipa-fleet', 'runs', runId!, 'journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; taskId?: string });
-    assert.deepEqual(journal.filter((e) => e.type === 'task.finished').map((e) => e.taskId).sort(), plan.tasks.map((t) => t.id).sort());
+    const ran = JSON.parse(
+      await readFile(join(lab.tmp, 'state', 'ipa-fleet', 'runs', runId!, 'plan.json'), 'utf8'),
+    ) as { tasks: Array<{ id: string; host: string; title: string }> };
+    assert.deepEqual(
+      ran.tasks.map((t) => [t.id, t.host, t.title]),
+      plan.tasks.map((t) => [t.id, t.host, t.title]),
+    );
+    const journal = (await readFile(join(lab.tmp, 'state', 'ipa-fleet', 'runs', runId!, 'journal.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; taskId?: string });
+    assert.deepEqual(
+      journal
+        .filter((e) => e.type === 'task.finished')
+        .map((e) => e.taskId)
+        .sort(),
+      plan.tasks.map((t) => t.id).sort(),
+    );
     // The report: one row per host with the phases.
     for (const h of dir.hosts) assert.match(r.stdout, new RegExp(`^${h.replace(/\./g, '\\.')}\\s+`, 'm'));
     await assertConverged(dir, baseline, [A, B]);
@@ -97,7 +167,12 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
   /** Entries of every host after each DATA restore, by init mode: ldif must give what online gives. */
   const entriesAfter: Record<string, string[][]> = {};
 
-  for (const [init, type] of [['ldif', 'data'], ['online', 'data'], ['ldif', 'full'], ['online', 'full']] as const) {
+  for (const [init, type] of [
+    ['ldif', 'data'],
+    ['online', 'data'],
+    ['ldif', 'full'],
+    ['online', 'full'],
+  ] as const) {
     it(`--init ${init}, ${type.toUpperCase()}: every host back to the snapshot (added users gone, deleted ones back), agreements on and green`, async () => {
       await damage(`${init}-${type}`);
       const before = await Promise.all(dir.hosts.map((h) => generation(dir, h, DOMAIN)));
@@ -109,7 +184,11 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
       assert.equal(await countUnder(dir, B, CA), caCount);
       assert.match(r.stdout, /converge: domain: 3 host\(s\) on generation \S+, \d+ entries each, canary everywhere/);
       if (type === 'data') {
-        entriesAfter[init] = await Promise.all([...dir.hosts.map((h) => dnsOf(dir, h, DOMAIN)), dnsOf(dir, A, CA), dnsOf(dir, B, CA)]);
+        entriesAfter[init] = await Promise.all([
+          ...dir.hosts.map((h) => dnsOf(dir, h, DOMAIN)),
+          dnsOf(dir, A, CA),
+          dnsOf(dir, B, CA),
+        ]);
         if (entriesAfter.ldif && entriesAfter.online) {
           // The same snapshot through either init: the same entries on every host.
           assert.deepEqual(entriesAfter.ldif, entriesAfter.online);
@@ -137,7 +216,10 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
     const beforeState = await state();
     const r = await restore(['--master', A, '--backup', snapshot.data], bad);
     assert.equal(r.code, 1, shown(r));
-    assert.match(r.stderr, /preflight refused the restore \(nothing was changed\): snapshot \S+: the archive's size or SHA-256 differs/);
+    assert.match(
+      r.stderr,
+      /preflight refused the restore \(nothing was changed\): snapshot \S+: the archive's size or SHA-256 differs/,
+    );
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.deepEqual(await state(), beforeState);
     for (const a of beforeState.agreements) assert.match(a, / on$/);
@@ -155,9 +237,14 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
     // c writes a change that stays in its changelog: its agreement's schedule is closed today.
     // (Day 0 is Sunday: a day that is not today.)
     const closedDay = String((new Date().getUTCDay() + 3) % 7);
-    await dir.withLdap(C, (c) => c.modify(`cn=meTob.ipa.test,cn=replica,cn=dc\\3Dipa\\2Cdc\\3Dtest,cn=mapping tree,cn=config`, [
-      new Change({ operation: 'replace', modification: new Attribute({ type: 'nsDS5ReplicaUpdateSchedule', values: [`0000-0001 ${closedDay}`] }) }),
-    ]));
+    await dir.withLdap(C, (c) =>
+      c.modify(`cn=meTob.ipa.test,cn=replica,cn=dc\\3Dipa\\2Cdc\\3Dtest,cn=mapping tree,cn=config`, [
+        new Change({
+          operation: 'replace',
+          modification: new Attribute({ type: 'nsDS5ReplicaUpdateSchedule', values: [`0000-0001 ${closedDay}`] }),
+        }),
+      ]),
+    );
     await addUsers(dir, C, ['stale-c']);
     await new Promise((r) => setTimeout(r, 3000));
     assert.ok(!(await uids(dir, B)).includes('stale-c'), 'the stale change must still be pending on c');
@@ -168,7 +255,10 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
 
     const refused = await restore(['--master', A, '--backup', snapshot.data]);
     assert.equal(refused.code, 4, shown(refused));
-    assert.match(refused.stderr, /c\.ipa\.test: .*nothing was changed \(to restore without it .*--allow-offline c\.ipa\.test\)/);
+    assert.match(
+      refused.stderr,
+      /c\.ipa\.test: .*nothing was changed \(to restore without it .*--allow-offline c\.ipa\.test\)/,
+    );
 
     // Damage on the hosts that are up.
     await addUsers(dir, A, ['q-a1']);

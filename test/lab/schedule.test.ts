@@ -13,18 +13,38 @@ const NET = '127.0.38';
 const HOSTS = ['a.ipa.test', 'b.ipa.test'];
 
 interface StateFile {
-  jobs: Record<string, { runs: number; failedRuns: number; skippedOverlaps: number; lastRun?: Report; lastVerify?: { ok: boolean; readData: boolean; snapshots: Array<{ host: string; id: string; ok: boolean }> } }>;
+  jobs: Record<
+    string,
+    {
+      runs: number;
+      failedRuns: number;
+      skippedOverlaps: number;
+      lastRun?: Report;
+      lastVerify?: { ok: boolean; readData: boolean; snapshots: Array<{ host: string; id: string; ok: boolean }> };
+    }
+  >;
   hosts: Record<string, Record<string, { consecutiveFailures: number; lastError?: string }>>;
 }
 interface Report {
-  job: string; deployment: string; type: string; runId?: string; result: string;
-  startedAt: string; finishedAt: string; durationSeconds: number;
+  job: string;
+  deployment: string;
+  type: string;
+  runId?: string;
+  result: string;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
   hosts: { ok: string[]; failed: string[] };
   perHost: Record<string, { ok: boolean; durationSeconds: number; snapshot?: string; size?: number; error?: string }>;
   errors: Array<{ host?: string; message: string }>;
   pruned?: { removed: number; kept: number };
 }
-interface Listed { id: string; host: string; time: string; size: number }
+interface Listed {
+  id: string;
+  host: string;
+  time: string;
+  size: number;
+}
 
 /** Prometheus text format → name{labels} → value; throws on a line that is not HELP, TYPE or a sample. */
 function parseMetrics(text: string): Map<string, number> {
@@ -49,9 +69,15 @@ function parseMetrics(text: string): Map<string, number> {
 function ldapUp(address: string): Promise<boolean> {
   return new Promise((resolveUp) => {
     const socket = connect({ host: address, port: 389, timeout: 500 });
-    socket.once('connect', () => { socket.destroy(); resolveUp(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolveUp(true);
+    });
     socket.once('error', () => resolveUp(false));
-    socket.once('timeout', () => { socket.destroy(); resolveUp(false); });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolveUp(false);
+    });
   });
 }
 
@@ -78,17 +104,21 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     return { file, state: join(lab.tmp, `${name}.state.json`), metrics: join(lab.tmp, `${name}.prom`) };
   }
 
-  const daemon = (file: string): ReturnType<typeof startCli> => startCli(['--log-file', lab.logFile, 'schedule', 'run', '-c', file], env);
+  const daemon = (file: string): ReturnType<typeof startCli> =>
+    startCli(['--log-file', lab.logFile, 'schedule', 'run', '-c', file], env);
 
   async function stop(d: ReturnType<typeof startCli>): Promise<number | null> {
     d.child.kill('SIGTERM');
     return d.exited;
   }
 
-  const readState = async (file: string): Promise<StateFile | undefined> => JSON.parse(await readFile(file, 'utf8').catch(() => 'null')) as StateFile | undefined;
+  const readState = async (file: string): Promise<StateFile | undefined> =>
+    JSON.parse(await readFile(file, 'utf8').catch(() => 'null')) as StateFile | undefined;
 
   async function listed(): Promise<Listed[]> {
-    const r = await cli(['--log-file', lab.logFile, '--json', '-i', inventory, 'backups', 'list', '--store', store()], { env });
+    const r = await cli(['--log-file', lab.logFile, '--json', '-i', inventory, 'backups', 'list', '--store', store()], {
+      env,
+    });
     assert.equal(r.code, 0, r.stderr);
     return (JSON.parse(r.stdout) as { snapshots: Listed[] }).snapshots;
   }
@@ -108,7 +138,9 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
   }
 
   it('runs on its schedule: snapshots appear, prune keeps the policy, verify and the hook run, metrics match the store', async () => {
-    const s = await schedule('every4s', `  - name: lab-data
+    const s = await schedule(
+      'every4s',
+      `  - name: lab-data
     inventory: ${inventory}
     cron: "*/4 * * * * *"
     store: ${store()}
@@ -118,17 +150,28 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     hooks:
       on_success: "cat > ${lab.tmp}/success.json"
       on_failure: "cat > ${lab.tmp}/failure.json"
-`);
+`,
+    );
     const d = daemon(s.file);
     try {
       // Three runs: the third leaves three snapshots per host before prune keeps two.
       await waitFor('three finished runs', 90_000, async () => {
         const st = await readState(s.state);
         const job = st?.jobs['lab-data'];
-        return job && job.runs >= 3 && job.lastRun && job.lastRun.result === 'succeeded' && job.lastRun.runId && (job.lastRun.pruned?.removed ?? 0) > 0 ? true : undefined;
+        return job &&
+          job.runs >= 3 &&
+          job.lastRun &&
+          job.lastRun.result === 'succeeded' &&
+          job.lastRun.runId &&
+          (job.lastRun.pruned?.removed ?? 0) > 0
+          ? true
+          : undefined;
       });
       // One schedule, one daemon.
-      const second = await cli(['--log-file', lab.logFile, 'schedule', 'run', '-c', s.file], { env, timeoutMs: 30_000 });
+      const second = await cli(['--log-file', lab.logFile, 'schedule', 'run', '-c', s.file], {
+        env,
+        timeoutMs: 30_000,
+      });
       assert.equal(second.code, 11, second.stderr);
       assert.match(second.stderr, /already running \(pid \d+/);
     } finally {
@@ -138,7 +181,12 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     const job = state.jobs['lab-data']!;
     assert.equal(job.failedRuns, 0, d.output.stdout);
     const snapshots = await listed();
-    for (const host of HOSTS) assert.equal(snapshots.filter((x) => x.host === host).length, 2, `keep_last 2 for ${host}: ${JSON.stringify(snapshots)}`);
+    for (const host of HOSTS)
+      assert.equal(
+        snapshots.filter((x) => x.host === host).length,
+        2,
+        `keep_last 2 for ${host}: ${JSON.stringify(snapshots)}`,
+      );
     assert.match(d.output.stdout, /pruned [1-9]/);
     assert.deepEqual(await partialFiles(), []);
 
@@ -165,11 +213,17 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     for (const host of HOSTS) {
       const newest = snapshots.filter((x) => x.host === host).at(-1)!;
       const l = `{deployment="ipa-lab",host="${host}"}`;
-      assert.equal(metrics.get(`ipa_fleet_backup_last_success_timestamp_seconds${l}`), Math.floor(Date.parse(newest.time) / 1000));
+      assert.equal(
+        metrics.get(`ipa_fleet_backup_last_success_timestamp_seconds${l}`),
+        Math.floor(Date.parse(newest.time) / 1000),
+      );
       assert.equal(metrics.get(`ipa_fleet_backup_last_size_bytes${l}`), newest.size);
       assert.equal(metrics.get(`ipa_fleet_backup_snapshots_kept${l}`), 2);
       assert.equal(metrics.get(`ipa_fleet_backup_consecutive_failures${l}`), 0);
-      assert.ok(metrics.get(`ipa_fleet_backup_last_attempt_timestamp_seconds${l}`)! >= Math.floor(Date.parse(newest.time) / 1000) - 60);
+      assert.ok(
+        metrics.get(`ipa_fleet_backup_last_attempt_timestamp_seconds${l}`)! >=
+          Math.floor(Date.parse(newest.time) / 1000) - 60,
+      );
     }
     assert.equal(metrics.get('ipa_fleet_schedule_runs_total{schedule_job="lab-data",deployment="ipa-lab"}'), job.runs);
     assert.equal(metrics.get('ipa_fleet_backup_verify_ok{schedule_job="lab-data",deployment="ipa-lab"}'), 1);
@@ -177,7 +231,11 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     // schedule status says the same.
     const status = await cli(['--log-file', lab.logFile, '--json', 'schedule', 'status', '-c', s.file], { env });
     assert.equal(status.code, 0, status.stderr);
-    const view = JSON.parse(status.stdout) as { daemon: unknown; jobs: Array<{ job: string; runs: number; nextRun: string }>; hosts: Array<{ host: string; snapshotsKept: number; newestSnapshot: string }> };
+    const view = JSON.parse(status.stdout) as {
+      daemon: unknown;
+      jobs: Array<{ job: string; runs: number; nextRun: string }>;
+      hosts: Array<{ host: string; snapshotsKept: number; newestSnapshot: string }>;
+    };
     assert.equal(view.daemon, null);
     assert.equal(view.jobs[0]!.runs, job.runs);
     assert.ok(Date.parse(view.jobs[0]!.nextRun) > Date.now() - 5000);
@@ -188,18 +246,28 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     }
 
     // The audit's backup-freshness check reads the same store.
-    const fresh = await cli(['--log-file', lab.logFile, '-i', inventory, 'audit', '--backup-max-age', '1h', '--store', store()], { env });
+    const fresh = await cli(
+      ['--log-file', lab.logFile, '-i', inventory, 'audit', '--backup-max-age', '1h', '--store', store()],
+      { env },
+    );
     assert.equal(fresh.code, 0, fresh.stdout + fresh.stderr);
     await new Promise((r) => setTimeout(r, 2500));
-    const stale = await cli(['--log-file', lab.logFile, '--json', '-i', inventory, 'audit', '--backup-max-age', '2s', '--store', store()], { env });
+    const stale = await cli(
+      ['--log-file', lab.logFile, '--json', '-i', inventory, 'audit', '--backup-max-age', '2s', '--store', store()],
+      { env },
+    );
     assert.equal(stale.code, 3, stale.stdout + stale.stderr);
-    const findings = (JSON.parse(stale.stdout) as { findings: Array<{ id: string; hosts: string[] }> }).findings.filter((f) => f.id === 'backup-stale');
+    const findings = (JSON.parse(stale.stdout) as { findings: Array<{ id: string; hosts: string[] }> }).findings.filter(
+      (f) => f.id === 'backup-stale',
+    );
     assert.deepEqual(findings.map((f) => f.hosts[0]).sort(), HOSTS);
   });
 
   it('a host that is down: on_failure gets the JSON summary, the others are backed up, metrics count the failure', async () => {
     const before = await listed();
-    const s = await schedule('failing', `  - name: lab-failing
+    const s = await schedule(
+      'failing',
+      `  - name: lab-failing
     inventory: ${inventory}
     cron: "*/3 * * * * *"
     store: ${store()}
@@ -208,7 +276,8 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     hooks:
       on_failure: "cat > ${lab.tmp}/failure.json; exit 7"
       on_success: "cat > ${lab.tmp}/not-expected.json"
-`);
+`,
+    );
     const down = await cli(['--log-file', lab.logFile, 'lab', 'stop', 'b', '--dir', lab.paths.root], { env });
     assert.equal(down.code, 0, down.stderr);
     const d = daemon(s.file);
@@ -228,7 +297,10 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     assert.deepEqual(hook.hosts, { ok: ['a.ipa.test'], failed: ['b.ipa.test'] });
     assert.equal(hook.perHost['b.ipa.test']!.ok, false);
     assert.match(hook.perHost['b.ipa.test']!.error!, /b\.ipa\.test|127\.0\.38\.2|connect|unreachable/i);
-    assert.ok(hook.errors.some((e) => e.host === 'b.ipa.test'), JSON.stringify(hook.errors));
+    assert.ok(
+      hook.errors.some((e) => e.host === 'b.ipa.test'),
+      JSON.stringify(hook.errors),
+    );
     assert.ok(hook.perHost['a.ipa.test']!.snapshot);
     assert.ok(hook.durationSeconds > 0);
     // A partial run prunes nothing, and on_success never ran.
@@ -241,21 +313,33 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     assert.ok(state.hosts['ipa-lab']!['b.ipa.test']!.consecutiveFailures >= 2);
     assert.equal(state.hosts['ipa-lab']!['a.ipa.test']!.consecutiveFailures, 0);
     const metrics = parseMetrics(await readFile(s.metrics, 'utf8'));
-    assert.equal(metrics.get('ipa_fleet_backup_consecutive_failures{deployment="ipa-lab",host="b.ipa.test"}'), state.hosts['ipa-lab']!['b.ipa.test']!.consecutiveFailures);
+    assert.equal(
+      metrics.get('ipa_fleet_backup_consecutive_failures{deployment="ipa-lab",host="b.ipa.test"}'),
+      state.hosts['ipa-lab']!['b.ipa.test']!.consecutiveFailures,
+    );
     // b's last success is still its newest snapshot from before it went down: what alerting keys on.
     const bNewest = before.filter((x) => x.host === 'b.ipa.test').at(-1)!;
-    assert.equal(metrics.get('ipa_fleet_backup_last_success_timestamp_seconds{deployment="ipa-lab",host="b.ipa.test"}'), Math.floor(Date.parse(bNewest.time) / 1000));
-    assert.ok(metrics.get('ipa_fleet_backup_last_success_timestamp_seconds{deployment="ipa-lab",host="a.ipa.test"}')! > Math.floor(Date.parse(bNewest.time) / 1000));
+    assert.equal(
+      metrics.get('ipa_fleet_backup_last_success_timestamp_seconds{deployment="ipa-lab",host="b.ipa.test"}'),
+      Math.floor(Date.parse(bNewest.time) / 1000),
+    );
+    assert.ok(
+      metrics.get('ipa_fleet_backup_last_success_timestamp_seconds{deployment="ipa-lab",host="a.ipa.test"}')! >
+        Math.floor(Date.parse(bNewest.time) / 1000),
+    );
   });
 
   it('FULL runs slower than the schedule: ticks are skipped, never doubled, and never two servers down at once', async () => {
-    const s = await schedule('full', `  - name: lab-full
+    const s = await schedule(
+      'full',
+      `  - name: lab-full
     inventory: ${inventory}
     cron: "* * * * * *"
     type: full
     store: ${store()}
     encrypt_to: ${keys.pub}
-`);
+`,
+    );
     const addresses = HOSTS.map((_h, i) => `${NET}.${i + 1}`);
     let bothDown = 0;
     let oneDown = 0;
@@ -281,7 +365,11 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
       await sampler;
     }
     job = (await readState(s.state))!.jobs['lab-full']!;
-    assert.equal(job.lastRun!.result === 'succeeded' || job.lastRun!.result === 'cancelled', true, JSON.stringify(job.lastRun));
+    assert.equal(
+      job.lastRun!.result === 'succeeded' || job.lastRun!.result === 'cancelled',
+      true,
+      JSON.stringify(job.lastRun),
+    );
     const first = job.lastRun!.result === 'succeeded' ? job.lastRun! : undefined;
     // A FULL run of two hosts takes far longer than a second: the ticks in between were skipped.
     assert.ok(job.skippedOverlaps >= 5, `skipped ${job.skippedOverlaps}`);
@@ -292,8 +380,12 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     assert.equal(bothDown, 0, 'both servers were down at the same time');
     if (first) {
       // The two hosts' backup tasks, from the run's journal: one after the other.
-      const journal = (await readFile(join(lab.tmp, 'state', 'ipa-fleet', 'runs', first.runId!, 'journal.jsonl'), 'utf8'))
-        .trim().split('\n').map((l) => JSON.parse(l) as { type: string; host?: string; at: string });
+      const journal = (
+        await readFile(join(lab.tmp, 'state', 'ipa-fleet', 'runs', first.runId!, 'journal.jsonl'), 'utf8')
+      )
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; host?: string; at: string });
       const spans = HOSTS.map((h) => ({
         start: Date.parse(journal.find((e) => e.type === 'task.started' && e.host === h)!.at),
         end: Date.parse(journal.find((e) => e.type === 'task.finished' && e.host === h)!.at),
@@ -304,20 +396,25 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
   });
 
   it('SIGTERM in the middle of a FULL backup: no partial file, services back, and the next start continues', async () => {
-    const s = await schedule('cancel', `  - name: lab-cancel
+    const s = await schedule(
+      'cancel',
+      `  - name: lab-cancel
     inventory: ${inventory}
     cron: "*/2 * * * * *"
     type: full
     store: ${store()}
     encrypt_to: ${keys.pub}
-`);
+`,
+    );
     const addresses = HOSTS.map((_h, i) => `${NET}.${i + 1}`);
     const snapshotsBefore = (await listed()).length;
     const d = daemon(s.file);
     let code: number | null;
     try {
       // A server stopped for its FULL backup: the run is in the middle.
-      await waitFor('a server stopped by the FULL backup', 60_000, async () => ((await Promise.all(addresses.map(ldapUp))).some((u) => !u) ? true : undefined));
+      await waitFor('a server stopped by the FULL backup', 60_000, async () =>
+        (await Promise.all(addresses.map(ldapUp))).some((u) => !u) ? true : undefined,
+      );
     } finally {
       code = await stop(d);
     }
@@ -327,11 +424,16 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     assert.deepEqual(await partialFiles(), []);
     assert.equal((await listed()).length, snapshotsBefore, 'a cancelled run commits no snapshot');
     // The FULL backup's finally started the stopped server again.
-    for (const address of addresses) assert.equal(await ldapUp(address), true, `${address} is up after the cancelled FULL backup`);
+    for (const address of addresses)
+      assert.equal(await ldapUp(address), true, `${address} is up after the cancelled FULL backup`);
     // No export file was left on the hosts.
     for (const host of HOSTS) {
       const files = await readdir(join(lab.paths.hostDir(host), 'var-lib-dirsrv', 'slapd-IPA-TEST', 'ldif'));
-      assert.deepEqual(files.filter((f) => f.startsWith('ipa-fleet-')), [], `${host}: ${files.join(', ')}`);
+      assert.deepEqual(
+        files.filter((f) => f.startsWith('ipa-fleet-')),
+        [],
+        `${host}: ${files.join(', ')}`,
+      );
     }
     const stateAfterStop = (await readState(s.state))!.jobs['lab-cancel']!;
     assert.equal(stateAfterStop.lastRun?.result, 'cancelled');

@@ -26,7 +26,11 @@ const DM = 'cn=Directory Manager';
 // ---------------------------------------------------------------------------------------------------
 // What is searched for.
 
-interface Needle { secret: string; form: string; bytes: Buffer }
+interface Needle {
+  secret: string;
+  form: string;
+  bytes: Buffer;
+}
 
 /** The base64 characters of `bytes` that do not depend on neighbouring bytes, at each alignment. */
 function embeddedBase64(bytes: Buffer): string[] {
@@ -68,10 +72,14 @@ function needlesFor(name: string, secret: string, bindDn?: string): Needle[] {
 }
 
 /** Occurrences in `data`: matches of every form, overlapping matches of one secret counted once. */
-function occurrences(data: Buffer, needles: Needle[]): { count: number; hits: Array<{ secret: string; form: string; at: number }> } {
+function occurrences(
+  data: Buffer,
+  needles: Needle[],
+): { count: number; hits: Array<{ secret: string; form: string; at: number }> } {
   const hits: Array<{ secret: string; form: string; at: number; end: number }> = [];
   for (const n of needles) {
-    for (let at = data.indexOf(n.bytes); at !== -1; at = data.indexOf(n.bytes, at + 1)) hits.push({ secret: n.secret, form: n.form, at, end: at + n.bytes.length });
+    for (let at = data.indexOf(n.bytes); at !== -1; at = data.indexOf(n.bytes, at + 1))
+      hits.push({ secret: n.secret, form: n.form, at, end: at + n.bytes.length });
   }
   hits.sort((a, b) => a.at - b.at);
   let count = 0;
@@ -90,7 +98,14 @@ function occurrences(data: Buffer, needles: Needle[]): { count: number; hits: Ar
 // ---------------------------------------------------------------------------------------------------
 // Process sampling: argv (/proc/PID/cmdline) and environment (/proc/PID/environ) of every process.
 
-interface ProcessContent { kind: 'argv' | 'environ'; uts: string; data: Buffer; samples: number; pids: Set<number>; comm: string }
+interface ProcessContent {
+  kind: 'argv' | 'environ';
+  uts: string;
+  data: Buffer;
+  samples: number;
+  pids: Set<number>;
+  comm: string;
+}
 
 class ProcessSampler {
   /** Distinct (namespace, kind, content), with how many samples saw it. */
@@ -126,31 +141,36 @@ class ProcessSampler {
   async tick(): Promise<void> {
     this.ticks++;
     const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
-    await Promise.all(pids.map(async (pid) => {
-      const base = `/proc/${pid}`;
-      const [uts, argv, environ] = await Promise.all([
-        readlink(`${base}/ns/uts`).catch(() => undefined),
-        readFile(`${base}/cmdline`).catch(() => undefined),
-        readFile(`${base}/environ`).catch(() => undefined),
-      ]);
-      const comm = argv ? (argv.toString('utf8').split('\0')[0] ?? '') : '';
-      if (uts === undefined || argv === undefined) return; // gone meanwhile
-      this.samples++;
-      const ns = this.perNamespace.get(uts) ?? { samples: 0, pids: new Set<number>() };
-      ns.samples++;
-      ns.pids.add(pid);
-      this.perNamespace.set(uts, ns);
-      for (const [kind, data] of [['argv', argv], ['environ', environ ?? Buffer.alloc(0)]] as const) {
-        const key = `${uts}\0${kind}\0${data.toString('latin1')}`;
-        const seen = this.contents.get(key);
-        if (seen) {
-          seen.samples++;
-          seen.pids.add(pid);
-        } else {
-          this.contents.set(key, { kind, uts, data, samples: 1, pids: new Set([pid]), comm });
+    await Promise.all(
+      pids.map(async (pid) => {
+        const base = `/proc/${pid}`;
+        const [uts, argv, environ] = await Promise.all([
+          readlink(`${base}/ns/uts`).catch(() => undefined),
+          readFile(`${base}/cmdline`).catch(() => undefined),
+          readFile(`${base}/environ`).catch(() => undefined),
+        ]);
+        const comm = argv ? (argv.toString('utf8').split('\0')[0] ?? '') : '';
+        if (uts === undefined || argv === undefined) return; // gone meanwhile
+        this.samples++;
+        const ns = this.perNamespace.get(uts) ?? { samples: 0, pids: new Set<number>() };
+        ns.samples++;
+        ns.pids.add(pid);
+        this.perNamespace.set(uts, ns);
+        for (const [kind, data] of [
+          ['argv', argv],
+          ['environ', environ ?? Buffer.alloc(0)],
+        ] as const) {
+          const key = `${uts}\0${kind}\0${data.toString('latin1')}`;
+          const seen = this.contents.get(key);
+          if (seen) {
+            seen.samples++;
+            seen.pids.add(pid);
+          } else {
+            this.contents.set(key, { kind, uts, data, samples: 1, pids: new Set([pid]), comm });
+          }
         }
-      }
-    }));
+      }),
+    );
   }
 }
 
@@ -164,7 +184,7 @@ async function filesUnder(dir: string): Promise<string[]> {
     const path = join(dir, name);
     const st = await lstat(path).catch(() => undefined);
     if (!st) continue;
-    if (st.isDirectory()) out.push(...await filesUnder(path));
+    if (st.isDirectory()) out.push(...(await filesUnder(path)));
     else if (st.isFile()) out.push(path);
   }
   return out;
@@ -187,14 +207,25 @@ async function recentTmpFiles(since: number, own: string): Promise<string[]> {
   return out;
 }
 
-interface Row { place: string; scanned: string; occurrences: number; detail: string[] }
+interface Row {
+  place: string;
+  scanned: string;
+  occurrences: number;
+  detail: string[];
+}
 
 function printTable(rows: Row[], title: string): void {
   const header = ['PLACE', 'SCANNED', 'OCCURRENCES'];
   const cells = [header, ...rows.map((r) => [r.place, r.scanned, String(r.occurrences)])];
   const widths = header.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
   console.log(`\n${title}`);
-  for (const c of cells) console.log(c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd());
+  for (const c of cells)
+    console.log(
+      c
+        .map((v, i) => v.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 describe('secrets never leave their files during a full -vvv demo', { timeout: 20 * 60_000 }, () => {
@@ -220,7 +251,7 @@ describe('secrets never leave their files during a full -vvv demo', { timeout: 2
     }
   });
 
-  it('zero occurrences in the log, the state folder, the store, stdout/stderr and every process\'s argv and environment', async () => {
+  it("zero occurrences in the log, the state folder, the store, stdout/stderr and every process's argv and environment", async () => {
     const sampler = new ProcessSampler();
     const runStarted = Date.now();
     sampler.start();
@@ -235,7 +266,8 @@ describe('secrets never leave their files during a full -vvv demo', { timeout: 2
     // A real, whole demo: every stage ran and every host came back.
     assert.equal(code, 0, `demo failed:\n${stdout}\n${stderr.split('\n').slice(-40).join('\n')}`);
     assert.match(stdout, /every host converged: 3 of 3 hosts/);
-    for (const stage of ['lab up', 'keys', 'backup', 'damage', 'restore', 'check']) assert.match(stdout, new RegExp(`^${stage}\\s+\\d`, 'm'), `stage ${stage} in the timing table`);
+    for (const stage of ['lab up', 'keys', 'backup', 'damage', 'restore', 'check'])
+      assert.match(stdout, new RegExp(`^${stage}\\s+\\d`, 'm'), `stage ${stage} in the timing table`);
     assert.match(stderr, /\[silly\]|\[debug\]/, '-vvv echoes the detailed log on stderr');
 
     // Where the secrets legitimately live: the lab's password files and the demo key's passphrase file.
@@ -243,7 +275,11 @@ describe('secrets never leave their files during a full -vvv demo', { timeout: 2
     const dmPassword = (await readFile(demo.lab.dmPassword, 'utf8')).trim();
     const replPassword = (await readFile(demo.lab.replPassword, 'utf8')).trim();
     const passphrase = (await readFile(demo.passphrase, 'utf8')).trim();
-    for (const [name, s] of [['DM password', dmPassword], ['repl password', replPassword], ['passphrase', passphrase]] as const) {
+    for (const [name, s] of [
+      ['DM password', dmPassword],
+      ['repl password', replPassword],
+      ['passphrase', passphrase],
+    ] as const) {
       assert.ok(s.length >= 16, `${name} is a real secret (${s.length} characters)`);
     }
     const needles = [
@@ -266,18 +302,32 @@ describe('secrets never leave their files during a full -vvv demo', { timeout: 2
         count += found.count;
         if (found.count) {
           for (const h of found.hits.slice(0, 3)) {
-            detail.push(`${file}: ${h.secret} (${h.form}) at ${h.at}: …${data.subarray(Math.max(0, h.at - 80), h.at + 40).toString('utf8').replace(/\s+/g, ' ')}…`);
+            detail.push(
+              `${file}: ${h.secret} (${h.form}) at ${h.at}: …${data
+                .subarray(Math.max(0, h.at - 80), h.at + 40)
+                .toString('utf8')
+                .replace(/\s+/g, ' ')}…`,
+            );
           }
         }
       }
       totalFiles += files.length;
-      rows.push({ place, scanned: `${files.length} file(s), ${(bytes / 1024).toFixed(0)} KiB`, occurrences: count, detail });
+      rows.push({
+        place,
+        scanned: `${files.length} file(s), ${(bytes / 1024).toFixed(0)} KiB`,
+        occurrences: count,
+        detail,
+      });
     };
     const scanText = (place: string, text: string): void => {
       const found = occurrences(Buffer.from(text), needles);
       rows.push({
-        place, scanned: `${text.split('\n').length} line(s)`, occurrences: found.count,
-        detail: found.hits.slice(0, 3).map((h) => `${h.secret} (${h.form}): …${text.slice(Math.max(0, h.at - 80), h.at + 40)}…`),
+        place,
+        scanned: `${text.split('\n').length} line(s)`,
+        occurrences: found.count,
+        detail: found.hits
+          .slice(0, 3)
+          .map((h) => `${h.secret} (${h.form}): …${text.slice(Math.max(0, h.at - 80), h.at + 40)}…`),
       });
     };
 
@@ -294,27 +344,44 @@ describe('secrets never leave their files during a full -vvv demo', { timeout: 2
     const plans = byName(/\/plan\.json$/);
     const summaries = byName(/\/summary\.json$/);
     const facts = byName(/\/facts\.json$/);
-    assert.ok(journals.length >= 2 && plans.length >= 2 && summaries.length >= 2, `the backup and restore runs are journalled: ${stateFiles.map((f) => relative(state, f)).join(', ')}`);
+    assert.ok(
+      journals.length >= 2 && plans.length >= 2 && summaries.length >= 2,
+      `the backup and restore runs are journalled: ${stateFiles.map((f) => relative(state, f)).join(', ')}`,
+    );
     await scanFiles('state: journals (journal.jsonl)', journals);
     await scanFiles('state: plan.json', plans);
     await scanFiles('state: summary.json', summaries);
     await scanFiles('state: facts.json', facts);
     const stateListed = new Set([...journals, ...plans, ...summaries, ...facts]);
-    await scanFiles('state: other files', stateFiles.filter((f) => !stateListed.has(f) && f !== logFile));
+    await scanFiles(
+      'state: other files',
+      stateFiles.filter((f) => !stateListed.has(f) && f !== logFile),
+    );
 
     // The snapshot store (in the demo folder): manifests, and the encrypted archives themselves.
     const storeFiles = await filesUnder(demo.store);
     const manifests = storeFiles.filter((f) => f.endsWith(`${sep}manifest.json`));
-    assert.ok(manifests.length >= 3, `a manifest per host: ${storeFiles.map((f) => relative(demo.store, f)).join(', ')}`);
+    assert.ok(
+      manifests.length >= 3,
+      `a manifest per host: ${storeFiles.map((f) => relative(demo.store, f)).join(', ')}`,
+    );
     await scanFiles('store: manifests', manifests);
-    await scanFiles('store: other files (encrypted archives, locks)', storeFiles.filter((f) => !manifests.includes(f)));
+    await scanFiles(
+      'store: other files (encrypted archives, locks)',
+      storeFiles.filter((f) => !manifests.includes(f)),
+    );
 
     // The rest of the demo folder: keys (public, encrypted private), lab inventory, known_hosts, lab.json…
     // excluding exactly the files that hold the secrets, and the hosts' own server files (next row).
-    const demoFiles = (await filesUnder(demo.root)).filter((f) => !f.startsWith(`${demo.store}${sep}`) && !f.startsWith(`${demo.lab.hostsRoot}${sep}`));
-    await scanFiles('demo folder: keys, inventory, known_hosts, lab.json (secret files excluded)', demoFiles.filter((f) => !legit.includes(f)));
+    const demoFiles = (await filesUnder(demo.root)).filter(
+      (f) => !f.startsWith(`${demo.store}${sep}`) && !f.startsWith(`${demo.lab.hostsRoot}${sep}`),
+    );
+    await scanFiles(
+      'demo folder: keys, inventory, known_hosts, lab.json (secret files excluded)',
+      demoFiles.filter((f) => !legit.includes(f)),
+    );
     // The lab hosts' own files: 389-DS configuration, databases, changelogs, access/error logs, sshd.
-    await scanFiles('lab hosts\' files (dirsrv config, db, logs)', await filesUnder(demo.lab.hostsRoot));
+    await scanFiles("lab hosts' files (dirsrv config, db, logs)", await filesUnder(demo.lab.hostsRoot));
     // Transient files anywhere in /tmp written while the demo ran (other tests' included: harmless).
     await scanFiles('/tmp: files changed during the run (depth ≤ 2)', await recentTmpFiles(runStarted, tmp));
 
@@ -325,8 +392,8 @@ describe('secrets never leave their files during a full -vvv demo', { timeout: 2
       const pid = Number((await readFile(demo.lab.sshdPidFile(host), 'utf8')).trim());
       hostOfUts.set(await readlink(`/proc/${pid}/ns/uts`), host);
     }
-    const placeOf = (uts: string): string => hostOfUts.get(uts) ?? 'other namespaces (other tests\' labs)';
-    const procPlaces = ['controller', ...HOSTS, 'other namespaces (other tests\' labs)'];
+    const placeOf = (uts: string): string => hostOfUts.get(uts) ?? "other namespaces (other tests' labs)";
+    const procPlaces = ['controller', ...HOSTS, "other namespaces (other tests' labs)"];
     let processSamples = 0;
     for (const place of procPlaces) {
       const namespaces = [...sampler.perNamespace.entries()].filter(([uts]) => placeOf(uts) === place);
@@ -342,9 +409,17 @@ describe('secrets never leave their files during a full -vvv demo', { timeout: 2
           distinct++;
           const found = occurrences(c.data, needles);
           count += found.count * c.samples;
-          if (found.count) detail.push(`pid ${[...c.pids].join(',')} (${c.comm}) ${kind}: ${c.data.toString('utf8').replace(/\0/g, ' ').slice(0, 300)} [${found.hits.map((h) => `${h.secret} ${h.form}`).join('; ')}]`);
+          if (found.count)
+            detail.push(
+              `pid ${[...c.pids].join(',')} (${c.comm}) ${kind}: ${c.data.toString('utf8').replace(/\0/g, ' ').slice(0, 300)} [${found.hits.map((h) => `${h.secret} ${h.form}`).join('; ')}]`,
+            );
         }
-        rows.push({ place: `processes: ${place}: ${kind}`, scanned: `${samples} sample(s) of ${pids} pid(s), ${distinct} distinct`, occurrences: count, detail });
+        rows.push({
+          place: `processes: ${place}: ${kind}`,
+          scanned: `${samples} sample(s) of ${pids} pid(s), ${distinct} distinct`,
+          occurrences: count,
+          detail,
+        });
       }
     }
 
@@ -352,10 +427,18 @@ describe('secrets never leave their files during a full -vvv demo', { timeout: 2
     const control: Row[] = [];
     for (const file of legit) {
       const found = occurrences(await readFile(file), needles);
-      control.push({ place: `legitimate: ${relative(tmp, file)}`, scanned: '1 file', occurrences: found.count, detail: [] });
+      control.push({
+        place: `legitimate: ${relative(tmp, file)}`,
+        scanned: '1 file',
+        occurrences: found.count,
+        detail: [],
+      });
     }
     // …and the sampler sees a secret put in a process's argv and environment on purpose.
-    const probe = spawn('sh', ['-c', 'sleep 3', 'ipa-fleet-secrets-probe', dmPassword], { env: { PATH: process.env.PATH, PROBE: passphrase }, stdio: 'ignore' });
+    const probe = spawn('sh', ['-c', 'sleep 3', 'ipa-fleet-secrets-probe', dmPassword], {
+      env: { PATH: process.env.PATH, PROBE: passphrase },
+      stdio: 'ignore',
+    });
     try {
       const probeSampler = new ProcessSampler();
       await new Promise((r) => setTimeout(r, 200));
@@ -367,25 +450,52 @@ describe('secrets never leave their files during a full -vvv demo', { timeout: 2
         if (c.kind === 'argv') argvHits += occurrences(c.data, needles).count;
         else envHits += occurrences(c.data, needles).count;
       }
-      control.push({ place: 'control: a probe process with the DM password in argv', scanned: '1 sample', occurrences: argvHits, detail: [] });
-      control.push({ place: 'control: the same probe with the passphrase in its environment', scanned: '1 sample', occurrences: envHits, detail: [] });
+      control.push({
+        place: 'control: a probe process with the DM password in argv',
+        scanned: '1 sample',
+        occurrences: argvHits,
+        detail: [],
+      });
+      control.push({
+        place: 'control: the same probe with the passphrase in its environment',
+        scanned: '1 sample',
+        occurrences: envHits,
+        detail: [],
+      });
     } finally {
       probe.kill('SIGKILL');
     }
 
-    printTable(rows, `secrets during \`ipa-fleet -vvv demo --net ${NET} --keep\` (${runSeconds.toFixed(0)} s; samples every ${SAMPLE_EVERY_MS} ms, ${sampler.ticks} rounds, slowest round ${sampler.slowestTickMs} ms)`);
+    printTable(
+      rows,
+      `secrets during \`ipa-fleet -vvv demo --net ${NET} --keep\` (${runSeconds.toFixed(0)} s; samples every ${SAMPLE_EVERY_MS} ms, ${sampler.ticks} rounds, slowest round ${sampler.slowestTickMs} ms)`,
+    );
     printTable(control, 'controls (where the secrets are expected; not part of the totals):');
     const total = rows.reduce((a, r) => a + r.occurrences, 0);
     const masks = (text: string): number => text.split('********').length - 1;
-    console.log(`\nmasked by the redactor (********): ${masks(await readFile(logFile, 'utf8'))} in the log file, ${masks(stderr)} on stderr, ${masks(stdout)} on stdout; mean sampling interval ${(runSeconds * 1000 / sampler.ticks).toFixed(0)} ms`);
-    console.log(`\nsecrets: ${total} occurrences in ${totalFiles} files, ${stdout.length + stderr.length} bytes of stdout/stderr, ${processSamples} process samples (${sampler.ticks} rounds of /proc/*/cmdline and /proc/*/environ)`);
-    console.log(`searched: ${needles.length} forms of 3 secrets (raw, base64, base64url, hex, UTF-16, base64 inside longer values, base64 of "dn:pw" and SASL PLAIN); excluded by path: ${legit.map((f) => relative(tmp, f)).join(', ')}`);
+    console.log(
+      `\nmasked by the redactor (********): ${masks(await readFile(logFile, 'utf8'))} in the log file, ${masks(stderr)} on stderr, ${masks(stdout)} on stdout; mean sampling interval ${((runSeconds * 1000) / sampler.ticks).toFixed(0)} ms`,
+    );
+    console.log(
+      `\nsecrets: ${total} occurrences in ${totalFiles} files, ${stdout.length + stderr.length} bytes of stdout/stderr, ${processSamples} process samples (${sampler.ticks} rounds of /proc/*/cmdline and /proc/*/environ)`,
+    );
+    console.log(
+      `searched: ${needles.length} forms of 3 secrets (raw, base64, base64url, hex, UTF-16, base64 inside longer values, base64 of "dn:pw" and SASL PLAIN); excluded by path: ${legit.map((f) => relative(tmp, f)).join(', ')}`,
+    );
 
     for (const r of control) assert.ok(r.occurrences > 0, `the scanner must find the secret in ${r.place}`);
     assert.ok(sampler.ticks >= 100, `sampled ${sampler.ticks} rounds only`);
-    for (const host of HOSTS) assert.ok(rows.some((r) => r.place === `processes: ${host}: argv` && !r.scanned.startsWith('0 ')), `${host}'s processes were sampled`);
+    for (const host of HOSTS)
+      assert.ok(
+        rows.some((r) => r.place === `processes: ${host}: argv` && !r.scanned.startsWith('0 ')),
+        `${host}'s processes were sampled`,
+      );
     const leaks = rows.filter((r) => r.occurrences > 0);
-    assert.deepEqual(leaks.map((r) => r.place), [], `secrets found:\n${leaks.flatMap((r) => [r.place, ...r.detail.map((d) => `  ${d}`)]).join('\n')}`);
+    assert.deepEqual(
+      leaks.map((r) => r.place),
+      [],
+      `secrets found:\n${leaks.flatMap((r) => [r.place, ...r.detail.map((d) => `  ${d}`)]).join('\n')}`,
+    );
     assert.ok((await stat(logFile)).size > 0);
   });
 });

@@ -3,8 +3,24 @@ import assert from 'node:assert/strict';
 import { initOutcome, parseAgreement, type Agreement } from '../../src/directory/agreements.js';
 import { DirEntry } from '../../src/transport/ldap.js';
 
-const GREEN = JSON.stringify({ state: 'green', ldap_rc: '0', ldap_rc_text: 'Success', repl_rc: '0', repl_rc_text: 'replica acquired', date: '2025-01-16T10:00:05Z', message: 'Error (0) Total update succeeded' });
-const RED = JSON.stringify({ state: 'red', ldap_rc: '-1', ldap_rc_text: "Can't contact LDAP server", repl_rc: '16', repl_rc_text: 'connection error', date: '2025-01-16T10:00:05Z', message: 'Error (-1) Total update aborted' });
+const GREEN = JSON.stringify({
+  state: 'green',
+  ldap_rc: '0',
+  ldap_rc_text: 'Success',
+  repl_rc: '0',
+  repl_rc_text: 'replica acquired',
+  date: '2025-01-16T10:00:05Z',
+  message: 'Error (0) Total update succeeded',
+});
+const RED = JSON.stringify({
+  state: 'red',
+  ldap_rc: '-1',
+  ldap_rc_text: "Can't contact LDAP server",
+  repl_rc: '16',
+  repl_rc_text: 'connection error',
+  date: '2025-01-16T10:00:05Z',
+  message: 'Error (-1) Total update aborted',
+});
 
 /** The agreement as read just before the refresh was started: initialized once, a while ago. */
 function before(over: Partial<Agreement> = {}): Agreement {
@@ -36,21 +52,49 @@ function later(base: Agreement, over: Partial<Agreement> = {}): Agreement {
 describe('initOutcome', () => {
   it('running while the refresh attribute is still there, whatever the status says', () => {
     const b = before();
-    assert.equal(initOutcome(b, later(b, { refreshPending: true, lastInitEnd: '19700101000000Z', lastInitStatus: 'Total update in progress', lastInitStatusJson: undefined })), 'running');
+    assert.equal(
+      initOutcome(
+        b,
+        later(b, {
+          refreshPending: true,
+          lastInitEnd: '19700101000000Z',
+          lastInitStatus: 'Total update in progress',
+          lastInitStatusJson: undefined,
+        }),
+      ),
+      'running',
+    );
     // Even a fresh green status does not count while the refresh is pending.
     assert.equal(initOutcome(b, later(b, { refreshPending: true })), 'running');
-    assert.equal(initOutcome(b, later(b, { refreshPending: true, lastInitStatusJson: RED, lastInitStatus: 'Error (-1) Total update aborted' })), 'running');
+    assert.equal(
+      initOutcome(
+        b,
+        later(b, { refreshPending: true, lastInitStatusJson: RED, lastInitStatus: 'Error (-1) Total update aborted' }),
+      ),
+      'running',
+    );
   });
 
   it('done when the refresh is gone, LastInitEnd moved and the JSON state is green', () => {
     const b = before();
-    assert.equal(initOutcome(b, later(b, { lastInitStatus: 'something unexpected', lastInitStatusJson: GREEN })), 'done');
+    assert.equal(
+      initOutcome(b, later(b, { lastInitStatus: 'something unexpected', lastInitStatusJson: GREEN })),
+      'done',
+    );
   });
 
   it('done on the text "Total update succeeded" without any JSON (older servers)', () => {
     const b = before({ lastInitStatusJson: undefined, lastInitStatus: 'Error (0) Total update succeeded' });
-    assert.equal(initOutcome(b, later(b, { lastInitStatusJson: undefined, lastInitStatus: 'Error (0) Total update succeeded' })), 'done');
-    const b2 = before({ lastInitStatusJson: undefined, lastInitStatus: undefined, lastInitStart: undefined, lastInitEnd: undefined });
+    assert.equal(
+      initOutcome(b, later(b, { lastInitStatusJson: undefined, lastInitStatus: 'Error (0) Total update succeeded' })),
+      'done',
+    );
+    const b2 = before({
+      lastInitStatusJson: undefined,
+      lastInitStatus: undefined,
+      lastInitStart: undefined,
+      lastInitEnd: undefined,
+    });
     assert.equal(initOutcome(b2, later(b2, { lastInitStatus: 'Total update succeeded' })), 'done');
   });
 
@@ -69,19 +113,28 @@ describe('initOutcome', () => {
 
   it('a stale failure from an earlier init (same start, end and status) stays running', () => {
     const b = before({
-      lastInitStatus: 'Error (-1) Total update aborted: LDAP error: Can\'t contact LDAP server (connection error)',
+      lastInitStatus: "Error (-1) Total update aborted: LDAP error: Can't contact LDAP server (connection error)",
       lastInitStatusJson: RED,
     });
     assert.equal(initOutcome(b, { ...b }), 'running');
-    const busy = before({ lastInitStatus: 'Error (1) Replication error acquiring replica: Replica busy', lastInitStatusJson: undefined });
+    const busy = before({
+      lastInitStatus: 'Error (1) Replication error acquiring replica: Replica busy',
+      lastInitStatusJson: undefined,
+    });
     assert.equal(initOutcome(busy, { ...busy }), 'running');
   });
 
   it('fresh red JSON → failed', () => {
     const b = before();
-    assert.equal(initOutcome(b, later(b, { lastInitStatusJson: RED, lastInitStatus: 'Error (-1) Problem connecting to replica' })), 'failed');
+    assert.equal(
+      initOutcome(b, later(b, { lastInitStatusJson: RED, lastInitStatus: 'Error (-1) Problem connecting to replica' })),
+      'failed',
+    );
     // Red is a failure even before LastInitEnd moved, once anything is fresh.
-    assert.equal(initOutcome(b, { ...b, lastInitStart: '20250116100000Z', lastInitStatusJson: RED, lastInitStatus: 'x' }), 'failed');
+    assert.equal(
+      initOutcome(b, { ...b, lastInitStart: '20250116100000Z', lastInitStatusJson: RED, lastInitStatus: 'x' }),
+      'failed',
+    );
   });
 
   it('"Replica busy" → busy (even with a red JSON state)', () => {
@@ -94,7 +147,7 @@ describe('initOutcome', () => {
   it('aborted and connection errors in the text → failed', () => {
     const b = before({ lastInitStatusJson: undefined });
     for (const text of [
-      'Error (-1) Total update aborted: LDAP error: Can\'t contact LDAP server',
+      "Error (-1) Total update aborted: LDAP error: Can't contact LDAP server",
       'Error (32) Total update ABORTED: no such object',
       'Error (-11) connection error: Unknown error',
       'Error (2) Replication error acquiring replica: unknown error',
@@ -105,7 +158,10 @@ describe('initOutcome', () => {
 
   it('a fresh status with an unknown text and no JSON keeps running (no guess)', () => {
     const b = before({ lastInitStatusJson: undefined });
-    assert.equal(initOutcome(b, later(b, { lastInitStatus: 'Total update in progress', lastInitStatusJson: undefined })), 'running');
+    assert.equal(
+      initOutcome(b, later(b, { lastInitStatus: 'Total update in progress', lastInitStatusJson: undefined })),
+      'running',
+    );
     assert.equal(initOutcome(b, later(b, { lastInitStatus: 'x', lastInitStatusJson: '{not json' })), 'running');
   });
 });
@@ -119,21 +175,23 @@ function entry(attrs: Record<string, string | string[]>): DirEntry {
 
 describe('parseAgreement', () => {
   it('reads every field, attribute names in any case', () => {
-    const a = parseAgreement(entry({
-      cn: 'meTob.ipa.test',
-      nsDS5ReplicaRoot: 'dc=ipa,dc=test',
-      nsDS5ReplicaHost: 'b.ipa.test',
-      nsDS5ReplicaPort: '1389',
-      nsds5ReplicaEnabled: 'on',
-      nsDS5ReplicaUpdateSchedule: '0000-2359 0123456',
-      nsds5replicaUpdateInProgress: 'TRUE',
-      nsds5replicaLastUpdateStatus: 'Error (0) Replica acquired successfully',
-      nsds5replicaLastUpdateStatusJSON: '{"state":"green"}',
-      nsds5replicaLastInitStatus: 'Error (0) Total update succeeded',
-      nsds5replicaLastInitStatusJSON: GREEN,
-      nsds5replicaLastInitStart: '20250116100000Z',
-      nsds5replicaLastInitEnd: '20250116100005Z',
-    }));
+    const a = parseAgreement(
+      entry({
+        cn: 'meTob.ipa.test',
+        nsDS5ReplicaRoot: 'dc=ipa,dc=test',
+        nsDS5ReplicaHost: 'b.ipa.test',
+        nsDS5ReplicaPort: '1389',
+        nsds5ReplicaEnabled: 'on',
+        nsDS5ReplicaUpdateSchedule: '0000-2359 0123456',
+        nsds5replicaUpdateInProgress: 'TRUE',
+        nsds5replicaLastUpdateStatus: 'Error (0) Replica acquired successfully',
+        nsds5replicaLastUpdateStatusJSON: '{"state":"green"}',
+        nsds5replicaLastInitStatus: 'Error (0) Total update succeeded',
+        nsds5replicaLastInitStatusJSON: GREEN,
+        nsds5replicaLastInitStart: '20250116100000Z',
+        nsds5replicaLastInitEnd: '20250116100005Z',
+      }),
+    );
     assert.deepEqual(a, {
       dn: 'cn=meTob.ipa.test,cn=replica,cn=dc\\3Dipa\\2Cdc\\3Dtest,cn=mapping tree,cn=config',
       name: 'meTob.ipa.test',
@@ -163,8 +221,10 @@ describe('parseAgreement', () => {
   });
 
   it("'off' in any case → disabled; 'on' in any case → enabled", () => {
-    for (const v of ['off', 'OFF', 'Off', 'oFf']) assert.equal(parseAgreement(entry({ nsds5ReplicaEnabled: v })).enabled, false, v);
-    for (const v of ['on', 'ON', 'On']) assert.equal(parseAgreement(entry({ nsds5ReplicaEnabled: v })).enabled, true, v);
+    for (const v of ['off', 'OFF', 'Off', 'oFf'])
+      assert.equal(parseAgreement(entry({ nsds5ReplicaEnabled: v })).enabled, false, v);
+    for (const v of ['on', 'ON', 'On'])
+      assert.equal(parseAgreement(entry({ nsds5ReplicaEnabled: v })).enabled, true, v);
   });
 
   it('refreshPending follows the presence of nsds5BeginReplicaRefresh', () => {

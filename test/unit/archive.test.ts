@@ -4,7 +4,17 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -66,7 +76,9 @@ function makeTree(name: string, change?: (files: Record<string, Buffer>) => void
 /** GNU tar's stdout for the tree, like the stream the host sends over SSH. */
 function tarStream(dir: string, paths = ['ldif', 'bak', 'etc']): Readable {
   // stderr is drained, not shown: tests that refuse the stream make tar fail with EPIPE.
-  const child = spawn('tar', ['--create', '--file=-', '--numeric-owner', '-C', dir, ...paths], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('tar', ['--create', '--file=-', '--numeric-owner', '-C', dir, ...paths], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stderr.resume();
   return child.stdout;
 }
@@ -85,13 +97,39 @@ function sorted(files: ManifestFile[]): ManifestFile[] {
   return [...files].sort((a, b) => a.path.localeCompare(b.path));
 }
 
-function manifestFor(name: string, ingested: { size: number; sha256: string; files: ManifestFile[] }, opts: { compress: boolean; encrypted: boolean }): Manifest {
+function manifestFor(
+  name: string,
+  ingested: { size: number; sha256: string; files: ManifestFile[] },
+  opts: { compress: boolean; encrypted: boolean },
+): Manifest {
   return {
-    schema: 'ipa-fleet/snapshot/v1', id: '20250101T000000Z-test', deployment: 'lab', hostName: 'ds1', fqdn: 'ds1.example.test',
-    toolVersion: '0.1.0', dsVersion: undefined, instance: 'EXAMPLE', profile: '389ds', roles: [], suffixes: [], missingPaths: [],
+    schema: 'ipa-fleet/snapshot/v1',
+    id: '20250101T000000Z-test',
+    deployment: 'lab',
+    hostName: 'ds1',
+    fqdn: 'ds1.example.test',
+    toolVersion: '0.1.0',
+    dsVersion: undefined,
+    instance: 'EXAMPLE',
+    profile: '389ds',
+    roles: [],
+    suffixes: [],
+    missingPaths: [],
     files: ingested.files,
-    archive: { name, size: ingested.size, sha256: ingested.sha256, compression: opts.compress ? 'gzip' : 'none', encrypted: opts.encrypted, recipients: [] },
-    type: 'DATA', time: '2025-01-01T00:00:00Z', host: 'ds1.example.test', ipa_version: undefined, version: '1', services: [],
+    archive: {
+      name,
+      size: ingested.size,
+      sha256: ingested.sha256,
+      compression: opts.compress ? 'gzip' : 'none',
+      encrypted: opts.encrypted,
+      recipients: [],
+    },
+    type: 'DATA',
+    time: '2025-01-01T00:00:00Z',
+    host: 'ds1.example.test',
+    ipa_version: undefined,
+    version: '1',
+    services: [],
   };
 }
 
@@ -141,7 +179,10 @@ before(async () => {
   alice = await makeKey('alice');
   mallory = await makeKey('mallory');
   const hasGpg = spawnSync('gpg', ['--version']).status === 0;
-  assert.ok(hasGpg, 'gpg is not installed: apt-get install -y gnupg (the archive tests check real gpg reads our output)');
+  assert.ok(
+    hasGpg,
+    'gpg is not installed: apt-get install -y gnupg (the archive tests check real gpg reads our output)',
+  );
   gnupgHome = freshDir('gnupg');
   chmodSync(gnupgHome, 0o700);
   gpg(['--import'], Buffer.from(alice.privateArmored));
@@ -200,7 +241,11 @@ for (const variant of variants) {
     for (const [path, data] of Object.entries(tree.files)) assert.ok(readFileSync(join(extracted, path)).equals(data));
 
     const manifest = manifestFor(name, result, variant);
-    assert.deepEqual(await verifyArchiveHash(dest, manifest.archive), { ok: true, actualSize: result.size, actualSha256: result.sha256 });
+    assert.deepEqual(await verifyArchiveHash(dest, manifest.archive), {
+      ok: true,
+      actualSize: result.size,
+      actualSha256: result.sha256,
+    });
     const key = variant.encrypted ? await loadPrivateKey(alice.privateFile) : undefined;
     assert.deepEqual(await verifyArchiveData(dest, manifest, key), { ok: true, problems: [] });
   });
@@ -209,19 +254,33 @@ for (const variant of variants) {
 test('encrypted to two recipients: either private key verifies', async () => {
   const tree = makeTree('two');
   const dest = join(freshDir('store'), 'archive.tar.gz.pgp');
-  const result = await ingestArchive(tarStream(tree.dir), { dest, recipients: await recipients(alice, mallory), compress: true });
+  const result = await ingestArchive(tarStream(tree.dir), {
+    dest,
+    recipients: await recipients(alice, mallory),
+    compress: true,
+  });
   const manifest = manifestFor('archive.tar.gz.pgp', result, { compress: true, encrypted: true });
   for (const pair of [alice, mallory]) {
-    assert.deepEqual(await verifyArchiveData(dest, manifest, await loadPrivateKey(pair.privateFile)), { ok: true, problems: [] });
+    assert.deepEqual(await verifyArchiveData(dest, manifest, await loadPrivateKey(pair.privateFile)), {
+      ok: true,
+      problems: [],
+    });
   }
 });
 
 // ---- tampering ------------------------------------------------------------------------------------
 
-async function ingestTree(tree: Tree, variant: { encrypted: boolean; compress: boolean }): Promise<{ dest: string; manifest: Manifest }> {
+async function ingestTree(
+  tree: Tree,
+  variant: { encrypted: boolean; compress: boolean },
+): Promise<{ dest: string; manifest: Manifest }> {
   const name = `archive.tar${variant.compress ? '.gz' : ''}${variant.encrypted ? '.pgp' : ''}`;
   const dest = join(freshDir('store'), name);
-  const result = await ingestArchive(tarStream(tree.dir), { dest, recipients: variant.encrypted ? await recipients(alice) : undefined, compress: variant.compress });
+  const result = await ingestArchive(tarStream(tree.dir), {
+    dest,
+    recipients: variant.encrypted ? await recipients(alice) : undefined,
+    compress: variant.compress,
+  });
   return { dest, manifest: manifestFor(name, result, variant) };
 }
 
@@ -237,9 +296,18 @@ for (const variant of variants) {
     assert.equal(hash.actualSize, manifest.archive.size);
     assert.notEqual(hash.actualSha256, manifest.archive.sha256);
 
-    const data = await verifyArchiveData(dest, manifest, variant.encrypted ? await loadPrivateKey(alice.privateFile) : undefined);
+    const data = await verifyArchiveData(
+      dest,
+      manifest,
+      variant.encrypted ? await loadPrivateKey(alice.privateFile) : undefined,
+    );
     assert.equal(data.ok, false);
-    assert.ok(data.problems.some((p) => p.includes('differs from the manifest') || p.includes('mismatch') || p.includes('damaged')), data.problems.join('\n'));
+    assert.ok(
+      data.problems.some(
+        (p) => p.includes('differs from the manifest') || p.includes('mismatch') || p.includes('damaged'),
+      ),
+      data.problems.join('\n'),
+    );
   });
 }
 
@@ -255,7 +323,11 @@ test('a file changed inside a re-created archive is named (old manifest)', async
       files['bak/db/id2entry.db'] = original.files['bak/db/id2entry.db']!;
     });
     const { dest } = await ingestTree(tampered, variant);
-    const data = await verifyArchiveData(dest, manifest, variant.encrypted ? await loadPrivateKey(alice.privateFile) : undefined);
+    const data = await verifyArchiveData(
+      dest,
+      manifest,
+      variant.encrypted ? await loadPrivateKey(alice.privateFile) : undefined,
+    );
     assert.equal(data.ok, false);
     assert.ok(data.problems.includes('file ldif/userroot.ldif: SHA-256 mismatch'), data.problems.join('\n'));
     assert.ok(!data.problems.some((p) => p.includes('ipaca.ldif') || p.includes('id2entry')), data.problems.join('\n'));
@@ -265,7 +337,10 @@ test('a file changed inside a re-created archive is named (old manifest)', async
 test('missing and unexpected files are listed', async () => {
   const tree = makeTree('extra');
   const { dest, manifest } = await ingestTree(tree, variants[3]!);
-  manifest.files = [...manifest.files.filter((f) => f.path !== 'ldif/ipaca.ldif'), { path: 'ldif/gone.ldif', size: 10, sha256: sha256(Buffer.from('0123456789')) }];
+  manifest.files = [
+    ...manifest.files.filter((f) => f.path !== 'ldif/ipaca.ldif'),
+    { path: 'ldif/gone.ldif', size: 10, sha256: sha256(Buffer.from('0123456789')) },
+  ];
   const data = await verifyArchiveData(dest, manifest, undefined);
   assert.ok(data.problems.includes('file ldif/gone.ldif missing'), data.problems.join('\n'));
   assert.ok(data.problems.includes('unexpected file ldif/ipaca.ldif'), data.problems.join('\n'));
@@ -286,23 +361,45 @@ test('an archive replaced by one for another key is a problem, not auth, when th
   const aliceFingerprint = (await loadRecipients([alice.publicFile])).fingerprints[0]!;
   manifest.archive.recipients = [aliceFingerprint];
   const replaced = join(freshDir('store'), 'archive.tar.pgp');
-  await ingestArchive(tarStream(makeTree('other').dir), { dest: replaced, recipients: await recipients(mallory), compress: false });
+  await ingestArchive(tarStream(makeTree('other').dir), {
+    dest: replaced,
+    recipients: await recipients(mallory),
+    compress: false,
+  });
   const data = await verifyArchiveData(replaced, manifest, await loadPrivateKey(alice.privateFile));
   assert.equal(data.ok, false);
   assert.match(data.problems[0]!, /cannot be decrypted \(no recipient matches the key the manifest names/);
   // A key the manifest does not name is still simply the wrong key.
-  await assert.rejects(verifyArchiveData(dest, manifest, await loadPrivateKey(mallory.privateFile)), (err: unknown) => err instanceof FleetError && err.kind === 'auth');
+  await assert.rejects(
+    verifyArchiveData(dest, manifest, await loadPrivateKey(mallory.privateFile)),
+    (err: unknown) => err instanceof FleetError && err.kind === 'auth',
+  );
 });
 
 test('an encrypted archive without a key is a usage error', async () => {
   const { dest, manifest } = await ingestTree(makeTree('nokey'), variants[1]!);
-  await assert.rejects(verifyArchiveData(dest, manifest, undefined), (err: unknown) => err instanceof FleetError && err.kind === 'usage');
+  await assert.rejects(
+    verifyArchiveData(dest, manifest, undefined),
+    (err: unknown) => err instanceof FleetError && err.kind === 'usage',
+  );
 });
 
 // ---- hostile archives: read as data, never extracted ---------------------------------------------
 
-function rawEntry(fields: { path: string; type: string; size?: number; linkpath?: string }, data = Buffer.alloc(0)): Buffer {
-  const header = new Header({ path: fields.path, type: fields.type as never, size: fields.size ?? data.length, mode: 0o644, uid: 0, gid: 0, mtime: new Date(0), ...(fields.linkpath ? { linkpath: fields.linkpath } : {}) });
+function rawEntry(
+  fields: { path: string; type: string; size?: number; linkpath?: string },
+  data = Buffer.alloc(0),
+): Buffer {
+  const header = new Header({
+    path: fields.path,
+    type: fields.type as never,
+    size: fields.size ?? data.length,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtime: new Date(0),
+    ...(fields.linkpath ? { linkpath: fields.linkpath } : {}),
+  });
   const block = Buffer.alloc(512);
   header.encode(block, 0);
   const padded = Buffer.alloc(Math.ceil(data.length / 512) * 512);
@@ -326,7 +423,11 @@ test('verify lists absolute paths, .. escapes, links and devices as problems', a
   ]);
   const dest = join(freshDir('hostile'), 'archive.tar');
   writeFileSync(dest, tar);
-  const manifest = manifestFor('archive.tar', { size: tar.length, sha256: sha256(tar), files: [{ path: 'ldif/ok.ldif', size: ok.length, sha256: sha256(ok) }] }, { compress: false, encrypted: false });
+  const manifest = manifestFor(
+    'archive.tar',
+    { size: tar.length, sha256: sha256(tar), files: [{ path: 'ldif/ok.ldif', size: ok.length, sha256: sha256(ok) }] },
+    { compress: false, encrypted: false },
+  );
   const data = await verifyArchiveData(dest, manifest, undefined);
   assert.equal(data.ok, false);
   const text = data.problems.join('\n');
@@ -340,7 +441,9 @@ test('verify lists absolute paths, .. escapes, links and devices as problems', a
 });
 
 function existsAnywhere(name: string): boolean {
-  return readdirSync(work, { recursive: true }).some((p) => String(p).endsWith(`/${name}`) && !String(p).includes('extract'));
+  return readdirSync(work, { recursive: true }).some(
+    (p) => String(p).endsWith(`/${name}`) && !String(p).includes('extract'),
+  );
 }
 
 test('a gzip bomb is cut off at the manifest size plus allowance', async () => {
@@ -351,28 +454,45 @@ test('a gzip bomb is cut off at the manifest size plus allowance', async () => {
   const dest = join(freshDir('bomb'), 'archive.tar.gz');
   writeFileSync(dest, gz);
   const five = Buffer.from('hello');
-  const manifest = manifestFor('archive.tar.gz', { size: gz.length, sha256: sha256(gz), files: [{ path: 'ldif/bomb.ldif', size: 5, sha256: sha256(five) }] }, { compress: true, encrypted: false });
+  const manifest = manifestFor(
+    'archive.tar.gz',
+    { size: gz.length, sha256: sha256(gz), files: [{ path: 'ldif/bomb.ldif', size: 5, sha256: sha256(five) }] },
+    { compress: true, encrypted: false },
+  );
   const rssBefore = process.memoryUsage().rss;
   const data = await verifyArchiveData(dest, manifest, undefined);
   assert.equal(data.ok, false);
-  assert.ok(data.problems.some((p) => p.includes('exceeds the manifest')), data.problems.join('\n'));
+  assert.ok(
+    data.problems.some((p) => p.includes('exceeds the manifest')),
+    data.problems.join('\n'),
+  );
   assert.ok(process.memoryUsage().rss - rssBefore < 200 * 1024 * 1024, 'no buffering of the plaintext');
 });
 
 test('a double-gzipped archive is not unpacked a second time', async () => {
   const tree = makeTree('inner');
-  const inner = execFileSync('tar', ['--create', '--gzip', '--file=-', '-C', tree.dir, 'ldif'], { maxBuffer: 64 << 20 });
+  const inner = execFileSync('tar', ['--create', '--gzip', '--file=-', '-C', tree.dir, 'ldif'], {
+    maxBuffer: 64 << 20,
+  });
   const outer = gzipSync(inner);
   const dest = join(freshDir('double'), 'archive.tar.gz');
   writeFileSync(dest, outer);
-  const manifest = manifestFor('archive.tar.gz', { size: outer.length, sha256: sha256(outer), files: [] }, { compress: true, encrypted: false });
+  const manifest = manifestFor(
+    'archive.tar.gz',
+    { size: outer.length, sha256: sha256(outer), files: [] },
+    { compress: true, encrypted: false },
+  );
   const data = await verifyArchiveData(dest, manifest, undefined);
   assert.ok(data.problems.includes('tar: the stream is compressed, not a plain tar stream'), data.problems.join('\n'));
 });
 
 // ---- ingest refuses and cleans up -----------------------------------------------------------------
 
-async function assertNothingLeft(store: string, run: Promise<unknown>, check: (err: unknown) => boolean): Promise<void> {
+async function assertNothingLeft(
+  store: string,
+  run: Promise<unknown>,
+  check: (err: unknown) => boolean,
+): Promise<void> {
   await assert.rejects(run, check);
   assert.deepEqual(leftovers(store), [], 'neither the archive nor a partial file is left');
 }
@@ -381,12 +501,18 @@ test('a source stream that errors mid-way leaves nothing behind', async () => {
   for (const variant of variants) {
     const store = freshDir('store');
     const source = new PassThrough();
-    const tar = execFileSync('tar', ['--create', '--file=-', '-C', makeTree('err').dir, 'ldif'], { maxBuffer: 64 << 20 });
+    const tar = execFileSync('tar', ['--create', '--file=-', '-C', makeTree('err').dir, 'ldif'], {
+      maxBuffer: 64 << 20,
+    });
     source.write(tar.subarray(0, 300_000));
     setTimeout(() => source.destroy(new Error('channel closed by peer')), 50);
     await assertNothingLeft(
       store,
-      ingestArchive(source, { dest: join(store, 'archive'), recipients: variant.encrypted ? await recipients(alice) : undefined, compress: variant.compress }),
+      ingestArchive(source, {
+        dest: join(store, 'archive'),
+        recipients: variant.encrypted ? await recipients(alice) : undefined,
+        compress: variant.compress,
+      }),
       (err) => err instanceof Error && err.message === 'channel closed by peer',
     );
   }
@@ -396,13 +522,20 @@ test('an abort leaves nothing behind and destroys the source', async () => {
   for (const variant of variants) {
     const store = freshDir('store');
     const source = new PassThrough();
-    const tar = execFileSync('tar', ['--create', '--file=-', '-C', makeTree('abort').dir, 'ldif'], { maxBuffer: 64 << 20 });
+    const tar = execFileSync('tar', ['--create', '--file=-', '-C', makeTree('abort').dir, 'ldif'], {
+      maxBuffer: 64 << 20,
+    });
     source.write(tar.subarray(0, 200_000));
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
     await assertNothingLeft(
       store,
-      ingestArchive(source, { dest: join(store, 'archive'), recipients: variant.encrypted ? await recipients(alice) : undefined, compress: variant.compress, signal: controller.signal }),
+      ingestArchive(source, {
+        dest: join(store, 'archive'),
+        recipients: variant.encrypted ? await recipients(alice) : undefined,
+        compress: variant.compress,
+        signal: controller.signal,
+      }),
       (err) => err instanceof Error && err.name === 'AbortError',
     );
     assert.ok(source.destroyed);
@@ -412,16 +545,31 @@ test('an abort leaves nothing behind and destroys the source', async () => {
 test('an already aborted signal touches nothing', async () => {
   const store = freshDir('store');
   const source = new PassThrough();
-  await assertNothingLeft(store, ingestArchive(source, { dest: join(store, 'archive'), recipients: undefined, compress: false, signal: AbortSignal.abort() }), () => true);
+  await assertNothingLeft(
+    store,
+    ingestArchive(source, {
+      dest: join(store, 'archive'),
+      recipients: undefined,
+      compress: false,
+      signal: AbortSignal.abort(),
+    }),
+    () => true,
+  );
   assert.ok(source.destroyed);
 });
 
 test('a truncated tar stream (clean end, no end-of-archive marker) is refused', async () => {
   const store = freshDir('store');
-  const tar = execFileSync('tar', ['--create', '--file=-', '-C', makeTree('trunc').dir, 'ldif'], { maxBuffer: 64 << 20 });
+  const tar = execFileSync('tar', ['--create', '--file=-', '-C', makeTree('trunc').dir, 'ldif'], {
+    maxBuffer: 64 << 20,
+  });
   await assertNothingLeft(
     store,
-    ingestArchive(Readable.from([tar.subarray(0, 512 * 300)]), { dest: join(store, 'archive.tar'), recipients: undefined, compress: false }),
+    ingestArchive(Readable.from([tar.subarray(0, 512 * 300)]), {
+      dest: join(store, 'archive.tar'),
+      recipients: undefined,
+      compress: false,
+    }),
     (err) => err instanceof FleetError && err.kind === 'failure' && /truncated|Truncated/.test(err.message),
   );
 });
@@ -431,10 +579,19 @@ test('after the end-of-archive marker: zeros are fine and cheap, anything else i
   const store = freshDir('store');
   // 200 MiB of padding: the tar Parser alone would buffer all of it (and re-copy it on each write).
   const zeros = Buffer.alloc(1 << 20);
-  const padded = Readable.from((function* () { yield tar; for (let i = 0; i < 200; i++) yield zeros; })());
+  const padded = Readable.from(
+    (function* () {
+      yield tar;
+      for (let i = 0; i < 200; i++) yield zeros;
+    })(),
+  );
   const rssBefore = process.memoryUsage().rss;
   const started = Date.now();
-  const result = await ingestArchive(padded, { dest: join(store, 'padded.tar'), recipients: undefined, compress: true });
+  const result = await ingestArchive(padded, {
+    dest: join(store, 'padded.tar'),
+    recipients: undefined,
+    compress: true,
+  });
   assert.ok(process.memoryUsage().rss - rssBefore < 150 * 1024 * 1024, 'padding is not buffered');
   assert.ok(Date.now() - started < 60_000);
   assert.equal(result.files.length, 2);
@@ -442,7 +599,11 @@ test('after the end-of-archive marker: zeros are fine and cheap, anything else i
 
   const junk = Buffer.concat([tar, Buffer.alloc(1 << 20, 0x41)]);
   await assert.rejects(
-    ingestArchive(Readable.from([junk.subarray(0, tar.length), junk.subarray(tar.length)]), { dest: join(store, 'junk.tar'), recipients: undefined, compress: false }),
+    ingestArchive(Readable.from([junk.subarray(0, tar.length), junk.subarray(tar.length)]), {
+      dest: join(store, 'junk.tar'),
+      recipients: undefined,
+      compress: false,
+    }),
     { message: 'archive stream: tar: data after the end-of-archive marker' },
   );
   assert.deepEqual(leftovers(store), ['padded.tar']);
@@ -454,23 +615,44 @@ test('symlinks, hard links and devices in the source stream are refused', async 
   const store = freshDir('store');
   await assertNothingLeft(
     store,
-    ingestArchive(tarStream(tree.dir), { dest: join(store, 'archive.tar.pgp'), recipients: await recipients(alice), compress: false }),
-    (err) => err instanceof FleetError && err.kind === 'failure' && err.message.includes('entry ldif/passwd: a symbolic link to /etc/passwd'),
+    ingestArchive(tarStream(tree.dir), {
+      dest: join(store, 'archive.tar.pgp'),
+      recipients: await recipients(alice),
+      compress: false,
+    }),
+    (err) =>
+      err instanceof FleetError &&
+      err.kind === 'failure' &&
+      err.message.includes('entry ldif/passwd: a symbolic link to /etc/passwd'),
   );
   for (const type of ['Link', 'CharacterDevice', 'FIFO']) {
     const tar = rawTar([rawEntry({ path: 'x', type, ...(type === 'Link' ? { linkpath: 'y' } : {}) })]);
-    await assertNothingLeft(store, ingestArchive(Readable.from([tar]), { dest: join(store, 'a.tar'), recipients: undefined, compress: false }), (err) => err instanceof FleetError && err.message.startsWith('archive stream: entry x:'));
+    await assertNothingLeft(
+      store,
+      ingestArchive(Readable.from([tar]), { dest: join(store, 'a.tar'), recipients: undefined, compress: false }),
+      (err) => err instanceof FleetError && err.message.startsWith('archive stream: entry x:'),
+    );
   }
   const escape = rawTar([rawEntry({ path: '../x', type: 'File' }, Buffer.from('x'))]);
-  await assertNothingLeft(store, ingestArchive(Readable.from([escape]), { dest: join(store, 'a.tar'), recipients: undefined, compress: false }), (err) => err instanceof FleetError && err.message.includes('.. component'));
+  await assertNothingLeft(
+    store,
+    ingestArchive(Readable.from([escape]), { dest: join(store, 'a.tar'), recipients: undefined, compress: false }),
+    (err) => err instanceof FleetError && err.message.includes('.. component'),
+  );
 });
 
 test('maxFileSize refuses a larger file from its header', async () => {
   const store = freshDir('store');
   await assertNothingLeft(
     store,
-    ingestArchive(tarStream(makeTree('max').dir), { dest: join(store, 'a.tar'), recipients: undefined, compress: false, maxFileSize: 300_000 }),
-    (err) => err instanceof FleetError && /entry ldif\/userroot\.ldif: \d+ bytes, over the limit of 300000/.test(err.message),
+    ingestArchive(tarStream(makeTree('max').dir), {
+      dest: join(store, 'a.tar'),
+      recipients: undefined,
+      compress: false,
+      maxFileSize: 300_000,
+    }),
+    (err) =>
+      err instanceof FleetError && /entry ldif\/userroot\.ldif: \d+ bytes, over the limit of 300000/.test(err.message),
   );
 });
 
@@ -478,7 +660,10 @@ test('an existing destination is never overwritten', async () => {
   const store = freshDir('store');
   const dest = join(store, 'archive.tar');
   writeFileSync(dest, 'previous');
-  await assert.rejects(ingestArchive(tarStream(makeTree('exists').dir), { dest, recipients: undefined, compress: false }), /already exists/);
+  await assert.rejects(
+    ingestArchive(tarStream(makeTree('exists').dir), { dest, recipients: undefined, compress: false }),
+    /already exists/,
+  );
   assert.equal(readFileSync(dest, 'utf8'), 'previous');
   assert.deepEqual(leftovers(store), ['archive.tar']);
 });
@@ -486,14 +671,22 @@ test('an existing destination is never overwritten', async () => {
 test('a full disk is a clean store error and leaves no partial file (tmpfs of 1 MiB)', async () => {
   const mountPoint = freshDir('tmpfs');
   const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint], { encoding: 'utf8' });
-  assert.equal(mount.status, 0, `cannot mount a 1 MiB tmpfs for the ENOSPC test: ${mount.stderr || mount.error?.message}`);
+  assert.equal(
+    mount.status,
+    0,
+    `cannot mount a 1 MiB tmpfs for the ENOSPC test: ${mount.stderr || mount.error?.message}`,
+  );
   try {
     for (const variant of variants) {
       const tree = makeTree('big', (files) => {
         files['bak/db/id2entry.db'] = randomBytes(3 * 1024 * 1024); // incompressible, > 1 MiB
       });
       const dest = join(mountPoint, 'archive');
-      const opts: IngestOptions = { dest, recipients: variant.encrypted ? await recipients(alice) : undefined, compress: variant.compress };
+      const opts: IngestOptions = {
+        dest,
+        recipients: variant.encrypted ? await recipients(alice) : undefined,
+        compress: variant.compress,
+      };
       await assertNothingLeft(mountPoint, ingestArchive(tarStream(tree.dir), opts), (err) => {
         assert.ok(err instanceof FleetError, String(err));
         assert.equal(err.kind, 'failure');
@@ -516,7 +709,11 @@ describe('loadRecipients', () => {
     assert.equal(loaded.keys.length, 2);
     assert.equal(loaded.fingerprints.length, 2);
     for (const fp of loaded.fingerprints) assert.match(fp, /^[0-9A-F]{40}$/);
-    const gpgFingerprint = gpg(['--with-colons', '--list-keys', 'alice@example.test']).toString().split('\n').find((l) => l.startsWith('fpr:'))!.split(':')[9];
+    const gpgFingerprint = gpg(['--with-colons', '--list-keys', 'alice@example.test'])
+      .toString()
+      .split('\n')
+      .find((l) => l.startsWith('fpr:'))!
+      .split(':')[9];
     assert.equal(loaded.fingerprints[0], gpgFingerprint);
   });
 
@@ -532,35 +729,60 @@ describe('loadRecipients', () => {
 
   test('a revoked key is refused', async () => {
     const pair = await makeKey('revoked');
-    const { publicKey } = await openpgp.revokeKey({ key: await openpgp.readPrivateKey({ armoredKey: pair.privateArmored }), format: 'armored' });
+    const { publicKey } = await openpgp.revokeKey({
+      key: await openpgp.readPrivateKey({ armoredKey: pair.privateArmored }),
+      format: 'armored',
+    });
     writeFileSync(pair.publicFile, publicKey);
-    await assert.rejects(loadRecipients([pair.publicFile]), { message: `cannot encrypt to ${pair.publicFile}: the key is revoked` });
+    await assert.rejects(loadRecipients([pair.publicFile]), {
+      message: `cannot encrypt to ${pair.publicFile}: the key is revoked`,
+    });
   });
 
   test('a sign-only key (no encryption subkey) is refused', async () => {
     const pair = await makeKey('signonly', { subkeys: [] } as never);
     await assert.rejects(loadRecipients([pair.publicFile]), (err: unknown) => {
       assert.ok(err instanceof FleetError && err.kind === 'usage');
-      assert.match(err.message, new RegExp(`^cannot encrypt to ${pair.publicFile}: the key has no valid encryption-capable subkey`));
+      assert.match(
+        err.message,
+        new RegExp(`^cannot encrypt to ${pair.publicFile}: the key has no valid encryption-capable subkey`),
+      );
       return true;
     });
   });
 
   test('an expired encryption subkey is refused', async () => {
-    const pair = await makeKey('oldsub', { date: new Date(Date.now() - 7200_000), subkeys: [{ keyExpirationTime: 60 }] } as never);
+    const pair = await makeKey('oldsub', {
+      date: new Date(Date.now() - 7200_000),
+      subkeys: [{ keyExpirationTime: 60 }],
+    } as never);
     await assert.rejects(loadRecipients([pair.publicFile]), /no valid encryption-capable subkey/);
   });
 
   test('a private key file is refused: the controller needs only public keys', async () => {
-    await assert.rejects(loadRecipients([alice.privateFile]), (err: unknown) =>
-      err instanceof FleetError && err.kind === 'usage' && err.message.startsWith(`${alice.privateFile} holds a private key`));
+    await assert.rejects(
+      loadRecipients([alice.privateFile]),
+      (err: unknown) =>
+        err instanceof FleetError &&
+        err.kind === 'usage' &&
+        err.message.startsWith(`${alice.privateFile} holds a private key`),
+    );
   });
 
   test('unreadable, garbage and empty inputs are usage errors', async () => {
     const garbage = join(freshDir('garbage'), 'key.asc');
     writeFileSync(garbage, 'not a key');
-    await assert.rejects(loadRecipients([join(work, 'nope.asc')]), (err: unknown) => err instanceof FleetError && err.kind === 'usage' && err.message.includes('nope.asc'));
-    await assert.rejects(loadRecipients([garbage]), (err: unknown) => err instanceof FleetError && err.kind === 'usage' && err.message.startsWith(`${garbage} is not an OpenPGP public key`));
+    await assert.rejects(
+      loadRecipients([join(work, 'nope.asc')]),
+      (err: unknown) => err instanceof FleetError && err.kind === 'usage' && err.message.includes('nope.asc'),
+    );
+    await assert.rejects(
+      loadRecipients([garbage]),
+      (err: unknown) =>
+        err instanceof FleetError &&
+        err.kind === 'usage' &&
+        err.message.startsWith(`${garbage} is not an OpenPGP public key`),
+    );
     await assert.rejects(loadRecipients([]), (err: unknown) => err instanceof FleetError && err.kind === 'usage');
   });
 });
@@ -577,13 +799,18 @@ describe('loadPrivateKey', () => {
         assert.equal(err.kind, 'auth');
         assert.ok(err.message.startsWith(`cannot unlock ${pair.privateFile}: `));
         if (wrong) assert.equal(err.message, `cannot unlock ${pair.privateFile}: wrong passphrase`);
-        assert.ok(!JSON.stringify({ m: err.message, s: err.stack, c: String(err.cause) }).includes(wrong ?? passphrase));
+        assert.ok(
+          !JSON.stringify({ m: err.message, s: err.stack, c: String(err.cause) }).includes(wrong ?? passphrase),
+        );
         return true;
       });
     }
   });
 
   test('a public key file is not a private key', async () => {
-    await assert.rejects(loadPrivateKey(alice.publicFile), (err: unknown) => err instanceof FleetError && err.kind === 'usage');
+    await assert.rejects(
+      loadPrivateKey(alice.publicFile),
+      (err: unknown) => err instanceof FleetError && err.kind === 'usage',
+    );
   });
 });

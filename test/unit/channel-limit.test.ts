@@ -15,19 +15,21 @@ describe('ChannelLimit', () => {
       let holders = 0;
       let peak = 0;
       let done = 0;
-      await Promise.all(Array.from({ length: 50 }, async (_, i) => {
-        await sleep(Math.floor(Math.random() * 3));
-        const release = await limit.acquire();
-        holders++;
-        peak = Math.max(peak, holders);
-        assert.ok(holders <= max, `${holders} holders with max ${max}`);
-        assert.ok(limit.inUse <= max, `inUse ${limit.inUse}`);
-        await sleep(Math.floor(Math.random() * 5));
-        holders--;
-        release();
-        if (i % 3 === 0) release(); // a second release must change nothing
-        done++;
-      }));
+      await Promise.all(
+        Array.from({ length: 50 }, async (_, i) => {
+          await sleep(Math.floor(Math.random() * 3));
+          const release = await limit.acquire();
+          holders++;
+          peak = Math.max(peak, holders);
+          assert.ok(holders <= max, `${holders} holders with max ${max}`);
+          assert.ok(limit.inUse <= max, `inUse ${limit.inUse}`);
+          await sleep(Math.floor(Math.random() * 5));
+          holders--;
+          release();
+          if (i % 3 === 0) release(); // a second release must change nothing
+          done++;
+        }),
+      );
       assert.equal(done, 50, 'everyone got a turn');
       assert.equal(peak, max, 'the limit is actually used');
       assert.equal(limit.inUse, 0, 'all slots returned');
@@ -46,7 +48,9 @@ describe('ChannelLimit', () => {
     // Only one slot is free: a third holder gets it, a fourth must wait.
     await limit.acquire();
     let fourth = false;
-    void limit.acquire().then(() => { fourth = true; });
+    void limit.acquire().then(() => {
+      fourth = true;
+    });
     await settle();
     assert.equal(fourth, false, 'a double release created a phantom slot');
     r2();
@@ -75,10 +79,12 @@ describe('ChannelLimit', () => {
     const second = await limit.acquire();
     const order: number[] = [];
     const releases = new Map<number, () => void>();
-    const waiters = [1, 2, 3, 4, 5, 6].map((n) => limit.acquire().then((release) => {
-      order.push(n);
-      releases.set(n, release);
-    }));
+    const waiters = [1, 2, 3, 4, 5, 6].map((n) =>
+      limit.acquire().then((release) => {
+        order.push(n);
+        releases.set(n, release);
+      }),
+    );
     await settle();
     assert.deepEqual(order, []);
     first();
@@ -105,10 +111,16 @@ describe('ChannelLimit', () => {
     const limit = new ChannelLimit(1);
     const r = await limit.acquire();
     const order: string[] = [];
-    const early = limit.acquire().then((rel) => { order.push('early'); return rel; });
+    const early = limit.acquire().then((rel) => {
+      order.push('early');
+      return rel;
+    });
     r();
     // Arrives after the release but before the waiter's callback has run.
-    const late = limit.acquire().then((rel) => { order.push('late'); return rel; });
+    const late = limit.acquire().then((rel) => {
+      order.push('late');
+      return rel;
+    });
     (await early)();
     (await late)();
     assert.deepEqual(order, ['early', 'late']);

@@ -25,14 +25,19 @@ interface Run {
 function run(args: string[], timeoutMs = 20_000): Promise<Run> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], {
-      cwd: tmp,
-      timeout: timeoutMs,
-      env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state'), NO_COLOR: '1' },
-    }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr), ms: Date.now() - started });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        cwd: tmp,
+        timeout: timeoutMs,
+        env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state'), NO_COLOR: '1' },
+      },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr), ms: Date.now() - started });
+      },
+    );
   });
 }
 
@@ -71,7 +76,14 @@ describe('cli: help and usage', () => {
   it('--help exits 0 and documents every global option and the exit codes', async () => {
     const r = await run(['--help']);
     assert.equal(r.code, 0, r.stderr);
-    for (const option of [/-i, --inventory <file>/, /--limit <pattern>/, /-v, --verbose/, /--json/, /--log-file <file>/, /--no-color/]) {
+    for (const option of [
+      /-i, --inventory <file>/,
+      /--limit <pattern>/,
+      /-v, --verbose/,
+      /--json/,
+      /--log-file <file>/,
+      /--no-color/,
+    ]) {
       assert.match(r.stdout, option);
     }
     for (const code of [/0 ok/, /1 failure/, /2 usage/, /3 partial/, /4 host unreachable/, /11 lock/, /12 auth/]) {
@@ -152,13 +164,24 @@ describe('cli: inventory check', () => {
   it('--json output is JSON only and describes the hosts', async () => {
     const r = await cli('--json', '-i', SITE, 'inventory', 'check');
     assert.equal(r.code, 0, r.stderr);
-    const doc = JSON.parse(r.stdout) as { deployment: string; file: string; hosts: Array<{ name: string; address: string; ssh: { port: number } }>; warnings: string[] };
+    const doc = JSON.parse(r.stdout) as {
+      deployment: string;
+      file: string;
+      hosts: Array<{ name: string; address: string; ssh: { port: number } }>;
+      warnings: string[];
+    };
     assert.equal(doc.deployment, 'ipa-prod');
-    assert.deepEqual(doc.hosts.map((h) => h.name), ['ipa1.example.com', 'ipa2.example.com', 'ipa3.example.com', 'ipa4.example.com']);
+    assert.deepEqual(
+      doc.hosts.map((h) => h.name),
+      ['ipa1.example.com', 'ipa2.example.com', 'ipa3.example.com', 'ipa4.example.com'],
+    );
     assert.equal(doc.hosts[0]!.address, '192.0.2.11');
     assert.equal(doc.hosts[2]!.ssh.port, 2022);
     assert.ok(Array.isArray(doc.warnings));
-    assert.ok(doc.warnings.some((w) => /identity_file .* does not exist/.test(w)), 'the fixture key does not exist');
+    assert.ok(
+      doc.warnings.some((w) => /identity_file .* does not exist/.test(w)),
+      'the fixture key does not exist',
+    );
   });
 });
 
@@ -172,25 +195,28 @@ describe('cli: ping and lab without hosts', () => {
     writeFileSync(join(dir, 'known_hosts'), '');
     writeFileSync(join(dir, 'dm-password'), 'not-used\n', { mode: 0o600 });
     inventory = join(dir, 'inventory.yml');
-    writeFileSync(inventory, [
-      'all:',
-      '  vars:',
-      '    deployment: nowhere',
-      '    ssh:',
-      '      user: root',
-      `      port: ${await unusedPort()}`,
-      '      identity_file: id_ed25519',
-      '      connect_timeout: 2',
-      '    ldap:',
-      '      instance: EXAMPLE-COM',
-      '      password: file:dm-password',
-      '    suffixes:',
-      '      domain: dc=example,dc=com',
-      '  hosts:',
-      '    h1.example.test:',
-      '      address: 127.0.9.250',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      inventory,
+      [
+        'all:',
+        '  vars:',
+        '    deployment: nowhere',
+        '    ssh:',
+        '      user: root',
+        `      port: ${await unusedPort()}`,
+        '      identity_file: id_ed25519',
+        '      connect_timeout: 2',
+        '    ldap:',
+        '      instance: EXAMPLE-COM',
+        '      password: file:dm-password',
+        '    suffixes:',
+        '      domain: dc=example,dc=com',
+        '  hosts:',
+        '    h1.example.test:',
+        '      address: 127.0.9.250',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('the fixture inventory itself is valid', async () => {
@@ -212,7 +238,10 @@ describe('cli: ping and lab without hosts', () => {
     const r = await cli('--json', '-i', inventory, 'ping');
     assert.equal(r.code, 4, r.stderr);
     const results = JSON.parse(r.stdout) as Array<{ host: string; ok: boolean; kind: string }>;
-    assert.deepEqual(results.map((x) => [x.host, x.ok, x.kind]), [['h1.example.test', false, 'unreachable']]);
+    assert.deepEqual(
+      results.map((x) => [x.host, x.ok, x.kind]),
+      [['h1.example.test', false, 'unreachable']],
+    );
   });
 
   it('lab status in an empty folder exits 2 saying there is no lab', async () => {

@@ -18,11 +18,26 @@ describe('parseCsn', () => {
   });
 
   it('reads the largest field values and upper case, and trims', () => {
-    assert.deepEqual(parseCsn(' FFFFFFFFFFFEFFFD0001\n'), { time: 0xffffffff, seq: 0xfffe, rid: 0xfffd, subseq: 1, raw: 'FFFFFFFFFFFEFFFD0001' });
+    assert.deepEqual(parseCsn(' FFFFFFFFFFFEFFFD0001\n'), {
+      time: 0xffffffff,
+      seq: 0xfffe,
+      rid: 0xfffd,
+      subseq: 1,
+      raw: 'FFFFFFFFFFFEFFFD0001',
+    });
   });
 
   it('refuses anything that is not exactly 20 hex digits', () => {
-    for (const bad of ['', '6b07ff24', '6b07ff2400000001000', '6b07ff240000000100000', '6b07ff24-00000001000', 'g b07ff24000000010000', '0x6b07ff240000000100', '{replicageneration}']) {
+    for (const bad of [
+      '',
+      '6b07ff24',
+      '6b07ff2400000001000',
+      '6b07ff240000000100000',
+      '6b07ff24-00000001000',
+      'g b07ff24000000010000',
+      '0x6b07ff240000000100',
+      '{replicageneration}',
+    ]) {
       assert.equal(parseCsn(bad), undefined, bad);
     }
     assert.equal(parseCsn(undefined), undefined);

@@ -59,11 +59,17 @@ describe('escapeFilterValue', () => {
 
 describe('agreementFilter', () => {
   it('selects replication agreements of one suffix', () => {
-    assert.equal(agreementFilter('dc=ipa,dc=test'), '(&(objectclass=nsds5replicationagreement)(nsDS5ReplicaRoot=dc=ipa,dc=test))');
+    assert.equal(
+      agreementFilter('dc=ipa,dc=test'),
+      '(&(objectclass=nsds5replicationagreement)(nsDS5ReplicaRoot=dc=ipa,dc=test))',
+    );
   });
 
   it('escapes the suffix', () => {
-    assert.equal(agreementFilter('o=a(b)*'), '(&(objectclass=nsds5replicationagreement)(nsDS5ReplicaRoot=o=a\\28b\\29\\2a))');
+    assert.equal(
+      agreementFilter('o=a(b)*'),
+      '(&(objectclass=nsds5replicationagreement)(nsDS5ReplicaRoot=o=a\\28b\\29\\2a))',
+    );
   });
 
   it('parentheses balance for any suffix', () => {
@@ -71,7 +77,10 @@ describe('agreementFilter', () => {
       const f = agreementFilter(suffix);
       let depth = 0;
       for (let i = 0; i < f.length; i++) {
-        if (f[i] === '\\') { i += 2; continue; }
+        if (f[i] === '\\') {
+          i += 2;
+          continue;
+        }
         if (f[i] === '(') depth++;
         if (f[i] === ')') depth--;
         assert.ok(depth >= 0, f);

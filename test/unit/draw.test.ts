@@ -6,14 +6,23 @@ import path from 'node:path';
 import { instance } from '@viz-js/viz';
 import type { Agreement } from '../../src/directory/agreements.js';
 import { UsageError } from '../../src/errors.js';
-import { createRenderer, dotString, renderSvg, topologyDot, toMermaid, writeGraph, type Renderer } from '../../src/topology/draw.js';
+import {
+  createRenderer,
+  dotString,
+  renderSvg,
+  topologyDot,
+  toMermaid,
+  writeGraph,
+  type Renderer,
+} from '../../src/topology/draw.js';
 import type { Finding } from '../../src/topology/findings.js';
 import type { EdgeState, SuffixGraph, Topology, TopologyNode } from '../../src/topology/graph.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: topologies built by hand
 
-const GENERATION_TEXT = 'Error (19) Replication error acquiring replica: The remote replica has a different database generation ID than the local database. You may have to reinitialize the remote replica, or the local replica. (different database generation)';
+const GENERATION_TEXT =
+  'Error (19) Replication error acquiring replica: The remote replica has a different database generation ID than the local database. You may have to reinitialize the remote replica, or the local replica. (different database generation)';
 
 function agreement(to: string, over: Partial<Agreement> = {}): Agreement {
   return {
@@ -44,7 +53,10 @@ function host(name: string, rid: number | undefined, over: Partial<TopologyNode>
 
 function graph(kind: 'domain' | 'ca', nodes: TopologyNode[], specs: EdgeSpec[]): SuffixGraph {
   const edges = specs.map(([from, to, state = 'ok', over = {}]) => ({
-    from, to, state, hasReverse: false,
+    from,
+    to,
+    state,
+    hasReverse: false,
     agreement: agreement(to, { enabled: state !== 'disabled', ...over }),
   }));
   for (const e of edges) e.hasReverse = edges.some((r) => r.from === e.to && r.to === e.from);
@@ -52,7 +64,10 @@ function graph(kind: 'domain' | 'ca', nodes: TopologyNode[], specs: EdgeSpec[]):
 }
 
 function both(a: string, b: string): EdgeSpec[] {
-  return [[a, b], [b, a]];
+  return [
+    [a, b],
+    [b, a],
+  ];
 }
 
 function topology(domain: SuffixGraph, ca?: SuffixGraph): Topology {
@@ -72,24 +87,46 @@ export function healthyChain(): Topology {
 /** a ⇄ b healthy, b → c failing with a generation mismatch (c → b fine), a → old (not in inventory),
  *  c → d one-way, b → d disabled, d unreachable. a and b are CA hosts. */
 export function chainWithProblems(): { topology: Topology; findings: Finding[] } {
-  const a = fqdn('a'); const b = fqdn('b'); const c = fqdn('c'); const d = fqdn('d'); const old = 'old-master.example.org';
-  const domain = graph('domain', [
-    host(a, 3, { ca: true }), host(b, 4, { ca: true }), host(c, 5), host(d, undefined, { reachable: false }),
-    { name: old, inInventory: false, reachable: false, audited: false, ca: false, rid: undefined },
-  ], [
-    ...both(a, b),
-    [b, c, 'failing', { lastUpdateStatus: GENERATION_TEXT }],
-    [c, b],
-    [a, old],
-    [c, d],
-    [b, d, 'disabled'],
-  ]);
-  const ca = graph('ca', [host(a, 1060, { ca: true }), host(b, 1065, { ca: true })], [
-    [a, b],
-    [b, a, 'degraded', { lastUpdateStatus: 'Error (1) Can\'t acquire busy replica' }],
-  ]);
+  const a = fqdn('a');
+  const b = fqdn('b');
+  const c = fqdn('c');
+  const d = fqdn('d');
+  const old = 'old-master.example.org';
+  const domain = graph(
+    'domain',
+    [
+      host(a, 3, { ca: true }),
+      host(b, 4, { ca: true }),
+      host(c, 5),
+      host(d, undefined, { reachable: false }),
+      { name: old, inInventory: false, reachable: false, audited: false, ca: false, rid: undefined },
+    ],
+    [
+      ...both(a, b),
+      [b, c, 'failing', { lastUpdateStatus: GENERATION_TEXT }],
+      [c, b],
+      [a, old],
+      [c, d],
+      [b, d, 'disabled'],
+    ],
+  );
+  const ca = graph(
+    'ca',
+    [host(a, 1060, { ca: true }), host(b, 1065, { ca: true })],
+    [
+      [a, b],
+      [b, a, 'degraded', { lastUpdateStatus: "Error (1) Can't acquire busy replica" }],
+    ],
+  );
   const findings: Finding[] = [
-    { id: 'update-status-red', severity: 'error', hosts: [b, c], suffix: 'domain', message: 'generation ID mismatch', fix: 're-initialize' },
+    {
+      id: 'update-status-red',
+      severity: 'error',
+      hosts: [b, c],
+      suffix: 'domain',
+      message: 'generation ID mismatch',
+      fix: 're-initialize',
+    },
     { id: 'host-unreachable', severity: 'error', hosts: [d], suffix: undefined, message: 'ssh failed', fix: 'check' },
     { id: 'agreement-one-way', severity: 'warning', hosts: [a, old], suffix: 'domain', message: 'one-way', fix: 'add' },
     { id: 'update-status-amber', severity: 'warning', hosts: [b], suffix: 'ca', message: 'busy', fix: 'wait' },
@@ -102,8 +139,16 @@ export function ring(n: number): Topology {
   const names = Array.from({ length: n }, (_, i) => fqdn(`replica${String(i + 1).padStart(2, '0')}`));
   const specs: EdgeSpec[] = names.flatMap((h, i) => both(h, names[(i + 1) % n]!));
   return topology(
-    graph('domain', names.map((h, i) => host(h, 3 + i, { ca: i < 4 })), specs),
-    graph('ca', names.slice(0, 4).map((h, i) => host(h, 1060 + i, { ca: true })), names.slice(0, 4).flatMap((h, i) => both(h, names[(i + 1) % 4]!))),
+    graph(
+      'domain',
+      names.map((h, i) => host(h, 3 + i, { ca: i < 4 })),
+      specs,
+    ),
+    graph(
+      'ca',
+      names.slice(0, 4).map((h, i) => host(h, 1060 + i, { ca: true })),
+      names.slice(0, 4).flatMap((h, i) => both(h, names[(i + 1) % 4]!)),
+    ),
   );
 }
 
@@ -112,13 +157,20 @@ export function mesh(n: number): Topology {
   const names = Array.from({ length: n }, (_, i) => fqdn(`ipa${i + 1}`));
   const specs: EdgeSpec[] = [];
   for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) specs.push(...both(names[i]!, names[j]!));
-  return topology(graph('domain', names.map((h, i) => host(h, 3 + i)), specs));
+  return topology(
+    graph(
+      'domain',
+      names.map((h, i) => host(h, 3 + i)),
+      specs,
+    ),
+  );
 }
 
 /** A 10-host mesh whose problems sit on diameters (whose midpoints are all the circle's center). */
 export function meshWithProblems(): Topology {
   const t = mesh(10);
-  const at = (a: number, b: number) => t.domain.edges.find((e) => e.from === fqdn(`ipa${a}`) && e.to === fqdn(`ipa${b}`))!;
+  const at = (a: number, b: number) =>
+    t.domain.edges.find((e) => e.from === fqdn(`ipa${a}`) && e.to === fqdn(`ipa${b}`))!;
   const set = (a: number, b: number, state: EdgeState, status?: string): void => {
     const e = at(a, b);
     e.state = state;
@@ -149,8 +201,12 @@ function edgeBetween(dot: string, from: string, to: string): string[] {
 
 /** SVG text with Graphviz's character references decoded (it writes `-` as `&#45;`). */
 function svgText(svg: string): string {
-  return svg.replace(/&#(\d+);/g, (_, n: string) => String.fromCodePoint(Number(n)))
-    .replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return svg
+    .replace(/&#(\d+);/g, (_, n: string) => String.fromCodePoint(Number(n)))
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 const DOMAIN = { suffixes: ['domain'] as Array<'domain' | 'ca'> };
@@ -213,12 +269,17 @@ describe('topologyDot', () => {
     assert.match(degraded[0]!, />degraded</);
     assert.equal(edgeLines(dot).length, 8);
     // Hosts.
-    const nodeLine = (id: string): string => dot.split('\n').find((l) => l.trimStart().startsWith(`${dotString(id)} [`))!;
+    const nodeLine = (id: string): string =>
+      dot.split('\n').find((l) => l.trimStart().startsWith(`${dotString(id)} [`))!;
     assert.match(nodeLine('domain:old-master.example.org'), /label="old-master\.example\.org\\n\(not in inventory\)"/);
     assert.match(nodeLine('domain:old-master.example.org'), /style="rounded,filled,dashed"/);
     assert.match(nodeLine(`domain:${d}`), /label="d\\nrid \?\\n\(unreachable\)"/);
     assert.match(nodeLine(`domain:${d}`), /color="#d32f2f"/);
-    assert.match(nodeLine(`domain:${d}`), /fillcolor="#f8c4c4"/, 'host-unreachable is an error about d in every suffix');
+    assert.match(
+      nodeLine(`domain:${d}`),
+      /fillcolor="#f8c4c4"/,
+      'host-unreachable is an error about d in every suffix',
+    );
     assert.match(nodeLine(`domain:${c}`), /fillcolor="#f8c4c4"/);
     assert.match(nodeLine(`domain:${a}`), /fillcolor="#fff4c2"/, 'warning');
     assert.match(nodeLine(`ca:${b}`), /fillcolor="#fff4c2"/, 'the CA warning');
@@ -228,10 +289,16 @@ describe('topologyDot', () => {
   });
 
   it('labels a failing agreement without generation text "error"', () => {
-    const t = topology(graph('domain', [host(fqdn('a'), 3), host(fqdn('b'), 4)], [
-      [fqdn('a'), fqdn('b'), 'failing', { lastUpdateStatus: "Error (-1) Can't contact LDAP server" }],
-      [fqdn('b'), fqdn('a')],
-    ]));
+    const t = topology(
+      graph(
+        'domain',
+        [host(fqdn('a'), 3), host(fqdn('b'), 4)],
+        [
+          [fqdn('a'), fqdn('b'), 'failing', { lastUpdateStatus: "Error (-1) Can't contact LDAP server" }],
+          [fqdn('b'), fqdn('a')],
+        ],
+      ),
+    );
     const [line] = edgeBetween(topologyDot(t, DOMAIN), `domain:${fqdn('a')}`, `domain:${fqdn('b')}`);
     assert.match(line!, />error</);
     assert.doesNotMatch(line!, /generation/);
@@ -246,7 +313,11 @@ describe('topologyDot', () => {
     assert.equal(edgeLines(dot).length, 1);
     // No raw quote from the name ends a string early: every line has balanced unescaped quotes.
     for (const l of dot.split('\n')) {
-      const unescaped = l.replace(/\\./g, '').replace(/<[^\n]*>/g, '').match(/"/g)?.length ?? 0;
+      const unescaped =
+        l
+          .replace(/\\./g, '')
+          .replace(/<[^\n]*>/g, '')
+          .match(/"/g)?.length ?? 0;
       assert.equal(unescaped % 2, 0, l);
     }
     assert.equal(dotString('a\nb\\n"'), '"a\\nb\\\\n\\""');
@@ -268,7 +339,9 @@ describe('topologyDot', () => {
     assert.equal(edgeLines(dotMesh).length, 45);
     // Ring order around the circle: neighbours in the ring are neighbours on the circle.
     const pos = (dot: string, id: string): [number, number] => {
-      const m = new RegExp(`${dotString(id).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\[.*pos="([-\\d.]+),([-\\d.]+)!"`).exec(dot);
+      const m = new RegExp(
+        `${dotString(id).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\[.*pos="([-\\d.]+),([-\\d.]+)!"`,
+      ).exec(dot);
       assert.ok(m, id);
       return [Number(m[1]), Number(m[2])];
     };
@@ -319,11 +392,18 @@ describe('toMermaid', () => {
 
 describe('renderSvg', () => {
   let renderer: Renderer;
-  before(async () => { renderer = await createRenderer(); });
+  before(async () => {
+    renderer = await createRenderer();
+  });
 
   it('renders every fixture with every host label', async () => {
     const { topology: problems, findings } = chainWithProblems();
-    const cases: Array<[Topology, Finding[]]> = [[healthyChain(), []], [problems, findings], [ring(10), []], [mesh(10), []]];
+    const cases: Array<[Topology, Finding[]]> = [
+      [healthyChain(), []],
+      [problems, findings],
+      [ring(10), []],
+      [mesh(10), []],
+    ];
     for (const [t, f] of cases) {
       const svg = svgText(renderer.svg(topologyDot(t, { ...BOTH, findings: f })));
       assert.match(svg, /<svg /);
@@ -346,7 +426,13 @@ describe('renderSvg', () => {
   it('lays the fixtures out without a Graphviz warning (no touching nodes, known text metrics)', async () => {
     const viz = await instance();
     const { topology: problems, findings } = chainWithProblems();
-    for (const [t, f] of [[healthyChain(), []], [problems, findings], [ring(10), []], [mesh(10), []], [meshWithProblems(), []]] as Array<[Topology, Finding[]]>) {
+    for (const [t, f] of [
+      [healthyChain(), []],
+      [problems, findings],
+      [ring(10), []],
+      [mesh(10), []],
+      [meshWithProblems(), []],
+    ] as Array<[Topology, Finding[]]>) {
       const result = viz.render(topologyDot(t, { ...BOTH, findings: f }), { format: 'svg' });
       assert.equal(result.status, 'success');
       assert.deepEqual(result.errors, []);
@@ -355,31 +441,53 @@ describe('renderSvg', () => {
 
   it('keeps edge labels of a mesh apart, and out of its center', () => {
     // Each node and edge follows a comment naming it: leave the legend's out.
-    const svg = svgText(renderer.svg(topologyDot(meshWithProblems(), DOMAIN))).split(/(?=<!-- )/).filter((part) => !part.startsWith('<!-- legend:')).join('');
-    const labels = [...svg.matchAll(/<text [^>]*x="([-\d.]+)" y="([-\d.]+)"[^>]*>(degraded|disabled|error|generation ID mismatch|one-way)<\/text>/g)]
-      .map((m) => ({ x: Number(m[1]), y: Number(m[2]), text: m[3]! }));
-    assert.deepEqual(labels.map((l) => l.text).sort(), ['degraded', 'disabled', 'error', 'generation ID mismatch', 'generation ID mismatch', 'one-way']);
+    const svg = svgText(renderer.svg(topologyDot(meshWithProblems(), DOMAIN)))
+      .split(/(?=<!-- )/)
+      .filter((part) => !part.startsWith('<!-- legend:'))
+      .join('');
+    const labels = [
+      ...svg.matchAll(
+        /<text [^>]*x="([-\d.]+)" y="([-\d.]+)"[^>]*>(degraded|disabled|error|generation ID mismatch|one-way)<\/text>/g,
+      ),
+    ].map((m) => ({ x: Number(m[1]), y: Number(m[2]), text: m[3]! }));
+    assert.deepEqual(labels.map((l) => l.text).sort(), [
+      'degraded',
+      'disabled',
+      'error',
+      'generation ID mismatch',
+      'generation ID mismatch',
+      'one-way',
+    ]);
     for (const [i, a] of labels.entries()) {
       for (const b of labels.slice(i + 1)) {
         const apart = Math.abs(a.y - b.y) >= 10 || Math.abs(a.x - b.x) >= (a.text.length + b.text.length) * 2.5;
         assert.ok(apart, `${a.text} (${a.x},${a.y}) and ${b.text} (${b.x},${b.y}) overlap`);
       }
     }
-    const nodes = [...svg.matchAll(/<text [^>]*x="([-\d.]+)" y="([-\d.]+)"[^>]*>ipa\d+<\/text>/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+    const nodes = [...svg.matchAll(/<text [^>]*x="([-\d.]+)" y="([-\d.]+)"[^>]*>ipa\d+<\/text>/g)].map(
+      (m) => [Number(m[1]), Number(m[2])] as const,
+    );
     const cx = nodes.reduce((s, n) => s + n[0], 0) / nodes.length;
     const cy = nodes.reduce((s, n) => s + n[1], 0) / nodes.length;
     for (const l of labels) assert.ok(Math.hypot(l.x - cx, l.y - cy) > 40, `${l.text} at the center`);
   });
 
   it('reports a DOT syntax error as a FleetError', () => {
-    assert.throws(() => renderer.svg('digraph { a -> '), (e: unknown) => e instanceof Error && e.name === 'FleetError' && /syntax error/.test(e.message));
+    assert.throws(
+      () => renderer.svg('digraph { a -> '),
+      (e: unknown) => e instanceof Error && e.name === 'FleetError' && /syntax error/.test(e.message),
+    );
   });
 });
 
 describe('writeGraph', () => {
   let dir: string;
-  before(async () => { dir = await mkdtemp(path.join(tmpdir(), 'ipa-fleet-draw-')); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'ipa-fleet-draw-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('picks the format from the extension', async () => {
     const t = healthyChain();

@@ -30,7 +30,9 @@ const BIN = join(ROOT, 'bin/ipa-fleet.js');
 let tmp: string;
 let counter = 0;
 const contexts: RunContext[] = [];
-before(() => { tmp = mkdtempSync(join(tmpdir(), 'ipa-fleet-engine-bugs-')); });
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'ipa-fleet-engine-bugs-'));
+});
 after(() => {
   for (const ctx of contexts) ctx.log.close();
   rmSync(tmp, { recursive: true, force: true });
@@ -48,18 +50,32 @@ const INVENTORY_TEXT = [
   '    c.b.test: {}',
   '',
 ].join('\n');
-const INVENTORY = parseInventory(INVENTORY_TEXT, '/fixtures/bugs.yaml', { homeDir: '/home/t', hasLocalKnownHosts: false });
+const INVENTORY = parseInventory(INVENTORY_TEXT, '/fixtures/bugs.yaml', {
+  homeDir: '/home/t',
+  hasLocalKnownHosts: false,
+});
 
 function context(signal?: AbortSignal): RunContext {
-  const ctx = createRunContext({ logFile: join(tmp, `log-${++counter}`, 'ipa-fleet.log'), verbosity: 0, ...(signal ? { signal } : {}) });
+  const ctx = createRunContext({
+    logFile: join(tmp, `log-${++counter}`, 'ipa-fleet.log'),
+    verbosity: 0,
+    ...(signal ? { signal } : {}),
+  });
   contexts.push(ctx);
   return ctx;
 }
 
 /** One fake action `fake` whose behaviour is given per host; `started` records hosts in start order. */
-function registryWith(started: string[], behave: (host: string, signal: AbortSignal) => Promise<TaskOutcome>): ActionRegistry {
+function registryWith(
+  started: string[],
+  behave: (host: string, signal: AbortSignal) => Promise<TaskOutcome>,
+): ActionRegistry {
   const fake: ActionDefinition = {
-    name: 'fake', description: 'test', destructive: false, needsFacts: false, params: {},
+    name: 'fake',
+    description: 'test',
+    destructive: false,
+    needsFacts: false,
+    params: {},
     async run(ctx) {
       started.push(ctx.host.name);
       return behave(ctx.host.name, ctx.signal);
@@ -69,18 +85,47 @@ function registryWith(started: string[], behave: (host: string, signal: AbortSig
 }
 
 function planOf(registry: ActionRegistry): Plan {
-  const playbook = parsePlaybook('name: bugs\nsteps:\n  - {name: one, action: fake, hosts: all}\n', '/fixtures/bugs-pb.yaml', registry);
-  return buildPlan({ playbook, inventory: INVENTORY, registry, params: {}, limit: undefined, facts: new Map(), createdAt: '2025-01-01T00:00:00.000Z' });
+  const playbook = parsePlaybook(
+    'name: bugs\nsteps:\n  - {name: one, action: fake, hosts: all}\n',
+    '/fixtures/bugs-pb.yaml',
+    registry,
+  );
+  return buildPlan({
+    playbook,
+    inventory: INVENTORY,
+    registry,
+    params: {},
+    limit: undefined,
+    facts: new Map(),
+    createdAt: '2025-01-01T00:00:00.000Z',
+  });
 }
 
-async function runPlan(plan: Plan, registry: ActionRegistry, forks: number, ctx: RunContext, onEvent?: (e: FleetEvent) => void) {
+async function runPlan(
+  plan: Plan,
+  registry: ActionRegistry,
+  forks: number,
+  ctx: RunContext,
+  onEvent?: (e: FleetEvent) => void,
+) {
   const state = join(tmp, `state-${++counter}`);
   const journal = await RunJournal.create(state, 'run', plan);
   const events = new EventStream();
   if (onEvent) events.on(onEvent);
   const transport = new Transport(INVENTORY, ctx);
   try {
-    const result = await execute({ plan, registry, inventory: INVENTORY, transport, run: ctx, events, journal, facts: new Map(), forks, alreadyDone: new Set() });
+    const result = await execute({
+      plan,
+      registry,
+      inventory: INVENTORY,
+      transport,
+      run: ctx,
+      events,
+      journal,
+      facts: new Map(),
+      forks,
+      alreadyDone: new Set(),
+    });
     return { result, entries: (await RunJournal.open(state, 'run')).entries };
   } finally {
     await transport.close();
@@ -105,7 +150,10 @@ describe('engine regressions: executor', () => {
     assert.deepEqual(started, ['a.b.test']);
     assert.equal(result.statuses.get('01-one:b.b.test'), 'not-run');
     assert.equal(result.statuses.get('01-one:c.b.test'), 'not-run');
-    assert.deepEqual(entries.filter((e) => e.type === 'task.started').map((e) => (e as { host: string }).host), ['a.b.test']);
+    assert.deepEqual(
+      entries.filter((e) => e.type === 'task.started').map((e) => (e as { host: string }).host),
+      ['a.b.test'],
+    );
   });
 
   // Same line: after Ctrl-C the queued tasks start with an already aborted signal (a real exec would
@@ -125,7 +173,10 @@ describe('engine regressions: executor', () => {
     const { result, entries } = await runPlan(plan, registry, 1, context(controller.signal));
     assert.equal(result.state, 'interrupted');
     assert.deepEqual(started, ['a.b.test'], 'nothing starts after Ctrl-C');
-    assert.deepEqual(entries.filter((e) => e.type === 'task.started').map((e) => (e as { host: string }).host), ['a.b.test']);
+    assert.deepEqual(
+      entries.filter((e) => e.type === 'task.started').map((e) => (e as { host: string }).host),
+      ['a.b.test'],
+    );
   });
 });
 
@@ -136,15 +187,26 @@ describe('engine regressions: journal', () => {
   it('an entry appended after a line cut short by a crash is kept', async () => {
     const state = join(tmp, 'journal-crash');
     const journal = await RunJournal.create(state, 'crashed-run', {
-      version: 1, playbook: { name: 'p', file: '/p', sha256: 'x', description: '' }, inventory: { file: '/i', deployment: 'd' },
-      params: {}, limit: undefined, createdAt: 'x', skippedSteps: [], destructive: false, needsFacts: false, tasks: [],
+      version: 1,
+      playbook: { name: 'p', file: '/p', sha256: 'x', description: '' },
+      inventory: { file: '/i', deployment: 'd' },
+      params: {},
+      limit: undefined,
+      createdAt: 'x',
+      skippedSteps: [],
+      destructive: false,
+      needsFacts: false,
+      tasks: [],
     });
     journal.append({ at: 't1', type: 'run.started', pid: 1 });
     appendFileSync(join(journal.dir, 'journal.jsonl'), '{"at":"t2","type":"task.fini');
     journal.append({ at: 't3', type: 'run.resumed', pid: 2 });
     const { entries } = await RunJournal.open(state, 'crashed-run');
     // Expected: t1 and t3; actual: only t1 (t3 shares the line with the fragment).
-    assert.deepEqual(entries.map((e) => e.at), ['t1', 't3']);
+    assert.deepEqual(
+      entries.map((e) => e.at),
+      ['t1', 't3'],
+    );
   });
 });
 
@@ -165,62 +227,89 @@ describe('engine regressions: parameters', () => {
   // `case 'string'` branch only refuses non-null objects). `{{ note }}` renders "null" and `when: note` is true.
   it('an empty default: is no value, not the text "null"', () => {
     const registry = defaultRegistry();
-    const playbook = parsePlaybook([
-      'name: empty-default',
-      'params:',
-      '  note:',
-      '    type: string',
-      '    default:',
-      'steps:',
-      '  - action: exec',
-      '    hosts: all',
-      '    when: note',
-      '    with: {command: "logger {{ note }}"}',
-      '',
-    ].join('\n'), '/fixtures/empty-default.yaml', registry);
+    const playbook = parsePlaybook(
+      [
+        'name: empty-default',
+        'params:',
+        '  note:',
+        '    type: string',
+        '    default:',
+        'steps:',
+        '  - action: exec',
+        '    hosts: all',
+        '    when: note',
+        '    with: {command: "logger {{ note }}"}',
+        '',
+      ].join('\n'),
+      '/fixtures/empty-default.yaml',
+      registry,
+    );
     const params = resolveParams(playbook, [], INVENTORY);
     assert.notEqual(params.note, 'null');
-    const plan = buildPlan({ playbook, inventory: INVENTORY, registry, params, limit: undefined, facts: new Map(), createdAt: 'x' });
+    const plan = buildPlan({
+      playbook,
+      inventory: INVENTORY,
+      registry,
+      params,
+      limit: undefined,
+      facts: new Map(),
+      createdAt: 'x',
+    });
     assert.ok(!plan.tasks.some((t) => t.params.command === 'logger null'), 'no command gets the word null');
   });
 });
 
 describe('engine regressions: loader messages point at the key they name', () => {
   const fails = (text: string, line: number, key: string): void => {
-    assert.throws(() => parsePlaybook(text, '/pb.yaml', defaultRegistry()), (err: unknown) => {
-      assert.ok(err instanceof InventoryError);
-      assert.equal(err.key, key, err.message);
-      assert.equal(err.line, line, err.message);
-      return true;
-    });
+    assert.throws(
+      () => parsePlaybook(text, '/pb.yaml', defaultRegistry()),
+      (err: unknown) => {
+        assert.ok(err instanceof InventoryError);
+        assert.equal(err.key, key, err.message);
+        assert.equal(err.line, line, err.message);
+        return true;
+      },
+    );
   };
 
   // src/playbook/load.ts parsePlaybook(): `fail(step.at.line, 'steps[N].name', …)` uses the line of
   // the step's first key, not the line of its `name:`.
   it('a duplicate step name is reported at the name: line', () => {
-    fails([
-      'name: x',
-      'steps:',
-      '  - action: facts',
-      '    name: same',
-      '    hosts: all',
-      '  - action: facts',
-      '    name: same', // line 7
-      '    hosts: all',
-      '',
-    ].join('\n'), 7, 'steps[1].name');
+    fails(
+      [
+        'name: x',
+        'steps:',
+        '  - action: facts',
+        '    name: same',
+        '    hosts: all',
+        '  - action: facts',
+        '    name: same', // line 7
+        '    hosts: all',
+        '',
+      ].join('\n'),
+      7,
+      'steps[1].name',
+    );
   });
 
   // src/playbook/load.ts parseStep(): a missing required parameter is reported at `withNode.line`, the
   // line of the with mapping's first entry (here `creates:`, line 6), not the `with:` line (5).
   it('a missing required with parameter is reported at the with: line', () => {
-    fails('name: x\nsteps:\n  - action: exec\n    hosts: all\n    with:\n      creates: /tmp/x\n', 5, 'steps[0].with.command');
+    fails(
+      'name: x\nsteps:\n  - action: exec\n    hosts: all\n    with:\n      creates: /tmp/x\n',
+      5,
+      'steps[0].with.command',
+    );
   });
 
   // src/playbook/load.ts parseParam(): `checkKeys(map, PARAM_KEYS, fail)` is called without the
   // `where` argument, so the key is `color` instead of `params.keep.color` (steps pass `steps[N]`).
   it('an unknown key in a parameter names its full path', () => {
-    fails('name: x\nparams:\n  keep:\n    type: boolean\n    color: red\nsteps:\n  - {action: facts, hosts: all}\n', 5, 'params.keep.color');
+    fails(
+      'name: x\nparams:\n  keep:\n    type: boolean\n    color: red\nsteps:\n  - {action: facts, hosts: all}\n',
+      5,
+      'params.keep.color',
+    );
   });
 });
 
@@ -236,16 +325,31 @@ describe('engine regressions: resume', () => {
     mkdirSync(elsewhere);
     writeFileSync(join(dir, 'inv.yml'), INVENTORY_TEXT);
     writeFileSync(join(dir, 'wait.yaml'), 'name: wait\nsteps:\n  - {action: pause, hosts: all, with: {seconds: 0}}\n');
-    const cli = (cwd: string, ...args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [BIN, '--log-file', join(tmp, 'resume-log', 'ipa-fleet.log'), ...args], {
-        cwd, timeout: 20_000, env: { ...process.env, XDG_STATE_HOME: join(tmp, 'resume-state'), NO_COLOR: '1' },
-      }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: String(stdout), stderr: String(stderr) }));
-    });
+    const cli = (cwd: string, ...args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [BIN, '--log-file', join(tmp, 'resume-log', 'ipa-fleet.log'), ...args],
+          {
+            cwd,
+            timeout: 20_000,
+            env: { ...process.env, XDG_STATE_HOME: join(tmp, 'resume-state'), NO_COLOR: '1' },
+          },
+          (err, stdout, stderr) =>
+            resolve({
+              code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
+              stdout: String(stdout),
+              stderr: String(stderr),
+            }),
+        );
+      });
     const first = await cli(dir, 'run', 'wait.yaml', '-i', 'inv.yml', '--yes');
     assert.equal(first.code, 0, first.stderr);
     const runId = /^run (\S+): succeeded/m.exec(first.stdout)?.[1];
     assert.ok(runId, first.stdout);
-    const planFile = JSON.parse(readFileSync(join(tmp, 'resume-state', 'ipa-fleet', 'runs', runId, 'plan.json'), 'utf8')) as Plan;
+    const planFile = JSON.parse(
+      readFileSync(join(tmp, 'resume-state', 'ipa-fleet', 'runs', runId, 'plan.json'), 'utf8'),
+    ) as Plan;
     assert.ok(planFile.inventory.file.length > 0);
     const again = await cli(elsewhere, 'run', '--resume', runId);
     // Expected: exit 0 (every task already done); actual: exit 2, "inv.yml: cannot read the inventory: no such file".

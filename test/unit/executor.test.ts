@@ -24,23 +24,29 @@ import { Transport } from '../../src/transport/transport.js';
 let tmp: string;
 let counter = 0;
 const contexts: RunContext[] = [];
-before(() => { tmp = mkdtempSync(join(tmpdir(), 'ipa-fleet-executor-')); });
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'ipa-fleet-executor-'));
+});
 after(() => {
   for (const ctx of contexts) ctx.log.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
 function inventoryFor(deployment: string, domain: string, hosts = ['a', 'b', 'c', 'd']): Inventory {
-  return parseInventory([
-    'all:',
-    '  vars:',
-    `    deployment: ${deployment}`,
-    '    ldap: {instance: T, password: env:T_DM}',
-    '    suffixes: {domain: "dc=t"}',
-    '  hosts:',
-    ...hosts.map((h) => `    ${h}.${domain}: {}`),
-    '',
-  ].join('\n'), `/fixtures/${deployment}.yaml`, { homeDir: '/home/t', hasLocalKnownHosts: false });
+  return parseInventory(
+    [
+      'all:',
+      '  vars:',
+      `    deployment: ${deployment}`,
+      '    ldap: {instance: T, password: env:T_DM}',
+      '    suffixes: {domain: "dc=t"}',
+      '  hosts:',
+      ...hosts.map((h) => `    ${h}.${domain}: {}`),
+      '',
+    ].join('\n'),
+    `/fixtures/${deployment}.yaml`,
+    { homeDir: '/home/t', hasLocalKnownHosts: false },
+  );
 }
 
 const INVENTORY = inventoryFor('xdep', 'x.test');
@@ -120,8 +126,13 @@ function fakeRegistry(rec: Recorder, behave: Behaviour): ActionRegistry {
 function planFor(yaml: string, registry: ActionRegistry, inventory = INVENTORY): Plan {
   const playbook = parsePlaybook(yaml, '/fixtures/executor.yaml', registry);
   return buildPlan({
-    playbook, inventory, registry, params: resolveParams(playbook, [], inventory),
-    limit: undefined, facts: new Map(), createdAt: '2025-01-01T00:00:00.000Z',
+    playbook,
+    inventory,
+    registry,
+    params: resolveParams(playbook, [], inventory),
+    limit: undefined,
+    facts: new Map(),
+    createdAt: '2025-01-01T00:00:00.000Z',
   });
 }
 
@@ -138,13 +149,25 @@ interface Outcome {
   runId: string;
 }
 
-async function run(plan: Plan, registry: ActionRegistry, opts: {
-  forks?: number; alreadyDone?: string[]; signal?: AbortSignal; inventory?: Inventory; onEvent?: (e: FleetEvent) => void;
-} = {}): Promise<Outcome> {
+async function run(
+  plan: Plan,
+  registry: ActionRegistry,
+  opts: {
+    forks?: number;
+    alreadyDone?: string[];
+    signal?: AbortSignal;
+    inventory?: Inventory;
+    onEvent?: (e: FleetEvent) => void;
+  } = {},
+): Promise<Outcome> {
   const dir = join(tmp, `run-${++counter}`);
   mkdirSync(dir);
   const inventory = opts.inventory ?? INVENTORY;
-  const ctx = createRunContext({ logFile: join(dir, 'log', 'ipa-fleet.log'), verbosity: 0, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const ctx = createRunContext({
+    logFile: join(dir, 'log', 'ipa-fleet.log'),
+    verbosity: 0,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   contexts.push(ctx);
   const state = join(dir, 'state');
   const runId = newRunId(plan.playbook.name);
@@ -156,8 +179,16 @@ async function run(plan: Plan, registry: ActionRegistry, opts: {
   const transport = new Transport(inventory, ctx);
   try {
     const result = await execute({
-      plan, registry, inventory, transport, run: ctx, events, journal, facts: new Map(),
-      forks: opts.forks ?? 10, alreadyDone: new Set(opts.alreadyDone ?? []),
+      plan,
+      registry,
+      inventory,
+      transport,
+      run: ctx,
+      events,
+      journal,
+      facts: new Map(),
+      forks: opts.forks ?? 10,
+      alreadyDone: new Set(opts.alreadyDone ?? []),
     });
     const { entries } = await RunJournal.open(state, runId);
     return { result, events: seen, entries, runId };
@@ -173,13 +204,19 @@ describe('executor: order and caps', () => {
     const rec = new Recorder();
     // Different durations per host, so a wrong order would show.
     const delay: Record<string, number> = { [A]: 30, [B]: 5, [C]: 15, [D]: 1 };
-    const registry = fakeRegistry(rec, async (_tag, host) => { await sleep(delay[host]!); return ok(); });
-    const plan = planFor(`name: order
+    const registry = fakeRegistry(rec, async (_tag, host) => {
+      await sleep(delay[host]!);
+      return ok();
+    });
+    const plan = planFor(
+      `name: order
 steps:
   - {name: one, action: fake, hosts: all, with: {tag: s1}}
   - {name: two, action: fake, hosts: all, serial: 2, with: {tag: s2}}
   - {name: three, action: fake, hosts: "${B}", with: {tag: s3}}
-`, registry);
+`,
+      registry,
+    );
     assert.equal(plan.tasks.length, 9);
     const { result } = await run(plan, registry);
     assert.equal(result.state, 'succeeded');
@@ -188,11 +225,18 @@ steps:
     let checked = 0;
     for (const t of plan.tasks) {
       for (const dep of t.dependsOn) {
-        assert.ok(rec.at('end', keyOf(plan, dep)) < rec.at('start', keyOf(plan, t.id)), `${dep} ended before ${t.id} started`);
+        assert.ok(
+          rec.at('end', keyOf(plan, dep)) < rec.at('start', keyOf(plan, t.id)),
+          `${dep} ended before ${t.id} started`,
+        );
         checked++;
       }
     }
-    assert.equal(checked, 2 * 4 + 2 * 2 + 4, 'dependencies checked: first batch on step one, second batch on the first, step three on step two');
+    assert.equal(
+      checked,
+      2 * 4 + 2 * 2 + 4,
+      'dependencies checked: first batch on step one, second batch on the first, step three on step two',
+    );
     // Within the first step nothing held the tasks back: all four were running together.
     assert.equal(rec.maxByTag.get('s1'), 4);
     assert.equal(rec.maxByTag.get('s2'), 2, 'serial: 2');
@@ -201,11 +245,17 @@ steps:
   for (const forks of [1, 2, 3]) {
     it(`--forks ${forks} caps the tasks running at once, with more tasks ready`, async () => {
       const rec = new Recorder();
-      const registry = fakeRegistry(rec, async () => { await sleep(15); return ok(); });
-      const plan = planFor(`name: forks
+      const registry = fakeRegistry(rec, async () => {
+        await sleep(15);
+        return ok();
+      });
+      const plan = planFor(
+        `name: forks
 steps:
   - {name: wide, action: fake, hosts: all, with: {tag: w}}
-`, registry);
+`,
+        registry,
+      );
       const { result } = await run(plan, registry, { forks });
       assert.equal(result.state, 'succeeded');
       assert.equal(rec.started().length, 4);
@@ -215,13 +265,19 @@ steps:
 
   it("a step's concurrency caps its tasks while forks would allow more; a step without it is not capped", async () => {
     const rec = new Recorder();
-    const registry = fakeRegistry(rec, async () => { await sleep(15); return ok(); });
-    const plan = planFor(`name: conc
+    const registry = fakeRegistry(rec, async () => {
+      await sleep(15);
+      return ok();
+    });
+    const plan = planFor(
+      `name: conc
 steps:
   - {name: capped, action: fake, hosts: all, concurrency: 2, with: {tag: capped}}
   - {name: free, action: fake, hosts: all, with: {tag: free}}
   - {name: single, action: fake, hosts: all, concurrency: 1, with: {tag: single}}
-`, registry);
+`,
+      registry,
+    );
     const { result } = await run(plan, registry, { forks: 10 });
     assert.equal(result.state, 'succeeded');
     assert.equal(rec.maxByTag.get('capped'), 2);
@@ -242,11 +298,14 @@ describe('executor: failures and recap', () => {
       await sleep(tag === 's1' ? 40 : 1);
       return ok('changed');
     });
-    const plan = planFor(`name: stop
+    const plan = planFor(
+      `name: stop
 steps:
   - {name: first, action: fake, hosts: all, with: {tag: s1}}
   - {name: second, action: fake, hosts: all, with: {tag: s2}}
-`, registry);
+`,
+      registry,
+    );
     const { result, events, entries } = await run(plan, registry);
     assert.equal(result.state, 'failed');
     assert.deepEqual(rec.started().sort(), [`s1@${A}`, `s1@${B}`, `s1@${C}`, `s1@${D}`]);
@@ -264,17 +323,29 @@ steps:
     assert.ok(!events.some((e) => e.type === 'task.started' && e.taskId.startsWith('02-')), 'no step 2 event');
     assert.ok(!entries.some((e) => e.type === 'task.started' && e.taskId.startsWith('02-')), 'no step 2 journal entry');
     const failed = entries.find((e) => e.type === 'task.finished' && e.taskId === `01-first:${B}`);
-    assert.deepEqual(failed && { status: (failed as { status: string }).status, error: (failed as { error?: string }).error }, { status: 'failed', error: `${B}: fake: boom` });
-    assert.deepEqual(entries.at(-1), { at: (entries.at(-1) as { at: string }).at, type: 'run.finished', state: 'failed' });
+    assert.deepEqual(
+      failed && { status: (failed as { status: string }).status, error: (failed as { error?: string }).error },
+      { status: 'failed', error: `${B}: fake: boom` },
+    );
+    assert.deepEqual(entries.at(-1), {
+      at: (entries.at(-1) as { at: string }).at,
+      type: 'run.finished',
+      state: 'failed',
+    });
   });
 
   it('a FleetError from an action is kept as it is', async () => {
     const rec = new Recorder();
-    const registry = fakeRegistry(rec, async () => { throw new FleetError('unreachable', `${A}: cannot reach ssh`, { host: A }); });
-    const plan = planFor(`name: typed
+    const registry = fakeRegistry(rec, async () => {
+      throw new FleetError('unreachable', `${A}: cannot reach ssh`, { host: A });
+    });
+    const plan = planFor(
+      `name: typed
 steps:
   - {name: only, action: fake, hosts: "${A}", with: {tag: t}}
-`, registry);
+`,
+      registry,
+    );
     const { result } = await run(plan, registry);
     assert.equal(result.state, 'failed');
     assert.equal(result.failures[0]!.error.kind, 'unreachable');
@@ -284,8 +355,14 @@ steps:
   it('the recap counts ok, changed, failed and skipped per host', async () => {
     const rec = new Recorder();
     const outcomes: Record<string, TaskOutcome['status'] | 'fail'> = {
-      [`s1@${A}`]: 'ok', [`s1@${B}`]: 'changed', [`s1@${C}`]: 'skipped', [`s1@${D}`]: 'ok',
-      [`s2@${A}`]: 'changed', [`s2@${B}`]: 'ok', [`s2@${C}`]: 'fail', [`s2@${D}`]: 'ok',
+      [`s1@${A}`]: 'ok',
+      [`s1@${B}`]: 'changed',
+      [`s1@${C}`]: 'skipped',
+      [`s1@${D}`]: 'ok',
+      [`s2@${A}`]: 'changed',
+      [`s2@${B}`]: 'ok',
+      [`s2@${C}`]: 'fail',
+      [`s2@${D}`]: 'ok',
     };
     const registry = fakeRegistry(rec, async (tag, host) => {
       await sleep(3);
@@ -293,12 +370,15 @@ steps:
       if (o === 'fail') throw new Error('nope');
       return ok(o);
     });
-    const plan = planFor(`name: recap
+    const plan = planFor(
+      `name: recap
 steps:
   - {name: one, action: fake, hosts: all, with: {tag: s1}}
   - {name: two, action: fake, hosts: all, with: {tag: s2}}
   - {name: three, action: fake, hosts: all, with: {tag: s3}}
-`, registry);
+`,
+      registry,
+    );
     const { result, entries } = await run(plan, registry);
     assert.equal(result.state, 'failed');
     assert.deepEqual(result.recap, {
@@ -308,11 +388,18 @@ steps:
       [D]: { ok: 2, changed: 0, failed: 0, skipped: 0 },
     });
     // The journal says the same, task by task.
-    const finished = Object.fromEntries(entries.filter((e) => e.type === 'task.finished')
-      .map((e) => [e.taskId, (e as { status: string }).status]));
+    const finished = Object.fromEntries(
+      entries.filter((e) => e.type === 'task.finished').map((e) => [e.taskId, (e as { status: string }).status]),
+    );
     assert.deepEqual(finished, {
-      [`01-one:${A}`]: 'ok', [`01-one:${B}`]: 'changed', [`01-one:${C}`]: 'skipped', [`01-one:${D}`]: 'ok',
-      [`02-two:${A}`]: 'changed', [`02-two:${B}`]: 'ok', [`02-two:${C}`]: 'failed', [`02-two:${D}`]: 'ok',
+      [`01-one:${A}`]: 'ok',
+      [`01-one:${B}`]: 'changed',
+      [`01-one:${C}`]: 'skipped',
+      [`01-one:${D}`]: 'ok',
+      [`02-two:${A}`]: 'changed',
+      [`02-two:${B}`]: 'ok',
+      [`02-two:${C}`]: 'failed',
+      [`02-two:${D}`]: 'ok',
     });
     for (const h of [A, B, C, D]) assert.equal(result.statuses.get(`03-three:${h}`), 'not-run');
   });
@@ -321,12 +408,18 @@ steps:
 describe('executor: resume and interruption', () => {
   it('tasks already done are not run again; they emit task.skipped-done and count as done for dependencies', async () => {
     const rec = new Recorder();
-    const registry = fakeRegistry(rec, async () => { await sleep(1); return ok('changed'); });
-    const plan = planFor(`name: resume
+    const registry = fakeRegistry(rec, async () => {
+      await sleep(1);
+      return ok('changed');
+    });
+    const plan = planFor(
+      `name: resume
 steps:
   - {name: one, action: fake, hosts: "${A},${B}", with: {tag: s1}}
   - {name: two, action: fake, hosts: "${A},${B}", with: {tag: s2}}
-`, registry);
+`,
+      registry,
+    );
     const done = [`01-one:${A}`, `01-one:${B}`, `02-two:${A}`];
     const { result, events, entries } = await run(plan, registry, { alreadyDone: done });
     assert.equal(result.state, 'succeeded');
@@ -334,20 +427,36 @@ steps:
     for (const id of done) assert.equal(result.statuses.get(id), 'done-before');
     assert.equal(result.statuses.get(`02-two:${B}`), 'changed');
     const skipped = events.filter((e) => e.type === 'task.skipped-done');
-    assert.deepEqual(skipped.map((e) => [e.taskId, e.host]), [[`01-one:${A}`, A], [`01-one:${B}`, B], [`02-two:${A}`, A]]);
+    assert.deepEqual(
+      skipped.map((e) => [e.taskId, e.host]),
+      [
+        [`01-one:${A}`, A],
+        [`01-one:${B}`, B],
+        [`02-two:${A}`, A],
+      ],
+    );
     const firstStarted = events.findIndex((e) => e.type === 'task.started');
     assert.ok(events.findIndex((e) => e.type === 'task.skipped-done') < firstStarted, 'reported before anything runs');
-    assert.deepEqual(entries.filter((e) => e.type === 'task.started').map((e) => (e as { taskId: string }).taskId), [`02-two:${B}`]);
-    assert.deepEqual(result.recap, { [A]: { ok: 0, changed: 0, failed: 0, skipped: 0 }, [B]: { ok: 0, changed: 1, failed: 0, skipped: 0 } });
+    assert.deepEqual(
+      entries.filter((e) => e.type === 'task.started').map((e) => (e as { taskId: string }).taskId),
+      [`02-two:${B}`],
+    );
+    assert.deepEqual(result.recap, {
+      [A]: { ok: 0, changed: 0, failed: 0, skipped: 0 },
+      [B]: { ok: 0, changed: 1, failed: 0, skipped: 0 },
+    });
   });
 
   it('everything already done: nothing runs and the run succeeds', async () => {
     const rec = new Recorder();
     const registry = fakeRegistry(rec, async () => ok());
-    const plan = planFor(`name: all-done
+    const plan = planFor(
+      `name: all-done
 steps:
   - {name: one, action: fake, hosts: all, with: {tag: s1}}
-`, registry);
+`,
+      registry,
+    );
     const { result } = await run(plan, registry, { alreadyDone: plan.tasks.map((t) => t.id) });
     assert.equal(result.state, 'succeeded');
     assert.deepEqual(rec.started(), []);
@@ -364,15 +473,20 @@ steps:
       await sleep(2);
       return ok();
     });
-    const plan = planFor(`name: ctrl-c
+    const plan = planFor(
+      `name: ctrl-c
 steps:
   - {name: one, action: fake, hosts: "${A},${B}", with: {tag: s1}}
   - {name: two, action: fake, hosts: "${A},${B}", with: {tag: s2}}
-`, registry);
+`,
+      registry,
+    );
     const { result, events, entries } = await run(plan, registry, {
       signal: controller.signal,
       // Ctrl-C once B is done and A is still running.
-      onEvent: (e) => { if (e.type === 'task.finished' && e.taskId === `01-one:${B}`) setImmediate(() => controller.abort()); },
+      onEvent: (e) => {
+        if (e.type === 'task.finished' && e.taskId === `01-one:${B}`) setImmediate(() => controller.abort());
+      },
     });
     assert.equal(result.state, 'interrupted');
     assert.equal(result.statuses.get(`01-one:${A}`), 'interrupted');
@@ -386,9 +500,16 @@ steps:
     assert.equal((entries.at(-1) as { state?: string }).state, 'interrupted');
     const finishedA = events.find((e) => e.type === 'task.finished' && e.taskId === `01-one:${A}`);
     assert.equal(finishedA?.type === 'task.finished' ? finishedA.error : undefined, 'interrupted');
-    assert.deepEqual(result.recap[A], { ok: 0, changed: 0, failed: 0, skipped: 0 }, 'an interrupted task is not counted as failed');
+    assert.deepEqual(
+      result.recap[A],
+      { ok: 0, changed: 0, failed: 0, skipped: 0 },
+      'an interrupted task is not counted as failed',
+    );
     assert.deepEqual(result.recap[B], { ok: 1, changed: 0, failed: 0, skipped: 0 });
-    assert.deepEqual(result.failures.map((f) => f.taskId), [`01-one:${A}`]);
+    assert.deepEqual(
+      result.failures.map((f) => f.taskId),
+      [`01-one:${A}`],
+    );
   });
 
   it('a run whose signal is already aborted starts nothing and is interrupted', async () => {
@@ -396,14 +517,20 @@ steps:
     const controller = new AbortController();
     controller.abort();
     const registry = fakeRegistry(rec, async () => ok());
-    const plan = planFor(`name: pre-aborted
+    const plan = planFor(
+      `name: pre-aborted
 steps:
   - {name: one, action: fake, hosts: all, with: {tag: s1}}
-`, registry);
+`,
+      registry,
+    );
     const { result, entries } = await run(plan, registry, { signal: controller.signal });
     assert.equal(result.state, 'interrupted');
     assert.deepEqual(rec.started(), []);
-    assert.deepEqual(entries.map((e) => e.type), ['run.finished']);
+    assert.deepEqual(
+      entries.map((e) => e.type),
+      ['run.finished'],
+    );
   });
 });
 
@@ -414,14 +541,19 @@ describe('executor: events and journal', () => {
       await sleep(host === A ? 10 : 2);
       return ok(host === C ? 'skipped' : 'changed');
     });
-    const plan = planFor(`name: stream
+    const plan = planFor(
+      `name: stream
 steps:
   - {name: one, action: fake, hosts: all, with: {tag: s1}}
   - {name: two, action: fake, hosts: "${A},${C}", serial: 1, with: {tag: s2}}
-`, registry);
+`,
+      registry,
+    );
     const { result, events, entries } = await run(plan, registry, { forks: 3 });
     assert.equal(result.state, 'succeeded');
-    const taskEvents = events.filter((e) => e.type === 'task.started' || e.type === 'task.finished') as Array<Extract<FleetEvent, { taskId: string }>>;
+    const taskEvents = events.filter((e) => e.type === 'task.started' || e.type === 'task.finished') as Array<
+      Extract<FleetEvent, { taskId: string }>
+    >;
     assert.equal(taskEvents.length, plan.tasks.length * 2);
     for (const t of plan.tasks) {
       const started = events.findIndex((e) => e.type === 'task.started' && e.taskId === t.id);
@@ -443,21 +575,37 @@ steps:
     assert.equal(entries.length, plan.tasks.length * 2 + 1);
     for (const t of plan.tasks) {
       const own = entries.filter((e) => 'taskId' in e && e.taskId === t.id);
-      assert.deepEqual(own.map((e) => e.type), ['task.started', 'task.finished'], t.id);
+      assert.deepEqual(
+        own.map((e) => e.type),
+        ['task.started', 'task.finished'],
+        t.id,
+      );
       assert.equal((own[1] as { status: string }).status, result.statuses.get(t.id));
       assert.equal((own[0] as { host: string }).host, t.host);
     }
-    assert.deepEqual(entries.at(-1), { at: (entries.at(-1) as { at: string }).at, type: 'run.finished', state: 'succeeded' });
+    assert.deepEqual(entries.at(-1), {
+      at: (entries.at(-1) as { at: string }).at,
+      type: 'run.finished',
+      state: 'succeeded',
+    });
     // The journal order agrees with the event order.
-    const journalOrder = entries.filter((e) => e.type === 'task.started' || e.type === 'task.finished').map((e) => `${e.type}:${(e as { taskId: string }).taskId}`);
-    assert.deepEqual(journalOrder, taskEvents.map((e) => `${e.type}:${e.taskId}`));
+    const journalOrder = entries
+      .filter((e) => e.type === 'task.started' || e.type === 'task.finished')
+      .map((e) => `${e.type}:${(e as { taskId: string }).taskId}`);
+    assert.deepEqual(
+      journalOrder,
+      taskEvents.map((e) => `${e.type}:${e.taskId}`),
+    );
   });
 
   it('messages are masked with the run redactor in events and journal', async () => {
     const rec = new Recorder();
     let ctxSeen: RunContext | undefined;
     const fake: ActionDefinition = {
-      name: 'fake', description: 'masking', destructive: false, needsFacts: false,
+      name: 'fake',
+      description: 'masking',
+      destructive: false,
+      needsFacts: false,
       params: { tag: { type: 'string', required: true, description: 'tag' } },
       async run(ctx) {
         ctxSeen = ctx.run;
@@ -468,10 +616,13 @@ steps:
       },
     };
     const registry = new ActionRegistry([fake], []);
-    const plan = planFor(`name: mask
+    const plan = planFor(
+      `name: mask
 steps:
   - {name: one, action: fake, hosts: "${A}", with: {tag: m}}
-`, registry);
+`,
+      registry,
+    );
     const { events, entries } = await run(plan, registry);
     assert.ok(ctxSeen);
     const fin = events.find((e) => e.type === 'task.finished') as Extract<FleetEvent, { type: 'task.finished' }>;
@@ -500,18 +651,25 @@ describe('executor: two runs in one process', () => {
       shared.push(`y:end:${tag}@${host}`);
       return ok();
     });
-    const planX = planFor(`name: run-x
+    const planX = planFor(
+      `name: run-x
 steps:
   - {name: one, action: fake, hosts: all, with: {tag: x1}}
   - {name: two, action: fake, hosts: all, with: {tag: x2}}
   - {name: three, action: fake, hosts: all, with: {tag: x3}}
-`, regX);
-    const planY = planFor(`name: run-y
+`,
+      regX,
+    );
+    const planY = planFor(
+      `name: run-y
 steps:
   - {name: one, action: fake, hosts: all, with: {tag: y1}}
   - {name: two, action: fake, hosts: all, serial: 1, with: {tag: y2}}
   - {name: three, action: fake, hosts: all, with: {tag: y3}}
-`, regY, invY);
+`,
+      regY,
+      invY,
+    );
     const [x, y] = await Promise.all([run(planX, regX, { forks: 2 }), run(planY, regY, { forks: 5, inventory: invY })]);
 
     // They really overlapped: Y started before X finished.
@@ -523,8 +681,10 @@ steps:
 
     const idsX = new Set(planX.tasks.map((t) => t.id));
     const idsY = new Set(planY.tasks.map((t) => t.id));
-    for (const e of x.entries) if ('taskId' in e) assert.ok(idsX.has(e.taskId), `X journal holds only X tasks: ${e.taskId}`);
-    for (const e of y.entries) if ('taskId' in e) assert.ok(idsY.has(e.taskId), `Y journal holds only Y tasks: ${e.taskId}`);
+    for (const e of x.entries)
+      if ('taskId' in e) assert.ok(idsX.has(e.taskId), `X journal holds only X tasks: ${e.taskId}`);
+    for (const e of y.entries)
+      if ('taskId' in e) assert.ok(idsY.has(e.taskId), `Y journal holds only Y tasks: ${e.taskId}`);
     for (const e of x.events) if ('taskId' in e) assert.ok(idsX.has(e.taskId));
     for (const e of y.events) if ('taskId' in e) assert.ok(idsY.has(e.taskId));
     assert.equal(y.entries.filter((e) => e.type === 'task.finished').length, 9);
@@ -538,8 +698,12 @@ steps:
     assert.deepEqual(x.result.recap[C], { ok: 0, changed: 1, failed: 1, skipped: 0 });
     assert.equal(recX.max <= 2, true, 'X kept its own --forks 2');
     assert.equal(recX.max, 2);
-    assert.equal(recY.maxByTag.get('y1'), 3, 'Y was not held to X\'s forks');
+    assert.equal(recY.maxByTag.get('y1'), 3, "Y was not held to X's forks");
     assert.equal(recY.maxByTag.get('y2'), 1, 'serial: 1 in Y');
-    assert.deepEqual(recX.started().filter((k) => k.startsWith('x3')), [], 'X stopped after its failure');
+    assert.deepEqual(
+      recX.started().filter((k) => k.startsWith('x3')),
+      [],
+      'X stopped after its failure',
+    );
   });
 });

@@ -2,7 +2,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EXIT, exitCodeFor } from '../../src/cli/exit-codes.js';
 import {
-  AuthError, FleetError, InventoryError, PartialFailureError, UnreachableError, UsageError, type ErrorKind,
+  AuthError,
+  FleetError,
+  InventoryError,
+  PartialFailureError,
+  UnreachableError,
+  UsageError,
+  type ErrorKind,
 } from '../../src/errors.js';
 
 describe('exit codes', () => {
@@ -11,7 +17,14 @@ describe('exit codes', () => {
   });
 
   it('every FleetError kind maps to its documented code', () => {
-    const documented: Record<ErrorKind, number> = { failure: 1, usage: 2, partial: 3, unreachable: 4, lock: 11, auth: 12 };
+    const documented: Record<ErrorKind, number> = {
+      failure: 1,
+      usage: 2,
+      partial: 3,
+      unreachable: 4,
+      lock: 11,
+      auth: 12,
+    };
     for (const [kind, code] of Object.entries(documented) as Array<[ErrorKind, number]>) {
       assert.equal(exitCodeFor(new FleetError(kind, 'x')), code, kind);
     }
@@ -40,7 +53,10 @@ describe('exit codes', () => {
   });
 
   it('error messages say where: InventoryError file:line: key: problem; AuthError and UnreachableError host: …', () => {
-    assert.equal(new InventoryError('/inv.yml', 3, 'all.vars.ssh.port', 'must be a port').message, '/inv.yml:3: all.vars.ssh.port: must be a port');
+    assert.equal(
+      new InventoryError('/inv.yml', 3, 'all.vars.ssh.port', 'must be a port').message,
+      '/inv.yml:3: all.vars.ssh.port: must be a port',
+    );
     assert.equal(new InventoryError('/inv.yml', undefined, undefined, 'cannot read').message, '/inv.yml: cannot read');
     assert.equal(new UnreachableError('a.ipa.test', 'refused').message, 'a.ipa.test: refused');
     assert.equal(new AuthError('denied', { host: 'b' }).message, 'b: denied');

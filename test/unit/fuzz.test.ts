@@ -16,7 +16,18 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMap, isScalar, isSeq, Pair, parseDocument, Scalar, type Document, type Node as YamlNode, YAMLMap, YAMLSeq } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  Pair,
+  parseDocument,
+  Scalar,
+  type Document,
+  type Node as YamlNode,
+  YAMLMap,
+  YAMLSeq,
+} from 'yaml';
 import { defaultRegistry } from '../../src/actions/index.js';
 import { FleetError, InventoryError } from '../../src/errors.js';
 import { loadInventory } from '../../src/inventory/load.js';
@@ -41,7 +52,11 @@ const CASES = Math.max(3000, Number(process.env.FUZZ_CASES) || 3200);
 const VERBOSE = !!process.env.FUZZ_VERBOSE;
 
 function parseSeed(text: string): number {
-  return /^\d+$/.test(text) ? Number(text) >>> 0 : /^0x[0-9a-f]+$/i.test(text) ? Number.parseInt(text, 16) >>> 0 : hash32(text);
+  return /^\d+$/.test(text)
+    ? Number(text) >>> 0
+    : /^0x[0-9a-f]+$/i.test(text)
+      ? Number.parseInt(text, 16) >>> 0
+      : hash32(text);
 }
 
 function hash32(text: string): number {
@@ -51,17 +66,27 @@ function hash32(text: string): number {
 /** mulberry32: small, fast, good enough to pick mutations. */
 class Rng {
   private state: number;
-  constructor(seed: number) { this.state = seed >>> 0; }
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
   next(): number {
     let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
-  int(n: number): number { return Math.floor(this.next() * n); }
-  range(lo: number, hi: number): number { return lo + this.int(hi - lo + 1); }
-  chance(p: number): boolean { return this.next() < p; }
-  pick<T>(items: readonly T[]): T { return items[this.int(items.length)]!; }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]!;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -162,12 +187,29 @@ const SCHEDULE_MIN = `jobs:
 `;
 
 function seeds(): Record<Target, Array<{ name: string; text: string }>> {
-  const read = (rel: string): { name: string; text: string } => ({ name: rel, text: readFileSync(join(ROOT, rel), 'utf8') });
-  const playbooks = readdirSync(join(ROOT, 'playbooks')).filter((f) => f.endsWith('.yaml')).sort().map((f) => read(`playbooks/${f}`));
+  const read = (rel: string): { name: string; text: string } => ({
+    name: rel,
+    text: readFileSync(join(ROOT, rel), 'utf8'),
+  });
+  const playbooks = readdirSync(join(ROOT, 'playbooks'))
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => read(`playbooks/${f}`));
   return {
-    inventory: [read('inventory/example.yaml'), read('test/fixtures/inventory/site.yml'), { name: 'INVENTORY_FULL', text: INVENTORY_FULL }],
-    playbook: [...playbooks, read('test/fixtures/playbooks/markers.yaml'), read('test/fixtures/playbooks/local-pause.yaml')],
-    schedule: [{ name: 'SCHEDULE_FULL', text: SCHEDULE_FULL }, { name: 'SCHEDULE_MIN', text: SCHEDULE_MIN }],
+    inventory: [
+      read('inventory/example.yaml'),
+      read('test/fixtures/inventory/site.yml'),
+      { name: 'INVENTORY_FULL', text: INVENTORY_FULL },
+    ],
+    playbook: [
+      ...playbooks,
+      read('test/fixtures/playbooks/markers.yaml'),
+      read('test/fixtures/playbooks/local-pause.yaml'),
+    ],
+    schedule: [
+      { name: 'SCHEDULE_FULL', text: SCHEDULE_FULL },
+      { name: 'SCHEDULE_MIN', text: SCHEDULE_MIN },
+    ],
   };
 }
 
@@ -175,42 +217,141 @@ function seeds(): Record<Target, Array<{ name: string; text: string }>> {
 // Hostile material
 
 const SHELL = [
-  '; rm -rf /', '$(id)', '`id`', "it's", 'say "hi"', 'two words', 'line\nbreak', '$(touch /tmp/ipa-fleet-pwned)',
-  "'; touch /tmp/ipa-fleet-pwned; '", '"; touch /tmp/ipa-fleet-pwned; "', '*', '../../../../etc/shadow', '-rf', '--help',
-  '|| true', '&& reboot', '> /etc/passwd', '${IFS}x', 'a\\', '~root/.ssh/id_rsa', 'tab\there', 'cr\rhere', '#comment',
-  'a|b', 'x&', '<(id)', '!!', '{a,b}', '\\$(id)', '%s%n', "$'\\x41'",
+  '; rm -rf /',
+  '$(id)',
+  '`id`',
+  "it's",
+  'say "hi"',
+  'two words',
+  'line\nbreak',
+  '$(touch /tmp/ipa-fleet-pwned)',
+  "'; touch /tmp/ipa-fleet-pwned; '",
+  '"; touch /tmp/ipa-fleet-pwned; "',
+  '*',
+  '../../../../etc/shadow',
+  '-rf',
+  '--help',
+  '|| true',
+  '&& reboot',
+  '> /etc/passwd',
+  '${IFS}x',
+  'a\\',
+  '~root/.ssh/id_rsa',
+  'tab\there',
+  'cr\rhere',
+  '#comment',
+  'a|b',
+  'x&',
+  '<(id)',
+  '!!',
+  '{a,b}',
+  '\\$(id)',
+  '%s%n',
+  "$'\\x41'",
 ];
 
 const UNICODE = [
-  '\u200f', '\u202e', '\u200b', '\u200d', '\ufeff', '🔥', '👩‍👩‍👧', 'e\u0301\u0301\u0301', '\u0000', '\u0007', '\u0008',
-  '\u001b[31m', '\u007f', '\u0085', '\u2028', '\u2029', '\ud800', '\udfff', 'ａｌｌ', 'аll' /* Cyrillic а */, 'ß', 'İ', '\u00a0',
-  '\r', '\t', '\v', '\f', '\r\n', '𝕒𝕝𝕝',
+  '\u200f',
+  '\u202e',
+  '\u200b',
+  '\u200d',
+  '\ufeff',
+  '🔥',
+  '👩‍👩‍👧',
+  'e\u0301\u0301\u0301',
+  '\u0000',
+  '\u0007',
+  '\u0008',
+  '\u001b[31m',
+  '\u007f',
+  '\u0085',
+  '\u2028',
+  '\u2029',
+  '\ud800',
+  '\udfff',
+  'ａｌｌ',
+  'аll' /* Cyrillic а */,
+  'ß',
+  'İ',
+  '\u00a0',
+  '\r',
+  '\t',
+  '\v',
+  '\f',
+  '\r\n',
+  '𝕒𝕝𝕝',
 ];
 
 const PROTO = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype'];
 
 /** Keys whose values (or, under hosts, the keys themselves) reach remote shells or the file system. */
 const SENSITIVE = new Set([
-  'instance', 'ca_instance', 'identity_file', 'known_hosts', 'ca_file', 'domain', 'ca', 'bind_dn', 'address', 'user', 'proxy_jump',
-  'deployment', 'store', 'inventory', 'metrics', 'state', 'encrypt_to', 'key', 'name', 'command', 'creates', 'unless', 'until',
-  'marker_dir', 'dir', 'default', 'hosts', 'cron', 'timezone', 'limit', 'on_failure', 'on_success', 'passphrase', 'password', 'tag',
+  'instance',
+  'ca_instance',
+  'identity_file',
+  'known_hosts',
+  'ca_file',
+  'domain',
+  'ca',
+  'bind_dn',
+  'address',
+  'user',
+  'proxy_jump',
+  'deployment',
+  'store',
+  'inventory',
+  'metrics',
+  'state',
+  'encrypt_to',
+  'key',
+  'name',
+  'command',
+  'creates',
+  'unless',
+  'until',
+  'marker_dir',
+  'dir',
+  'default',
+  'hosts',
+  'cron',
+  'timezone',
+  'limit',
+  'on_failure',
+  'on_success',
+  'passphrase',
+  'password',
+  'tag',
 ]);
 
 function nearMiss(rng: Rng, key: string): string {
   const k = key.length ? key : 'x';
   switch (rng.int(12)) {
-    case 0: return k.toUpperCase();
-    case 1: return k.includes('_') ? k.replace(/_/g, '-') : `${k}_`;
-    case 2: return `${k}s`;
-    case 3: return k.length > 1 ? k.slice(0, -1) : `${k}${k}`;
-    case 4: { const i = rng.int(k.length); return k.slice(0, i) + k.slice(i + 1, i + 2) + k.slice(i, i + 1) + k.slice(i + 2); }
-    case 5: return ` ${k}`;
-    case 6: return `${k} `;
-    case 7: return `ansible_${k}`;
-    case 8: return k.replace(/a/, 'а'); // Cyrillic
-    case 9: return rng.pick(PROTO);
-    case 10: return `${k}.${k}`;
-    default: return k.replace(/[aeiou]/, (c) => c.toUpperCase());
+    case 0:
+      return k.toUpperCase();
+    case 1:
+      return k.includes('_') ? k.replace(/_/g, '-') : `${k}_`;
+    case 2:
+      return `${k}s`;
+    case 3:
+      return k.length > 1 ? k.slice(0, -1) : `${k}${k}`;
+    case 4: {
+      const i = rng.int(k.length);
+      return k.slice(0, i) + k.slice(i + 1, i + 2) + k.slice(i, i + 1) + k.slice(i + 2);
+    }
+    case 5:
+      return ` ${k}`;
+    case 6:
+      return `${k} `;
+    case 7:
+      return `ansible_${k}`;
+    case 8:
+      return k.replace(/a/, 'а'); // Cyrillic
+    case 9:
+      return rng.pick(PROTO);
+    case 10:
+      return `${k}.${k}`;
+    default:
+      return k.replace(/[aeiou]/, (c) => c.toUpperCase());
   }
 }
 
@@ -242,7 +383,9 @@ function hugeText(rng: Rng): string {
 }
 
 /** Placeholders stand in for huge texts until the document is a string. */
-interface Splices { texts: string[] }
+interface Splices {
+  texts: string[];
+}
 
 function placeholder(doc: Document, splices: Splices, text: string): Scalar {
   splices.texts.push(text);
@@ -251,10 +394,34 @@ function placeholder(doc: Document, splices: Splices, text: string): Scalar {
 
 function otherType(rng: Rng): unknown {
   return rng.pick<() => unknown>([
-    () => 0, () => -1, () => 1.5, () => 65536, () => 2 ** 53 + 1, () => 1e308, () => -0, () => true, () => false, () => null,
-    () => [], () => ({}), () => '', () => ' ', () => [1, 'two', null], () => ({ nested: { deeper: [true] } }), () => 'true', () => '22',
-    () => '0x1F', () => '1e3', () => 'null', () => '~', () => 'none', () => 'prompt', () => 'env:', () => 'file:',
-    () => Number.NaN, () => Number.POSITIVE_INFINITY,
+    () => 0,
+    () => -1,
+    () => 1.5,
+    () => 65536,
+    () => 2 ** 53 + 1,
+    () => 1e308,
+    () => -0,
+    () => true,
+    () => false,
+    () => null,
+    () => [],
+    () => ({}),
+    () => '',
+    () => ' ',
+    () => [1, 'two', null],
+    () => ({ nested: { deeper: [true] } }),
+    () => 'true',
+    () => '22',
+    () => '0x1F',
+    () => '1e3',
+    () => 'null',
+    () => '~',
+    () => 'none',
+    () => 'prompt',
+    () => 'env:',
+    () => 'file:',
+    () => Number.NaN,
+    () => Number.POSITIVE_INFINITY,
   ])();
 }
 
@@ -278,12 +445,30 @@ function slotsOf(doc: Document): Slot[] {
     if (isMap(node)) {
       for (const pair of node.items) {
         const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
-        out.push({ set: (v) => { pair.value = v; }, get: () => pair.value, key, pair, parent: node, depth });
+        out.push({
+          set: (v) => {
+            pair.value = v;
+          },
+          get: () => pair.value,
+          key,
+          pair,
+          parent: node,
+          depth,
+        });
         walk(pair.value, depth + 1);
       }
     } else if (isSeq(node)) {
       node.items.forEach((item, i) => {
-        out.push({ set: (v) => { node.items[i] = v; }, get: () => node.items[i], key: undefined, pair: undefined, parent: node, depth });
+        out.push({
+          set: (v) => {
+            node.items[i] = v;
+          },
+          get: () => node.items[i],
+          key: undefined,
+          pair: undefined,
+          parent: node,
+          depth,
+        });
         walk(item, depth + 1);
       });
     }
@@ -304,177 +489,337 @@ function insertAt(text: string, rng: Rng, piece: string): string {
 type TreeMutation = (doc: Document, rng: Rng, splices: Splices) => string;
 
 const TREE_MUTATIONS: Array<[string, number, TreeMutation]> = [
-  ['drop-key', 12, (doc, rng) => {
-    const maps = slotsOf(doc).filter((s) => s.pair).map((s) => s.parent as YAMLMap);
-    if (isMap(doc.contents)) maps.push(doc.contents);
-    const map = rng.pick(maps);
-    if (map.items.length) map.items.splice(rng.int(map.items.length), 1);
-    return 'drop-key';
-  }],
-  ['duplicate-key', 6, (doc, rng) => {
-    const pairs = slotsOf(doc).filter((s) => s.pair);
-    if (!pairs.length) return 'duplicate-key(none)';
-    const s = rng.pick(pairs);
-    const map = s.parent as YAMLMap;
-    const copy = new Pair(doc.createNode(s.key ?? 'k'), doc.createNode(rng.chance(0.5) ? otherType(rng) : 'dup'));
-    map.items.splice(rng.int(map.items.length + 1), 0, copy);
-    return `duplicate-key ${s.key}`;
-  }],
-  ['retype', 15, (doc, rng) => {
-    const s = rng.pick(slotsOf(doc));
-    s.set(doc.createNode(otherType(rng)) as YamlNode);
-    return `retype ${s.key ?? '[i]'}`;
-  }],
-  ['unicode', 9, (doc, rng) => {
-    const s = rng.pick(slotsOf(doc));
-    const u = rng.pick(UNICODE);
-    if (s.pair && rng.chance(0.4)) {
-      s.pair.key = scalarString(doc, insertAt(s.key ?? 'k', rng, u));
-      return 'unicode key';
-    }
-    const v = s.get();
-    const text = isScalar(v) && v.value !== null ? String(v.value) : 'value';
-    s.set(scalarString(doc, insertAt(text, rng, u)));
-    return 'unicode value';
-  }],
-  ['huge', 2, (doc, rng, splices) => {
-    const s = rng.pick(slotsOf(doc));
-    s.set(placeholder(doc, splices, hugeText(rng)));
-    return `huge ${s.key ?? '[i]'}`;
-  }],
-  ['huge-key', 1, (doc, rng, splices) => {
-    const s = rng.pick(slotsOf(doc).filter((x) => x.pair));
-    if (!s) return 'huge-key(none)';
-    s.pair!.key = placeholder(doc, splices, JSON.stringify(`${s.key ?? ''}${rng.pick(SHELL)}`.repeat(rng.chance(0.5) ? 4000 : 20)));
-    return 'huge-key';
-  }],
-  ['shell', 18, (doc, rng) => {
-    const all = slotsOf(doc);
-    // Host names are keys under `hosts`; most other sensitive things are values of known keys.
-    const hostKeys = all.filter((s) => s.pair && s.parent !== undefined && all.some((p) => p.key === 'hosts' && p.get() === s.parent));
-    const values = all.filter((s) => s.key !== undefined && SENSITIVE.has(s.key));
-    const evil = rng.pick(SHELL);
-    const mix = (base: string): string => (rng.chance(0.5) ? evil : rng.chance(0.5) ? `${base}${evil}` : insertAt(base, rng, evil));
-    if (hostKeys.length && rng.chance(0.4)) {
-      const s = rng.pick(hostKeys);
-      s.pair!.key = scalarString(doc, mix(s.key ?? 'h'));
-      return `shell host-name ${JSON.stringify(evil)}`;
-    }
-    const s = values.length ? rng.pick(values) : rng.pick(all);
-    const v = s.get();
-    s.set(scalarString(doc, mix(isScalar(v) && v.value !== null ? String(v.value) : '')));
-    return `shell ${s.key ?? '[i]'} ${JSON.stringify(evil)}`;
-  }],
-  ['rename', 12, (doc, rng) => {
-    const s = rng.pick(slotsOf(doc).filter((x) => x.pair));
-    if (!s) return 'rename(none)';
-    const to = nearMiss(rng, s.key ?? '');
-    s.pair!.key = scalarString(doc, to);
-    return `rename ${s.key} -> ${JSON.stringify(to)}`;
-  }],
-  ['move', 3, (doc, rng) => {
-    const all = slotsOf(doc);
-    const from = rng.pick(all);
-    const to = rng.pick(all);
-    const v = from.get();
-    if (v && typeof v === 'object' && 'clone' in v) to.set((v as YamlNode).clone() as YamlNode);
-    return `move ${from.key ?? '[i]'} -> ${to.key ?? '[i]'}`;
-  }],
-  ['empty-container', 3, (doc, rng) => {
-    const s = rng.pick(slotsOf(doc));
-    s.set(rng.chance(0.5) ? new YAMLMap() : new YAMLSeq());
-    return 'empty-container';
-  }],
+  [
+    'drop-key',
+    12,
+    (doc, rng) => {
+      const maps = slotsOf(doc)
+        .filter((s) => s.pair)
+        .map((s) => s.parent as YAMLMap);
+      if (isMap(doc.contents)) maps.push(doc.contents);
+      const map = rng.pick(maps);
+      if (map.items.length) map.items.splice(rng.int(map.items.length), 1);
+      return 'drop-key';
+    },
+  ],
+  [
+    'duplicate-key',
+    6,
+    (doc, rng) => {
+      const pairs = slotsOf(doc).filter((s) => s.pair);
+      if (!pairs.length) return 'duplicate-key(none)';
+      const s = rng.pick(pairs);
+      const map = s.parent as YAMLMap;
+      const copy = new Pair(doc.createNode(s.key ?? 'k'), doc.createNode(rng.chance(0.5) ? otherType(rng) : 'dup'));
+      map.items.splice(rng.int(map.items.length + 1), 0, copy);
+      return `duplicate-key ${s.key}`;
+    },
+  ],
+  [
+    'retype',
+    15,
+    (doc, rng) => {
+      const s = rng.pick(slotsOf(doc));
+      s.set(doc.createNode(otherType(rng)) as YamlNode);
+      return `retype ${s.key ?? '[i]'}`;
+    },
+  ],
+  [
+    'unicode',
+    9,
+    (doc, rng) => {
+      const s = rng.pick(slotsOf(doc));
+      const u = rng.pick(UNICODE);
+      if (s.pair && rng.chance(0.4)) {
+        s.pair.key = scalarString(doc, insertAt(s.key ?? 'k', rng, u));
+        return 'unicode key';
+      }
+      const v = s.get();
+      const text = isScalar(v) && v.value !== null ? String(v.value) : 'value';
+      s.set(scalarString(doc, insertAt(text, rng, u)));
+      return 'unicode value';
+    },
+  ],
+  [
+    'huge',
+    2,
+    (doc, rng, splices) => {
+      const s = rng.pick(slotsOf(doc));
+      s.set(placeholder(doc, splices, hugeText(rng)));
+      return `huge ${s.key ?? '[i]'}`;
+    },
+  ],
+  [
+    'huge-key',
+    1,
+    (doc, rng, splices) => {
+      const s = rng.pick(slotsOf(doc).filter((x) => x.pair));
+      if (!s) return 'huge-key(none)';
+      s.pair!.key = placeholder(
+        doc,
+        splices,
+        JSON.stringify(`${s.key ?? ''}${rng.pick(SHELL)}`.repeat(rng.chance(0.5) ? 4000 : 20)),
+      );
+      return 'huge-key';
+    },
+  ],
+  [
+    'shell',
+    18,
+    (doc, rng) => {
+      const all = slotsOf(doc);
+      // Host names are keys under `hosts`; most other sensitive things are values of known keys.
+      const hostKeys = all.filter(
+        (s) => s.pair && s.parent !== undefined && all.some((p) => p.key === 'hosts' && p.get() === s.parent),
+      );
+      const values = all.filter((s) => s.key !== undefined && SENSITIVE.has(s.key));
+      const evil = rng.pick(SHELL);
+      const mix = (base: string): string =>
+        rng.chance(0.5) ? evil : rng.chance(0.5) ? `${base}${evil}` : insertAt(base, rng, evil);
+      if (hostKeys.length && rng.chance(0.4)) {
+        const s = rng.pick(hostKeys);
+        s.pair!.key = scalarString(doc, mix(s.key ?? 'h'));
+        return `shell host-name ${JSON.stringify(evil)}`;
+      }
+      const s = values.length ? rng.pick(values) : rng.pick(all);
+      const v = s.get();
+      s.set(scalarString(doc, mix(isScalar(v) && v.value !== null ? String(v.value) : '')));
+      return `shell ${s.key ?? '[i]'} ${JSON.stringify(evil)}`;
+    },
+  ],
+  [
+    'rename',
+    12,
+    (doc, rng) => {
+      const s = rng.pick(slotsOf(doc).filter((x) => x.pair));
+      if (!s) return 'rename(none)';
+      const to = nearMiss(rng, s.key ?? '');
+      s.pair!.key = scalarString(doc, to);
+      return `rename ${s.key} -> ${JSON.stringify(to)}`;
+    },
+  ],
+  [
+    'move',
+    3,
+    (doc, rng) => {
+      const all = slotsOf(doc);
+      const from = rng.pick(all);
+      const to = rng.pick(all);
+      const v = from.get();
+      if (v && typeof v === 'object' && 'clone' in v) to.set((v as YamlNode).clone() as YamlNode);
+      return `move ${from.key ?? '[i]'} -> ${to.key ?? '[i]'}`;
+    },
+  ],
+  [
+    'empty-container',
+    3,
+    (doc, rng) => {
+      const s = rng.pick(slotsOf(doc));
+      s.set(rng.chance(0.5) ? new YAMLMap() : new YAMLSeq());
+      return 'empty-container';
+    },
+  ],
 ];
 
 /** A Buffer result is written as is: invalid UTF-8, stray bytes. */
 type TextMutation = (text: string, rng: Rng) => string | Buffer;
 
-function lines(text: string): string[] { return text.split('\n'); }
+function lines(text: string): string[] {
+  return text.split('\n');
+}
 
 const TEXT_MUTATIONS: Array<[string, number, TextMutation]> = [
   ['truncate', 12, (t, rng) => t.slice(0, rng.int(t.length))],
-  ['flip-bytes', 12, (t, rng) => {
-    const b = Buffer.from(t, 'utf8');
-    for (let n = rng.range(1, 6); n > 0 && b.length; n--) b[rng.int(b.length)] ^= 1 << rng.int(8);
-    return b;
-  }],
-  ['indent', 12, (t, rng) => {
-    const ls = lines(t);
-    const i = rng.int(ls.length);
-    ls[i] = rng.chance(0.5) ? ' '.repeat(rng.range(1, 3)) + ls[i] : ls[i]!.replace(/^ {1,3}/, '');
-    return ls.join('\n');
-  }],
-  ['tabs', 8, (t, rng) => {
-    const ls = lines(t);
-    const i = rng.int(ls.length);
-    ls[i] = ls[i]!.replace(/^( +)/, (m) => '\t'.repeat(Math.max(1, m.length >> 1)));
-    return rng.chance(0.3) ? t.replace(/ {2}/g, '\t') : ls.join('\n');
-  }],
-  ['anchor-alias', 8, (t, rng) => {
-    const ls = lines(t);
-    const i = rng.int(ls.length);
-    const m = /^(\s*[^\s#:][^:]*:)(\s+)(\S.*)$/.exec(ls[i]!);
-    if (m) ls[i] = `${m[1]} &a ${m[3]}`;
-    const j = rng.int(ls.length);
-    ls[j] = ls[j]!.replace(/:\s+\S.*$/, rng.pick([': *a', ': *nope', ': &a [*a]', ': !!binary aGVsbG8=', ': !vault |', ': !!python/object:os.system "id"']));
-    return ls.join('\n');
-  }],
-  ['merge-key', 4, (t, rng) => {
-    const ls = lines(t);
-    const i = rng.int(ls.length);
-    const indent = /^\s*/.exec(ls[i]!)![0];
-    ls.splice(i, 0, `${indent}<<: *a`);
-    return `x: &a {k: 1}\n${ls.join('\n')}`;
-  }],
-  ['billion-laughs', 1, () => [
-    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
-    'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
-    'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
-    'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
-    'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]',
-    'f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]',
-    'g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]',
-    'all: *g',
-    '',
-  ].join('\n')],
-  ['multi-doc', 8, (t, rng) => rng.pick([`${t}\n---\n${t}`, `---\n${t}`, `${t}\n...\n`, `${t}\n---\n`, `%YAML 1.1\n---\n${t}`, `%TAG ! tag:x,2000:\n---\n${t}`])],
-  ['deep-nesting', 4, (t, rng) => {
-    const ls = lines(t);
-    const i = rng.int(ls.length);
-    const d = rng.pick([100, 1000, 5000, 20000]);
-    const nested = rng.chance(0.5) ? `${'['.repeat(d)}${']'.repeat(d)}` : `${'{a: '.repeat(d)}1${'}'.repeat(d)}`;
-    ls[i] = ls[i]!.replace(/:(\s.*)?$/, `: ${nested}`);
-    return ls.join('\n');
-  }],
-  ['deep-block', 4, (t, rng) => {
-    const d = rng.pick([200, 2000]);
-    return `${t}\n${Array.from({ length: d }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')} 1\n`;
-  }],
-  ['line-ops', 12, (t, rng) => {
-    const ls = lines(t);
-    const i = rng.int(ls.length);
-    const j = rng.int(ls.length);
-    switch (rng.int(3)) {
-      case 0: ls.splice(i, 1); break;
-      case 1: ls.splice(i, 0, ls[j]!); break;
-      default: [ls[i], ls[j]] = [ls[j]!, ls[i]!];
-    }
-    return ls.join('\n');
-  }],
-  ['junk', 12, (t, rng) => insertAt(t, rng, rng.pick([
-    '{', '[', '"', "'", '? ', '- ', ': ', '@', '`', '%', '&', '*', '!', '|', '>', '#', '\0', '\ufeff', '\r', '\u2028', '\x1b', '\t',
-    '{{ x }}', ':::', '- - -', '\n  - ', ' #', '"\\x"', '"\\uD800"', '"\\U0010FFFF"', '\\',
-  ]))],
+  [
+    'flip-bytes',
+    12,
+    (t, rng) => {
+      const b = Buffer.from(t, 'utf8');
+      for (let n = rng.range(1, 6); n > 0 && b.length; n--) b[rng.int(b.length)] ^= 1 << rng.int(8);
+      return b;
+    },
+  ],
+  [
+    'indent',
+    12,
+    (t, rng) => {
+      const ls = lines(t);
+      const i = rng.int(ls.length);
+      ls[i] = rng.chance(0.5) ? ' '.repeat(rng.range(1, 3)) + ls[i] : ls[i]!.replace(/^ {1,3}/, '');
+      return ls.join('\n');
+    },
+  ],
+  [
+    'tabs',
+    8,
+    (t, rng) => {
+      const ls = lines(t);
+      const i = rng.int(ls.length);
+      ls[i] = ls[i]!.replace(/^( +)/, (m) => '\t'.repeat(Math.max(1, m.length >> 1)));
+      return rng.chance(0.3) ? t.replace(/ {2}/g, '\t') : ls.join('\n');
+    },
+  ],
+  [
+    'anchor-alias',
+    8,
+    (t, rng) => {
+      const ls = lines(t);
+      const i = rng.int(ls.length);
+      const m = /^(\s*[^\s#:][^:]*:)(\s+)(\S.*)$/.exec(ls[i]!);
+      if (m) ls[i] = `${m[1]} &a ${m[3]}`;
+      const j = rng.int(ls.length);
+      ls[j] = ls[j]!.replace(
+        /:\s+\S.*$/,
+        rng.pick([
+          ': *a',
+          ': *nope',
+          ': &a [*a]',
+          ': !!binary aGVsbG8=',
+          ': !vault |',
+          ': !!python/object:os.system "id"',
+        ]),
+      );
+      return ls.join('\n');
+    },
+  ],
+  [
+    'merge-key',
+    4,
+    (t, rng) => {
+      const ls = lines(t);
+      const i = rng.int(ls.length);
+      const indent = /^\s*/.exec(ls[i]!)![0];
+      ls.splice(i, 0, `${indent}<<: *a`);
+      return `x: &a {k: 1}\n${ls.join('\n')}`;
+    },
+  ],
+  [
+    'billion-laughs',
+    1,
+    () =>
+      [
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+        'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+        'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+        'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+        'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+        'f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]',
+        'g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]',
+        'all: *g',
+        '',
+      ].join('\n'),
+  ],
+  [
+    'multi-doc',
+    8,
+    (t, rng) =>
+      rng.pick([
+        `${t}\n---\n${t}`,
+        `---\n${t}`,
+        `${t}\n...\n`,
+        `${t}\n---\n`,
+        `%YAML 1.1\n---\n${t}`,
+        `%TAG ! tag:x,2000:\n---\n${t}`,
+      ]),
+  ],
+  [
+    'deep-nesting',
+    4,
+    (t, rng) => {
+      const ls = lines(t);
+      const i = rng.int(ls.length);
+      const d = rng.pick([100, 1000, 5000, 20000]);
+      const nested = rng.chance(0.5) ? `${'['.repeat(d)}${']'.repeat(d)}` : `${'{a: '.repeat(d)}1${'}'.repeat(d)}`;
+      ls[i] = ls[i]!.replace(/:(\s.*)?$/, `: ${nested}`);
+      return ls.join('\n');
+    },
+  ],
+  [
+    'deep-block',
+    4,
+    (t, rng) => {
+      const d = rng.pick([200, 2000]);
+      return `${t}\n${Array.from({ length: d }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')} 1\n`;
+    },
+  ],
+  [
+    'line-ops',
+    12,
+    (t, rng) => {
+      const ls = lines(t);
+      const i = rng.int(ls.length);
+      const j = rng.int(ls.length);
+      switch (rng.int(3)) {
+        case 0:
+          ls.splice(i, 1);
+          break;
+        case 1:
+          ls.splice(i, 0, ls[j]!);
+          break;
+        default:
+          [ls[i], ls[j]] = [ls[j]!, ls[i]!];
+      }
+      return ls.join('\n');
+    },
+  ],
+  [
+    'junk',
+    12,
+    (t, rng) =>
+      insertAt(
+        t,
+        rng,
+        rng.pick([
+          '{',
+          '[',
+          '"',
+          "'",
+          '? ',
+          '- ',
+          ': ',
+          '@',
+          '`',
+          '%',
+          '&',
+          '*',
+          '!',
+          '|',
+          '>',
+          '#',
+          '\0',
+          '\ufeff',
+          '\r',
+          '\u2028',
+          '\x1b',
+          '\t',
+          '{{ x }}',
+          ':::',
+          '- - -',
+          '\n  - ',
+          ' #',
+          '"\\x"',
+          '"\\uD800"',
+          '"\\U0010FFFF"',
+          '\\',
+        ]),
+      ),
+  ],
   ['crlf-bom', 4, (t, rng) => (rng.chance(0.5) ? `\ufeff${t}` : t.replace(/\n/g, '\r\n'))],
   ['binary', 4, (_t, rng) => Buffer.from(Array.from({ length: rng.range(1, 400) }, () => rng.int(256)))],
-  ['empty', 4, (_t, rng) => rng.pick(['', '\n', '# just a comment\n', '---\n', '~\n', 'null\n', '[]\n', '{}\n', '0\n', '"all"\n', '- all\n'])],
+  [
+    'empty',
+    4,
+    (_t, rng) =>
+      rng.pick(['', '\n', '# just a comment\n', '---\n', '~\n', 'null\n', '[]\n', '{}\n', '0\n', '"all"\n', '- all\n']),
+  ],
 ];
 
 function weighted<T extends [string, number, unknown]>(rng: Rng, table: T[]): T {
   const total = table.reduce((n, t) => n + t[1], 0);
   let r = rng.int(total);
-  for (const t of table) { if ((r -= t[1]) < 0) return t; }
+  for (const t of table) {
+    if ((r -= t[1]) < 0) return t;
+  }
   return table[0]!;
 }
 
@@ -509,7 +854,9 @@ function makeCase(seed: number, index: number, pool: Record<Target, Array<{ name
       }
     }
     try {
-      text = doc.toString({ lineWidth: 0 }).replace(/HUGEPLACEHOLDER(\d+)X/g, (_m, n: string) => splices.texts[Number(n)]!);
+      text = doc
+        .toString({ lineWidth: 0 })
+        .replace(/HUGEPLACEHOLDER(\d+)X/g, (_m, n: string) => splices.texts[Number(n)]!);
     } catch (err) {
       steps.push(`stringify-failed: ${(err as Error).message}`);
     }
@@ -518,7 +865,8 @@ function makeCase(seed: number, index: number, pool: Record<Target, Array<{ name
     const [name, , mutate] = weighted(rng, TEXT_MUTATIONS);
     const out = mutate(text, rng);
     steps.push(name);
-    if (Buffer.isBuffer(out)) return { index, target, seedName: base.name, steps, text: out.toString('utf8'), bytes: out };
+    if (Buffer.isBuffer(out))
+      return { index, target, seedName: base.name, steps, text: out.toString('utf8'), bytes: out };
     text = out;
   }
   return { index, target, seedName: base.name, steps, text };
@@ -533,12 +881,12 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u20
 const softControl: Array<{ index: number; target: Target; message: string }> = [];
 
 type ViolationClass =
-  | 'stack-trace'      // not a FleetError: a TypeError, RangeError, … (the CLI says "internal error")
-  | 'wrong-kind'       // a FleetError, but not kind usage (exit code not 2)
-  | 'multi-line'       // the message has a line break (LF or CR)
-  | 'overlong'         // the message is longer than MAX_MESSAGE (a huge value echoed)
-  | 'no-location'      // the message does not start with file:line
-  | 'unsafe-accept';   // accepted, but a value that reaches a shell is not safe
+  | 'stack-trace' // not a FleetError: a TypeError, RangeError, … (the CLI says "internal error")
+  | 'wrong-kind' // a FleetError, but not kind usage (exit code not 2)
+  | 'multi-line' // the message has a line break (LF or CR)
+  | 'overlong' // the message is longer than MAX_MESSAGE (a huge value echoed)
+  | 'no-location' // the message does not start with file:line
+  | 'unsafe-accept'; // accepted, but a value that reaches a shell is not safe
 
 interface Violation {
   cls: ViolationClass;
@@ -553,7 +901,13 @@ interface Violation {
 }
 
 function signatureOf(message: string, file: string): string {
-  const rest = message.startsWith(file) ? message.slice(file.length).replace(/^:\d+/, '').replace(/^: [^:]*: /, ': ').replace(/^: /, '') : message;
+  const rest = message.startsWith(file)
+    ? message
+        .slice(file.length)
+        .replace(/^:\d+/, '')
+        .replace(/^: [^:]*: /, ': ')
+        .replace(/^: /, '')
+    : message;
   return rest
     .replace(/'[^']*'|"(?:[^"\\]|\\.)*"/gs, "'…'")
     .replace(/\d+/g, 'N')
@@ -564,8 +918,11 @@ function signatureOf(message: string, file: string): string {
 function unsafeInventory(inv: Inventory): string | undefined {
   for (const h of inv.hosts) {
     const checks: Array<[string, string | undefined, ((v: string) => string | undefined) | undefined]> = [
-      ['name', h.name, checkHostName], ['address', h.address.includes(':') ? undefined : h.address, checkAddress], ['ssh.user', h.ssh.user, checkUser],
-      ['ldap.instance', h.ldap.instance, checkInstanceName], ['suffixes.ca_instance', h.suffixes.ca.instance, checkInstanceName],
+      ['name', h.name, checkHostName],
+      ['address', h.address.includes(':') ? undefined : h.address, checkAddress],
+      ['ssh.user', h.ssh.user, checkUser],
+      ['ldap.instance', h.ldap.instance, checkInstanceName],
+      ['suffixes.ca_instance', h.suffixes.ca.instance, checkInstanceName],
     ];
     for (const [what, value, check] of checks) {
       if (value === undefined) continue;
@@ -586,13 +943,19 @@ function unsafePlaybook(pb: Playbook): string | undefined {
   for (const step of pb.steps) {
     const def = registry.action(step.action)!;
     for (const key of Object.keys(step.with)) {
-      if (!Object.hasOwn(def.params, key)) return `steps[${step.index}].with.${key}: not a parameter of ${step.action}, accepted`;
+      if (!Object.hasOwn(def.params, key))
+        return `steps[${step.index}].with.${key}: not a parameter of ${step.action}, accepted`;
     }
-    if (Object.getPrototypeOf(step.with) !== Object.prototype) return `steps[${step.index}].with got a new prototype (__proto__ key)`;
-    const texts = [step.hosts.kind === 'pattern' ? step.hosts.pattern : step.hosts.argument, ...JSON.stringify(step.with).match(/\{\{[^}]*\}\}/g) ?? []];
+    if (Object.getPrototypeOf(step.with) !== Object.prototype)
+      return `steps[${step.index}].with got a new prototype (__proto__ key)`;
+    const texts = [
+      step.hosts.kind === 'pattern' ? step.hosts.pattern : step.hosts.argument,
+      ...(JSON.stringify(step.with).match(/\{\{[^}]*\}\}/g) ?? []),
+    ];
     for (const t of texts) {
       for (const ref of templateRefs(t)) {
-        if (ref !== 'host.name' && ref !== 'host.address' && !Object.hasOwn(pb.params, ref)) return `{{ ${ref} }}: not a declared parameter, accepted`;
+        if (ref !== 'host.name' && ref !== 'host.address' && !Object.hasOwn(pb.params, ref))
+          return `{{ ${ref} }}: not a declared parameter, accepted`;
       }
     }
   }
@@ -612,7 +975,16 @@ function setsFor(pb: Playbook): string[] {
   const sets: string[] = [];
   for (const [name, spec] of Object.entries(pb.params)) {
     if (!spec.required) continue;
-    const value = { string: 'x', number: '1', boolean: 'true', host: planInventory.hosts[0]!.name, hosts: 'all', duration: '1s', list: 'a' }[spec.type] ?? 'x';
+    const value =
+      {
+        string: 'x',
+        number: '1',
+        boolean: 'true',
+        host: planInventory.hosts[0]!.name,
+        hosts: 'all',
+        duration: '1s',
+        list: 'a',
+      }[spec.type] ?? 'x';
     sets.push(`${name}=${value}`);
   }
   return sets;
@@ -622,30 +994,50 @@ function judge(err: unknown, c: Case, file: string, stage: 'parse' | 'plan'): Vi
   const base = { target: c.target, stage, index: c.index, steps: c.steps, err };
   if (!(err instanceof FleetError)) {
     const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    return [{ ...base, cls: 'stack-trace', message, signature: `${err instanceof Error ? err.name : typeof err}: ${signatureOf(message, file)}` }];
+    return [
+      {
+        ...base,
+        cls: 'stack-trace',
+        message,
+        signature: `${err instanceof Error ? err.name : typeof err}: ${signatureOf(message, file)}`,
+      },
+    ];
   }
   const { message } = err;
   const sig = `${err.name}: ${signatureOf(message, file)}`;
   const out: Violation[] = [];
-  const v = (cls: ViolationClass): void => { out.push({ ...base, cls, message: message.slice(0, 400), signature: sig }); };
+  const v = (cls: ViolationClass): void => {
+    out.push({ ...base, cls, message: message.slice(0, 400), signature: sig });
+  };
   if (err.kind !== 'usage') v('wrong-kind');
   if (/[\n\r]/.test(message)) v('multi-line');
   if (CONTROL.test(message)) softControl.push({ index: c.index, target: c.target, message: message.slice(0, 200) });
   if (message.length > MAX_MESSAGE) v('overlong');
   const lineCount = c.text.split('\n').length;
-  const located = err instanceof InventoryError
-    && err.file === file
-    && err.line !== undefined && err.line >= 1 && err.line <= lineCount + 1
-    && message.startsWith(`${file}:${err.line}`);
+  const located =
+    err instanceof InventoryError &&
+    err.file === file &&
+    err.line !== undefined &&
+    err.line >= 1 &&
+    err.line <= lineCount + 1 &&
+    message.startsWith(`${file}:${err.line}`);
   // Plan errors name the step as `file:line: steps[i] (name): …` without being InventoryErrors.
-  const planLocated = stage === 'plan' && new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: `).test(message);
+  const planLocated =
+    stage === 'plan' && new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: `).test(message);
   if (!located && !planLocated) v('no-location');
   return out;
 }
 
 async function runCase(c: Case, dir: string): Promise<Outcome> {
   const registry = defaultRegistry();
-  const file = join(dir, c.target === 'inventory' ? 'fuzz-inventory.yaml' : c.target === 'playbook' ? 'fuzz-playbook.yaml' : 'fuzz-schedule.yaml');
+  const file = join(
+    dir,
+    c.target === 'inventory'
+      ? 'fuzz-inventory.yaml'
+      : c.target === 'playbook'
+        ? 'fuzz-playbook.yaml'
+        : 'fuzz-schedule.yaml',
+  );
   writeFileSync(file, c.bytes ?? c.text);
   // As the loaders read it: a lone surrogate or a broken byte becomes U+FFFD.
   const text = readFileSync(file, 'utf8');
@@ -653,7 +1045,24 @@ async function runCase(c: Case, dir: string): Promise<Outcome> {
     if (c.target === 'inventory') {
       const inv = await loadInventory(file);
       const unsafe = unsafeInventory(inv);
-      return { accepted: true, planned: false, violations: unsafe ? [{ cls: 'unsafe-accept', target: c.target, stage: 'parse', index: c.index, steps: c.steps, message: unsafe, signature: unsafe.replace(/".*"/, '…'), err: undefined }] : [] };
+      return {
+        accepted: true,
+        planned: false,
+        violations: unsafe
+          ? [
+              {
+                cls: 'unsafe-accept',
+                target: c.target,
+                stage: 'parse',
+                index: c.index,
+                steps: c.steps,
+                message: unsafe,
+                signature: unsafe.replace(/".*"/, '…'),
+                err: undefined,
+              },
+            ]
+          : [],
+      };
     }
     if (c.target === 'schedule') {
       parseSchedule(text, file, HOME);
@@ -662,13 +1071,32 @@ async function runCase(c: Case, dir: string): Promise<Outcome> {
     const pb = parsePlaybook(text, file, registry);
     const unsafe = unsafePlaybook(pb);
     const violations: Violation[] = unsafe
-      ? [{ cls: 'unsafe-accept', target: c.target, stage: 'parse', index: c.index, steps: c.steps, message: unsafe, signature: unsafe.replace(/^steps\[\d+\]/, 'steps[N]').replace(/\{\{ .* \}\}/, '{{ … }}'), err: undefined }]
+      ? [
+          {
+            cls: 'unsafe-accept',
+            target: c.target,
+            stage: 'parse',
+            index: c.index,
+            steps: c.steps,
+            message: unsafe,
+            signature: unsafe.replace(/^steps\[\d+\]/, 'steps[N]').replace(/\{\{ .* \}\}/, '{{ … }}'),
+            err: undefined,
+          },
+        ]
       : [];
     // What `ipa-fleet plan` does next, for playbooks that plan without facts from the hosts.
     if (playbookNeedsFacts(pb, registry)) return { accepted: true, planned: false, violations };
     try {
       const params = resolveParams(pb, setsFor(pb), planInventory);
-      buildPlan({ playbook: pb, inventory: planInventory, registry, params, limit: undefined, facts: new Map(), createdAt: '2024-01-01T00:00:00.000Z' });
+      buildPlan({
+        playbook: pb,
+        inventory: planInventory,
+        registry,
+        params,
+        limit: undefined,
+        facts: new Map(),
+        createdAt: '2024-01-01T00:00:00.000Z',
+      });
     } catch (err) {
       violations.push(...judge(err, c, file, 'plan'));
     }
@@ -678,11 +1106,18 @@ async function runCase(c: Case, dir: string): Promise<Outcome> {
   }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 
 let tmp: string;
-const stats = { cases: 0, rejected: 0, accepted: 0, planned: 0, stackTraces: 0, ms: 0, byTarget: {} as Record<string, { cases: number; rejected: number }> };
+const stats = {
+  cases: 0,
+  rejected: 0,
+  accepted: 0,
+  planned: 0,
+  stackTraces: 0,
+  ms: 0,
+  byTarget: {} as Record<string, { cases: number; rejected: number }>,
+};
 const allViolations: Violation[] = [];
 const slowest: Array<{ ms: number; what: string }> = [];
 const profile: Record<string, { n: number; make: number; run: number }> = {};
@@ -692,7 +1127,10 @@ const rejectedForCli: Array<{ index: number; target: Target; score: number }> = 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'ipa-fleet-fuzz-'));
   mkdirSync(join(tmp, 'cases'));
-  writeFileSync(join(tmp, 'valid.yaml'), INVENTORY_FULL.replace(/^ +ldap: \{direct: ldaps, ca_file: \/etc\/ipa\/ca.crt\}\n/m, ''));
+  writeFileSync(
+    join(tmp, 'valid.yaml'),
+    INVENTORY_FULL.replace(/^ +ldap: \{direct: ldaps, ca_file: \/etc\/ipa\/ca.crt\}\n/m, ''),
+  );
   planInventory = await loadInventory(join(tmp, 'valid.yaml'));
 });
 
@@ -719,15 +1157,23 @@ async function runFuzz(cases: number): Promise<void> {
     const t2 = performance.now();
     for (const step of c.steps) {
       const p = (profile[step.split(' ')[0]!] ??= { n: 0, make: 0, run: 0 });
-      p.n++; p.make += t1 - t0; p.run += t2 - t1;
+      p.n++;
+      p.make += t1 - t0;
+      p.run += t2 - t1;
     }
     slowest.push({ ms: t2 - t0, what: `case ${i} ${c.target} ${c.text.length} B: ${c.steps.join(', ')}` });
-    if (slowest.length > 40) { slowest.sort((a, b) => b.ms - a.ms); slowest.length = 20; }
+    if (slowest.length > 40) {
+      slowest.sort((a, b) => b.ms - a.ms);
+      slowest.length = 20;
+    }
     stats.cases++;
     const t = (stats.byTarget[c.target] ??= { cases: 0, rejected: 0 });
     t.cases++;
     if (outcome.accepted) stats.accepted++;
-    else { stats.rejected++; t.rejected++; }
+    else {
+      stats.rejected++;
+      t.rejected++;
+    }
     if (outcome.planned) stats.planned++;
     if (outcome.violations.some((v) => v.cls === 'stack-trace')) stats.stackTraces++;
     allViolations.push(...outcome.violations);
@@ -752,13 +1198,18 @@ describe('fuzz: hostile inventories, playbooks and schedules (in process)', () =
   });
 
   it(`${CASES} mutated files: every rejection is one short located line of kind usage, never a stack trace`, async () => {
-    console.log(`fuzz: seed ${SEED} (0x${SEED.toString(16)}; override with FUZZ_SEED=…), ${CASES} cases (FUZZ_CASES=…)`);
+    console.log(
+      `fuzz: seed ${SEED} (0x${SEED.toString(16)}; override with FUZZ_SEED=…), ${CASES} cases (FUZZ_CASES=…)`,
+    );
     await runFuzz(CASES);
 
     console.log(`fuzz: ${stats.cases} cases, ${stats.rejected} rejected, ${stats.stackTraces} stack traces`);
     console.log(`fuzz: ${stats.accepted} accepted (${stats.planned} of them also planned), ${stats.ms} ms`);
-    for (const [t, n] of Object.entries(stats.byTarget)) console.log(`fuzz:   ${t}: ${n.cases} cases, ${n.rejected} rejected`);
-    console.log(`fuzz: ${allViolations.length} violation(s); raw control/bidi characters in ${softControl.length} message(s) (reported, not failed)`);
+    for (const [t, n] of Object.entries(stats.byTarget))
+      console.log(`fuzz:   ${t}: ${n.cases} cases, ${n.rejected} rejected`);
+    console.log(
+      `fuzz: ${allViolations.length} violation(s); raw control/bidi characters in ${softControl.length} message(s) (reported, not failed)`,
+    );
     const groups = new Map<string, Violation[]>();
     for (const v of allViolations) {
       const k = `${v.cls} ${v.target}/${v.stage} ${v.signature}`;
@@ -766,42 +1217,67 @@ describe('fuzz: hostile inventories, playbooks and schedules (in process)', () =
     }
     for (const [k, vs] of [...groups].sort((a, b) => b[1].length - a[1].length)) {
       console.log(`fuzz:   ${String(vs.length).padStart(4)} × ${k}`);
-      console.log(`fuzz:          e.g. case ${vs[0]!.index} (${vs[0]!.steps.join(', ')}): ${JSON.stringify(vs[0]!.message.slice(0, 240))}`);
-      if (vs[0]!.cls === 'stack-trace') console.log(String((vs[0]!.err as Error)?.stack ?? vs[0]!.err).split('\n').slice(0, 8).join('\n'));
+      console.log(
+        `fuzz:          e.g. case ${vs[0]!.index} (${vs[0]!.steps.join(', ')}): ${JSON.stringify(vs[0]!.message.slice(0, 240))}`,
+      );
+      if (vs[0]!.cls === 'stack-trace')
+        console.log(
+          String((vs[0]!.err as Error)?.stack ?? vs[0]!.err)
+            .split('\n')
+            .slice(0, 8)
+            .join('\n'),
+        );
     }
     if (VERBOSE) {
       slowest.sort((a, b) => b.ms - a.ms);
       for (const x of slowest.slice(0, 20)) console.log(`fuzz: slow ${x.ms.toFixed(0)} ms ${x.what}`);
       for (const [k, p] of Object.entries(profile).sort((a, b) => b[1].make + b[1].run - a[1].make - a[1].run)) {
-        console.log(`fuzz: profile ${k.padEnd(16)} ${String(p.n).padStart(5)} × make ${p.make.toFixed(0).padStart(6)} ms, run ${p.run.toFixed(0).padStart(6)} ms`);
+        console.log(
+          `fuzz: profile ${k.padEnd(16)} ${String(p.n).padStart(5)} × make ${p.make.toFixed(0).padStart(6)} ms, run ${p.run.toFixed(0).padStart(6)} ms`,
+        );
       }
-      for (const x of softControl.slice(0, 10)) console.log(`fuzz: control chars, case ${x.index} ${x.target}: ${JSON.stringify(x.message)}`);
+      for (const x of softControl.slice(0, 10))
+        console.log(`fuzz: control chars, case ${x.index} ${x.target}: ${JSON.stringify(x.message)}`);
     }
     assert.ok(stats.cases >= 3000);
     assert.ok(stats.rejected > stats.cases / 3, 'most mutations are rejected');
     assert.ok(stats.accepted > 0, 'some mutations are harmless');
     assert.equal(stats.stackTraces, 0, 'no stack traces');
-    assert.deepEqual(allViolations.map((v) => `case ${v.index} ${v.cls} ${v.target}/${v.stage}: ${v.message.slice(0, 200)}`), [], 'no violation');
+    assert.deepEqual(
+      allViolations.map((v) => `case ${v.index} ${v.cls} ${v.target}/${v.stage}: ${v.message.slice(0, 200)}`),
+      [],
+      'no violation',
+    );
   });
 });
 
 // ---------------------------------------------------------------------------------------------
 // The real CLI
 
-interface CliRun { code: number | null; stdout: string; stderr: string; ms: number }
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
 
 function cliOnce(args: string[]): Promise<CliRun> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, '--log-file', join(tmp, 'cli.log'), ...args], {
-      cwd: tmp,
-      timeout: 60_000,
-      maxBuffer: 64 * 1024 * 1024,
-      env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state'), NO_COLOR: '1', HOME: join(tmp, 'home') },
-    }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr), ms: Date.now() - started });
-    });
+    execFile(
+      process.execPath,
+      [BIN, '--log-file', join(tmp, 'cli.log'), ...args],
+      {
+        cwd: tmp,
+        timeout: 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state'), NO_COLOR: '1', HOME: join(tmp, 'home') },
+      },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr), ms: Date.now() - started });
+      },
+    );
   });
 }
 
@@ -837,22 +1313,67 @@ const BILLION_LAUGHS = TEXT_MUTATIONS.find(([n]) => n === 'billion-laughs')![2](
 
 /** Hand-made nasties, besides the sample of fuzz cases. */
 function handMade(dir: string): Array<{ name: string; target: Target; file: string }> {
-  const w = (name: string, content: string | Buffer): string => { const f = join(dir, name); writeFileSync(f, content); return f; };
+  const w = (name: string, content: string | Buffer): string => {
+    const f = join(dir, name);
+    writeFileSync(f, content);
+    return f;
+  };
   mkdirSync(join(dir, 'a-directory.yaml'));
   return [
     { name: 'missing inventory', target: 'inventory', file: join(dir, 'no such; $(id).yaml') },
     { name: 'inventory is a directory', target: 'inventory', file: join(dir, 'a-directory.yaml') },
     { name: 'empty inventory', target: 'inventory', file: w('empty.yaml', '') },
-    { name: 'binary inventory', target: 'inventory', file: w('binary.yaml', Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 131 + 7) % 256))) },
+    {
+      name: 'binary inventory',
+      target: 'inventory',
+      file: w('binary.yaml', Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 131 + 7) % 256))),
+    },
     { name: 'billion laughs', target: 'inventory', file: w('laughs.yaml', BILLION_LAUGHS) },
-    { name: '20 000 nested flow lists', target: 'inventory', file: w('deep.yaml', `all: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`) },
-    { name: 'NUL, RTL override and $(id) in a host name', target: 'inventory', file: w('nul.yaml', 'all:\n  hosts:\n    "a\\0b$(id)\\u202e`id`":\n') },
-    { name: 'host name with ; and quotes', target: 'inventory', file: w('semi.yaml', `all:\n  vars:\n    ldap: {instance: X, password: env:P}\n    suffixes: {domain: dc=x}\n  hosts:\n    "h1; rm -rf / 'x' \\"y\\"":\n`) },
-    { name: 'instance name with $(touch …)', target: 'inventory', file: w('inst.yaml', 'all:\n  vars:\n    ldap: {instance: "$(touch /tmp/ipa-fleet-pwned)", password: env:P}\n    suffixes: {domain: dc=x}\n  hosts:\n    h1:\n') },
-    { name: '1500 nested block mappings', target: 'playbook', file: w('deep-block.yaml', `${Array.from({ length: 1500 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')} 1\n`) },
-    { name: 'BOM, CRLF and tabs', target: 'playbook', file: w('crlf.yaml', '\ufeffname: x\r\nsteps:\r\n\t- action: exec\r\n') },
+    {
+      name: '20 000 nested flow lists',
+      target: 'inventory',
+      file: w('deep.yaml', `all: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`),
+    },
+    {
+      name: 'NUL, RTL override and $(id) in a host name',
+      target: 'inventory',
+      file: w('nul.yaml', 'all:\n  hosts:\n    "a\\0b$(id)\\u202e`id`":\n'),
+    },
+    {
+      name: 'host name with ; and quotes',
+      target: 'inventory',
+      file: w(
+        'semi.yaml',
+        `all:\n  vars:\n    ldap: {instance: X, password: env:P}\n    suffixes: {domain: dc=x}\n  hosts:\n    "h1; rm -rf / 'x' \\"y\\"":\n`,
+      ),
+    },
+    {
+      name: 'instance name with $(touch …)',
+      target: 'inventory',
+      file: w(
+        'inst.yaml',
+        'all:\n  vars:\n    ldap: {instance: "$(touch /tmp/ipa-fleet-pwned)", password: env:P}\n    suffixes: {domain: dc=x}\n  hosts:\n    h1:\n',
+      ),
+    },
+    {
+      name: '1500 nested block mappings',
+      target: 'playbook',
+      file: w('deep-block.yaml', `${Array.from({ length: 1500 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')} 1\n`),
+    },
+    {
+      name: 'BOM, CRLF and tabs',
+      target: 'playbook',
+      file: w('crlf.yaml', '\ufeffname: x\r\nsteps:\r\n\t- action: exec\r\n'),
+    },
     { name: 'missing playbook', target: 'playbook', file: join(dir, 'missing `id`.yaml') },
-    { name: 'schedule job name with ; rm -rf /', target: 'schedule', file: w('sched.yaml', 'jobs:\n  - name: "; rm -rf /"\n    inventory: i.yml\n    cron: "0 3 * * *"\n    no_encrypt: true\n') },
+    {
+      name: 'schedule job name with ; rm -rf /',
+      target: 'schedule',
+      file: w(
+        'sched.yaml',
+        'jobs:\n  - name: "; rm -rf /"\n    inventory: i.yml\n    cron: "0 3 * * *"\n    no_encrypt: true\n',
+      ),
+    },
     { name: 'missing schedule', target: 'schedule', file: join(dir, "missing 'quote'.yaml") },
   ];
 }
@@ -868,7 +1389,9 @@ describe('fuzz: a sample through the real CLI (bin/ipa-fleet.js)', () => {
       const mine = rejectedForCli.filter((r) => r.target === target);
       const nasty = [...mine].sort((a, b) => b.score - a.score || a.index - b.index).slice(0, 5);
       const rest = mine.filter((r) => !nasty.includes(r));
-      const spread = Array.from({ length: 4 }, (_, k) => rest[Math.floor((k * rest.length) / 4)]).filter((r): r is NonNullable<typeof r> => r !== undefined);
+      const spread = Array.from({ length: 4 }, (_, k) => rest[Math.floor((k * rest.length) / 4)]).filter(
+        (r): r is NonNullable<typeof r> => r !== undefined,
+      );
       for (const r of [...nasty, ...spread]) {
         const c = makeCase(SEED, r.index, pool);
         const file = join(dir, `${target}-${r.index}.yaml`);
@@ -882,13 +1405,18 @@ describe('fuzz: a sample through the real CLI (bin/ipa-fleet.js)', () => {
     const started = Date.now();
     const failures: string[] = [];
     const queue = [...picked];
-    await Promise.all(Array.from({ length: 6 }, async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) {
-        const r = await cli(argsFor(next.target, next.file));
-        const problems = cliProblems(r, next.file);
-        if (problems.length) failures.push(`${next.target} ${next.name}: ${problems.join(', ')}: ${JSON.stringify(r.stderr.slice(0, 300))}`);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          const r = await cli(argsFor(next.target, next.file));
+          const problems = cliProblems(r, next.file);
+          if (problems.length)
+            failures.push(
+              `${next.target} ${next.name}: ${problems.join(', ')}: ${JSON.stringify(r.stderr.slice(0, 300))}`,
+            );
+        }
+      }),
+    );
     console.log(`fuzz: CLI sample: ${picked.length} runs, ${failures.length} failed, ${Date.now() - started} ms`);
     assert.deepEqual(failures, []);
   });
@@ -923,8 +1451,28 @@ describe('fuzz: src bugs found (minimal reproducers)', () => {
       rejection(() => parseInventory(`all:\n${longKeys} 1\n`, FILE)).message, // nesting the yaml library cannot parse: located by 100 keys
       rejection(() => parseInventory(`all:\n  hosts:\n    "${big}":\n`, FILE)).message, // host name: in the key path and in the problem
       rejection(() => parseInventory(`all:\n  vars:\n    "${big}": 1\n`, FILE)).message, // unknown key
-      rejection(() => parsePlaybook(pb('name: x', 'params: {a: {}}', 'steps:', '  - action: exec', '    hosts: all', `    when: "${big}"`, '    with: {command: a}'), FILE, defaultRegistry())).message,
-      rejection(() => parseSchedule(pb('jobs:', '  - name: a', '    inventory: i', `    cron: "${big}"`, '    no_encrypt: true'), FILE, HOME)).message,
+      rejection(() =>
+        parsePlaybook(
+          pb(
+            'name: x',
+            'params: {a: {}}',
+            'steps:',
+            '  - action: exec',
+            '    hosts: all',
+            `    when: "${big}"`,
+            '    with: {command: a}',
+          ),
+          FILE,
+          defaultRegistry(),
+        ),
+      ).message,
+      rejection(() =>
+        parseSchedule(
+          pb('jobs:', '  - name: a', '    inventory: i', `    cron: "${big}"`, '    no_encrypt: true'),
+          FILE,
+          HOME,
+        ),
+      ).message,
     ];
     for (const m of messages) assert.ok(m.length <= MAX_MESSAGE, `${m.length} chars: ${m.slice(0, 120)}…`);
   });
@@ -933,7 +1481,13 @@ describe('fuzz: src bugs found (minimal reproducers)', () => {
     const { parseInventory } = await import('../../src/inventory/load.js');
     const top = rejection(() => parseInventory('"al\\nl": {}\n', FILE));
     assert.doesNotMatch(top.message, /[\r\n]/, JSON.stringify(top.message));
-    const a = rejection(() => parsePlaybook(pb('name: x', 'steps:', '  - action: exec', '    hosts: all', '    "with\\nx": 1'), FILE, defaultRegistry()));
+    const a = rejection(() =>
+      parsePlaybook(
+        pb('name: x', 'steps:', '  - action: exec', '    hosts: all', '    "with\\nx": 1'),
+        FILE,
+        defaultRegistry(),
+      ),
+    );
     const b = rejection(() => parseSchedule(pb('jobs:', '  - "na\\rme": x'), FILE, HOME));
     for (const e of [a, b]) assert.doesNotMatch(e.message, /[\r\n]/, JSON.stringify(e.message));
   });
@@ -941,10 +1495,44 @@ describe('fuzz: src bugs found (minimal reproducers)', () => {
   it('raw-value-linebreak: a value with a line break is quoted/escaped in the problem (one stderr line from the CLI)', async () => {
     const registry = defaultRegistry();
     const cases = [
-      rejection(() => parsePlaybook(pb('name: x', 'steps:', '  - action: "ex\\nec"', '    hosts: all'), FILE, registry)),
-      rejection(() => parsePlaybook(pb('name: x', 'params: {a: {type: "str\\ning"}}', 'steps:', '  - action: exec', '    hosts: all', '    with: {command: a}'), FILE, registry)),
-      rejection(() => parseSchedule(pb('jobs:', '  - name: a', '    inventory: i', '    cron: "1 2\\n3"', '    no_encrypt: true'), FILE, HOME)),
-      rejection(() => parseSchedule(pb('jobs:', '  - name: a', '    inventory: i', '    cron: "0 3 * * *"', '    timezone: "UTC\\nx"', '    no_encrypt: true'), FILE, HOME)),
+      rejection(() =>
+        parsePlaybook(pb('name: x', 'steps:', '  - action: "ex\\nec"', '    hosts: all'), FILE, registry),
+      ),
+      rejection(() =>
+        parsePlaybook(
+          pb(
+            'name: x',
+            'params: {a: {type: "str\\ning"}}',
+            'steps:',
+            '  - action: exec',
+            '    hosts: all',
+            '    with: {command: a}',
+          ),
+          FILE,
+          registry,
+        ),
+      ),
+      rejection(() =>
+        parseSchedule(
+          pb('jobs:', '  - name: a', '    inventory: i', '    cron: "1 2\\n3"', '    no_encrypt: true'),
+          FILE,
+          HOME,
+        ),
+      ),
+      rejection(() =>
+        parseSchedule(
+          pb(
+            'jobs:',
+            '  - name: a',
+            '    inventory: i',
+            '    cron: "0 3 * * *"',
+            '    timezone: "UTC\\nx"',
+            '    no_encrypt: true',
+          ),
+          FILE,
+          HOME,
+        ),
+      ),
     ];
     for (const e of cases) assert.doesNotMatch(e.message, /[\r\n]/, JSON.stringify(e.message));
     const file = join(tmp, 'action-newline.yaml');
@@ -954,29 +1542,96 @@ describe('fuzz: src bugs found (minimal reproducers)', () => {
   });
 
   it('plan-raw-linebreak: a step whose hosts: has a line break fails plan on one line (and does not blame --limit)', () => {
-    const playbook = parsePlaybook(pb('name: x', 'steps:', '  - action: exec', '    hosts: "a\\nb"', '    with: {command: a}'), FILE, defaultRegistry());
-    const e = rejection(() => buildPlan({ playbook, inventory: planInventory, registry: defaultRegistry(), params: {}, limit: undefined, facts: new Map(), createdAt: '2024-01-01T00:00:00Z' }));
+    const playbook = parsePlaybook(
+      pb('name: x', 'steps:', '  - action: exec', '    hosts: "a\\nb"', '    with: {command: a}'),
+      FILE,
+      defaultRegistry(),
+    );
+    const e = rejection(() =>
+      buildPlan({
+        playbook,
+        inventory: planInventory,
+        registry: defaultRegistry(),
+        params: {},
+        limit: undefined,
+        facts: new Map(),
+        createdAt: '2024-01-01T00:00:00Z',
+      }),
+    );
     assert.doesNotMatch(e.message, /[\r\n]/, JSON.stringify(e.message));
     assert.doesNotMatch(e.message, /--limit/, e.message);
     // The step's name, repeated in every plan error.
-    const named = parsePlaybook(pb('name: x', 'steps:', '  - name: "two\\nlines"', '    action: exec', '    hosts: nomatch', '    with: {command: a}'), FILE, defaultRegistry());
-    const n = rejection(() => buildPlan({ playbook: named, inventory: planInventory, registry: defaultRegistry(), params: {}, limit: undefined, facts: new Map(), createdAt: '2024-01-01T00:00:00Z' }));
+    const named = parsePlaybook(
+      pb(
+        'name: x',
+        'steps:',
+        '  - name: "two\\nlines"',
+        '    action: exec',
+        '    hosts: nomatch',
+        '    with: {command: a}',
+      ),
+      FILE,
+      defaultRegistry(),
+    );
+    const n = rejection(() =>
+      buildPlan({
+        playbook: named,
+        inventory: planInventory,
+        registry: defaultRegistry(),
+        params: {},
+        limit: undefined,
+        facts: new Map(),
+        createdAt: '2024-01-01T00:00:00Z',
+      }),
+    );
     assert.doesNotMatch(n.message, /[\r\n]/, JSON.stringify(n.message));
   });
 
   it('default-unlocated (fixed in 24d3983): a parameter default of the wrong type is refused by the loader with file:line', () => {
-    const e = rejection(() => parsePlaybook(pb('name: x', 'params:', '  n: {type: number, default: abc}', 'steps:', '  - action: pause', '    hosts: all', '    with: {seconds: "{{ n }}"}'), FILE, defaultRegistry()));
+    const e = rejection(() =>
+      parsePlaybook(
+        pb(
+          'name: x',
+          'params:',
+          '  n: {type: number, default: abc}',
+          'steps:',
+          '  - action: pause',
+          '    hosts: all',
+          '    with: {seconds: "{{ n }}"}',
+        ),
+        FILE,
+        defaultRegistry(),
+      ),
+    );
     assert.ok(e instanceof InventoryError);
     assert.match(e.message, /^\/fuzz\/minimal\.yaml:3: params\.n\.default: /);
   });
 
   it('proto-keys (fixed in 24d3983): Object.prototype names are not parameters: {{ constructor }} and with: {valueOf: …} are refused', () => {
     const registry = defaultRegistry();
-    const refs = rejection(() => parsePlaybook(pb('name: x', 'steps:', '  - action: exec', '    hosts: all', '    with: {command: "echo {{ constructor }}"}'), FILE, registry));
+    const refs = rejection(() =>
+      parsePlaybook(
+        pb('name: x', 'steps:', '  - action: exec', '    hosts: all', '    with: {command: "echo {{ constructor }}"}'),
+        FILE,
+        registry,
+      ),
+    );
     assert.match(refs.message, /unknown parameter '\{\{ constructor \}\}'/);
-    const withKey = rejection(() => parsePlaybook(pb('name: x', 'steps:', '  - action: exec', '    hosts: all', '    with: {command: a, valueOf: 1}'), FILE, registry));
+    const withKey = rejection(() =>
+      parsePlaybook(
+        pb('name: x', 'steps:', '  - action: exec', '    hosts: all', '    with: {command: a, valueOf: 1}'),
+        FILE,
+        registry,
+      ),
+    );
     assert.match(withKey.message, /'exec' has no parameter 'valueOf'/);
-    const when = rejection(() => parsePlaybook(pb('name: x', 'steps:', '  - action: exec', '    hosts: all', '    when: toString', '    with: {command: a}'), FILE, registry));
+    const when = rejection(() =>
+      parsePlaybook(
+        pb('name: x', 'steps:', '  - action: exec', '    hosts: all', '    when: toString', '    with: {command: a}'),
+        FILE,
+        registry,
+      ),
+    );
     assert.match(when.message, /unknown parameter 'toString'/);
   });
 });

@@ -54,13 +54,19 @@ let reference: string;
 function runHelp(path: string): Promise<HelpRun> {
   const args = [BIN, ...(path ? path.split(' ') : []), '--help'];
   return new Promise((resolve) => {
-    execFile(process.execPath, args, {
-      cwd: tmp, timeout: 30_000,
-      env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state'), NO_COLOR: '1' },
-    }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    execFile(
+      process.execPath,
+      args,
+      {
+        cwd: tmp,
+        timeout: 30_000,
+        env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state'), NO_COLOR: '1' },
+      },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
   });
 }
 
@@ -98,7 +104,8 @@ function parseHelp(text: string): ParsedHelp {
   while (i < lines.length && !lines[i]!.startsWith('Usage:')) i++;
   i++;
   const description: string[] = [];
-  for (; i < lines.length && !/^[A-Z][A-Za-z ]*:$/.test(lines[i]!); i++) if (lines[i]!.trim()) description.push(lines[i]!.trim());
+  for (; i < lines.length && !/^[A-Z][A-Za-z ]*:$/.test(lines[i]!); i++)
+    if (lines[i]!.trim()) description.push(lines[i]!.trim());
   let current: Item[] | undefined;
   for (; i < lines.length; i++) {
     const line = lines[i]!;
@@ -109,7 +116,10 @@ function parseHelp(text: string): ParsedHelp {
       continue;
     }
     if (!current) continue;
-    if (line.trim() === '') { current = undefined; continue; }
+    if (line.trim() === '') {
+      current = undefined;
+      continue;
+    }
     const item = /^ {2}(\S.*?)(?: {2,}(\S.*))?$/.exec(line);
     if (item) current.push({ term: item[1]!.trim(), description: (item[2] ?? '').trim() });
     else if (/^ {3,}\S/.test(line) && current.length > 0) {
@@ -185,8 +195,10 @@ describe('--help of every command', () => {
   after(() => {
     rmSync(tmp, { recursive: true, force: true });
     const leaves = [...commands.values()].filter(isLeaf).length;
-    console.log(`help.test: ${commands.size - 1} commands and subcommands (${leaves} with an action, the rest groups) and the program; `
-      + `${optionsChecked} options checked (${program.options.length} of them global, the rest the commands' own), ${argumentsChecked} arguments`);
+    console.log(
+      `help.test: ${commands.size - 1} commands and subcommands (${leaves} with an action, the rest groups) and the program; ` +
+        `${optionsChecked} options checked (${program.options.length} of them global, the rest the commands' own), ${argumentsChecked} arguments`,
+    );
   });
 
   it('discovers the same command tree from --help as main() builds', () => {
@@ -223,7 +235,8 @@ describe('--help of every command', () => {
         optionsChecked++;
         if (opt.hidden) problems.push(`${label(path)}: option ${opt.flags} is hidden from --help`);
         if (!opt.description.trim()) problems.push(`${label(path)}: option ${opt.flags} has no description`);
-        if (!listed.some((item) => item.term === opt.flags)) problems.push(`${label(path)} --help: option ${opt.flags} is not listed`);
+        if (!listed.some((item) => item.term === opt.flags))
+          problems.push(`${label(path)} --help: option ${opt.flags} is not listed`);
       }
       // Nothing listed that the command does not have (besides commander's -h, --help).
       for (const item of listed) {
@@ -243,16 +256,18 @@ describe('--help of every command', () => {
         if (!arg.description.trim()) problems.push(`${label(path)}: argument ${arg.name()} has no description`);
         const item = listed.find((i) => i.term === arg.name());
         if (!item) problems.push(`${label(path)} --help: argument ${arg.name()} is not listed`);
-        else if (!ownText(item.description)) problems.push(`${label(path)} --help: argument ${arg.name()} has no description`);
+        else if (!ownText(item.description))
+          problems.push(`${label(path)} --help: argument ${arg.name()} has no description`);
       }
     }
     assert.deepEqual(problems.splice(0), []);
   });
 
-  it('the global options are described by the program and named in every subcommand\'s help', () => {
+  it("the global options are described by the program and named in every subcommand's help", () => {
     const top = parseHelp(helps.get('')!.stdout).sections.get('Options') ?? [];
     for (const opt of program.options as Option[]) {
-      if (!top.some((i) => i.term === opt.flags && ownText(i.description))) problems.push(`ipa-fleet --help: global option ${opt.flags} not described`);
+      if (!top.some((i) => i.term === opt.flags && ownText(i.description)))
+        problems.push(`ipa-fleet --help: global option ${opt.flags} not described`);
       for (const [path] of commands) {
         if (path && !mentions(helps.get(path)!.stdout, opt.long ?? opt.short!)) {
           problems.push(`${label(path)} --help does not name the global option ${opt.long ?? opt.short}`);
@@ -269,7 +284,9 @@ describe('--help of every command', () => {
     }
     assert.match(helps.get('')!.stdout, /Exit codes/, 'ipa-fleet --help names no exit codes');
     // The others with an action: reported, not failed.
-    const silent = [...commands].filter(([path, cmd]) => path && isLeaf(cmd) && !/Exit code/.test(helps.get(path)!.stdout)).map(([path]) => path);
+    const silent = [...commands]
+      .filter(([path, cmd]) => path && isLeaf(cmd) && !/Exit code/.test(helps.get(path)!.stdout))
+      .map(([path]) => path);
     if (silent.length) t.diagnostic(`commands whose --help names no exit codes: ${silent.join(', ')}`);
   });
 
@@ -279,21 +296,34 @@ describe('--help of every command', () => {
       if (!reference.includes(`ipa-fleet ${path}`)) problems.push(`reference: 'ipa-fleet ${path}' does not appear`);
       if (!isLeaf(cmd)) continue;
       const section = referenceSection(path);
-      if (!section) { problems.push(`reference: no section '### ipa-fleet ${path}'`); continue; }
+      if (!section) {
+        problems.push(`reference: no section '### ipa-fleet ${path}'`);
+        continue;
+      }
       // Each option has its row in the section's options table (a synopsis mention is not enough).
-      const rows = section.split('\n').filter((l) => l.startsWith('|')).join('\n');
+      const rows = section
+        .split('\n')
+        .filter((l) => l.startsWith('|'))
+        .join('\n');
       for (const opt of cmd.options as Option[]) {
         const flag = opt.long ?? opt.short!;
-        if (!mentions(rows, flag)) problems.push(`reference, ipa-fleet ${path}: option ${flag} has no row in the options table`);
-        if (opt.short && opt.long && !section.includes(`${opt.short}, ${opt.long}`)) problems.push(`reference, ipa-fleet ${path}: '${opt.short}, ${opt.long}' missing`);
+        if (!mentions(rows, flag))
+          problems.push(`reference, ipa-fleet ${path}: option ${flag} has no row in the options table`);
+        if (opt.short && opt.long && !section.includes(`${opt.short}, ${opt.long}`))
+          problems.push(`reference, ipa-fleet ${path}: '${opt.short}, ${opt.long}' missing`);
         // Defaults that do not depend on the machine (paths do) must be stated as they are.
         const d: unknown = opt.defaultValue;
-        if ((typeof d === 'number' || typeof d === 'string') && !String(d).includes('/') && !section.includes(`\`${String(d)}\``)) {
+        if (
+          (typeof d === 'number' || typeof d === 'string') &&
+          !String(d).includes('/') &&
+          !section.includes(`\`${String(d)}\``)
+        ) {
           problems.push(`reference, ipa-fleet ${path}: default of ${flag} (\`${String(d)}\`) missing`);
         }
       }
       for (const arg of cmd.registeredArguments) {
-        if (!section.includes(`<${arg.name()}>`) && !section.includes(`[${arg.name()}`)) problems.push(`reference, ipa-fleet ${path}: argument ${arg.name()} missing`);
+        if (!section.includes(`<${arg.name()}>`) && !section.includes(`[${arg.name()}`))
+          problems.push(`reference, ipa-fleet ${path}: argument ${arg.name()} missing`);
       }
       if (!/Exit codes?:/.test(section)) problems.push(`reference, ipa-fleet ${path}: no exit codes`);
     }
@@ -310,11 +340,13 @@ describe('--help of every command', () => {
 
 /** Every .ts file under src/, as one text. */
 function sourceText(dir = join(ROOT, 'src')): string {
-  return readdirSync(dir, { withFileTypes: true }).map((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return sourceText(path);
-    return e.name.endsWith('.ts') ? readFileSync(path, 'utf8') : '';
-  }).join('\n');
+  return readdirSync(dir, { withFileTypes: true })
+    .map((e) => {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) return sourceText(path);
+      return e.name.endsWith('.ts') ? readFileSync(path, 'utf8') : '';
+    })
+    .join('\n');
 }
 
 describe('docs/restore-runbook.md', () => {
@@ -328,13 +360,18 @@ describe('docs/restore-runbook.md', () => {
       // Tables whose header says "(as printed)": the last cell of each row is a message from the code.
       if (!/^\|.*\(as printed\)\s*\|\s*$/.test(lines[i]!)) continue;
       for (let j = i + 2; j < lines.length && lines[j]!.startsWith('|'); j++) {
-        const cells = lines[j]!.split('|').map((c) => c.trim()).filter((c, k, all) => k > 0 && k < all.length - 1);
+        const cells = lines[j]!.split('|')
+          .map((c) => c.trim())
+          .filter((c, k, all) => k > 0 && k < all.length - 1);
         const last = cells[cells.length - 1] ?? '';
         const m = /^`(.+)`$/.exec(last);
         if (!m) continue;
         quoted++;
         // `<…>` marks what varies: every fixed part of the message must be in the source.
-        for (const part of m[1]!.split(/<[^>]*>|…/).map((p) => p.trim()).filter((p) => p.length >= 8)) {
+        for (const part of m[1]!
+          .split(/<[^>]*>|…/)
+          .map((p) => p.trim())
+          .filter((p) => p.length >= 8)) {
           if (!source.includes(part)) missing.push(`${m[1]}: '${part}' is not in src/`);
         }
       }

@@ -37,13 +37,16 @@ function names(pattern: string | undefined): string[] {
 const ALL = ['ipa1.example.com', 'ipa2.example.com', 'ipa3.example.com', 'ipa4.example.com', 'fe80::5'];
 
 function usage(pattern: string, message: string | RegExp): void {
-  assert.throws(() => selectHosts(inv, pattern), (err: unknown) => {
-    assert.ok(err instanceof UsageError);
-    assert.equal(err.kind, 'usage');
-    if (typeof message === 'string') assert.equal(err.message, message);
-    else assert.match(err.message, message);
-    return true;
-  });
+  assert.throws(
+    () => selectHosts(inv, pattern),
+    (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.equal(err.kind, 'usage');
+      if (typeof message === 'string') assert.equal(err.message, message);
+      else assert.match(err.message, message);
+      return true;
+    },
+  );
 }
 
 describe('inventory --limit', () => {
@@ -57,7 +60,12 @@ describe('inventory --limit', () => {
     assert.deepEqual(names('ipa3.example.com'), ['ipa3.example.com']);
     assert.deepEqual(names('dc1'), ['ipa2.example.com', 'ipa3.example.com']);
     assert.deepEqual(names('legacy'), ['ipa4.example.com', 'fe80::5'], 'through children');
-    assert.deepEqual(names('ipa4.example.com,dc1, ipa1.example.com'), ['ipa1.example.com', 'ipa2.example.com', 'ipa3.example.com', 'ipa4.example.com']);
+    assert.deepEqual(names('ipa4.example.com,dc1, ipa1.example.com'), [
+      'ipa1.example.com',
+      'ipa2.example.com',
+      'ipa3.example.com',
+      'ipa4.example.com',
+    ]);
     assert.deepEqual(names('dc2:ipa2.example.com'), ['ipa2.example.com', 'ipa4.example.com', 'fe80::5']);
     assert.deepEqual(names('dc1,'), ['ipa2.example.com', 'ipa3.example.com'], 'a trailing comma is harmless');
   });
@@ -80,7 +88,11 @@ describe('inventory --limit', () => {
 
   it('excludes with ! and intersects with &, whatever the order', () => {
     assert.deepEqual(names('all:!dc1'), ['ipa1.example.com', 'ipa4.example.com', 'fe80::5']);
-    assert.deepEqual(names('!dc1'), ['ipa1.example.com', 'ipa4.example.com', 'fe80::5'], 'exclusion alone starts from all');
+    assert.deepEqual(
+      names('!dc1'),
+      ['ipa1.example.com', 'ipa4.example.com', 'fe80::5'],
+      'exclusion alone starts from all',
+    );
     assert.deepEqual(names('!ipa1.example.com,dc2,ca_servers'), ['ipa4.example.com', 'fe80::5']);
     assert.deepEqual(names('dc2:&ca_servers'), ['ipa4.example.com']);
     assert.deepEqual(names('&ca_servers,dc1,dc2'), ['ipa4.example.com']);

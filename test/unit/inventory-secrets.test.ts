@@ -48,7 +48,13 @@ describe('inventory readSecret', () => {
   });
 
   it('reads a file and strips exactly one trailing newline', async () => {
-    const cases: Array<[string, string]> = [['pw\n', 'pw'], ['pw', 'pw'], ['pw\r\n', 'pw'], ['pw\n\n', 'pw\n'], [' pw \n', ' pw ']];
+    const cases: Array<[string, string]> = [
+      ['pw\n', 'pw'],
+      ['pw', 'pw'],
+      ['pw\r\n', 'pw'],
+      ['pw\n\n', 'pw\n'],
+      [' pw \n', ' pw '],
+    ];
     for (const [i, [content, expected]] of cases.entries()) {
       const path = join(dir, `secret-${i}`);
       await writeFile(path, content);
@@ -58,8 +64,10 @@ describe('inventory readSecret', () => {
 
   it('names a missing or empty file but never its contents', async () => {
     const missing = join(dir, 'missing');
-    await assert.rejects(readSecret({ kind: 'file', path: missing }, 'ipa1: ldap.password'),
-      usageError(new RegExp(`^ipa1: ldap\\.password: cannot read secret file ${missing}: no such file$`)));
+    await assert.rejects(
+      readSecret({ kind: 'file', path: missing }, 'ipa1: ldap.password'),
+      usageError(new RegExp(`^ipa1: ldap\\.password: cannot read secret file ${missing}: no such file$`)),
+    );
     const empty = join(dir, 'empty');
     await writeFile(empty, '\n');
     await assert.rejects(readSecret({ kind: 'file', path: empty }, 'x'), usageError(/secret file .*empty is empty/));
@@ -69,8 +77,10 @@ describe('inventory readSecret', () => {
   it('reads an environment variable; missing or empty is a usage error', async () => {
     const env = { DM_PASSWORD: 's3cret', EMPTY: '' };
     assert.equal(await readSecret({ kind: 'env', name: 'DM_PASSWORD' }, 'x', { env }), 's3cret');
-    await assert.rejects(readSecret({ kind: 'env', name: 'NOPE' }, 'ipa1: ldap.password', { env }),
-      usageError(/^ipa1: ldap\.password: environment variable NOPE is not set$/));
+    await assert.rejects(
+      readSecret({ kind: 'env', name: 'NOPE' }, 'ipa1: ldap.password', { env }),
+      usageError(/^ipa1: ldap\.password: environment variable NOPE is not set$/),
+    );
     await assert.rejects(readSecret({ kind: 'env', name: 'EMPTY' }, 'x', { env }), usageError(/EMPTY is empty/));
   });
 
@@ -84,13 +94,18 @@ describe('inventory readSecret', () => {
     });
     assert.equal(secret, 'typed');
     assert.deepEqual(questions, ['ipa1: ldap.password: ']);
-    await assert.rejects(readSecret({ kind: 'prompt' }, 'x', { prompt: async () => '' }), usageError(/no secret was entered/));
+    await assert.rejects(
+      readSecret({ kind: 'prompt' }, 'x', { prompt: async () => '' }),
+      usageError(/no secret was entered/),
+    );
   });
 
   it('refuses to prompt without a terminal', async () => {
     const input = Object.assign(new PassThrough(), { isTTY: false });
-    await assert.rejects(readSecret({ kind: 'prompt' }, 'ipa1: ldap.password', { input }),
-      usageError(/^ipa1: ldap\.password: cannot prompt for a secret without a terminal; use file:PATH or env:NAME$/));
+    await assert.rejects(
+      readSecret({ kind: 'prompt' }, 'ipa1: ldap.password', { input }),
+      usageError(/^ipa1: ldap\.password: cannot prompt for a secret without a terminal; use file:PATH or env:NAME$/),
+    );
   });
 
   it('reads from a terminal without echoing what is typed', async () => {

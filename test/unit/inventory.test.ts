@@ -46,13 +46,19 @@ describe('inventory: a valid inventory', () => {
     const file = join(FIXTURES, 'site.yml');
     const inv = await loadInventory(file);
     assert.equal(inv.deployment, 'ipa-prod');
-    assert.deepEqual(inv.hosts.map((h) => h.name), ['ipa1.example.com', 'ipa2.example.com', 'ipa3.example.com', 'ipa4.example.com']);
-    assert.deepEqual([...inv.groups], [
-      ['all', ['ipa1.example.com', 'ipa2.example.com', 'ipa3.example.com', 'ipa4.example.com']],
-      ['dc1', ['ipa1.example.com', 'ipa2.example.com']],
-      ['dc2', ['ipa3.example.com', 'ipa4.example.com']],
-      ['legacy', ['ipa3.example.com', 'ipa4.example.com']],
-    ]);
+    assert.deepEqual(
+      inv.hosts.map((h) => h.name),
+      ['ipa1.example.com', 'ipa2.example.com', 'ipa3.example.com', 'ipa4.example.com'],
+    );
+    assert.deepEqual(
+      [...inv.groups],
+      [
+        ['all', ['ipa1.example.com', 'ipa2.example.com', 'ipa3.example.com', 'ipa4.example.com']],
+        ['dc1', ['ipa1.example.com', 'ipa2.example.com']],
+        ['dc2', ['ipa3.example.com', 'ipa4.example.com']],
+        ['legacy', ['ipa3.example.com', 'ipa4.example.com']],
+      ],
+    );
 
     const ipa1 = host(inv, 'ipa1.example.com');
     assert.equal(ipa1.address, '192.0.2.11');
@@ -80,7 +86,10 @@ describe('inventory: a valid inventory', () => {
       caFile: undefined,
       timeoutMs: DEFAULTS.ldapTimeoutMs,
     });
-    assert.deepEqual(ipa1.suffixes, { domain: 'dc=example,dc=com', ca: { suffix: 'o=ipaca', instance: undefined, port: undefined } });
+    assert.deepEqual(ipa1.suffixes, {
+      domain: 'dc=example,dc=com',
+      ca: { suffix: 'o=ipaca', instance: undefined, port: undefined },
+    });
     assert.deepEqual(ipa1.source, { file, line: 23 });
 
     const ipa2 = host(inv, 'ipa2.example.com');
@@ -105,43 +114,50 @@ describe('inventory: a valid inventory', () => {
   });
 
   it('applies all.vars < parent group < child group < host', () => {
-    const inv = parse(yaml(
-      ...BASE,
-      '    ssh: {port: 1022, user: ops}',
-      '  children:',
-      '    parent:',
-      '      vars: {ssh: {port: 2022}, ldap: {timeout: 7}}',
-      '      children:',
-      '        child:',
-      '          vars: {ssh: {port: 3022}}',
-      '          hosts:',
-      '            a:',
-      '            b: {ssh: {port: 4022}}',
-      '      hosts:',
-      '        c:',
-      '  hosts:',
-      '    d:',
-    ));
-    assert.deepEqual(inv.hosts.map((h) => [h.name, h.ssh.port, h.ssh.user, h.ldap.timeoutMs]), [
-      ['a', 3022, 'ops', 7000],
-      ['b', 4022, 'ops', 7000],
-      ['c', 2022, 'ops', 7000],
-      ['d', 1022, 'ops', 30_000],
-    ]);
+    const inv = parse(
+      yaml(
+        ...BASE,
+        '    ssh: {port: 1022, user: ops}',
+        '  children:',
+        '    parent:',
+        '      vars: {ssh: {port: 2022}, ldap: {timeout: 7}}',
+        '      children:',
+        '        child:',
+        '          vars: {ssh: {port: 3022}}',
+        '          hosts:',
+        '            a:',
+        '            b: {ssh: {port: 4022}}',
+        '      hosts:',
+        '        c:',
+        '  hosts:',
+        '    d:',
+      ),
+    );
+    assert.deepEqual(
+      inv.hosts.map((h) => [h.name, h.ssh.port, h.ssh.user, h.ldap.timeoutMs]),
+      [
+        ['a', 3022, 'ops', 7000],
+        ['b', 4022, 'ops', 7000],
+        ['c', 2022, 'ops', 7000],
+        ['d', 1022, 'ops', 30_000],
+      ],
+    );
     assert.deepEqual(host(inv, 'a').groups, ['all', 'parent', 'child']);
   });
 
   it('lets a host sit in several groups when they agree or are nested', () => {
-    const inv = parse(yaml(
-      ...BASE,
-      '  children:',
-      '    ca_servers:',
-      '      vars: {roles: [ca]}',
-      '      hosts: {a:}',
-      '    dc1:',
-      '      vars: {roles: [ca]}',
-      '      hosts: {a:, b:}',
-    ));
+    const inv = parse(
+      yaml(
+        ...BASE,
+        '  children:',
+        '    ca_servers:',
+        '      vars: {roles: [ca]}',
+        '      hosts: {a:}',
+        '    dc1:',
+        '      vars: {roles: [ca]}',
+        '      hosts: {a:, b:}',
+      ),
+    );
     assert.deepEqual(host(inv, 'a').groups, ['all', 'ca_servers', 'dc1']);
     assert.deepEqual(host(inv, 'a').roles, ['ca']);
     assert.deepEqual(inv.groups.get('dc1'), ['a', 'b']);
@@ -168,14 +184,16 @@ describe('inventory: a valid inventory', () => {
   });
 
   it('resolves relative, ~/ and absolute paths', () => {
-    const inv = parse(yaml(
-      ...BASE,
-      '    ssh:',
-      '      identity_file: ../keys/id',
-      '      known_hosts: ~/kh',
-      '  hosts:',
-      '    a: {ldap: {password: file:dm.txt, ca_file: /etc/ca.pem}}',
-    ));
+    const inv = parse(
+      yaml(
+        ...BASE,
+        '    ssh:',
+        '      identity_file: ../keys/id',
+        '      known_hosts: ~/kh',
+        '  hosts:',
+        '    a: {ldap: {password: file:dm.txt, ca_file: /etc/ca.pem}}',
+      ),
+    );
     const a = host(inv, 'a');
     assert.equal(a.ssh.identityFile, '/keys/id');
     assert.equal(a.ssh.knownHostsFile, '/home/op/kh');
@@ -184,15 +202,20 @@ describe('inventory: a valid inventory', () => {
   });
 
   it('accepts proxy_jump through an inventory host, an outside host, and none', () => {
-    const inv = parse(yaml(
-      ...BASE,
-      '    ssh: {proxy_jump: "ops@[2001:db8::1]:2222"}',
-      '  hosts:',
-      '    bastion: {ssh: {proxy_jump: none}}',
-      '    a: {ssh: {proxy_jump: bastion}}',
-      '    b:',
-    ));
-    assert.deepEqual(inv.hosts.map((h) => h.ssh.proxyJump), [undefined, 'bastion', 'ops@[2001:db8::1]:2222']);
+    const inv = parse(
+      yaml(
+        ...BASE,
+        '    ssh: {proxy_jump: "ops@[2001:db8::1]:2222"}',
+        '  hosts:',
+        '    bastion: {ssh: {proxy_jump: none}}',
+        '    a: {ssh: {proxy_jump: bastion}}',
+        '    b:',
+      ),
+    );
+    assert.deepEqual(
+      inv.hosts.map((h) => h.ssh.proxyJump),
+      [undefined, 'bastion', 'ops@[2001:db8::1]:2222'],
+    );
   });
 
   it('accepts anchors and aliases', () => {
@@ -203,47 +226,90 @@ describe('inventory: a valid inventory', () => {
 
 describe('inventory: refused input names file, line and key', () => {
   it('refuses a literal password without repeating it', () => {
-    const message = rejects(yaml(...BASE, '  hosts:', '    a:', '      ldap:', '        password: hunter2-S3cret'),
-      11, 'all.hosts.a.ldap.password', /^a literal password is not allowed here; use file:PATH, env:NAME or prompt$/);
+    const message = rejects(
+      yaml(...BASE, '  hosts:', '    a:', '      ldap:', '        password: hunter2-S3cret'),
+      11,
+      'all.hosts.a.ldap.password',
+      /^a literal password is not allowed here; use file:PATH, env:NAME or prompt$/,
+    );
     assert.ok(!message.includes('hunter2'));
   });
 
   it('refuses a numeric literal passphrase without repeating it', () => {
-    const message = rejects(yaml(...BASE, '    ssh: {identity_file: k, identity_passphrase: 987654}', '  hosts: {a:}'),
-      8, 'all.vars.ssh.identity_passphrase', /literal password is not allowed/);
+    const message = rejects(
+      yaml(...BASE, '    ssh: {identity_file: k, identity_passphrase: 987654}', '  hosts: {a:}'),
+      8,
+      'all.vars.ssh.identity_passphrase',
+      /literal password is not allowed/,
+    );
     assert.ok(!message.includes('987654'));
   });
 
   it('refuses a bad env: name without repeating it', () => {
-    const message = rejects(yaml(...BASE, '  hosts:', '    a: {ldap: {password: "env:my secret"}}'),
-      9, 'all.hosts.a.ldap.password', /^env: needs a variable name/);
+    const message = rejects(
+      yaml(...BASE, '  hosts:', '    a: {ldap: {password: "env:my secret"}}'),
+      9,
+      'all.hosts.a.ldap.password',
+      /^env: needs a variable name/,
+    );
     assert.ok(!message.includes('my secret'));
   });
 
   it('names an unknown key and suggests the near miss', () => {
-    rejects(yaml(...BASE, '    ssh:', '      identityfile: id', '  hosts: {a:}'),
-      9, 'all.vars.ssh.identityfile', /^unknown key; did you mean identity_file\?$/);
-    rejects(yaml(...BASE, '  hosts:', '    a:', '      ldap:', '        bind_dm: cn=x'),
-      11, 'all.hosts.a.ldap.bind_dm', /did you mean bind_dn\?/);
-    rejects(yaml(...BASE, '  hosts:', '    a:', '      port: 22'),
-      10, 'all.hosts.a.port', /did you mean ssh\.port or ldap\.port\?/);
-    rejects(yaml(...BASE, '  hosts:', '    a:', '      ansible_host: 192.0.2.1'),
-      10, 'all.hosts.a.ansible_host', /did you mean address\?/);
-    rejects(yaml(...BASE, '  children:', '    g:', '      ssh: {port: 1}', '      hosts: {a:}'),
-      10, 'all.children.g.ssh', /group settings go under vars: did you mean vars\.ssh\?/);
-    rejects(yaml(...BASE, '  child:', '    g:'),
-      8, 'all.child', /did you mean children\?/);
-    rejects(yaml(...BASE, '  hosts:', '    a: {ldap: {bind_dn: cn=admin,o=x}}'),
-      9, 'all.hosts.a.ldap.o=x', /looks like part of a DN: .*quote DNs/);
+    rejects(
+      yaml(...BASE, '    ssh:', '      identityfile: id', '  hosts: {a:}'),
+      9,
+      'all.vars.ssh.identityfile',
+      /^unknown key; did you mean identity_file\?$/,
+    );
+    rejects(
+      yaml(...BASE, '  hosts:', '    a:', '      ldap:', '        bind_dm: cn=x'),
+      11,
+      'all.hosts.a.ldap.bind_dm',
+      /did you mean bind_dn\?/,
+    );
+    rejects(
+      yaml(...BASE, '  hosts:', '    a:', '      port: 22'),
+      10,
+      'all.hosts.a.port',
+      /did you mean ssh\.port or ldap\.port\?/,
+    );
+    rejects(
+      yaml(...BASE, '  hosts:', '    a:', '      ansible_host: 192.0.2.1'),
+      10,
+      'all.hosts.a.ansible_host',
+      /did you mean address\?/,
+    );
+    rejects(
+      yaml(...BASE, '  children:', '    g:', '      ssh: {port: 1}', '      hosts: {a:}'),
+      10,
+      'all.children.g.ssh',
+      /group settings go under vars: did you mean vars\.ssh\?/,
+    );
+    rejects(yaml(...BASE, '  child:', '    g:'), 8, 'all.child', /did you mean children\?/);
+    rejects(
+      yaml(...BASE, '  hosts:', '    a: {ldap: {bind_dn: cn=admin,o=x}}'),
+      9,
+      'all.hosts.a.ldap.o=x',
+      /looks like part of a DN: .*quote DNs/,
+    );
     rejects(yaml(...BASE, '    constructor: x', '  hosts: {a:}'), 8, 'all.vars.constructor', /^unknown key/);
     rejects(yaml(...BASE, '  hosts:', '    a: {__proto__: x}'), 9, 'all.hosts.a.__proto__', /^unknown key/);
-    rejects(yaml(...BASE, '    colour: blue', '  hosts: {a:}'),
-      8, 'all.vars.colour', /^unknown key \(expected .*roles.*ssh, ldap, suffixes, deployment\)$/);
+    rejects(
+      yaml(...BASE, '    colour: blue', '  hosts: {a:}'),
+      8,
+      'all.vars.colour',
+      /^unknown key \(expected .*roles.*ssh, ldap, suffixes, deployment\)$/,
+    );
   });
 
   it('refuses duplicate keys', () => {
-    rejects(yaml(...BASE, '  hosts:', '    a:', '      ssh:', '        port: 22', '        port: 23'),
-      12, 'all.hosts.a.ssh.port', /^duplicate key \(first set at line 11\)$/);
+    rejects(
+      yaml(...BASE, '  hosts:', '    a:', '      ssh:', '        port: 22', '        port: 23'),
+      12,
+      'all.hosts.a.ssh.port',
+      /^duplicate key \(first set at line 11\)$/,
+    );
     rejects(yaml(...BASE, '  hosts:', '    a:', '    a:'), 10, 'all.hosts.a', /duplicate key/);
   });
 
@@ -255,34 +321,75 @@ describe('inventory: refused input names file, line and key', () => {
   });
 
   it('refuses YAML tags such as Ansible Vault', () => {
-    rejects(yaml(...BASE, '  hosts:', '    a:', '      ldap:', '        password: !vault |', '          $ANSIBLE_VAULT;1.1;AES256'),
-      11, 'all.hosts.a.ldap.password', /^YAML tags are not supported/);
+    rejects(
+      yaml(
+        ...BASE,
+        '  hosts:',
+        '    a:',
+        '      ldap:',
+        '        password: !vault |',
+        '          $ANSIBLE_VAULT;1.1;AES256',
+      ),
+      11,
+      'all.hosts.a.ldap.password',
+      /^YAML tags are not supported/,
+    );
   });
 
   it('refuses merge keys', () => {
-    rejects(yaml(...BASE, '    ssh: &s {port: 2}', '  hosts:', '    a: {ssh: {<<: *s}}'),
-      10, 'all.hosts.a.ssh.<<', /merge keys/);
+    rejects(
+      yaml(...BASE, '    ssh: &s {port: 2}', '  hosts:', '    a: {ssh: {<<: *s}}'),
+      10,
+      'all.hosts.a.ssh.<<',
+      /merge keys/,
+    );
   });
 
   it('refuses shell metacharacters in host names and addresses', () => {
-    rejects(yaml(...BASE, '  hosts:', '    "ipa1;reboot":'),
-      9, 'all.hosts.ipa1;reboot', /^'ipa1;reboot' is not a valid host name: ';' is not allowed/);
-    rejects(yaml(...BASE, '  hosts:', '    "ipa 1":'),
-      9, 'all.hosts."ipa 1"', /a space is not allowed/);
-    rejects(yaml(...BASE, '  children:', '    g:', '      hosts:', "        \"it's\":"),
-      11, 'all.children.g.hosts.it\'s', /a quote \(\'\) is not allowed/);
-    rejects(yaml(...BASE, '  hosts:', '    -oProxyCommand:'),
-      9, 'all.hosts.-oProxyCommand', /must not start with '-'/);
-    rejects(yaml(...BASE, '  hosts:', '    a:', '      address: "$(reboot)"'),
-      10, 'all.hosts.a.address', /^'\$\(reboot\)' is not a valid address: '\$' is not allowed/);
-    rejects(yaml(...BASE, '  hosts:', '    a:', '      address: "a`id`"'),
-      10, 'all.hosts.a.address', /'`' is not allowed/);
-    rejects(yaml(...BASE, '  hosts:', '    "a\\nb":'),
-      9, 'all.hosts."a\\nb"', /^"a\\nb" is not a valid host name: the character "\\n" is not allowed/);
-    rejects(yaml(...BASE, '  hosts:', '    ipa1:2222:'),
-      9, 'all.hosts.ipa1:2222', /looks like host:port; put the port in ssh\.port/);
-    rejects(yaml(...BASE, '  children:', '    "web*":', '      hosts: {a:}'),
-      9, 'all.children.web*', /not a valid group name: '\*' is not allowed/);
+    rejects(
+      yaml(...BASE, '  hosts:', '    "ipa1;reboot":'),
+      9,
+      'all.hosts.ipa1;reboot',
+      /^'ipa1;reboot' is not a valid host name: ';' is not allowed/,
+    );
+    rejects(yaml(...BASE, '  hosts:', '    "ipa 1":'), 9, 'all.hosts."ipa 1"', /a space is not allowed/);
+    rejects(
+      yaml(...BASE, '  children:', '    g:', '      hosts:', '        "it\'s":'),
+      11,
+      "all.children.g.hosts.it's",
+      /a quote \(\'\) is not allowed/,
+    );
+    rejects(yaml(...BASE, '  hosts:', '    -oProxyCommand:'), 9, 'all.hosts.-oProxyCommand', /must not start with '-'/);
+    rejects(
+      yaml(...BASE, '  hosts:', '    a:', '      address: "$(reboot)"'),
+      10,
+      'all.hosts.a.address',
+      /^'\$\(reboot\)' is not a valid address: '\$' is not allowed/,
+    );
+    rejects(
+      yaml(...BASE, '  hosts:', '    a:', '      address: "a`id`"'),
+      10,
+      'all.hosts.a.address',
+      /'`' is not allowed/,
+    );
+    rejects(
+      yaml(...BASE, '  hosts:', '    "a\\nb":'),
+      9,
+      'all.hosts."a\\nb"',
+      /^"a\\nb" is not a valid host name: the character "\\n" is not allowed/,
+    );
+    rejects(
+      yaml(...BASE, '  hosts:', '    ipa1:2222:'),
+      9,
+      'all.hosts.ipa1:2222',
+      /looks like host:port; put the port in ssh\.port/,
+    );
+    rejects(
+      yaml(...BASE, '  children:', '    "web*":', '      hosts: {a:}'),
+      9,
+      'all.children.web*',
+      /not a valid group name: '\*' is not allowed/,
+    );
   });
 
   it('refuses bad types and ranges', () => {
@@ -296,12 +403,20 @@ describe('inventory: refused input names file, line and key', () => {
     at('{ldap: {timeout: -1}}', /greater than 0/, 'all.hosts.a.ldap.timeout');
     at('{ssh: {keepalive_interval: 100000}}', /at most 86400/, 'all.hosts.a.ssh.keepalive_interval');
     at('{ssh: {connect_retries: 1.5}}', /whole number between 0 and 100/, 'all.hosts.a.ssh.connect_retries');
-    at('{ssh: {host_key_policy: accept_new}}', /^must be one of strict, accept-new \(did you mean accept-new\?\)$/, 'all.hosts.a.ssh.host_key_policy');
+    at(
+      '{ssh: {host_key_policy: accept_new}}',
+      /^must be one of strict, accept-new \(did you mean accept-new\?\)$/,
+      'all.hosts.a.ssh.host_key_policy',
+    );
     at('{ssh: {user: "root; id"}}', /not a valid user name/, 'all.hosts.a.ssh.user');
     at('{ssh: 22}', /^must be a mapping of ssh settings/, 'all.hosts.a.ssh');
     at('{ldap: {bind_dn: Directory Manager}}', /is not a DN/, 'all.hosts.a.ldap.bind_dn');
     at('{suffixes: {domain: example.com}}', /is not a DN/, 'all.hosts.a.suffixes.domain');
-    at('{ldap: {instance: slapd-EXAMPLE-COM}}', /without the 'slapd-' prefix \('EXAMPLE-COM'\)/, 'all.hosts.a.ldap.instance');
+    at(
+      '{ldap: {instance: slapd-EXAMPLE-COM}}',
+      /without the 'slapd-' prefix \('EXAMPLE-COM'\)/,
+      'all.hosts.a.ldap.instance',
+    );
     at('{ldap: {direct: ldap}}', /must be one of ldaps/, 'all.hosts.a.ldap.direct');
     at('{profile: FreeIPA}', /did you mean freeipa\?/, 'all.hosts.a.profile');
     at('{roles: ca}', /must be a list of roles/, 'all.hosts.a.roles');
@@ -313,72 +428,167 @@ describe('inventory: refused input names file, line and key', () => {
 
   it('refuses a hosts list, a top-level group and an empty file', () => {
     rejects(yaml(...BASE, '  hosts:', '    - a'), 9, 'all.hosts', /not a list/);
-    rejects(yaml(...BASE, '  hosts: {a:}', 'webservers:', '  hosts: {b:}'), 9, 'webservers', /only 'all' is allowed at the top level/);
+    rejects(
+      yaml(...BASE, '  hosts: {a:}', 'webservers:', '  hosts: {b:}'),
+      9,
+      'webservers',
+      /only 'all' is allowed at the top level/,
+    );
     rejects('', 1, undefined, /the inventory is empty/);
     rejects(yaml('all:', '  vars: {}'), 1, 'all', /no hosts/);
   });
 
   it('names the host line when a required setting is missing', () => {
-    rejects(yaml('all:', '  children:', '    g:', '      hosts:', '        a:', '      vars:', '        ldap: {instance: X, password: prompt}'),
-      5, 'all.children.g.hosts.a.suffixes.domain', /^is required; set it on the host or in the vars of one of its groups \(all, g\)$/);
+    rejects(
+      yaml(
+        'all:',
+        '  children:',
+        '    g:',
+        '      hosts:',
+        '        a:',
+        '      vars:',
+        '        ldap: {instance: X, password: prompt}',
+      ),
+      5,
+      'all.children.g.hosts.a.suffixes.domain',
+      /^is required; set it on the host or in the vars of one of its groups \(all, g\)$/,
+    );
   });
 
   it('keeps deployment in all.vars and address on hosts', () => {
-    rejects(yaml(...BASE, '  children:', '    g:', '      vars: {deployment: x}', '      hosts: {a:}'),
-      10, 'all.children.g.vars.deployment', /only be set in all\.vars/);
+    rejects(
+      yaml(...BASE, '  children:', '    g:', '      vars: {deployment: x}', '      hosts: {a:}'),
+      10,
+      'all.children.g.vars.deployment',
+      /only be set in all\.vars/,
+    );
     rejects(yaml(...BASE, '    address: 192.0.2.1', '  hosts: {a:}'), 8, 'all.vars.address', /address is per host/);
-    rejects(yaml(...BASE, '    deployment: "prod east"', '  hosts: {a:}'), 8, 'all.vars.deployment', /a space is not allowed/);
+    rejects(
+      yaml(...BASE, '    deployment: "prod east"', '  hosts: {a:}'),
+      8,
+      'all.vars.deployment',
+      /a space is not allowed/,
+    );
   });
 
   it('refuses groups that disagree without being nested', () => {
-    rejects(yaml(
-      ...BASE,
-      '  children:',
-      '    a:',
-      '      vars: {ssh: {port: 2}}',
-      '      hosts: {h:}',
-      '    b:',
-      '      vars: {ssh: {port: 3}}',
-      '      hosts: {h:}',
-    ), 13, 'all.children.b.vars.ssh.port', /^host 'h' is in groups 'a' and 'b', which set this differently \(see line 10\)/);
+    rejects(
+      yaml(
+        ...BASE,
+        '  children:',
+        '    a:',
+        '      vars: {ssh: {port: 2}}',
+        '      hosts: {h:}',
+        '    b:',
+        '      vars: {ssh: {port: 3}}',
+        '      hosts: {h:}',
+      ),
+      13,
+      'all.children.b.vars.ssh.port',
+      /^host 'h' is in groups 'a' and 'b', which set this differently \(see line 10\)/,
+    );
   });
 
   it('refuses group cycles and names used for both a host and a group', () => {
-    rejects(yaml(...BASE, '  children:', '    a:', '      children:', '        b:', '          children:', '            a:', '  hosts: {h:}'),
-      13, 'all.children.a.children.b.children.a', /^group cycle: a → b → a$/);
-    rejects(yaml(...BASE, '  hosts: {web:}', '  children:', '    web:'),
-      10, 'all.children.web', /both a host and a group \(see line 8\)/);
+    rejects(
+      yaml(
+        ...BASE,
+        '  children:',
+        '    a:',
+        '      children:',
+        '        b:',
+        '          children:',
+        '            a:',
+        '  hosts: {h:}',
+      ),
+      13,
+      'all.children.a.children.b.children.a',
+      /^group cycle: a → b → a$/,
+    );
+    rejects(
+      yaml(...BASE, '  hosts: {web:}', '  children:', '    web:'),
+      10,
+      'all.children.web',
+      /both a host and a group \(see line 8\)/,
+    );
   });
 
   it('checks proxy_jump', () => {
-    rejects(yaml(...BASE, '  hosts:', '    a: {ssh: {proxy_jump: "bastion;id"}}'),
-      9, 'all.hosts.a.ssh.proxy_jump', /';' is not allowed/);
-    rejects(yaml(...BASE, '  hosts:', '    a: {ssh: {proxy_jump: "b,c"}}'),
-      9, 'all.hosts.a.ssh.proxy_jump', /only one jump host/);
-    rejects(yaml(...BASE, '  hosts:', '    a: {ssh: {proxy_jump: "b:99999"}}'),
-      9, 'all.hosts.a.ssh.proxy_jump', /between 1 and 65535/);
-    rejects(yaml(...BASE, '    ssh: {proxy_jump: bastion}', '  hosts:', '    bastion:', '    a:'),
-      8, 'all.vars.ssh.proxy_jump', /'bastion' would jump through itself; give it proxy_jump: none/);
-    rejects(yaml(...BASE, '  hosts:', '    a: {ssh: {proxy_jump: b}}', '    b: {ssh: {proxy_jump: a}}'),
-      9, 'all.hosts.a.ssh.proxy_jump', /^proxy_jump loops: a → b → a$/);
+    rejects(
+      yaml(...BASE, '  hosts:', '    a: {ssh: {proxy_jump: "bastion;id"}}'),
+      9,
+      'all.hosts.a.ssh.proxy_jump',
+      /';' is not allowed/,
+    );
+    rejects(
+      yaml(...BASE, '  hosts:', '    a: {ssh: {proxy_jump: "b,c"}}'),
+      9,
+      'all.hosts.a.ssh.proxy_jump',
+      /only one jump host/,
+    );
+    rejects(
+      yaml(...BASE, '  hosts:', '    a: {ssh: {proxy_jump: "b:99999"}}'),
+      9,
+      'all.hosts.a.ssh.proxy_jump',
+      /between 1 and 65535/,
+    );
+    rejects(
+      yaml(...BASE, '    ssh: {proxy_jump: bastion}', '  hosts:', '    bastion:', '    a:'),
+      8,
+      'all.vars.ssh.proxy_jump',
+      /'bastion' would jump through itself; give it proxy_jump: none/,
+    );
+    rejects(
+      yaml(...BASE, '  hosts:', '    a: {ssh: {proxy_jump: b}}', '    b: {ssh: {proxy_jump: a}}'),
+      9,
+      'all.hosts.a.ssh.proxy_jump',
+      /^proxy_jump loops: a → b → a$/,
+    );
   });
 
   it('checks settings that go together', () => {
-    rejects(yaml(...BASE, '  hosts:', '    a: {suffixes: {ca_instance: PKI-IPA}}'),
-      9, 'all.hosts.a.suffixes.ca_instance', /set suffixes\.ca_port too/);
-    rejects(yaml(...BASE, '  hosts:', '    a: {suffixes: {ca_port: 7389}}'),
-      9, 'all.hosts.a.suffixes.ca_port', /set suffixes\.ca_instance too/);
-    rejects(yaml(...BASE, '  hosts:', '    a: {ssh: {identity_passphrase: prompt}}'),
-      9, 'all.hosts.a.ssh.identity_passphrase', /identity_file is not/);
+    rejects(
+      yaml(...BASE, '  hosts:', '    a: {suffixes: {ca_instance: PKI-IPA}}'),
+      9,
+      'all.hosts.a.suffixes.ca_instance',
+      /set suffixes\.ca_port too/,
+    );
+    rejects(
+      yaml(...BASE, '  hosts:', '    a: {suffixes: {ca_port: 7389}}'),
+      9,
+      'all.hosts.a.suffixes.ca_port',
+      /set suffixes\.ca_instance too/,
+    );
+    rejects(
+      yaml(...BASE, '  hosts:', '    a: {ssh: {identity_passphrase: prompt}}'),
+      9,
+      'all.hosts.a.ssh.identity_passphrase',
+      /identity_file is not/,
+    );
   });
 
   it('refuses a setting given twice for the same host', () => {
-    rejects(yaml(...BASE, '  hosts:', '    a: {ssh: {port: 2}}', '  children:', '    g:', '      hosts:', '        a: {ssh: {port: 3}}'),
-      13, 'all.children.g.hosts.a.ssh.port', /already set for host 'a' at line 9/);
+    rejects(
+      yaml(
+        ...BASE,
+        '  hosts:',
+        '    a: {ssh: {port: 2}}',
+        '  children:',
+        '    g:',
+        '      hosts:',
+        '        a: {ssh: {port: 3}}',
+      ),
+      13,
+      'all.children.g.hosts.a.ssh.port',
+      /already set for host 'a' at line 9/,
+    );
   });
 
   it('reports a missing inventory file as an InventoryError', async () => {
-    await assert.rejects(loadInventory(join(FIXTURES, 'nope.yml')), (err: unknown) =>
-      err instanceof InventoryError && /nope\.yml: cannot read the inventory: no such file$/.test(err.message));
+    await assert.rejects(
+      loadInventory(join(FIXTURES, 'nope.yml')),
+      (err: unknown) =>
+        err instanceof InventoryError && /nope\.yml: cannot read the inventory: no such file$/.test(err.message),
+    );
   });
 });

@@ -1,20 +1,38 @@
 // The run journal (plan.json, journal.jsonl, summary.json) and the deployment lock.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FleetError, UsageError } from '../../src/errors.js';
 import {
-  doneTasks, listRuns, newRunId, processAlive, readSummary, RunJournal, runsDir,
-  type JournalEntry, type RunSummary,
+  doneTasks,
+  listRuns,
+  newRunId,
+  processAlive,
+  readSummary,
+  RunJournal,
+  runsDir,
+  type JournalEntry,
+  type RunSummary,
 } from '../../src/playbook/journal.js';
 import { acquireLock, LockHeldError } from '../../src/playbook/lock.js';
 import type { Plan } from '../../src/playbook/model.js';
 
 let tmp: string;
 let counter = 0;
-before(() => { tmp = mkdtempSync(join(tmpdir(), 'ipa-fleet-journal-')); });
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'ipa-fleet-journal-'));
+});
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function stateDir(): string {
@@ -40,15 +58,45 @@ const PLAN: Plan = {
   destructive: false,
   needsFacts: false,
   tasks: [
-    { id: '01-a:h1', step: 0, stepName: 'a', action: 'exec', host: 'h1', title: 'a', params: { command: 'x' }, dependsOn: [], destructive: false, concurrency: 2 },
-    { id: '02-b:h1', step: 1, stepName: 'b', action: 'exec', host: 'h1', title: 'b', params: { command: 'y' }, dependsOn: ['01-a:h1'], destructive: false, concurrency: undefined },
+    {
+      id: '01-a:h1',
+      step: 0,
+      stepName: 'a',
+      action: 'exec',
+      host: 'h1',
+      title: 'a',
+      params: { command: 'x' },
+      dependsOn: [],
+      destructive: false,
+      concurrency: 2,
+    },
+    {
+      id: '02-b:h1',
+      step: 1,
+      stepName: 'b',
+      action: 'exec',
+      host: 'h1',
+      title: 'b',
+      params: { command: 'y' },
+      dependsOn: ['01-a:h1'],
+      destructive: false,
+      concurrency: undefined,
+    },
   ],
 };
 
 function summary(runId: string, over: Partial<RunSummary>): RunSummary {
   return {
-    runId, playbook: 'demo', deployment: 'dep', startedAt: '2025-01-01T00:00:00.000Z', finishedAt: undefined,
-    state: 'running', pid: process.pid, recap: {}, tasks: { total: 2, done: 0, failed: 0, notRun: 0 }, ...over,
+    runId,
+    playbook: 'demo',
+    deployment: 'dep',
+    startedAt: '2025-01-01T00:00:00.000Z',
+    finishedAt: undefined,
+    state: 'running',
+    pid: process.pid,
+    recap: {},
+    tasks: { total: 2, done: 0, failed: 0, notRun: 0 },
+    ...over,
   };
 }
 
@@ -75,12 +123,24 @@ describe('journal: RunJournal', () => {
     const entries: JournalEntry[] = [
       { at: '2025-01-01T00:00:01.000Z', type: 'run.started', pid: 42 },
       { at: '2025-01-01T00:00:02.000Z', type: 'task.started', taskId: '01-a:h1', host: 'h1' },
-      { at: '2025-01-01T00:00:03.000Z', type: 'task.finished', taskId: '01-a:h1', host: 'h1', status: 'changed', message: 'done', changes: [{ file: '/x' }] },
+      {
+        at: '2025-01-01T00:00:03.000Z',
+        type: 'task.finished',
+        taskId: '01-a:h1',
+        host: 'h1',
+        status: 'changed',
+        message: 'done',
+        changes: [{ file: '/x' }],
+      },
       { at: '2025-01-01T00:00:04.000Z', type: 'run.finished', state: 'succeeded' },
     ];
     for (const e of entries) journal.append(e);
     assert.equal(statSync(join(journal.dir, 'journal.jsonl')).mode & 0o777, 0o600);
-    assert.equal(readFileSync(join(journal.dir, 'journal.jsonl'), 'utf8').split('\n').length, entries.length + 1, 'one line per entry');
+    assert.equal(
+      readFileSync(join(journal.dir, 'journal.jsonl'), 'utf8').split('\n').length,
+      entries.length + 1,
+      'one line per entry',
+    );
 
     const opened = await RunJournal.open(state, runId);
     assert.equal(opened.journal.dir, journal.dir);
@@ -98,11 +158,17 @@ describe('journal: RunJournal', () => {
 
   it('open refuses unknown and malformed run ids with a usage error', async () => {
     const state = stateDir();
-    await assert.rejects(RunJournal.open(state, 'nope'), (err: unknown) =>
-      err instanceof UsageError && /no run 'nope' in .*runs; see ipa-fleet runs list/.test(err.message));
+    await assert.rejects(
+      RunJournal.open(state, 'nope'),
+      (err: unknown) =>
+        err instanceof UsageError && /no run 'nope' in .*runs; see ipa-fleet runs list/.test(err.message),
+    );
     for (const bad of ['../../etc', 'a/b', 'x y', '']) {
-      await assert.rejects(RunJournal.open(state, bad), (err: unknown) =>
-        err instanceof UsageError && err.message.includes('is not valid'), bad);
+      await assert.rejects(
+        RunJournal.open(state, bad),
+        (err: unknown) => err instanceof UsageError && err.message.includes('is not valid'),
+        bad,
+      );
     }
   });
 
@@ -114,14 +180,21 @@ describe('journal: RunJournal', () => {
     journal.append({ at: 't3', type: 'task.finished', taskId: '01-a:h1', host: 'h1', status: 'ok' });
     appendFileSync(join(journal.dir, 'journal.jsonl'), '{"at":"t4","type":"task.started","taskId":"02-b');
     const { entries } = await RunJournal.open(state, 'crash');
-    assert.deepEqual(entries.map((e) => e.at), ['t1', 't2', 't3']);
+    assert.deepEqual(
+      entries.map((e) => e.at),
+      ['t1', 't2', 't3'],
+    );
     assert.deepEqual([...doneTasks(entries)], ['01-a:h1']);
   });
 
   it('writeSummary / readSummary round trip; readSummary of an unknown run is undefined', async () => {
     const state = stateDir();
     const journal = await RunJournal.create(state, 'sum', PLAN);
-    const s = summary('sum', { state: 'succeeded', finishedAt: '2025-01-01T00:01:00.000Z', recap: { h1: { ok: 1, changed: 1, failed: 0, skipped: 0 } } });
+    const s = summary('sum', {
+      state: 'succeeded',
+      finishedAt: '2025-01-01T00:01:00.000Z',
+      recap: { h1: { ok: 1, changed: 1, failed: 0, skipped: 0 } },
+    });
     await journal.writeSummary(s);
     assert.deepEqual(await readSummary(state, 'sum'), JSON.parse(JSON.stringify(s)));
     assert.equal(await readSummary(state, 'other'), undefined);
@@ -165,12 +238,21 @@ describe('journal: listRuns', () => {
     writeFileSync(join(runsDir(state), 'junk', 'summary.json'), '{not json');
 
     const list = await listRuns(state);
-    assert.deepEqual(list.map((r) => [r.runId, r.state]), [
-      ['20250101T000000Z-demo-aaaa', 'crashed'],
-      ['20250102T000000Z-demo-bbbb', 'running'],
-      ['20250103T000000Z-demo-cccc', 'failed'],
-    ]);
-    assert.deepEqual(list[0], { runId: a.runId, playbook: 'demo', deployment: 'dep', startedAt: '2025-01-01T00:00:00.000Z', state: 'crashed' });
+    assert.deepEqual(
+      list.map((r) => [r.runId, r.state]),
+      [
+        ['20250101T000000Z-demo-aaaa', 'crashed'],
+        ['20250102T000000Z-demo-bbbb', 'running'],
+        ['20250103T000000Z-demo-cccc', 'failed'],
+      ],
+    );
+    assert.deepEqual(list[0], {
+      runId: a.runId,
+      playbook: 'demo',
+      deployment: 'dep',
+      startedAt: '2025-01-01T00:00:00.000Z',
+      state: 'crashed',
+    });
   });
 
   it('an empty or missing state dir lists no runs', async () => {
@@ -187,17 +269,23 @@ describe('lock', () => {
     const warnings: string[] = [];
     const release = await acquireLock(state, 'ipa-prod', holder, (m) => warnings.push(m));
     try {
-      await assert.rejects(acquireLock(state, 'ipa-prod', { runId: 'run-2', playbook: 'other' }, (m) => warnings.push(m)), (err: unknown) => {
-        assert.ok(err instanceof LockHeldError);
-        assert.ok(err instanceof FleetError);
-        assert.equal(err.kind, 'lock');
-        assert.equal(err.deployment, 'ipa-prod');
-        assert.equal(err.holder.runId, 'run-1');
-        assert.equal(err.holder.pid, process.pid);
-        assert.match(err.message, /^deployment 'ipa-prod' is locked by run run-1 \(demo, pid \d+ on .+, since .+\); lock file .+ipa-prod\.lock$/);
-        assert.ok(err.message.includes(`pid ${process.pid} on ${hostname()}`));
-        return true;
-      });
+      await assert.rejects(
+        acquireLock(state, 'ipa-prod', { runId: 'run-2', playbook: 'other' }, (m) => warnings.push(m)),
+        (err: unknown) => {
+          assert.ok(err instanceof LockHeldError);
+          assert.ok(err instanceof FleetError);
+          assert.equal(err.kind, 'lock');
+          assert.equal(err.deployment, 'ipa-prod');
+          assert.equal(err.holder.runId, 'run-1');
+          assert.equal(err.holder.pid, process.pid);
+          assert.match(
+            err.message,
+            /^deployment 'ipa-prod' is locked by run run-1 \(demo, pid \d+ on .+, since .+\); lock file .+ipa-prod\.lock$/,
+          );
+          assert.ok(err.message.includes(`pid ${process.pid} on ${hostname()}`));
+          return true;
+        },
+      );
       // Another deployment is independent.
       const other = await acquireLock(state, 'ipa-test', holder, (m) => warnings.push(m));
       await other();
@@ -230,7 +318,16 @@ describe('lock', () => {
     assert.equal(processAlive(dead), false);
     mkdirSync(join(state, 'locks'));
     const file = join(state, 'locks', 'dep.lock');
-    writeFileSync(file, JSON.stringify({ pid: dead, host: hostname(), runId: 'old-run', playbook: 'demo', since: '2020-01-01T00:00:00Z' }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        pid: dead,
+        host: hostname(),
+        runId: 'old-run',
+        playbook: 'demo',
+        since: '2020-01-01T00:00:00Z',
+      }),
+    );
     const warnings: string[] = [];
     const release = await acquireLock(state, 'dep', holder, (m) => warnings.push(m));
     try {
@@ -255,9 +352,14 @@ describe('lock', () => {
   it('a lock held by another machine is never taken over, even with a pid that is gone here', async () => {
     const state = stateDir();
     mkdirSync(join(state, 'locks'));
-    writeFileSync(join(state, 'locks', 'dep.lock'), JSON.stringify({ pid: deadPid(), host: 'elsewhere.example', runId: 'far', playbook: 'demo', since: 'x' }));
-    await assert.rejects(acquireLock(state, 'dep', holder, () => undefined), (err: unknown) =>
-      err instanceof LockHeldError && /run far .* on elsewhere\.example/.test(err.message));
+    writeFileSync(
+      join(state, 'locks', 'dep.lock'),
+      JSON.stringify({ pid: deadPid(), host: 'elsewhere.example', runId: 'far', playbook: 'demo', since: 'x' }),
+    );
+    await assert.rejects(
+      acquireLock(state, 'dep', holder, () => undefined),
+      (err: unknown) => err instanceof LockHeldError && /run far .* on elsewhere\.example/.test(err.message),
+    );
   });
 
   it('deployment names become safe file names', async () => {

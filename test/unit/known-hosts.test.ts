@@ -21,7 +21,6 @@ import {
 const scratch = mkdtempSync(join(tmpdir(), 'known-hosts-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-
 function sshString(bytes: Buffer): Buffer {
   const length = Buffer.alloc(4);
   length.writeUInt32BE(bytes.length);

@@ -9,26 +9,34 @@ interface Entry {
 
 /** Entries are separated by blank lines; each line is "name: value". */
 function parseLdif(text: string): Entry[] {
-  return text.split(/\n\s*\n/).map((block) => block.trim()).filter(Boolean).map((block) => {
-    const lines = block.split('\n');
-    const attrs = lines.map((line): [string, string] => {
-      const m = /^([A-Za-z][A-Za-z0-9-]*): (.*)$/.exec(line);
-      assert.ok(m, `not an attribute line: ${JSON.stringify(line)}`);
-      return [m[1]!, m[2]!];
+  return text
+    .split(/\n\s*\n/)
+    .map((block) => block.trim())
+    .filter(Boolean)
+    .map((block) => {
+      const lines = block.split('\n');
+      const attrs = lines.map((line): [string, string] => {
+        const m = /^([A-Za-z][A-Za-z0-9-]*): (.*)$/.exec(line);
+        assert.ok(m, `not an attribute line: ${JSON.stringify(line)}`);
+        return [m[1]!, m[2]!];
+      });
+      assert.equal(attrs[0]![0], 'dn', `entry does not start with dn: ${block}`);
+      return { dn: attrs[0]![1], attrs: attrs.slice(1) };
     });
-    assert.equal(attrs[0]![0], 'dn', `entry does not start with dn: ${block}`);
-    return { dn: attrs[0]![1], attrs: attrs.slice(1) };
-  });
 }
 
-const values = (e: Entry, name: string): string[] => e.attrs.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
+const values = (e: Entry, name: string): string[] =>
+  e.attrs.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
 
 describe('domainLdif', () => {
   it('25 users: 3 base entries + 25 users + 3 groups, every dn unique', () => {
     const entries = parseLdif(domainLdif(25));
     assert.equal(entries.length, 3 + 25 + 3);
     assert.equal(new Set(entries.map((e) => e.dn.toLowerCase())).size, entries.length);
-    assert.deepEqual(entries.slice(0, 3).map((e) => e.dn), ['dc=ipa,dc=test', 'ou=people,dc=ipa,dc=test', 'ou=groups,dc=ipa,dc=test']);
+    assert.deepEqual(
+      entries.slice(0, 3).map((e) => e.dn),
+      ['dc=ipa,dc=test', 'ou=people,dc=ipa,dc=test', 'ou=groups,dc=ipa,dc=test'],
+    );
     const users = entries.filter((e) => e.dn.endsWith(',ou=people,dc=ipa,dc=test'));
     const groups = entries.filter((e) => e.dn.endsWith(',ou=groups,dc=ipa,dc=test'));
     assert.equal(users.length, 25);
@@ -49,7 +57,10 @@ describe('domainLdif', () => {
     const entries = parseLdif(domainLdif(25));
     const userDns = new Set(entries.filter((e) => values(e, 'objectClass').includes('inetOrgPerson')).map((e) => e.dn));
     const groups = entries.filter((e) => values(e, 'objectClass').includes('groupOfNames'));
-    assert.deepEqual(groups.map((g) => values(g, 'member').length), [10, 10, 5]);
+    assert.deepEqual(
+      groups.map((g) => values(g, 'member').length),
+      [10, 10, 5],
+    );
     const all = groups.flatMap((g) => values(g, 'member'));
     assert.equal(new Set(all).size, 25, 'each user in exactly one group');
     for (const m of all) assert.ok(userDns.has(m), m);
@@ -66,10 +77,19 @@ describe('domainLdif', () => {
   });
 
   it('counts for other sizes: ceil(n/10) groups', () => {
-    for (const [n, groups] of [[0, 0], [1, 1], [10, 1], [11, 2], [200, 20]] as const) {
+    for (const [n, groups] of [
+      [0, 0],
+      [1, 1],
+      [10, 1],
+      [11, 2],
+      [200, 20],
+    ] as const) {
       const entries = parseLdif(domainLdif(n));
       assert.equal(entries.length, 3 + n + groups, `n=${n}`);
-      assert.ok(entries.every((e) => !values(e, 'objectClass').includes('groupOfNames') || values(e, 'member').length > 0), 'no empty groupOfNames');
+      assert.ok(
+        entries.every((e) => !values(e, 'objectClass').includes('groupOfNames') || values(e, 'member').length > 0),
+        'no empty groupOfNames',
+      );
     }
   });
 });
@@ -80,8 +100,14 @@ describe('caLdif', () => {
     assert.equal(entries.length, 10);
     assert.equal(new Set(entries.map((e) => e.dn.toLowerCase())).size, 10);
     assert.ok(entries.every((e) => e.dn === 'o=ipaca' || e.dn.endsWith(',o=ipaca')));
-    assert.deepEqual(entries.slice(0, 3).map((e) => e.dn), ['o=ipaca', 'ou=ca,o=ipaca', 'ou=certificateRepository,ou=ca,o=ipaca']);
-    assert.deepEqual(entries.slice(3).map((e) => values(e, 'cn')[0]), ['1', '2', '3', '4', '5', '6', '7']);
+    assert.deepEqual(
+      entries.slice(0, 3).map((e) => e.dn),
+      ['o=ipaca', 'ou=ca,o=ipaca', 'ou=certificateRepository,ou=ca,o=ipaca'],
+    );
+    assert.deepEqual(
+      entries.slice(3).map((e) => values(e, 'cn')[0]),
+      ['1', '2', '3', '4', '5', '6', '7'],
+    );
   });
 
   it('0 records: only the base entries', () => {

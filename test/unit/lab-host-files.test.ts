@@ -84,7 +84,10 @@ describe('rewriteListen', () => {
 describe('defaultsInf', () => {
   const stock = existsSync(STOCK_DEFAULTS) ? readFileSync(STOCK_DEFAULTS, 'utf8') : FIXTURE_DEFAULTS;
 
-  for (const [name, text] of [['stock or fixture defaults.inf', stock], ['fixture defaults.inf', FIXTURE_DEFAULTS]] as const) {
+  for (const [name, text] of [
+    ['stock or fixture defaults.inf', stock],
+    ['fixture defaults.inf', FIXTURE_DEFAULTS],
+  ] as const) {
     it(`${name}: systemd off, ldapi under /run/dirsrv, nothing else changed`, () => {
       assert.match(text, /^with_systemd = 1$/m, 'the input has systemd on');
       const out = defaultsInf(text);
@@ -130,9 +133,23 @@ describe('dsInf', () => {
   });
 
   it('two labs on different networks never share a temporary port (lab tests build two at once)', () => {
-    const ports = (net: string): number[] => labSpec({ ...LAB_DEFAULTS, hosts: 26, ca: 'none', net })
-      .hosts.flatMap((h) => { const p = temporaryPorts(h); return [p.port, p.securePort]; });
-    const nets = ['127.0.10', '127.0.21', '127.0.28', '127.0.33', '127.0.34', '127.0.35', '127.0.36', '127.0.47', '127.0.60', '127.1.10'];
+    const ports = (net: string): number[] =>
+      labSpec({ ...LAB_DEFAULTS, hosts: 26, ca: 'none', net }).hosts.flatMap((h) => {
+        const p = temporaryPorts(h);
+        return [p.port, p.securePort];
+      });
+    const nets = [
+      '127.0.10',
+      '127.0.21',
+      '127.0.28',
+      '127.0.33',
+      '127.0.34',
+      '127.0.35',
+      '127.0.36',
+      '127.0.47',
+      '127.0.60',
+      '127.1.10',
+    ];
     const all = nets.flatMap(ports);
     assert.equal(new Set(all).size, all.length);
     assert.ok(all.every((p) => p > 1024 && p < 65536));
@@ -154,13 +171,15 @@ describe('etcHosts', () => {
 
 describe('bootScript', () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'ipa-fleet-boot-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ipa-fleet-boot-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const nasty = (): string => join(dir, `it's a "lab" $(touch canary) \`touch canary2\` ; x`);
 
   it('is valid bash for a lab folder with spaces and quotes (bash -n)', () => {
-    for (const root of ['/var/lib/ipa-fleet/lab', nasty(), join(dir, "'"), join(dir, 'a\'\'b\\')]) {
+    for (const root of ['/var/lib/ipa-fleet/lab', nasty(), join(dir, "'"), join(dir, "a''b\\")]) {
       const script = bootScript(new LabPaths(root), HOST_A);
       const file = join(dir, 'boot.sh');
       writeFileSync(file, script);

@@ -36,7 +36,10 @@ describe('labSpec', () => {
       { short: 'b', fqdn: 'b.ipa.test', address: '127.0.10.2', index: 2, ca: true },
       { short: 'c', fqdn: 'c.ipa.test', address: '127.0.10.3', index: 3, ca: false },
     ]);
-    assert.deepEqual(spec.domainEdges, [['a.ipa.test', 'b.ipa.test'], ['b.ipa.test', 'c.ipa.test']]);
+    assert.deepEqual(spec.domainEdges, [
+      ['a.ipa.test', 'b.ipa.test'],
+      ['b.ipa.test', 'c.ipa.test'],
+    ]);
     assert.deepEqual(spec.caEdges, [['a.ipa.test', 'b.ipa.test']]);
     assert.equal(spec.entries, 200);
   });
@@ -44,10 +47,22 @@ describe('labSpec', () => {
   it('10 hosts: names a..j, addresses .1 to .10, replica IDs 1..10', () => {
     const spec = labSpec(opts({ hosts: 10, topology: 'mesh', ca: 'c, j', caTopology: undefined, entries: 0 }));
     assert.equal(spec.hosts.length, 10);
-    assert.deepEqual(spec.hosts.map((h) => h.fqdn), letters(10).map((l) => `${l}.ipa.test`));
-    assert.deepEqual(spec.hosts.map((h) => h.address), letters(10).map((_, i) => `127.0.10.${i + 1}`));
-    assert.deepEqual(spec.hosts.map((h) => h.index), letters(10).map((_, i) => i + 1));
-    assert.deepEqual(spec.hosts.filter((h) => h.ca).map((h) => h.short), ['c', 'j']);
+    assert.deepEqual(
+      spec.hosts.map((h) => h.fqdn),
+      letters(10).map((l) => `${l}.ipa.test`),
+    );
+    assert.deepEqual(
+      spec.hosts.map((h) => h.address),
+      letters(10).map((_, i) => `127.0.10.${i + 1}`),
+    );
+    assert.deepEqual(
+      spec.hosts.map((h) => h.index),
+      letters(10).map((_, i) => i + 1),
+    );
+    assert.deepEqual(
+      spec.hosts.filter((h) => h.ca).map((h) => h.short),
+      ['c', 'j'],
+    );
     assert.equal(spec.domainEdges.length, 45);
     assert.deepEqual(spec.caEdges, [['c.ipa.test', 'j.ipa.test']]);
     assert.equal(spec.entries, 0);
@@ -71,7 +86,10 @@ describe('labSpec', () => {
 
   it('--ca-topology applies among the CA hosts only', () => {
     const spec = labSpec(opts({ hosts: 4, ca: 'a,b,d', caTopology: 'star' }));
-    assert.deepEqual(spec.caEdges, [['a.ipa.test', 'b.ipa.test'], ['a.ipa.test', 'd.ipa.test']]);
+    assert.deepEqual(spec.caEdges, [
+      ['a.ipa.test', 'b.ipa.test'],
+      ['a.ipa.test', 'd.ipa.test'],
+    ]);
     usageError(() => labSpec(opts({ hosts: 4, ca: 'a,b', caTopology: 'a-c' })), '--ca-topology', /'c'/);
   });
 
@@ -87,7 +105,8 @@ describe('labSpec', () => {
   });
 
   it('refuses --entries out of range', () => {
-    for (const entries of [-1, 1_000_001, 2.5]) usageError(() => labSpec(opts({ entries })), '--entries', /0 to 1000000/);
+    for (const entries of [-1, 1_000_001, 2.5])
+      usageError(() => labSpec(opts({ entries })), '--entries', /0 to 1000000/);
     assert.equal(labSpec(opts({ entries: 1_000_000 })).entries, 1_000_000);
   });
 
@@ -110,7 +129,10 @@ describe('topologyEdges', () => {
         const edges = topologyEdges(shape, letters(n), '--topology');
         assert.equal(edges.length, count(n), `${shape} of ${n}: ${JSON.stringify(edges)}`);
         assert.equal(new Set(keys(edges)).size, edges.length, 'no duplicate edges');
-        assert.ok(edges.every(([x, y]) => x !== y), 'no self-loops');
+        assert.ok(
+          edges.every(([x, y]) => x !== y),
+          'no self-loops',
+        );
         assert.ok(edges.every(([x, y]) => letters(n).includes(x) && letters(n).includes(y)));
       }
     });
@@ -118,9 +140,22 @@ describe('topologyEdges', () => {
 
   it('chain, star, ring and mesh of 4: the exact edges', () => {
     const m = letters(4);
-    assert.deepEqual(topologyEdges('chain', m, 'x'), [['a', 'b'], ['b', 'c'], ['c', 'd']]);
-    assert.deepEqual(topologyEdges('star', m, 'x'), [['a', 'b'], ['a', 'c'], ['a', 'd']]);
-    assert.deepEqual(topologyEdges('ring', m, 'x'), [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'a']]);
+    assert.deepEqual(topologyEdges('chain', m, 'x'), [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+    ]);
+    assert.deepEqual(topologyEdges('star', m, 'x'), [
+      ['a', 'b'],
+      ['a', 'c'],
+      ['a', 'd'],
+    ]);
+    assert.deepEqual(topologyEdges('ring', m, 'x'), [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+      ['d', 'a'],
+    ]);
     assert.deepEqual(keys(topologyEdges('mesh', m, 'x')), ['a-b', 'a-c', 'a-d', 'b-c', 'b-d', 'c-d']);
   });
 
@@ -129,12 +164,21 @@ describe('topologyEdges', () => {
   });
 
   it('custom "a-b,b-c" gives exactly those edges', () => {
-    assert.deepEqual(topologyEdges('a-b,b-c', letters(3), '--topology'), [['a', 'b'], ['b', 'c']]);
-    assert.deepEqual(topologyEdges(' a-c , c-b ', letters(3), '--topology'), [['a', 'c'], ['c', 'b']]);
+    assert.deepEqual(topologyEdges('a-b,b-c', letters(3), '--topology'), [
+      ['a', 'b'],
+      ['b', 'c'],
+    ]);
+    assert.deepEqual(topologyEdges(' a-c , c-b ', letters(3), '--topology'), [
+      ['a', 'c'],
+      ['c', 'b'],
+    ]);
   });
 
   it('custom duplicates (either direction) are collapsed', () => {
-    assert.deepEqual(topologyEdges('a-b,b-a,a-b,b-c,c-b', letters(3), '--topology'), [['a', 'b'], ['b', 'c']]);
+    assert.deepEqual(topologyEdges('a-b,b-a,a-b,b-c,c-b', letters(3), '--topology'), [
+      ['a', 'b'],
+      ['b', 'c'],
+    ]);
   });
 
   it('refuses a self-loop', () => {
@@ -142,7 +186,11 @@ describe('topologyEdges', () => {
   });
 
   it('refuses an unknown host', () => {
-    usageError(() => topologyEdges('a-b,b-d', letters(3), '--topology'), '--topology', /'d' in 'b-d' is not one of a, b, c/);
+    usageError(
+      () => topologyEdges('a-b,b-d', letters(3), '--topology'),
+      '--topology',
+      /'d' in 'b-d' is not one of a, b, c/,
+    );
     usageError(() => topologyEdges('a-b', [], '--ca-topology'), '--ca-topology', /\(no hosts\)/);
   });
 
@@ -216,7 +264,11 @@ describe('initOrder', () => {
         assert.equal(levelOf.get(step.supplier), step.level - 1, `${shape}: ${JSON.stringify(step)}`);
       }
       const levels = order.map((s) => s.level);
-      assert.deepEqual(levels, [...levels].sort((x, y) => x - y), `${shape}: breadth-first, levels never go down`);
+      assert.deepEqual(
+        levels,
+        [...levels].sort((x, y) => x - y),
+        `${shape}: breadth-first, levels never go down`,
+      );
     }
   });
 
@@ -233,7 +285,14 @@ describe('initOrder', () => {
 
   it('mesh: everyone at level 1 from the first host', () => {
     const order = initOrder('c', topologyEdges('mesh', letters(4), 'x'));
-    assert.deepEqual(order.map((s) => [s.supplier, s.consumer, s.level]), [['c', 'a', 1], ['c', 'b', 1], ['c', 'd', 1]]);
+    assert.deepEqual(
+      order.map((s) => [s.supplier, s.consumer, s.level]),
+      [
+        ['c', 'a', 1],
+        ['c', 'b', 1],
+        ['c', 'd', 1],
+      ],
+    );
   });
 
   it('a single host has nothing to feed', () => {

@@ -39,7 +39,15 @@ const lines = (...l: string[]): string => l.map((line) => `${line}\n`).join('');
 const crlf = (text: string): string => text.replace(/\n/g, '\r\n');
 
 const VERSION = lines('version: 1', '');
-const SUFFIX = lines('# entry-id: 1', 'dn: dc=example,dc=test', 'objectClass: top', 'objectClass: domain', 'dc: example', 'nsUniqueId: 0b1a3c01-1dd211b2-8001c6e4-8d2a1f00', '');
+const SUFFIX = lines(
+  '# entry-id: 1',
+  'dn: dc=example,dc=test',
+  'objectClass: top',
+  'objectClass: domain',
+  'dc: example',
+  'nsUniqueId: 0b1a3c01-1dd211b2-8001c6e4-8d2a1f00',
+  '',
+);
 const RUV = lines(
   '# entry-id: 2',
   'dn: nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff,dc=example,dc=test',
@@ -52,7 +60,14 @@ const RUV = lines(
   'nsUniqueId: ffffffff-ffffffff-ffffffff-ffffffff',
   '',
 );
-const USERS = lines('# entry-id: 3', 'dn: ou=people,dc=example,dc=test', 'objectClass: top', 'objectClass: organizationalUnit', 'ou: people', '');
+const USERS = lines(
+  '# entry-id: 3',
+  'dn: ou=people,dc=example,dc=test',
+  'objectClass: top',
+  'objectClass: organizationalUnit',
+  'ou: people',
+  '',
+);
 const ALICE = lines(
   '# entry-id: 4',
   'dn: uid=alice,ou=people,dc=example,dc=test',
@@ -76,22 +91,41 @@ async function assertAllChunkings(text: string, expected: string, removed: numbe
     assert.equal(result.out.toString(), expected, `split at ${cut}`);
     assert.equal(result.removed, removed, `split at ${cut}`);
   }
-  const bytes = await filter(data, Array.from({ length: data.length }, (_, i) => i));
+  const bytes = await filter(
+    data,
+    Array.from({ length: data.length }, (_, i) => i),
+  );
   assert.equal(bytes.out.toString(), expected, 'one byte per chunk');
   assert.equal(bytes.removed, removed);
 }
 
 describe('stripRuvTombstone', () => {
   test('an LDIF without a RUV tombstone passes byte for byte', async () => {
-    for (const text of [VERSION + SUFFIX + USERS + ALICE, crlf(VERSION + SUFFIX + USERS + ALICE), SUFFIX + ALICE.trimEnd(), '', '\n\n', lines('# just a comment')]) {
+    for (const text of [
+      VERSION + SUFFIX + USERS + ALICE,
+      crlf(VERSION + SUFFIX + USERS + ALICE),
+      SUFFIX + ALICE.trimEnd(),
+      '',
+      '\n\n',
+      lines('# just a comment'),
+    ]) {
       assert.deepEqual(await filter(text), { out: Buffer.from(text), removed: 0 });
     }
   });
 
   test('the RUV tombstone first, in the middle, last', async () => {
-    assert.deepEqual(await filter(VERSION + RUV + SUFFIX + USERS), { out: Buffer.from(VERSION + SUFFIX + USERS), removed: 1 });
-    assert.deepEqual(await filter(VERSION + SUFFIX + RUV + USERS), { out: Buffer.from(VERSION + SUFFIX + USERS), removed: 1 });
-    assert.deepEqual(await filter(VERSION + SUFFIX + USERS + RUV), { out: Buffer.from(VERSION + SUFFIX + USERS), removed: 1 });
+    assert.deepEqual(await filter(VERSION + RUV + SUFFIX + USERS), {
+      out: Buffer.from(VERSION + SUFFIX + USERS),
+      removed: 1,
+    });
+    assert.deepEqual(await filter(VERSION + SUFFIX + RUV + USERS), {
+      out: Buffer.from(VERSION + SUFFIX + USERS),
+      removed: 1,
+    });
+    assert.deepEqual(await filter(VERSION + SUFFIX + USERS + RUV), {
+      out: Buffer.from(VERSION + SUFFIX + USERS),
+      removed: 1,
+    });
     // No version line, no comment, the very first bytes.
     const bare = RUV.replace('# entry-id: 2\n', '');
     assert.deepEqual(await filter(bare + SUFFIX), { out: Buffer.from(SUFFIX), removed: 1 });
@@ -101,7 +135,10 @@ describe('stripRuvTombstone', () => {
     const last = RUV.trimEnd();
     assert.deepEqual(await filter(SUFFIX + USERS + last), { out: Buffer.from(SUFFIX + USERS), removed: 1 });
     // The dn line is the very last line.
-    assert.deepEqual(await filter(`${SUFFIX}dn: nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff,dc=example,dc=test`), { out: Buffer.from(SUFFIX), removed: 1 });
+    assert.deepEqual(await filter(`${SUFFIX}dn: nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff,dc=example,dc=test`), {
+      out: Buffer.from(SUFFIX),
+      removed: 1,
+    });
   });
 
   test('blank lines: several between entries, those after the tombstone go with it', async () => {
@@ -124,7 +161,12 @@ describe('stripRuvTombstone', () => {
     const atComma = RUV.replace('ffffffff,dc=example,dc=test\n', 'ffffffff\n ,dc=example,dc=test\n');
     assert.deepEqual(await filter(SUFFIX + atComma + USERS), { out: Buffer.from(SUFFIX + USERS), removed: 1 });
     // A folded dn that is not the RUV's, folded inside the value that looks like it.
-    const lookalike = lines('dn: nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff', ' 0,dc=example,dc=test', 'objectClass: top', '');
+    const lookalike = lines(
+      'dn: nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff',
+      ' 0,dc=example,dc=test',
+      'objectClass: top',
+      '',
+    );
     assert.deepEqual(await filter(SUFFIX + lookalike), { out: Buffer.from(SUFFIX + lookalike), removed: 0 });
   });
 
@@ -134,7 +176,11 @@ describe('stripRuvTombstone', () => {
     assert.deepEqual(await filter(SUFFIX + plain + USERS), { out: Buffer.from(SUFFIX + USERS), removed: 1 });
     const folded = RUV.replace(/^dn: .*$/m, `dn::${b64.slice(0, 20)}\n ${b64.slice(20, 50)}\n ${b64.slice(50)}`);
     assert.deepEqual(await filter(SUFFIX + folded + USERS), { out: Buffer.from(SUFFIX + USERS), removed: 1 });
-    const other = lines(`dn:: ${Buffer.from('uid=bob,ou=people,dc=example,dc=test').toString('base64')}`, 'uid: bob', '');
+    const other = lines(
+      `dn:: ${Buffer.from('uid=bob,ou=people,dc=example,dc=test').toString('base64')}`,
+      'uid: bob',
+      '',
+    );
     assert.deepEqual(await filter(SUFFIX + other), { out: Buffer.from(SUFFIX + other), removed: 0 });
   });
 
@@ -146,10 +192,17 @@ describe('stripRuvTombstone', () => {
   });
 
   test('case does not matter; other RDNs and other tombstones stay', async () => {
-    const upper = RUV.replace(/^dn: .*$/m, 'DN:  NSUniqueID = FFFFFFFF-FFFFFFFF-FFFFFFFF-FFFFFFFF , dc=example,dc=test');
+    const upper = RUV.replace(
+      /^dn: .*$/m,
+      'DN:  NSUniqueID = FFFFFFFF-FFFFFFFF-FFFFFFFF-FFFFFFFF , dc=example,dc=test',
+    );
     assert.deepEqual(await filter(SUFFIX + upper + USERS), { out: Buffer.from(SUFFIX + USERS), removed: 1 });
     const kept = [
-      lines('dn: nsuniqueid=0b1a3c05-1dd211b2-8001c6e4-8d2a1f00,uid=gone,ou=people,dc=example,dc=test', 'objectClass: nsTombstone', ''),
+      lines(
+        'dn: nsuniqueid=0b1a3c05-1dd211b2-8001c6e4-8d2a1f00,uid=gone,ou=people,dc=example,dc=test',
+        'objectClass: nsTombstone',
+        '',
+      ),
       lines('dn: cn=x,nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff,dc=example,dc=test', 'cn: x', ''),
       lines('dn: nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff+cn=x,dc=example,dc=test', 'cn: x', ''),
       lines('dn: cn=nsuniqueid\\=ffffffff-ffffffff-ffffffff-ffffffff\\,x,dc=example,dc=test', 'cn: x', ''),
@@ -161,23 +214,46 @@ describe('stripRuvTombstone', () => {
 
   test('two tombstones (two suffixes in one file) are both removed', async () => {
     const ca = RUV.replace(/dc=example,dc=test/g, 'o=ipaca');
-    assert.deepEqual(await filter(SUFFIX + RUV + USERS + ca + ALICE), { out: Buffer.from(SUFFIX + USERS + ALICE), removed: 2 });
+    assert.deepEqual(await filter(SUFFIX + RUV + USERS + ca + ALICE), {
+      out: Buffer.from(SUFFIX + USERS + ALICE),
+      removed: 2,
+    });
   });
 
   test('every chunk split: RUV in the middle, folded, CRLF, no trailing line break', async () => {
-    const small = lines('version: 1', '', 'dn: dc=t', 'dc: t', '', '# id 2', 'dn: nsuniqueid=ffffffff-ffffffff-ff', ' ffffff-ffffffff,dc=t', 'x: y', '', 'dn: cn=a,dc=t', 'cn: a');
+    const small = lines(
+      'version: 1',
+      '',
+      'dn: dc=t',
+      'dc: t',
+      '',
+      '# id 2',
+      'dn: nsuniqueid=ffffffff-ffffffff-ff',
+      ' ffffff-ffffffff,dc=t',
+      'x: y',
+      '',
+      'dn: cn=a,dc=t',
+      'cn: a',
+    );
     const kept = lines('version: 1', '', 'dn: dc=t', 'dc: t', '', 'dn: cn=a,dc=t', 'cn: a');
     await assertAllChunkings(small, kept, 1);
     await assertAllChunkings(crlf(small), crlf(kept), 1);
     await assertAllChunkings(small.trimEnd(), kept.trimEnd(), 1);
     await assertAllChunkings(crlf(small).trimEnd(), crlf(kept).trimEnd(), 1);
-    const last = lines('dn: dc=t', '', 'dn:: ' + Buffer.from('nsUniqueId=ffffffff-ffffffff-ffffffff-ffffffff,dc=t').toString('base64'), 'a: b');
+    const last = lines(
+      'dn: dc=t',
+      '',
+      'dn:: ' + Buffer.from('nsUniqueId=ffffffff-ffffffff-ffffffff-ffffffff,dc=t').toString('base64'),
+      'a: b',
+    );
     await assertAllChunkings(crlf(last), crlf(lines('dn: dc=t', '')), 1);
     await assertAllChunkings(crlf(kept), crlf(kept), 0);
   });
 
   test('every pair of cuts through a small LDIF', async () => {
-    const text = crlf(lines('dn: dc=t', '', 'dn: nsuniqueid=ffffffff-ffffffff-ffffffff-', ' ffffffff,dc=t', '', 'dn: cn=a,dc=t'));
+    const text = crlf(
+      lines('dn: dc=t', '', 'dn: nsuniqueid=ffffffff-ffffffff-ffffffff-', ' ffffffff,dc=t', '', 'dn: cn=a,dc=t'),
+    );
     const expected = crlf(lines('dn: dc=t', '', 'dn: cn=a,dc=t'));
     for (let a = 0; a <= text.length; a++) {
       for (let b = a; b <= text.length; b++) {
@@ -190,7 +266,8 @@ describe('stripRuvTombstone', () => {
 
   test('random chunking of a larger export', async () => {
     const entries: string[] = [VERSION, SUFFIX];
-    for (let i = 0; i < 300; i++) entries.push(ALICE.replace(/alice/g, `user${i}`).replace('entry-id: 4', `entry-id: ${i + 5}`));
+    for (let i = 0; i < 300; i++)
+      entries.push(ALICE.replace(/alice/g, `user${i}`).replace('entry-id: 4', `entry-id: ${i + 5}`));
     const withRuv = crlf([...entries.slice(0, 150), RUV, ...entries.slice(150)].join(''));
     const expected = Buffer.from(crlf(entries.join('')));
     let seed = 42;
@@ -225,8 +302,14 @@ describe('isRuvTombstoneDn', () => {
   test('plain, base64 and folded values', () => {
     assert.equal(dn(' nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff,dc=example,dc=test'), true);
     assert.equal(dn('nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff'), true);
-    assert.equal(dn(`: ${Buffer.from('nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff,o=ipaca').toString('base64')}`), true);
-    assert.equal(isRuvTombstoneDn([Buffer.from(' nsuniqueid=ffff'), Buffer.from('ffff-ffffffff-ffffffff-ffffffff,o=ipaca')]), true);
+    assert.equal(
+      dn(`: ${Buffer.from('nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff,o=ipaca').toString('base64')}`),
+      true,
+    );
+    assert.equal(
+      isRuvTombstoneDn([Buffer.from(' nsuniqueid=ffff'), Buffer.from('ffff-ffffffff-ffffffff-ffffffff,o=ipaca')]),
+      true,
+    );
     assert.equal(dn(' nsuniqueid=ffffffff-ffffffff-ffffffff-fffffffe,dc=example,dc=test'), false);
     assert.equal(dn(' uid=ffffffff-ffffffff-ffffffff-ffffffff,dc=example,dc=test'), false);
     assert.equal(dn(''), false);

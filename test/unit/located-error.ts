@@ -4,7 +4,13 @@ import assert from 'node:assert/strict';
 import { InventoryError } from '../../src/errors.js';
 
 /** Runs `parse`, asserts it refused with exactly this location and a matching problem; returns the message. */
-export function assertLocatedError(parse: () => unknown, file: string, line: number | undefined, key: string | undefined, problem: RegExp): string {
+export function assertLocatedError(
+  parse: () => unknown,
+  file: string,
+  line: number | undefined,
+  key: string | undefined,
+  problem: RegExp,
+): string {
   let caught: unknown;
   try {
     parse();

@@ -7,17 +7,21 @@ import { parseInventory } from '../../src/inventory/load.js';
 import type { JsonValue } from '../../src/playbook/model.js';
 import { coerce, parseDuration, render } from '../../src/playbook/params.js';
 
-const INVENTORY = parseInventory([
-  'all:',
-  '  vars:',
-  '    deployment: p',
-  '    ldap: {instance: P, password: env:P_DM}',
-  '    suffixes: {domain: "dc=p"}',
-  '  hosts:',
-  '    a.p.test: {}',
-  '    b.p.test: {}',
-  '',
-].join('\n'), '/fixtures/inv.yaml', { homeDir: '/home/t', hasLocalKnownHosts: false });
+const INVENTORY = parseInventory(
+  [
+    'all:',
+    '  vars:',
+    '    deployment: p',
+    '    ldap: {instance: P, password: env:P_DM}',
+    '    suffixes: {domain: "dc=p"}',
+    '  hosts:',
+    '    a.p.test: {}',
+    '    b.p.test: {}',
+    '',
+  ].join('\n'),
+  '/fixtures/inv.yaml',
+  { homeDir: '/home/t', hasLocalKnownHosts: false },
+);
 
 /** Asserts a UsageError whose message starts with `what:` and matches `pattern`. */
 function rejects(fn: () => unknown, what: string, pattern: RegExp): void {
@@ -65,15 +69,26 @@ describe('coerce', () => {
     assert.equal(coerce('5m', 'duration', '--set d'), 300);
     assert.equal(coerce(' 2h ', 'duration', '--set d'), 7200);
     assert.equal(coerce(45, 'duration', '--set d'), 45);
-    rejects(() => coerce('5 weeks', 'duration', '--set wait'), '--set wait', /expected a duration like 30s, 5m, 2h or 7d, got '5 weeks'$/);
+    rejects(
+      () => coerce('5 weeks', 'duration', '--set wait'),
+      '--set wait',
+      /expected a duration like 30s, 5m, 2h or 7d, got '5 weeks'$/,
+    );
   });
 
   it('host: must be a host of the inventory when one is given', () => {
     assert.equal(coerce('a.p.test', 'host', '--set master', INVENTORY), 'a.p.test');
     assert.equal(coerce(' b.p.test ', 'host', '--set master', INVENTORY), 'b.p.test', 'trimmed');
-    rejects(() => coerce('c.p.test', 'host', '--set master', INVENTORY), '--set master',
-      /'c\.p\.test' is not a host of the inventory \(a\.p\.test, b\.p\.test\)$/);
-    rejects(() => coerce('a.p', 'host', 'parameter master (default)', INVENTORY), 'parameter master (default)', /not a host/);
+    rejects(
+      () => coerce('c.p.test', 'host', '--set master', INVENTORY),
+      '--set master',
+      /'c\.p\.test' is not a host of the inventory \(a\.p\.test, b\.p\.test\)$/,
+    );
+    rejects(
+      () => coerce('a.p', 'host', 'parameter master (default)', INVENTORY),
+      'parameter master (default)',
+      /not a host/,
+    );
     // Without an inventory (action parameters), the name is taken as it is.
     assert.equal(coerce('anything', 'host', 'with.host'), 'anything');
   });
@@ -101,19 +116,31 @@ describe('coerce', () => {
 describe('parseDuration', () => {
   it('reads seconds, minutes, hours and days, with fractions and a space before the unit', () => {
     const cases: Array<[JsonValue, number]> = [
-      ['90', 90], ['30s', 30], ['5m', 300], ['2h', 7200], ['7d', 604800], ['1.5h', 5400], ['0', 0],
-      ['10 m', 600], [0, 0], [12.5, 12.5],
+      ['90', 90],
+      ['30s', 30],
+      ['5m', 300],
+      ['2h', 7200],
+      ['7d', 604800],
+      ['1.5h', 5400],
+      ['0', 0],
+      ['10 m', 600],
+      [0, 0],
+      [12.5, 12.5],
     ];
     for (const [input, seconds] of cases) assert.equal(parseDuration(input, 'x'), seconds, String(input));
   });
 
   it('refuses negatives, unknown units, upper case units and empty text, naming the value', () => {
     for (const bad of ['-5', -5, '5w', '5M', '', 'm', '1h30m', '5 minutes', true]) {
-      assert.throws(() => parseDuration(bad, '--set timeout'), (err: unknown) => {
-        assert.ok(err instanceof UsageError);
-        assert.equal(err.message, `--set timeout: expected a duration like 30s, 5m, 2h or 7d, got '${String(bad)}'`);
-        return true;
-      }, String(bad));
+      assert.throws(
+        () => parseDuration(bad, '--set timeout'),
+        (err: unknown) => {
+          assert.ok(err instanceof UsageError);
+          assert.equal(err.message, `--set timeout: expected a duration like 30s, 5m, 2h or 7d, got '${String(bad)}'`);
+          return true;
+        },
+        String(bad),
+      );
     }
   });
 });
@@ -174,7 +201,11 @@ describe('render', () => {
   it('walks nested lists and mappings and leaves non-strings alone', () => {
     const input: JsonValue = {
       count: '{{ n }}',
-      nested: { label: 'n={{ n }}', items: ['{{ on }}', 'x {{ name | quote }}', 7, null, true], deeper: [{ v: '{{ list }}' }] },
+      nested: {
+        label: 'n={{ n }}',
+        items: ['{{ on }}', 'x {{ name | quote }}', 7, null, true],
+        deeper: [{ v: '{{ list }}' }],
+      },
       plain: 12,
     };
     assert.deepEqual(render(input, vars), {

@@ -65,7 +65,9 @@ const noteAction: ActionDefinition = {
     text: { type: 'string', description: 'text' },
     data: { type: 'object', description: 'a mapping' },
   },
-  async run() { return { status: 'ok' }; },
+  async run() {
+    return { status: 'ok' };
+  },
 };
 
 const wipeAction: ActionDefinition = {
@@ -74,7 +76,9 @@ const wipeAction: ActionDefinition = {
   destructive: true,
   needsFacts: false,
   params: {},
-  async run() { return { status: 'changed' }; },
+  async run() {
+    return { status: 'changed' };
+  },
 };
 
 export function fixtureRegistry(): ActionRegistry {
@@ -83,11 +87,17 @@ export function fixtureRegistry(): ActionRegistry {
 
 function planOf(fx: Fixture): Plan {
   const registry = fixtureRegistry();
-  const inventory = parseInventory(fx.inventory, '/fixtures/inv.yaml', { homeDir: '/home/t', hasLocalKnownHosts: false });
+  const inventory = parseInventory(fx.inventory, '/fixtures/inv.yaml', {
+    homeDir: '/home/t',
+    hasLocalKnownHosts: false,
+  });
   const playbook = parsePlaybook(fx.playbook, '/fixtures/playbook.yaml', registry);
   const params = resolveParams(playbook, fx.sets, inventory);
   return buildPlan({
-    playbook, inventory, registry, params,
+    playbook,
+    inventory,
+    registry,
+    params,
     limit: fx.limit ?? undefined,
     facts: new Map(Object.entries(fx.facts ?? {})),
     createdAt: CREATED_AT,
@@ -96,12 +106,20 @@ function planOf(fx: Fixture): Plan {
 
 function shape(plan: Plan): ExpectedTask[] {
   return plan.tasks.map((t) => ({
-    id: t.id, host: t.host, action: t.action, title: t.title, params: t.params,
-    dependsOn: t.dependsOn, destructive: t.destructive, concurrency: t.concurrency ?? null,
+    id: t.id,
+    host: t.host,
+    action: t.action,
+    title: t.title,
+    params: t.params,
+    dependsOn: t.dependsOn,
+    destructive: t.destructive,
+    concurrency: t.concurrency ?? null,
   }));
 }
 
-const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 describe('planner fixtures', () => {
   it('the fixture folder holds enough fixtures, each with an expectation', () => {
@@ -111,7 +129,8 @@ describe('planner fixtures', () => {
       const fx = JSON.parse(readFileSync(join(DIR, f), 'utf8')) as Fixture;
       assert.ok((fx.expected === undefined) !== (fx.error === undefined), `${f}: exactly one of expected / error`);
       assert.ok(fx.description, `${f}: has a description`);
-      if (fx.expected) assert.ok(fx.expected.tasks.length > 0 || fx.expected.skippedSteps.length > 0, `${f}: expects something`);
+      if (fx.expected)
+        assert.ok(fx.expected.tasks.length > 0 || fx.expected.skippedSteps.length > 0, `${f}: expects something`);
     }
   });
 
@@ -119,18 +138,25 @@ describe('planner fixtures', () => {
     const fx = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as Fixture;
     it(`${file}: ${fx.description}`, () => {
       if (fx.error !== undefined) {
-        assert.throws(() => planOf(fx), (err: unknown) => {
-          assert.ok(err instanceof FleetError, `a FleetError, got ${String(err)}`);
-          assert.equal(err.kind, 'usage', err.message);
-          assert.match(err.message, new RegExp(fx.error!));
-          return true;
-        });
+        assert.throws(
+          () => planOf(fx),
+          (err: unknown) => {
+            assert.ok(err instanceof FleetError, `a FleetError, got ${String(err)}`);
+            assert.equal(err.kind, 'usage', err.message);
+            assert.match(err.message, new RegExp(fx.error!));
+            return true;
+          },
+        );
         return;
       }
       const plan = planOf(fx);
       assert.deepEqual(shape(plan), fx.expected!.tasks);
       assert.deepEqual(plan.skippedSteps, fx.expected!.skippedSteps);
-      assert.equal(plan.destructive, fx.expected!.tasks.some((t) => t.destructive), 'plan.destructive follows its tasks');
+      assert.equal(
+        plan.destructive,
+        fx.expected!.tasks.some((t) => t.destructive),
+        'plan.destructive follows its tasks',
+      );
       if (fx.expected!.destructive !== undefined) assert.equal(plan.destructive, fx.expected!.destructive);
       if (fx.expected!.params !== undefined) assert.deepEqual(plan.params, fx.expected!.params);
       assert.equal(plan.createdAt, CREATED_AT);
@@ -163,42 +189,106 @@ describe('planner: plan-level fields', () => {
   it('is a JSON value: a JSON round trip keeps every task (undefined fields aside)', () => {
     const plan = planOf(fx);
     const round = JSON.parse(JSON.stringify(plan)) as Plan;
-    assert.deepEqual(round.tasks.map((t) => ({ ...t, concurrency: t.concurrency ?? undefined })), plan.tasks);
+    assert.deepEqual(
+      round.tasks.map((t) => ({ ...t, concurrency: t.concurrency ?? undefined })),
+      plan.tasks,
+    );
     assert.deepEqual(round.skippedSteps, plan.skippedSteps);
   });
 
   it('a selector that needs facts makes the plan need facts and receives them', () => {
     const seen: Array<ReadonlyMap<string, HostFacts>> = [];
-    const registry = new ActionRegistry([execAction], [{
-      name: 'by_fact', description: 'test selector', needsFacts: true,
-      select(inventory, argument, facts) {
-        seen.push(facts);
-        return inventory.hosts.filter((h) => (facts.get(h.name) as unknown as { tag?: string } | undefined)?.tag === argument);
-      },
-    }]);
-    const inventory = parseInventory(fx.inventory, '/fixtures/inv.yaml', { homeDir: '/home/t', hasLocalKnownHosts: false });
-    const playbook = parsePlaybook('name: f\nsteps:\n  - action: exec\n    hosts: {by_fact: blue}\n    with: {command: x}\n', '/fixtures/f.yaml', registry);
-    const facts = new Map([['ipa2.fx.test', { tag: 'blue' } as unknown as HostFacts], ['ipa4.fx.test', { tag: 'red' } as unknown as HostFacts]]);
-    const plan = buildPlan({ playbook, inventory, registry, params: {}, limit: undefined, facts, createdAt: CREATED_AT });
+    const registry = new ActionRegistry(
+      [execAction],
+      [
+        {
+          name: 'by_fact',
+          description: 'test selector',
+          needsFacts: true,
+          select(inventory, argument, facts) {
+            seen.push(facts);
+            return inventory.hosts.filter(
+              (h) => (facts.get(h.name) as unknown as { tag?: string } | undefined)?.tag === argument,
+            );
+          },
+        },
+      ],
+    );
+    const inventory = parseInventory(fx.inventory, '/fixtures/inv.yaml', {
+      homeDir: '/home/t',
+      hasLocalKnownHosts: false,
+    });
+    const playbook = parsePlaybook(
+      'name: f\nsteps:\n  - action: exec\n    hosts: {by_fact: blue}\n    with: {command: x}\n',
+      '/fixtures/f.yaml',
+      registry,
+    );
+    const facts = new Map([
+      ['ipa2.fx.test', { tag: 'blue' } as unknown as HostFacts],
+      ['ipa4.fx.test', { tag: 'red' } as unknown as HostFacts],
+    ]);
+    const plan = buildPlan({
+      playbook,
+      inventory,
+      registry,
+      params: {},
+      limit: undefined,
+      facts,
+      createdAt: CREATED_AT,
+    });
     assert.equal(plan.needsFacts, true);
-    assert.deepEqual(plan.tasks.map((t) => t.host), ['ipa2.fx.test']);
+    assert.deepEqual(
+      plan.tasks.map((t) => t.host),
+      ['ipa2.fx.test'],
+    );
     assert.equal(seen[0], facts);
   });
 
   it("an action's own planner adds in-step dependencies; tasks without them keep the step barrier", () => {
     const chain: ActionDefinition = {
-      name: 'chain', description: 'test: second host after the first', destructive: false, needsFacts: false, params: {},
-      plan: ({ hosts }) => hosts.map((h, i) => ({ key: `k${i}`, host: h.name, title: `link ${i}`, params: {}, ...(i > 0 ? { after: [`k${i - 1}`] } : {}) })),
-      async run() { return { status: 'ok' }; },
+      name: 'chain',
+      description: 'test: second host after the first',
+      destructive: false,
+      needsFacts: false,
+      params: {},
+      plan: ({ hosts }) =>
+        hosts.map((h, i) => ({
+          key: `k${i}`,
+          host: h.name,
+          title: `link ${i}`,
+          params: {},
+          ...(i > 0 ? { after: [`k${i - 1}`] } : {}),
+        })),
+      async run() {
+        return { status: 'ok' };
+      },
     };
     const registry = new ActionRegistry([execAction, chain], []);
-    const inventory = parseInventory(fx.inventory, '/fixtures/inv.yaml', { homeDir: '/home/t', hasLocalKnownHosts: false });
-    const playbook = parsePlaybook('name: c\nsteps:\n  - action: exec\n    hosts: ipa1.fx.test\n    with: {command: x}\n  - action: chain\n    hosts: dc2\n', '/fixtures/c.yaml', registry);
-    const plan = buildPlan({ playbook, inventory, registry, params: {}, limit: undefined, facts: new Map(), createdAt: CREATED_AT });
-    assert.deepEqual(plan.tasks.map((t) => [t.id, t.host, t.title, t.dependsOn]), [
-      ['01-exec:ipa1.fx.test', 'ipa1.fx.test', 'exec', []],
-      ['02-chain:k0', 'ipa4.fx.test', 'link 0', ['01-exec:ipa1.fx.test']],
-      ['02-chain:k1', 'ipa5.fx.test', 'link 1', ['02-chain:k0']],
-    ]);
+    const inventory = parseInventory(fx.inventory, '/fixtures/inv.yaml', {
+      homeDir: '/home/t',
+      hasLocalKnownHosts: false,
+    });
+    const playbook = parsePlaybook(
+      'name: c\nsteps:\n  - action: exec\n    hosts: ipa1.fx.test\n    with: {command: x}\n  - action: chain\n    hosts: dc2\n',
+      '/fixtures/c.yaml',
+      registry,
+    );
+    const plan = buildPlan({
+      playbook,
+      inventory,
+      registry,
+      params: {},
+      limit: undefined,
+      facts: new Map(),
+      createdAt: CREATED_AT,
+    });
+    assert.deepEqual(
+      plan.tasks.map((t) => [t.id, t.host, t.title, t.dependsOn]),
+      [
+        ['01-exec:ipa1.fx.test', 'ipa1.fx.test', 'exec', []],
+        ['02-chain:k0', 'ipa4.fx.test', 'link 0', ['01-exec:ipa1.fx.test']],
+        ['02-chain:k1', 'ipa5.fx.test', 'link 1', ['02-chain:k0']],
+      ],
+    );
   });
 });

@@ -28,20 +28,23 @@ function lineOf(text: string, marker: string): number {
 
 /** Parsing `text` fails with one InventoryError at `line`, naming `key`, whose problem matches. */
 function fails(text: string, line: number, key: string | undefined, problem: string | RegExp): void {
-  assert.throws(() => parsePlaybook(text, FILE, defaultRegistry()), (err: unknown) => {
-    assert.ok(err instanceof InventoryError, `an InventoryError, got ${String(err)}`);
-    assert.equal(err.kind, 'usage');
-    assert.equal(err.file, FILE);
-    assert.equal(err.line, line, `line of: ${err.message}`);
-    assert.equal(err.key, key, `key of: ${err.message}`);
-    assert.doesNotMatch(err.message, /\n/, 'one line');
-    const prefix = `${FILE}:${line}: ${key ? `${key}: ` : ''}`;
-    assert.ok(err.message.startsWith(prefix), `'${err.message}' starts with '${prefix}'`);
-    const rest = err.message.slice(prefix.length);
-    if (typeof problem === 'string') assert.equal(rest, problem);
-    else assert.match(rest, problem);
-    return true;
-  });
+  assert.throws(
+    () => parsePlaybook(text, FILE, defaultRegistry()),
+    (err: unknown) => {
+      assert.ok(err instanceof InventoryError, `an InventoryError, got ${String(err)}`);
+      assert.equal(err.kind, 'usage');
+      assert.equal(err.file, FILE);
+      assert.equal(err.line, line, `line of: ${err.message}`);
+      assert.equal(err.key, key, `key of: ${err.message}`);
+      assert.doesNotMatch(err.message, /\n/, 'one line');
+      const prefix = `${FILE}:${line}: ${key ? `${key}: ` : ''}`;
+      assert.ok(err.message.startsWith(prefix), `'${err.message}' starts with '${prefix}'`);
+      const rest = err.message.slice(prefix.length);
+      if (typeof problem === 'string') assert.equal(rest, problem);
+      else assert.match(rest, problem);
+      return true;
+    },
+  );
 }
 
 const y = (...lines: string[]): string => `${lines.join('\n')}\n`;
@@ -71,26 +74,61 @@ describe('playbook loader: valid playbooks', () => {
     assert.equal(pb.description, 'fine');
     assert.equal(pb.file, FILE);
     assert.equal(pb.sha256, createHash('sha256').update(text).digest('hex'));
-    assert.deepEqual(pb.params.keep && { ...pb.params.keep, at: pb.params.keep.at.line },
-      { type: 'boolean', required: false, default: false, description: 'keep it', at: 4 });
-    assert.deepEqual(pb.params.who && [pb.params.who.type, pb.params.who.required, pb.params.who.default], ['host', true, undefined]);
+    assert.deepEqual(pb.params.keep && { ...pb.params.keep, at: pb.params.keep.at.line }, {
+      type: 'boolean',
+      required: false,
+      default: false,
+      description: 'keep it',
+      at: 4,
+    });
+    assert.deepEqual(pb.params.who && [pb.params.who.type, pb.params.who.required, pb.params.who.default], [
+      'host',
+      true,
+      undefined,
+    ]);
     assert.equal(pb.steps.length, 2);
-    const [a, b] = pb.steps as [typeof pb.steps[0], typeof pb.steps[0]];
-    assert.deepEqual({ ...a, at: a.at.line }, {
-      index: 0, name: 'write', action: 'exec', hosts: { kind: 'pattern', pattern: '{{ who }}' },
-      with: { command: 'echo {{ host.name | quote }} {{ host.address }}', timeout: '5m' },
-      concurrency: 2, serial: 1, when: 'not keep', confirm: true, keepGoing: false, at: 7,
-    });
-    assert.deepEqual({ ...b, at: b.at.line }, {
-      index: 1, name: 'facts', action: 'facts', hosts: { kind: 'selector', name: 'role', argument: 'ca' },
-      with: {}, concurrency: undefined, serial: undefined, when: undefined, confirm: false, keepGoing: false, at: 15,
-    });
+    const [a, b] = pb.steps as [(typeof pb.steps)[0], (typeof pb.steps)[0]];
+    assert.deepEqual(
+      { ...a, at: a.at.line },
+      {
+        index: 0,
+        name: 'write',
+        action: 'exec',
+        hosts: { kind: 'pattern', pattern: '{{ who }}' },
+        with: { command: 'echo {{ host.name | quote }} {{ host.address }}', timeout: '5m' },
+        concurrency: 2,
+        serial: 1,
+        when: 'not keep',
+        confirm: true,
+        keepGoing: false,
+        at: 7,
+      },
+    );
+    assert.deepEqual(
+      { ...b, at: b.at.line },
+      {
+        index: 1,
+        name: 'facts',
+        action: 'facts',
+        hosts: { kind: 'selector', name: 'role', argument: 'ca' },
+        with: {},
+        concurrency: undefined,
+        serial: undefined,
+        when: undefined,
+        confirm: false,
+        keepGoing: false,
+        at: 15,
+      },
+    );
   });
 
   it('the shipped hello-fleet playbook and the fixture playbook load', async () => {
     const hello = await loadPlaybook(join(ROOT, 'playbooks/hello-fleet.yaml'), defaultRegistry());
     assert.equal(hello.name, 'hello-fleet');
-    assert.deepEqual(hello.steps.map((s) => s.action), ['facts', 'exec', 'pause', 'exec', 'exec']);
+    assert.deepEqual(
+      hello.steps.map((s) => s.action),
+      ['facts', 'exec', 'pause', 'exec', 'exec'],
+    );
     assert.deepEqual(Object.keys(hello.params), ['marker_dir', 'keep']);
     const local = await loadPlaybook(join(FIXTURES, 'local-pause.yaml'), defaultRegistry());
     assert.equal(local.steps[1]!.serial, 1);
@@ -102,8 +140,13 @@ describe('playbook loader: valid playbooks', () => {
 
   it('loadPlaybook of a missing file is one usage error naming the file', async () => {
     const missing = join(FIXTURES, 'no-such-playbook.yaml');
-    await assert.rejects(loadPlaybook(missing, defaultRegistry()), (err: unknown) =>
-      err instanceof InventoryError && err.kind === 'usage' && err.message === `${missing}: cannot read the playbook: no such file`);
+    await assert.rejects(
+      loadPlaybook(missing, defaultRegistry()),
+      (err: unknown) =>
+        err instanceof InventoryError &&
+        err.kind === 'usage' &&
+        err.message === `${missing}: cannot read the playbook: no such file`,
+    );
   });
 });
 
@@ -114,84 +157,250 @@ describe('playbook loader: one error per bad playbook, at the right line', () =>
   });
 
   it('an unknown step key, with a suggestion', () => {
-    const text = y('name: x', 'steps:', '  - action: exec', '    hosts: all', '    with: {command: ls}', '    serail: 2');
-    fails(text, lineOf(text, 'serail'), 'steps[0].serail',
-      'unknown key (did you mean serial?); allowed: name, action, hosts, with, concurrency, serial, when, confirm, keep_going');
+    const text = y(
+      'name: x',
+      'steps:',
+      '  - action: exec',
+      '    hosts: all',
+      '    with: {command: ls}',
+      '    serail: 2',
+    );
+    fails(
+      text,
+      lineOf(text, 'serail'),
+      'steps[0].serail',
+      'unknown key (did you mean serial?); allowed: name, action, hosts, with, concurrency, serial, when, confirm, keep_going',
+    );
   });
 
   it('an unknown key in a parameter declaration', () => {
-    const text = y('name: x', 'params:', '  keep:', '    type: boolean', '    color: red', 'steps:', '  - {action: facts, hosts: all}');
-    assert.throws(() => parsePlaybook(text, FILE, defaultRegistry()), (err: unknown) =>
-      err instanceof InventoryError && err.line === lineOf(text, 'color') && /unknown key; allowed: type, default, required, description$/.test(err.message));
+    const text = y(
+      'name: x',
+      'params:',
+      '  keep:',
+      '    type: boolean',
+      '    color: red',
+      'steps:',
+      '  - {action: facts, hosts: all}',
+    );
+    assert.throws(
+      () => parsePlaybook(text, FILE, defaultRegistry()),
+      (err: unknown) =>
+        err instanceof InventoryError &&
+        err.line === lineOf(text, 'color') &&
+        /unknown key; allowed: type, default, required, description$/.test(err.message),
+    );
   });
 
   it('an unknown action, with a suggestion and the list of actions', () => {
-    const text = y('name: x', 'steps:', '  - name: one', '    action: facts', '    hosts: all', '  - name: two', '    action: exek', '    hosts: all');
-    fails(text, lineOf(text, 'exek'), 'steps[1].action', "unknown action 'exek' (did you mean exec?); actions: audit, backup, converge, exec, facts, fence, pause, reinitialize, release, restore-master, restore-preflight, unfence");
+    const text = y(
+      'name: x',
+      'steps:',
+      '  - name: one',
+      '    action: facts',
+      '    hosts: all',
+      '  - name: two',
+      '    action: exek',
+      '    hosts: all',
+    );
+    fails(
+      text,
+      lineOf(text, 'exek'),
+      'steps[1].action',
+      "unknown action 'exek' (did you mean exec?); actions: audit, backup, converge, exec, facts, fence, pause, reinitialize, release, restore-master, restore-preflight, unfence",
+    );
   });
 
   it('an unknown action without a close name still lists the actions', () => {
     const text = y('name: x', 'steps:', '  - action: restore-everything', '    hosts: all');
-    fails(text, 3, 'steps[0].action', "unknown action 'restore-everything'; actions: audit, backup, converge, exec, facts, fence, pause, reinitialize, release, restore-master, restore-preflight, unfence");
+    fails(
+      text,
+      3,
+      'steps[0].action',
+      "unknown action 'restore-everything'; actions: audit, backup, converge, exec, facts, fence, pause, reinitialize, release, restore-master, restore-preflight, unfence",
+    );
   });
 
   it('a missing required action parameter (exec without command)', () => {
     const withOther = y('name: x', 'steps:', '  - action: exec', '    hosts: all', '    with: {creates: /tmp/x}');
-    fails(withOther, lineOf(withOther, 'with:'), 'steps[0].with.command', "missing: 'exec' requires command (the command, run by sh)");
+    fails(
+      withOther,
+      lineOf(withOther, 'with:'),
+      'steps[0].with.command',
+      "missing: 'exec' requires command (the command, run by sh)",
+    );
     const noWith = y('name: x', 'steps:', '  - name: bare', '    action: exec', '    hosts: all');
-    fails(noWith, lineOf(noWith, 'name: bare'), 'steps[0].with.command', "missing: 'exec' requires command (the command, run by sh)");
+    fails(
+      noWith,
+      lineOf(noWith, 'name: bare'),
+      'steps[0].with.command',
+      "missing: 'exec' requires command (the command, run by sh)",
+    );
   });
 
   it('an unknown with parameter, with a suggestion and the parameters the action takes', () => {
-    const text = y('name: x', 'steps:', '  - action: exec', '    hosts: all', '    with:', '      command: ls', '      timout: 5s');
-    fails(text, lineOf(text, 'timout'), 'steps[0].with.timout',
-      "'exec' has no parameter 'timout' (did you mean timeout?); it takes: command, creates, unless, timeout");
+    const text = y(
+      'name: x',
+      'steps:',
+      '  - action: exec',
+      '    hosts: all',
+      '    with:',
+      '      command: ls',
+      '      timout: 5s',
+    );
+    fails(
+      text,
+      lineOf(text, 'timout'),
+      'steps[0].with.timout',
+      "'exec' has no parameter 'timout' (did you mean timeout?); it takes: command, creates, unless, timeout",
+    );
     const facts = y('name: x', 'steps:', '  - action: facts', '    hosts: all', '    with: {verbose: true}');
-    fails(facts, lineOf(facts, 'verbose'), 'steps[0].with.verbose', "'facts' has no parameter 'verbose'; it takes: none");
+    fails(
+      facts,
+      lineOf(facts, 'verbose'),
+      'steps[0].with.verbose',
+      "'facts' has no parameter 'verbose'; it takes: none",
+    );
   });
 
   it('an unknown selector, with a suggestion and the list of selectors', () => {
     const text = y('name: x', 'steps:', '  - action: facts', '    hosts:', '      peer_of: ipa1.example.com');
-    fails(text, lineOf(text, 'peer_of'), 'steps[0].hosts.peer_of', "unknown selector 'peer_of' (did you mean peers_of?); selectors: peers_of, role");
+    fails(
+      text,
+      lineOf(text, 'peer_of'),
+      'steps[0].hosts.peer_of',
+      "unknown selector 'peer_of' (did you mean peers_of?); selectors: peers_of, role",
+    );
     const two = y('name: x', 'steps:', '  - action: facts', '    hosts: {role: ca, peers_of: a}');
     fails(two, 4, 'steps[0].hosts', 'a selector is one key: {selector: argument}');
   });
 
   it('a reference to an undeclared parameter, in with and in hosts', () => {
-    const inWith = y('name: x', 'params:', '  keep: {type: boolean}', 'steps:', '  - action: exec', '    hosts: all', '    with:',
-      '      creates: /tmp/x', '      command: "rm -rf {{ undefined_param }}/*"');
-    fails(inWith, lineOf(inWith, 'undefined_param'), 'steps[0].with.command', "unknown parameter '{{ undefined_param }}'; parameters: keep");
-    const nested = y('name: x', 'steps:', '  - action: pause', '    hosts: all', '    with:', '      until: "test -e {{ marker | quote }}"');
-    fails(nested, lineOf(nested, 'marker'), 'steps[0].with.until', "unknown parameter '{{ marker }}' (the playbook declares none)");
-    const inHosts = y('name: x', 'params:', '  a: {}', '  b: {}', 'steps:', '  - action: facts', '    hosts: "{{ target }}"');
+    const inWith = y(
+      'name: x',
+      'params:',
+      '  keep: {type: boolean}',
+      'steps:',
+      '  - action: exec',
+      '    hosts: all',
+      '    with:',
+      '      creates: /tmp/x',
+      '      command: "rm -rf {{ undefined_param }}/*"',
+    );
+    fails(
+      inWith,
+      lineOf(inWith, 'undefined_param'),
+      'steps[0].with.command',
+      "unknown parameter '{{ undefined_param }}'; parameters: keep",
+    );
+    const nested = y(
+      'name: x',
+      'steps:',
+      '  - action: pause',
+      '    hosts: all',
+      '    with:',
+      '      until: "test -e {{ marker | quote }}"',
+    );
+    fails(
+      nested,
+      lineOf(nested, 'marker'),
+      'steps[0].with.until',
+      "unknown parameter '{{ marker }}' (the playbook declares none)",
+    );
+    const inHosts = y(
+      'name: x',
+      'params:',
+      '  a: {}',
+      '  b: {}',
+      'steps:',
+      '  - action: facts',
+      '    hosts: "{{ target }}"',
+    );
     fails(inHosts, lineOf(inHosts, 'target'), 'steps[0].hosts', "unknown parameter '{{ target }}'; parameters: a, b");
     const inSelector = y('name: x', 'steps:', '  - action: facts', '    hosts: {peers_of: "{{ master }}"}');
     fails(inSelector, 4, 'steps[0].hosts', "unknown parameter '{{ master }}' (the playbook declares none)");
   });
 
   it('a when: it cannot read', () => {
-    const text = y('name: x', 'params:', '  keep: {type: boolean}', 'steps:', '  - action: facts', '    hosts: all', '    when: keep and others');
-    fails(text, lineOf(text, 'when:'), 'steps[0].when', "cannot read 'keep and others': use param, not param, param == 'value' or param != 'value'");
-    const both = y('name: x', 'params:', '  keep: {type: boolean}', 'steps:', '  - action: facts', '    hosts: all', "    when: not keep == 'x'");
-    fails(both, lineOf(both, 'when:'), 'steps[0].when', "cannot read 'not keep == 'x'': use either not or a comparison");
-    const bare = y('name: x', 'params:', '  mode: {}', 'steps:', '  - action: facts', '    hosts: all', '    when: mode == fast');
+    const text = y(
+      'name: x',
+      'params:',
+      '  keep: {type: boolean}',
+      'steps:',
+      '  - action: facts',
+      '    hosts: all',
+      '    when: keep and others',
+    );
+    fails(
+      text,
+      lineOf(text, 'when:'),
+      'steps[0].when',
+      "cannot read 'keep and others': use param, not param, param == 'value' or param != 'value'",
+    );
+    const both = y(
+      'name: x',
+      'params:',
+      '  keep: {type: boolean}',
+      'steps:',
+      '  - action: facts',
+      '    hosts: all',
+      "    when: not keep == 'x'",
+    );
+    fails(
+      both,
+      lineOf(both, 'when:'),
+      'steps[0].when',
+      "cannot read 'not keep == 'x'': use either not or a comparison",
+    );
+    const bare = y(
+      'name: x',
+      'params:',
+      '  mode: {}',
+      'steps:',
+      '  - action: facts',
+      '    hosts: all',
+      '    when: mode == fast',
+    );
     fails(bare, lineOf(bare, 'when:'), 'steps[0].when', /^cannot read 'mode == fast'/);
   });
 
   it('a when: on an undeclared parameter', () => {
-    const text = y('name: x', 'params:', '  keep: {type: boolean}', 'steps:', '  - action: facts', '    hosts: all', '    when: not kept');
+    const text = y(
+      'name: x',
+      'params:',
+      '  keep: {type: boolean}',
+      'steps:',
+      '  - action: facts',
+      '    hosts: all',
+      '    when: not kept',
+    );
     fails(text, lineOf(text, 'when:'), 'steps[0].when', "unknown parameter 'kept'");
   });
 
   it('concurrency and serial must be whole numbers ≥ 1', () => {
-    for (const [key, value] of [['concurrency', '0'], ['concurrency', 'x'], ['concurrency', '-2'], ['serial', '1.5'], ['serial', '"2"']] as const) {
+    for (const [key, value] of [
+      ['concurrency', '0'],
+      ['concurrency', 'x'],
+      ['concurrency', '-2'],
+      ['serial', '1.5'],
+      ['serial', '"2"'],
+    ] as const) {
       const text = y('name: x', 'steps:', '  - action: facts', '    hosts: all', `    ${key}: ${value}`);
       fails(text, 5, `steps[0].${key}`, 'must be a whole number ≥ 1');
     }
   });
 
   it('duplicate step names', () => {
-    const text = y('name: x', 'steps:', '  - name: same', '    action: facts', '    hosts: all', '  - name: same', '    action: facts', '    hosts: dc1');
+    const text = y(
+      'name: x',
+      'steps:',
+      '  - name: same',
+      '    action: facts',
+      '    hosts: all',
+      '  - name: same',
+      '    action: facts',
+      '    hosts: dc1',
+    );
     fails(text, 6, 'steps[1].name', "'same' is already the name of step 1");
   });
 
@@ -202,9 +411,19 @@ describe('playbook loader: one error per bad playbook, at the right line', () =>
   });
 
   it('a playbook or a step that is not a mapping', () => {
-    fails(y('- name: x', '- steps: []'), 1, undefined, 'a playbook is a mapping with name, description, params and steps');
+    fails(
+      y('- name: x', '- steps: []'),
+      1,
+      undefined,
+      'a playbook is a mapping with name, description, params and steps',
+    );
     fails(y('just text'), 1, undefined, 'a playbook is a mapping with name, description, params and steps');
-    fails(y('name: x', 'steps:', '  - {action: facts, hosts: all}', '  - facts on all'), 4, 'steps[1]', 'a step is a mapping with action, hosts and with');
+    fails(
+      y('name: x', 'steps:', '  - {action: facts, hosts: all}', '  - facts on all'),
+      4,
+      'steps[1]',
+      'a step is a mapping with action, hosts and with',
+    );
   });
 
   it('an empty file', () => {
@@ -214,41 +433,105 @@ describe('playbook loader: one error per bad playbook, at the right line', () =>
 
   it('a YAML syntax error names its line', () => {
     const text = y('name: x', 'steps:', '  - action: facts', '    hosts: [all', '  - action: exec');
-    assert.throws(() => parsePlaybook(text, FILE, defaultRegistry()), (err: unknown) => {
-      assert.ok(err instanceof InventoryError);
-      assert.equal(err.kind, 'usage');
-      assert.ok(err.line !== undefined && err.line >= 4 && err.line <= 6, `line ${err.line}`);
-      assert.ok(err.message.startsWith(`${FILE}:${err.line}: `), err.message);
-      assert.doesNotMatch(err.message, /\n/);
-      return true;
-    });
+    assert.throws(
+      () => parsePlaybook(text, FILE, defaultRegistry()),
+      (err: unknown) => {
+        assert.ok(err instanceof InventoryError);
+        assert.equal(err.kind, 'usage');
+        assert.ok(err.line !== undefined && err.line >= 4 && err.line <= 6, `line ${err.line}`);
+        assert.ok(err.message.startsWith(`${FILE}:${err.line}: `), err.message);
+        assert.doesNotMatch(err.message, /\n/);
+        return true;
+      },
+    );
     const tab = y('name: x', 'steps:', '\t- action: facts');
-    assert.throws(() => parsePlaybook(tab, FILE, defaultRegistry()), (err: unknown) =>
-      err instanceof InventoryError && err.line === 3 && !err.message.includes('\n'));
+    assert.throws(
+      () => parsePlaybook(tab, FILE, defaultRegistry()),
+      (err: unknown) => err instanceof InventoryError && err.line === 3 && !err.message.includes('\n'),
+    );
   });
 
   it('a required parameter with a default', () => {
-    const text = y('name: x', 'params:', '  master:', '    type: host', '    required: true', '    default: ipa1.example.com', 'steps:', '  - {action: facts, hosts: all}');
+    const text = y(
+      'name: x',
+      'params:',
+      '  master:',
+      '    type: host',
+      '    required: true',
+      '    default: ipa1.example.com',
+      'steps:',
+      '  - {action: facts, hosts: all}',
+    );
     fails(text, lineOf(text, 'default:'), 'params.master.default', 'a required parameter has no default');
   });
 
   it('other parameter mistakes: unknown type, bad name, not a mapping, required not a boolean', () => {
     const type = y('name: x', 'params:', '  n:', '    type: integer', 'steps:', '  - {action: facts, hosts: all}');
     fails(type, 4, 'params.n.type', "'integer' is not one of string, number, boolean, host, hosts, duration, list");
-    fails(y('name: x', 'params:', '  bad-name: {}', 'steps:', '  - {action: facts, hosts: all}'), 3, 'params.bad-name', 'parameter names are letters, digits and _');
-    fails(y('name: x', 'params:', '  n: 3', 'steps:', '  - {action: facts, hosts: all}'), 3, 'params.n', 'must be a mapping with type, default, required, description');
-    fails(y('name: x', 'params:', '  n: {required: "yes"}', 'steps:', '  - {action: facts, hosts: all}'), 3, 'params.n.required', 'must be true or false');
-    fails(y('name: x', 'params: [a]', 'steps:', '  - {action: facts, hosts: all}'), 2, 'params', 'must be a mapping of parameter name → {type, default, required, description}');
+    fails(
+      y('name: x', 'params:', '  bad-name: {}', 'steps:', '  - {action: facts, hosts: all}'),
+      3,
+      'params.bad-name',
+      'parameter names are letters, digits and _',
+    );
+    fails(
+      y('name: x', 'params:', '  n: 3', 'steps:', '  - {action: facts, hosts: all}'),
+      3,
+      'params.n',
+      'must be a mapping with type, default, required, description',
+    );
+    fails(
+      y('name: x', 'params:', '  n: {required: "yes"}', 'steps:', '  - {action: facts, hosts: all}'),
+      3,
+      'params.n.required',
+      'must be true or false',
+    );
+    fails(
+      y('name: x', 'params: [a]', 'steps:', '  - {action: facts, hosts: all}'),
+      2,
+      'params',
+      'must be a mapping of parameter name → {type, default, required, description}',
+    );
   });
 
   it('other step mistakes: missing hosts or action, with not a mapping, confirm not a boolean, bad name', () => {
-    fails(y('name: x', 'steps:', '  - action: facts'), 3, 'steps[0].hosts', 'missing (all, a group, a host, a pattern, {{ param }} or a selector)');
+    fails(
+      y('name: x', 'steps:', '  - action: facts'),
+      3,
+      'steps[0].hosts',
+      'missing (all, a group, a host, a pattern, {{ param }} or a selector)',
+    );
     fails(y('name: x', 'steps:', '  - hosts: all'), 3, 'steps[0].action', 'missing');
-    fails(y('name: x', 'steps:', '  - action: exec', '    hosts: all', '    with: [ls]'), 5, 'steps[0].with', "must be a mapping of exec's parameters");
-    fails(y('name: x', 'steps:', '  - action: facts', '    hosts: all', '    confirm: yes please'), 5, 'steps[0].confirm', 'must be true or false');
-    fails(y('name: two words', 'steps:', '  - {action: facts, hosts: all}'), 1, 'name', 'use letters, digits, -, _ and . only');
-    fails(y('description: x', 'steps:', '  - {action: facts, hosts: all}'), 1, 'name', 'missing (every playbook has a name)');
-    fails(y('name: x', 'name: y', 'steps:', '  - {action: facts, hosts: all}'), 2, 'name', /^duplicate key \(first set at line 1\)$/);
+    fails(
+      y('name: x', 'steps:', '  - action: exec', '    hosts: all', '    with: [ls]'),
+      5,
+      'steps[0].with',
+      "must be a mapping of exec's parameters",
+    );
+    fails(
+      y('name: x', 'steps:', '  - action: facts', '    hosts: all', '    confirm: yes please'),
+      5,
+      'steps[0].confirm',
+      'must be true or false',
+    );
+    fails(
+      y('name: two words', 'steps:', '  - {action: facts, hosts: all}'),
+      1,
+      'name',
+      'use letters, digits, -, _ and . only',
+    );
+    fails(
+      y('description: x', 'steps:', '  - {action: facts, hosts: all}'),
+      1,
+      'name',
+      'missing (every playbook has a name)',
+    );
+    fails(
+      y('name: x', 'name: y', 'steps:', '  - {action: facts, hosts: all}'),
+      2,
+      'name',
+      /^duplicate key \(first set at line 1\)$/,
+    );
   });
 });
 
@@ -262,30 +545,44 @@ describe('cli: plan', () => {
     logFile = join(tmp, 'logs', 'ipa-fleet.log');
     inventory = join(tmp, 'inventory.yml');
     writeFileSync(join(tmp, 'known_hosts'), '');
-    writeFileSync(inventory, y(
-      'all:',
-      '  vars:',
-      '    deployment: plan-test',
-      '    ldap:',
-      '      instance: EXAMPLE-TEST',
-      '      password: env:PLAN_TEST_DM_PASSWORD',
-      '    suffixes:',
-      '      domain: dc=example,dc=test',
-      '  hosts:',
-      '    h1.example.test: {address: 192.0.2.1}',
-      '    h2.example.test: {address: 192.0.2.2}',
-      '    h3.example.test: {address: 192.0.2.3}',
-    ));
+    writeFileSync(
+      inventory,
+      y(
+        'all:',
+        '  vars:',
+        '    deployment: plan-test',
+        '    ldap:',
+        '      instance: EXAMPLE-TEST',
+        '      password: env:PLAN_TEST_DM_PASSWORD',
+        '    suffixes:',
+        '      domain: dc=example,dc=test',
+        '  hosts:',
+        '    h1.example.test: {address: 192.0.2.1}',
+        '    h2.example.test: {address: 192.0.2.2}',
+        '    h3.example.test: {address: 192.0.2.3}',
+      ),
+    );
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
   function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [BIN, '--log-file', logFile, ...args], {
-        cwd: tmp, timeout: 20_000, env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state'), NO_COLOR: '1' },
-      }, (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: String(stdout), stderr: String(stderr) });
-      });
+      execFile(
+        process.execPath,
+        [BIN, '--log-file', logFile, ...args],
+        {
+          cwd: tmp,
+          timeout: 20_000,
+          env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state'), NO_COLOR: '1' },
+        },
+        (err, stdout, stderr) => {
+          resolve({
+            code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
+            stdout: String(stdout),
+            stderr: String(stderr),
+          });
+        },
+      );
     });
   }
 
@@ -296,7 +593,10 @@ describe('cli: plan', () => {
     assert.equal(r.code, 2, r.stderr);
     const lines = r.stderr.trimEnd().split('\n');
     assert.equal(lines.length, 1, r.stderr);
-    assert.equal(lines[0], `ipa-fleet: error: ${bad}:${line}: steps[1].action: unknown action 'exek' (did you mean exec?); actions: audit, backup, converge, exec, facts, fence, pause, reinitialize, release, restore-master, restore-preflight, unfence`);
+    assert.equal(
+      lines[0],
+      `ipa-fleet: error: ${bad}:${line}: steps[1].action: unknown action 'exek' (did you mean exec?); actions: audit, backup, converge, exec, facts, fence, pause, reinitialize, release, restore-master, restore-preflight, unfence`,
+    );
     assert.doesNotMatch(r.stderr, /^\s+at /m);
     assert.equal(r.stdout, '');
   });
@@ -304,7 +604,9 @@ describe('cli: plan', () => {
   it('a bad --set exits 2 with one line', async () => {
     const r = await cli('plan', join(FIXTURES, 'local-pause.yaml'), '-i', inventory, '--set', 'wait=soon');
     assert.equal(r.code, 2, r.stderr);
-    assert.deepEqual(r.stderr.trimEnd().split('\n'), ["ipa-fleet: error: --set wait: expected a duration like 30s, 5m, 2h or 7d, got 'soon'"]);
+    assert.deepEqual(r.stderr.trimEnd().split('\n'), [
+      "ipa-fleet: error: --set wait: expected a duration like 30s, 5m, 2h or 7d, got 'soon'",
+    ]);
   });
 
   it('plan hello-fleet --json: 15 tasks for 3 hosts, without connecting to any host', async () => {
@@ -317,8 +619,14 @@ describe('cli: plan', () => {
     assert.equal(plan.needsFacts, false);
     assert.equal(plan.destructive, false);
     assert.equal(plan.tasks.length, 15);
-    assert.deepEqual([...new Set(plan.tasks.map((t) => t.host))], ['h1.example.test', 'h2.example.test', 'h3.example.test']);
-    assert.deepEqual([...new Set(plan.tasks.map((t) => t.stepName))], ['gather facts', 'write marker', 'wait for marker', 'one host at a time', 'clean up']);
+    assert.deepEqual(
+      [...new Set(plan.tasks.map((t) => t.host))],
+      ['h1.example.test', 'h2.example.test', 'h3.example.test'],
+    );
+    assert.deepEqual(
+      [...new Set(plan.tasks.map((t) => t.stepName))],
+      ['gather facts', 'write marker', 'wait for marker', 'one host at a time', 'clean up'],
+    );
     assert.deepEqual(plan.params, { marker_dir: '/tmp/ipa-fleet-hello', keep: false });
     // Every template is rendered; the marker folder is the default one.
     const write = plan.tasks.find((t) => t.id === '02-write-marker:h2.example.test')!;
@@ -327,22 +635,47 @@ describe('cli: plan', () => {
     assert.equal(write.params.timeout, 600);
     for (const t of plan.tasks) assert.doesNotMatch(JSON.stringify(t.params), /\{\{/, `${t.id}: rendered`);
     // serial: 1 chains the hosts of step 4.
-    assert.deepEqual(plan.tasks.filter((t) => t.step === 3).map((t) => t.dependsOn), [
-      ['03-wait-for-marker:h1.example.test', '03-wait-for-marker:h2.example.test', '03-wait-for-marker:h3.example.test'],
-      ['04-one-host-at-a-time:h1.example.test'],
-      ['04-one-host-at-a-time:h2.example.test'],
-    ]);
+    assert.deepEqual(
+      plan.tasks.filter((t) => t.step === 3).map((t) => t.dependsOn),
+      [
+        [
+          '03-wait-for-marker:h1.example.test',
+          '03-wait-for-marker:h2.example.test',
+          '03-wait-for-marker:h3.example.test',
+        ],
+        ['04-one-host-at-a-time:h1.example.test'],
+        ['04-one-host-at-a-time:h2.example.test'],
+      ],
+    );
   });
 
   it('plan hello-fleet --set keep=true leaves out the clean-up step; --limit narrows the hosts', async () => {
-    const r = await cli('plan', 'hello-fleet', '-i', inventory, '--json', '--set', 'keep=true', '--set', 'marker_dir=/var/tmp/my markers', '--limit', 'h2.example.test');
+    const r = await cli(
+      'plan',
+      'hello-fleet',
+      '-i',
+      inventory,
+      '--json',
+      '--set',
+      'keep=true',
+      '--set',
+      'marker_dir=/var/tmp/my markers',
+      '--limit',
+      'h2.example.test',
+    );
     assert.equal(r.code, 0, r.stderr);
     const plan = JSON.parse(r.stdout) as Plan;
     assert.equal(plan.tasks.length, 4);
     assert.deepEqual(plan.skippedSteps, [{ step: 4, name: 'clean up', reason: 'when: not keep is false' }]);
     assert.equal(plan.limit, 'h2.example.test');
-    assert.ok(String(plan.tasks[1]!.params.command).startsWith("mkdir -p '/var/tmp/my markers' && "), String(plan.tasks[1]!.params.command));
-    assert.deepEqual(plan.tasks.map((t) => t.host), ['h2.example.test', 'h2.example.test', 'h2.example.test', 'h2.example.test']);
+    assert.ok(
+      String(plan.tasks[1]!.params.command).startsWith("mkdir -p '/var/tmp/my markers' && "),
+      String(plan.tasks[1]!.params.command),
+    );
+    assert.deepEqual(
+      plan.tasks.map((t) => t.host),
+      ['h2.example.test', 'h2.example.test', 'h2.example.test', 'h2.example.test'],
+    );
   });
 
   it('plan prints the steps and tasks for people', async () => {
@@ -350,7 +683,10 @@ describe('cli: plan', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^playbook hello-fleet \(.*hello-fleet\.yaml\) on deployment plan-test$/m);
     assert.match(r.stdout, /^step 4: one host at a time \[exec\]$/m);
-    assert.match(r.stdout, /^04-one-host-at-a-time:h2\.example\.test\s+h2\.example\.test\s+.*04-one-host-at-a-time:h1\.example\.test$/m);
+    assert.match(
+      r.stdout,
+      /^04-one-host-at-a-time:h2\.example\.test\s+h2\.example\.test\s+.*04-one-host-at-a-time:h1\.example\.test$/m,
+    );
     assert.match(r.stdout, /^15 task\(s\) on 3 host\(s\)$/m);
   });
 });

@@ -16,18 +16,29 @@ const SSHD = '/usr/sbin/sshd';
 const HOST_A: LabHost = { short: 'a', fqdn: 'a.ipa.test', address: '127.0.10.1', index: 1, ca: true };
 
 let tmp: string;
-before(() => { tmp = mkdtempSync(join(tmpdir(), 'ipa-fleet-bugs-')); });
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'ipa-fleet-bugs-'));
+});
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, '--log-file', join(tmp, 'log', 'ipa-fleet.log'), ...args], {
-      cwd: tmp,
-      timeout: 20_000,
-      env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state'), NO_COLOR: '1' },
-    }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
+    execFile(
+      process.execPath,
+      [BIN, '--log-file', join(tmp, 'log', 'ipa-fleet.log'), ...args],
+      {
+        cwd: tmp,
+        timeout: 20_000,
+        env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state'), NO_COLOR: '1' },
+      },
+      (err, stdout, stderr) => {
+        resolve({
+          code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
+          stdout: String(stdout),
+          stderr: String(stderr),
+        });
+      },
+    );
   });
 }
 

@@ -5,8 +5,15 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import { EventStream, type FleetEvent, type HostRecap } from '../../src/report/events.js';
 import {
-  attachTerminal, formatBytes, formatCount, formatWork, percentOf, truncate, TerminalView,
-  type Clock, type Timer,
+  attachTerminal,
+  formatBytes,
+  formatCount,
+  formatWork,
+  percentOf,
+  truncate,
+  TerminalView,
+  type Clock,
+  type Timer,
 } from '../../src/report/terminal.js';
 import { attachNdjson } from '../../src/report/ndjson.js';
 import { attachLogEvents, describeEvent, logLevelOf } from '../../src/report/log-events.js';
@@ -52,7 +59,15 @@ class FakeClock implements Clock {
     return this.t;
   }
   setInterval(fn: () => void, ms: number): FakeTimer {
-    const timer: FakeTimer = { fn, ms, unrefed: false, unref() { this.unrefed = true; return this; } };
+    const timer: FakeTimer = {
+      fn,
+      ms,
+      unrefed: false,
+      unref() {
+        this.unrefed = true;
+        return this;
+      },
+    };
     this.timers.add(timer);
     return timer;
   }
@@ -120,17 +135,49 @@ const stripSgr = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
 const AT = '2025-01-01T00:00:00.000Z';
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'ca1.ipa.test'];
 
-const started = (host: string, taskId: string, title: string, action = 'backup'): FleetEvent =>
-  ({ type: 'task.started', at: AT, taskId, host, action, title });
-const progress = (host: string, taskId: string, done: number, total?: number, unit?: 'bytes' | 'entries' | 'items'): FleetEvent =>
-  ({ type: 'task.progress', at: AT, taskId, host, done, ...(total !== undefined ? { total } : {}), ...(unit ? { unit } : {}) });
-const finished = (host: string, taskId: string, status: 'ok' | 'changed' | 'failed' | 'skipped', durationMs: number, extra: { error?: string; message?: string } = {}): FleetEvent =>
-  ({ type: 'task.finished', at: AT, taskId, host, action: 'backup', status, durationMs, ...extra });
+const started = (host: string, taskId: string, title: string, action = 'backup'): FleetEvent => ({
+  type: 'task.started',
+  at: AT,
+  taskId,
+  host,
+  action,
+  title,
+});
+const progress = (
+  host: string,
+  taskId: string,
+  done: number,
+  total?: number,
+  unit?: 'bytes' | 'entries' | 'items',
+): FleetEvent => ({
+  type: 'task.progress',
+  at: AT,
+  taskId,
+  host,
+  done,
+  ...(total !== undefined ? { total } : {}),
+  ...(unit ? { unit } : {}),
+});
+const finished = (
+  host: string,
+  taskId: string,
+  status: 'ok' | 'changed' | 'failed' | 'skipped',
+  durationMs: number,
+  extra: { error?: string; message?: string } = {},
+): FleetEvent => ({ type: 'task.finished', at: AT, taskId, host, action: 'backup', status, durationMs, ...extra });
 
 /** A three-host run: two tasks per host, one failure on ca1. */
 function threeHostRun(): FleetEvent[] {
   const events: FleetEvent[] = [
-    { type: 'run.started', at: AT, runId: 'r-20250101', playbook: 'backup-fleet', tasks: 2, hosts: HOSTS, resumed: false },
+    {
+      type: 'run.started',
+      at: AT,
+      runId: 'r-20250101',
+      playbook: 'backup-fleet',
+      tasks: 2,
+      hosts: HOSTS,
+      resumed: false,
+    },
     { type: 'facts.started', at: AT, hosts: HOSTS },
   ];
   for (const host of HOSTS) events.push({ type: 'facts.finished', at: AT, host, ok: true });
@@ -138,11 +185,21 @@ function threeHostRun(): FleetEvent[] {
   events.push(progress('a.ipa.test', 'snapshot', 13_002_342, 41_943_040, 'bytes'));
   events.push(finished('a.ipa.test', 'snapshot', 'changed', 6120));
   events.push(finished('b.ipa.test', 'snapshot', 'changed', 6410));
-  events.push(finished('ca1.ipa.test', 'snapshot', 'failed', 380, { error: 'db2bak exited with 1\nbackend userRoot is busy' }));
-  for (const host of ['a.ipa.test', 'b.ipa.test']) events.push(started(host, 'verify', 'Verify the snapshot', 'verify'));
+  events.push(
+    finished('ca1.ipa.test', 'snapshot', 'failed', 380, { error: 'db2bak exited with 1\nbackend userRoot is busy' }),
+  );
+  for (const host of ['a.ipa.test', 'b.ipa.test'])
+    events.push(started(host, 'verify', 'Verify the snapshot', 'verify'));
   events.push(finished('a.ipa.test', 'verify', 'ok', 1500));
   events.push(finished('b.ipa.test', 'verify', 'ok', 1710));
-  events.push({ type: 'run.finished', at: AT, runId: 'r-20250101', state: 'failed', durationMs: 9010, recap: recapFrom(events) });
+  events.push({
+    type: 'run.finished',
+    at: AT,
+    runId: 'r-20250101',
+    state: 'failed',
+    durationMs: 9010,
+    recap: recapFrom(events),
+  });
   return events;
 }
 
@@ -191,7 +248,10 @@ test('non-TTY progress: at most one line per task per 5 s, and only when done ch
   stream.emit(progress('a.ipa.test', 'export', 1204, 5000, 'entries'));
   stream.emit(progress('b.ipa.test', 'export', 10, 5000, 'entries'));
   assert.equal(progressLines().length, 2, 'one line for each task');
-  assert.match(progressLines()[0]!, /^running  a\.ipa\.test  Export the CA suffix  1,204 \/ 5,000 entries \(24%\)  \(6 s\)$/);
+  assert.match(
+    progressLines()[0]!,
+    /^running  a\.ipa\.test  Export the CA suffix  1,204 \/ 5,000 entries \(24%\)  \(6 s\)$/,
+  );
   clock.t = 7000;
   stream.emit(progress('a.ipa.test', 'export', 2000, 5000, 'entries'));
   assert.equal(progressLines().length, 2, 'within 5 s of the last line');
@@ -210,7 +270,10 @@ test('text from remote hosts cannot inject escape codes or break lines', () => {
   attachTerminal(stream, { out, color: false, clock: new FakeClock() });
   stream.emit(started('a.ipa.test', 't1', 'Restore\x1b[2J\x1b]0;pwned\x07 the\rhost\n'));
   stream.emit(finished('a.ipa.test', 't1', 'failed', 10, { error: 'boom \x1b[31mred\x1b[0m\x07' }));
-  assert.ok(!out.text.includes('\x1b') && !out.text.includes('\x07') && !out.text.includes('\r'), JSON.stringify(out.text));
+  assert.ok(
+    !out.text.includes('\x1b') && !out.text.includes('\x07') && !out.text.includes('\r'),
+    JSON.stringify(out.text),
+  );
   assert.match(out.text, /started  a\.ipa\.test  Restore the host\n/);
   assert.match(out.text, /error: boom red\n/);
 });
@@ -235,7 +298,15 @@ test('TTY output: live lines redrawn in place, finished lines persist above them
   const clock = new FakeClock();
   const stream = new EventStream();
   const view = new TerminalView({ out, color: true, clock }).attach(stream);
-  stream.emit({ type: 'run.started', at: AT, runId: 'r1', playbook: 'backup-fleet', tasks: 1, hosts: HOSTS, resumed: false });
+  stream.emit({
+    type: 'run.started',
+    at: AT,
+    runId: 'r1',
+    playbook: 'backup-fleet',
+    tasks: 1,
+    hosts: HOSTS,
+    resumed: false,
+  });
   for (const host of HOSTS) stream.emit(started(host, 'snapshot', 'Snapshot the domain'));
   stream.emit(progress('a.ipa.test', 'snapshot', 13_002_342, 41_943_040, 'bytes'));
   stream.emit(progress('b.ipa.test', 'snapshot', 1204, 5000, 'entries'));
@@ -266,8 +337,16 @@ test('TTY output: live lines redrawn in place, finished lines persist above them
   stream.emit(finished('ca1.ipa.test', 'snapshot', 'failed', 2500, { error: 'no space left on device' }));
   assert.equal(view.ticking, false, 'nothing running: no timer');
   stream.emit({
-    type: 'run.finished', at: AT, runId: 'r1', state: 'failed', durationMs: 2600,
-    recap: { 'a.ipa.test': { ok: 1, changed: 0, failed: 0, skipped: 0 }, 'b.ipa.test': { ok: 0, changed: 1, failed: 0, skipped: 0 }, 'ca1.ipa.test': { ok: 0, changed: 0, failed: 1, skipped: 0 } },
+    type: 'run.finished',
+    at: AT,
+    runId: 'r1',
+    state: 'failed',
+    durationMs: 2600,
+    recap: {
+      'a.ipa.test': { ok: 1, changed: 0, failed: 0, skipped: 0 },
+      'b.ipa.test': { ok: 0, changed: 1, failed: 0, skipped: 0 },
+      'ca1.ipa.test': { ok: 0, changed: 0, failed: 1, skipped: 0 },
+    },
   });
   view.close();
   rows = screen(out.text).map(stripSgr);
@@ -312,13 +391,21 @@ test('live lines are cut to the terminal width, keeping elapsed time and work vi
   assert.equal(rows.length, 1);
   assert.ok(Array.from(rows[0]!).length <= 80, `${Array.from(rows[0]!).length} columns: ${rows[0]}`);
   assert.match(rows[0]!, /…  1,204 \/ 5,000 entries  24%  3 s$/);
-  for (const line of out.text.split('\n')) assert.ok(Array.from(stripSgr(line).replace(/\x1b\[[0-9]*[AKJ]|\r/g, '')).length <= 80);
+  for (const line of out.text.split('\n'))
+    assert.ok(Array.from(stripSgr(line).replace(/\x1b\[[0-9]*[AKJ]|\r/g, '')).length <= 80);
 
   // Narrower terminal (resized): the next redraw uses the new width.
   out.columns = 40;
   clock.advance(250);
-  const last = out.chunks.at(-1)!.split('\n').map((l) => l.replace(/\x1b\[[0-9]*[AKJ]|\r/g, '')).filter(Boolean);
-  assert.ok(last.every((l) => Array.from(l).length < 40), JSON.stringify(last));
+  const last = out.chunks
+    .at(-1)!
+    .split('\n')
+    .map((l) => l.replace(/\x1b\[[0-9]*[AKJ]|\r/g, ''))
+    .filter(Boolean);
+  assert.ok(
+    last.every((l) => Array.from(l).length < 40),
+    JSON.stringify(last),
+  );
 });
 
 test('width defaults to 100 columns and the live area to a screenful', () => {
@@ -334,7 +421,7 @@ test('width defaults to 100 columns and the live area to a screenful', () => {
   assert.ok(rows.slice(0, 3).every((r) => Array.from(r).length === 99));
 });
 
-test('the redraw timer is unref\'d, ticks about every 250 ms, and is cleared at run.finished', () => {
+test("the redraw timer is unref'd, ticks about every 250 ms, and is cleared at run.finished", () => {
   const out = new Sink({ columns: 80 });
   const clock = new FakeClock();
   const stream = new EventStream();
@@ -354,7 +441,10 @@ test('the redraw timer is unref\'d, ticks about every 250 ms, and is cleared at 
   assert.equal(clock.timers.size, 0, 'cleared at run.finished');
   assert.equal(view.ticking, false);
   const rows = screen(out.text);
-  assert.ok(rows.some((r) => r.startsWith('aborted  a.ipa.test  Fence  (1.0 s)')), rows.join('\n'));
+  assert.ok(
+    rows.some((r) => r.startsWith('aborted  a.ipa.test  Fence  (1.0 s)')),
+    rows.join('\n'),
+  );
   assert.ok(!rows.some((r) => r.startsWith('running')));
   assert.equal(rows.at(-1), 'Run interrupted in 1.0 s (run r)');
 
@@ -385,7 +475,10 @@ test('with the real clock, a running task does not keep the process alive', () =
     stream.emit({ type: 'task.started', at: '', taskId: 't', host: 'a', action: 'x', title: 'never ends' });
     setTimeout(() => { process.stdout.write(String(chunks.length)); }, 700);
   `;
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000, encoding: 'utf8' });
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    timeout: 10_000,
+    encoding: 'utf8',
+  });
   assert.equal(child.signal, null, 'the process had to be killed: the timer kept it alive');
   assert.equal(child.status, 0, child.stderr);
   assert.ok(Number(child.stdout) >= 3, `the timer redrew (${child.stdout} writes)`);
@@ -426,11 +519,14 @@ test('formatRecap: PLAY RECAP header and aligned host rows; colours only when as
     'a.ipa.test': { ok: 3, changed: 2, failed: 0, skipped: 1 },
     'ca1.ipa.test': { ok: 12, changed: 0, failed: 1, skipped: 0 },
   };
-  assert.equal(formatRecap(recap, false), [
-    'PLAY RECAP',
-    'a.ipa.test   : ok=3   changed=2  failed=0  skipped=1',
-    'ca1.ipa.test : ok=12  changed=0  failed=1  skipped=0',
-  ].join('\n'));
+  assert.equal(
+    formatRecap(recap, false),
+    [
+      'PLAY RECAP',
+      'a.ipa.test   : ok=3   changed=2  failed=0  skipped=1',
+      'ca1.ipa.test : ok=12  changed=0  failed=1  skipped=0',
+    ].join('\n'),
+  );
   const colored = formatRecap(recap, true);
   assert.ok(colored.includes('\x1b[31mca1.ipa.test\x1b[0m'), 'a host with a failure is red');
   assert.ok(colored.includes('\x1b[33ma.ipa.test\x1b[0m'), 'a host with changes is yellow');
@@ -471,7 +567,10 @@ test('NDJSON: one JSON line per event, equal to the event, nothing else', () => 
   assert.ok(out.text.endsWith('\n'));
   const lines = out.text.slice(0, -1).split('\n');
   assert.equal(lines.length, events.length);
-  assert.deepEqual(lines.map((l) => JSON.parse(l) as unknown), events);
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l) as unknown),
+    events,
+  );
 });
 
 test('NDJSON: secrets are masked when a redactor is given', () => {
@@ -498,7 +597,10 @@ test('log consumer: levels by event, a readable message, the event as metadata (
       cb();
     },
   });
-  const logger = winston.createLogger({ level: 'silly', transports: [new winston.transports.Stream({ stream: memory })] });
+  const logger = winston.createLogger({
+    level: 'silly',
+    transports: [new winston.transports.Stream({ stream: memory })],
+  });
   const stream = new EventStream();
   const detach = attachLogEvents(stream, { log: logger });
   const events = threeHostRun();
@@ -507,19 +609,32 @@ test('log consumer: levels by event, a readable message, the event as metadata (
   await new Promise((resolve) => setImmediate(resolve));
 
   assert.equal(seen.length, events.length);
-  assert.deepEqual(seen.map((s) => s.event), events);
-  const levelOf = (type: string, pred: (e: FleetEvent) => boolean = () => true) =>
-    [...new Set(seen.filter((s) => s.event.type === type && pred(s.event)).map((s) => s.level))];
+  assert.deepEqual(
+    seen.map((s) => s.event),
+    events,
+  );
+  const levelOf = (type: string, pred: (e: FleetEvent) => boolean = () => true) => [
+    ...new Set(seen.filter((s) => s.event.type === type && pred(s.event)).map((s) => s.level)),
+  ];
   const failed = (e: FleetEvent) => e.type === 'task.finished' && e.status === 'failed';
   assert.deepEqual(levelOf('task.finished', failed), ['error']);
-  assert.deepEqual(levelOf('task.finished', (e) => !failed(e)), ['info']);
+  assert.deepEqual(
+    levelOf('task.finished', (e) => !failed(e)),
+    ['info'],
+  );
   assert.deepEqual(levelOf('task.started'), ['verbose']);
   assert.deepEqual(levelOf('task.progress'), ['debug']);
   assert.deepEqual(levelOf('run.started'), ['info']);
   assert.deepEqual(levelOf('run.finished'), ['info']);
   for (const s of seen) assert.ok(!s.message.includes('\n'), `one line: ${s.message}`);
   assert.ok(seen.some((s) => s.message === 'a.ipa.test: task snapshot progress: 12.4 MiB / 40.0 MiB (30%)'));
-  assert.ok(seen.some((s) => s.message === 'ca1.ipa.test: task snapshot (backup) failed in 0.4 s — db2bak exited with 1 backend userRoot is busy'));
+  assert.ok(
+    seen.some(
+      (s) =>
+        s.message ===
+        'ca1.ipa.test: task snapshot (backup) failed in 0.4 s — db2bak exited with 1 backend userRoot is busy',
+    ),
+  );
   assert.ok(seen.some((s) => s.message === 'run r-20250101 failed in 9.0 s: 3 hosts, 2 tasks changed, 1 task failed'));
 });
 
@@ -531,5 +646,8 @@ test('log consumer works with any object that has log(level, message, meta)', ()
   stream.emit(event);
   assert.deepEqual(calls, [['info', 'a: task t (backup) ok in 1.2 s: 3 agreements disabled', { event }]]);
   assert.equal(logLevelOf({ type: 'facts.finished', at: AT, host: 'a', ok: false, error: 'x' }), 'error');
-  assert.equal(describeEvent({ type: 'task.skipped-done', at: AT, taskId: 't', host: 'a' }), 'a: task t skipped, done in an earlier run');
+  assert.equal(
+    describeEvent({ type: 'task.skipped-done', at: AT, taskId: 't', host: 'a' }),
+    'a: task t skipped, done in an earlier run',
+  );
 });

@@ -52,7 +52,10 @@ describe('OutputBuffer', () => {
     const buf = new OutputBuffer(1000, 10);
     buf.push(Buffer.from('x'.repeat(1000)));
     buf.push(Buffer.from('y'));
-    assert.throws(() => buf.all(), (err: unknown) => err instanceof FleetError && err.kind === 'failure' && /1000 bytes/.test(err.message));
+    assert.throws(
+      () => buf.all(),
+      (err: unknown) => err instanceof FleetError && err.kind === 'failure' && /1000 bytes/.test(err.message),
+    );
     buf.push(Buffer.from('z'));
     assert.throws(() => buf.all(), FleetError, 'stays over the cap');
     assert.equal(buf.tail(), 'xxxxxxxxyz');
@@ -88,11 +91,13 @@ function result(over: Partial<CommandResult> = {}): CommandResult {
 
 describe('CommandFailedError', () => {
   it('names host, command, exit status and the last stderr line', () => {
-    const err = new CommandFailedError(result({
-      exitCode: 3,
-      stderrTail: 'first line\nsecond line\n  Error: backup failed (-1)  \n\n',
-      stdoutTail: 'stdout line',
-    }));
+    const err = new CommandFailedError(
+      result({
+        exitCode: 3,
+        stderrTail: 'first line\nsecond line\n  Error: backup failed (-1)  \n\n',
+        stdoutTail: 'stdout line',
+      }),
+    );
     assert.equal(err.message, 'a.ipa.test: dsctl IPA-TEST db2bak: exit 3: Error: backup failed (-1)');
     assert.equal(err.kind, 'failure');
     assert.equal(err.host, 'a.ipa.test');
@@ -103,21 +108,32 @@ describe('CommandFailedError', () => {
   });
 
   it('says "no exit status" when the exit code is null, with the signal when there is one', () => {
-    assert.equal(new CommandFailedError(result({ exitCode: null, stderrTail: 'boom' })).message,
-      'a.ipa.test: dsctl IPA-TEST db2bak: no exit status: boom');
-    assert.equal(new CommandFailedError(result({ exitCode: null, signal: 'KILL' })).message,
-      'a.ipa.test: dsctl IPA-TEST db2bak: no exit status (signal KILL)');
+    assert.equal(
+      new CommandFailedError(result({ exitCode: null, stderrTail: 'boom' })).message,
+      'a.ipa.test: dsctl IPA-TEST db2bak: no exit status: boom',
+    );
+    assert.equal(
+      new CommandFailedError(result({ exitCode: null, signal: 'KILL' })).message,
+      'a.ipa.test: dsctl IPA-TEST db2bak: no exit status (signal KILL)',
+    );
   });
 
   it('falls back to the last stdout line, and to nothing, when stderr is empty', () => {
-    assert.equal(new CommandFailedError(result({ exitCode: 2, stdoutTail: 'a\nlast out\n' })).message,
-      'a.ipa.test: dsctl IPA-TEST db2bak: exit 2: last out');
-    assert.equal(new CommandFailedError(result({ exitCode: 2, stderrTail: ' \n \n' })).message,
-      'a.ipa.test: dsctl IPA-TEST db2bak: exit 2');
+    assert.equal(
+      new CommandFailedError(result({ exitCode: 2, stdoutTail: 'a\nlast out\n' })).message,
+      'a.ipa.test: dsctl IPA-TEST db2bak: exit 2: last out',
+    );
+    assert.equal(
+      new CommandFailedError(result({ exitCode: 2, stderrTail: ' \n \n' })).message,
+      'a.ipa.test: dsctl IPA-TEST db2bak: exit 2',
+    );
   });
 
   it('uses the description instead of the command when given', () => {
-    const err = new CommandFailedError(result({ exitCode: 1, command: 'ldapmodify -w ********' }), 'dscreate from-file <answer file>');
+    const err = new CommandFailedError(
+      result({ exitCode: 1, command: 'ldapmodify -w ********' }),
+      'dscreate from-file <answer file>',
+    );
     assert.equal(err.message, 'a.ipa.test: dscreate from-file <answer file>: exit 1');
     assert.equal(err.result.command, 'ldapmodify -w ********');
   });

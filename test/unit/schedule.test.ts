@@ -3,7 +3,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,13 +63,7 @@ function dir(name: string): string {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Lines 1–5: a job that is valid up to here (name, inventory, cron, no_encrypt). */
-const JOB = [
-  'jobs:',
-  '  - name: nightly',
-  '    inventory: inv.yml',
-  "    cron: '0 2 * * *'",
-  '    no_encrypt: true',
-];
+const JOB = ['jobs:', '  - name: nightly', '    inventory: inv.yml', "    cron: '0 2 * * *'", '    no_encrypt: true'];
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -88,41 +91,41 @@ function inventoryText(deployment: string, hosts: string[]): string {
 // ---------------------------------------------------------------------------------------------
 describe('schedule: parseSchedule, a valid file', () => {
   const FULL = yaml(
-    'metrics: ../prom/ipa-fleet.prom',           // 1
-    'state: state/nightly.json',                 // 2
-    'jobs:',                                     // 3
-    '  - name: prod-data',                       // 4
-    '    inventory: inventories/prod.yml',       // 5
-    "    cron: '30 2 * * *'",                    // 6
-    '    timezone: Europe/Berlin',               // 7
-    '    type: full',                            // 8
-    '    binary: true',                          // 9
-    '    compress: false',                       // 10
-    '    store: /srv/ipa-store',                 // 11
-    '    encrypt_to: keys/ops.asc',              // 12
-    "    limit: 'ipa1*'",                        // 13
-    '    forks: 3',                              // 14
-    '    jitter: 5m',                            // 15
-    '    retention:',                            // 16
-    '      keep_last: 3',                        // 17
-    '      keep_hourly: 24',                     // 18
-    '      keep_daily: 7',                       // 19
-    '      keep_weekly: 4',                      // 20
-    '      keep_monthly: 12',                    // 21
-    '      keep_yearly: 2',                      // 22
-    '    verify:',                               // 23
-    '      every: 7d',                           // 24
-    '      read_data: true',                     // 25
-    '      key: ~/keys/ops-private.asc',         // 26
-    '      passphrase: file:secrets/ops-pass',   // 27
-    '    hooks:',                                // 28
+    'metrics: ../prom/ipa-fleet.prom', // 1
+    'state: state/nightly.json', // 2
+    'jobs:', // 3
+    '  - name: prod-data', // 4
+    '    inventory: inventories/prod.yml', // 5
+    "    cron: '30 2 * * *'", // 6
+    '    timezone: Europe/Berlin', // 7
+    '    type: full', // 8
+    '    binary: true', // 9
+    '    compress: false', // 10
+    '    store: /srv/ipa-store', // 11
+    '    encrypt_to: keys/ops.asc', // 12
+    "    limit: 'ipa1*'", // 13
+    '    forks: 3', // 14
+    '    jitter: 5m', // 15
+    '    retention:', // 16
+    '      keep_last: 3', // 17
+    '      keep_hourly: 24', // 18
+    '      keep_daily: 7', // 19
+    '      keep_weekly: 4', // 20
+    '      keep_monthly: 12', // 21
+    '      keep_yearly: 2', // 22
+    '    verify:', // 23
+    '      every: 7d', // 24
+    '      read_data: true', // 25
+    '      key: ~/keys/ops-private.asc', // 26
+    '      passphrase: file:secrets/ops-pass', // 27
+    '    hooks:', // 28
     '      on_failure: mail -s "backup failed" root', // 29
     "      on_success: 'curl -fsS https://hc.example/ping'", // 30
-    '      timeout: 2m',                         // 31
-    '  - name: stage',                           // 32
-    '    inventory: /etc/ipa-fleet/stage.yml',   // 33
-    "    cron: '*/30 * * * * *'",                // 34
-    '    encrypt_to: [k1.asc, /abs/k2.asc]',     // 35
+    '      timeout: 2m', // 31
+    '  - name: stage', // 32
+    '    inventory: /etc/ipa-fleet/stage.yml', // 33
+    "    cron: '*/30 * * * * *'", // 34
+    '    encrypt_to: [k1.asc, /abs/k2.asc]', // 35
   );
 
   it('reads every key, resolving paths against the schedule file and durations to seconds', () => {
@@ -155,7 +158,11 @@ describe('schedule: parseSchedule, a valid file', () => {
         key: '/home/op/keys/ops-private.asc',
         passphrase: { kind: 'file', path: '/sched/conf/secrets/ops-pass' },
       },
-      hooks: { onFailure: 'mail -s "backup failed" root', onSuccess: 'curl -fsS https://hc.example/ping', timeoutSeconds: 120 },
+      hooks: {
+        onFailure: 'mail -s "backup failed" root',
+        onSuccess: 'curl -fsS https://hc.example/ping',
+        timeoutSeconds: 120,
+      },
     });
     // the second job: a 6-field cron (seconds first), an encrypt_to list, and every default
     assert.ok(stage);
@@ -179,28 +186,41 @@ describe('schedule: parseSchedule, a valid file', () => {
   });
 
   it('defaults: no metrics, the state file under the state dir named after the schedule, verify without data', () => {
-    const config = parseSchedule(yaml(
-      ...JOB,
-      '    verify:',
-      '      every: 12h',
-      '      passphrase: env:OPS_PASS',
-      '    hooks:',
-      '      on_failure: /usr/local/bin/page-me',
-      '    jitter: 30',
-    ), FILE, HOME);
+    const config = parseSchedule(
+      yaml(
+        ...JOB,
+        '    verify:',
+        '      every: 12h',
+        '      passphrase: env:OPS_PASS',
+        '    hooks:',
+        '      on_failure: /usr/local/bin/page-me',
+        '    jitter: 30',
+      ),
+      FILE,
+      HOME,
+    );
     assert.equal(config.metrics, undefined);
     assert.equal(config.stateFile, join(stateDir(), 'schedule', 'nightly.state.json'));
     const job = config.jobs[0]!;
     assert.equal(job.noEncrypt, true);
     assert.deepEqual(job.encryptTo, []);
-    assert.deepEqual(job.verify, { everySeconds: 43200, readData: false, key: undefined, passphrase: { kind: 'env', name: 'OPS_PASS' } });
+    assert.deepEqual(job.verify, {
+      everySeconds: 43200,
+      readData: false,
+      key: undefined,
+      passphrase: { kind: 'env', name: 'OPS_PASS' },
+    });
     assert.deepEqual(job.hooks, { onFailure: '/usr/local/bin/page-me', onSuccess: undefined, timeoutSeconds: 60 });
     assert.equal(job.jitterSeconds, 30, 'a bare number is seconds');
   });
 
   it('a 5-field and a 6-field cron both parse; a job name with . _ - is fine', () => {
     for (const cron of ['30 2 * * 1-5', '0 30 2 * * *', '*/15 * * * * *']) {
-      const config = parseSchedule(yaml('jobs:', '  - name: a.b_c-1', '    inventory: i.yml', `    cron: '${cron}'`, '    no_encrypt: true'), FILE, HOME);
+      const config = parseSchedule(
+        yaml('jobs:', '  - name: a.b_c-1', '    inventory: i.yml', `    cron: '${cron}'`, '    no_encrypt: true'),
+        FILE,
+        HOME,
+      );
       assert.equal(config.jobs[0]!.cron, cron);
       assert.equal(config.jobs[0]!.name, 'a.b_c-1');
     }
@@ -209,17 +229,30 @@ describe('schedule: parseSchedule, a valid file', () => {
 
 describe('schedule: parseSchedule, invalid files (one line: file:line: key: problem)', () => {
   it("a cron field out of range ('61 * * * *')", () => {
-    rejects(yaml('jobs:', '  - name: nightly', '    inventory: inv.yml', "    cron: '61 * * * *'", '    no_encrypt: true'),
-      4, 'jobs.nightly.cron', /'61 \* \* \* \*' is not a cron expression: .*minute.*61/i);
+    rejects(
+      yaml('jobs:', '  - name: nightly', '    inventory: inv.yml', "    cron: '61 * * * *'", '    no_encrypt: true'),
+      4,
+      'jobs.nightly.cron',
+      /'61 \* \* \* \*' is not a cron expression: .*minute.*61/i,
+    );
   });
 
   it("a cron that is not one ('bad cron')", () => {
-    rejects(yaml('jobs:', '  - name: nightly', '    inventory: inv.yml', "    cron: 'bad cron'", '    no_encrypt: true'),
-      4, 'jobs.nightly.cron', /'bad cron' is not a cron expression/);
+    rejects(
+      yaml('jobs:', '  - name: nightly', '    inventory: inv.yml', "    cron: 'bad cron'", '    no_encrypt: true'),
+      4,
+      'jobs.nightly.cron',
+      /'bad cron' is not a cron expression/,
+    );
   });
 
   it('a time zone that does not exist', () => {
-    rejects(yaml(...JOB, '    timezone: Mars/Olympus_Mons'), 6, 'jobs.nightly.timezone', /'Mars\/Olympus_Mons' is not a time zone/);
+    rejects(
+      yaml(...JOB, '    timezone: Mars/Olympus_Mons'),
+      6,
+      'jobs.nightly.timezone',
+      /'Mars\/Olympus_Mons' is not a time zone/,
+    );
   });
 
   it('an unknown top-level key, with a hint (job: for jobs:)', () => {
@@ -231,16 +264,31 @@ describe('schedule: parseSchedule, invalid files (one line: file:line: key: prob
   });
 
   it('an unknown job key (retension), with a hint', () => {
-    const message = rejects(yaml(...JOB, '    retension:', '      keep_last: 3'), 6, 'jobs[0].retension', /unknown key \(did you mean retention\?\)/);
+    const message = rejects(
+      yaml(...JOB, '    retension:', '      keep_last: 3'),
+      6,
+      'jobs[0].retension',
+      /unknown key \(did you mean retention\?\)/,
+    );
     assert.match(message, /retension/);
   });
 
   it('an unknown retention key', () => {
-    rejects(yaml(...JOB, '    retention:', '      keep_lats: 3'), 7, 'jobs.nightly.retention.keep_lats', /unknown key \(did you mean keep_last\?\)/);
+    rejects(
+      yaml(...JOB, '    retention:', '      keep_lats: 3'),
+      7,
+      'jobs.nightly.retention.keep_lats',
+      /unknown key \(did you mean keep_last\?\)/,
+    );
   });
 
   it('a retention policy that keeps nothing', () => {
-    rejects(yaml(...JOB, '    retention:', '      keep_last: 0'), 7, 'jobs.nightly.retention', /keeps nothing, so every snapshot would be removed; set one of keep_last/);
+    rejects(
+      yaml(...JOB, '    retention:', '      keep_last: 0'),
+      7,
+      'jobs.nightly.retention',
+      /keeps nothing, so every snapshot would be removed; set one of keep_last/,
+    );
   });
 
   it('no jobs key', () => {
@@ -253,19 +301,43 @@ describe('schedule: parseSchedule, invalid files (one line: file:line: key: prob
   });
 
   it('a job without a name, an inventory or a cron', () => {
-    rejects(yaml('jobs:', '  - inventory: inv.yml', "    cron: '0 2 * * *'", '    no_encrypt: true'), 2, 'jobs[0].name', /missing/);
-    rejects(yaml('jobs:', '  - name: nightly', "    cron: '0 2 * * *'", '    no_encrypt: true'), 2, 'jobs[0].inventory', /missing/);
-    rejects(yaml('jobs:', '  - name: nightly', '    inventory: inv.yml', '    no_encrypt: true'), 2, 'jobs[0].cron', /missing \(a cron expression/);
+    rejects(
+      yaml('jobs:', '  - inventory: inv.yml', "    cron: '0 2 * * *'", '    no_encrypt: true'),
+      2,
+      'jobs[0].name',
+      /missing/,
+    );
+    rejects(
+      yaml('jobs:', '  - name: nightly', "    cron: '0 2 * * *'", '    no_encrypt: true'),
+      2,
+      'jobs[0].inventory',
+      /missing/,
+    );
+    rejects(
+      yaml('jobs:', '  - name: nightly', '    inventory: inv.yml', '    no_encrypt: true'),
+      2,
+      'jobs[0].cron',
+      /missing \(a cron expression/,
+    );
   });
 
   it('a job that is not a mapping, and a name with a space', () => {
     rejects(yaml('jobs:', '  - nightly'), 2, 'jobs[0]', /a job is a mapping/);
-    rejects(yaml('jobs:', '  - name: my job', '    inventory: inv.yml', "    cron: '0 2 * * *'", '    no_encrypt: true'), 2, 'jobs[0].name', /letters, digits/);
+    rejects(
+      yaml('jobs:', '  - name: my job', '    inventory: inv.yml', "    cron: '0 2 * * *'", '    no_encrypt: true'),
+      2,
+      'jobs[0].name',
+      /letters, digits/,
+    );
   });
 
   it('two jobs with the same name name both lines', () => {
-    rejects(yaml(...JOB, '  - name: nightly', '    inventory: other.yml', "    cron: '0 3 * * *'", '    no_encrypt: true'),
-      6, 'jobs[1].name', /'nightly' is already the name of the job at line 2/);
+    rejects(
+      yaml(...JOB, '  - name: nightly', '    inventory: other.yml', "    cron: '0 3 * * *'", '    no_encrypt: true'),
+      6,
+      'jobs[1].name',
+      /'nightly' is already the name of the job at line 2/,
+    );
   });
 
   it("type 'fast'", () => {
@@ -273,7 +345,12 @@ describe('schedule: parseSchedule, invalid files (one line: file:line: key: prob
   });
 
   it('no encrypt_to and no no_encrypt', () => {
-    rejects(yaml('jobs:', '  - name: nightly', '    inventory: inv.yml', "    cron: '0 2 * * *'"), 2, 'jobs.nightly.encrypt_to', /missing: name the public key/);
+    rejects(
+      yaml('jobs:', '  - name: nightly', '    inventory: inv.yml', "    cron: '0 2 * * *'"),
+      2,
+      'jobs.nightly.encrypt_to',
+      /missing: name the public key/,
+    );
   });
 
   it('both no_encrypt and encrypt_to', () => {
@@ -281,20 +358,40 @@ describe('schedule: parseSchedule, invalid files (one line: file:line: key: prob
   });
 
   it('a literal passphrase is refused without repeating it', () => {
-    const message = rejects(yaml(...JOB, '    verify:', '      every: 7d', '      passphrase: Tr0ub4dor-and-3'), 8, 'jobs.nightly.verify.passphrase', /literal password is not allowed/);
+    const message = rejects(
+      yaml(...JOB, '    verify:', '      every: 7d', '      passphrase: Tr0ub4dor-and-3'),
+      8,
+      'jobs.nightly.verify.passphrase',
+      /literal password is not allowed/,
+    );
     assert.ok(!message.includes('Tr0ub4dor'), message);
     // a number is a literal too
-    const numeric = rejects(yaml(...JOB, '    verify:', '      every: 7d', '      passphrase: 83910274'), 8, 'jobs.nightly.verify.passphrase', /literal password is not allowed/);
+    const numeric = rejects(
+      yaml(...JOB, '    verify:', '      every: 7d', '      passphrase: 83910274'),
+      8,
+      'jobs.nightly.verify.passphrase',
+      /literal password is not allowed/,
+    );
     assert.ok(!numeric.includes('83910274'), numeric);
   });
 
   it('passphrase: prompt is refused (a daemon has no terminal)', () => {
-    rejects(yaml(...JOB, '    verify:', '      every: 7d', '      passphrase: prompt'), 8, 'jobs.nightly.verify.passphrase', /cannot prompt; use file:PATH or env:NAME/);
+    rejects(
+      yaml(...JOB, '    verify:', '      every: 7d', '      passphrase: prompt'),
+      8,
+      'jobs.nightly.verify.passphrase',
+      /cannot prompt; use file:PATH or env:NAME/,
+    );
   });
 
   // A problem of a whole mapping points at its first entry (as in the inventory).
   it('read_data without a key', () => {
-    rejects(yaml(...JOB, '    verify:', '      every: 7d', '      read_data: true'), 7, 'jobs.nightly.verify.key', /read_data needs the private key/);
+    rejects(
+      yaml(...JOB, '    verify:', '      every: 7d', '      read_data: true'),
+      7,
+      'jobs.nightly.verify.key',
+      /read_data needs the private key/,
+    );
   });
 
   it('verify without every', () => {
@@ -302,7 +399,12 @@ describe('schedule: parseSchedule, invalid files (one line: file:line: key: prob
   });
 
   it('a jitter that is not a duration', () => {
-    const message = rejects(yaml(...JOB, '    jitter: soon'), 6, 'jobs.nightly.jitter', /duration like 30s, 5m, 2h or 7d, got 'soon'/);
+    const message = rejects(
+      yaml(...JOB, '    jitter: soon'),
+      6,
+      'jobs.nightly.jitter',
+      /duration like 30s, 5m, 2h or 7d, got 'soon'/,
+    );
     // the key is named once, not repeated inside the problem
     assert.equal(message.split('jobs.nightly.jitter').length, 2, message);
   });
@@ -313,12 +415,22 @@ describe('schedule: parseSchedule, invalid files (one line: file:line: key: prob
   });
 
   it('an empty hook command', () => {
-    rejects(yaml(...JOB, '    hooks:', "      on_failure: '   '"), 7, 'jobs.nightly.hooks.on_failure', /is empty; give a command/);
+    rejects(
+      yaml(...JOB, '    hooks:', "      on_failure: '   '"),
+      7,
+      'jobs.nightly.hooks.on_failure',
+      /is empty; give a command/,
+    );
     rejects(yaml(...JOB, '    hooks:', '      on_success:'), 7, 'jobs.nightly.hooks.on_success', /must be a string/);
   });
 
   it('a hook timeout of 0 is refused (every hook would be killed at once)', () => {
-    rejects(yaml(...JOB, '    hooks:', '      on_failure: page-me', '      timeout: 0'), 8, 'jobs.nightly.hooks.timeout', /./);
+    rejects(
+      yaml(...JOB, '    hooks:', '      on_failure: page-me', '      timeout: 0'),
+      8,
+      'jobs.nightly.hooks.timeout',
+      /./,
+    );
   });
 
   it('a key given twice in a job', () => {
@@ -326,7 +438,12 @@ describe('schedule: parseSchedule, invalid files (one line: file:line: key: prob
   });
 
   it('an unknown hooks key', () => {
-    rejects(yaml(...JOB, '    hooks:', '      on_fail: x'), 7, 'jobs.nightly.hooks.on_fail', /unknown key \(did you mean on_failure\?\)/);
+    rejects(
+      yaml(...JOB, '    hooks:', '      on_fail: x'),
+      7,
+      'jobs.nightly.hooks.on_fail',
+      /unknown key \(did you mean on_failure\?\)/,
+    );
   });
 
   it('a YAML syntax error names file and line', () => {
@@ -370,14 +487,26 @@ describe('schedule: loadSchedule', () => {
     const d = dir('load-missing');
     writeFileSync(join(d, 'inv.yml'), inventoryText('lab-a', ['ipa1.example.test']));
     const file = join(d, 'schedule.yml');
-    writeFileSync(file, yaml(...JOB, '  - name: weekly', '    inventory: nowhere/missing.yml', "    cron: '0 3 * * 0'", '    no_encrypt: true'));
+    writeFileSync(
+      file,
+      yaml(
+        ...JOB,
+        '  - name: weekly',
+        '    inventory: nowhere/missing.yml',
+        "    cron: '0 3 * * 0'",
+        '    no_encrypt: true',
+      ),
+    );
     await assert.rejects(loadSchedule(file), (err: unknown) => {
       assert.ok(err instanceof InventoryError, String(err));
       assert.equal(err.kind, 'usage');
       assert.equal(err.file, file);
       assert.equal(err.line, 6);
       assert.equal(err.key, 'jobs.weekly.inventory');
-      assert.equal(err.message, `${file}:6: jobs.weekly.inventory: cannot read ${join(d, 'nowhere/missing.yml')}: no such file`);
+      assert.equal(
+        err.message,
+        `${file}:6: jobs.weekly.inventory: cannot read ${join(d, 'nowhere/missing.yml')}: no such file`,
+      );
       return true;
     });
   });
@@ -420,16 +549,30 @@ describe('schedule: loadSchedule', () => {
 
 // ---------------------------------------------------------------------------------------------
 describe('schedule: the CLI with a bad schedule exits 2 with one line', () => {
-  interface Run { code: number | null; stdout: string; stderr: string }
+  interface Run {
+    code: number | null;
+    stdout: string;
+    stderr: string;
+  }
 
   function cli(cwd: string, ...args: string[]): Promise<Run> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [BIN, '--log-file', join(cwd, 'logs', 'ipa-fleet.log'), ...args], {
-        cwd, timeout: 20_000,
-        env: { ...process.env, XDG_STATE_HOME: join(cwd, 'state'), NO_COLOR: '1' },
-      }, (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: String(stdout), stderr: String(stderr) });
-      });
+      execFile(
+        process.execPath,
+        [BIN, '--log-file', join(cwd, 'logs', 'ipa-fleet.log'), ...args],
+        {
+          cwd,
+          timeout: 20_000,
+          env: { ...process.env, XDG_STATE_HOME: join(cwd, 'state'), NO_COLOR: '1' },
+        },
+        (err, stdout, stderr) => {
+          resolve({
+            code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
+            stdout: String(stdout),
+            stderr: String(stderr),
+          });
+        },
+      );
     });
   }
 
@@ -443,11 +586,21 @@ describe('schedule: the CLI with a bad schedule exits 2 with one line', () => {
   }
 
   const cases: Array<[string, string, RegExp]> = [
-    ['bad cron', yaml('jobs:', '  - name: nightly', '    inventory: inv.yml', "    cron: '61 * * * *'", '    no_encrypt: true'),
-      /bad-cron\.yml:4: jobs\.nightly\.cron: '61 \* \* \* \*' is not a cron expression/],
-    ['unknown key', yaml(...JOB, '    retension:', '      keep_last: 2'), /unknown-key\.yml:6: jobs\[0\]\.retension: unknown key \(did you mean retention\?\)/],
-    ['missing inventory', yaml('jobs:', '  - name: nightly', '    inventory: gone.yml', "    cron: '0 2 * * *'", '    no_encrypt: true'),
-      /missing-inventory\.yml:2: jobs\.nightly\.inventory: cannot read .*gone\.yml: no such file/],
+    [
+      'bad cron',
+      yaml('jobs:', '  - name: nightly', '    inventory: inv.yml', "    cron: '61 * * * *'", '    no_encrypt: true'),
+      /bad-cron\.yml:4: jobs\.nightly\.cron: '61 \* \* \* \*' is not a cron expression/,
+    ],
+    [
+      'unknown key',
+      yaml(...JOB, '    retension:', '      keep_last: 2'),
+      /unknown-key\.yml:6: jobs\[0\]\.retension: unknown key \(did you mean retention\?\)/,
+    ],
+    [
+      'missing inventory',
+      yaml('jobs:', '  - name: nightly', '    inventory: gone.yml', "    cron: '0 2 * * *'", '    no_encrypt: true'),
+      /missing-inventory\.yml:2: jobs\.nightly\.inventory: cannot read .*gone\.yml: no such file/,
+    ],
   ];
 
   for (const [what, text, pattern] of cases) {
@@ -467,8 +620,15 @@ describe('schedule: the CLI with a bad schedule exits 2 with one line', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-interface Sample { labels: Record<string, string>; value: number }
-interface ParsedFamily { help: string | undefined; type: string | undefined; samples: Sample[] }
+interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+interface ParsedFamily {
+  help: string | undefined;
+  type: string | undefined;
+  samples: Sample[];
+}
 
 /** A strict reader of the Prometheus text exposition format (0.0.4), enough for our files. */
 function parseExposition(text: string): Map<string, ParsedFamily> {
@@ -523,7 +683,10 @@ function parseLabels(body: string, where: string): Record<string, string> {
     for (;;) {
       assert.ok(i < body.length, `unterminated label value: ${where}`);
       const c = body[i]!;
-      if (c === '"') { i++; break; }
+      if (c === '"') {
+        i++;
+        break;
+      }
       if (c === '\n') assert.fail(`raw newline in a label: ${where}`);
       if (c === '\\') {
         const next = body[i + 1];
@@ -549,26 +712,65 @@ describe('schedule: renderMetrics', () => {
   const WEIRD = 'we"ird\\host\nname';
   const hosts: HostMetrics[] = [
     {
-      deployment: 'prod', host: 'ipa1.example.com',
-      lastSuccess: new Date('2025-03-10T02:00:00.750Z'), lastAttempt: new Date('2025-03-10T02:00:09.999Z'),
-      lastDurationSeconds: 42.5, lastSizeBytes: 123456789, consecutiveFailures: 0, snapshotsKept: 14,
+      deployment: 'prod',
+      host: 'ipa1.example.com',
+      lastSuccess: new Date('2025-03-10T02:00:00.750Z'),
+      lastAttempt: new Date('2025-03-10T02:00:09.999Z'),
+      lastDurationSeconds: 42.5,
+      lastSizeBytes: 123456789,
+      consecutiveFailures: 0,
+      snapshotsKept: 14,
     },
     {
       // never backed up: 0 for the timestamps, no duration or size sample
-      deployment: 'prod', host: 'ipa2.example.com',
-      lastSuccess: undefined, lastAttempt: undefined, lastDurationSeconds: undefined, lastSizeBytes: undefined,
-      consecutiveFailures: 3, snapshotsKept: 0,
+      deployment: 'prod',
+      host: 'ipa2.example.com',
+      lastSuccess: undefined,
+      lastAttempt: undefined,
+      lastDurationSeconds: undefined,
+      lastSizeBytes: undefined,
+      consecutiveFailures: 3,
+      snapshotsKept: 0,
     },
     {
-      deployment: 'odd"dep', host: WEIRD,
-      lastSuccess: new Date('2025-01-01T00:00:00Z'), lastAttempt: new Date('2025-01-01T00:00:00Z'),
-      lastDurationSeconds: 0, lastSizeBytes: 0, consecutiveFailures: 1, snapshotsKept: 2,
+      deployment: 'odd"dep',
+      host: WEIRD,
+      lastSuccess: new Date('2025-01-01T00:00:00Z'),
+      lastAttempt: new Date('2025-01-01T00:00:00Z'),
+      lastDurationSeconds: 0,
+      lastSizeBytes: 0,
+      consecutiveFailures: 1,
+      snapshotsKept: 2,
     },
   ];
   const jobs: JobMetrics[] = [
-    { job: 'nightly', deployment: 'prod', runs: 17, failedRuns: 2, skippedOverlaps: 5, nextRun: new Date('2025-03-11T02:00:00.500Z'), lastVerify: { at: new Date('2025-03-09T03:00:01Z'), ok: true } },
-    { job: 'hourly', deployment: 'prod', runs: 0, failedRuns: 0, skippedOverlaps: 0, nextRun: undefined, lastVerify: { at: new Date('2025-03-09T04:00:00Z'), ok: false } },
-    { job: 'plain', deployment: 'odd"dep', runs: 1, failedRuns: 1, skippedOverlaps: 0, nextRun: undefined, lastVerify: undefined },
+    {
+      job: 'nightly',
+      deployment: 'prod',
+      runs: 17,
+      failedRuns: 2,
+      skippedOverlaps: 5,
+      nextRun: new Date('2025-03-11T02:00:00.500Z'),
+      lastVerify: { at: new Date('2025-03-09T03:00:01Z'), ok: true },
+    },
+    {
+      job: 'hourly',
+      deployment: 'prod',
+      runs: 0,
+      failedRuns: 0,
+      skippedOverlaps: 0,
+      nextRun: undefined,
+      lastVerify: { at: new Date('2025-03-09T04:00:00Z'), ok: false },
+    },
+    {
+      job: 'plain',
+      deployment: 'odd"dep',
+      runs: 1,
+      failedRuns: 1,
+      skippedOverlaps: 0,
+      nextRun: undefined,
+      lastVerify: undefined,
+    },
   ];
   const writtenAt = new Date('2025-03-10T12:34:56.789Z');
   const text = renderMetrics({ hosts, jobs, writtenAt });
@@ -581,7 +783,9 @@ describe('schedule: renderMetrics', () => {
   function value(name: string, labels: Record<string, string>): number | undefined {
     const f = families().get(name);
     assert.ok(f, `family ${name}`);
-    const found = f.samples.filter((x) => JSON.stringify(Object.entries(x.labels).sort()) === JSON.stringify(Object.entries(labels).sort()));
+    const found = f.samples.filter(
+      (x) => JSON.stringify(Object.entries(x.labels).sort()) === JSON.stringify(Object.entries(labels).sort()),
+    );
     assert.ok(found.length <= 1, `one sample per label set in ${name}`);
     return found[0]?.value;
   }
@@ -599,11 +803,19 @@ describe('schedule: renderMetrics', () => {
   });
 
   it('counters are typed counter and end in _total; the rest are gauges', () => {
-    for (const name of ['ipa_fleet_schedule_runs_total', 'ipa_fleet_schedule_failed_runs_total', 'ipa_fleet_schedule_skipped_overlaps_total']) {
+    for (const name of [
+      'ipa_fleet_schedule_runs_total',
+      'ipa_fleet_schedule_failed_runs_total',
+      'ipa_fleet_schedule_skipped_overlaps_total',
+    ]) {
       assert.equal(families().get(name)?.type, 'counter', name);
     }
     for (const [name, f] of families()) if (f.type === 'counter') assert.match(name, /_total$/);
-    for (const name of ['ipa_fleet_backup_last_success_timestamp_seconds', 'ipa_fleet_backup_consecutive_failures', 'ipa_fleet_schedule_metrics_written_timestamp_seconds']) {
+    for (const name of [
+      'ipa_fleet_backup_last_success_timestamp_seconds',
+      'ipa_fleet_backup_consecutive_failures',
+      'ipa_fleet_schedule_metrics_written_timestamp_seconds',
+    ]) {
       assert.equal(families().get(name)?.type, 'gauge', name);
     }
   });
@@ -659,7 +871,10 @@ describe('schedule: renderMetrics', () => {
 
   it('no hosts and no jobs: still a valid file with the heartbeat', () => {
     const empty = parseExposition(renderMetrics({ hosts: [], jobs: [], writtenAt }));
-    assert.equal(empty.get('ipa_fleet_schedule_metrics_written_timestamp_seconds')!.samples[0]!.value, s('2025-03-10T12:34:56Z'));
+    assert.equal(
+      empty.get('ipa_fleet_schedule_metrics_written_timestamp_seconds')!.samples[0]!.value,
+      s('2025-03-10T12:34:56Z'),
+    );
     assert.equal(empty.get('ipa_fleet_backup_last_success_timestamp_seconds')!.samples.length, 0);
   });
 
@@ -694,22 +909,31 @@ describe('schedule: renderMetrics', () => {
 // ---------------------------------------------------------------------------------------------
 describe('schedule: backupFreshnessCheck', () => {
   const NOW = Date.parse('2025-03-10T12:00:00Z') / 1000;
-  const input = (names: string[]): AuditInput => ({ inventory: { hosts: names.map((name) => ({ name })) }, now: NOW }) as unknown as AuditInput;
+  const input = (names: string[]): AuditInput =>
+    ({ inventory: { hosts: names.map((name) => ({ name })) }, now: NOW }) as unknown as AuditInput;
   const snap = (id: string, time: string): NewestSnapshot => ({ id, time });
 
   it('a fresh snapshot: no finding; exactly at the limit: none either', () => {
-    const check = backupFreshnessCheck(new Map([
-      ['a', snap('s1', '2025-03-10T11:00:00Z')],
-      ['b', snap('s2', '2025-03-09T12:00:00Z')],
-    ]), 86400, '/srv/store');
+    const check = backupFreshnessCheck(
+      new Map([
+        ['a', snap('s1', '2025-03-10T11:00:00Z')],
+        ['b', snap('s2', '2025-03-09T12:00:00Z')],
+      ]),
+      86400,
+      '/srv/store',
+    );
     assert.deepEqual(check(input(['a', 'b'])), []);
   });
 
   it('older than the limit: one backup-stale warning for that host', () => {
-    const check = backupFreshnessCheck(new Map([
-      ['a', snap('s1', '2025-03-10T11:00:00Z')],
-      ['b', snap('20250307T020000Z-b', '2025-03-07T02:00:00Z')],
-    ]), 86400, '/srv/store');
+    const check = backupFreshnessCheck(
+      new Map([
+        ['a', snap('s1', '2025-03-10T11:00:00Z')],
+        ['b', snap('20250307T020000Z-b', '2025-03-07T02:00:00Z')],
+      ]),
+      86400,
+      '/srv/store',
+    );
     const findings = check(input(['a', 'b']));
     assert.equal(findings.length, 1);
     const [f] = findings;
@@ -719,7 +943,12 @@ describe('schedule: backupFreshnessCheck', () => {
     assert.equal(f!.suffix, undefined);
     assert.match(f!.message, /20250307T020000Z-b/);
     assert.match(f!.message, /3\.4 d old; the limit is 24\.0 h/);
-    assert.deepEqual(f!.details, { snapshot: '20250307T020000Z-b', time: '2025-03-07T02:00:00Z', ageSeconds: 295200, maxAgeSeconds: 86400 });
+    assert.deepEqual(f!.details, {
+      snapshot: '20250307T020000Z-b',
+      time: '2025-03-07T02:00:00Z',
+      ageSeconds: 295200,
+      maxAgeSeconds: 86400,
+    });
     assert.match(f!.fix, /--limit b/);
   });
 
@@ -733,27 +962,55 @@ describe('schedule: backupFreshnessCheck', () => {
   });
 
   it('hosts not in the map are not checked; map entries not in the inventory are ignored', () => {
-    const check = backupFreshnessCheck(new Map([['ghost', undefined], ['a', snap('s', '2020-01-01T00:00:00Z')]]), 60, '/srv/store');
+    const check = backupFreshnessCheck(
+      new Map([
+        ['ghost', undefined],
+        ['a', snap('s', '2020-01-01T00:00:00Z')],
+      ]),
+      60,
+      '/srv/store',
+    );
     assert.deepEqual(check(input(['b', 'c'])), []);
-    assert.deepEqual(check(input(['a', 'b'])).map((f) => f.hosts), [['a']]);
+    assert.deepEqual(
+      check(input(['a', 'b'])).map((f) => f.hosts),
+      [['a']],
+    );
   });
 });
 
 // ---------------------------------------------------------------------------------------------
 function report(over: Partial<RunReport> = {}): RunReport {
   return {
-    job: 'nightly', deployment: 'lab-a', type: 'data', runId: 'run-1', result: 'partial',
-    scheduledAt: '2025-03-10T02:00:00.000Z', startedAt: '2025-03-10T02:00:00.100Z', finishedAt: '2025-03-10T02:01:00.100Z', durationSeconds: 60,
+    job: 'nightly',
+    deployment: 'lab-a',
+    type: 'data',
+    runId: 'run-1',
+    result: 'partial',
+    scheduledAt: '2025-03-10T02:00:00.000Z',
+    startedAt: '2025-03-10T02:00:00.100Z',
+    finishedAt: '2025-03-10T02:01:00.100Z',
+    durationSeconds: 60,
     hosts: { ok: ['a'], failed: ['b'] },
-    perHost: { a: { ok: true, durationSeconds: 30, snapshot: 's-a', size: 1000 }, b: { ok: false, durationSeconds: 2, error: 'boom' } },
-    errors: [{ host: 'b', message: 'boom' }], pruned: undefined, verify: undefined,
+    perHost: {
+      a: { ok: true, durationSeconds: 30, snapshot: 's-a', size: 1000 },
+      b: { ok: false, durationSeconds: 2, error: 'boom' },
+    },
+    errors: [{ host: 'b', message: 'boom' }],
+    pruned: undefined,
+    verify: undefined,
     ...over,
   };
 }
 
 describe('schedule: runHook', () => {
   const warnings: string[] = [];
-  const log = { info: () => undefined, warn: (m: string) => { warnings.push(m); }, error: () => undefined } as unknown as Logger;
+  const log = {
+    info: () => undefined,
+    warn: (m: string) => {
+      warnings.push(m);
+    },
+    error: () => undefined,
+  } as unknown as Logger;
   const ctx = (redactor = new Redactor()): { log: Logger; redactor: Redactor } => ({ log, redactor });
 
   it('gets the JSON report on stdin and exits 0: ok', async () => {
@@ -768,10 +1025,21 @@ describe('schedule: runHook', () => {
 
   it('has IPA_FLEET_HOOK, _JOB, _DEPLOYMENT and _RESULT in its environment', async () => {
     const out = join(dir('hook-env'), 'env.txt');
-    const outcome = await runHook('on_success', `env > '${out}'`, report({ result: 'succeeded', job: 'weekly', deployment: 'prod-eu' }), ctx(), 10);
+    const outcome = await runHook(
+      'on_success',
+      `env > '${out}'`,
+      report({ result: 'succeeded', job: 'weekly', deployment: 'prod-eu' }),
+      ctx(),
+      10,
+    );
     assert.equal(outcome.ok, true);
     const env = readFileSync(out, 'utf8').split('\n');
-    for (const line of ['IPA_FLEET_HOOK=on_success', 'IPA_FLEET_JOB=weekly', 'IPA_FLEET_DEPLOYMENT=prod-eu', 'IPA_FLEET_RESULT=succeeded']) {
+    for (const line of [
+      'IPA_FLEET_HOOK=on_success',
+      'IPA_FLEET_JOB=weekly',
+      'IPA_FLEET_DEPLOYMENT=prod-eu',
+      'IPA_FLEET_RESULT=succeeded',
+    ]) {
       assert.ok(env.includes(line), `${line} in the hook's environment`);
     }
   });
@@ -788,7 +1056,9 @@ describe('schedule: runHook', () => {
   });
 
   it('a hook that does not read its stdin still succeeds', async () => {
-    const big = report({ errors: Array.from({ length: 5000 }, (_, i) => ({ message: `error number ${i} `.repeat(5) })) });
+    const big = report({
+      errors: Array.from({ length: 5000 }, (_, i) => ({ message: `error number ${i} `.repeat(5) })),
+    });
     const outcome = await runHook('on_failure', 'exit 0', big, ctx(), 10);
     assert.equal(outcome.ok, true, JSON.stringify(outcome));
   });
@@ -818,7 +1088,13 @@ describe('schedule: runHook', () => {
   });
 
   it('a hook command that does not exist: ok false, no throw', async () => {
-    const outcome = await runHook('on_success', '/nonexistent/ipa-fleet-hook --now', report({ result: 'succeeded' }), ctx(), 10);
+    const outcome = await runHook(
+      'on_success',
+      '/nonexistent/ipa-fleet-hook --now',
+      report({ result: 'succeeded' }),
+      ctx(),
+      10,
+    );
     assert.equal(outcome.ok, false);
     assert.equal(outcome.exitCode, 127);
   });
@@ -852,7 +1128,13 @@ describe('schedule: runHook', () => {
     const secret = 'Pw-in-stderr-4711';
     const redactor = new Redactor();
     redactor.add(secret);
-    const outcome = await runHook('on_failure', `echo 'login failed for ${secret}' >&2; exit 1`, report(), ctx(redactor), 10);
+    const outcome = await runHook(
+      'on_failure',
+      `echo 'login failed for ${secret}' >&2; exit 1`,
+      report(),
+      ctx(redactor),
+      10,
+    );
     assert.equal(outcome.ok, false);
     assert.equal(warnings.length, 1);
     assert.ok(!warnings[0]!.includes(secret), warnings[0]);
@@ -863,7 +1145,12 @@ describe('schedule: runHook', () => {
 // ---------------------------------------------------------------------------------------------
 describe('schedule: ScheduleDaemon (fake backup runs)', () => {
   type RunBackup = (job: JobConfig, opts: JobRunOptions) => Promise<RunReport>;
-  interface Interval { job: string; start: number; end: number; result: RunReport['result'] }
+  interface Interval {
+    job: string;
+    start: number;
+    end: number;
+    result: RunReport['result'];
+  }
 
   const HOSTS = ['ipa1.example.test', 'ipa2.example.test'];
 
@@ -871,29 +1158,57 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
     const inventory = join(d, `${over.deployment}.yml`);
     if (!existsSync(inventory)) writeFileSync(inventory, inventoryText(over.deployment, HOSTS));
     return {
-      line: 2, inventory, cron: '* * * * * *', timezone: undefined, type: 'data', binary: false, compress: true,
-      store: join(d, 'store'), encryptTo: [], noEncrypt: true, limit: undefined, forks: 10, jitterSeconds: 0,
-      retention: undefined, verify: undefined, hooks: { onFailure: undefined, onSuccess: undefined, timeoutSeconds: 10 },
+      line: 2,
+      inventory,
+      cron: '* * * * * *',
+      timezone: undefined,
+      type: 'data',
+      binary: false,
+      compress: true,
+      store: join(d, 'store'),
+      encryptTo: [],
+      noEncrypt: true,
+      limit: undefined,
+      forks: 10,
+      jitterSeconds: 0,
+      retention: undefined,
+      verify: undefined,
+      hooks: { onFailure: undefined, onSuccess: undefined, timeoutSeconds: 10 },
       ...over,
     };
   }
 
   function config(d: string, jobs: JobConfig[], metrics = true): ScheduleConfig {
-    return { file: join(d, 'schedule.yml'), metrics: metrics ? join(d, 'metrics', 'ipa-fleet.prom') : undefined, stateFile: join(d, 'state', 'schedule.state.json'), jobs };
+    return {
+      file: join(d, 'schedule.yml'),
+      metrics: metrics ? join(d, 'metrics', 'ipa-fleet.prom') : undefined,
+      stateFile: join(d, 'state', 'schedule.state.json'),
+      jobs,
+    };
   }
 
   /** Sleeps `ms` unless the signal aborts first; true when it was not aborted. */
   function wait(ms: number, signal: AbortSignal): Promise<boolean> {
     if (signal.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const onAbort = (): void => { clearTimeout(timer); resolve(false); };
-      const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(true); }, ms);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(true);
+      }, ms);
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
   /** A fake backup run of `ms` that records its interval; cancelled when the context's signal aborts. */
-  function fakeRun(ms: number, intervals: Interval[], result: (job: JobConfig) => RunReport['result'] = () => 'succeeded'): RunBackup {
+  function fakeRun(
+    ms: number,
+    intervals: Interval[],
+    result: (job: JobConfig) => RunReport['result'] = () => 'succeeded',
+  ): RunBackup {
     return async (j, opts) => {
       const start = Date.now();
       const finished = await wait(ms, opts.ctx.signal);
@@ -903,8 +1218,13 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
       const ok = r === 'succeeded' ? HOSTS : r === 'partial' ? HOSTS.slice(0, 1) : [];
       const failed = r === 'cancelled' ? [] : HOSTS.filter((h) => !ok.includes(h));
       return report({
-        job: j.name, deployment: j.deployment, result: r, type: j.type,
-        scheduledAt: opts.scheduledAt.toISOString(), startedAt: new Date(start).toISOString(), finishedAt: new Date(end).toISOString(),
+        job: j.name,
+        deployment: j.deployment,
+        result: r,
+        type: j.type,
+        scheduledAt: opts.scheduledAt.toISOString(),
+        startedAt: new Date(start).toISOString(),
+        finishedAt: new Date(end).toISOString(),
         durationSeconds: (end - start) / 1000,
         hosts: { ok, failed },
         perHost: Object.fromEntries([
@@ -927,16 +1247,31 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
 
   function start(d: string, cfg: ScheduleConfig, runBackup: RunBackup): Started {
     const controller = new AbortController();
-    const ctx = createRunContext({ logFile: join(d, 'logs', 'ipa-fleet.log'), verbosity: 0, signal: controller.signal });
+    const ctx = createRunContext({
+      logFile: join(d, 'logs', 'ipa-fleet.log'),
+      verbosity: 0,
+      signal: controller.signal,
+    });
     contexts.push(ctx);
     const said: Array<[string, string]> = [];
     const daemon = new ScheduleDaemon({
-      config: cfg, ctx, stateDir: join(d, 'runs'), say: (level, message) => { said.push([level, message]); }, runBackup, random: () => 0,
+      config: cfg,
+      ctx,
+      stateDir: join(d, 'runs'),
+      say: (level, message) => {
+        said.push([level, message]);
+      },
+      runBackup,
+      random: () => 0,
     });
     const startedAt = Date.now();
     const running = daemon.run();
     return {
-      daemon, controller, said, running, startedAt,
+      daemon,
+      controller,
+      said,
+      running,
+      startedAt,
       stop: async () => {
         const abortedAt = Date.now();
         controller.abort();
@@ -946,13 +1281,16 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
     };
   }
 
-  const readState = (cfg: ScheduleConfig): ScheduleState => JSON.parse(readFileSync(cfg.stateFile, 'utf8')) as ScheduleState;
+  const readState = (cfg: ScheduleConfig): ScheduleState =>
+    JSON.parse(readFileSync(cfg.stateFile, 'utf8')) as ScheduleState;
 
   function assertDisjoint(intervals: Interval[], what: string): void {
     const sorted = [...intervals].sort((a, b) => a.start - b.start);
     for (let i = 1; i < sorted.length; i++) {
-      assert.ok(sorted[i]!.start >= sorted[i - 1]!.end,
-        `${what}: ${sorted[i]!.job} started at +${sorted[i]!.start - sorted[0]!.start} ms, before ${sorted[i - 1]!.job} ended at +${sorted[i - 1]!.end - sorted[0]!.start} ms`);
+      assert.ok(
+        sorted[i]!.start >= sorted[i - 1]!.end,
+        `${what}: ${sorted[i]!.job} started at +${sorted[i]!.start - sorted[0]!.start} ms, before ${sorted[i - 1]!.job} ended at +${sorted[i - 1]!.end - sorted[0]!.start} ms`,
+      );
     }
   }
 
@@ -975,7 +1313,10 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
     assert.equal(record.runs, intervals.length);
     assert.ok(record.skippedOverlaps > 0, 'skipped ticks counted');
     const ticks = ticksBetween(s.startedAt, abortedAt);
-    assert.ok(Math.abs(record.runs + record.skippedOverlaps - ticks) <= 1, `runs ${record.runs} + skipped ${record.skippedOverlaps} ≈ ticks ${ticks}`);
+    assert.ok(
+      Math.abs(record.runs + record.skippedOverlaps - ticks) <= 1,
+      `runs ${record.runs} + skipped ${record.skippedOverlaps} ≈ ticks ${ticks}`,
+    );
     const warned = s.said.filter(([level, m]) => level === 'warn' && /skipped/.test(m));
     assert.equal(warned.length, record.skippedOverlaps);
     assert.match(warned[0]![1], /job nightly: the previous run is still going; this tick is skipped/);
@@ -985,12 +1326,18 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
   it('two jobs of one deployment never run at the same time', async () => {
     const d = dir('daemon-same-deployment');
     const intervals: Interval[] = [];
-    const cfg = config(d, [job(d, { name: 'data', deployment: 'lab-a' }), job(d, { name: 'full', deployment: 'lab-a', type: 'full' })]);
+    const cfg = config(d, [
+      job(d, { name: 'data', deployment: 'lab-a' }),
+      job(d, { name: 'full', deployment: 'lab-a', type: 'full' }),
+    ]);
     const s = start(d, cfg, fakeRun(1500, intervals));
     await sleep(5200);
     await s.stop();
     assertDisjoint(intervals, 'one deployment');
-    assert.ok(intervals.some((i) => i.job === 'data') && intervals.some((i) => i.job === 'full'), `both jobs ran: ${intervals.map((i) => i.job).join(', ')}`);
+    assert.ok(
+      intervals.some((i) => i.job === 'data') && intervals.some((i) => i.job === 'full'),
+      `both jobs ran: ${intervals.map((i) => i.job).join(', ')}`,
+    );
     assert.ok(s.said.some(([, m]) => /waits for the running backup of lab-a/.test(m)));
     const state = readState(cfg);
     assert.equal(state.jobs.data!.runs + state.jobs.full!.runs, intervals.length);
@@ -1007,7 +1354,10 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
     const b = intervals.filter((i) => i.job === 'b');
     assertDisjoint(a, 'job a');
     assertDisjoint(b, 'job b');
-    assert.ok(a.some((x) => b.some((y) => overlaps(x, y))), 'some run of a overlapped some run of b');
+    assert.ok(
+      a.some((x) => b.some((y) => overlaps(x, y))),
+      'some run of a overlapped some run of b',
+    );
   });
 
   it('SIGTERM during a run: the run is cancelled, run() returns, the state is saved, the lock is gone', async () => {
@@ -1016,7 +1366,10 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
     let signalled: AbortSignal | undefined;
     const cfg = config(d, [job(d, { name: 'nightly', deployment: 'lab-a' })]);
     const slow = fakeRun(30_000, intervals);
-    const s = start(d, cfg, (j, opts) => { signalled = opts.ctx.signal; return slow(j, opts); });
+    const s = start(d, cfg, (j, opts) => {
+      signalled = opts.ctx.signal;
+      return slow(j, opts);
+    });
     const deadline = Date.now() + 3000;
     while (!signalled && Date.now() < deadline) await sleep(20);
     assert.ok(signalled, 'a run started');
@@ -1025,7 +1378,10 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
     const abortedAt = await s.stop();
     assert.ok(Date.now() - abortedAt < 2000, `stopped within 2 s (${Date.now() - abortedAt} ms)`);
     assert.equal(signalled.aborted, true);
-    assert.deepEqual(intervals.map((i) => i.result), ['cancelled']);
+    assert.deepEqual(
+      intervals.map((i) => i.result),
+      ['cancelled'],
+    );
     const state = readState(cfg);
     assert.equal(state.jobs.nightly!.runs, 1);
     assert.equal(state.jobs.nightly!.failedRuns, 0, 'a cancelled run is not a failed one');
@@ -1081,13 +1437,28 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
     const d = dir('daemon-hooks');
     const failJson = join(d, 'fail.json');
     const successMark = join(d, 'success');
-    const fixed = report({ job: 'nightly', deployment: 'lab-a', result: 'partial', hosts: { ok: ['a'], failed: ['b'] } });
+    const fixed = report({
+      job: 'nightly',
+      deployment: 'lab-a',
+      result: 'partial',
+      hosts: { ok: ['a'], failed: ['b'] },
+    });
     let calls = 0;
-    const cfg = config(d, [job(d, {
-      name: 'nightly', deployment: 'lab-a',
-      hooks: { onFailure: `cat > '${failJson}'`, onSuccess: `touch '${successMark}'`, timeoutSeconds: 10 },
-    })], false);
-    const s = start(d, cfg, async () => { calls++; return fixed; });
+    const cfg = config(
+      d,
+      [
+        job(d, {
+          name: 'nightly',
+          deployment: 'lab-a',
+          hooks: { onFailure: `cat > '${failJson}'`, onSuccess: `touch '${successMark}'`, timeoutSeconds: 10 },
+        }),
+      ],
+      false,
+    );
+    const s = start(d, cfg, async () => {
+      calls++;
+      return fixed;
+    });
     const deadline = Date.now() + 4000;
     while (!existsSync(failJson) && Date.now() < deadline) await sleep(50);
     await sleep(100);
@@ -1106,12 +1477,18 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
     const d = dir('daemon-throws');
     let calls = 0;
     const cfg = config(d, [job(d, { name: 'nightly', deployment: 'lab-a' })], false);
-    const s = start(d, cfg, async () => { calls++; throw new Error('journal disk full'); });
+    const s = start(d, cfg, async () => {
+      calls++;
+      throw new Error('journal disk full');
+    });
     const deadline = Date.now() + 4500;
     while (calls < 2 && Date.now() < deadline) await sleep(50);
     await s.stop();
     assert.ok(calls >= 2, `${calls} calls`);
-    assert.ok(s.said.some(([level, m]) => level === 'error' && /^job nightly: failed in .*journal disk full/.test(m)), JSON.stringify(s.said));
+    assert.ok(
+      s.said.some(([level, m]) => level === 'error' && /^job nightly: failed in .*journal disk full/.test(m)),
+      JSON.stringify(s.said),
+    );
     assert.equal(readState(cfg).jobs.nightly!.runs, calls);
     assert.equal(readState(cfg).jobs.nightly!.failedRuns, calls);
     assert.equal(readState(cfg).jobs.nightly!.lastRun?.result, 'failed');
@@ -1138,10 +1515,17 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
     const failMark = join(d, 'failed');
     const successJson = join(d, 'success.json');
     const intervals: Interval[] = [];
-    const cfg = config(d, [job(d, {
-      name: 'nightly', deployment: 'lab-a',
-      hooks: { onFailure: `touch '${failMark}'`, onSuccess: `cat > '${successJson}'`, timeoutSeconds: 10 },
-    })], false);
+    const cfg = config(
+      d,
+      [
+        job(d, {
+          name: 'nightly',
+          deployment: 'lab-a',
+          hooks: { onFailure: `touch '${failMark}'`, onSuccess: `cat > '${successJson}'`, timeoutSeconds: 10 },
+        }),
+      ],
+      false,
+    );
     const s = start(d, cfg, fakeRun(50, intervals));
     const deadline = Date.now() + 4000;
     while (!existsSync(successJson) && Date.now() < deadline) await sleep(50);

@@ -58,7 +58,7 @@ function hostile(): string[] {
     'dc=ipa,dc=test',
     'cn=Directory Manager',
     'üñíçødé ✓',
-    "mixed 'single' and \"double\" $(and) `back` ; | & < > \n * ? [x] {y,z} ~ # !",
+    'mixed \'single\' and "double" $(and) `back` ; | & < > \n * ? [x] {y,z} ~ # !',
   ];
 }
 
@@ -71,7 +71,10 @@ describe('shellQuote', () => {
     it(`${shell}: every value comes back byte-identical and nothing runs`, () => {
       for (const value of hostile()) {
         const out = runIn(shell, `printf %s ${shellQuote(value)}`);
-        assert.ok(out.equals(Buffer.from(value, 'utf8')), `${shell}: ${JSON.stringify(value)} came back as ${JSON.stringify(out.toString())}`);
+        assert.ok(
+          out.equals(Buffer.from(value, 'utf8')),
+          `${shell}: ${JSON.stringify(value)} came back as ${JSON.stringify(out.toString())}`,
+        );
       }
       assert.equal(existsSync(canary), false, 'a quoted value ran a command');
       assert.deepEqual(readdirSync(dir), ['existing-file'], 'a quoted value created a file');

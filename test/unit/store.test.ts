@@ -2,18 +2,42 @@
 // store locks (shared / exclusive, dead and stale holders, unlock, races).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FleetError, UsageError } from '../../src/errors.js';
 import type { Manifest } from '../../src/backup/manifest.js';
-import { defaultStoreDir, newSnapshotId, parseManifestTime, SnapshotStore, validateManifest } from '../../src/backup/store.js';
-import { acquireStoreLock, breakStoreLocks, listStoreLocks, StoreLockHeldError, type StoreLockInfo } from '../../src/backup/store-lock.js';
+import {
+  defaultStoreDir,
+  newSnapshotId,
+  parseManifestTime,
+  SnapshotStore,
+  validateManifest,
+} from '../../src/backup/store.js';
+import {
+  acquireStoreLock,
+  breakStoreLocks,
+  listStoreLocks,
+  StoreLockHeldError,
+  type StoreLockInfo,
+} from '../../src/backup/store-lock.js';
 import { processAlive } from '../../src/playbook/journal.js';
 
 let tmp: string;
 let counter = 0;
-before(() => { tmp = mkdtempSync(join(tmpdir(), 'ipa-fleet-store-')); });
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'ipa-fleet-store-'));
+});
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function freshRoot(): string {
@@ -29,7 +53,13 @@ function deadPid(): number {
 
 const ARCHIVE = Buffer.from('not really a tar, but bytes all the same\n');
 
-function manifest(over: { id: string; deployment?: string; hostName?: string; time?: string; type?: 'DATA' | 'FULL' }): Manifest {
+function manifest(over: {
+  id: string;
+  deployment?: string;
+  hostName?: string;
+  time?: string;
+  type?: 'DATA' | 'FULL';
+}): Manifest {
   return {
     schema: 'ipa-fleet/snapshot/v1',
     id: over.id,
@@ -41,15 +71,27 @@ function manifest(over: { id: string; deployment?: string; hostName?: string; ti
     instance: 'EXAMPLE-TEST',
     profile: 'freeipa',
     roles: ['ca'],
-    suffixes: [{
-      kind: 'domain', suffix: 'dc=example,dc=test', backend: 'userRoot', entryCount: 42, rid: 4,
-      generation: '5f00aa', ruv: ['{replicageneration} 5f00aa'], ldif: 'ldif/userRoot.ldif',
-    }],
+    suffixes: [
+      {
+        kind: 'domain',
+        suffix: 'dc=example,dc=test',
+        backend: 'userRoot',
+        entryCount: 42,
+        rid: 4,
+        generation: '5f00aa',
+        ruv: ['{replicageneration} 5f00aa'],
+        ldif: 'ldif/userRoot.ldif',
+      },
+    ],
     missingPaths: ['/etc/does-not-exist'],
     files: [{ path: 'ldif/userRoot.ldif', size: 1234, sha256: 'a'.repeat(64) }],
     archive: {
-      name: 'archive.tar.gz.pgp', size: ARCHIVE.length, sha256: 'b'.repeat(64), compression: 'gzip',
-      encrypted: true, recipients: ['C'.repeat(40)],
+      name: 'archive.tar.gz.pgp',
+      size: ARCHIVE.length,
+      sha256: 'b'.repeat(64),
+      compression: 'gzip',
+      encrypted: true,
+      recipients: ['C'.repeat(40)],
     },
     type: over.type ?? 'DATA',
     time: over.time ?? '2026-11-26T10:15:00.000Z',
@@ -61,7 +103,10 @@ function manifest(over: { id: string; deployment?: string; hostName?: string; ti
 }
 
 /** A committed snapshot, as a backup would leave it. */
-async function snapshot(store: SnapshotStore, o: { deployment?: string; host?: string; id?: string; time?: string } = {}): Promise<string> {
+async function snapshot(
+  store: SnapshotStore,
+  o: { deployment?: string; host?: string; id?: string; time?: string } = {},
+): Promise<string> {
   const deployment = o.deployment ?? 'prod';
   const host = o.host ?? 'ipa1';
   const time = o.time ?? '2026-11-26T10:15:00.000Z';
@@ -146,8 +191,14 @@ describe('staging and commit', () => {
     writeFileSync(pending.archivePath('archive.tar.gz.pgp'), ARCHIVE);
     await assert.rejects(pending.commit(manifest({ id: newSnapshotId(new Date(0)) })), /manifest\.id/);
     await assert.rejects(pending.commit(manifest({ id, hostName: 'ipa2' })), /manifest\.hostName/);
-    await assert.rejects(pending.commit({ ...manifest({ id }), archive: { ...manifest({ id }).archive, size: 1 } }), /is \d+ bytes, the manifest says 1/);
-    await assert.rejects(pending.commit({ ...manifest({ id }), files: [{ path: '../x', size: 1, sha256: 'a'.repeat(64) }] }), /manifest\.files\[0\]\.path/);
+    await assert.rejects(
+      pending.commit({ ...manifest({ id }), archive: { ...manifest({ id }).archive, size: 1 } }),
+      /is \d+ bytes, the manifest says 1/,
+    );
+    await assert.rejects(
+      pending.commit({ ...manifest({ id }), files: [{ path: '../x', size: 1, sha256: 'a'.repeat(64) }] }),
+      /manifest\.files\[0\]\.path/,
+    );
     assert.deepEqual(await store.list(), []);
     await pending.commit(manifest({ id }));
     assert.equal((await store.list()).length, 1);
@@ -169,7 +220,7 @@ describe('staging and commit', () => {
     await assert.rejects(store.beginSnapshot('prod', 'ipa1', id), /already exists/);
   });
 
-  it('removeOrphanedStaging: a staging folder whose writer died goes; a live writer\'s and an ownerless one stay', async () => {
+  it("removeOrphanedStaging: a staging folder whose writer died goes; a live writer's and an ownerless one stay", async () => {
     const store = new SnapshotStore(freshRoot());
     const dead = await store.beginSnapshot('prod', 'ipa1', newSnapshotId(new Date(Date.now() - 3000)));
     writeFileSync(join(dead.dir, '.owner'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname() }));
@@ -201,7 +252,8 @@ describe('staging and commit', () => {
     assert.deepEqual(await store.staleStaging(60 * 60 * 1000), [], 'a young staging folder may be a running backup');
 
     const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
-    for (const f of [...readdirSync(pending.dir).map((n) => join(pending.dir, n)), pending.dir]) utimesSync(f, old, old);
+    for (const f of [...readdirSync(pending.dir).map((n) => join(pending.dir, n)), pending.dir])
+      utimesSync(f, old, old);
     const stale = await store.staleStaging(60 * 60 * 1000);
     assert.equal(stale.length, 1);
     assert.equal(stale[0]!.id, id);
@@ -213,7 +265,10 @@ describe('staging and commit', () => {
 
     await store.removeStaging(stale[0]!);
     assert.equal(existsSync(pending.dir), false);
-    await assert.rejects(store.removeStaging({ deployment: 'prod', host: 'ipa1', dir: join(root, 'prod', 'ipa1', stale[0]!.id) }), /not a staging folder/);
+    await assert.rejects(
+      store.removeStaging({ deployment: 'prod', host: 'ipa1', dir: join(root, 'prod', 'ipa1', stale[0]!.id) }),
+      /not a staging folder/,
+    );
     assert.equal((await store.list()).length, 1);
   });
 });
@@ -226,9 +281,10 @@ describe('list, find and remove', () => {
     await snapshot(store, { deployment: 'prod', host: 'ipa1', time: '2026-02-01T00:00:00Z' });
     await snapshot(store, { deployment: 'lab', host: 'ipa1', time: '2026-04-01T00:00:00Z' });
     const all = await store.list();
-    assert.deepEqual(all.map((e) => `${e.deployment}/${e.host}/${e.time.slice(0, 7)}`), [
-      'lab/ipa1/2026-04', 'prod/ipa1/2026-02', 'prod/ipa1/2026-03', 'prod/ipa2/2026-01',
-    ]);
+    assert.deepEqual(
+      all.map((e) => `${e.deployment}/${e.host}/${e.time.slice(0, 7)}`),
+      ['lab/ipa1/2026-04', 'prod/ipa1/2026-02', 'prod/ipa1/2026-03', 'prod/ipa2/2026-01'],
+    );
     assert.equal((await store.list({ deployment: 'prod' })).length, 3);
     assert.equal((await store.list({ deployment: 'prod', host: 'ipa1' })).length, 2);
     assert.deepEqual(await store.list({ deployment: 'nothing' }), []);
@@ -244,7 +300,13 @@ describe('list, find and remove', () => {
     const edited = newSnapshotId(new Date('2026-05-01T00:00:00Z'));
     mkdirSync(join(hostDir, edited));
     writeFileSync(join(hostDir, edited, 'archive.tar.gz.pgp'), ARCHIVE);
-    writeFileSync(join(hostDir, edited, 'manifest.json'), JSON.stringify({ ...manifest({ id: edited }), files: [{ path: '/etc/shadow', size: 1, sha256: 'a'.repeat(64) }] }));
+    writeFileSync(
+      join(hostDir, edited, 'manifest.json'),
+      JSON.stringify({
+        ...manifest({ id: edited }),
+        files: [{ path: '/etc/shadow', size: 1, sha256: 'a'.repeat(64) }],
+      }),
+    );
 
     const noJson = newSnapshotId(new Date('2026-05-02T00:00:00Z'));
     mkdirSync(join(hostDir, noJson));
@@ -266,8 +328,14 @@ describe('list, find and remove', () => {
     mkdirSync(join(hostDir, 'not-a-snapshot'));
 
     const { snapshots, problems } = await store.scan();
-    assert.deepEqual(snapshots.map((e) => e.id), [good]);
-    assert.deepEqual((await store.list()).map((e) => e.id), [good]);
+    assert.deepEqual(
+      snapshots.map((e) => e.id),
+      [good],
+    );
+    assert.deepEqual(
+      (await store.list()).map((e) => e.id),
+      [good],
+    );
     const byId = new Map(problems.map((p) => [p.id, p.problem]));
     assert.equal(problems.length, 6);
     assert.match(byId.get(edited)!, /manifest\.files\[0\]\.path: must be relative/);
@@ -289,10 +357,19 @@ describe('list, find and remove', () => {
     assert.equal((await store.find('20261127')).host, 'ipa1');
     assert.equal((await store.find('prod/ipa1/20261126')).id, a);
 
-    const ambiguous = await store.find('20261126T101500Z-aa').then(() => undefined, (e: unknown) => e);
+    const ambiguous = await store.find('20261126T101500Z-aa').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(ambiguous instanceof UsageError);
-    assert.match(ambiguous.message, /ambiguous: it matches 2 snapshots \(prod\/ipa1\/20261126T101500Z-aaaaaa, prod\/ipa2\/20261126T101500Z-aabbbb\)/);
-    await assert.rejects(store.find('2030'), (e: unknown) => e instanceof UsageError && /no snapshot '2030'/.test(e.message));
+    assert.match(
+      ambiguous.message,
+      /ambiguous: it matches 2 snapshots \(prod\/ipa1\/20261126T101500Z-aaaaaa, prod\/ipa2\/20261126T101500Z-aabbbb\)/,
+    );
+    await assert.rejects(
+      store.find('2030'),
+      (e: unknown) => e instanceof UsageError && /no snapshot '2030'/.test(e.message),
+    );
     await assert.rejects(store.find(''), UsageError);
     await assert.rejects(store.find('a/b'), UsageError);
   });
@@ -304,7 +381,10 @@ describe('list, find and remove', () => {
     const entry = await store.find(a);
     await store.remove(entry);
     assert.equal(existsSync(entry.dir), false);
-    assert.deepEqual((await store.list()).map((e) => e.id), [b]);
+    assert.deepEqual(
+      (await store.list()).map((e) => e.id),
+      [b],
+    );
     assert.deepEqual(readdirSync(join(store.root, 'prod', 'ipa1')), [b]);
     await store.remove(entry); // already gone: fine
   });
@@ -314,50 +394,245 @@ describe('manifest validation', () => {
   const id = '20261126T101500Z-abcdef';
   type Edit = [string, (m: Record<string, any>) => void, RegExp];
   const edits: Edit[] = [
-    ['wrong schema', (m) => { m.schema = 'ipa-fleet/snapshot/v9'; }, /manifest\.schema: must be 'ipa-fleet\/snapshot\/v1'/],
-    ['id with a path', (m) => { m.id = '../../etc'; }, /manifest\.id: .* is not a snapshot id/],
-    ['deployment with a slash', (m) => { m.deployment = 'a/b'; }, /manifest\.deployment: .*not a valid deployment name/],
-    ['hostName missing', (m) => { delete m.hostName; }, /manifest\.hostName: must be a string, not undefined/],
-    ['fqdn a number', (m) => { m.fqdn = 7; }, /manifest\.fqdn: must be a string, not number 7/],
-    ['profile unknown', (m) => { m.profile = 'ad'; }, /manifest\.profile: must be one of '389ds', 'freeipa'/],
-    ['roles not strings', (m) => { m.roles = ['ca', 3]; }, /manifest\.roles\[1\]: must be a string/],
-    ['suffix kind', (m) => { m.suffixes[0].kind = 'other'; }, /manifest\.suffixes\[0\]\.kind/],
-    ['suffix rid 0', (m) => { m.suffixes[0].rid = 0; }, /manifest\.suffixes\[0\]\.rid: must be between 1 and 65535/],
-    ['entry count fractional', (m) => { m.suffixes[0].entryCount = 1.5; }, /manifest\.suffixes\[0\]\.entryCount: must be a non-negative integer/],
-    ['ldif path escaping', (m) => { m.suffixes[0].ldif = 'ldif/../../x'; }, /manifest\.suffixes\[0\]\.ldif: must not contain '\.\.'/],
-    ['file path absolute', (m) => { m.files[0].path = '/etc/shadow'; }, /manifest\.files\[0\]\.path: must be relative/],
-    ['file path with ..', (m) => { m.files[0].path = '../outside'; }, /manifest\.files\[0\]\.path: must not contain '\.\.'/],
-    ['file path with NUL', (m) => { m.files[0].path = 'a\0b'; }, /manifest\.files\[0\]\.path: contains a control character/],
-    ['file listed twice', (m) => { m.files.push({ ...m.files[0] }); }, /manifest\.files\[1\]\.path: .* is listed twice/],
-    ['file size negative', (m) => { m.files[0].size = -1; }, /manifest\.files\[0\]\.size: must be a non-negative integer, not number -1/],
-    ['file size a string', (m) => { m.files[0].size = '12'; }, /manifest\.files\[0\]\.size: must be a non-negative integer/],
-    ['file sha256 short', (m) => { m.files[0].sha256 = 'abc'; }, /manifest\.files\[0\]\.sha256: must be 64 lowercase hex digits/],
-    ['files not an array', (m) => { m.files = {}; }, /manifest\.files: must be an array, not an object/],
-    ['archive name with a path', (m) => { m.archive.name = '../../.bashrc'; }, /manifest\.archive\.name: must be a plain file name/],
-    ['archive name hidden', (m) => { m.archive.name = '.x'; }, /manifest\.archive\.name: must not start with '\.'/],
-    ['archive name manifest.json', (m) => { m.archive.name = 'manifest.json'; }, /manifest\.archive\.name: must not be manifest\.json/],
-    ['archive sha256 not hex', (m) => { m.archive.sha256 = 'z'.repeat(64); }, /manifest\.archive\.sha256/],
-    ['archive size huge', (m) => { m.archive.size = 2 ** 60; }, /manifest\.archive\.size: must be a non-negative integer/],
-    ['archive compression', (m) => { m.archive.compression = 'xz'; }, /manifest\.archive\.compression/],
-    ['encrypted without recipients', (m) => { m.archive.recipients = []; }, /manifest\.archive\.recipients: is empty but the archive is encrypted/],
-    ['recipient not a fingerprint', (m) => { m.archive.recipients = ['alice@example.test']; }, /manifest\.archive\.recipients\[0\]: must be an OpenPGP fingerprint/],
-    ['encrypted not boolean', (m) => { m.archive.encrypted = 'yes'; }, /manifest\.archive\.encrypted: must be true or false/],
-    ['archive missing', (m) => { delete m.archive; }, /manifest\.archive: must be an object, not undefined/],
-    ['type', (m) => { m.type = 'INCREMENTAL'; }, /manifest\.type: must be one of 'DATA', 'FULL'/],
-    ['time', (m) => { m.time = 'last tuesday'; }, /manifest\.time: .* is not an ISO 8601 time/],
-    ['services', (m) => { m.services = 'ipactl'; }, /manifest\.services: must be an array/],
+    [
+      'wrong schema',
+      (m) => {
+        m.schema = 'ipa-fleet/snapshot/v9';
+      },
+      /manifest\.schema: must be 'ipa-fleet\/snapshot\/v1'/,
+    ],
+    [
+      'id with a path',
+      (m) => {
+        m.id = '../../etc';
+      },
+      /manifest\.id: .* is not a snapshot id/,
+    ],
+    [
+      'deployment with a slash',
+      (m) => {
+        m.deployment = 'a/b';
+      },
+      /manifest\.deployment: .*not a valid deployment name/,
+    ],
+    [
+      'hostName missing',
+      (m) => {
+        delete m.hostName;
+      },
+      /manifest\.hostName: must be a string, not undefined/,
+    ],
+    [
+      'fqdn a number',
+      (m) => {
+        m.fqdn = 7;
+      },
+      /manifest\.fqdn: must be a string, not number 7/,
+    ],
+    [
+      'profile unknown',
+      (m) => {
+        m.profile = 'ad';
+      },
+      /manifest\.profile: must be one of '389ds', 'freeipa'/,
+    ],
+    [
+      'roles not strings',
+      (m) => {
+        m.roles = ['ca', 3];
+      },
+      /manifest\.roles\[1\]: must be a string/,
+    ],
+    [
+      'suffix kind',
+      (m) => {
+        m.suffixes[0].kind = 'other';
+      },
+      /manifest\.suffixes\[0\]\.kind/,
+    ],
+    [
+      'suffix rid 0',
+      (m) => {
+        m.suffixes[0].rid = 0;
+      },
+      /manifest\.suffixes\[0\]\.rid: must be between 1 and 65535/,
+    ],
+    [
+      'entry count fractional',
+      (m) => {
+        m.suffixes[0].entryCount = 1.5;
+      },
+      /manifest\.suffixes\[0\]\.entryCount: must be a non-negative integer/,
+    ],
+    [
+      'ldif path escaping',
+      (m) => {
+        m.suffixes[0].ldif = 'ldif/../../x';
+      },
+      /manifest\.suffixes\[0\]\.ldif: must not contain '\.\.'/,
+    ],
+    [
+      'file path absolute',
+      (m) => {
+        m.files[0].path = '/etc/shadow';
+      },
+      /manifest\.files\[0\]\.path: must be relative/,
+    ],
+    [
+      'file path with ..',
+      (m) => {
+        m.files[0].path = '../outside';
+      },
+      /manifest\.files\[0\]\.path: must not contain '\.\.'/,
+    ],
+    [
+      'file path with NUL',
+      (m) => {
+        m.files[0].path = 'a\0b';
+      },
+      /manifest\.files\[0\]\.path: contains a control character/,
+    ],
+    [
+      'file listed twice',
+      (m) => {
+        m.files.push({ ...m.files[0] });
+      },
+      /manifest\.files\[1\]\.path: .* is listed twice/,
+    ],
+    [
+      'file size negative',
+      (m) => {
+        m.files[0].size = -1;
+      },
+      /manifest\.files\[0\]\.size: must be a non-negative integer, not number -1/,
+    ],
+    [
+      'file size a string',
+      (m) => {
+        m.files[0].size = '12';
+      },
+      /manifest\.files\[0\]\.size: must be a non-negative integer/,
+    ],
+    [
+      'file sha256 short',
+      (m) => {
+        m.files[0].sha256 = 'abc';
+      },
+      /manifest\.files\[0\]\.sha256: must be 64 lowercase hex digits/,
+    ],
+    [
+      'files not an array',
+      (m) => {
+        m.files = {};
+      },
+      /manifest\.files: must be an array, not an object/,
+    ],
+    [
+      'archive name with a path',
+      (m) => {
+        m.archive.name = '../../.bashrc';
+      },
+      /manifest\.archive\.name: must be a plain file name/,
+    ],
+    [
+      'archive name hidden',
+      (m) => {
+        m.archive.name = '.x';
+      },
+      /manifest\.archive\.name: must not start with '\.'/,
+    ],
+    [
+      'archive name manifest.json',
+      (m) => {
+        m.archive.name = 'manifest.json';
+      },
+      /manifest\.archive\.name: must not be manifest\.json/,
+    ],
+    [
+      'archive sha256 not hex',
+      (m) => {
+        m.archive.sha256 = 'z'.repeat(64);
+      },
+      /manifest\.archive\.sha256/,
+    ],
+    [
+      'archive size huge',
+      (m) => {
+        m.archive.size = 2 ** 60;
+      },
+      /manifest\.archive\.size: must be a non-negative integer/,
+    ],
+    [
+      'archive compression',
+      (m) => {
+        m.archive.compression = 'xz';
+      },
+      /manifest\.archive\.compression/,
+    ],
+    [
+      'encrypted without recipients',
+      (m) => {
+        m.archive.recipients = [];
+      },
+      /manifest\.archive\.recipients: is empty but the archive is encrypted/,
+    ],
+    [
+      'recipient not a fingerprint',
+      (m) => {
+        m.archive.recipients = ['alice@example.test'];
+      },
+      /manifest\.archive\.recipients\[0\]: must be an OpenPGP fingerprint/,
+    ],
+    [
+      'encrypted not boolean',
+      (m) => {
+        m.archive.encrypted = 'yes';
+      },
+      /manifest\.archive\.encrypted: must be true or false/,
+    ],
+    [
+      'archive missing',
+      (m) => {
+        delete m.archive;
+      },
+      /manifest\.archive: must be an object, not undefined/,
+    ],
+    [
+      'type',
+      (m) => {
+        m.type = 'INCREMENTAL';
+      },
+      /manifest\.type: must be one of 'DATA', 'FULL'/,
+    ],
+    [
+      'time',
+      (m) => {
+        m.time = 'last tuesday';
+      },
+      /manifest\.time: .* is not an ISO 8601 time/,
+    ],
+    [
+      'services',
+      (m) => {
+        m.services = 'ipactl';
+      },
+      /manifest\.services: must be an array/,
+    ],
   ];
   for (const [what, edit, expected] of edits) {
     it(`rejects: ${what}`, () => {
       const json = JSON.parse(JSON.stringify(manifest({ id }))) as Record<string, any>;
       edit(json);
-      assert.throws(() => validateManifest(json, '/store/x/manifest.json'), (err: unknown) => {
-        assert.ok(err instanceof FleetError);
-        assert.equal(err.kind, 'failure');
-        assert.ok(err.message.startsWith('/store/x/manifest.json: manifest.'), err.message);
-        assert.match(err.message, expected);
-        return true;
-      });
+      assert.throws(
+        () => validateManifest(json, '/store/x/manifest.json'),
+        (err: unknown) => {
+          assert.ok(err instanceof FleetError);
+          assert.equal(err.kind, 'failure');
+          assert.ok(err.message.startsWith('/store/x/manifest.json: manifest.'), err.message);
+          assert.match(err.message, expected);
+          return true;
+        },
+      );
     });
   }
 
@@ -367,12 +642,17 @@ describe('manifest validation', () => {
   });
 
   it('accepts a good manifest, keeps optional fields optional and drops unknown fields', () => {
-    const json = JSON.parse(JSON.stringify({ ...manifest({ id }), extra: 'ignored', dsVersion: undefined, ipa_version: null })) as unknown;
+    const json = JSON.parse(
+      JSON.stringify({ ...manifest({ id }), extra: 'ignored', dsVersion: undefined, ipa_version: null }),
+    ) as unknown;
     const m = validateManifest(json, 'm.json');
     assert.equal(m.dsVersion, undefined);
     assert.equal(m.ipa_version, undefined);
     assert.equal((m as unknown as Record<string, unknown>).extra, undefined);
-    assert.deepEqual(validateManifest(JSON.parse(JSON.stringify(manifest({ id }))) as unknown, 'm.json'), manifest({ id }));
+    assert.deepEqual(
+      validateManifest(JSON.parse(JSON.stringify(manifest({ id }))) as unknown, 'm.json'),
+      manifest({ id }),
+    );
     const plain = { ...manifest({ id }), archive: { ...manifest({ id }).archive, encrypted: false, recipients: [] } };
     assert.equal(validateManifest(plain, 'm.json').archive.encrypted, false);
   });
@@ -381,7 +661,12 @@ describe('manifest validation', () => {
 describe('store locks', () => {
   const collect = (): { warnings: string[]; warn: (m: string, l: StoreLockInfo) => void } => {
     const warnings: string[] = [];
-    return { warnings, warn: (m) => { warnings.push(m); } };
+    return {
+      warnings,
+      warn: (m) => {
+        warnings.push(m);
+      },
+    };
   };
 
   it('lets several shared holders in, and releases them', async () => {
@@ -390,7 +675,11 @@ describe('store locks', () => {
     const r2 = await acquireStoreLock(root, 'prod', 'shared', 'verify');
     const locks = await listStoreLocks(root);
     assert.equal(locks.length, 2);
-    assert.ok(locks.every((l) => l.kind === 'shared' && l.pid === process.pid && l.host === hostname() && l.stale === undefined));
+    assert.ok(
+      locks.every(
+        (l) => l.kind === 'shared' && l.pid === process.pid && l.host === hostname() && l.stale === undefined,
+      ),
+    );
     assert.deepEqual(locks.map((l) => l.command).sort(), ['backup ipa1', 'verify']);
     const file = JSON.parse(readFileSync(locks[0]!.file, 'utf8')) as Record<string, unknown>;
     assert.deepEqual(Object.keys(file).sort(), ['command', 'host', 'kind', 'pid', 'time', 'token']);
@@ -403,10 +692,18 @@ describe('store locks', () => {
   it('refuses exclusive while shared is held, and shared while exclusive is held, naming the holder', async () => {
     const root = freshRoot();
     const shared = await acquireStoreLock(root, 'prod', 'shared', 'backup ipa1');
-    const err1 = await acquireStoreLock(root, 'prod', 'exclusive', 'prune').then(() => undefined, (e: unknown) => e);
+    const err1 = await acquireStoreLock(root, 'prod', 'exclusive', 'prune').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err1 instanceof StoreLockHeldError);
     assert.equal(err1.kind, 'lock');
-    assert.match(err1.message, new RegExp(`cannot take the exclusive store lock of deployment 'prod': shared lock by 'backup ipa1' \\(pid ${process.pid} on ${hostname()}, since \\d{4}-`));
+    assert.match(
+      err1.message,
+      new RegExp(
+        `cannot take the exclusive store lock of deployment 'prod': shared lock by 'backup ipa1' \\(pid ${process.pid} on ${hostname()}, since \\d{4}-`,
+      ),
+    );
     assert.match(err1.message, /lock files in .*prod\/\.locks/);
     assert.equal(err1.holders.length, 1);
     // Another deployment is not affected.
@@ -414,7 +711,10 @@ describe('store locks', () => {
     await shared();
 
     const exclusive = await acquireStoreLock(root, 'prod', 'exclusive', 'prune --keep-daily 7');
-    const err2 = await acquireStoreLock(root, 'prod', 'shared', 'backup ipa1').then(() => undefined, (e: unknown) => e);
+    const err2 = await acquireStoreLock(root, 'prod', 'shared', 'backup ipa1').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err2 instanceof FleetError);
     assert.equal(err2.kind, 'lock');
     assert.match(err2.message, /exclusive lock by 'prune --keep-daily 7' \(pid \d+ on .*, since /);
@@ -428,13 +728,25 @@ describe('store locks', () => {
     const dir = join(root, 'prod', '.locks');
     mkdirSync(dir, { recursive: true });
     const pid = deadPid();
-    writeFileSync(join(dir, `shared-${pid}-abcd.json`), JSON.stringify({ kind: 'shared', pid, host: hostname(), command: 'backup ipa1', time: new Date().toISOString() }));
-    writeFileSync(join(dir, 'exclusive.json'), JSON.stringify({ kind: 'exclusive', pid, host: hostname(), command: 'prune', time: new Date().toISOString() }));
-    assert.deepEqual((await listStoreLocks(root)).map((l) => l.stale), ['dead', 'dead']);
+    writeFileSync(
+      join(dir, `shared-${pid}-abcd.json`),
+      JSON.stringify({ kind: 'shared', pid, host: hostname(), command: 'backup ipa1', time: new Date().toISOString() }),
+    );
+    writeFileSync(
+      join(dir, 'exclusive.json'),
+      JSON.stringify({ kind: 'exclusive', pid, host: hostname(), command: 'prune', time: new Date().toISOString() }),
+    );
+    assert.deepEqual(
+      (await listStoreLocks(root)).map((l) => l.stale),
+      ['dead', 'dead'],
+    );
     const { warnings, warn } = collect();
     const release = await acquireStoreLock(root, 'prod', 'exclusive', 'prune', { warn });
     assert.equal(warnings.length, 2);
-    assert.ok(warnings.every((w) => w.includes(`pid ${pid} on ${hostname()} is gone`)), warnings.join('\n'));
+    assert.ok(
+      warnings.every((w) => w.includes(`pid ${pid} on ${hostname()} is gone`)),
+      warnings.join('\n'),
+    );
     assert.deepEqual(readdirSync(dir), ['exclusive.json']);
     assert.equal((JSON.parse(readFileSync(join(dir, 'exclusive.json'), 'utf8')) as { pid: number }).pid, process.pid);
     await release();
@@ -446,18 +758,42 @@ describe('store locks', () => {
     const dir = join(root, 'prod', '.locks');
     mkdirSync(dir, { recursive: true });
     const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000).toISOString();
-    writeFileSync(join(dir, 'exclusive.json'), JSON.stringify({ kind: 'exclusive', pid: deadPid(), host: 'other-controller', command: 'prune', time: twoDaysAgo }));
+    writeFileSync(
+      join(dir, 'exclusive.json'),
+      JSON.stringify({
+        kind: 'exclusive',
+        pid: deadPid(),
+        host: 'other-controller',
+        command: 'prune',
+        time: twoDaysAgo,
+      }),
+    );
     const { warnings, warn } = collect();
-    const err = await acquireStoreLock(root, 'prod', 'shared', 'backup ipa1', warn).then(() => undefined, (e: unknown) => e);
+    const err = await acquireStoreLock(root, 'prod', 'shared', 'backup ipa1', warn).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof StoreLockHeldError);
-    assert.match(err.message, /exclusive lock by 'prune' \(pid \d+ on other-controller, since .*\), stale: held for 2 days by another machine/);
+    assert.match(
+      err.message,
+      /exclusive lock by 'prune' \(pid \d+ on other-controller, since .*\), stale: held for 2 days by another machine/,
+    );
     assert.match(err.message, /ipa-fleet backups unlock prod/);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /looks stale.*it is kept/);
     assert.ok(existsSync(join(dir, 'exclusive.json')));
 
     // A fresh lock from another machine is live, whatever its pid means here.
-    writeFileSync(join(dir, 'exclusive.json'), JSON.stringify({ kind: 'exclusive', pid: deadPid(), host: 'other-controller', command: 'prune', time: new Date().toISOString() }));
+    writeFileSync(
+      join(dir, 'exclusive.json'),
+      JSON.stringify({
+        kind: 'exclusive',
+        pid: deadPid(),
+        host: 'other-controller',
+        command: 'prune',
+        time: new Date().toISOString(),
+      }),
+    );
     const quiet = collect();
     await assert.rejects(acquireStoreLock(root, 'prod', 'shared', 'backup', quiet.warn), StoreLockHeldError);
     assert.deepEqual(quiet.warnings, []);
@@ -472,7 +808,10 @@ describe('store locks', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'shared-123-ab.json'), 'garbage');
     const { warnings, warn } = collect();
-    await assert.rejects(acquireStoreLock(root, 'prod', 'exclusive', 'prune', { warn }), /shared lock with an unreadable file .*shared-123-ab\.json/);
+    await assert.rejects(
+      acquireStoreLock(root, 'prod', 'exclusive', 'prune', { warn }),
+      /shared lock with an unreadable file .*shared-123-ab\.json/,
+    );
     assert.equal(warnings.length, 1);
     await (await acquireStoreLock(root, 'prod', 'shared', 'backup'))(); // shared does not conflict with shared
   });
@@ -485,10 +824,16 @@ describe('store locks', () => {
     assert.equal(removed.length, 1);
     assert.equal(removed[0]!.kind, 'exclusive');
     assert.equal(removed[0]!.command, 'prune');
-    assert.deepEqual((await listStoreLocks(root)).map((l) => l.deployment), ['lab']);
+    assert.deepEqual(
+      (await listStoreLocks(root)).map((l) => l.deployment),
+      ['lab'],
+    );
     const next = await acquireStoreLock(root, 'prod', 'exclusive', 'prune again');
     await exclusive(); // the broken holder's release must not remove the new holder's file
-    assert.deepEqual((await listStoreLocks(root, { deployment: 'prod' })).map((l) => l.command), ['prune again']);
+    assert.deepEqual(
+      (await listStoreLocks(root, { deployment: 'prod' })).map((l) => l.command),
+      ['prune again'],
+    );
     await next();
     assert.deepEqual(await breakStoreLocks(root, 'prod'), []);
     await assert.rejects(breakStoreLocks(root, '../x'), UsageError);
@@ -496,12 +841,17 @@ describe('store locks', () => {
 
   it('of several concurrent exclusive takers exactly one wins', async () => {
     const root = freshRoot();
-    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => acquireStoreLock(root, 'prod', 'exclusive', `prune ${i}`)));
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => acquireStoreLock(root, 'prod', 'exclusive', `prune ${i}`)),
+    );
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     assert.equal(won.length, 1);
     assert.equal(lost.length, 7);
-    assert.ok(lost.every((r) => r.reason instanceof FleetError && r.reason.kind === 'lock'), String(lost[0]?.reason));
+    assert.ok(
+      lost.every((r) => r.reason instanceof FleetError && r.reason.kind === 'lock'),
+      String(lost[0]?.reason),
+    );
     assert.equal((await listStoreLocks(root)).length, 1);
     await (won[0] as PromiseFulfilledResult<() => Promise<void>>).value();
     assert.deepEqual(await listStoreLocks(root), []);

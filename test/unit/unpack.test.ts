@@ -46,8 +46,14 @@ interface RawEntry {
 function rawEntry(e: RawEntry): Buffer {
   const data = e.data ?? Buffer.alloc(0);
   const header = new Header({
-    path: e.path, type: (e.type ?? 'File') as never, size: data.length, mode: e.mode ?? 0o644, uid: e.uid ?? 0, gid: e.uid ?? 0,
-    mtime: new Date(0), ...(e.linkpath ? { linkpath: e.linkpath } : {}),
+    path: e.path,
+    type: (e.type ?? 'File') as never,
+    size: data.length,
+    mode: e.mode ?? 0o644,
+    uid: e.uid ?? 0,
+    gid: e.uid ?? 0,
+    mtime: new Date(0),
+    ...(e.linkpath ? { linkpath: e.linkpath } : {}),
   });
   const block = Buffer.alloc(512);
   header.encode(block, 0);
@@ -77,7 +83,12 @@ function snapshotEntries(): RawEntry[] {
     { path: 'ldif/userroot.ldif', data: ldif(3_000_000, 'example'), mode: 0o600, uid: 389 },
     { path: 'ldif/ipaca.ldif', data: ldif(40_000, 'ipaca'), mode: 0o600, uid: 389 },
     { path: 'etc/', type: 'Directory' },
-    { path: 'etc/dirsrv/slapd-EXAMPLE/dse.ldif', data: Buffer.from('dn: cn=config\ncn: config\n\n'), mode: 0o640, uid: 389 },
+    {
+      path: 'etc/dirsrv/slapd-EXAMPLE/dse.ldif',
+      data: Buffer.from('dn: cn=config\ncn: config\n\n'),
+      mode: 0o640,
+      uid: 389,
+    },
     { path: 'etc/dirsrv/slapd-EXAMPLE/empty.conf', data: Buffer.alloc(0) },
   ];
 }
@@ -88,13 +99,40 @@ function filesOf(entries: RawEntry[]): ManifestFile[] {
     .map((e) => ({ path: e.path, size: e.data?.length ?? 0, sha256: sha256(e.data ?? Buffer.alloc(0)) }));
 }
 
-function manifestFor(name: string, stored: { size: number; sha256: string }, files: ManifestFile[], opts: { compress: boolean; encrypted: boolean }): Manifest {
+function manifestFor(
+  name: string,
+  stored: { size: number; sha256: string },
+  files: ManifestFile[],
+  opts: { compress: boolean; encrypted: boolean },
+): Manifest {
   return {
-    schema: 'ipa-fleet/snapshot/v1', id: '20250101T000000Z-test', deployment: 'lab', hostName: 'ds1', fqdn: 'ds1.example.test',
-    toolVersion: '0.1.0', dsVersion: undefined, instance: 'EXAMPLE', profile: '389ds', roles: [], suffixes: [], missingPaths: [],
+    schema: 'ipa-fleet/snapshot/v1',
+    id: '20250101T000000Z-test',
+    deployment: 'lab',
+    hostName: 'ds1',
+    fqdn: 'ds1.example.test',
+    toolVersion: '0.1.0',
+    dsVersion: undefined,
+    instance: 'EXAMPLE',
+    profile: '389ds',
+    roles: [],
+    suffixes: [],
+    missingPaths: [],
     files,
-    archive: { name, size: stored.size, sha256: stored.sha256, compression: opts.compress ? 'gzip' : 'none', encrypted: opts.encrypted, recipients: [] },
-    type: 'DATA', time: '2025-01-01T00:00:00Z', host: 'ds1.example.test', ipa_version: undefined, version: '1', services: [],
+    archive: {
+      name,
+      size: stored.size,
+      sha256: stored.sha256,
+      compression: opts.compress ? 'gzip' : 'none',
+      encrypted: opts.encrypted,
+      recipients: [],
+    },
+    type: 'DATA',
+    time: '2025-01-01T00:00:00Z',
+    host: 'ds1.example.test',
+    ipa_version: undefined,
+    version: '1',
+    services: [],
   };
 }
 
@@ -103,7 +141,10 @@ let alicePrivate: PrivateKey;
 let malloryPrivate: PrivateKey;
 
 async function makeKey(name: string): Promise<{ publicFile: string; privateFile: string }> {
-  const { privateKey, publicKey } = (await openpgp.generateKey({ userIDs: [{ name, email: `${name}@example.test` }], format: 'armored' })) as unknown as { privateKey: string; publicKey: string };
+  const { privateKey, publicKey } = (await openpgp.generateKey({
+    userIDs: [{ name, email: `${name}@example.test` }],
+    format: 'armored',
+  })) as unknown as { privateKey: string; publicKey: string };
   const dir = freshDir(`key-${name}`);
   writeFileSync(join(dir, 'public.asc'), publicKey);
   writeFileSync(join(dir, 'private.asc'), privateKey);
@@ -119,7 +160,11 @@ before(async () => {
 });
 
 /** Store a tar the way a backup does (ingestArchive) and write the manifest it would get. */
-async function stored(tar: Buffer, opts: { compress: boolean; encrypted: boolean }, files?: ManifestFile[]): Promise<{ archive: string; manifest: Manifest }> {
+async function stored(
+  tar: Buffer,
+  opts: { compress: boolean; encrypted: boolean },
+  files?: ManifestFile[],
+): Promise<{ archive: string; manifest: Manifest }> {
   const name = `archive.tar${opts.compress ? '.gz' : ''}${opts.encrypted ? '.pgp' : ''}`;
   const archive = join(freshDir('store'), name);
   const recipients = opts.encrypted ? (await loadRecipients([alicePublic])).keys : undefined;
@@ -131,7 +176,13 @@ async function stored(tar: Buffer, opts: { compress: boolean; encrypted: boolean
 function storedRaw(tar: Buffer, files: ManifestFile[]): { archive: string; manifest: Manifest } {
   const archive = join(freshDir('raw'), 'archive.tar');
   writeFileSync(archive, tar);
-  return { archive, manifest: manifestFor('archive.tar', { size: tar.length, sha256: sha256(tar) }, files, { compress: false, encrypted: false }) };
+  return {
+    archive,
+    manifest: manifestFor('archive.tar', { size: tar.length, sha256: sha256(tar) }, files, {
+      compress: false,
+      encrypted: false,
+    }),
+  };
 }
 
 interface Received {
@@ -140,7 +191,11 @@ interface Received {
 }
 
 /** An onFile that reads each file to the end, slowly, and checks it is never called twice at once. */
-function collector(opts: { delayMs?: number } = {}): { onFile: (file: SnapshotFile, content: Readable) => Promise<void>; received: Received[]; errors: unknown[] } {
+function collector(opts: { delayMs?: number } = {}): {
+  onFile: (file: SnapshotFile, content: Readable) => Promise<void>;
+  received: Received[];
+  errors: unknown[];
+} {
   const received: Received[] = [];
   const errors: unknown[] = [];
   let active = 0;
@@ -178,12 +233,14 @@ function openOn(file: string): number {
   }).length;
 }
 
-const failure = (pattern: RegExp) => (err: unknown): boolean => {
-  assert.ok(err instanceof FleetError, `a FleetError, got ${String(err)}`);
-  assert.equal(err.kind, 'failure');
-  assert.match(err.message, pattern);
-  return true;
-};
+const failure =
+  (pattern: RegExp) =>
+  (err: unknown): boolean => {
+    assert.ok(err instanceof FleetError, `a FleetError, got ${String(err)}`);
+    assert.equal(err.kind, 'failure');
+    assert.match(err.message, pattern);
+    return true;
+  };
 
 // ---- round trips --------------------------------------------------------------------------------
 
@@ -203,14 +260,21 @@ describe('unpackSnapshot: round trips', () => {
       const result = await unpackSnapshot(archive, manifest, variant.encrypted ? alicePrivate : undefined, onFile);
 
       const files = entries.filter((e) => (e.type ?? 'File') === 'File');
-      assert.deepEqual(received.map((r) => r.file.path), files.map((f) => f.path), 'archive order, directories skipped');
+      assert.deepEqual(
+        received.map((r) => r.file.path),
+        files.map((f) => f.path),
+        'archive order, directories skipped',
+      );
       for (const [i, f] of files.entries()) {
         assert.ok(received[i]!.data.equals(f.data ?? Buffer.alloc(0)), `${f.path} content`);
         assert.equal(received[i]!.file.size, f.data?.length ?? 0);
         assert.equal(received[i]!.file.mode, f.mode ?? 0o644);
         assert.equal(received[i]!.file.uid, f.uid ?? 0);
       }
-      assert.deepEqual(result, { files: files.length, bytes: files.reduce((sum, f) => sum + (f.data?.length ?? 0), 0) });
+      assert.deepEqual(result, {
+        files: files.length,
+        bytes: files.reduce((sum, f) => sum + (f.data?.length ?? 0), 0),
+      });
       assert.equal(openOn(archive), 0, 'the archive is closed');
     });
   }
@@ -225,12 +289,22 @@ describe('unpackSnapshot: round trips', () => {
       }
       // every other file: not read at all
     });
-    assert.deepEqual(seen, ['ldif/userroot.ldif', 'ldif/ipaca.ldif', 'etc/dirsrv/slapd-EXAMPLE/dse.ldif', 'etc/dirsrv/slapd-EXAMPLE/empty.conf']);
+    assert.deepEqual(seen, [
+      'ldif/userroot.ldif',
+      'ldif/ipaca.ldif',
+      'etc/dirsrv/slapd-EXAMPLE/dse.ldif',
+      'etc/dirsrv/slapd-EXAMPLE/empty.conf',
+    ]);
     assert.equal(result.files, 4);
 
     // And an unread file is still checked: the wrong hash is found though nobody read it.
-    manifest.files = manifest.files.map((f) => (f.path === 'ldif/userroot.ldif' ? { ...f, sha256: sha256(Buffer.from('other')) } : f));
-    await assert.rejects(unpackSnapshot(archive, manifest, alicePrivate, async () => undefined), failure(/file ldif\/userroot\.ldif: SHA-256 differs from the manifest/));
+    manifest.files = manifest.files.map((f) =>
+      f.path === 'ldif/userroot.ldif' ? { ...f, sha256: sha256(Buffer.from('other')) } : f,
+    );
+    await assert.rejects(
+      unpackSnapshot(archive, manifest, alicePrivate, async () => undefined),
+      failure(/file ldif\/userroot\.ldif: SHA-256 differs from the manifest/),
+    );
   });
 
   test('a slow consumer holds the reading back (the next file waits for onFile)', async () => {
@@ -238,7 +312,9 @@ describe('unpackSnapshot: round trips', () => {
     const events: string[] = [];
     await unpackSnapshot(archive, manifest, undefined, async (file, content) => {
       events.push(`start ${file.path}`);
-      for await (const _chunk of content) { /* drain */ }
+      for await (const _chunk of content) {
+        /* drain */
+      }
       await sleep(20); // e.g. waiting for the upload to be acknowledged
       events.push(`end ${file.path}`);
     });
@@ -258,7 +334,10 @@ describe('unpackSnapshot: refusals', () => {
     bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
     writeFileSync(archive, bytes);
     const { onFile } = collector();
-    await assert.rejects(unpackSnapshot(archive, manifest, alicePrivate, onFile), failure(/^archive archive\.tar\.gz\.pgp: /));
+    await assert.rejects(
+      unpackSnapshot(archive, manifest, alicePrivate, onFile),
+      failure(/^archive archive\.tar\.gz\.pgp: /),
+    );
     assert.equal(openOn(archive), 0);
   });
 
@@ -273,15 +352,24 @@ describe('unpackSnapshot: refusals', () => {
     bytes[at] = bytes[at]! === 0x41 ? 0x42 : 0x41;
     writeFileSync(archive, bytes);
     const { onFile, received, errors } = collector();
-    await assert.rejects(unpackSnapshot(archive, manifest, undefined, onFile), failure(/file ldif\/ipaca\.ldif: SHA-256 differs from the manifest/));
-    assert.deepEqual(received.map((r) => r.file.path), ['ldif/userroot.ldif'], 'the altered file never ended cleanly');
+    await assert.rejects(
+      unpackSnapshot(archive, manifest, undefined, onFile),
+      failure(/file ldif\/ipaca\.ldif: SHA-256 differs from the manifest/),
+    );
+    assert.deepEqual(
+      received.map((r) => r.file.path),
+      ['ldif/userroot.ldif'],
+      'the altered file never ended cleanly',
+    );
     assert.equal(errors.length, 1, 'its consumer saw the error');
     assert.match(String(errors[0]), /SHA-256 differs/);
   });
 
   test('a wrong SHA-256 in the manifest is found at the end of that entry, before the next is handed out', async () => {
     const entries = snapshotEntries();
-    const files = filesOf(entries).map((f) => (f.path === 'ldif/ipaca.ldif' ? { ...f, sha256: sha256(Buffer.from('something else')) } : f));
+    const files = filesOf(entries).map((f) =>
+      f.path === 'ldif/ipaca.ldif' ? { ...f, sha256: sha256(Buffer.from('something else')) } : f,
+    );
     const { archive, manifest } = await stored(rawTar(entries), { encrypted: true, compress: false }, files);
     const seen: string[] = [];
     await assert.rejects(
@@ -300,14 +388,23 @@ describe('unpackSnapshot: refusals', () => {
     const files = filesOf(entries).map((f) => (f.path === 'ldif/ipaca.ldif' ? { ...f, size: f.size + 1 } : f));
     const { archive, manifest } = await stored(rawTar(entries), { encrypted: false, compress: true }, files);
     const { onFile, received } = collector();
-    await assert.rejects(unpackSnapshot(archive, manifest, undefined, onFile), failure(/file ldif\/ipaca\.ldif: size \d+ differs from the manifest's \d+/));
-    assert.deepEqual(received.map((r) => r.file.path), ['ldif/userroot.ldif']);
+    await assert.rejects(
+      unpackSnapshot(archive, manifest, undefined, onFile),
+      failure(/file ldif\/ipaca\.ldif: size \d+ differs from the manifest's \d+/),
+    );
+    assert.deepEqual(
+      received.map((r) => r.file.path),
+      ['ldif/userroot.ldif'],
+    );
   });
 
   test('a symbolic link (and hard links, devices, FIFOs) are refused, naming the entry', async () => {
     const ok = { path: 'ldif/ok.ldif', data: Buffer.from('dn: dc=t\n\n') };
     const cases: Array<[RawEntry, RegExp]> = [
-      [{ path: 'ldif/link', type: 'SymbolicLink', linkpath: '/etc/shadow' }, /entry ldif\/link: a SymbolicLink to \/etc\/shadow \(snapshots hold only regular files and directories\)/],
+      [
+        { path: 'ldif/link', type: 'SymbolicLink', linkpath: '/etc/shadow' },
+        /entry ldif\/link: a SymbolicLink to \/etc\/shadow \(snapshots hold only regular files and directories\)/,
+      ],
       [{ path: 'ldif/hard', type: 'Link', linkpath: 'ldif/ok.ldif' }, /entry ldif\/hard: a Link to ldif\/ok\.ldif/],
       [{ path: 'dev/sda', type: 'BlockDevice' }, /entry dev\/sda: a BlockDevice/],
       [{ path: 'ldif/fifo', type: 'FIFO' }, /entry ldif\/fifo: a FIFO/],
@@ -316,7 +413,10 @@ describe('unpackSnapshot: refusals', () => {
       const { archive, manifest } = storedRaw(rawTar([ok, hostile]), filesOf([ok]));
       const { onFile, received } = collector();
       await assert.rejects(unpackSnapshot(archive, manifest, undefined, onFile), failure(message));
-      assert.deepEqual(received.map((r) => r.file.path), ['ldif/ok.ldif']);
+      assert.deepEqual(
+        received.map((r) => r.file.path),
+        ['ldif/ok.ldif'],
+      );
     }
   });
 
@@ -343,7 +443,10 @@ describe('unpackSnapshot: refusals', () => {
     const files = filesOf(entries).filter((f) => f.path !== 'etc/dirsrv/slapd-EXAMPLE/dse.ldif');
     const { archive, manifest } = await stored(rawTar(entries), { encrypted: true, compress: true }, files);
     const { onFile, received } = collector();
-    await assert.rejects(unpackSnapshot(archive, manifest, alicePrivate, onFile), failure(/entry etc\/dirsrv\/slapd-EXAMPLE\/dse\.ldif: not listed in the manifest/));
+    await assert.rejects(
+      unpackSnapshot(archive, manifest, alicePrivate, onFile),
+      failure(/entry etc\/dirsrv\/slapd-EXAMPLE\/dse\.ldif: not listed in the manifest/),
+    );
     assert.equal(received.length, 2);
   });
 
@@ -352,7 +455,10 @@ describe('unpackSnapshot: refusals', () => {
     const files = [...filesOf(entries), { path: 'ldif/gone.ldif', size: 3, sha256: sha256(Buffer.from('abc')) }];
     const { archive, manifest } = await stored(rawTar(entries), { encrypted: false, compress: false }, files);
     const { onFile, received } = collector();
-    await assert.rejects(unpackSnapshot(archive, manifest, undefined, onFile), failure(/file ldif\/gone\.ldif listed in the manifest is missing/));
+    await assert.rejects(
+      unpackSnapshot(archive, manifest, undefined, onFile),
+      failure(/file ldif\/gone\.ldif listed in the manifest is missing/),
+    );
     assert.equal(received.length, 4);
   });
 
@@ -360,7 +466,10 @@ describe('unpackSnapshot: refusals', () => {
     const { archive, manifest } = await stored(rawTar(snapshotEntries()), { encrypted: false, compress: true });
     manifest.archive.sha256 = sha256(Buffer.from('another archive'));
     const { onFile } = collector();
-    await assert.rejects(unpackSnapshot(archive, manifest, undefined, onFile), failure(/archive archive\.tar\.gz: size or SHA-256 differs from the manifest/));
+    await assert.rejects(
+      unpackSnapshot(archive, manifest, undefined, onFile),
+      failure(/archive archive\.tar\.gz: size or SHA-256 differs from the manifest/),
+    );
   });
 
   test('a tar stream beyond the manifest allowance stops the reading', async () => {
@@ -369,9 +478,15 @@ describe('unpackSnapshot: refusals', () => {
     const gz = gzipSync(Buffer.concat([rawTar([ok]), Buffer.alloc(70 * 1024 * 1024)]), { level: 1 });
     const archive = join(freshDir('bomb'), 'archive.tar.gz');
     writeFileSync(archive, gz);
-    const manifest = manifestFor('archive.tar.gz', { size: gz.length, sha256: sha256(gz) }, filesOf([ok]), { compress: true, encrypted: false });
+    const manifest = manifestFor('archive.tar.gz', { size: gz.length, sha256: sha256(gz) }, filesOf([ok]), {
+      compress: true,
+      encrypted: false,
+    });
     const { onFile } = collector();
-    await assert.rejects(unpackSnapshot(archive, manifest, undefined, onFile), failure(/the tar content exceeds the manifest's \d+ bytes/));
+    await assert.rejects(
+      unpackSnapshot(archive, manifest, undefined, onFile),
+      failure(/the tar content exceeds the manifest's \d+ bytes/),
+    );
   });
 
   test('a compressed stream where tar belongs is not unpacked a second time', async () => {
@@ -379,15 +494,26 @@ describe('unpackSnapshot: refusals', () => {
     const outer = gzipSync(gzipSync(rawTar(snapshotEntries())));
     const archive = join(freshDir('double'), 'archive.tar.gz');
     writeFileSync(archive, outer);
-    const manifest = manifestFor('archive.tar.gz', { size: outer.length, sha256: sha256(outer) }, filesOf(snapshotEntries()), { compress: true, encrypted: false });
-    await assert.rejects(unpackSnapshot(archive, manifest, undefined, collector().onFile), failure(/tar: the stream is compressed, not a plain tar stream/));
+    const manifest = manifestFor(
+      'archive.tar.gz',
+      { size: outer.length, sha256: sha256(outer) },
+      filesOf(snapshotEntries()),
+      { compress: true, encrypted: false },
+    );
+    await assert.rejects(
+      unpackSnapshot(archive, manifest, undefined, collector().onFile),
+      failure(/tar: the stream is compressed, not a plain tar stream/),
+    );
   });
 
   test('a truncated tar is refused', async () => {
     const tar = rawTar(snapshotEntries());
     const cut = tar.subarray(0, 512 * 200);
     const { archive, manifest } = storedRaw(cut, filesOf(snapshotEntries()));
-    await assert.rejects(unpackSnapshot(archive, manifest, undefined, collector().onFile), failure(/truncated|Truncated/));
+    await assert.rejects(
+      unpackSnapshot(archive, manifest, undefined, collector().onFile),
+      failure(/truncated|Truncated/),
+    );
   });
 });
 
@@ -402,7 +528,10 @@ describe('unpackSnapshot: keys, errors, aborts', () => {
       assert.equal(err.message, `archive ${archive} is not encrypted to this key`);
       return true;
     });
-    await assert.rejects(unpackSnapshot(archive, manifest, undefined, collector().onFile), (err: unknown) => err instanceof FleetError && err.kind === 'usage');
+    await assert.rejects(
+      unpackSnapshot(archive, manifest, undefined, collector().onFile),
+      (err: unknown) => err instanceof FleetError && err.kind === 'usage',
+    );
     assert.equal(openOn(archive), 0);
   });
 
@@ -460,7 +589,10 @@ describe('unpackSnapshot: keys, errors, aborts', () => {
 
   test('an already aborted signal opens nothing', async () => {
     const { archive, manifest } = await stored(rawTar(snapshotEntries()), { encrypted: false, compress: false });
-    await assert.rejects(unpackSnapshot(archive, manifest, undefined, collector().onFile, { signal: AbortSignal.abort() }), (err: unknown) => err instanceof Error && err.name === 'AbortError');
+    await assert.rejects(
+      unpackSnapshot(archive, manifest, undefined, collector().onFile, { signal: AbortSignal.abort() }),
+      (err: unknown) => err instanceof Error && err.name === 'AbortError',
+    );
   });
 
   test('an undecryptable archive (not OpenPGP) is a failure naming the archive', async () => {
@@ -468,7 +600,10 @@ describe('unpackSnapshot: keys, errors, aborts', () => {
     const junk = Buffer.from('this is not an OpenPGP message, just text that no key decrypts\n'.repeat(64));
     const archive = join(freshDir('junk'), 'archive.tar.gz.pgp');
     writeFileSync(archive, junk);
-    const manifest = manifestFor('archive.tar.gz.pgp', { size: junk.length, sha256: sha256(junk) }, [], { compress: true, encrypted: true });
+    const manifest = manifestFor('archive.tar.gz.pgp', { size: junk.length, sha256: sha256(junk) }, [], {
+      compress: true,
+      encrypted: true,
+    });
     await assert.rejects(unpackSnapshot(archive, manifest, alicePrivate, collector().onFile), (err: unknown) => {
       assert.ok(err instanceof FleetError);
       assert.match(err.message, /^archive archive\.tar\.gz\.pgp: cannot be decrypted/);
