@@ -50,7 +50,8 @@ export { RunJournal, listRuns, doneTasks, type JournalEntry, type RunSummary } f
 export { acquireLock, LockHeldError } from './playbook/lock.js';
 export type * from './playbook/model.js';
 export { execute, type ExecuteOptions, type ExecuteResult } from './playbook/executor.js';
-export { defaultRegistry, ActionRegistry } from './actions/index.js';
+export { defaultRegistry } from './actions/index.js';
+export { ActionRegistry } from './playbook/registry.js';
 export type {
   ActionDefinition,
   SelectorDefinition,
@@ -58,7 +59,7 @@ export type {
   TaskOutcome,
   TaskDraft,
   PlanInput,
-} from './actions/action.js';
+} from './playbook/action.js';
 export { EventStream, type FleetEvent } from './report/events.js';
 export { gatherFacts, gatherAllFacts, type HostFacts, type SuffixFacts } from './topology/facts.js';
 export { readRuv, parseRuv, type Ruv, type RuvElement } from './directory/ruv.js';

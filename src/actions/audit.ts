@@ -4,7 +4,7 @@ import { readQuarantine, quarantineCheck } from '../restore/quarantine.js';
 import { auditDeployment, auditJson } from '../topology/audit.js';
 import { writeGraph } from '../topology/draw.js';
 import type { SuffixKind } from '../topology/findings.js';
-import type { ActionDefinition } from './action.js';
+import type { ActionDefinition } from '../playbook/action.js';
 
 /**
  * The whole-deployment audit as one task. It is planned on the first selected host (the task

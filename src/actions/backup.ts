@@ -7,7 +7,7 @@ import { loadRecipients } from '../backup/keys.js';
 import { takeSnapshot } from '../backup/snapshot.js';
 import { acquireStoreLock } from '../backup/store-lock.js';
 import { defaultStoreDir, SnapshotStore } from '../backup/store.js';
-import type { ActionDefinition } from './action.js';
+import type { ActionDefinition } from '../playbook/action.js';
 
 /** One host's snapshot into the store. FULL snapshots of one deployment run one host at a time. */
 export const backupAction: ActionDefinition = {

@@ -7,7 +7,7 @@ import { proveConvergence, requireGeneration, unfenceSuffix } from '../restore/c
 import { hostsNamed, restoreLayout } from '../restore/layout.js';
 import { readQuarantine, releaseHost } from '../restore/quarantine.js';
 import { openRestoreSource } from '../restore/source.js';
-import type { ActionDefinition, TaskContext } from './action.js';
+import type { ActionDefinition, TaskContext } from '../playbook/action.js';
 
 const quarantinedParam = {
   type: 'list' as const,

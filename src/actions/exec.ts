@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CommandFailedError } from '../transport/result.js';
 import { shellQuote } from '../transport/shell.js';
-import type { ActionDefinition } from './action.js';
+import type { ActionDefinition } from '../playbook/action.js';
 
 /** Printed by the guard when the command is skipped; never by a user command by accident. */
 const SKIP_MARK = 'ipa-fleet-exec-skipped-d41d8cd9';

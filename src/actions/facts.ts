@@ -1,6 +1,6 @@
 import { gatherFacts } from '../topology/facts.js';
 import type { JsonValue } from '../playbook/model.js';
-import type { ActionDefinition } from './action.js';
+import type { ActionDefinition } from '../playbook/action.js';
 
 /** Read-only: gathers the host's facts (hostname, OS, 389-DS, suffixes, replicas, agreements, RUV, space). */
 export const factsAction: ActionDefinition = {

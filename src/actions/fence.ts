@@ -6,7 +6,7 @@ import type { JsonValue } from '../playbook/model.js';
 import { setAgreementsEnabled } from '../directory/fence.js';
 import { quarantineHosts } from '../restore/quarantine.js';
 import { restoreLayout } from '../restore/layout.js';
-import type { ActionDefinition, TaskDraft } from './action.js';
+import type { ActionDefinition, TaskDraft } from '../playbook/action.js';
 
 export const fenceAction: ActionDefinition = {
   name: 'fence',

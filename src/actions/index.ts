@@ -8,7 +8,7 @@ import { fenceAction } from './fence.js';
 import { pauseAction } from './pause.js';
 import { reinitializeAction } from './reinitialize.js';
 import { restoreMasterAction, restorePreflightAction } from './restore-master.js';
-import { ActionRegistry } from './registry.js';
+import { ActionRegistry } from '../playbook/registry.js';
 import { peersOf, withRole } from './selectors.js';
 
 export function defaultRegistry(): ActionRegistry {
@@ -31,5 +31,5 @@ export function defaultRegistry(): ActionRegistry {
   );
 }
 
-export { ActionRegistry } from './registry.js';
-export type * from './action.js';
+export { ActionRegistry } from '../playbook/registry.js';
+export type * from '../playbook/action.js';

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { FleetError } from '../errors.js';
-import type { ActionDefinition } from './action.js';
+import type { ActionDefinition } from '../playbook/action.js';
 
 /** Waits a number of seconds, or until a command succeeds on the host (with a timeout). */
 export const pauseAction: ActionDefinition = {

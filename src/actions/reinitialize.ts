@@ -18,7 +18,7 @@ import {
   removeRemoteFile,
 } from '../restore/reinit.js';
 import { describeTree } from '../topology/trees.js';
-import type { ActionDefinition, TaskDraft, TaskOutcome } from './action.js';
+import type { ActionDefinition, TaskDraft, TaskOutcome } from '../playbook/action.js';
 
 export const reinitializeAction: ActionDefinition = {
   name: 'reinitialize',

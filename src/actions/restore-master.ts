@@ -7,7 +7,7 @@ import { compatibilityProblems, ldifBytes, spaceNeeded, type SuffixKind } from '
 import { restoreLayout } from '../restore/layout.js';
 import { restoreMaster } from '../restore/master.js';
 import { openRestoreSource } from '../restore/source.js';
-import type { ActionDefinition, ActionParam } from './action.js';
+import type { ActionDefinition, ActionParam } from '../playbook/action.js';
 
 export const SOURCE_PARAMS: Record<string, ActionParam> = {
   backup: { type: 'string', required: true, description: 'snapshot id (ipa-fleet backups list)' },

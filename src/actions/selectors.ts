@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { SelectorDefinition } from './action.js';
+import type { SelectorDefinition } from '../playbook/action.js';
 
 /** Every inventory host but the named one (e.g. the peers to fence around a restored master). */
 export const peersOf: SelectorDefinition = {

@@ -5,11 +5,11 @@ import { readFile } from 'node:fs/promises';
 import { InventoryError } from '../errors.js';
 import { childPath, quote, readDocument, type DocEntry, type DocMap, type DocNode } from '../inventory/document.js';
 import { closest } from '../inventory/suggest.js';
-import type { ActionRegistry } from '../actions/registry.js';
+import type { ActionRegistry } from './registry.js';
 import { coerce } from './params.js';
 import type { HostSelector, JsonObject, JsonValue, ParamSpec, ParamType, Playbook, Step } from './model.js';
 
-const TOP_KEYS = ['name', 'description', 'params', 'steps'];
+const TOP_KEYS = ['name', 'description', 'params', 'offline_hosts', 'steps'];
 const PARAM_KEYS = ['type', 'default', 'required', 'description'];
 const STEP_KEYS = ['name', 'action', 'hosts', 'with', 'concurrency', 'serial', 'when', 'confirm', 'keep_going'];
 const PARAM_TYPES: ParamType[] = ['string', 'number', 'boolean', 'host', 'hosts', 'duration', 'list'];
@@ -58,6 +58,13 @@ export function parsePlaybook(text: string, file: string, registry: ActionRegist
     for (const entry of (paramsNode as DocMap).entries) params[entry.key] = parseParam(entry, fail);
   }
 
+  const offlineNode = get(top, 'offline_hosts');
+  const offlineHosts = offlineNode ? scalarString(offlineNode, 'offline_hosts', fail) : undefined;
+  if (offlineNode) {
+    const problem = unknownRefs(offlineHosts!, params, false);
+    if (problem) fail(offlineNode.line, 'offline_hosts', problem);
+  }
+
   const stepsNode = get(top, 'steps') ?? fail(top.line, 'steps', 'missing (a playbook has at least one step)');
   if (stepsNode!.kind !== 'seq' || stepsNode!.items.length === 0)
     fail(stepsNode!.line, 'steps', 'must be a non-empty list of steps');
@@ -78,7 +85,8 @@ export function parsePlaybook(text: string, file: string, registry: ActionRegist
     }
     names.set(step.name, step.index);
   }
-  return { file, sha256: createHash('sha256').update(text).digest('hex'), name, description, params, steps };
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  return { file, sha256, name, description, params, offlineHosts, steps };
 }
 
 type Fail = (line: number | undefined, key: string | undefined, problem: string) => never;
@@ -165,7 +173,7 @@ function parseStep(
   }
 
   const withNode = get(map, 'with');
-  let withValues: JsonObject = {};
+  const withValues: JsonObject = {};
   if (withNode) {
     if (withNode.kind !== 'map') fail(withNode.line, `${where}.with`, `must be a mapping of ${action}'s parameters`);
     for (const entry of (withNode as DocMap).entries) {
@@ -214,19 +222,9 @@ function parseStep(
   };
   // Every {{ name }} must be a parameter (or host.name / host.address), caught now rather than mid-run.
   for (const [text, line, key] of templatedStrings(step, map, where)) {
-    for (const ref of templateRefs(text)) {
-      if (ref === 'host.name' || ref === 'host.address') {
-        // Hosts are chosen before there is a host to name.
-        if (key.endsWith('.hosts')) fail(line, key, `'{{ ${ref} }}' is only known inside with:`);
-        continue;
-      }
-      if (!Object.hasOwn(params, ref))
-        fail(
-          line,
-          key,
-          `unknown parameter '{{ ${ref} }}'${Object.keys(params).length ? `; parameters: ${Object.keys(params).join(', ')}` : ' (the playbook declares none)'}`,
-        );
-    }
+    // Hosts are chosen before there is a host to name.
+    const problem = unknownRefs(text, params, !key.endsWith('.hosts'));
+    if (problem) fail(line, key, problem);
   }
   if (when) {
     const problem = checkWhen(when, params);
@@ -250,6 +248,21 @@ function* strings(value: JsonValue): Generator<string> {
   if (typeof value === 'string') yield value;
   else if (Array.isArray(value)) for (const v of value) yield* strings(v);
   else if (value && typeof value === 'object') for (const v of Object.values(value)) yield* strings(v);
+}
+
+/** Every {{ name }} must be a parameter (or host.name / host.address), caught at load rather than mid-run. */
+function unknownRefs(text: string, params: Playbook['params'], hostKnown: boolean): string | undefined {
+  for (const ref of templateRefs(text)) {
+    if (ref === 'host.name' || ref === 'host.address') {
+      if (!hostKnown) return `'{{ ${ref} }}' is only known inside with:`;
+      continue;
+    }
+    if (!Object.hasOwn(params, ref)) {
+      const names = Object.keys(params);
+      return `unknown parameter '{{ ${ref} }}'${names.length ? `; parameters: ${names.join(', ')}` : ' (the playbook declares none)'}`;
+    }
+  }
+  return undefined;
 }
 
 const TEMPLATE = /\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(?:\|\s*quote\s*)?\}\}/g;

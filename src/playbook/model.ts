@@ -46,6 +46,11 @@ export interface Playbook {
   name: string;
   description: string;
   params: Record<string, ParamSpec & { at: Located }>;
+  /**
+   * `offline_hosts:`, the hosts the playbook may plan without when their facts cannot be gathered
+   * (templated, e.g. `"{{ allow_offline }}"`); undefined: every host must answer.
+   */
+  offlineHosts: string | undefined;
   steps: Step[];
 }
 

@@ -96,6 +96,17 @@ export function parseDuration(value: JsonValue, what: string): number {
   return seconds;
 }
 
+/**
+ * The hosts the playbook may plan without (its `offline_hosts:`, rendered with the parameters); any
+ * other host whose facts cannot be gathered stops the plan.
+ */
+export function offlineHostsOf(playbook: Playbook, params: JsonObject): Set<string> {
+  if (playbook.offlineHosts === undefined) return new Set();
+  const value = render(playbook.offlineHosts, params);
+  const names = coerce(value === null ? '' : value, 'list', 'offline_hosts') as JsonValue[];
+  return new Set(names.map(String));
+}
+
 // `{{ name }}`, or `{{ name | quote }}` to shell-quote a value that goes into a command.
 const TEMPLATE = /\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(\|\s*quote\s*)?\}\}/g;
 const WHOLE = /^\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(\|\s*quote\s*)?\}\}$/;

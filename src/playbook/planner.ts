@@ -4,8 +4,8 @@ import { plain, quote } from '../inventory/document.js';
 import { FleetError, UsageError } from '../errors.js';
 import { selectHosts } from '../inventory/limit.js';
 import type { Host, Inventory } from '../inventory/model.js';
-import type { ActionRegistry } from '../actions/registry.js';
-import type { TaskDraft } from '../actions/action.js';
+import type { ActionRegistry } from './registry.js';
+import type { TaskDraft } from './action.js';
 import type { HostFacts } from '../topology/facts.js';
 import { WHEN } from './load.js';
 import type { JsonObject, JsonValue, Plan, PlannedTask, Playbook, Step } from './model.js';
@@ -18,7 +18,7 @@ export interface PlanRequest {
   params: JsonObject;
   limit: string | undefined;
   facts: ReadonlyMap<string, HostFacts>;
-  /** Hosts left without facts that the playbook tolerates (`allow_offline`), with the reason. */
+  /** Hosts left without facts that the playbook tolerates (`offline_hosts:`), with the reason. */
   offline?: ReadonlyMap<string, string>;
   createdAt: string;
 }

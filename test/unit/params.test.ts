@@ -4,8 +4,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../../src/errors.js';
 import { parseInventory } from '../../src/inventory/load.js';
-import type { JsonValue } from '../../src/playbook/model.js';
-import { coerce, parseDuration, render } from '../../src/playbook/params.js';
+import type { JsonValue, Playbook } from '../../src/playbook/model.js';
+import { coerce, offlineHostsOf, parseDuration, render } from '../../src/playbook/params.js';
 
 const INVENTORY = parseInventory(
   [
@@ -221,5 +221,30 @@ describe('render', () => {
     assert.equal(render('{{ n', vars), '{{ n');
     assert.equal(render('{{ 9n }}', vars), '{{ 9n }}');
     assert.equal(render('{{ n | upper }}', vars), '{{ n | upper }}');
+  });
+});
+
+describe('offlineHostsOf', () => {
+  const book = (offlineHosts: string | undefined): Playbook => ({
+    file: '/pb.yaml',
+    sha256: '',
+    name: 'pb',
+    description: '',
+    params: {},
+    offlineHosts,
+    steps: [],
+  });
+
+  it('no offline_hosts: every host must answer', () => {
+    assert.deepEqual([...offlineHostsOf(book(undefined), { allow_offline: ['c.p.test'] })], []);
+  });
+
+  it('renders the template: a list parameter, comma-separated text, or nothing', () => {
+    const pb = book('{{ allow_offline }}');
+    assert.deepEqual([...offlineHostsOf(pb, { allow_offline: ['b.p.test', 'c.p.test'] })], ['b.p.test', 'c.p.test']);
+    assert.deepEqual([...offlineHostsOf(pb, { allow_offline: 'b.p.test, c.p.test' })], ['b.p.test', 'c.p.test']);
+    assert.deepEqual([...offlineHostsOf(pb, { allow_offline: [] })], []);
+    assert.deepEqual([...offlineHostsOf(pb, {})], []);
+    assert.deepEqual([...offlineHostsOf(book('a.p.test,{{ more }}'), { more: 'b.p.test' })], ['a.p.test', 'b.p.test']);
   });
 });

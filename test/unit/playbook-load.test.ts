@@ -134,6 +134,24 @@ describe('playbook loader: valid playbooks', () => {
     assert.equal(local.steps[1]!.serial, 1);
   });
 
+  it('offline_hosts: the templated hosts a playbook may plan without; restore and rejoin name allow_offline', async () => {
+    const text = y(
+      'name: x',
+      'params:',
+      '  away: {type: list, default: []}',
+      'offline_hosts: "{{ away }}"',
+      'steps:',
+      '  - {action: facts, hosts: all}',
+    );
+    assert.equal(parsePlaybook(text, FILE, defaultRegistry()).offlineHosts, '{{ away }}');
+    const none = parsePlaybook(y('name: x', 'steps:', '  - {action: facts, hosts: all}'), FILE, defaultRegistry());
+    assert.equal(none.offlineHosts, undefined);
+    for (const name of ['restore-deployment', 'rejoin']) {
+      const pb = await loadPlaybook(join(ROOT, `playbooks/${name}.yaml`), defaultRegistry());
+      assert.equal(pb.offlineHosts, '{{ allow_offline }}', name);
+    }
+  });
+
   it('templateRefs lists the parameters a string refers to', () => {
     assert.deepEqual(templateRefs('a {{ x }} b {{y|quote}} {{ host.name }} {{ not closed'), ['x', 'y', 'host.name']);
   });
@@ -153,7 +171,12 @@ describe('playbook loader: valid playbooks', () => {
 describe('playbook loader: one error per bad playbook, at the right line', () => {
   it('an unknown top-level key, with a suggestion', () => {
     const text = y('name: x', 'descripton: typo', 'steps:', '  - {action: facts, hosts: all}');
-    fails(text, 2, 'descripton', 'unknown key (did you mean description?); allowed: name, description, params, steps');
+    fails(
+      text,
+      2,
+      'descripton',
+      'unknown key (did you mean description?); allowed: name, description, params, offline_hosts, steps',
+    );
   });
 
   it('an unknown step key, with a suggestion', () => {
@@ -319,6 +342,15 @@ describe('playbook loader: one error per bad playbook, at the right line', () =>
     fails(inHosts, lineOf(inHosts, 'target'), 'steps[0].hosts', "unknown parameter '{{ target }}'; parameters: a, b");
     const inSelector = y('name: x', 'steps:', '  - action: facts', '    hosts: {peers_of: "{{ master }}"}');
     fails(inSelector, 4, 'steps[0].hosts', "unknown parameter '{{ master }}' (the playbook declares none)");
+  });
+
+  it('offline_hosts: an undeclared parameter, host.name, or not a string', () => {
+    const unknown = y('name: x', 'offline_hosts: "{{ away }}"', 'steps:', '  - {action: facts, hosts: all}');
+    fails(unknown, 2, 'offline_hosts', "unknown parameter '{{ away }}' (the playbook declares none)");
+    const host = y('name: x', 'offline_hosts: "{{ host.name }}"', 'steps:', '  - {action: facts, hosts: all}');
+    fails(host, 2, 'offline_hosts', "'{{ host.name }}' is only known inside with:");
+    const list = y('name: x', 'offline_hosts: [a]', 'steps:', '  - {action: facts, hosts: all}');
+    fails(list, 2, 'offline_hosts', 'must be a string');
   });
 
   it('a when: it cannot read', () => {

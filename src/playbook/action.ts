@@ -4,7 +4,7 @@ import type { Host, Inventory } from '../inventory/model.js';
 import type { HostFacts } from '../topology/facts.js';
 import type { CommandResult } from '../transport/result.js';
 import type { Transport } from '../transport/transport.js';
-import type { JsonObject, JsonValue, ParamType } from '../playbook/model.js';
+import type { JsonObject, JsonValue, ParamType } from './model.js';
 
 export interface ActionParam {
   type: ParamType | 'object';
@@ -33,7 +33,7 @@ export interface PlanInput {
   withFor(host: Host): JsonObject;
   /** Facts of every reachable inventory host, when the action asked for them. */
   facts: ReadonlyMap<string, HostFacts>;
-  /** Hosts whose facts could not be gathered and that the playbook's `allow_offline` tolerates. */
+  /** Hosts whose facts could not be gathered and that the playbook's `offline_hosts:` tolerates. */
   offline: ReadonlyMap<string, string>;
 }
 
