@@ -22,22 +22,6 @@ export class FleetError extends Error {
   }
 }
 
-/** Bad input in a file: the message names file, line and key. */
-export class InventoryError extends FleetError {
-  readonly file: string;
-  readonly line: number | undefined;
-  readonly key: string | undefined;
-
-  constructor(file: string, line: number | undefined, key: string | undefined, problem: string) {
-    const where = `${file}${line !== undefined ? `:${line}` : ''}${key ? `: ${key}` : ''}`;
-    super('usage', `${where}: ${problem}`);
-    this.name = 'InventoryError';
-    this.file = file;
-    this.line = line;
-    this.key = key;
-  }
-}
-
 export class UsageError extends FleetError {
   constructor(message: string) {
     super('usage', message);

@@ -48,6 +48,8 @@ export { loadPlaybook, parsePlaybook } from './playbook/load.js';
 export { resolveParams, parseDuration } from './playbook/params.js';
 export { RunJournal, listRuns, doneTasks, type JournalEntry, type RunSummary } from './playbook/journal.js';
 export { acquireLock, LockHeldError } from './playbook/lock.js';
+export type * from './json.js';
+export * from './located/located-error.js';
 export type * from './playbook/model.js';
 export { execute, type ExecuteOptions, type ExecuteResult } from './playbook/executor.js';
 export { defaultRegistry } from './actions/index.js';

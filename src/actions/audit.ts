@@ -1,5 +1,5 @@
 import { FleetError } from '../errors.js';
-import type { JsonValue } from '../playbook/model.js';
+import type { JsonValue } from '../json.js';
 import { readQuarantine, quarantineCheck } from '../restore/quarantine.js';
 import { auditDeployment, auditJson } from '../topology/audit.js';
 import { writeGraph } from '../topology/draw.js';

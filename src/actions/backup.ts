@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FleetError } from '../errors.js';
-import type { JsonValue } from '../playbook/model.js';
+import type { JsonValue } from '../json.js';
 import { loadRecipients } from '../backup/keys.js';
 import { takeSnapshot } from '../backup/snapshot.js';
 import { acquireStoreLock } from '../backup/store-lock.js';

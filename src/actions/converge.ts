@@ -2,7 +2,7 @@
 // master because each is a gate over the whole deployment (every host must agree first).
 import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
-import type { JsonValue } from '../playbook/model.js';
+import type { JsonValue } from '../json.js';
 import { proveConvergence, requireGeneration, unfenceSuffix } from '../restore/converge.js';
 import { hostsNamed, restoreLayout } from '../restore/layout.js';
 import { readQuarantine, releaseHost } from '../restore/quarantine.js';

@@ -1,5 +1,5 @@
 import { gatherFacts } from '../topology/facts.js';
-import type { JsonValue } from '../playbook/model.js';
+import type { JsonValue } from '../json.js';
 import type { ActionDefinition } from '../playbook/action.js';
 
 /** Read-only: gathers the host's facts (hostname, OS, 389-DS, suffixes, replicas, agreements, RUV, space). */

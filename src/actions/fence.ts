@@ -2,7 +2,7 @@
 // back; the prior values are journalled). Offline hosts named by --allow-offline are quarantined
 // on the controller first, before any host is changed.
 import { FleetError } from '../errors.js';
-import type { JsonValue } from '../playbook/model.js';
+import type { JsonValue } from '../json.js';
 import { setAgreementsEnabled } from '../directory/fence.js';
 import { quarantineHosts } from '../restore/quarantine.js';
 import { restoreLayout } from '../restore/layout.js';

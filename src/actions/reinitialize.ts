@@ -6,7 +6,7 @@
 // `targets` limits the hops to some consumers (rejoin).
 import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
-import type { JsonValue } from '../playbook/model.js';
+import type { JsonValue } from '../json.js';
 import { hostsNamed, restoreLayout, type SuffixLayout } from '../restore/layout.js';
 import {
   DEFAULT_INIT_TIMEOUTS,

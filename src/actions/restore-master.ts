@@ -1,7 +1,7 @@
 // restore-preflight and restore-master: check everything before the first change, then restore the
 // master from the snapshot (see src/restore/master.ts).
 import { FleetError } from '../errors.js';
-import type { JsonValue } from '../playbook/model.js';
+import type { JsonValue } from '../json.js';
 import { verifyArchiveData, verifyArchiveHash } from '../backup/verify.js';
 import { compatibilityProblems, ldifBytes, spaceNeeded, type SuffixKind } from '../restore/compatibility.js';
 import { restoreLayout } from '../restore/layout.js';

@@ -18,7 +18,7 @@ import { link, lstat, mkdir, open, readdir, readFile, rename, unlink } from 'nod
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { FleetError } from '../errors.js';
-import { processAlive } from '../playbook/journal.js';
+import { processAlive } from '../process-liveness.js';
 import { checkStoreDeployment } from './store.js';
 
 export type StoreLockKind = 'shared' | 'exclusive';

@@ -17,7 +17,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { FleetError, UsageError } from '../errors.js';
 import { checkDeploymentName, checkHostName } from '../inventory/names.js';
-import { processAlive } from '../playbook/journal.js';
+import { processAlive } from '../process-liveness.js';
 import { stateDir } from '../state-dir.js';
 import type { Manifest, ManifestFile, ManifestSuffix, SnapshotType } from './manifest.js';
 

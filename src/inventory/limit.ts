@@ -3,9 +3,9 @@
 // first, then intersected, then excluded, so the order of terms does not matter.
 
 import { UsageError } from '../errors.js';
-import { quote } from './document.js';
+import { quote } from '../located/document.js';
 import type { Host, Inventory } from './model.js';
-import { closest } from './suggest.js';
+import { closest } from '../located/suggest.js';
 
 /** The hosts `pattern` selects, in inventory order. No pattern: every host. */
 export function selectHosts(inv: Inventory, pattern: string | undefined): Host[] {

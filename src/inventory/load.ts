@@ -8,8 +8,8 @@
 import { stat, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { InventoryError } from '../errors.js';
-import { childPath, quote, readDocument, type DocMap, type DocNode } from './document.js';
+import { LocatedError } from '../located/located-error.js';
+import { childPath, quote, readDocument, type DocMap, type DocNode } from '../located/document.js';
 import { DEFAULTS, type Host, type Inventory } from './model.js';
 import { checkAddress, checkDeploymentName, checkGroupName, checkHostName } from './names.js';
 import {
@@ -23,7 +23,7 @@ import {
   type SettingName,
   type SettingValues,
 } from './schema.js';
-import { closest } from './suggest.js';
+import { closest } from '../located/suggest.js';
 
 /** What parsing needs to know about the machine; loadInventory finds it out, tests pass it in. */
 export interface InventoryEnvironment {
@@ -47,7 +47,7 @@ export async function loadInventory(file: string): Promise<Inventory> {
           : code === 'EISDIR'
             ? 'it is a directory'
             : String(code ?? err);
-    throw new InventoryError(file, undefined, undefined, `cannot read the inventory: ${reason}`);
+    throw new LocatedError(file, undefined, undefined, `cannot read the inventory: ${reason}`);
   }
   const localKnownHosts = join(dirname(resolve(file)), 'known_hosts');
   const hasLocalKnownHosts = await stat(localKnownHosts).then(
@@ -91,7 +91,7 @@ export function parseInventory(text: string, file: string, env: Partial<Inventor
   const homeDir = env.homeDir ?? homedir();
   const ctx: SettingContext = { file, baseDir: dirname(resolve(file)), homeDir };
   function fail(line: number | undefined, key: string | undefined, problem: string): never {
-    throw new InventoryError(file, line, key || undefined, problem);
+    throw new LocatedError(file, line, key || undefined, problem);
   }
 
   const groups = new Map<string, GroupDecl>();

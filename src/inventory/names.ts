@@ -3,7 +3,7 @@
 // interpret (spaces, quotes, `$`, `;`, `|`, backticks, …) is refused here rather than escaped later.
 
 import { isIPv6 } from 'node:net';
-import { quote } from './document.js';
+import { quote } from '../located/document.js';
 
 /** Each check returns a problem to report, or undefined when the value is fine. */
 type Check = (value: string) => string | undefined;

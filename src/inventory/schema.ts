@@ -2,13 +2,13 @@
 // turns its YAML value into the model's value. Settings are flat "leaves" named by their YAML path
 // (`ssh.port`), which makes the merge a per-leaf choice and keeps error messages in the user's terms.
 
-import { InventoryError } from '../errors.js';
-import { quote, type DocNode } from './document.js';
+import { LocatedError } from '../located/located-error.js';
+import { quote, type DocNode } from '../located/document.js';
 import type { HostKeyPolicy, Profile, SecretSource } from './model.js';
 import { checkAddress, checkInstanceName, checkUser, normalizeAddress, parseJumpTarget } from './names.js';
 import { resolveInventoryPath, type PathBase } from './paths.js';
 import { parseSecretSource } from './secrets.js';
-import { closest } from './suggest.js';
+import { closest } from '../located/suggest.js';
 
 /** FreeIPA server roles this tool acts on. A closed list, so that `cs` for `ca` is caught. */
 export const ROLES = ['ca', 'kra', 'dns', 'adtrust'] as const;
@@ -56,7 +56,7 @@ export interface SettingContext extends PathBase {
 type Parser<T> = (node: DocNode, ctx: SettingContext) => T;
 
 function fail(ctx: SettingContext, node: DocNode, problem: string): never {
-  throw new InventoryError(ctx.file, node.line, node.path, problem);
+  throw new LocatedError(ctx.file, node.line, node.path, problem);
 }
 
 function describeType(node: DocNode): string {

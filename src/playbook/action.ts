@@ -4,7 +4,8 @@ import type { Host, Inventory } from '../inventory/model.js';
 import type { HostFacts } from '../topology/facts.js';
 import type { CommandResult } from '../transport/result.js';
 import type { Transport } from '../transport/transport.js';
-import type { JsonObject, JsonValue, ParamType } from './model.js';
+import type { ParamType } from './model.js';
+import type { JsonObject, JsonValue } from '../json.js';
 
 export interface ActionParam {
   type: ParamType | 'object';

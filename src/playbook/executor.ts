@@ -13,7 +13,8 @@ import type { HostFacts } from '../topology/facts.js';
 import { CommandFailedError } from '../transport/result.js';
 import type { Transport } from '../transport/transport.js';
 import type { RunJournal } from './journal.js';
-import type { JsonValue, Plan, PlannedTask } from './model.js';
+import type { Plan, PlannedTask } from './model.js';
+import type { JsonValue } from '../json.js';
 
 export interface ExecuteOptions {
   plan: Plan;

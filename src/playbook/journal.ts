@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { replaceJson } from '../atomic-file.js';
 import { UsageError } from '../errors.js';
 import type { HostRecap, RunState, TaskStatus } from '../report/events.js';
-import type { JsonValue, Plan } from './model.js';
+import type { Plan } from './model.js';
+import type { JsonValue } from '../json.js';
+import { processAlive } from '../process-liveness.js';
 
 export type JournalEntry =
   | { at: string; type: 'run.started' | 'run.resumed'; pid: number }
@@ -170,9 +172,7 @@ export async function listRuns(stateDir: string): Promise<RunListing[]> {
         startedAt: summary.startedAt,
         state,
       });
-    } catch {
-      continue;
-    }
+    } catch {}
   }
   return out;
 }
@@ -182,14 +182,5 @@ export async function readSummary(stateDir: string, runId: string): Promise<RunS
     return JSON.parse(await readFile(join(runsDir(stateDir), runId, 'summary.json'), 'utf8')) as RunSummary;
   } catch {
     return undefined;
-  }
-}
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

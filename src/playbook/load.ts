@@ -2,12 +2,13 @@
 // line and key; unknown keys and unknown actions are errors.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { InventoryError } from '../errors.js';
-import { childPath, quote, readDocument, type DocEntry, type DocMap, type DocNode } from '../inventory/document.js';
-import { closest } from '../inventory/suggest.js';
+import { LocatedError } from '../located/located-error.js';
+import { childPath, quote, readDocument, type DocEntry, type DocMap, type DocNode } from '../located/document.js';
+import { closest } from '../located/suggest.js';
 import type { ActionRegistry } from './registry.js';
 import { coerce } from './params.js';
-import type { HostSelector, JsonObject, JsonValue, ParamSpec, ParamType, Playbook, Step } from './model.js';
+import type { HostSelector, ParamSpec, ParamType, Playbook, Step } from './model.js';
+import type { JsonObject, JsonValue } from '../json.js';
 
 const TOP_KEYS = ['name', 'description', 'params', 'offline_hosts', 'steps'];
 const PARAM_KEYS = ['type', 'default', 'required', 'description'];
@@ -20,7 +21,7 @@ export async function loadPlaybook(file: string, registry: ActionRegistry): Prom
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InventoryError(
+    throw new LocatedError(
       file,
       undefined,
       undefined,
@@ -32,7 +33,7 @@ export async function loadPlaybook(file: string, registry: ActionRegistry): Prom
 
 export function parsePlaybook(text: string, file: string, registry: ActionRegistry): Playbook {
   const fail = (line: number | undefined, key: string | undefined, problem: string): never => {
-    throw new InventoryError(file, line, key, problem);
+    throw new LocatedError(file, line, key, problem);
   };
   const root = readDocument(text, file);
   if (!root) fail(1, undefined, 'the playbook is empty');

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FleetError } from '../errors.js';
-import { processAlive } from './journal.js';
+import { processAlive } from '../process-liveness.js';
 
 export interface LockHolder {
   pid: number;

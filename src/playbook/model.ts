@@ -1,8 +1,7 @@
 // Playbooks as read from YAML, and the plan built from them. A plan is a plain JSON value:
 // `ipa-fleet plan` prints it, `ipa-fleet run` executes it, and the run directory keeps it.
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+import type { JsonObject, JsonValue } from '../json.js';
 
 /** Where something was written, for one-line error messages. */
 export interface Located {

@@ -1,9 +1,10 @@
 // Playbook parameters: `--set k=v` strings and defaults → typed values; `{{ name }}` templates.
 import { UsageError } from '../errors.js';
-import { quote } from '../inventory/document.js';
+import { quote } from '../located/document.js';
 import { shellQuote } from '../transport/shell.js';
 import type { Inventory } from '../inventory/model.js';
-import type { JsonObject, JsonValue, ParamType, Playbook } from './model.js';
+import type { ParamType, Playbook } from './model.js';
+import type { JsonObject, JsonValue } from '../json.js';
 
 /** Parses `--set` pairs against the playbook's declared parameters. */
 export function resolveParams(playbook: Playbook, sets: string[], inventory: Inventory): JsonObject {

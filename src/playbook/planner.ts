@@ -1,6 +1,6 @@
 // Playbook + inventory + facts + params → Plan. Pure: no remote command, no clock (the caller
 // passes `createdAt`), so planners are tested with fixtures and `plan` prints what `run` executes.
-import { plain, quote } from '../inventory/document.js';
+import { plain, quote } from '../located/document.js';
 import { FleetError, UsageError } from '../errors.js';
 import { selectHosts } from '../inventory/limit.js';
 import type { Host, Inventory } from '../inventory/model.js';
@@ -8,7 +8,8 @@ import type { ActionRegistry } from './registry.js';
 import type { TaskDraft } from './action.js';
 import type { HostFacts } from '../topology/facts.js';
 import { WHEN } from './load.js';
-import type { JsonObject, JsonValue, Plan, PlannedTask, Playbook, Step } from './model.js';
+import type { Plan, PlannedTask, Playbook, Step } from './model.js';
+import type { JsonObject, JsonValue } from '../json.js';
 import { coerce, render } from './params.js';
 
 export interface PlanRequest {

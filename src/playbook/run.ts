@@ -17,7 +17,8 @@ import { execute, type FinalStatus } from './executor.js';
 import { doneTasks, newRunId, RunJournal, type RunSummary } from './journal.js';
 import { loadPlaybook } from './load.js';
 import { acquireLock } from './lock.js';
-import type { JsonObject, Plan } from './model.js';
+import type { Plan } from './model.js';
+import type { JsonObject } from '../json.js';
 import { resolveParams } from './params.js';
 import { buildPlan, playbookNeedsFacts } from './planner.js';
 
@@ -130,7 +131,7 @@ export async function resumeRun(
     (m) => opts.ctx.warn(m),
   );
   try {
-    let facts = new Map<string, HostFacts>();
+    const facts = new Map<string, HostFacts>();
     if (opened.plan.needsFacts) {
       const transport = new Transport(inventory, opts.ctx);
       try {

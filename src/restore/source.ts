@@ -7,7 +7,7 @@ import { parseSecretSource } from '../inventory/secrets.js';
 import { loadPrivateKey, type PrivateKey } from '../backup/keys.js';
 import { defaultStoreDir, SnapshotStore, type SnapshotEntry } from '../backup/store.js';
 import type { SnapshotType } from '../backup/manifest.js';
-import type { JsonObject } from '../playbook/model.js';
+import type { JsonObject } from '../json.js';
 
 export interface RestoreSource {
   snapshot: SnapshotEntry;

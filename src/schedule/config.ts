@@ -5,13 +5,14 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { Cron } from 'croner';
-import { FleetError, InventoryError } from '../errors.js';
-import { childPath, quote, readDocument, type DocMap, type DocNode } from '../inventory/document.js';
+import type { FleetError } from '../errors.js';
+import { LocatedError } from '../located/located-error.js';
+import { childPath, quote, readDocument, type DocMap, type DocNode } from '../located/document.js';
 import { loadInventory } from '../inventory/load.js';
 import type { SecretSource } from '../inventory/model.js';
 import { resolveInventoryPath, type PathBase } from '../inventory/paths.js';
 import { parseSecretSource } from '../inventory/secrets.js';
-import { closest } from '../inventory/suggest.js';
+import { closest } from '../located/suggest.js';
 import { parseRetentionPolicy, type RetentionPolicy } from '../backup/retention.js';
 import { defaultStoreDir } from '../backup/store.js';
 import { parseDuration } from '../playbook/params.js';
@@ -95,7 +96,7 @@ export async function loadSchedule(path: string): Promise<ScheduleConfig> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InventoryError(
+    throw new LocatedError(
       file,
       undefined,
       undefined,
@@ -110,11 +111,11 @@ export async function loadSchedule(path: string): Promise<ScheduleConfig> {
     } catch (err) {
       // Named from the schedule's side: which job points at it, and where.
       const unreadable =
-        err instanceof InventoryError && err.file === job.inventory
+        err instanceof LocatedError && err.file === job.inventory
           ? /cannot read the inventory: (.*)$/.exec(err.message)
           : null;
       if (unreadable)
-        throw new InventoryError(
+        throw new LocatedError(
           file,
           job.line,
           `jobs.${job.name}.inventory`,
@@ -129,7 +130,7 @@ export async function loadSchedule(path: string): Promise<ScheduleConfig> {
 /** Parses a schedule; inventories are not read (deployment stays ''). */
 export function parseSchedule(text: string, file: string, home = homedir()): ScheduleConfig {
   const fail: Fail = (line, key, problem) => {
-    throw new InventoryError(file, line, key, problem);
+    throw new LocatedError(file, line, key, problem);
   };
   const base: PathBase = { baseDir: dirname(file), homeDir: home };
   const root = readDocument(text, file);

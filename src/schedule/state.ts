@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { replaceJson } from '../atomic-file.js';
 import { FleetError } from '../errors.js';
-import { processAlive } from '../playbook/journal.js';
+import { processAlive } from '../process-liveness.js';
 import { acquirePidLock } from '../playbook/lock.js';
 
 export interface ScheduleState {

@@ -1,5 +1,5 @@
 // What an audit reports. The JSON form (`audit --json`) is this shape; the README documents it.
-import type { JsonValue } from '../playbook/model.js';
+import type { JsonValue } from '../json.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 export type SuffixKind = 'domain' | 'ca';

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { generateKey } from 'openpgp';
 import { table } from '../../src/cli/output.js';
 import type { JournalEntry } from '../../src/playbook/journal.js';
-import type { JsonValue, Plan, PlannedTask } from '../../src/playbook/model.js';
+import type { Plan, PlannedTask } from '../../src/playbook/model.js';
+import type { JsonValue } from '../../src/json.js';
 import { phaseReport, phaseRows } from '../../src/restore/report.js';
 import { bringUpLab, cli } from '../lab/fixture.js';
 

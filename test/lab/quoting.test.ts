@@ -335,7 +335,7 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
         await assert.rejects(
           loadInventory(file),
           (err: Error & { kind?: string }) => {
-            assert.equal(err.name, 'InventoryError', `${what} ${JSON.stringify(v)}: ${err.stack}`);
+            assert.equal(err.name, 'LocatedError', `${what} ${JSON.stringify(v)}: ${err.stack}`);
             assert.equal(err.kind, 'usage');
             assert.ok(err.message.startsWith(`${file}:`), err.message);
             assert.doesNotMatch(err.message, /\n/);

@@ -13,7 +13,7 @@ import { defaultRegistry } from '../../src/actions/index.js';
 import { pauseAction } from '../../src/actions/pause.js';
 import { ActionRegistry } from '../../src/playbook/registry.js';
 import { createRunContext, type RunContext } from '../../src/context.js';
-import { InventoryError } from '../../src/errors.js';
+import { LocatedError } from '../../src/located/located-error.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { execute } from '../../src/playbook/executor.js';
 import { RunJournal } from '../../src/playbook/journal.js';
@@ -264,7 +264,7 @@ describe('engine regressions: loader messages point at the key they name', () =>
     assert.throws(
       () => parsePlaybook(text, '/pb.yaml', defaultRegistry()),
       (err: unknown) => {
-        assert.ok(err instanceof InventoryError);
+        assert.ok(err instanceof LocatedError);
         assert.equal(err.key, key, err.message);
         assert.equal(err.line, line, err.message);
         return true;

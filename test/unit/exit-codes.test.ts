@@ -4,12 +4,12 @@ import { EXIT, exitCodeFor } from '../../src/cli/exit-codes.js';
 import {
   AuthError,
   FleetError,
-  InventoryError,
   PartialFailureError,
   UnreachableError,
   UsageError,
   type ErrorKind,
 } from '../../src/errors.js';
+import { LocatedError } from '../../src/located/located-error.js';
 
 describe('exit codes', () => {
   it('are the documented numbers', () => {
@@ -31,7 +31,7 @@ describe('exit codes', () => {
   });
 
   it('each error class maps to its code', () => {
-    assert.equal(exitCodeFor(new InventoryError('/inv.yml', 3, 'all.vars', 'bad')), 2);
+    assert.equal(exitCodeFor(new LocatedError('/inv.yml', 3, 'all.vars', 'bad')), 2);
     assert.equal(exitCodeFor(new UsageError('bad flag')), 2);
     assert.equal(exitCodeFor(new UnreachableError('a.ipa.test', 'refused')), 4);
     assert.equal(exitCodeFor(new AuthError('bad password', { host: 'a.ipa.test' })), 12);
@@ -52,12 +52,12 @@ describe('exit codes', () => {
     assert.equal(exitCodeFor(err), 3);
   });
 
-  it('error messages say where: InventoryError file:line: key: problem; AuthError and UnreachableError host: …', () => {
+  it('error messages say where: LocatedError file:line: key: problem; AuthError and UnreachableError host: …', () => {
     assert.equal(
-      new InventoryError('/inv.yml', 3, 'all.vars.ssh.port', 'must be a port').message,
+      new LocatedError('/inv.yml', 3, 'all.vars.ssh.port', 'must be a port').message,
       '/inv.yml:3: all.vars.ssh.port: must be a port',
     );
-    assert.equal(new InventoryError('/inv.yml', undefined, undefined, 'cannot read').message, '/inv.yml: cannot read');
+    assert.equal(new LocatedError('/inv.yml', undefined, undefined, 'cannot read').message, '/inv.yml: cannot read');
     assert.equal(new UnreachableError('a.ipa.test', 'refused').message, 'a.ipa.test: refused');
     assert.equal(new AuthError('denied', { host: 'b' }).message, 'b: denied');
     assert.equal(new AuthError('denied').message, 'denied');

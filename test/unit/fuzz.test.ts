@@ -22,14 +22,15 @@ import {
   isSeq,
   Pair,
   parseDocument,
-  Scalar,
+  type Scalar,
   type Document,
   type Node as YamlNode,
   YAMLMap,
   YAMLSeq,
 } from 'yaml';
 import { defaultRegistry } from '../../src/actions/index.js';
-import { FleetError, InventoryError } from '../../src/errors.js';
+import { FleetError } from '../../src/errors.js';
+import { LocatedError } from '../../src/located/located-error.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/model.js';
 import { checkAddress, checkHostName, checkInstanceName, checkUser } from '../../src/inventory/names.js';
@@ -1015,13 +1016,13 @@ function judge(err: unknown, c: Case, file: string, stage: 'parse' | 'plan'): Vi
   if (message.length > MAX_MESSAGE) v('overlong');
   const lineCount = c.text.split('\n').length;
   const located =
-    err instanceof InventoryError &&
+    err instanceof LocatedError &&
     err.file === file &&
     err.line !== undefined &&
     err.line >= 1 &&
     err.line <= lineCount + 1 &&
     message.startsWith(`${file}:${err.line}`);
-  // Plan errors name the step as `file:line: steps[i] (name): …` without being InventoryErrors.
+  // Plan errors name the step as `file:line: steps[i] (name): …` without being LocatedErrors.
   const planLocated =
     stage === 'plan' && new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: `).test(message);
   if (!located && !planLocated) v('no-location');
@@ -1603,7 +1604,7 @@ describe('fuzz: src bugs found (minimal reproducers)', () => {
         defaultRegistry(),
       ),
     );
-    assert.ok(e instanceof InventoryError);
+    assert.ok(e instanceof LocatedError);
     assert.match(e.message, /^\/fuzz\/minimal\.yaml:3: params\.n\.default: /);
   });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { InventoryError } from '../../src/errors.js';
+import { LocatedError } from '../../src/located/located-error.js';
 import { DEFAULTS, loadInventory, parseInventory, type Host, type Inventory } from '../../src/inventory/index.js';
 import { assertLocatedError } from './located-error.js';
 
@@ -357,7 +357,7 @@ describe('inventory: refused input names file, line and key', () => {
       yaml(...BASE, '  children:', '    g:', '      hosts:', '        "it\'s":'),
       11,
       "all.children.g.hosts.it's",
-      /a quote \(\'\) is not allowed/,
+      /a quote \('\) is not allowed/,
     );
     rejects(yaml(...BASE, '  hosts:', '    -oProxyCommand:'), 9, 'all.hosts.-oProxyCommand', /must not start with '-'/);
     rejects(
@@ -584,11 +584,11 @@ describe('inventory: refused input names file, line and key', () => {
     );
   });
 
-  it('reports a missing inventory file as an InventoryError', async () => {
+  it('reports a missing inventory file as an LocatedError', async () => {
     await assert.rejects(
       loadInventory(join(FIXTURES, 'nope.yml')),
       (err: unknown) =>
-        err instanceof InventoryError && /nope\.yml: cannot read the inventory: no such file$/.test(err.message),
+        err instanceof LocatedError && /nope\.yml: cannot read the inventory: no such file$/.test(err.message),
     );
   });
 });

@@ -18,13 +18,13 @@ import {
   doneTasks,
   listRuns,
   newRunId,
-  processAlive,
   readSummary,
   RunJournal,
   runsDir,
   type JournalEntry,
   type RunSummary,
 } from '../../src/playbook/journal.js';
+import { processAlive } from '../../src/process-liveness.js';
 import { acquireLock, LockHeldError } from '../../src/playbook/lock.js';
 import type { Plan } from '../../src/playbook/model.js';
 

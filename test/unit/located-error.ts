@@ -1,7 +1,7 @@
-// The shape every refused input file must give (inventory, schedule): an InventoryError of kind
+// The shape every refused input file must give (inventory, schedule): an LocatedError of kind
 // usage whose one-line message starts with `file:line: key: ` and then names the problem.
 import assert from 'node:assert/strict';
-import { InventoryError } from '../../src/errors.js';
+import { LocatedError } from '../../src/located/located-error.js';
 
 /** Runs `parse`, asserts it refused with exactly this location and a matching problem; returns the message. */
 export function assertLocatedError(
@@ -17,7 +17,7 @@ export function assertLocatedError(
   } catch (err) {
     caught = err;
   }
-  assert.ok(caught instanceof InventoryError, `expected an InventoryError, got ${String(caught)}`);
+  assert.ok(caught instanceof LocatedError, `expected an LocatedError, got ${String(caught)}`);
   assert.equal(caught.kind, 'usage');
   assert.equal(caught.file, file);
   assert.equal(caught.line, line, caught.message);

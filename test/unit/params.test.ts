@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../../src/errors.js';
 import { parseInventory } from '../../src/inventory/load.js';
-import type { JsonValue, Playbook } from '../../src/playbook/model.js';
+import type { Playbook } from '../../src/playbook/model.js';
+import type { JsonValue } from '../../src/json.js';
 import { coerce, offlineHostsOf, parseDuration, render } from '../../src/playbook/params.js';
 
 const INVENTORY = parseInventory(

@@ -1,4 +1,4 @@
-// The playbook loader: every problem is ONE InventoryError (kind usage) whose message is
+// The playbook loader: every problem is ONE LocatedError (kind usage) whose message is
 // `<file>:<line>: <key>: <problem>` with the line of the offending key; and the CLI's `plan`.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultRegistry } from '../../src/actions/index.js';
-import { InventoryError } from '../../src/errors.js';
+import { LocatedError } from '../../src/located/located-error.js';
 import { loadPlaybook, parsePlaybook, templateRefs } from '../../src/playbook/load.js';
 import type { Plan } from '../../src/playbook/model.js';
 
@@ -26,12 +26,12 @@ function lineOf(text: string, marker: string): number {
   return hits[0]!;
 }
 
-/** Parsing `text` fails with one InventoryError at `line`, naming `key`, whose problem matches. */
+/** Parsing `text` fails with one LocatedError at `line`, naming `key`, whose problem matches. */
 function fails(text: string, line: number, key: string | undefined, problem: string | RegExp): void {
   assert.throws(
     () => parsePlaybook(text, FILE, defaultRegistry()),
     (err: unknown) => {
-      assert.ok(err instanceof InventoryError, `an InventoryError, got ${String(err)}`);
+      assert.ok(err instanceof LocatedError, `an LocatedError, got ${String(err)}`);
       assert.equal(err.kind, 'usage');
       assert.equal(err.file, FILE);
       assert.equal(err.line, line, `line of: ${err.message}`);
@@ -161,7 +161,7 @@ describe('playbook loader: valid playbooks', () => {
     await assert.rejects(
       loadPlaybook(missing, defaultRegistry()),
       (err: unknown) =>
-        err instanceof InventoryError &&
+        err instanceof LocatedError &&
         err.kind === 'usage' &&
         err.message === `${missing}: cannot read the playbook: no such file`,
     );
@@ -209,7 +209,7 @@ describe('playbook loader: one error per bad playbook, at the right line', () =>
     assert.throws(
       () => parsePlaybook(text, FILE, defaultRegistry()),
       (err: unknown) =>
-        err instanceof InventoryError &&
+        err instanceof LocatedError &&
         err.line === lineOf(text, 'color') &&
         /unknown key; allowed: type, default, required, description$/.test(err.message),
     );
@@ -468,7 +468,7 @@ describe('playbook loader: one error per bad playbook, at the right line', () =>
     assert.throws(
       () => parsePlaybook(text, FILE, defaultRegistry()),
       (err: unknown) => {
-        assert.ok(err instanceof InventoryError);
+        assert.ok(err instanceof LocatedError);
         assert.equal(err.kind, 'usage');
         assert.ok(err.line !== undefined && err.line >= 4 && err.line <= 6, `line ${err.line}`);
         assert.ok(err.message.startsWith(`${FILE}:${err.line}: `), err.message);
@@ -479,7 +479,7 @@ describe('playbook loader: one error per bad playbook, at the right line', () =>
     const tab = y('name: x', 'steps:', '\t- action: facts');
     assert.throws(
       () => parsePlaybook(tab, FILE, defaultRegistry()),
-      (err: unknown) => err instanceof InventoryError && err.line === 3 && !err.message.includes('\n'),
+      (err: unknown) => err instanceof LocatedError && err.line === 3 && !err.message.includes('\n'),
     );
   });
 

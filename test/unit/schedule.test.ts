@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { backupFreshnessCheck, type NewestSnapshot } from '../../src/backup/freshness.js';
 import { defaultStoreDir } from '../../src/backup/store.js';
 import { createRunContext, type RunContext } from '../../src/context.js';
-import { FleetError, InventoryError } from '../../src/errors.js';
+import { FleetError } from '../../src/errors.js';
+import { LocatedError } from '../../src/located/located-error.js';
 import { Redactor } from '../../src/report/redact.js';
 import { closeLog, type Logger } from '../../src/report/log.js';
 import { loadSchedule, parseSchedule, type JobConfig, type ScheduleConfig } from '../../src/schedule/config.js';
@@ -453,7 +454,7 @@ describe('schedule: parseSchedule, invalid files (one line: file:line: key: prob
     } catch (err) {
       caught = err;
     }
-    assert.ok(caught instanceof InventoryError, String(caught));
+    assert.ok(caught instanceof LocatedError, String(caught));
     assert.equal(caught.kind, 'usage');
     assert.equal(caught.file, FILE);
     assert.ok(typeof caught.line === 'number' && caught.line >= 2, caught.message);
@@ -498,7 +499,7 @@ describe('schedule: loadSchedule', () => {
       ),
     );
     await assert.rejects(loadSchedule(file), (err: unknown) => {
-      assert.ok(err instanceof InventoryError, String(err));
+      assert.ok(err instanceof LocatedError, String(err));
       assert.equal(err.kind, 'usage');
       assert.equal(err.file, file);
       assert.equal(err.line, 6);
@@ -517,7 +518,7 @@ describe('schedule: loadSchedule', () => {
     const file = join(d, 'schedule.yml');
     writeFileSync(file, yaml(...JOB));
     await assert.rejects(loadSchedule(file), (err: unknown) => {
-      assert.ok(err instanceof InventoryError, String(err));
+      assert.ok(err instanceof LocatedError, String(err));
       assert.match(err.message, /jobs\.nightly\.inventory/);
       assert.doesNotMatch(err.message, /no such file/);
       assert.match(err.message, /directory/);
@@ -530,7 +531,7 @@ describe('schedule: loadSchedule', () => {
     writeFileSync(join(d, 'inv.yml'), yaml('all:', '  hostz: {}'));
     writeFileSync(join(d, 'schedule.yml'), yaml(...JOB));
     await assert.rejects(loadSchedule(join(d, 'schedule.yml')), (err: unknown) => {
-      assert.ok(err instanceof InventoryError, String(err));
+      assert.ok(err instanceof LocatedError, String(err));
       assert.equal(err.file, join(d, 'inv.yml'));
       assert.ok(!err.message.includes('\n'));
       return true;
@@ -540,7 +541,7 @@ describe('schedule: loadSchedule', () => {
   it('a missing schedule file', async () => {
     const file = join(tmp, 'no-such-schedule.yml');
     await assert.rejects(loadSchedule(file), (err: unknown) => {
-      assert.ok(err instanceof InventoryError, String(err));
+      assert.ok(err instanceof LocatedError, String(err));
       assert.equal(err.message, `${file}: cannot read the schedule: no such file`);
       return true;
     });

@@ -31,7 +31,7 @@ import {
   StoreLockHeldError,
   type StoreLockInfo,
 } from '../../src/backup/store-lock.js';
-import { processAlive } from '../../src/playbook/journal.js';
+import { processAlive } from '../../src/process-liveness.js';
 
 let tmp: string;
 let counter = 0;

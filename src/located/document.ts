@@ -12,7 +12,7 @@ import {
   type Document,
   type YAMLError,
 } from 'yaml';
-import { InventoryError } from '../errors.js';
+import { LocatedError } from './located-error.js';
 
 export type DocNode = DocMap | DocSeq | DocScalar;
 
@@ -76,7 +76,7 @@ export function childPath(parent: string, key: string): string {
   return parent === '' ? displayKey(key) : `${parent}.${displayKey(key)}`;
 }
 
-/** Parses `text` (one YAML document) or throws the first problem as an InventoryError. Empty → null. */
+/** Parses `text` (one YAML document) or throws the first problem as an LocatedError. Empty → null. */
 export function readDocument(text: string, file: string): DocNode | null {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
@@ -92,7 +92,7 @@ export function readDocument(text: string, file: string): DocNode | null {
   if (first) {
     // A second document is not inside any key of the first; naming one would mislead.
     const path = first.code === 'MULTIPLE_DOCS' ? '' : pathAt(doc, first.pos[0]);
-    throw new InventoryError(file, lineAt(first.pos[0]), path || undefined, describeYamlProblem(first));
+    throw new LocatedError(file, lineAt(first.pos[0]), path || undefined, describeYamlProblem(first));
   }
 
   let nodeCount = 0;
@@ -100,7 +100,7 @@ export function readDocument(text: string, file: string): DocNode | null {
 
   const convert = (node: unknown, path: string, fallbackLine: number): DocNode => {
     if (++nodeCount > MAX_NODES) {
-      throw new InventoryError(
+      throw new LocatedError(
         file,
         fallbackLine,
         path || undefined,
@@ -110,15 +110,10 @@ export function readDocument(text: string, file: string): DocNode | null {
     if (isAlias(node)) {
       const target = node.resolve(doc);
       if (target === undefined) {
-        throw new InventoryError(
-          file,
-          lineAt(node.range?.[0] ?? 0),
-          path || undefined,
-          `unknown alias *${node.source}`,
-        );
+        throw new LocatedError(file, lineAt(node.range?.[0] ?? 0), path || undefined, `unknown alias *${node.source}`);
       }
       if (inProgress.has(target)) {
-        throw new InventoryError(
+        throw new LocatedError(
           file,
           lineAt(node.range?.[0] ?? 0),
           path || undefined,
@@ -160,7 +155,7 @@ export function readDocument(text: string, file: string): DocNode | null {
             ? lineAt(keyNode.range?.[0] ?? 0)
             : line;
         if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
-          throw new InventoryError(
+          throw new LocatedError(
             file,
             keyLine,
             path || undefined,
@@ -170,7 +165,7 @@ export function readDocument(text: string, file: string): DocNode | null {
         // The source text, not the parsed value: a host named `10` or `true` keeps its spelling.
         const key = keyNode.source ?? String(keyNode.value);
         if (key === '<<' && keyNode.type === 'PLAIN') {
-          throw new InventoryError(
+          throw new LocatedError(
             file,
             keyLine,
             childPath(path, key),
@@ -180,7 +175,7 @@ export function readDocument(text: string, file: string): DocNode | null {
         const keyPath = childPath(path, key);
         const earlier = seen.get(key);
         if (earlier !== undefined) {
-          throw new InventoryError(file, keyLine, keyPath, `duplicate key (first set at line ${earlier})`);
+          throw new LocatedError(file, keyLine, keyPath, `duplicate key (first set at line ${earlier})`);
         }
         seen.set(key, keyLine);
         entries.push({ key, keyLine, value: convert(pair.value, keyPath, keyLine) });
