@@ -91,9 +91,8 @@ export class SshSession {
       }
       try {
         const client = await openClient(target, ctx, Math.max(deadline - Date.now(), 1), via);
-        ctx.log.verbose(
-          `${target.name}: ssh connected to ${target.address}:${target.ssh.port}${via ? ` via ${via.target.name}` : ''}`,
-        );
+        const through = via ? ` via ${via.target.name}` : '';
+        ctx.log.verbose(`${target.name}: ssh connected to ${target.address}:${target.ssh.port}${through}`);
         return new SshSession(target, client, ctx);
       } catch (err) {
         lastError = err;
@@ -129,59 +128,20 @@ export class SshSession {
     const release = await this.limit.acquire();
     const shown = this.ctx.redactor.mask(opts.display ?? command);
     const started = Date.now();
-    let channel: ClientChannel;
-    try {
-      channel = await new Promise<ClientChannel>((resolve, reject) => {
-        // sshd makes the session's shell a process-group leader and reports its pid first, so a
-        // cancelled command can be killed with its whole group: OpenSSH ignores channel signals
-        // for sessions without a pty and keeps the channel open until the command ends.
-        this.client.exec(`printf '${PID_MARKER}%s\\n' "$$" >&2; ${command}`, (err, ch) =>
-          err ? reject(err) : resolve(ch),
-        );
-      });
-    } catch (err) {
-      release();
-      throw new FleetError('failure', `${this.target.name}: cannot start '${shown}': ${(err as Error).message}`, {
-        host: this.target.name,
-        cause: err,
-      });
-    }
+    const channel = await this.startCommand(command, shown, release);
     this.ctx.log.debug(`${this.target.name}: exec ${shown}`);
-
-    const stderr = new OutputBuffer(0);
-    const stdoutTail = new OutputBuffer(0);
-    let remotePid: number | undefined;
-    let pending: Buffer | undefined = Buffer.alloc(0);
-    channel.stderr.on('data', (chunk: Buffer) => {
-      if (pending === undefined) return stderr.push(chunk);
-      pending = Buffer.concat([pending, chunk]);
-      const nl = pending.indexOf(10);
-      if (nl < 0 && pending.length < 64) return;
-      const first = pending.subarray(0, nl < 0 ? 0 : nl).toString('latin1');
-      const m = first.startsWith(PID_MARKER) ? /^\S+?(\d+)$/.exec(first) : null;
-      if (m) remotePid = Number(m[1]);
-      const rest = m ? pending.subarray(nl + 1) : pending;
-      pending = undefined;
-      if (rest.length) stderr.push(rest);
-    });
-    channel.on('data', (chunk: Buffer) => stdoutTail.push(chunk));
-    let exitCode: number | null = null;
-    let signal: string | null = null;
+    const capture = new ChannelCapture(channel);
     let timedOut = false;
     let cancelled = false;
-    // ssh2 may never emit 'exit'; 'close' is the end, and a missing code is a failure.
-    channel.on('exit', (code: number | null, sig?: string) => {
-      exitCode = typeof code === 'number' ? code : null;
-      signal = sig ?? null;
-    });
 
     let finish: (() => void) | undefined;
     const cancel = (): void => {
       if (cancelled) return;
       cancelled = true;
-      if (remotePid !== undefined) {
+      if (capture.remotePid !== undefined) {
         // A separate channel: the command's own channel is still held by the running command.
-        this.client.exec(`kill -TERM -- -${remotePid} 2>/dev/null || kill -TERM ${remotePid}`, (err, ch) => {
+        const pid = capture.remotePid;
+        this.client.exec(`kill -TERM -- -${pid} 2>/dev/null || kill -TERM ${pid}`, (err, ch) => {
           if (!err) ch.on('close', () => undefined).resume();
         });
       }
@@ -206,8 +166,8 @@ export class SshSession {
         if (timer) clearTimeout(timer);
         this.ctx.signal.removeEventListener('abort', onAbort);
         release();
-        if (pending?.length) stderr.push(pending);
-        const stderrText = this.ctx.redactor.mask(stderr.tail());
+        const { exitCode, signal } = capture;
+        const stderrText = this.ctx.redactor.mask(capture.stderrTail());
         const note = timedOut ? `timed out after ${opts.timeoutMs} ms` : cancelled ? 'cancelled' : '';
         const res: CommandResult = {
           host: this.target.name,
@@ -215,7 +175,7 @@ export class SshSession {
           exitCode: cancelled ? null : exitCode,
           signal,
           durationMs: Date.now() - started,
-          stdoutTail: this.ctx.redactor.mask(stdoutTail.tail()),
+          stdoutTail: this.ctx.redactor.mask(capture.stdoutTail.tail()),
           stderrTail: note ? `${stderrText}\n${note}`.trim() : stderrText,
           ok: exitCode === 0 && !cancelled,
         };
@@ -229,6 +189,26 @@ export class SshSession {
 
     if (opts.stdin !== undefined) channel.end(opts.stdin);
     return { stdout: channel, stdin: channel, result, cancel };
+  }
+
+  /** Opens the command's channel; `release` gives its slot back if it cannot be opened. */
+  private async startCommand(command: string, shown: string, release: () => void): Promise<ClientChannel> {
+    try {
+      return await new Promise<ClientChannel>((resolve, reject) => {
+        // sshd makes the session's shell a process-group leader and reports its pid first, so a
+        // cancelled command can be killed with its whole group: OpenSSH ignores channel signals
+        // for sessions without a pty and keeps the channel open until the command ends.
+        this.client.exec(`printf '${PID_MARKER}%s\\n' "$$" >&2; ${command}`, (err, ch) =>
+          err ? reject(err) : resolve(ch),
+        );
+      });
+    } catch (err) {
+      release();
+      throw new FleetError('failure', `${this.target.name}: cannot start '${shown}': ${(err as Error).message}`, {
+        host: this.target.name,
+        cause: err,
+      });
+    }
   }
 
   /** Opens a direct-tcpip channel from the host to `address:port` (LDAP tunnels, jump hosts). */
@@ -255,14 +235,106 @@ export class SshSession {
   }
 }
 
+/** What a command's channel reports: the remote pid (its first stderr line), its output tails, its exit. */
+class ChannelCapture {
+  readonly stdoutTail = new OutputBuffer(0);
+  private readonly stderr = new OutputBuffer(0);
+  /** The stderr read before the pid line is complete; undefined once it has been read. */
+  private pending: Buffer | undefined = Buffer.alloc(0);
+  remotePid: number | undefined;
+  exitCode: number | null = null;
+  signal: string | null = null;
+
+  constructor(channel: ClientChannel) {
+    channel.stderr.on('data', (chunk: Buffer) => this.onStderr(chunk));
+    channel.on('data', (chunk: Buffer) => this.stdoutTail.push(chunk));
+    // ssh2 may never emit 'exit'; 'close' is the end, and a missing code is a failure.
+    channel.on('exit', (code: number | null, sig?: string) => {
+      this.exitCode = typeof code === 'number' ? code : null;
+      this.signal = sig ?? null;
+    });
+  }
+
+  /** The stderr tail, with whatever came before an unfinished pid line. */
+  stderrTail(): string {
+    if (this.pending?.length) this.stderr.push(this.pending);
+    return this.stderr.tail();
+  }
+
+  private onStderr(chunk: Buffer): void {
+    if (this.pending === undefined) {
+      this.stderr.push(chunk);
+      return;
+    }
+    const pending = Buffer.concat([this.pending, chunk]);
+    this.pending = pending;
+    const nl = pending.indexOf(10);
+    if (nl < 0 && pending.length < 64) return;
+    const first = pending.subarray(0, Math.max(nl, 0)).toString('latin1');
+    const m = first.startsWith(PID_MARKER) ? /^\S+?(\d+)$/.exec(first) : null;
+    if (m) this.remotePid = Number(m[1]);
+    const rest = m ? pending.subarray(nl + 1) : pending;
+    this.pending = undefined;
+    if (rest.length) this.stderr.push(rest);
+  }
+}
+
 async function openClient(
   target: SshTarget,
   ctx: RunContext,
   timeoutMs: number,
   via?: SshSession,
 ): Promise<ssh2.Client> {
+  const knownHosts = await KnownHosts.load(target.ssh.knownHostsFile);
+  const config = await connectConfig(target, ctx, knownHosts, timeoutMs, via);
+  // The verifier cannot throw into ssh2; remember why a key was refused and raise that instead.
+  const refused: { error?: FleetError } = {};
+  config.hostVerifier = hostVerifier(target, ctx, knownHosts, refused);
+
+  const client = new ssh2.Client();
+  // ssh2 can emit a second error after the first (e.g. "Connection lost before handshake" after a
+  // timeout); an unhandled 'error' event would kill the process.
+  client.on('error', (err: Error) => ctx.log.debug(`${target.name}: ssh: ${err.message}`));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        client.end();
+        reject(new FleetError('failure', `${target.name}: interrupted while connecting`));
+      };
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      client.once('ready', () => {
+        ctx.signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      client.once('error', (err) => {
+        ctx.signal.removeEventListener('abort', onAbort);
+        reject(err);
+      });
+      // A connection cut during the handshake can close without an 'error' (and ssh2 then clears its
+      // readyTimeout): without this the connect waited for ever (seen when sshd's session died).
+      client.once('close', () => {
+        ctx.signal.removeEventListener('abort', onAbort);
+        reject(new Error('the connection closed before the SSH handshake finished'));
+      });
+      client.connect(config);
+    });
+  } catch (err) {
+    client.end();
+    if (refused.error) throw refused.error;
+    throw classifyConnectError(target, err as Error & { level?: string });
+  }
+  return client;
+}
+
+/** Address, user, timeouts, host key algorithms, credentials and (through `via`) the socket. */
+async function connectConfig(
+  target: SshTarget,
+  ctx: RunContext,
+  knownHosts: KnownHosts,
+  timeoutMs: number,
+  via: SshSession | undefined,
+): Promise<ConnectConfig> {
   const { ssh } = target;
-  const knownHosts = await KnownHosts.load(ssh.knownHostsFile);
   // Prefer the key types known_hosts already has for this host, as OpenSSH does, so a host
   // with several keys offers the one we can verify.
   const knownTypes = [...new Set([target.name, target.address].flatMap((n) => knownHosts.keyTypesFor(n, ssh.port)))];
@@ -297,11 +369,19 @@ async function openClient(
     );
   }
   if (via) config.sock = await via.forwardOut(target.address, ssh.port);
+  return config;
+}
 
-  // The verifier cannot throw into ssh2; remember why a key was refused and raise that instead.
-  let refusal: FleetError | undefined;
+/** ssh2's host verifier: checks known_hosts, records a new key under accept-new, notes a refusal in `refused`. */
+function hostVerifier(
+  target: SshTarget,
+  ctx: RunContext,
+  knownHosts: KnownHosts,
+  refused: { error?: FleetError },
+): NonNullable<ConnectConfig['hostVerifier']> {
+  const { ssh } = target;
   const names = [...new Set([target.name, target.address])];
-  config.hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
+  return (key: Buffer, verify: (ok: boolean) => void): void => {
     let decision: ReturnType<typeof verifyHostKey>;
     try {
       decision = verifyHostKey(knownHosts, names, ssh, target.name, key);
@@ -314,7 +394,7 @@ async function openClient(
       };
     }
     if (decision.refusal) {
-      refusal = decision.refusal;
+      refused.error = decision.refusal;
       verify(false);
       return;
     }
@@ -330,7 +410,7 @@ async function openClient(
           verify(true);
         },
         (err: Error) => {
-          refusal = new FleetError(
+          refused.error = new FleetError(
             'failure',
             `${target.name}: cannot record host key in ${ssh.knownHostsFile}: ${err.message}`,
             { host: target.name },
@@ -339,40 +419,6 @@ async function openClient(
         },
       );
   };
-
-  const client = new ssh2.Client();
-  // ssh2 can emit a second error after the first (e.g. "Connection lost before handshake" after a
-  // timeout); an unhandled 'error' event would kill the process.
-  client.on('error', (err: Error) => ctx.log.debug(`${target.name}: ssh: ${err.message}`));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        client.end();
-        reject(new FleetError('failure', `${target.name}: interrupted while connecting`));
-      };
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      client.once('ready', () => {
-        ctx.signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      client.once('error', (err) => {
-        ctx.signal.removeEventListener('abort', onAbort);
-        reject(err);
-      });
-      // A connection cut during the handshake can close without an 'error' (and ssh2 then clears its
-      // readyTimeout): without this the connect waited for ever (seen when sshd's session died).
-      client.once('close', () => {
-        ctx.signal.removeEventListener('abort', onAbort);
-        reject(new Error('the connection closed before the SSH handshake finished'));
-      });
-      client.connect(config);
-    });
-  } catch (err) {
-    client.end();
-    if (refusal) throw refusal;
-    throw classifyConnectError(target, err as Error & { level?: string });
-  }
-  return client;
 }
 
 function verifyHostKey(
@@ -396,7 +442,9 @@ function verifyHostKey(
     if (check.status === 'changed') {
       return {
         refusal: new AuthError(
-          `HOST KEY CHANGED: the server offers ${offered} but ${ssh.knownHostsFile} has ${check.expectedFingerprints.join(', ')} for ${name}; refusing to connect (if the change is expected, remove the old key with ssh-keygen -R)`,
+          `HOST KEY CHANGED: the server offers ${offered} but ${ssh.knownHostsFile} has ` +
+            `${check.expectedFingerprints.join(', ')} for ${name}; refusing to connect ` +
+            '(if the change is expected, remove the old key with ssh-keygen -R)',
           { host: display },
         ),
       };
@@ -407,7 +455,8 @@ function verifyHostKey(
     if (check.status === 'unknown' && check.otherKeyTypes.length > 0 && ssh.hostKeyPolicy === 'accept-new') {
       return {
         refusal: new AuthError(
-          `HOST KEY CHANGED: the server offers a ${keyTypeOf(key)} key ${offered} but ${ssh.knownHostsFile} has only ${check.otherKeyTypes.join(', ')} keys for ${name}; refusing to connect`,
+          `HOST KEY CHANGED: the server offers a ${keyTypeOf(key)} key ${offered} but ${ssh.knownHostsFile} ` +
+            `has only ${check.otherKeyTypes.join(', ')} keys for ${name}; refusing to connect`,
           { host: display },
         ),
       };
