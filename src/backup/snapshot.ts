@@ -11,9 +11,11 @@ import { bakDir as instanceBak, ldifDir as instanceLdif } from '../directory/ins
 import { startServices, stopServices } from '../directory/service.js';
 import { runTask } from '../directory/tasks.js';
 import { gatherFacts, type HostFacts } from '../topology/facts.js';
+import type { LdapSession } from '../transport/ldap.js';
 import { shellQuote } from '../transport/shell.js';
+import type { SshSession } from '../transport/ssh.js';
 import type { Transport } from '../transport/transport.js';
-import { ingestArchive } from './archive.js';
+import { ingestArchive, type IngestResult } from './archive.js';
 import type { Manifest, ManifestSuffix, SnapshotType } from './manifest.js';
 import { FREEIPA_FULL_PATHS, NEVER_ARCHIVED } from './paths.js';
 import type { SnapshotStore } from './store.js';
@@ -38,6 +40,15 @@ export interface SnapshotResult {
   dir: string;
 }
 
+type SuffixFacts = NonNullable<HostFacts['suffixes']['ca']>;
+
+/** One suffix's export: where it is written on the host and its name in the archive. */
+interface SuffixExport {
+  s: SuffixFacts;
+  remote: string;
+  inArchive: string;
+}
+
 export async function takeSnapshot(
   transport: Transport,
   host: Host,
@@ -51,24 +62,7 @@ export async function takeSnapshot(
   const instance = host.ldap.instance;
   const ldifDir = instanceLdif(instance);
   const tag = `ipa-fleet-${id}`;
-  const suffixes = [facts.suffixes.domain, facts.suffixes.ca].filter(
-    (s): s is NonNullable<typeof s> =>
-      s !== undefined &&
-      s.backend !== undefined &&
-      s.replica !== undefined &&
-      // A CA suffix in a separate (old-style) instance is exported through that instance.
-      s.instance === instance,
-  );
-  if (suffixes.length === 0)
-    throw new FleetError(
-      'failure',
-      `${host.name}: no replicated suffix to back up (is ${host.suffixes.domain} a replica here?)`,
-    );
-  const exports = suffixes.map((s) => ({
-    s,
-    remote: `${ldifDir}/${tag}-${s.backend}.ldif`,
-    inArchive: `ldif/${s.backend}.ldif`,
-  }));
+  const exports = suffixExports(host, facts, `${ldifDir}/${tag}`);
   const bakDir = `${instanceBak(instance)}/${tag}`;
   // What a SIGKILLed backup of this host left: its staging folder here, its export files there.
   for (const dir of await opts.store.removeOrphanedStaging(hostDeployment(transport), host.name)) {
@@ -86,85 +80,15 @@ export async function takeSnapshot(
       // The stop is not cancellable; a cancellation that came meanwhile ends the backup here.
       if (opts.signal.aborted)
         throw new FleetError('failure', `${host.name}: the FULL backup was cancelled`, { host: host.name });
-      for (const e of exports) {
-        // Offline export with replication data (db2ldif -r); dsctl runs it as the dirsrv user.
-        await ssh.run(
-          `dsctl ${shellQuote(instance)} db2ldif --replication ${shellQuote(e.s.backend!)} ${shellQuote(e.remote)}`,
-          { timeoutMs: opts.exportTimeoutMs ?? 3_600_000 },
-        );
-      }
-      if (opts.binary)
-        await ssh.run(`dsctl ${shellQuote(instance)} db2bak ${shellQuote(bakDir)}`, {
-          timeoutMs: opts.exportTimeoutMs ?? 3_600_000,
-        });
+      await exportOffline(ssh, instance, exports, opts.binary ? bakDir : undefined, opts);
     } else {
-      const ldap = await transport.ldap(host);
-      for (const e of exports) {
-        await runTask(
-          ldap,
-          'export',
-          {
-            nsInstance: e.s.backend!,
-            nsFilename: e.remote,
-            nsExportReplica: 'true',
-            nsUseOneFile: 'true',
-            nsNoWrap: 'false',
-          },
-          { timeoutMs: opts.exportTimeoutMs ?? 3_600_000, signal: opts.signal },
-        );
-      }
-      if (opts.binary) {
-        await runTask(
-          ldap,
-          'backup',
-          { nsArchiveDir: bakDir, nsDatabaseType: 'ldbm database' },
-          { timeoutMs: opts.exportTimeoutMs ?? 3_600_000, signal: opts.signal },
-        );
-      }
+      await exportOnline(await transport.ldap(host), exports, opts.binary ? bakDir : undefined, opts);
     }
 
     const config =
       opts.type === 'full' ? await existingPaths(transport, host, fullPaths(host)) : { present: [], missing: [] };
-    const tarCommand = buildTarCommand({
-      ldifDir,
-      tag,
-      exports,
-      bakDir: opts.binary ? bakDir : undefined,
-      configPaths: config.present,
-    });
-    const stream = await ssh.execStream(tarCommand, {
-      display: `tar of ${exports.length} export(s)${opts.binary ? ' + db2bak' : ''}${config.present.length ? ` + ${config.present.length} config path(s)` : ''}`,
-    });
-    const archiveName = `archive.tar${opts.compress ? '.gz' : ''}${opts.recipients ? '.pgp' : ''}`;
-    let ingested;
-    try {
-      ingested = await ingestArchive(stream.stdout, {
-        dest: pending.archivePath(archiveName),
-        recipients: opts.recipients?.keys,
-        compress: opts.compress,
-        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-        signal: opts.signal,
-      });
-    } catch (err) {
-      stream.cancel();
-      // A reader error is often only the symptom (a tar cut short): say when the connection went.
-      if (!ssh.isOpen) {
-        throw new FleetError(
-          'unreachable',
-          `${host.name}: the SSH connection was lost during the transfer (${(err as Error).message})`,
-          { host: host.name, cause: err },
-        );
-      }
-      throw err;
-    }
-    const result = await stream.result;
-    if (!result.ok) {
-      throw new FleetError(
-        'failure',
-        `${host.name}: tar on the host failed (${result.exitCode ?? result.signal ?? 'no exit status'}): ${result.stderrTail.trim().split('\n').pop() ?? ''}`,
-        { host: host.name },
-      );
-    }
+    const tar = { ldifDir, tag, exports, bakDir: opts.binary ? bakDir : undefined, configPaths: config.present };
+    const { archiveName, ingested } = await transferArchive(ssh, host, opts, tar, (name) => pending.archivePath(name));
     const manifest = buildManifest({
       id,
       host,
@@ -203,6 +127,126 @@ export async function takeSnapshot(
   }
 }
 
+/** The replicated suffixes this instance holds, each with its export file (`<prefix>-<backend>.ldif`). */
+function suffixExports(host: Host, facts: HostFacts, prefix: string): SuffixExport[] {
+  const suffixes = [facts.suffixes.domain, facts.suffixes.ca].filter(
+    (s): s is NonNullable<typeof s> =>
+      s !== undefined &&
+      s.backend !== undefined &&
+      s.replica !== undefined &&
+      // A CA suffix in a separate (old-style) instance is exported through that instance.
+      s.instance === host.ldap.instance,
+  );
+  if (suffixes.length === 0)
+    throw new FleetError(
+      'failure',
+      `${host.name}: no replicated suffix to back up (is ${host.suffixes.domain} a replica here?)`,
+    );
+  return suffixes.map((s) => ({
+    s,
+    remote: `${prefix}-${s.backend}.ldif`,
+    inArchive: `ldif/${s.backend}.ldif`,
+  }));
+}
+
+/** FULL, with the instance stopped: db2ldif with replication data, and db2bak when `bakDir` is given. */
+async function exportOffline(
+  ssh: SshSession,
+  instance: string,
+  exports: SuffixExport[],
+  bakDir: string | undefined,
+  opts: SnapshotOptions,
+): Promise<void> {
+  for (const e of exports) {
+    // Offline export with replication data (db2ldif -r); dsctl runs it as the dirsrv user.
+    await ssh.run(
+      `dsctl ${shellQuote(instance)} db2ldif --replication ${shellQuote(e.s.backend!)} ${shellQuote(e.remote)}`,
+      { timeoutMs: opts.exportTimeoutMs ?? 3_600_000 },
+    );
+  }
+  if (bakDir)
+    await ssh.run(`dsctl ${shellQuote(instance)} db2bak ${shellQuote(bakDir)}`, {
+      timeoutMs: opts.exportTimeoutMs ?? 3_600_000,
+    });
+}
+
+/** DATA, with the instance running: export tasks with replication data, and a backup task when `bakDir` is given. */
+async function exportOnline(
+  ldap: LdapSession,
+  exports: SuffixExport[],
+  bakDir: string | undefined,
+  opts: SnapshotOptions,
+): Promise<void> {
+  for (const e of exports) {
+    await runTask(
+      ldap,
+      'export',
+      {
+        nsInstance: e.s.backend!,
+        nsFilename: e.remote,
+        nsExportReplica: 'true',
+        nsUseOneFile: 'true',
+        nsNoWrap: 'false',
+      },
+      { timeoutMs: opts.exportTimeoutMs ?? 3_600_000, signal: opts.signal },
+    );
+  }
+  if (bakDir) {
+    await runTask(
+      ldap,
+      'backup',
+      { nsArchiveDir: bakDir, nsDatabaseType: 'ldbm database' },
+      { timeoutMs: opts.exportTimeoutMs ?? 3_600_000, signal: opts.signal },
+    );
+  }
+}
+
+/** Streams the host's tar into the store's archive file; a tar that fails or a lost connection is an error. */
+async function transferArchive(
+  ssh: SshSession,
+  host: Host,
+  opts: SnapshotOptions,
+  tar: TarContents,
+  archivePath: (name: string) => string,
+): Promise<{ archiveName: string; ingested: IngestResult }> {
+  const configNote = tar.configPaths.length ? ` + ${tar.configPaths.length} config path(s)` : '';
+  const stream = await ssh.execStream(buildTarCommand(tar), {
+    display: `tar of ${tar.exports.length} export(s)${opts.binary ? ' + db2bak' : ''}${configNote}`,
+  });
+  const archiveName = `archive.tar${opts.compress ? '.gz' : ''}${opts.recipients ? '.pgp' : ''}`;
+  let ingested: IngestResult;
+  try {
+    ingested = await ingestArchive(stream.stdout, {
+      dest: archivePath(archiveName),
+      recipients: opts.recipients?.keys,
+      compress: opts.compress,
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      signal: opts.signal,
+    });
+  } catch (err) {
+    stream.cancel();
+    // A reader error is often only the symptom (a tar cut short): say when the connection went.
+    if (!ssh.isOpen) {
+      throw new FleetError(
+        'unreachable',
+        `${host.name}: the SSH connection was lost during the transfer (${(err as Error).message})`,
+        { host: host.name, cause: err },
+      );
+    }
+    throw err;
+  }
+  const result = await stream.result;
+  if (!result.ok) {
+    const status = result.exitCode ?? result.signal ?? 'no exit status';
+    throw new FleetError(
+      'failure',
+      `${host.name}: tar on the host failed (${status}): ${result.stderrTail.trim().split('\n').pop() ?? ''}`,
+      { host: host.name },
+    );
+  }
+  return { archiveName, ingested };
+}
+
 /**
  * Export files and db2bak folders of earlier backups that never reached their finally (the
  * controller was killed). Only ours match (`ipa-fleet-<snapshot id>…`), and no other backup of the
@@ -211,9 +255,11 @@ export async function takeSnapshot(
 async function removeStaleExports(transport: Transport, host: Host, ctx: RunContext): Promise<void> {
   const instance = host.ldap.instance;
   const pattern =
-    'ipa-fleet-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]*';
+    'ipa-fleet-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-' +
+    '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]*';
   const out = await (await transport.ssh(host)).exec(
-    `for f in ${shellQuote(instanceLdif(instance))}/${pattern} ${shellQuote(instanceBak(instance))}/${pattern}; do [ -e "$f" ] && rm -rf -- "$f" && echo "$f"; done; true`,
+    `for f in ${shellQuote(instanceLdif(instance))}/${pattern} ${shellQuote(instanceBak(instance))}/${pattern}; ` +
+      'do [ -e "$f" ] && rm -rf -- "$f" && echo "$f"; done; true',
   );
   for (const f of out.stdout.split('\n').filter(Boolean))
     ctx.warn(`${host.name}: removed ${f}, left by a backup that did not finish`);
@@ -222,7 +268,12 @@ async function removeStaleExports(transport: Transport, host: Host, ctx: RunCont
 /** FreeIPA's package version (RPM or Debian), for the manifest's ipa_version. */
 async function readIpaVersion(transport: Transport, host: Host): Promise<string | undefined> {
   const out = await (await transport.ssh(host)).exec(
-    "rpm -q --qf '%{VERSION}-%{RELEASE}' freeipa-server 2>/dev/null || rpm -q --qf '%{VERSION}-%{RELEASE}' ipa-server 2>/dev/null || dpkg-query -W -f='${Version}' freeipa-server 2>/dev/null",
+    [
+      "rpm -q --qf '%{VERSION}-%{RELEASE}' freeipa-server 2>/dev/null",
+      "rpm -q --qf '%{VERSION}-%{RELEASE}' ipa-server 2>/dev/null",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format, not a template
+      "dpkg-query -W -f='${Version}' freeipa-server 2>/dev/null",
+    ].join(' || '),
   );
   const version = out.stdout.trim();
   return out.ok && version && !/not installed/.test(version) ? version : undefined;
@@ -251,17 +302,20 @@ async function existingPaths(
   return { present: paths.filter((_p, i) => flags[i] === '+'), missing: paths.filter((_p, i) => flags[i] !== '+') };
 }
 
-/**
- * GNU tar to stdout. Exports are renamed to ldif/<backend>.ldif and the db2bak folder to bak/;
- * configuration paths keep their path below /. PID files and lock folders never go in.
- */
-export function buildTarCommand(p: {
+/** What the tar of a snapshot holds: the export files, the db2bak folder, configuration paths. */
+interface TarContents {
   ldifDir: string;
   tag: string;
   exports: Array<{ remote: string }>;
   bakDir: string | undefined;
   configPaths: string[];
-}): string {
+}
+
+/**
+ * GNU tar to stdout. Exports are renamed to ldif/<backend>.ldif and the db2bak folder to bak/;
+ * configuration paths keep their path below /. PID files and lock folders never go in.
+ */
+export function buildTarCommand(p: TarContents): string {
   const excludes = NEVER_ARCHIVED.map((x) => `--exclude=${shellQuote(x)}`).join(' ');
   const transforms = [
     `--transform=${shellQuote(`s,^${escapeSed(p.tag)}-,ldif/,`)}`,
@@ -283,7 +337,7 @@ function escapeSed(text: string): string {
   return text.replace(/[\\.*[\]^$,]/g, '\\$&');
 }
 
-function manifestSuffix(s: NonNullable<HostFacts['suffixes']['ca']>, ldif: string): ManifestSuffix {
+function manifestSuffix(s: SuffixFacts, ldif: string): ManifestSuffix {
   return {
     kind: s.kind,
     suffix: s.suffix,
@@ -294,10 +348,10 @@ function manifestSuffix(s: NonNullable<HostFacts['suffixes']['ca']>, ldif: strin
     ruv: s.ruv
       ? [
           `{replicageneration} ${s.ruv.generation ?? ''}`.trim(),
-          ...s.ruv.elements.map(
-            (el) =>
-              `{replica ${el.rid}${el.url ? ` ${el.url}` : ''}}${el.minCsn ? ` ${el.minCsn}` : ''}${el.maxCsn ? ` ${el.maxCsn}` : ''}`,
-          ),
+          ...s.ruv.elements.map((el) => {
+            const csns = `${el.minCsn ? ` ${el.minCsn}` : ''}${el.maxCsn ? ` ${el.maxCsn}` : ''}`;
+            return `{replica ${el.rid}${el.url ? ` ${el.url}` : ''}}${csns}`;
+          }),
         ]
       : [],
     ldif,
