@@ -74,7 +74,8 @@ export class StoreLockHeldError extends FleetError {
   ) {
     super(
       'lock',
-      `cannot take the ${wanted} store lock of deployment '${deployment}': ${holders.map(describeLock).join('; ')}; lock files in ${dir}` +
+      `cannot take the ${wanted} store lock of deployment '${deployment}': ` +
+        `${holders.map(describeLock).join('; ')}; lock files in ${dir}` +
         (holders.some((h) => h.stale) ? `; if that run is really gone: ipa-fleet backups unlock ${deployment}` : ''),
     );
     this.name = 'StoreLockHeldError';
@@ -82,10 +83,11 @@ export class StoreLockHeldError extends FleetError {
 }
 
 export function describeLock(lock: StoreLockInfo): string {
+  const by = lock.command ? `'${lock.command}'` : 'a run';
   const who =
     lock.pid === undefined
       ? `${lock.kind} lock with an unreadable file ${lock.file}`
-      : `${lock.kind} lock by ${lock.command ? `'${lock.command}'` : 'a run'} (pid ${lock.pid} on ${lock.host}, since ${lock.time})`;
+      : `${lock.kind} lock by ${by} (pid ${lock.pid} on ${lock.host}, since ${lock.time})`;
   return lock.stale && lock.stale !== 'unreadable' ? `${who}, stale: ${lock.reason}` : who;
 }
 
@@ -242,22 +244,7 @@ async function scanLocks(
     }
     const record = parseRecord(text);
     if (!record) {
-      const info: StoreLockInfo = {
-        deployment,
-        file,
-        kind,
-        pid: undefined,
-        host: undefined,
-        command: undefined,
-        time: undefined,
-        stale: 'unreadable',
-        reason: 'the lock file cannot be read',
-      };
-      opts.warn?.(
-        `store lock of deployment '${deployment}': ${file} cannot be read; it is kept (ipa-fleet backups unlock ${deployment} removes it)`,
-        info,
-      );
-      out.push(info);
+      out.push(unreadableLock(deployment, file, kind, opts));
       continue;
     }
     const info: StoreLockInfo = {
@@ -276,29 +263,61 @@ async function scanLocks(
       info.reason = `pid ${record.pid} is gone`;
       if (clean) {
         if (await removeDeadLock(file, text)) {
-          opts.warn?.(
-            `removed the stale ${kind} store lock of deployment '${deployment}' (${record.command}, pid ${record.pid} on ${record.host} is gone, since ${record.time})`,
-            info,
-          );
+          const holder = `${record.command}, pid ${record.pid} on ${record.host} is gone, since ${record.time}`;
+          opts.warn?.(`removed the stale ${kind} store lock of deployment '${deployment}' (${holder})`, info);
         }
         continue;
       }
     } else {
-      let taken = Date.parse(record.time);
-      if (Number.isNaN(taken)) taken = (await mtime(file)) ?? now;
-      const ageMs = now - taken;
-      if (ageMs > staleAfterMs) {
-        info.stale = 'old';
-        info.reason = `held for ${formatAge(ageMs)}${record.host !== me ? ` by another machine (${record.host}), which cannot be checked from here` : ''}`;
-        opts.warn?.(
-          `the ${kind} store lock of deployment '${deployment}' looks stale: ${describeLock(info)}; it is kept (ipa-fleet backups unlock ${deployment} removes it)`,
-          info,
-        );
-      }
+      await checkAge(info, record, { now, staleAfterMs, me }, opts);
     }
     out.push(info);
   }
   return out;
+}
+
+/** A lock file that cannot be parsed: reported and kept (only `backups unlock` removes it). */
+function unreadableLock(deployment: string, file: string, kind: StoreLockKind, opts: StoreLockOptions): StoreLockInfo {
+  const info: StoreLockInfo = {
+    deployment,
+    file,
+    kind,
+    pid: undefined,
+    host: undefined,
+    command: undefined,
+    time: undefined,
+    stale: 'unreadable',
+    reason: 'the lock file cannot be read',
+  };
+  opts.warn?.(
+    `store lock of deployment '${deployment}': ${file} cannot be read; ` +
+      `it is kept (ipa-fleet backups unlock ${deployment} removes it)`,
+    info,
+  );
+  return info;
+}
+
+/** Marks a lock held longer than `staleAfterMs` as stale (it is kept: its holder may still run). */
+async function checkAge(
+  info: StoreLockInfo,
+  record: StoreLockRecord,
+  { now, staleAfterMs, me }: { now: number; staleAfterMs: number; me: string },
+  opts: StoreLockOptions,
+): Promise<void> {
+  let taken = Date.parse(record.time);
+  if (Number.isNaN(taken)) taken = (await mtime(info.file)) ?? now;
+  const ageMs = now - taken;
+  if (ageMs > staleAfterMs) {
+    info.stale = 'old';
+    const elsewhere =
+      record.host !== me ? ` by another machine (${record.host}), which cannot be checked from here` : '';
+    info.reason = `held for ${formatAge(ageMs)}${elsewhere}`;
+    opts.warn?.(
+      `the ${info.kind} store lock of deployment '${info.deployment}' looks stale: ${describeLock(info)}; ` +
+        `it is kept (ipa-fleet backups unlock ${info.deployment} removes it)`,
+      info,
+    );
+  }
 }
 
 function parseRecord(text: string): StoreLockRecord | undefined {
