@@ -410,7 +410,8 @@ export class TarInspector {
     }
     if (!REGULAR_FILE_TYPES.has(type)) {
       this.issue(
-        `entry ${shown(path)}: ${describeType(type, entry.linkpath)} (snapshots hold only regular files and directories)`,
+        `entry ${shown(path)}: ${describeType(type, entry.linkpath)} ` +
+          '(snapshots hold only regular files and directories)',
       );
       entry.resume();
       return;

@@ -18,7 +18,9 @@ export function backupFreshnessCheck(
       .filter((h) => newest.has(h.name))
       .flatMap((h) => {
         const snapshot = newest.get(h.name);
-        const fix = `back it up (ipa-fleet backup -i <inventory> --limit ${h.name}) and check its schedule (ipa-fleet schedule status -c <schedule>)`;
+        const fix =
+          `back it up (ipa-fleet backup -i <inventory> --limit ${h.name}) and check its schedule ` +
+          '(ipa-fleet schedule status -c <schedule>)';
         if (!snapshot) {
           return [
             {
@@ -39,7 +41,9 @@ export function backupFreshnessCheck(
             severity: 'warning' as const,
             hosts: [h.name],
             suffix: undefined,
-            message: `the newest snapshot of ${h.name} (${snapshot.id}) is ${describeAge(age)} old; the limit is ${describeAge(maxAgeSeconds)}`,
+            message:
+              `the newest snapshot of ${h.name} (${snapshot.id}) is ${describeAge(age)} old; ` +
+              `the limit is ${describeAge(maxAgeSeconds)}`,
             fix,
             details: { snapshot: snapshot.id, time: snapshot.time, ageSeconds: Math.round(age), maxAgeSeconds },
           },

@@ -190,7 +190,8 @@ function parseTime(ref: SnapshotRef): Parsed {
   const bad = (): FleetError =>
     new FleetError(
       'failure',
-      `snapshot ${ref.id} of ${ref.host}: time ${JSON.stringify(ref.time)} is not an ISO 8601 time with a zone (e.g. 2025-01-16T10:00:05Z); refusing to plan retention`,
+      `snapshot ${ref.id} of ${ref.host}: time ${JSON.stringify(ref.time)} is not an ISO 8601 time with a zone ` +
+        '(e.g. 2025-01-16T10:00:05Z); refusing to plan retention',
       { host: ref.host },
     );
   const m = typeof ref.time === 'string' ? ISO.exec(ref.time.trim()) : null;
@@ -262,7 +263,10 @@ export function planRetention(snapshots: SnapshotRef[], policy: RetentionPolicy)
   for (const ref of snapshots) {
     const parsed = parseTime(ref);
     let group = byHost.get(ref.host);
-    if (!group) byHost.set(ref.host, (group = { list: [], ids: new Set() }));
+    if (!group) {
+      group = { list: [], ids: new Set() };
+      byHost.set(ref.host, group);
+    }
     if (group.ids.has(ref.id)) {
       throw new FleetError('failure', `snapshot ${ref.id} of ${ref.host} is listed twice; refusing to plan retention`, {
         host: ref.host,

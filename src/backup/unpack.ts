@@ -164,18 +164,21 @@ class TarHandout extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.tarBytes += chunk.length;
     if (this.tarBytes > this.limit) {
-      return this.refuse(
-        `the tar content exceeds the manifest's ${this.limit} bytes (files plus allowance): stopped reading`,
-      );
+      this.refuse(`the tar content exceeds the manifest's ${this.limit} bytes (files plus allowance): stopped reading`);
+      return;
     }
     if (this.sawEnd) {
       // Past the end-of-archive marker the Parser would keep every byte; only tar's zero padding belongs here.
-      if (!isZeros(chunk)) return this.refuse('tar: data after the end-of-archive marker');
-      return callback();
+      if (isZeros(chunk)) callback();
+      else this.refuse('tar: data after the end-of-archive marker');
+      return;
     }
     if (this.head !== undefined) {
       this.head = Buffer.concat([this.head, chunk]);
-      if (this.head.length < 512) return callback();
+      if (this.head.length < 512) {
+        callback();
+        return;
+      }
       chunk = this.head;
       this.head = undefined;
       if (!this.looksPlain(chunk)) return;
@@ -194,7 +197,10 @@ class TarHandout extends Writable {
     this.parser.end();
     this.parserEnded.then(() => {
       if (this.destroyed) return;
-      if (!this.sawEnd) return this.refuse('tar: the stream ended before the end-of-archive marker (truncated?)');
+      if (!this.sawEnd) {
+        this.refuse('tar: the stream ended before the end-of-archive marker (truncated?)');
+        return;
+      }
       this.whenRoom(() => this.waiting.length === 0 && this.running === undefined, callback);
     }, callback);
   }
@@ -208,7 +214,10 @@ class TarHandout extends Writable {
 
   private whenRoom(ready: () => boolean, callback: () => void): void {
     if (this.destroyed) return;
-    if (ready()) return callback();
+    if (ready()) {
+      callback();
+      return;
+    }
     this.waiter = () => {
       if (this.destroyed || !ready()) return;
       this.waiter = undefined;

@@ -112,7 +112,8 @@ export async function verifyArchiveData(
     complete = false;
     if (err instanceof SizeLimitExceeded) {
       problems.push(
-        `archive ${name}: the tar content exceeds the manifest's ${limit} bytes (files plus allowance): stopped reading`,
+        `archive ${name}: the tar content exceeds the manifest's ${limit} bytes (files plus allowance): ` +
+          'stopped reading',
       );
     } else {
       problems.push(`archive ${name}: ${reader.explain(err)}`);
@@ -243,8 +244,11 @@ export async function openArchive(
   return {
     stages,
     explain: (err) => describeFailure(firstFailure ?? { stage: 'read', err }),
-    storedMatches: () =>
-      storedSize === archive.size && (digest ??= stored.digest('hex')) === archive.sha256.toLowerCase(),
+    storedMatches: () => {
+      if (storedSize !== archive.size) return false;
+      digest ??= stored.digest('hex');
+      return digest === archive.sha256.toLowerCase();
+    },
     close,
   };
 }
@@ -320,7 +324,8 @@ export async function snapshotProblems(
   const hash = await verifyArchiveHash(entry.archive, expected);
   if (!hash.ok)
     return [
-      `archive: expected ${expected.size} bytes SHA-256 ${expected.sha256.slice(0, 12)}…, found ${hash.actualSize} bytes ${hash.actualSha256.slice(0, 12)}…`,
+      `archive: expected ${expected.size} bytes SHA-256 ${expected.sha256.slice(0, 12)}…, ` +
+        `found ${hash.actualSize} bytes ${hash.actualSha256.slice(0, 12)}…`,
     ];
   return opts.readData ? (await verifyArchiveData(entry.archive, entry.manifest, opts.key)).problems : [];
 }

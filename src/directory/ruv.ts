@@ -2,7 +2,7 @@
 // Read from the RUV tombstone (DIRECTORY-OPS.md): `nsds50ruv` and `nsds5agmtmaxcsn` values.
 import { ResultCodeError } from 'ldapts';
 import { FleetError } from '../errors.js';
-import type { LdapSession } from '../transport/ldap.js';
+import type { DirEntry, LdapSession } from '../transport/ldap.js';
 import { parseCsn } from './csn.js';
 import { RUV_FILTER } from './dn.js';
 
@@ -118,7 +118,7 @@ export function ruvElement(ruv: Ruv, rid: number): RuvElement | undefined {
  * tree,cn=config`), not under `nsuniqueid=ffffffff-…,<suffix>`: match on the attribute, not the DN.
  */
 export async function readRuv(ldap: LdapSession, suffix: string): Promise<RuvReading | undefined> {
-  let entries;
+  let entries: DirEntry[];
   try {
     entries = await ldap.search(suffix, {
       scope: 'sub',

@@ -148,7 +148,7 @@ export function truncate(text: string, width: number): string {
   const chars = Array.from(text);
   if (chars.length <= width) return text;
   if (width <= 0) return '';
-  return chars.slice(0, width - 1).join('') + '…';
+  return `${chars.slice(0, width - 1).join('')}…`;
 }
 
 /** `left  right` in `width` columns, shortening the left part first so `right` stays visible. */

@@ -453,7 +453,9 @@ function place(c: Cluster): Placed {
   }
   const step = w + (c.links.some((l) => l.label !== undefined) ? GAP_LABELS : GAP);
   if (c.chain || n === 2) {
-    c.order.forEach((name, i) => pos.set(byName.get(name)!.id, [(i - (n - 1) / 2) * step, 0]));
+    c.order.forEach((name, i) => {
+      pos.set(byName.get(name)!.id, [(i - (n - 1) / 2) * step, 0]);
+    });
     return { pos, width: (n - 1) * step + w, height: h, radius: 0, center: [0, 0] };
   }
   // Neighbours on the circle `step` apart (chord length), clockwise from the top.
@@ -466,7 +468,9 @@ function place(c: Cluster): Placed {
   const xs = raw.map((p) => p[0]);
   const midX = (Math.max(...xs) + Math.min(...xs)) / 2;
   const midY = (Math.max(...ys) + Math.min(...ys)) / 2;
-  c.order.forEach((name, i) => pos.set(byName.get(name)!.id, [raw[i]![0] - midX, raw[i]![1] - midY]));
+  c.order.forEach((name, i) => {
+    pos.set(byName.get(name)!.id, [raw[i]![0] - midX, raw[i]![1] - midY]);
+  });
   return {
     pos,
     width: Math.max(...xs) - Math.min(...xs) + w,
@@ -687,7 +691,9 @@ export function toMermaid(topology: Topology, opts: DrawOptions): string {
   const classes = new Map<string, string[]>(MERMAID_CLASSES.map((c) => [c, []]));
   for (const c of clusters) {
     const prefix = c.kind === 'domain' ? 'd' : 'c';
-    c.order.forEach((name, i) => ids.set(`${c.kind}:${name}`, `${prefix}${i}`));
+    c.order.forEach((name, i) => {
+      ids.set(`${c.kind}:${name}`, `${prefix}${i}`);
+    });
     out.push(`  subgraph sub_${c.kind}["${mermaidText(c.title)}"]`);
     if (c.nodes.length === 0) out.push(`    ${prefix}_none["${c.kind === 'ca' ? '(no CA hosts)' : '(no hosts)'}"]`);
     for (const name of c.order) {
