@@ -231,8 +231,8 @@ export class SnapshotStore {
       .join(', ');
     const more = matches.length > 5 ? ` and ${matches.length - 5} more` : '';
     throw new UsageError(
-      `snapshot '${wanted}' is ambiguous: it matches ${matches.length} snapshots (${shown}${more}); ` +
-        'give more of the id or <deployment>/<host>/<id>',
+      `snapshot '${wanted}' is ambiguous: it matches ${matches.length} ` +
+        `snapshots (${shown}${more}); give more of the id or <deployment>/<host>/<id>`,
     );
   }
 
