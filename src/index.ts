@@ -39,8 +39,10 @@ export {
   runPlaybook,
   resumeRun,
   resolvePlaybookPath,
+  FactsUnavailableError,
   type PlanOptions,
   type RunOptions,
+  type ResumeOptions,
   type RunOutcome,
 } from './playbook/run.js';
 export { buildPlan, playbookNeedsFacts, type PlanRequest } from './playbook/planner.js';
@@ -51,7 +53,7 @@ export { acquireLock, LockHeldError } from './playbook/lock.js';
 export type * from './json.js';
 export * from './located/located-error.js';
 export type * from './playbook/model.js';
-export { execute, type ExecuteOptions, type ExecuteResult } from './playbook/executor.js';
+export { execute, type ExecuteOptions, type ExecuteResult, type TaskRecord } from './playbook/executor.js';
 export { defaultRegistry } from './actions/index.js';
 export { ActionRegistry } from './playbook/registry.js';
 export type {

@@ -12,7 +12,7 @@ import { writeGraph } from '../topology/draw.js';
 import { auditExitCode, type SuffixKind } from '../topology/findings.js';
 import { Transport } from '../transport/transport.js';
 import { targetHosts } from './inventory-command.js';
-import type { Wrap } from './main.js';
+import type { Wrap } from './command-env.js';
 import { table } from './output.js';
 
 function suffixChoice(value: string): SuffixKind[] {

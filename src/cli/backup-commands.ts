@@ -10,11 +10,14 @@ import { parseRetentionPolicy, describeRetentionPolicy } from '../backup/retenti
 import { acquireStoreLock, breakStoreLocks, describeLock } from '../backup/store-lock.js';
 import { defaultStoreDir, SnapshotStore, type SnapshotEntry } from '../backup/store.js';
 import { snapshotProblems } from '../backup/verify.js';
-import { mostSpecific, runPlaybook } from '../playbook/run.js';
+import { defaultRegistry } from '../actions/index.js';
+import { runPlaybook } from '../playbook/run.js';
 import { EventStream } from '../report/events.js';
 import { stateDir } from '../state-dir.js';
 import { loadInventory } from '../inventory/load.js';
-import type { CommandEnv, Wrap } from './main.js';
+import type { CommandEnv, Wrap } from './command-env.js';
+import { mostSpecific } from './exit-codes.js';
+import { requireInventory } from './inventory-command.js';
 import { table } from './output.js';
 import { attachRenderers } from './renderers.js';
 
@@ -82,7 +85,7 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
         ) => {
           if (opts.type !== 'data' && opts.type !== 'full')
             throw new UsageError(`--type: '${opts.type}' is not data or full`);
-          if (!env.globals.inventory) throw new UsageError('no inventory: pass -i/--inventory FILE');
+          const inventory = await requireInventory(env.globals);
           const keyFiles = opts.encryptTo.map((k) => resolve(k));
           if (opts.encrypt && keyFiles.length === 0)
             throw new UsageError('name the public key(s) to encrypt to with --encrypt-to KEYFILE (or --no-encrypt)');
@@ -98,7 +101,8 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
           const started = new Date();
           const outcome = await runPlaybook({
             playbook: 'backup-fleet',
-            inventoryFile: env.globals.inventory,
+            inventory,
+            registry: defaultRegistry(),
             limit: env.globals.limit,
             ctx: env.ctx,
             events,
@@ -114,8 +118,7 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
               `compress=${opts.compress}`,
             ],
           });
-          const deployment = (await loadInventory(env.globals.inventory)).deployment;
-          const made = (await store.list({ deployment })).filter(
+          const made = (await store.list({ deployment: inventory.deployment })).filter(
             (s) => new Date(s.time) >= new Date(started.getTime() - 1000),
           );
           if (env.globals.json)

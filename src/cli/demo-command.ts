@@ -6,7 +6,7 @@ import { DEMO_NET, DEMO_USERS, DemoPaths, defaultDemoDir, runDemo, type DemoRepo
 import { EventStream } from '../report/events.js';
 import { phaseRows } from '../restore/report.js';
 import { stateDir } from '../state-dir.js';
-import type { CommandEnv, Wrap } from './main.js';
+import type { CommandEnv, Wrap } from './command-env.js';
 import { table } from './output.js';
 import { attachRenderers } from './renderers.js';
 

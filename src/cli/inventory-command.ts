@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { describeSecretSource, loadInventory, selectHosts, type Host, type Inventory } from '../inventory/index.js';
-import type { GlobalOptions, Wrap } from './main.js';
+import type { GlobalOptions, Wrap } from './command-env.js';
 import { table } from './output.js';
 
 /** Loads the -i inventory and applies --limit; shared by every command that targets hosts. */
@@ -11,6 +12,15 @@ export async function targetHosts(globals: GlobalOptions): Promise<{ inventory: 
     throw new UsageError('no inventory: pass -i/--inventory FILE (a lab writes one: ipa-fleet lab up)');
   const inventory = await loadInventory(globals.inventory);
   return { inventory, hosts: selectHosts(inventory, globals.limit) };
+}
+
+/**
+ * Loads the -i inventory once, from its absolute path: a plan records the file, and
+ * `run --resume` without -i reads it from any directory.
+ */
+export async function requireInventory(globals: GlobalOptions): Promise<Inventory> {
+  if (!globals.inventory) throw new UsageError('no inventory: pass -i/--inventory FILE');
+  return loadInventory(resolve(globals.inventory));
 }
 
 export function registerInventoryCommands(program: Command, wrap: Wrap): void {

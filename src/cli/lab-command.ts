@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { labDown, labKillDs, labStartHost, labStatus, labStopHost, labUp } from '../lab/lab.js';
 import { LabPaths } from '../lab/paths.js';
 import { LAB_DEFAULTS } from '../lab/spec.js';
-import type { Wrap } from './main.js';
+import type { Wrap } from './command-env.js';
 import { table } from './output.js';
 
 function wholeNumber(value: string): number {

@@ -1,9 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
-import { createRunContext, type RunContext } from '../context.js';
+import { createRunContext } from '../context.js';
 import { FleetError } from '../errors.js';
 import { closeLog } from '../report/log.js';
 import { defaultLogFile } from '../state-dir.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
+import type { Action, GlobalOptions, Wrap } from './command-env.js';
+import { EXIT, exitCodeFor, reportedError } from './exit-codes.js';
 import { registerInventoryCommands } from './inventory-command.js';
 import { registerLabCommands } from './lab-command.js';
 import { registerAuditCommands } from './audit-command.js';
@@ -15,27 +16,6 @@ import { registerRestoreCommands } from './restore-commands.js';
 import { registerScheduleCommands } from './schedule-commands.js';
 import { Output } from './output.js';
 import { promptHidden } from './prompt.js';
-
-export interface GlobalOptions {
-  inventory?: string;
-  limit?: string;
-  verbose: number;
-  json: boolean;
-  logFile: string;
-  color: boolean;
-}
-
-/** What every command action gets: parsed global options, output, and a fresh run context. */
-export interface CommandEnv {
-  globals: GlobalOptions;
-  out: Output;
-  ctx: RunContext;
-}
-
-export type Action<A extends unknown[]> = (env: CommandEnv, ...args: A) => Promise<number | void>;
-
-/** Wraps a command action: context in, typed errors out as one line and a documented exit code. */
-export type Wrap = <A extends unknown[]>(action: Action<A>) => (...args: unknown[]) => Promise<void>;
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
@@ -103,14 +83,15 @@ Global options, before or after the command: -i, --inventory <file>; --limit <pa
         exitCode = typeof result === 'number' ? result : EXIT.ok;
       } catch (err) {
         exitCode = exitCodeFor(err);
-        const message = ctx.redactor.mask(err instanceof Error ? err.message : String(err));
-        if (err instanceof FleetError) {
+        const reported = reportedError(err);
+        const message = ctx.redactor.mask(reported instanceof Error ? reported.message : String(reported));
+        if (reported instanceof FleetError) {
           out.error(message);
-          ctx.log.error(message, { kind: err.kind, host: err.host });
+          ctx.log.error(message, { kind: reported.kind, host: reported.host });
         } else {
           // A bug, not a user mistake: one line on screen, the stack in the log.
           out.error(`${message} (internal error; details in ${globals.logFile})`);
-          ctx.log.error(ctx.redactor.mask((err as Error)?.stack ?? message));
+          ctx.log.error(ctx.redactor.mask((reported as Error)?.stack ?? message));
         }
       } finally {
         await closeLog(ctx.log);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { FleetError, PartialFailureError, type ErrorKind } from '../errors.js';
 import type { Host } from '../inventory/index.js';
 import { Transport } from '../transport/transport.js';
-import type { Wrap } from './main.js';
+import type { Wrap } from './command-env.js';
 import { targetHosts } from './inventory-command.js';
 import { table } from './output.js';
 

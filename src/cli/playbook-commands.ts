@@ -4,13 +4,15 @@ import { InvalidArgumentError } from 'commander';
 import { FleetError, UsageError } from '../errors.js';
 import { listRuns, readSummary, RunJournal } from '../playbook/journal.js';
 import type { Plan } from '../playbook/model.js';
-import { mostSpecific, planPlaybook, resumeRun, runPlaybook, type RunOutcome } from '../playbook/run.js';
+import { defaultRegistry } from '../actions/index.js';
+import { planPlaybook, resumeRun, runPlaybook, type RunOutcome } from '../playbook/run.js';
 import { EventStream } from '../report/events.js';
 import { stateDir } from '../state-dir.js';
 import { gatherAllFacts } from '../topology/facts.js';
 import { Transport } from '../transport/transport.js';
-import { targetHosts } from './inventory-command.js';
-import type { CommandEnv, Wrap } from './main.js';
+import { mostSpecific } from './exit-codes.js';
+import { requireInventory, targetHosts } from './inventory-command.js';
+import type { Wrap } from './command-env.js';
 import { table, type Output } from './output.js';
 import { attachRenderers } from './renderers.js';
 
@@ -22,11 +24,6 @@ function collect(value: string, previous: string[]): string[] {
 export function forks(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a whole number ≥ 1');
   return Number(value);
-}
-
-function requireInventory(env: CommandEnv): string {
-  if (!env.globals.inventory) throw new UsageError('no inventory: pass -i/--inventory FILE');
-  return env.globals.inventory;
 }
 
 export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
@@ -47,11 +44,12 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
         attachRenderers(events, env, { live: false });
         const { plan } = await planPlaybook({
           playbook,
-          inventoryFile: requireInventory(env),
+          inventory: await requireInventory(env.globals),
           sets: opts.set,
           limit: env.globals.limit,
           ctx: env.ctx,
           events,
+          registry: defaultRegistry(),
         });
         if (env.globals.json) env.out.json(plan);
         else printPlan(env.out, plan);
@@ -85,6 +83,7 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
             stateDir: stateDir(),
             forks: opts.forks,
             confirm: (plan: Plan) => confirm(env.out, plan, opts.yes),
+            registry: defaultRegistry(),
           };
           let outcome: RunOutcome;
           if (opts.resume) {
@@ -92,14 +91,14 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
             if (opts.set.length) throw new UsageError('--resume uses the recorded parameters: drop --set');
             outcome = await resumeRun(opts.resume, {
               ...common,
-              ...(env.globals.inventory ? { inventoryFile: env.globals.inventory } : {}),
+              ...(env.globals.inventory ? { inventory: await requireInventory(env.globals) } : {}),
             });
           } else {
             if (!playbook) throw new UsageError('run: name a playbook, or --resume RUN_ID');
             outcome = await runPlaybook({
               ...common,
               playbook,
-              inventoryFile: requireInventory(env),
+              inventory: await requireInventory(env.globals),
               sets: opts.set,
               limit: env.globals.limit,
             });

@@ -2,7 +2,7 @@ import type { EventStream } from '../report/events.js';
 import { attachLogEvents } from '../report/log-events.js';
 import { attachNdjson } from '../report/ndjson.js';
 import { attachTerminal } from '../report/terminal.js';
-import type { CommandEnv } from './main.js';
+import type { CommandEnv } from './command-env.js';
 
 /**
  * Wires the run's event stream to its consumers: the log file always; then NDJSON on stdout

@@ -4,17 +4,19 @@ import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FleetError, UsageError } from '../errors.js';
-import { loadInventory } from '../inventory/load.js';
 import { parseSecretSource } from '../inventory/secrets.js';
 import { RunJournal } from '../playbook/journal.js';
 import type { Plan } from '../playbook/model.js';
-import { mostSpecific, resumeRun, runPlaybook, type RunOutcome } from '../playbook/run.js';
+import { defaultRegistry } from '../actions/index.js';
+import { resumeRun, runPlaybook, type RunOutcome } from '../playbook/run.js';
 import { EventStream } from '../report/events.js';
 import { readQuarantine } from '../restore/quarantine.js';
 import { phaseReport, phaseRows } from '../restore/report.js';
 import { PASSPHRASE_PROMPT } from '../restore/source.js';
 import { stateDir } from '../state-dir.js';
-import type { CommandEnv, Wrap } from './main.js';
+import type { CommandEnv, Wrap } from './command-env.js';
+import { mostSpecific, reportedError } from './exit-codes.js';
+import { requireInventory } from './inventory-command.js';
 import { table } from './output.js';
 import { confirm, forks, printPlan } from './playbook-commands.js';
 import { attachRenderers } from './renderers.js';
@@ -109,6 +111,7 @@ export function registerRestoreCommands(program: Command, wrap: Wrap): void {
           stateDir: stateDir(),
           forks: opts.forks,
           confirm: (plan: Plan) => showAndConfirm(env, plan, opts.yes),
+          registry: defaultRegistry(),
         };
         let outcome: RunOutcome;
         if (opts.resume) {
@@ -122,7 +125,7 @@ export function registerRestoreCommands(program: Command, wrap: Wrap): void {
           await askPassphrase(env, String(plan.params.passphrase ?? ''));
           outcome = await resumeRun(opts.resume, {
             ...common,
-            ...(env.globals.inventory ? { inventoryFile: env.globals.inventory } : {}),
+            ...(env.globals.inventory ? { inventory: await requireInventory(env.globals) } : {}),
           });
         } else {
           if (!env.globals.inventory) throw new UsageError('no inventory: pass -i/--inventory FILE');
@@ -144,7 +147,8 @@ export function registerRestoreCommands(program: Command, wrap: Wrap): void {
           ] as const) {
             if (v?.includes(',')) throw new UsageError(`${name}: the path may not contain a comma`);
           }
-          const known = (await loadInventory(env.globals.inventory)).hosts.map((h) => h.name);
+          const inventory = await requireInventory(env.globals);
+          const known = inventory.hosts.map((h) => h.name);
           if (!known.includes(opts.master))
             throw new UsageError(`--master: '${opts.master}' is not a host of the inventory (${known.join(', ')})`);
           for (const name of opts.allowOffline) {
@@ -169,11 +173,12 @@ export function registerRestoreCommands(program: Command, wrap: Wrap): void {
             outcome = await runPlaybook({
               ...common,
               playbook: 'restore-deployment',
-              inventoryFile: env.globals.inventory,
+              inventory,
               sets,
               limit: undefined,
             });
-          } catch (err) {
+          } catch (caught) {
+            const err = reportedError(caught);
             // Refused before any change because a host is down: say how to go on without it.
             if (err instanceof FleetError && err.kind === 'unreachable' && err.host === opts.master) {
               throw new FleetError(
@@ -215,9 +220,9 @@ export function registerRestoreCommands(program: Command, wrap: Wrap): void {
         if (!env.globals.inventory) throw new UsageError('no inventory: pass -i/--inventory FILE');
         if (opts.init !== 'ldif' && opts.init !== 'online')
           throw new UsageError(`--init: ldif or online, not '${opts.init}'`);
-        const inventory = await loadInventory(env.globals.inventory);
+        const inventory = await requireInventory(env.globals);
         if (!inventory.hosts.some((h) => h.name === target))
-          throw new UsageError(`rejoin: '${target}' is not a host of ${inventory.file}`);
+          throw new UsageError(`rejoin: '${target}' is not a host of ${env.globals.inventory}`);
         const records = await readQuarantine(stateDir(), inventory.deployment);
         const master = opts.master ?? records[target]?.master;
         if (!master)
@@ -235,7 +240,8 @@ export function registerRestoreCommands(program: Command, wrap: Wrap): void {
           forks: opts.forks,
           confirm: (plan: Plan) => showAndConfirm(env, plan, opts.yes),
           playbook: 'rejoin',
-          inventoryFile: env.globals.inventory,
+          inventory,
+          registry: defaultRegistry(),
           limit: undefined,
           sets: [`target=${target}`, `master=${master}`, `init=${opts.init}`, `allow_offline=${stillAway.join(',')}`],
         });

@@ -4,7 +4,7 @@ import { ScheduleDaemon } from '../schedule/daemon.js';
 import { daemonOf, readState } from '../schedule/state.js';
 import { scheduleView, type HostView, type JobView } from '../schedule/view.js';
 import { stateDir } from '../state-dir.js';
-import type { Wrap } from './main.js';
+import type { Wrap } from './command-env.js';
 import { table } from './output.js';
 
 const SCHEDULE_HELP = `

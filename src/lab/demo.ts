@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as openpgp from 'openpgp';
+import { defaultRegistry } from '../actions/index.js';
 import type { RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
@@ -142,7 +143,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   say(`demo: lab on ${opts.net}.1-3 in ${lab.root}`);
   // A lab that fails to come up removes itself; there is nothing else to report then.
   await timed('lab up', () => labUp(lab, labOptions, opts.ctx, say));
-  const inventory = await loadInventory(lab.inventory);
+  const inventory = await loadInventory(resolve(lab.inventory));
   report.hosts = inventory.hosts.map((h) => h.name);
   const deleted = Array.from(
     { length: DELETED_USERS },
@@ -154,7 +155,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     events: opts.events,
     stateDir: opts.stateDir,
     forks: opts.forks ?? 10,
-    inventoryFile: lab.inventory,
+    inventory,
+    registry: defaultRegistry(),
     limit: undefined,
   };
 

@@ -34,12 +34,34 @@ export interface ExecuteOptions {
 
 export type FinalStatus = TaskStatus | 'not-run' | 'interrupted' | 'done-before';
 
+/** What one task of the plan did: what callers learn from the run itself, not from its journal. */
+export interface TaskRecord {
+  id: string;
+  host: string;
+  action: string;
+  step: number;
+  status: FinalStatus;
+  /** The rest only for tasks this attempt ran. */
+  durationMs?: number;
+  /** The action's message (secrets masked). */
+  message?: string;
+  /** The action's data, as journalled (secrets masked): a backup's snapshot id and size, say. */
+  data?: JsonValue;
+  error?: FleetError;
+}
+
 export interface ExecuteResult {
   state: Exclude<RunState, 'running'>;
   statuses: Map<string, FinalStatus>;
   recap: Record<string, HostRecap>;
   failures: Array<{ taskId: string; host: string; error: FleetError }>;
+  /** Every task of the plan, in plan order. */
+  tasks: TaskRecord[];
 }
+
+type TaskResult = Pick<TaskRecord, 'durationMs' | 'message' | 'data' | 'error'> & {
+  status: TaskStatus | 'interrupted';
+};
 
 export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
   const { plan, run, events, journal } = opts;
@@ -53,6 +75,7 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
     }
   }
   const failures: ExecuteResult['failures'] = [];
+  const ran = new Map<string, TaskResult>();
   const recap: Record<string, HostRecap> = {};
   for (const t of plan.tasks) recap[t.host] ??= { ok: 0, changed: 0, failed: 0, skipped: 0 };
   const queue = new PQueue({ concurrency: Math.max(1, opts.forks) });
@@ -97,6 +120,7 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
                 return;
               }
               status.set(task.id, final.status);
+              ran.set(task.id, final);
               runningInStep.set(task.step, (runningInStep.get(task.step) ?? 1) - 1);
               running--;
               if (final.status === 'failed' || final.status === 'interrupted') {
@@ -129,13 +153,20 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
       ? 'failed'
       : 'succeeded';
   journal.append({ at: new Date().toISOString(), type: 'run.finished', state });
-  return { state, statuses, recap, failures };
+  const tasks = plan.tasks.map(
+    (t): TaskRecord => ({
+      ...ran.get(t.id),
+      id: t.id,
+      host: t.host,
+      action: t.action,
+      step: t.step,
+      status: statuses.get(t.id)!,
+    }),
+  );
+  return { state, statuses, recap, failures, tasks };
 }
 
-async function runTask(
-  task: PlannedTask,
-  opts: ExecuteOptions,
-): Promise<{ status: TaskStatus | 'interrupted'; error?: FleetError }> {
+async function runTask(task: PlannedTask, opts: ExecuteOptions): Promise<TaskResult> {
   const { run, events, journal, registry, inventory } = opts;
   const started = Date.now();
   const def = registry.action(task.action);
@@ -188,7 +219,12 @@ async function runTask(
         ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
       }),
     );
-    return { status: outcome.status };
+    return {
+      status: outcome.status,
+      durationMs: Date.now() - started,
+      ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
+      ...(outcome.data !== undefined ? { data: run.redactor.maskValue(outcome.data) as JsonValue } : {}),
+    };
   } catch (err) {
     // Every failure names its host, so summaries and exit codes can count hosts.
     const error =
@@ -220,6 +256,7 @@ async function runTask(
       );
       return {
         status: 'interrupted',
+        durationMs: Date.now() - started,
         error: new FleetError('failure', `${task.host}: ${task.id} interrupted`, { host: task.host }),
       };
     }
@@ -243,6 +280,6 @@ async function runTask(
         error: message,
       }),
     );
-    return { status: 'failed', error };
+    return { status: 'failed', durationMs: Date.now() - started, error };
   }
 }

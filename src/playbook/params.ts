@@ -6,9 +6,17 @@ import type { Inventory } from '../inventory/model.js';
 import type { ParamType, Playbook } from './model.js';
 import type { JsonObject, JsonValue } from '../json.js';
 
-/** Parses `--set` pairs against the playbook's declared parameters. */
-export function resolveParams(playbook: Playbook, sets: string[], inventory: Inventory): JsonObject {
-  const given = new Map<string, string>();
+/**
+ * Parses `--set` pairs, and typed values by name (from operations, which build them), against the
+ * playbook's declared parameters; a typed value wins over a `--set` of the same name.
+ */
+export function resolveParams(
+  playbook: Playbook,
+  sets: string[],
+  inventory: Inventory,
+  typed: JsonObject = {},
+): JsonObject {
+  const given = new Map<string, JsonValue>();
   for (const pair of sets) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set ${quote(pair)}: expected name=value`);
@@ -21,6 +29,11 @@ export function resolveParams(playbook: Playbook, sets: string[], inventory: Inv
     }
     given.set(name, pair.slice(eq + 1));
   }
+  for (const [name, value] of Object.entries(typed)) {
+    if (!Object.hasOwn(playbook.params, name))
+      throw new UsageError(`playbook '${playbook.name}' has no parameter ${quote(name)}`);
+    given.set(name, value);
+  }
   const out: JsonObject = {};
   for (const [name, spec] of Object.entries(playbook.params)) {
     const raw = given.get(name);
@@ -31,7 +44,7 @@ export function resolveParams(playbook: Playbook, sets: string[], inventory: Inv
         out[name] = coerce(spec.default, spec.type, `parameter ${name} (default)`, inventory);
       continue;
     }
-    out[name] = coerce(raw, spec.type, `--set ${name}`, inventory);
+    out[name] = coerce(raw, spec.type, Object.hasOwn(typed, name) ? `parameter ${name}` : `--set ${name}`, inventory);
   }
   return out;
 }

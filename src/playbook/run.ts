@@ -1,25 +1,25 @@
-// The library API of the engine: plan a playbook, run it, resume a run. The CLI calls these.
+// The engine's entry points: plan a playbook, run it, resume a run. Operations (src/operations/)
+// call these with a loaded inventory, typed parameters and the action registry they choose.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunContext } from '../context.js';
-import { FleetError, PartialFailureError, UsageError } from '../errors.js';
+import { FleetError, UsageError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import { selectHosts } from '../inventory/limit.js';
 import type { Inventory } from '../inventory/model.js';
-import { defaultRegistry } from '../actions/index.js';
 import type { ActionRegistry } from './registry.js';
 import { stamp, EventStream, type HostRecap, type RunState } from '../report/events.js';
 import { gatherAllFacts, type HostFacts } from '../topology/facts.js';
 import { Transport } from '../transport/transport.js';
-import { execute, type FinalStatus } from './executor.js';
+import { execute, type FinalStatus, type TaskRecord } from './executor.js';
 import { doneTasks, newRunId, RunJournal, type RunSummary } from './journal.js';
 import { loadPlaybook } from './load.js';
 import { acquireLock } from './lock.js';
 import type { Plan } from './model.js';
 import type { JsonObject } from '../json.js';
-import { resolveParams } from './params.js';
+import { offlineHostsOf, resolveParams } from './params.js';
 import { buildPlan, playbookNeedsFacts } from './planner.js';
 
 /** Folder of the playbooks that ship with ipa-fleet (dist/src/playbook → repository root). */
@@ -28,12 +28,20 @@ export const BUILTIN_PLAYBOOKS = join(dirname(fileURLToPath(import.meta.url)), '
 export interface PlanOptions {
   /** A playbook file, or the name of a built-in playbook (playbooks/<name>.yaml). */
   playbook: string;
-  inventoryFile: string;
-  sets: string[];
+  /**
+   * Loaded once by the caller. Load it from an absolute path: the plan records `inventory.file`,
+   * and `run --resume` without -i reads it from there, from any directory.
+   */
+  inventory: Inventory;
+  /** Typed values by parameter name (operations build these). */
+  params?: JsonObject;
+  /** `--set name=value` strings (the generic plan and run commands). */
+  sets?: string[];
   limit: string | undefined;
   ctx: RunContext;
   events?: EventStream;
-  registry?: ActionRegistry;
+  /** The actions and selectors playbooks may name: the engine has no default. */
+  registry: ActionRegistry;
 }
 
 export interface RunOptions extends PlanOptions {
@@ -50,6 +58,29 @@ export interface RunOutcome {
   recap: Record<string, HostRecap>;
   statuses: Map<string, FinalStatus>;
   failures: FleetError[];
+  plan: Plan;
+  /** Every task of the plan, in plan order, with what it did. */
+  tasks: TaskRecord[];
+}
+
+/**
+ * Facts could not be gathered from hosts the playbook cannot plan without; nothing was changed.
+ * Keeps every failure: which one the command exits with is the CLI's rule (src/cli/exit-codes.ts).
+ */
+export class FactsUnavailableError extends FleetError {
+  readonly failures: FleetError[];
+  /** How many hosts facts were gathered from. */
+  readonly hostCount: number;
+
+  constructor(failures: FleetError[], hostCount: number) {
+    const kinds = new Set(failures.map((f) => f.kind));
+    super(kinds.size === 1 ? failures[0]!.kind : 'failure', failures.map((f) => f.message).join('; '), {
+      ...(failures.length === 1 && failures[0]!.host !== undefined ? { host: failures[0]!.host } : {}),
+    });
+    this.name = 'FactsUnavailableError';
+    this.failures = failures;
+    this.hostCount = hostCount;
+  }
 }
 
 export function resolvePlaybookPath(playbook: string): string {
@@ -60,19 +91,21 @@ export function resolvePlaybookPath(playbook: string): string {
 }
 
 /** Builds the plan; the only remote work is read-only fact gathering, when actions need facts. */
-export async function planPlaybook(
-  opts: PlanOptions,
-): Promise<{ plan: Plan; inventory: Inventory; facts: Map<string, HostFacts> }> {
-  const registry = opts.registry ?? defaultRegistry();
+export async function planPlaybook(opts: PlanOptions): Promise<{ plan: Plan; facts: Map<string, HostFacts> }> {
+  const { registry, inventory } = opts;
   const playbook = await loadPlaybook(resolvePlaybookPath(opts.playbook), registry);
-  // Absolute, so that `run --resume` finds the inventory from any directory.
-  const inventory = await loadInventory(resolve(opts.inventoryFile));
-  const params = resolveParams(playbook, opts.sets, inventory);
+  const params = resolveParams(playbook, opts.sets ?? [], inventory, opts.params);
   let gathered: GatheredFacts = { facts: new Map(), offline: new Map() };
   if (playbookNeedsFacts(playbook, registry)) {
     const transport = new Transport(inventory, opts.ctx);
     try {
-      gathered = await gatherFactsOrFail(transport, inventory, opts.limit, opts.events, toleratedOffline(params));
+      gathered = await gatherFactsOrFail(
+        transport,
+        inventory,
+        opts.limit,
+        opts.events,
+        offlineHostsOf(playbook, params),
+      );
     } finally {
       await transport.close();
     }
@@ -87,38 +120,38 @@ export async function planPlaybook(
     offline: gathered.offline,
     createdAt: new Date().toISOString(),
   });
-  return { plan, inventory, facts: gathered.facts };
+  return { plan, facts: gathered.facts };
 }
 
 export async function runPlaybook(opts: RunOptions): Promise<RunOutcome> {
   // The deployment lock comes first: a host that is down because another run (a FULL backup) stopped
   // it must read as "locked by that run" (11), not as unreachable (4) while facts are gathered.
-  const registry = opts.registry ?? defaultRegistry();
-  const playbook = await loadPlaybook(resolvePlaybookPath(opts.playbook), registry);
-  const deployment = (await loadInventory(resolve(opts.inventoryFile))).deployment;
+  const playbook = await loadPlaybook(resolvePlaybookPath(opts.playbook), opts.registry);
   const runId = newRunId(playbook.name);
-  const release = await acquireLock(opts.stateDir, deployment, { runId, playbook: playbook.name }, (m) =>
+  const release = await acquireLock(opts.stateDir, opts.inventory.deployment, { runId, playbook: playbook.name }, (m) =>
     opts.ctx.warn(m),
   );
   try {
-    const { plan, inventory, facts } = await planPlaybook({ ...opts, registry });
+    const { plan, facts } = await planPlaybook(opts);
     if (plan.tasks.length === 0) throw new UsageError(`playbook '${plan.playbook.name}' plans no task for these hosts`);
     if (plan.destructive && !(await opts.confirm(plan))) {
       throw new UsageError(`not confirmed: playbook '${plan.playbook.name}' changes the deployment; nothing was done`);
     }
-    return await executeRun(plan, inventory, facts, { ...opts, registry }, undefined, runId);
+    return await executeRun(plan, opts.inventory, facts, opts, undefined, runId);
   } finally {
     await release();
   }
 }
 
+export type ResumeOptions = Omit<RunOptions, 'playbook' | 'sets' | 'params' | 'limit' | 'inventory'> & {
+  /** Loaded by the caller; without it, the inventory file the plan recorded. */
+  inventory?: Inventory;
+};
+
 /** Continues a run from its journal: the same plan, tasks already done are skipped. */
-export async function resumeRun(
-  runId: string,
-  opts: Omit<RunOptions, 'playbook' | 'sets' | 'limit' | 'inventoryFile'> & { inventoryFile?: string },
-): Promise<RunOutcome> {
+export async function resumeRun(runId: string, opts: ResumeOptions): Promise<RunOutcome> {
   const opened = await RunJournal.open(opts.stateDir, runId);
-  const inventory = await loadInventory(opts.inventoryFile ?? opened.plan.inventory.file);
+  const inventory = opts.inventory ?? (await loadInventory(opened.plan.inventory.file));
   if (inventory.deployment !== opened.plan.inventory.deployment) {
     throw new UsageError(
       `run ${runId} was for deployment '${opened.plan.inventory.deployment}', the inventory is for '${inventory.deployment}'`,
@@ -152,7 +185,7 @@ export async function resumeRun(
       opened.plan,
       inventory,
       facts,
-      { ...opts, registry: opts.registry ?? defaultRegistry() },
+      opts,
       { journal: opened.journal, done: doneTasks(opened.entries) },
       runId,
     );
@@ -171,7 +204,7 @@ async function executeRun(
   runId: string,
 ): Promise<RunOutcome> {
   const events = opts.events ?? new EventStream();
-  const registry = opts.registry ?? defaultRegistry();
+  const { registry } = opts;
   const transport = new Transport(inventory, opts.ctx);
   const started = Date.now();
   try {
@@ -246,6 +279,8 @@ async function executeRun(
       recap: result.recap,
       statuses: result.statuses,
       failures: result.failures.map((f) => f.error),
+      plan,
+      tasks: result.tasks,
     };
   } finally {
     await transport.close();
@@ -256,21 +291,6 @@ interface GatheredFacts {
   facts: Map<string, HostFacts>;
   /** Tolerated hosts whose facts could not be gathered, with the reason. */
   offline: Map<string, string>;
-}
-
-/**
- * Hosts a playbook may plan without: its `allow_offline` parameter (restore-deployment's
- * --allow-offline). Any other host whose facts cannot be gathered stops the plan.
- */
-function toleratedOffline(params: JsonObject): Set<string> {
-  const value = params.allow_offline;
-  return new Set(
-    Array.isArray(value)
-      ? value.map(String)
-      : typeof value === 'string' && value
-        ? value.split(',').map((s) => s.trim())
-        : [],
-  );
 }
 
 async function gatherFactsOrFail(
@@ -295,19 +315,6 @@ async function gatherFactsOrFail(
     else if (value instanceof FleetError) errors.push(value);
     else facts.set(name, value);
   }
-  if (errors.length > 0) throw mostSpecific(errors, hosts.length);
+  if (errors.length > 0) throw new FactsUnavailableError(errors, hosts.length);
   return { facts, offline };
-}
-
-/** The error a run with these failures exits with: unreachable (4), auth (12), else partial (3) or failure (1). */
-export function mostSpecific(errors: FleetError[], hostCount: number): FleetError {
-  const pick =
-    errors.find((e) => e.kind === 'unreachable') ??
-    errors.find((e) => e.kind === 'auth') ??
-    errors.find((e) => e.kind === 'usage');
-  if (pick) return pick;
-  const failedHosts = new Set(errors.map((e) => e.host ?? '?'));
-  if (failedHosts.size < hostCount)
-    return new PartialFailureError(`${failedHosts.size} of ${hostCount} host(s) failed: ${errors[0]!.message}`, errors);
-  return errors[0]!;
 }

@@ -1,6 +1,7 @@
 // One scheduled run of a job: the backup-fleet playbook over the job's deployment (the same plan
 // `ipa-fleet backup` runs, FULL one host at a time), then the retention policy when every host
 // succeeded, then, when it is due, a re-verification of each host's newest snapshot.
+import { resolve } from 'node:path';
 import type { RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
@@ -11,6 +12,7 @@ import { acquireStoreLock } from '../backup/store-lock.js';
 import { SnapshotStore } from '../backup/store.js';
 import { snapshotProblems } from '../backup/verify.js';
 import { RunJournal } from '../playbook/journal.js';
+import { defaultRegistry } from '../actions/index.js';
 import { runPlaybook } from '../playbook/run.js';
 import { EventStream, type FleetEvent } from '../report/events.js';
 import type { JobConfig } from './config.js';
@@ -50,7 +52,8 @@ export async function runScheduledBackup(job: JobConfig, opts: JobRunOptions): P
   try {
     const outcome = await runPlaybook({
       playbook: 'backup-fleet',
-      inventoryFile: job.inventory,
+      inventory: await loadInventory(resolve(job.inventory)),
+      registry: defaultRegistry(),
       limit: job.limit,
       ctx,
       events,

@@ -8,6 +8,7 @@ import { loadInventory, type Inventory } from '../../src/inventory/index.js';
 import type { JournalEntry } from '../../src/playbook/journal.js';
 import type { Plan } from '../../src/playbook/model.js';
 import { runPlaybook } from '../../src/playbook/run.js';
+import { defaultRegistry } from '../../src/actions/index.js';
 import { EventStream } from '../../src/report/events.js';
 import { Transport } from '../../src/transport/transport.js';
 import { BIN, bringUpLab, cli, ROOT, testContext, waitFor, type TestLab } from './fixture.js';
@@ -222,7 +223,7 @@ describe('playbook engine on the lab', () => {
         .replace('known_hosts: known_hosts', `known_hosts: ${lab.paths.knownHosts}`)
         .replace('password: file:dm-password', `password: file:${lab.paths.dmPassword}`),
     );
-    const go = (inventoryFile: string, dir: string) => {
+    const go = async (inventoryFile: string, dir: string) => {
       const events = new EventStream();
       const seen: string[] = [];
       events.on((e) => {
@@ -231,7 +232,8 @@ describe('playbook engine on the lab', () => {
       const ctx = testContext(join(lab.tmp, `${dir.split('/').pop()}.log`));
       return runPlaybook({
         playbook: MARKERS,
-        inventoryFile,
+        inventory: await loadInventory(inventoryFile),
+        registry: defaultRegistry(),
         sets: [`dir=${dir}`, 'nap=0.5'],
         limit: undefined,
         ctx,
