@@ -79,3 +79,4 @@ export { proveConvergence, unfenceSuffix } from './restore/converge.js';
 export { readQuarantine, quarantineHosts, releaseHost, type QuarantineRecord } from './restore/quarantine.js';
 export { phaseReport, phaseRows } from './restore/report.js';
 export { runDemo } from './lab/demo.js';
+export { hostOutcomes, operationState, type HostOutcome, type OperationState } from './operations/outcome.js';
