@@ -22,6 +22,7 @@ import { constants as zlibConstants, gzip } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import type { PublicKey } from 'openpgp';
 import { Parser, type ReadEntry } from 'tar';
+import { syncFolder } from '../atomic-file.js';
 import { FleetError } from '../errors.js';
 import type { ManifestFile } from './manifest.js';
 
@@ -243,15 +244,6 @@ function hashingFileSink(handle: FileHandle): {
   });
   let digest: string | undefined;
   return { stream, size: () => size, sha256: () => (digest ??= hash.digest('hex')), failure: () => failed };
-}
-
-async function syncFolder(folder: string): Promise<void> {
-  const dir = await open(folder, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -13,10 +13,10 @@
 // one whose file cannot be read, is reported as stale through `warn` but still counts: only
 // `ipa-fleet backups unlock` (breakStoreLocks) removes it.
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { createFileExclusively } from '../atomic-file.js';
 import { FleetError } from '../errors.js';
 import { processAlive } from '../process-liveness.js';
 import { checkStoreDeployment } from './store.js';
@@ -142,7 +142,7 @@ export async function acquireStoreLock(
   for (let attempt = 0; attempt < 3; attempt++) {
     const before = conflicts(await scanLocks(storeRoot, deployment, opts, true));
     if (before.length > 0) throw new StoreLockHeldError(deployment, kind, before, dir);
-    if (!(await createExclusively(dir, file, record))) continue; // someone took exclusive.json meanwhile
+    if (!(await createFileExclusively(file, `${JSON.stringify(record)}\n`))) continue; // someone took exclusive.json meanwhile
     const release = async (): Promise<void> => {
       await unlinkIfOurs(file, record.token);
     };
@@ -337,27 +337,6 @@ function parseRecord(text: string): StoreLockRecord | undefined {
     };
   } catch {
     return undefined;
-  }
-}
-
-/** Writes the record under a temporary name, fsyncs, then links it to `file`. False when `file` exists. */
-async function createExclusively(dir: string, file: string, record: StoreLockRecord): Promise<boolean> {
-  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  try {
-    try {
-      await fh.writeFile(`${JSON.stringify(record)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await link(tmp, file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    await unlink(tmp).catch(() => undefined);
   }
 }
 

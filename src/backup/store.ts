@@ -11,10 +11,10 @@
 // Locking is separate (store-lock.ts): backup and verify hold the deployment's store lock shared, prune
 // holds it exclusive; removing snapshots or staging folders belongs under the exclusive lock.
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { replaceJson, syncFolder } from '../atomic-file.js';
 import { FleetError, UsageError } from '../errors.js';
 import { checkDeploymentName, checkHostName } from '../inventory/names.js';
 import { processAlive } from '../process-liveness.js';
@@ -249,7 +249,7 @@ export class SnapshotStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // already gone
       throw err;
     }
-    await fsyncDir(join(this.root, entry.deployment, entry.host));
+    await syncFolder(join(this.root, entry.deployment, entry.host));
     await rm(aside, { recursive: true, force: true });
   }
 
@@ -358,23 +358,14 @@ export class PendingSnapshot {
         `${where}: archive ${checked.archive.name} is ${size} bytes, the manifest says ${checked.archive.size}`,
       );
 
-    const file = join(this.dir, MANIFEST_FILE);
-    const tmp = join(this.dir, `.${MANIFEST_FILE}.tmp`);
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-    try {
-      await fh.writeFile(`${JSON.stringify(checked, null, 2)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
+    await replaceJson(join(this.dir, MANIFEST_FILE), checked);
     await rm(join(this.dir, OWNER_FILE), { force: true });
     for (const name of await readdir(this.dir)) await fsyncFile(join(this.dir, name));
-    await fsyncDir(this.dir);
+    await syncFolder(this.dir);
     if (await exists(this.finalDir)) throw new FleetError('failure', `${where}: ${this.finalDir} appeared meanwhile`);
     await rename(this.dir, this.finalDir);
     this.state = 'committed';
-    await fsyncDir(join(this.finalDir, '..'));
+    await syncFolder(join(this.finalDir, '..'));
     return this.finalDir;
   }
 
@@ -706,18 +697,6 @@ async function fsyncFile(path: string): Promise<void> {
   const fh = await open(path, 'r');
   try {
     await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } catch (err) {
-    // Some filesystems refuse fsync on a directory; the rename has still happened.
-    if (!['EINVAL', 'ENOTSUP', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
   } finally {
     await fh.close();
   }

@@ -3,8 +3,9 @@
 // re-initializes them. The record lives on the controller, beside the run journals:
 //
 //   <state dir>/deployments/<deployment>/quarantine.json   { "<host>": QuarantineRecord, … }
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { replaceJson } from '../atomic-file.js';
 import { FleetError } from '../errors.js';
 import type { Check } from '../topology/checks.js';
 
@@ -63,11 +64,7 @@ export async function releaseHost(stateDir: string, deployment: string, host: st
 }
 
 async function save(stateDir: string, deployment: string, records: Record<string, QuarantineRecord>): Promise<void> {
-  const file = quarantineFile(stateDir, deployment);
-  await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(records, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  await replaceJson(quarantineFile(stateDir, deployment), records);
 }
 
 /** The audit's view of quarantine: every quarantined inventory host is an error until it rejoins. */

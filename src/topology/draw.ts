@@ -7,10 +7,9 @@
 // hosts is drawn as a row. `dot` would rank a 10-host ring into a ten-level ladder with one long
 // back edge, and circo / neato ignore clusters; pinned positions give both clusters, a legend and
 // a stable picture (the same topology always gives the same drawing).
-import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { instance } from '@viz-js/viz';
+import { replaceFile } from '../atomic-file.js';
 import type { Agreement } from '../directory/agreements.js';
 import { FleetError, UsageError } from '../errors.js';
 import type { Finding, SuffixKind } from './findings.js';
@@ -784,15 +783,6 @@ export async function writeGraph(file: string, topology: Topology, opts: DrawOpt
         `${file}: cannot write a graph as ${ext ? `"${ext}"` : 'a file without extension'}; use ${GRAPH_EXTENSIONS.join(', ')}`,
       );
   }
-  const tmp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
-  );
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  // Readable by others like any drawing the user saves; never half-written over the previous one.
+  await replaceFile(file, text, 0o644);
 }
