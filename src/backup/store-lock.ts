@@ -20,6 +20,7 @@ import { createFileExclusively } from '../atomic-file.js';
 import { FleetError } from '../errors.js';
 import { processAlive } from '../process-liveness.js';
 import { checkStoreDeployment } from './store.js';
+import { readTextIfExists } from '../text-file.js';
 
 export type StoreLockKind = 'shared' | 'exclusive';
 
@@ -235,13 +236,9 @@ async function scanLocks(
       name === EXCLUSIVE_FILE ? 'exclusive' : SHARED_RE.test(name) ? 'shared' : undefined;
     if (!kind) continue; // temporary files and anything else
     const file = join(dir, name);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
-      text = '';
-    }
+    // Unreadable: judged like a half-written record below.
+    const text = await readTextIfExists(file).catch(() => '');
+    if (text === undefined) continue; // released meanwhile
     const record = parseRecord(text);
     if (!record) {
       out.push(unreadableLock(deployment, file, kind, opts));

@@ -20,6 +20,7 @@ import { checkDeploymentName, checkHostName } from '../inventory/names.js';
 import { processAlive } from '../process-liveness.js';
 import { stateDir } from '../state-dir.js';
 import type { Manifest, ManifestFile, ManifestSuffix, SnapshotType } from './manifest.js';
+import { readFailure, readTextIfExists } from '../text-file.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_SCHEMA = 'ipa-fleet/snapshot/v1';
@@ -604,16 +605,13 @@ async function readSnapshot(
 ): Promise<SnapshotEntry | { problem: string }> {
   if (!SNAPSHOT_ID_RE.test(id)) return { problem: 'not a snapshot folder (the name is not a snapshot id)' };
   const file = join(dir, MANIFEST_FILE);
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextIfExists(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return {
-      problem:
-        code === 'ENOENT' ? `no ${MANIFEST_FILE}` : `cannot read ${MANIFEST_FILE} (${code ?? (err as Error).message})`,
-    };
+    return { problem: `cannot read ${MANIFEST_FILE} (${readFailure(err)})` };
   }
+  if (text === undefined) return { problem: `no ${MANIFEST_FILE}` };
   let manifest: Manifest;
   try {
     manifest = validateManifest(JSON.parse(text) as unknown, file);

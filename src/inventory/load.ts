@@ -5,7 +5,7 @@
 // disagree are refused rather than ordered by name: on a restore, a silently chosen port or role is
 // worse than an error. The nested mappings (ssh, ldap, suffixes) merge key by key; lists replace.
 
-import { stat, readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { LocatedError } from '../located/located-error.js';
@@ -24,6 +24,7 @@ import {
   type SettingValues,
 } from './schema.js';
 import { closest } from '../located/suggest.js';
+import { readInputFile } from '../text-file.js';
 
 /** What parsing needs to know about the machine; loadInventory finds it out, tests pass it in. */
 export interface InventoryEnvironment {
@@ -34,21 +35,7 @@ export interface InventoryEnvironment {
 }
 
 export async function loadInventory(file: string): Promise<Inventory> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'it is a directory'
-            : String(code ?? err);
-    throw new LocatedError(file, undefined, undefined, `cannot read the inventory: ${reason}`);
-  }
+  const text = await readInputFile(file, 'inventory');
   const localKnownHosts = join(dirname(resolve(file)), 'known_hosts');
   const hasLocalKnownHosts = await stat(localKnownHosts).then(
     (s) => s.isFile(),

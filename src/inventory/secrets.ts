@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import { FleetError } from '../errors.js';
 import type { SecretSource } from './model.js';
 import { resolveInventoryPath, type PathBase } from './paths.js';
+import { readFailure } from '../text-file.js';
 
 export const LITERAL_SECRET_REFUSED = 'a literal password is not allowed here; use file:PATH, env:NAME or prompt';
 
@@ -65,7 +66,7 @@ export async function readSecret(src: SecretSource, what: string, opts: ReadSecr
       try {
         text = await readFile(src.path, 'utf8');
       } catch (err) {
-        throw new FleetError('usage', `${what}: cannot read secret file ${src.path}: ${fileProblem(err)}`);
+        throw new FleetError('usage', `${what}: cannot read secret file ${src.path}: ${readFailure(err)}`);
       }
       // Only one newline: it is what editors and `echo` add; anything more may be part of the secret.
       const secret = text.endsWith('\r\n') ? text.slice(0, -2) : text.endsWith('\n') ? text.slice(0, -1) : text;
@@ -86,21 +87,6 @@ export async function readSecret(src: SecretSource, what: string, opts: ReadSecr
       if (answer === '') throw new FleetError('usage', `${what}: no secret was entered`);
       return answer;
     }
-  }
-}
-
-function fileProblem(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'it is a directory';
-    default:
-      return typeof code === 'string' ? code : 'read failed';
   }
 }
 

@@ -1,13 +1,8 @@
-// Quarantine: hosts that were offline while their deployment was restored. They still hold the old
-// data (and maybe changes the restore removed), so nothing may replicate with them until `rejoin`
-// re-initializes them. The record lives on the controller, beside the run journals:
-//
-//   <state dir>/deployments/<deployment>/quarantine.json   { "<host>": QuarantineRecord, … }
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { replaceJson } from '../atomic-file.js';
 import { FleetError } from '../errors.js';
 import type { Check } from '../topology/checks.js';
+import { readTextIfExists } from '../text-file.js';
 
 export interface QuarantineRecord {
   host: string;
@@ -28,13 +23,8 @@ function quarantineFile(stateDir: string, deployment: string): string {
 
 export async function readQuarantine(stateDir: string, deployment: string): Promise<Record<string, QuarantineRecord>> {
   const file = quarantineFile(stateDir, deployment);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new FleetError('failure', `cannot read ${file}: ${(err as Error).message}`);
-  }
+  const text = await readTextIfExists(file, file);
+  if (text === undefined) return {};
   try {
     const parsed = JSON.parse(text) as unknown;
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');

@@ -1,7 +1,3 @@
-// The schedule file of `ipa-fleet schedule run|status`: which deployments are backed up when, how,
-// where to, what is kept and re-verified, and whom to tell. Every problem is one line naming file,
-// line and key (exit 2), found before the daemon starts anything.
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { Cron } from 'croner';
@@ -17,6 +13,7 @@ import { parseRetentionPolicy, type RetentionPolicy } from '../backup/retention.
 import { defaultStoreDir } from '../backup/store.js';
 import { parseDuration } from '../playbook/params.js';
 import { stateDir } from '../state-dir.js';
+import { readInputFile } from '../text-file.js';
 
 export interface ScheduleConfig {
   file: string;
@@ -91,18 +88,7 @@ type Fail = (line: number | undefined, key: string | undefined, problem: string)
 
 export async function loadSchedule(path: string): Promise<ScheduleConfig> {
   const file = resolve(path);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new LocatedError(
-      file,
-      undefined,
-      undefined,
-      `cannot read the schedule: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`,
-    );
-  }
+  const text = await readInputFile(file, 'schedule');
   const config = parseSchedule(text, file);
   // Each inventory is read now: a missing or broken one stops the daemon before it starts.
   for (const job of config.jobs) {

@@ -8,6 +8,7 @@ import { replaceJson } from '../atomic-file.js';
 import { FleetError } from '../errors.js';
 import { processAlive } from '../process-liveness.js';
 import { acquirePidLock } from '../playbook/lock.js';
+import { readTextIfExists } from '../text-file.js';
 
 export interface ScheduleState {
   version: 1;
@@ -70,16 +71,8 @@ export function jobRecord(state: ScheduleState, job: string): JobRecord {
 
 /** Reads the state; a missing file is a first start, an unreadable one is set aside with a warning. */
 export async function loadState(file: string, warn: (m: string) => void): Promise<ScheduleState> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
-    throw new FleetError(
-      'failure',
-      `cannot read the schedule state ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    );
-  }
+  const text = await readTextIfExists(file, `the schedule state ${file}`);
+  if (text === undefined) return emptyState();
   try {
     return parseState(text);
   } catch (err) {

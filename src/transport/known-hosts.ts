@@ -4,9 +4,10 @@
 // (what ssh2's hostVerifier receives and what known_hosts' third field base64-encodes).
 
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AuthError, FleetError } from '../errors.js';
+import { readTextIfExists } from '../text-file.js';
 
 /** How a line names its hosts: `|1|salt|hmac` or a comma list of (possibly negated) globs. */
 export type HostPatterns =
@@ -301,15 +302,7 @@ export class KnownHosts {
 
   /** A missing file is an empty one (first connection ever). */
   static async load(file: string): Promise<KnownHosts> {
-    let text = '';
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new FleetError('failure', `cannot read known_hosts ${file}: ${(err as Error).message}`, { cause: err });
-      }
-    }
-    return new KnownHosts(file, text);
+    return new KnownHosts(file, (await readTextIfExists(file, `known_hosts ${file}`)) ?? '');
   }
 
   /** Lines that were skipped, for a warning naming `file:line`. */
