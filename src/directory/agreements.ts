@@ -1,5 +1,5 @@
 import { FleetError } from '../errors.js';
-import type { DirEntry, LdapSession } from '../transport/ldap.js';
+import { type DirEntry, type LdapSession, LdapTimeoutError } from '../transport/ldap.js';
 import { agreementFilter, escapeRdnValue, replicaDn } from './dn.js';
 import { REPLICATION_MANAGER_DN } from './replica.js';
 
@@ -135,7 +135,7 @@ export async function initializeConsumer(
     try {
       await ldap.modify(agreementDn, mods);
     } catch (err) {
-      if (!(err instanceof FleetError && / timed out$/.test(err.message))) throw err;
+      if (!(err instanceof LdapTimeoutError)) throw err;
       for (;;) {
         if (applied(await read())) return;
         if (Date.now() - started > opts.timeoutMs || opts.signal?.aborted) throw err;

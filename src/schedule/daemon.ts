@@ -294,7 +294,7 @@ function describeReport(r: RunReport): string {
   const verify = r.verify ? `; verify${r.verify.readData ? ' (data)' : ''} ${r.verify.ok ? 'ok' : 'FAILED'}` : '';
   const other = r.errors
     .filter((e) => !e.host || !r.hosts.failed.includes(e.host))
-    .filter((e) => !/^verify /.test(e.message));
+    .filter((e) => e.snapshot === undefined); // said by `verify … FAILED`
   return `job ${r.job}: ${r.result} in ${r.durationSeconds.toFixed(1)} s: ${hosts}${failed}${pruned}${verify}${other.length && r.hosts.failed.length === 0 ? `; ${other.map((e) => e.message).join('; ')}` : ''}${r.runId ? ` (run ${r.runId})` : ''}`;
 }
 

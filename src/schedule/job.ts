@@ -135,7 +135,7 @@ export async function runScheduledBackup(job: JobConfig, opts: JobRunOptions): P
     try {
       verify = await verifyNewest(store, deployment, planned, opts.verify, `schedule ${job.name} verify`, ctx);
       for (const s of verify.snapshots.filter((x) => !x.ok))
-        errors.push({ host: s.host, message: `verify ${s.id}: ${s.problems.join('; ')}` });
+        errors.push({ host: s.host, snapshot: s.id, message: `verify ${s.id}: ${s.problems.join('; ')}` });
     } catch (err) {
       errors.push({ message: `verify: ${ctx.redactor.mask((err as Error).message)}` });
     }

@@ -49,7 +49,8 @@ export interface RunReport {
   durationSeconds: number;
   hosts: { ok: string[]; failed: string[] };
   perHost: Record<string, { ok: boolean; durationSeconds: number; snapshot?: string; size?: number; error?: string }>;
-  errors: Array<{ host?: string; message: string }>;
+  /** `snapshot`: a stored snapshot verify found damaged (also in `verify`). */
+  errors: Array<{ host?: string; snapshot?: string; message: string }>;
   pruned: { removed: number; kept: number } | undefined;
   verify: VerifyReport | undefined;
 }

@@ -6,6 +6,14 @@ import type { ClientChannel } from 'ssh2';
 import type { Host } from '../inventory/model.js';
 import type { SshSession } from './ssh.js';
 
+/** An LDAP operation got no answer in time; the server may still have applied it. */
+export class LdapTimeoutError extends FleetError {
+  constructor(host: string, what: string, cause: unknown) {
+    super('failure', `${host}: ldap ${what}: timed out`, { host, cause });
+    this.name = 'LdapTimeoutError';
+  }
+}
+
 /** A directory entry with attribute names lower-cased and every value a string. */
 export class DirEntry {
   constructor(
@@ -230,7 +238,7 @@ function describeLdapError(host: string, what: string, err: unknown): FleetError
   }
   const e = err as Error & { code?: string };
   if (/timeout|timed out/i.test(e.message)) {
-    return new FleetError('failure', `${host}: ldap ${what}: timed out`, { host, cause: err });
+    return new LdapTimeoutError(host, what, err);
   }
   if (e.code === 'ECONNREFUSED' || /connect|closed|ECONNRESET|socket/i.test(e.message)) {
     return new UnreachableError(host, `ldap ${what}: ${e.message}`, err);
