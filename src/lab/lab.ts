@@ -18,6 +18,7 @@ import { caLdif, domainLdif } from './entries.js';
 import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, sshdConfig } from './host-files.js';
 import { LabPaths } from './paths.js';
 import { isRunning, readPid, spawnDetached, stopProcess, killProcess, waitForPort } from './processes.js';
+import { formatSeconds } from '../format.js';
 import {
   initOrder,
   labSpec,
@@ -62,7 +63,7 @@ export async function labUp(paths: LabPaths, opts: LabOptions, ctx: RunContext, 
     await Promise.all(spec.hosts.map((h) => writeHostFiles(paths, h)));
     await writeInventory(paths, spec);
     for (const host of spec.hosts) await bootHost(paths, host);
-    print(`lab: sshd up on ${spec.hosts.map((h) => h.address).join(', ')} (${secondsSince(started)} s)`);
+    print(`lab: sshd up on ${spec.hosts.map((h) => h.address).join(', ')} (${formatSeconds(Date.now() - started)})`);
 
     const inventory = await loadInventory(paths.inventory);
     const transport = new Transport(inventory, ctx);
@@ -70,7 +71,7 @@ export async function labUp(paths: LabPaths, opts: LabOptions, ctx: RunContext, 
       const dmPassword = (await readFile(paths.dmPassword, 'utf8')).trim();
       ctx.redactor.add(dmPassword);
       await inParallel(spec.hosts, 3, (h) => createInstance(transport, hostOf(inventory, h), h, dmPassword));
-      print(`lab: 389-DS instances running (${secondsSince(started)} s)`);
+      print(`lab: 389-DS instances running (${formatSeconds(Date.now() - started)})`);
       await configureReplication(paths, spec, inventory, transport, ctx, print);
     } finally {
       await transport.close();
@@ -81,7 +82,7 @@ export async function labUp(paths: LabPaths, opts: LabOptions, ctx: RunContext, 
     await teardown(paths, spec, () => undefined).catch(() => undefined);
     throw err;
   }
-  state.upSeconds = Number(secondsSince(started));
+  state.upSeconds = Math.round((Date.now() - started) / 100) / 10;
   await writeFile(paths.state, JSON.stringify(state, null, 2));
   print(`lab: up in ${state.upSeconds} s`);
   print(`  inventory:   ${paths.inventory}`);
@@ -403,9 +404,7 @@ async function configureReplication(
             timeoutMs: INIT_TIMEOUT_MS,
             signal: ctx.signal,
           });
-          print(
-            `lab: ${suffix}: ${o.consumer} initialized from ${o.supplier} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
-          );
+          print(`lab: ${suffix}: ${o.consumer} initialized from ${o.supplier} (${formatSeconds(Date.now() - t0)})`);
         },
       );
     }
@@ -473,8 +472,4 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
     }),
   );
   if (errors.length) throw errors[0];
-}
-
-function secondsSince(t0: number): string {
-  return ((Date.now() - t0) / 1000).toFixed(1);
 }

@@ -2,7 +2,8 @@
 // event itself as metadata (under `event`, so its own `message` field cannot clash with winston's).
 
 import type { EventStream, FleetEvent } from './events.js';
-import { formatSeconds, formatWork, oneLine, percentOf } from './terminal.js';
+import { formatSeconds } from '../format.js';
+import { formatWork, oneLine, percentOf } from './terminal.js';
 
 export type EventLogLevel = 'error' | 'warn' | 'info' | 'verbose' | 'debug';
 

@@ -2,6 +2,7 @@
 // work done, redrawn in place) under the permanent lines of finished tasks. Elsewhere (a pipe, a CI
 // log): plain append-only lines, throttled, with no escape codes at all.
 
+import { formatBytes, formatSeconds } from '../format.js';
 import type { EventStream, FleetEvent, TaskStatus } from './events.js';
 import type { Redactor } from './redact.js';
 import { formatRecap, paint, STATUS_COLOR } from './recap.js';
@@ -69,20 +70,6 @@ interface LiveTask {
 // ---------------------------------------------------------------------------------------------
 // Formatting of work done
 
-/** 1023 → "1023 B", 13002342 → "12.4 MiB" (binary units, one decimal). */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes)) return String(bytes);
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  let value = bytes;
-  let i = 0;
-  // 1023.96 KiB would round to "1024.0 KiB": show it as "1.0 MiB".
-  while (Math.abs(value) >= (i === 0 ? 1024 : 1023.95) && i < units.length - 1) {
-    value /= 1024;
-    i++;
-  }
-  return i === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[i]}`;
-}
-
 /** 1204 → "1,204" (always en-US grouping, whatever the locale). */
 export function formatCount(n: number): string {
   if (!Number.isFinite(n)) return String(n);
@@ -110,11 +97,6 @@ export function formatWork(work: {
   if (unit === 'bytes') return total === undefined ? formatBytes(done) : `${formatBytes(done)} / ${formatBytes(total)}`;
   const amount = total === undefined ? formatCount(done) : `${formatCount(done)} / ${formatCount(total)}`;
   return unit ? `${amount} ${unit}` : amount;
-}
-
-/** Milliseconds as "3.2 s". */
-export function formatSeconds(ms: number): string {
-  return `${(Math.max(0, ms) / 1000).toFixed(1)} s`;
 }
 
 // ---------------------------------------------------------------------------------------------

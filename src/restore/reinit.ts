@@ -14,6 +14,7 @@ import { runTask } from '../directory/tasks.js';
 import { copyBetweenHosts } from '../transport/files.js';
 import { shellQuote } from '../transport/shell.js';
 import type { Transport } from '../transport/transport.js';
+import { formatBytes } from '../format.js';
 
 export interface InitTimeouts {
   exportMs: number;
@@ -93,7 +94,7 @@ export async function importFromSupplier(
     const bytes = await copyBetweenHosts(fromSsh, p.supplierPath, toSsh, target, {
       ownerLike: folder,
       display: `write ${target}`,
-      onProgress: (n) => p.onProgress?.(`copy ${(n / 1048576).toFixed(1)} MiB`),
+      onProgress: (n) => p.onProgress?.(`copy ${formatBytes(n)}`),
     });
     const copyMs = Date.now() - copyStarted;
     const ldap = await transport.ldap(p.consumer);

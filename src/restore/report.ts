@@ -2,6 +2,7 @@
 // Pure: plan and journal entries in, rows out.
 import type { JournalEntry } from '../playbook/journal.js';
 import type { Plan } from '../playbook/model.js';
+import { formatSeconds } from '../format.js';
 
 export interface PhaseReport {
   phases: string[];
@@ -50,7 +51,7 @@ export function phaseReport(plan: Plan, entries: JournalEntry[]): PhaseReport {
 
 /** Rows for a table: HOST, one column per phase, TOTAL; the last row is the wall time per phase. */
 export function phaseRows(report: PhaseReport, order: string[]): string[][] {
-  const fmt = (n: number | undefined): string => (n === undefined ? '-' : `${n.toFixed(1)} s`);
+  const fmt = (n: number | undefined): string => (n === undefined ? '-' : formatSeconds(n * 1000));
   const names = [...new Set([...order.filter((h) => h in report.hosts), ...Object.keys(report.hosts)])];
   const rows = [['HOST', ...report.phases, 'TOTAL']];
   for (const h of names) {

@@ -19,6 +19,7 @@ import { runScheduledBackup } from './job.js';
 import { renderMetrics, writeMetricsFile } from './metrics.js';
 import { jobRecord, loadState, lockState, saveState, type RunReport, type ScheduleState } from './state.js';
 import { nextRun, scheduleView } from './view.js';
+import { formatSeconds } from '../format.js';
 
 export interface DaemonOptions {
   config: ScheduleConfig;
@@ -235,7 +236,7 @@ export class ScheduleDaemon {
     const detail = e.error ?? e.message ?? '';
     this.opts.say(
       e.status === 'failed' ? 'warn' : 'info',
-      `job ${job.name}: ${e.host} ${e.status} in ${(e.durationMs / 1000).toFixed(1)} s${detail ? `: ${detail}` : ''}`,
+      `job ${job.name}: ${e.host} ${e.status} in ${formatSeconds(e.durationMs)}${detail ? `: ${detail}` : ''}`,
     );
   }
 
@@ -295,7 +296,7 @@ function describeReport(r: RunReport): string {
   const other = r.errors
     .filter((e) => !e.host || !r.hosts.failed.includes(e.host))
     .filter((e) => e.snapshot === undefined); // said by `verify … FAILED`
-  return `job ${r.job}: ${r.result} in ${r.durationSeconds.toFixed(1)} s: ${hosts}${failed}${pruned}${verify}${other.length && r.hosts.failed.length === 0 ? `; ${other.map((e) => e.message).join('; ')}` : ''}${r.runId ? ` (run ${r.runId})` : ''}`;
+  return `job ${r.job}: ${r.result} in ${formatSeconds(r.durationSeconds * 1000)}: ${hosts}${failed}${pruned}${verify}${other.length && r.hosts.failed.length === 0 ? `; ${other.map((e) => e.message).join('; ')}` : ''}${r.runId ? ` (run ${r.runId})` : ''}`;
 }
 
 /** Waits `ms`; false when the signal aborted first. */

@@ -6,7 +6,6 @@ import winston from 'winston';
 import { EventStream, type FleetEvent, type HostRecap } from '../../src/report/events.js';
 import {
   attachTerminal,
-  formatBytes,
   formatCount,
   formatWork,
   percentOf,
@@ -15,6 +14,7 @@ import {
   type Clock,
   type Timer,
 } from '../../src/report/terminal.js';
+import { formatBytes } from '../../src/format.js';
 import { attachNdjson } from '../../src/report/ndjson.js';
 import { attachLogEvents, describeEvent, logLevelOf } from '../../src/report/log-events.js';
 import { formatRecap, recapFrom } from '../../src/report/recap.js';
@@ -250,7 +250,7 @@ test('non-TTY progress: at most one line per task per 5 s, and only when done ch
   assert.equal(progressLines().length, 2, 'one line for each task');
   assert.match(
     progressLines()[0]!,
-    /^running  a\.ipa\.test  Export the CA suffix  1,204 \/ 5,000 entries \(24%\)  \(6 s\)$/,
+    /^running {2}a\.ipa\.test {2}Export the CA suffix {2}1,204 \/ 5,000 entries \(24%\) {2}\(6 s\)$/,
   );
   clock.t = 7000;
   stream.emit(progress('a.ipa.test', 'export', 2000, 5000, 'entries'));
@@ -274,7 +274,7 @@ test('text from remote hosts cannot inject escape codes or break lines', () => {
     !out.text.includes('\x1b') && !out.text.includes('\x07') && !out.text.includes('\r'),
     JSON.stringify(out.text),
   );
-  assert.match(out.text, /started  a\.ipa\.test  Restore the host\n/);
+  assert.match(out.text, /started {2}a\.ipa\.test {2}Restore the host\n/);
   assert.match(out.text, /error: boom red\n/);
 });
 
@@ -390,7 +390,7 @@ test('live lines are cut to the terminal width, keeping elapsed time and work vi
   const rows = screen(out.text);
   assert.equal(rows.length, 1);
   assert.ok(Array.from(rows[0]!).length <= 80, `${Array.from(rows[0]!).length} columns: ${rows[0]}`);
-  assert.match(rows[0]!, /…  1,204 \/ 5,000 entries  24%  3 s$/);
+  assert.match(rows[0]!, /… {2}1,204 \/ 5,000 entries {2}24% {2}3 s$/);
   for (const line of out.text.split('\n'))
     assert.ok(Array.from(stripSgr(line).replace(/\x1b\[[0-9]*[AKJ]|\r/g, '')).length <= 80);
 
