@@ -9,7 +9,10 @@ import {
   isScalar,
   isSeq,
   parseDocument,
+  type Alias,
   type Document,
+  type Pair,
+  type Scalar,
   type YAMLError,
 } from 'yaml';
 import { LocatedError } from './located-error.js';
@@ -76,7 +79,7 @@ export function childPath(parent: string, key: string): string {
   return parent === '' ? displayKey(key) : `${parent}.${displayKey(key)}`;
 }
 
-/** Parses `text` (one YAML document) or throws the first problem as an LocatedError. Empty → null. */
+/** Parses `text` (one YAML document) or throws the first problem as a LocatedError. Empty → null. */
 export function readDocument(text: string, file: string): DocNode | null {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
@@ -85,109 +88,114 @@ export function readDocument(text: string, file: string): DocNode | null {
     uniqueKeys: false, // duplicates are reported below, with the key path and both lines
   });
   const lineAt = (offset: number): number => Math.max(1, lineCounter.linePos(offset).line);
+  refuseYamlProblems(doc, file, lineAt);
+  if (doc.contents === null) return null;
+  return new TreeBuilder(doc, file, lineAt).node(doc.contents, '', 1);
+}
 
-  // Warnings count too: an unresolved tag such as `!vault` would otherwise be read as a plain string.
+/** Throws the parser's first error or warning: an unresolved tag such as `!vault` would otherwise be a string. */
+function refuseYamlProblems(doc: Document, file: string, lineAt: (offset: number) => number): void {
   const problems = [...doc.errors, ...doc.warnings].sort((a, b) => a.pos[0] - b.pos[0]);
   const first = problems[0];
-  if (first) {
-    // A second document is not inside any key of the first; naming one would mislead.
-    const path = first.code === 'MULTIPLE_DOCS' ? '' : pathAt(doc, first.pos[0]);
-    throw new LocatedError(file, lineAt(first.pos[0]), path || undefined, describeYamlProblem(first));
-  }
+  if (!first) return;
+  // A second document is not inside any key of the first; naming one would mislead.
+  const path = first.code === 'MULTIPLE_DOCS' ? '' : pathAt(doc, first.pos[0]);
+  throw new LocatedError(file, lineAt(first.pos[0]), path || undefined, describeYamlProblem(first));
+}
 
-  let nodeCount = 0;
-  const inProgress = new Set<unknown>();
+/** Builds the located tree of one parsed document, refusing what an input file must not hold. */
+class TreeBuilder {
+  private nodeCount = 0;
+  /** Collections being built: an alias to one of them is a cycle. */
+  private readonly inProgress = new Set<unknown>();
 
-  const convert = (node: unknown, path: string, fallbackLine: number): DocNode => {
-    if (++nodeCount > MAX_NODES) {
-      throw new LocatedError(
-        file,
-        fallbackLine,
-        path || undefined,
-        `too many YAML nodes (over ${MAX_NODES}); check anchors and aliases`,
-      );
+  constructor(
+    private readonly doc: Document,
+    private readonly file: string,
+    private readonly lineAt: (offset: number) => number,
+  ) {}
+
+  /** `fallbackLine`: the line to point at when the node has no text of its own (its key's line). */
+  node(node: unknown, path: string, fallbackLine: number): DocNode {
+    if (++this.nodeCount > MAX_NODES) {
+      this.fail(fallbackLine, path, `too many YAML nodes (over ${MAX_NODES}); check anchors and aliases`);
     }
-    if (isAlias(node)) {
-      const target = node.resolve(doc);
-      if (target === undefined) {
-        throw new LocatedError(file, lineAt(node.range?.[0] ?? 0), path || undefined, `unknown alias *${node.source}`);
-      }
-      if (inProgress.has(target)) {
-        throw new LocatedError(
-          file,
-          lineAt(node.range?.[0] ?? 0),
-          path || undefined,
-          `alias *${node.source} refers to itself`,
-        );
-      }
-      return convert(target, path, fallbackLine);
-    }
+    if (isAlias(node)) return this.node(this.aliasTarget(node, path), path, fallbackLine);
     const line =
       node !== null && typeof node === 'object' && 'range' in node && Array.isArray(node.range)
-        ? lineAt(node.range[0] as number)
+        ? this.lineAt(node.range[0] as number)
         : fallbackLine;
     if (node === null || node === undefined) return { kind: 'scalar', path, line: fallbackLine, value: null };
-    if (isScalar(node)) {
-      const v = node.value;
-      const value =
-        v === null || v === undefined
-          ? null
-          : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
-            ? v
-            : String(v);
-      // An empty value (`key:`) has no text of its own; its key's line is the one to point at.
-      return { kind: 'scalar', path, line: value === null ? fallbackLine : line, value };
-    }
+    if (isScalar(node)) return scalarNode(node, path, line, fallbackLine);
     if (isSeq(node)) {
-      inProgress.add(node);
-      const items = node.items.map((item, i) => convert(item, `${path}[${i}]`, line));
-      inProgress.delete(node);
+      this.inProgress.add(node);
+      const items = node.items.map((item, i) => this.node(item, `${path}[${i}]`, line));
+      this.inProgress.delete(node);
       return { kind: 'seq', path, line, items };
     }
     if (isMap(node)) {
-      inProgress.add(node);
-      const entries: DocEntry[] = [];
-      const seen = new Map<string, number>();
-      for (const pair of node.items) {
-        const keyNode = pair.key;
-        const keyLine =
-          isScalar(keyNode) || isAlias(keyNode) || isMap(keyNode) || isSeq(keyNode)
-            ? lineAt(keyNode.range?.[0] ?? 0)
-            : line;
-        if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
-          throw new LocatedError(
-            file,
-            keyLine,
-            path || undefined,
-            'keys must be plain names, not lists, mappings or aliases',
-          );
-        }
-        // The source text, not the parsed value: a host named `10` or `true` keeps its spelling.
-        const key = keyNode.source ?? String(keyNode.value);
-        if (key === '<<' && keyNode.type === 'PLAIN') {
-          throw new LocatedError(
-            file,
-            keyLine,
-            childPath(path, key),
-            'YAML merge keys (<<) are not supported; share settings through group vars instead',
-          );
-        }
-        const keyPath = childPath(path, key);
-        const earlier = seen.get(key);
-        if (earlier !== undefined) {
-          throw new LocatedError(file, keyLine, keyPath, `duplicate key (first set at line ${earlier})`);
-        }
-        seen.set(key, keyLine);
-        entries.push({ key, keyLine, value: convert(pair.value, keyPath, keyLine) });
-      }
-      inProgress.delete(node);
+      this.inProgress.add(node);
+      const entries = this.entries(node.items, path, line);
+      this.inProgress.delete(node);
       return { kind: 'map', path, line, entries };
     }
     return { kind: 'scalar', path, line, value: String(node) };
-  };
+  }
 
-  if (doc.contents === null) return null;
-  return convert(doc.contents, '', 1);
+  private aliasTarget(node: Alias, path: string): unknown {
+    const target = node.resolve(this.doc);
+    const line = this.lineAt(node.range?.[0] ?? 0);
+    if (target === undefined) this.fail(line, path, `unknown alias *${node.source}`);
+    if (this.inProgress.has(target)) this.fail(line, path, `alias *${node.source} refers to itself`);
+    return target;
+  }
+
+  /** A mapping's entries: keys plain names, each once, no merge keys. */
+  private entries(pairs: Pair[], path: string, line: number): DocEntry[] {
+    const entries: DocEntry[] = [];
+    const seen = new Map<string, number>();
+    for (const pair of pairs) {
+      const keyNode = pair.key;
+      const keyLine =
+        isScalar(keyNode) || isAlias(keyNode) || isMap(keyNode) || isSeq(keyNode)
+          ? this.lineAt(keyNode.range?.[0] ?? 0)
+          : line;
+      if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
+        this.fail(keyLine, path, 'keys must be plain names, not lists, mappings or aliases');
+      }
+      // The source text, not the parsed value: a host named `10` or `true` keeps its spelling.
+      const key = keyNode.source ?? String(keyNode.value);
+      const keyPath = childPath(path, key);
+      if (key === '<<' && keyNode.type === 'PLAIN') {
+        this.fail(
+          keyLine,
+          keyPath,
+          'YAML merge keys (<<) are not supported; share settings through group vars instead',
+        );
+      }
+      const earlier = seen.get(key);
+      if (earlier !== undefined) this.fail(keyLine, keyPath, `duplicate key (first set at line ${earlier})`);
+      seen.set(key, keyLine);
+      entries.push({ key, keyLine, value: this.node(pair.value, keyPath, keyLine) });
+    }
+    return entries;
+  }
+
+  private fail(line: number, path: string, problem: string): never {
+    throw new LocatedError(this.file, line, path || undefined, problem);
+  }
+}
+
+function scalarNode(node: Scalar, path: string, line: number, fallbackLine: number): DocScalar {
+  const v = node.value;
+  const value =
+    v === null || v === undefined
+      ? null
+      : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+        ? v
+        : String(v);
+  // An empty value (`key:`) has no text of its own; its key's line is the one to point at.
+  return { kind: 'scalar', path, line: value === null ? fallbackLine : line, value };
 }
 
 /** The library's wording is written for programmers; a few cases get a message an operator can act on. */
