@@ -170,16 +170,15 @@ export async function initializeConsumer(
         await ldap.modify(agreementDn, [{ op: 'add', attr: 'nsds5BeginReplicaRefresh', values: ['start'] }]);
       continue;
     }
+    const initOf = `${ldap.host.name}: initialization of ${before.targetHost} through ${before.name}`;
     if (outcome === 'failed') {
-      throw new FleetError(
-        'failure',
-        `${ldap.host.name}: initialization of ${before.targetHost} through ${before.name} failed: ${now.lastInitStatus ?? 'no status'}`,
-      );
+      throw new FleetError('failure', `${initOf} failed: ${now.lastInitStatus ?? 'no status'}`);
     }
     if (Date.now() - started > opts.timeoutMs) {
+      const limit = Math.round(opts.timeoutMs / 1000);
       throw new FleetError(
         'failure',
-        `${ldap.host.name}: initialization of ${before.targetHost} through ${before.name} did not finish within ${Math.round(opts.timeoutMs / 1000)} s (status: ${now.lastInitStatus ?? 'none'})`,
+        `${initOf} did not finish within ${limit} s (status: ${now.lastInitStatus ?? 'none'})`,
       );
     }
   }

@@ -64,11 +64,9 @@ export class ScheduleDaemon {
             this.tick(job, self.currentRun() ?? new Date()),
           ),
         );
-        const next = nextRun(job);
-        this.opts.say(
-          'info',
-          `job ${job.name} (${job.deployment}, ${job.type}): '${job.cron}'${job.timezone ? ` ${job.timezone}` : ''}, next run ${next?.toISOString() ?? 'never'}`,
-        );
+        const next = nextRun(job)?.toISOString() ?? 'never';
+        const when = `'${job.cron}'${job.timezone ? ` ${job.timezone}` : ''}`;
+        this.opts.say('info', `job ${job.name} (${job.deployment}, ${job.type}): ${when}, next run ${next}`);
       }
       heartbeat = setInterval(() => void this.persist(), this.opts.heartbeatMs ?? 60_000);
       await new Promise<void>((resolveStop) => {
@@ -105,10 +103,10 @@ export class ScheduleDaemon {
     const state = this.state!;
     if (this.opts.ctx.signal.aborted) return;
     if (this.active.has(job.name)) {
-      jobRecord(state, job.name).skippedOverlaps += 1;
+      const skipped = ++jobRecord(state, job.name).skippedOverlaps;
       this.opts.say(
         'warn',
-        `job ${job.name}: the previous run is still going; this tick is skipped (${jobRecord(state, job.name).skippedOverlaps} skipped so far)`,
+        `job ${job.name}: the previous run is still going; this tick is skipped (${skipped} skipped so far)`,
       );
       void this.persist();
       return;
@@ -187,7 +185,8 @@ export class ScheduleDaemon {
     record.lastRun = report;
     if (report.result === 'partial' || report.result === 'failed') record.failedRuns += 1;
     if (report.verify) record.lastVerify = report.verify;
-    const hosts = (state.hosts[job.deployment] ??= {});
+    state.hosts[job.deployment] ??= {};
+    const hosts = state.hosts[job.deployment];
     for (const [host, r] of Object.entries(report.perHost)) {
       // A cancelled host did not fail: its record stays as it was.
       if (report.result === 'cancelled' && !r.ok) continue;
@@ -227,7 +226,9 @@ export class ScheduleDaemon {
     if (!outcome.ok)
       this.opts.say(
         'warn',
-        `job ${job.name}: hook ${failed ? 'on_failure' : 'on_success'} failed (${outcome.problem ?? `exit ${outcome.exitCode ?? outcome.signal}`}); see the log`,
+        `job ${job.name}: hook ${failed ? 'on_failure' : 'on_success'} failed (${
+          outcome.problem ?? `exit ${outcome.exitCode ?? outcome.signal}`
+        }); see the log`,
       );
   }
 
@@ -296,7 +297,10 @@ function describeReport(r: RunReport): string {
   const other = r.errors
     .filter((e) => !e.host || !r.hosts.failed.includes(e.host))
     .filter((e) => e.snapshot === undefined); // said by `verify … FAILED`
-  return `job ${r.job}: ${r.result} in ${formatSeconds(r.durationSeconds * 1000)}: ${hosts}${failed}${pruned}${verify}${other.length && r.hosts.failed.length === 0 ? `; ${other.map((e) => e.message).join('; ')}` : ''}${r.runId ? ` (run ${r.runId})` : ''}`;
+  const rest = other.length && r.hosts.failed.length === 0 ? `; ${other.map((e) => e.message).join('; ')}` : '';
+  const run = r.runId ? ` (run ${r.runId})` : '';
+  const took = formatSeconds(r.durationSeconds * 1000);
+  return `job ${r.job}: ${r.result} in ${took}: ${hosts}${failed}${pruned}${verify}${rest}${run}`;
 }
 
 /** Waits `ms`; false when the signal aborted first. */
