@@ -80,7 +80,7 @@ function match(inv: Inventory, term: string): Set<string> {
 }
 
 /** fnmatch-style: `*`, `?`, `[abc]`, `[a-z]`, `[!abc]`; everything else is literal. */
-export function globToRegExp(glob: string): RegExp {
+function globToRegExp(glob: string): RegExp {
   let source = '';
   for (let i = 0; i < glob.length; i++) {
     const ch = glob[i]!;

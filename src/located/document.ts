@@ -32,14 +32,14 @@ export interface DocEntry {
   value: DocNode;
 }
 
-export interface DocSeq {
+interface DocSeq {
   kind: 'seq';
   path: string;
   line: number;
   items: DocNode[];
 }
 
-export interface DocScalar {
+interface DocScalar {
   kind: 'scalar';
   path: string;
   line: number;
@@ -61,7 +61,7 @@ export function plain(text: string): string {
 }
 
 /** Keys become part of dotted paths; escape anything that could break the one-line message. */
-export function displayKey(key: string): string {
+function displayKey(key: string): string {
   const { text, note } = shortened(key);
   return `${/^[\x21-\x7e]+$/.test(text) ? text : JSON.stringify(text)}${note}`;
 }
