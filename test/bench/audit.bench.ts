@@ -6,17 +6,8 @@ import { auditDeployment } from '../../src/topology/audit.js';
 import { Transport } from '../../src/transport/transport.js';
 import { bringUpLab, testContext } from '../lab/fixture.js';
 
-async function measure(net: string, hosts: number): Promise<{ coldS: number; warmS: number; findings: number }> {
-  const lab = await bringUpLab(net, [
-    '--hosts',
-    String(hosts),
-    '--topology',
-    'ring',
-    '--ca',
-    'a,b,c',
-    '--entries',
-    '500',
-  ]);
+async function measure(hosts: number): Promise<{ coldS: number; warmS: number; findings: number }> {
+  const lab = await bringUpLab(['--hosts', String(hosts), '--topology', 'ring', '--ca', 'a,b,c', '--entries', '500']);
   try {
     const inventory = await loadInventory(lab.paths.inventory);
     // Cold: a new transport (SSH handshakes included), as one `ipa-fleet audit` pays.
@@ -51,8 +42,8 @@ async function measure(net: string, hosts: number): Promise<{ coldS: number; war
   }
 }
 
-const three = await measure('127.0.41', 3);
-const ten = await measure('127.0.42', 10);
+const three = await measure(3);
+const ten = await measure(10);
 console.log(
   `audit, 3 hosts:  ${three.coldS.toFixed(2)} s (new connections), ${three.warmS.toFixed(2)} s (connections reused), ${three.findings} finding(s)`,
 );

@@ -18,10 +18,8 @@ import { cp, link, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { table } from '../../src/cli/output.js';
-import { bringUpLab, cli, startCli, type TestLab } from '../lab/fixture.js';
-import { makeKeys } from '../lab/restore-fixture.js';
+import { bringUpLab, cli, makeKeys, startCli, type TestLab } from '../lab/fixture.js';
 
-const NET = '127.0.48';
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'];
 const entries = Number(process.env.BENCH_ENTRIES ?? '200');
 if (!Number.isInteger(entries) || entries < 0)
@@ -280,7 +278,7 @@ async function statusOnce(lab: TestLab, env: NodeJS.ProcessEnv, file: string, wa
   return r.ms;
 }
 
-const lab = await bringUpLab(NET, ['--hosts', '3', '--entries', String(entries)]);
+const lab = await bringUpLab(['--hosts', '3', '--entries', String(entries)]);
 progress(`lab up (3 hosts, ${entries} entries) in ${(lab.upOutput.ms / 1000).toFixed(1)} s`);
 const out: string[] = [];
 try {

@@ -11,7 +11,7 @@ const MB = 1024 * 1024;
 const STREAM_MB = Number(process.env.BENCH_STREAM_MB ?? 512);
 const SEARCHES = Number(process.env.BENCH_SEARCHES ?? 2000);
 
-const lab = await bringUpLab('127.0.40', ['--hosts', '1', '--ca', 'none', '--entries', '1000']);
+const lab = await bringUpLab(['--hosts', '1', '--ca', 'none', '--entries', '1000']);
 try {
   const inventory = await loadInventory(lab.paths.inventory);
   const host = inventory.hosts[0]!;

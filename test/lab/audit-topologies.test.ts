@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { bringUpLab, cli, type TestLab } from './fixture.js';
 
-const NET = '127.0.28';
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test', 'd.ipa.test'];
 /** Right after `lab up` replication may still settle (keep-alive entries, busy replicas): poll this long. */
 const SETTLE_MS = 60_000;
@@ -56,7 +55,7 @@ describe('audit of healthy 4-host labs (star, mesh, chain; CA on a,b)', () => {
   for (const [shape, { args, edges }] of Object.entries(SHAPES)) {
     it(`${shape}: audit --json reports no finding (exit 0) once replication has settled`, async () => {
       const t0 = Date.now();
-      const lab: TestLab = await bringUpLab(NET, ['--hosts', '4', '--entries', '100', ...args]);
+      const lab: TestLab = await bringUpLab(['--hosts', '4', '--entries', '100', ...args]);
       const upSeconds = (Date.now() - t0) / 1000;
       try {
         const audit = async (): Promise<{ code: number; doc: AuditDoc; ms: number; stderr: string }> => {

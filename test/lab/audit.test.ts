@@ -16,7 +16,6 @@ import type { LdapSession } from '../../src/transport/ldap.js';
 import { Transport } from '../../src/transport/transport.js';
 import { bringUpLab, cli, testContext, waitFor, type TestLab } from './fixture.js';
 
-const NET = '127.0.27';
 const DOMAIN = 'dc=ipa,dc=test';
 const A = 'a.ipa.test';
 const B = 'b.ipa.test';
@@ -67,7 +66,7 @@ describe('audit scenarios on a real lab (3 hosts, chain a-b-c, CA a-b)', () => {
   const results: string[] = [];
 
   before(async () => {
-    lab = await bringUpLab(NET);
+    lab = await bringUpLab();
     inventory = await loadInventory(lab.paths.inventory);
     transport = new Transport(inventory, testContext(join(lab.tmp, 'library.log')));
     replPassword = (await readFile(lab.paths.replPassword, 'utf8')).trim();

@@ -2,39 +2,21 @@
 // connection dropped, failed hosts counted as "?", a full store reported as a partial failure.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import * as openpgp from 'openpgp';
-import { bringUpLab, cli, startCli, type TestLab } from './fixture.js';
+import { bringUpLab, cmdlineOf, descendantsOf, dropSshConnectionsWhen, type TestLab } from './fixture.js';
 
-const NET = '127.0.31';
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'];
 const run = promisify(execFile);
 
-async function childrenOf(pid: number): Promise<number[]> {
-  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return text.trim().split(/\s+/).filter(Boolean).map(Number);
-}
-
-async function cmdlineOf(pid: number): Promise<string> {
-  return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0+$/, '').replace(/\0/g, ' ');
-}
-
-async function descendants(pid: number): Promise<number[]> {
-  const out: number[] = [];
-  for (const c of await childrenOf(pid)) out.push(c, ...(await descendants(c)));
-  return out;
-}
-
 describe('backup regressions', { timeout: 240_000 }, () => {
   let lab: TestLab;
-  let env: NodeJS.ProcessEnv;
   let keys: string;
   let pub: string;
 
-  const fleet = (args: string[]) => cli(['--log-file', lab.logFile, ...args], { env });
   const ldifDir = (fqdn: string): string => join(lab.paths.hostDir(fqdn), 'var-lib-dirsrv', 'slapd-IPA-TEST', 'ldif');
   const fleetFiles = async (fqdn: string): Promise<string[]> =>
     (await readdir(ldifDir(fqdn))).filter((n) => n.startsWith('ipa-fleet-'));
@@ -44,32 +26,17 @@ describe('backup regressions', { timeout: 240_000 }, () => {
     store: string,
     when: (sshdPid: number) => Promise<boolean>,
   ): Promise<{ code: number | null; stdout: string; stderr: string; killed: number }> {
-    const sshdPid = Number((await readFile(lab.paths.sshdPidFile('c.ipa.test'), 'utf8')).trim());
-    const { child, output, exited } = startCli(
-      ['--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store],
-      env,
-    );
-    let killed = 0;
-    const deadline = Date.now() + 60_000;
-    while (child.exitCode === null && Date.now() < deadline) {
-      if (await when(sshdPid)) {
-        for (const pid of await childrenOf(sshdPid)) {
-          if (!(await cmdlineOf(pid)).startsWith('sshd: root@notty')) continue;
-          process.kill(pid, 'SIGKILL');
-          killed++;
-        }
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const code = await exited;
-    return { code, ...output, killed };
+    const sshdPid = await lab.sshdPid('c.ipa.test');
+    const handle = lab.startFleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store]);
+    const killed = (await dropSshConnectionsWhen(sshdPid, handle, () => when(sshdPid), 60_000)).length;
+    const code = await handle.exited;
+    return { code, ...handle.output, killed };
   }
 
   before(async () => {
     keys = await mkdtemp('/tmp/ipa-fleet-backup-bugs-keys-');
     const [labUp, key] = await Promise.all([
-      bringUpLab(NET, ['--entries', '2000']),
+      bringUpLab(['--entries', '2000']),
       openpgp.generateKey({
         type: 'ecc',
         curve: 'curve25519Legacy',
@@ -80,7 +47,6 @@ describe('backup regressions', { timeout: 240_000 }, () => {
     lab = labUp;
     pub = join(keys, 'pub.asc');
     await writeFile(pub, key.publicKey);
-    env = { XDG_STATE_HOME: join(lab.tmp, 'state') };
   });
 
   after(async () => {
@@ -102,7 +68,7 @@ describe('backup regressions', { timeout: 240_000 }, () => {
 
   it('a connection dropped during the tar stream is reported for c.ipa.test, not for "?"', async () => {
     const tarRunning = async (sshdPid: number): Promise<boolean> => {
-      for (const pid of await descendants(sshdPid)) if ((await cmdlineOf(pid)).includes('tar --create')) return true;
+      for (const pid of await descendantsOf(sshdPid)) if ((await cmdlineOf(pid)).includes('tar --create')) return true;
       return false;
     };
     const r = await backupDroppingC(join(lab.tmp, 'store2'), tarRunning);
@@ -118,7 +84,7 @@ describe('backup regressions', { timeout: 240_000 }, () => {
     await mkdir(store);
     await run('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', store]);
     try {
-      const r = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store]);
+      const r = await lab.fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store]);
       for (const h of HOSTS)
         assert.match(r.stdout, new RegExp(`FAILED\\s+${h.replace(/\./g, '\\.')}`), 'every host failed');
       // Now: "1 of 3 host(s) failed (?): store: no space left writing …", exit 3.

@@ -14,9 +14,8 @@ import type { Manifest } from '../../src/backup/manifest.js';
 import { loadInventory, type Inventory } from '../../src/inventory/index.js';
 import { Transport } from '../../src/transport/transport.js';
 import { runTask } from '../../src/directory/tasks.js';
-import { bringUpLab, cli, startCli, testContext, type TestLab } from './fixture.js';
+import { bringUpLab, dropSshConnectionsWhen, testContext, type TestLab } from './fixture.js';
 
-const NET = '127.0.29';
 const INSTANCE = 'IPA-TEST';
 const DEPLOYMENT = 'ipa-lab';
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'];
@@ -75,48 +74,10 @@ function tarEntries(tar: Buffer): Map<string, { offset: number; size: number }> 
   return entries;
 }
 
-/** Child pids of `pid` (Linux /proc/<pid>/task/<pid>/children). */
-async function childrenOf(pid: number): Promise<number[]> {
-  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return text.trim().split(/\s+/).filter(Boolean).map(Number);
-}
-
-async function cmdlineOf(pid: number): Promise<string> {
-  return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0+$/, '').replace(/\0/g, ' ');
-}
-
-/**
- * Polls `condition` every few ms while `child` runs; once it holds, SIGKILLs every
- * `sshd: root@notty` child of the host's sshd (each is one SSH connection) and returns them.
- */
-async function killSessionsWhen(
-  sshdPid: number,
-  child: { exitCode: number | null },
-  condition: () => Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<Array<{ pid: number; cmd: string }>> {
-  const killed: Array<{ pid: number; cmd: string }> = [];
-  const deadline = Date.now() + timeoutMs;
-  while (child.exitCode === null && Date.now() < deadline) {
-    if (await condition().catch(() => false)) {
-      for (const pid of await childrenOf(sshdPid)) {
-        const cmd = await cmdlineOf(pid);
-        if (!cmd.startsWith('sshd: root@notty')) continue;
-        process.kill(pid, 'SIGKILL');
-        killed.push({ pid, cmd });
-      }
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return killed;
-}
-
 describe('backups on the lab', { timeout: 300_000 }, () => {
   let lab: TestLab;
   let inventory: Inventory;
   let transport: Transport;
-  let env: NodeJS.ProcessEnv;
   let keys: string;
   let pub: string;
   let sec: string;
@@ -125,10 +86,8 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
   let first: Listing;
   const t0 = Date.now();
 
-  const fleet = (args: string[], timeoutMs?: number) =>
-    cli(['--log-file', lab.logFile, ...args], { env, ...(timeoutMs ? { timeoutMs } : {}) });
   const list = async (store: string): Promise<Listing> => {
-    const r = await fleet(['--json', 'backups', 'list', '--store', store]);
+    const r = await lab.fleet(['--json', 'backups', 'list', '--store', store]);
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout) as Listing;
   };
@@ -167,7 +126,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
       subkeys: [{ sign: true }],
       format: 'armored',
     });
-    const [labUp, g, e, s] = await Promise.all([bringUpLab(NET, ['--entries', '2000']), good, expired, signOnly]);
+    const [labUp, g, e, s] = await Promise.all([bringUpLab(['--entries', '2000']), good, expired, signOnly]);
     lab = labUp;
     pub = join(keys, 'backup-pub.asc');
     sec = join(keys, 'backup-sec.asc');
@@ -179,7 +138,6 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     await writeFile(join(keys, 'sign-only-pub.asc'), s.publicKey);
     inventory = await loadInventory(lab.paths.inventory);
     transport = new Transport(inventory, testContext(join(lab.tmp, 'library.log')));
-    env = { XDG_STATE_HOME: join(lab.tmp, 'state') };
     store1 = join(lab.tmp, 'store1');
     stamp('lab up and keys made');
   });
@@ -192,7 +150,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
   });
 
   it('1. backup encrypts one snapshot per host; verify (hash and data) passes; gpg decrypts it; the LDIF carries the RUV', async () => {
-    const made = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store1]);
+    const made = await lab.fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store1]);
     assert.equal(made.code, 0, made.stderr + made.stdout);
     stamp(`backup of 3 hosts took ${made.ms} ms`);
     first = await list(store1);
@@ -204,10 +162,10 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     assert.deepEqual(first.problems, []);
     assert.deepEqual(first.leftovers, []);
 
-    const verified = await fleet(['backups', 'verify', '--all', '--store', store1]);
+    const verified = await lab.fleet(['backups', 'verify', '--all', '--store', store1]);
     assert.equal(verified.code, 0, verified.stderr + verified.stdout);
     assert.equal((verified.stdout.match(/ok \(hash\)/g) ?? []).length, 3, verified.stdout);
-    const readData = await fleet([
+    const readData = await lab.fleet([
       'backups',
       'verify',
       '--all',
@@ -316,12 +274,12 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
       [sec, /backup-sec\.asc holds a private key: give the public key instead/],
     ];
     for (const [file, message] of cases) {
-      const r = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', file, '--store', store]);
+      const r = await lab.fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', file, '--store', store]);
       assert.equal(r.code, 2, `${file}: ${r.stderr}`);
       assert.match(r.stderr, message);
       assert.ok(r.stderr.includes(file), `the message names ${file}: ${r.stderr}`);
       // A good key beside the bad one does not change that.
-      const mixed = await fleet([
+      const mixed = await lab.fleet([
         'backup',
         '-i',
         lab.paths.inventory,
@@ -352,7 +310,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     const bytes = await readFile(cArchive);
     bytes[Math.floor(bytes.length / 2)] ^= 0x01;
     await writeFile(cArchive, bytes);
-    const flipped = await fleet(['backups', 'verify', c.id, '--store', store]);
+    const flipped = await lab.fleet(['backups', 'verify', c.id, '--store', store]);
     assert.equal(flipped.code, 1, flipped.stderr + flipped.stdout);
     assert.match(flipped.stderr, new RegExp(`1 snapshot\\(s\\) failed verification: ${c.id} \\(c\\.ipa\\.test\\)`));
     assert.match(flipped.stdout, new RegExp(`${c.id}\\s+c\\.ipa\\.test\\s+FAILED`));
@@ -388,9 +346,9 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     manifest.archive.sha256 = sha256(newArchive);
     await writeFile(manifestFile, JSON.stringify(manifest, null, 2));
 
-    const hashOnly = await fleet(['backups', 'verify', a.id, '--store', store]);
+    const hashOnly = await lab.fleet(['backups', 'verify', a.id, '--store', store]);
     assert.equal(hashOnly.code, 0, `the outer hash matches now: ${hashOnly.stderr}${hashOnly.stdout}`);
-    const deep = await fleet([
+    const deep = await lab.fleet([
       'backups',
       'verify',
       a.id,
@@ -407,7 +365,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     assert.doesNotMatch(deep.stderr, /ipaca\.ldif/, 'only the altered file is named');
     // b's untouched snapshot in the same store still passes the deep check.
     const b = snaps.find((s) => s.host === 'b.ipa.test')!;
-    const intact = await fleet([
+    const intact = await lab.fleet([
       'backups',
       'verify',
       b.id,
@@ -427,15 +385,17 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     const c = 'c.ipa.test';
     await transport.forget(hostOf(c)); // the only SSH sessions to c are now the backup's
     assert.deepEqual(await fleetFiles(c), []);
-    const sshdPid = Number((await readFile(lab.paths.sshdPidFile(c), 'utf8')).trim());
-    const { child, output, exited } = startCli(
-      ['--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store],
-      env,
-    );
+    const handle = lab.startFleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store]);
+    const { output, exited } = handle;
 
     // As soon as c's export file exists (the export task is running), SIGKILL c's per-connection
-    // sshd processes (`sshd: root@notty`, children of c's sshd).
-    const killed = await killSessionsWhen(sshdPid, child, async () => (await fleetFiles(c)).length > 0);
+    // sshd processes (`sshd: root@notty` or `sshd-session: root@notty`, and their `[priv]` parents).
+    const killed = await dropSshConnectionsWhen(
+      await lab.sshdPid(c),
+      handle,
+      async () => (await fleetFiles(c)).length > 0,
+      60_000,
+    );
     const code = await exited;
     const { stdout, stderr } = output;
     t.diagnostic(`killed ${JSON.stringify(killed)}; exit ${code}; ${stderr.trim()}`);
@@ -458,7 +418,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
       (await walk(store)).filter((e) => !e.isDir && !/\/(manifest\.json|archive\.tar\.gz\.pgp)$/.test(e.path)),
       [],
     );
-    const verified = await fleet([
+    const verified = await lab.fleet([
       'backups',
       'verify',
       '--all',
@@ -487,7 +447,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     await mkdir(store);
     await run('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', store]);
     try {
-      const r = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store]);
+      const r = await lab.fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store]);
       assert.notEqual(r.code, 0, r.stdout);
       assert.match(r.stderr, /host\(s\) failed .*: store: no space left writing /, r.stderr);
       // (The summary says "1 of 3 host(s) failed (?)" although all three failed, and exits 3, not 1:
@@ -527,7 +487,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     await rename(ldifDir(b), hidden);
     let r;
     try {
-      r = await fleet([
+      r = await lab.fleet([
         'backup',
         '--type',
         'full',
@@ -550,7 +510,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     assert.match(r.stderr, /db2ldif/, 'the message says which step failed');
     // The server was really stopped (not just refused up front) and is back.
     assert.ok((await stops()) > stopsBefore, 'ns-slapd on b was stopped by the backup');
-    const status = await fleet(['--json', 'lab', 'status', '--dir', lab.paths.root]);
+    const status = await lab.fleet(['--json', 'lab', 'status', '--dir', lab.paths.root]);
     assert.equal(status.code, 0, status.stderr);
     const bStatus = (
       JSON.parse(status.stdout) as Array<{
@@ -613,7 +573,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
   it('7. prune --keep-last 1 keeps the newest per host; --dry-run removes nothing; a held lock → exit 11; unlock clears it', async () => {
     const store = join(lab.tmp, 'store7');
     await cp(store1, store, { recursive: true });
-    const second = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store]);
+    const second = await lab.fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store]);
     assert.equal(second.code, 0, second.stderr);
     const both = (await list(store)).snapshots;
     assert.equal(both.length, 6);
@@ -621,7 +581,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
     const oldest = new Map(HOSTS.map((h) => [h, both.filter((s) => s.host === h)[0]!.id]));
     for (const h of HOSTS) assert.notEqual(newest.get(h), oldest.get(h));
 
-    const dry = await fleet(['backups', 'prune', '--keep-last', '1', '--dry-run', '--store', store]);
+    const dry = await lab.fleet(['backups', 'prune', '--keep-last', '1', '--dry-run', '--store', store]);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /^policy: keep 1 last snapshots \(dry run\)$/m);
     for (const h of HOSTS) {
@@ -632,7 +592,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
 
     const release = await acquireStoreLock(store, DEPLOYMENT, 'shared', 'backup (test holder)');
     try {
-      const refused = await fleet(['backups', 'prune', '--keep-last', '1', '--store', store]);
+      const refused = await lab.fleet(['backups', 'prune', '--keep-last', '1', '--store', store]);
       assert.equal(refused.code, 11, refused.stderr);
       assert.match(
         refused.stderr,
@@ -641,7 +601,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
         ),
       );
       assert.equal((await list(store)).snapshots.length, 6);
-      const unlocked = await fleet(['backups', 'unlock', DEPLOYMENT, '--store', store]);
+      const unlocked = await lab.fleet(['backups', 'unlock', DEPLOYMENT, '--store', store]);
       assert.equal(unlocked.code, 0, unlocked.stderr);
       assert.match(
         unlocked.stdout,
@@ -652,7 +612,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
       await release();
     }
 
-    const pruned = await fleet(['backups', 'prune', '--keep-last', '1', '--store', store]);
+    const pruned = await lab.fleet(['backups', 'prune', '--keep-last', '1', '--store', store]);
     assert.equal(pruned.code, 0, pruned.stderr);
     for (const h of HOSTS) {
       assert.match(
@@ -673,7 +633,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
         `${h}: only the kept snapshot's folder`,
       );
     }
-    const again = await fleet(['backups', 'verify', '--all', '--store', store]);
+    const again = await lab.fleet(['backups', 'verify', '--all', '--store', store]);
     assert.equal(again.code, 0, again.stderr);
   });
 });

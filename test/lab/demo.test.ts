@@ -9,9 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { loadInventory } from '../../src/inventory/index.js';
 import { LabPaths } from '../../src/lab/paths.js';
 import { Transport } from '../../src/transport/transport.js';
-import { cli, testContext, type CliResult } from './fixture.js';
+import { claimNet, cli, testContext, type CliResult, type NetClaim } from './fixture.js';
 
-const NET = '127.0.36';
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'];
 const PEOPLE = 'ou=people,dc=ipa,dc=test';
 // What the demo damages (src/lab/demo.ts): every tenth of its 200 users, and ten junk entries.
@@ -24,8 +23,10 @@ describe('ipa-fleet demo', { timeout: 40 * 60_000 }, () => {
   let logFile: string;
   let env: NodeJS.ProcessEnv;
   let demo: CliResult;
+  let net: NetClaim;
 
   before(async () => {
+    net = await claimNet();
     tmp = await mkdtemp(join(tmpdir(), 'ipa-fleet-demo-test-'));
     lab = new LabPaths(join(tmp, 'demo', 'lab'));
     logFile = join(tmp, 'ipa-fleet.log');
@@ -37,10 +38,11 @@ describe('ipa-fleet demo', { timeout: 40 * 60_000 }, () => {
     // Also after a failure: a kept (or half-built) lab holds its addresses.
     if (lab) await cli(['--log-file', logFile, 'lab', 'down', '--dir', lab.root], { env });
     if (tmp) await rm(tmp, { recursive: true, force: true });
+    await net?.release();
   });
 
   it('restores the deleted users and removes the junk on every host, and says so', async () => {
-    demo = await cli(['--log-file', logFile, 'demo', '--net', NET, '--dir', join(tmp, 'demo'), '--keep'], {
+    demo = await cli(['--log-file', logFile, 'demo', '--net', net.net, '--dir', join(tmp, 'demo'), '--keep'], {
       env,
       timeoutMs: 30 * 60_000,
     });

@@ -1,6 +1,5 @@
 // Issue 3 against the real lab: plan = run, crash + resume exactly once, Ctrl-C, the lock.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,24 +10,21 @@ import { runPlaybook } from '../../src/playbook/run.js';
 import { defaultRegistry } from '../../src/actions/index.js';
 import { EventStream } from '../../src/report/events.js';
 import { Transport } from '../../src/transport/transport.js';
-import { BIN, bringUpLab, cli, ROOT, testContext, waitFor, type TestLab } from './fixture.js';
+import { bringUpLab, ROOT, testContext, waitFor, type TestLab } from './fixture.js';
 
-const NET = '127.0.25';
 const MARKERS = join(ROOT, 'test', 'fixtures', 'playbooks', 'markers.yaml');
 
 describe('playbook engine on the lab', () => {
   let lab: TestLab;
   let inventory: Inventory;
   let transport: Transport;
-  let env: NodeJS.ProcessEnv;
   let stateDir: string;
 
   before(async () => {
-    lab = await bringUpLab(NET, ['--entries', '20']);
+    lab = await bringUpLab(['--entries', '20']);
     inventory = await loadInventory(lab.paths.inventory);
     transport = new Transport(inventory, testContext(join(lab.tmp, 'library.log')));
     // Runs, journals and locks of these tests live in the lab's temp folder.
-    env = { XDG_STATE_HOME: join(lab.tmp, 'state') };
     stateDir = join(lab.tmp, 'state', 'ipa-fleet');
   });
 
@@ -37,7 +33,6 @@ describe('playbook engine on the lab', () => {
     await lab?.down();
   });
 
-  const run = (args: string[]) => cli(['--log-file', lab.logFile, ...args], { env });
   const journalOf = async (runId: string): Promise<JournalEntry[]> =>
     (await readFile(join(stateDir, 'runs', runId, 'journal.jsonl'), 'utf8'))
       .trim()
@@ -49,7 +44,7 @@ describe('playbook engine on the lab', () => {
   };
 
   it('run executes exactly the plan that plan prints, and the hello-fleet sample works', async () => {
-    const planned = await run([
+    const planned = await lab.fleet([
       '--json',
       'plan',
       'hello-fleet',
@@ -62,7 +57,7 @@ describe('playbook engine on the lab', () => {
     const plan = JSON.parse(planned.stdout) as Plan;
     assert.equal(plan.tasks.length, 15);
 
-    const ran = await run([
+    const ran = await lab.fleet([
       '--json',
       'run',
       'hello-fleet',
@@ -103,17 +98,10 @@ describe('playbook engine on the lab', () => {
 
   it('after the controller is killed mid-run, --resume finishes the remaining tasks exactly once', async () => {
     const dir = `/tmp/ipa-fleet-resume-${process.pid}`;
-    const child = spawn(
-      process.execPath,
-      [BIN, '--log-file', lab.logFile, 'run', MARKERS, '-i', lab.paths.inventory, '--yes', '--set', `dir=${dir}`],
-      {
-        env: { ...process.env, ...env },
-        stdio: 'ignore',
-      },
-    );
+    const { child } = lab.startFleet(['run', MARKERS, '-i', lab.paths.inventory, '--yes', '--set', `dir=${dir}`]);
     // Kill it (SIGKILL: no clean-up at all) once step 2 is under way on the second host.
     const runId = await waitFor('the run to start', 30_000, async () => {
-      const runs = await run(['--json', 'runs', 'list']);
+      const runs = await lab.fleet(['--json', 'runs', 'list']);
       const list = JSON.parse(runs.stdout || '[]') as Array<{ runId: string; playbook: string }>;
       return list.find((r) => r.playbook === 'markers')?.runId;
     });
@@ -125,10 +113,13 @@ describe('playbook engine on the lab', () => {
     await new Promise((r) => child.once('exit', r));
     const before = await journalOf(runId);
     assert.ok(!before.some((e) => e.type === 'run.finished'), 'the killed run never finished');
-    const list = JSON.parse((await run(['--json', 'runs', 'list'])).stdout) as Array<{ runId: string; state: string }>;
+    const list = JSON.parse((await lab.fleet(['--json', 'runs', 'list'])).stdout) as Array<{
+      runId: string;
+      state: string;
+    }>;
     assert.equal(list.find((r) => r.runId === runId)!.state, 'crashed');
 
-    const resumed = await run(['run', '--resume', runId, '--yes']);
+    const resumed = await lab.fleet(['run', '--resume', runId, '--yes']);
     assert.equal(resumed.code, 0, resumed.stderr + resumed.stdout);
     const journal = await journalOf(runId);
     const resumedAt = journal.findIndex((e) => e.type === 'run.resumed');
@@ -150,35 +141,21 @@ describe('playbook engine on the lab', () => {
 
   it('Ctrl-C stops cleanly (journal says what was running); a second run meanwhile is refused with exit 11', async () => {
     const dir = `/tmp/ipa-fleet-sigint-${process.pid}`;
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        '--log-file',
-        lab.logFile,
-        'run',
-        MARKERS,
-        '-i',
-        lab.paths.inventory,
-        '--yes',
-        '--set',
-        `dir=${dir}`,
-        '--set',
-        'nap=6',
-      ],
-      {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.stdout!.resume();
+    const handle = lab.startFleet([
+      'run',
+      MARKERS,
+      '-i',
+      lab.paths.inventory,
+      '--yes',
+      '--set',
+      `dir=${dir}`,
+      '--set',
+      'nap=6',
+    ]);
+    const { child, output } = handle;
     const runId = await waitFor('the run to reach step 2', 30_000, async () => {
-      if (child.exitCode !== null) throw new Error(`the run ended early (exit ${child.exitCode}): ${stderr}`);
-      const list = JSON.parse((await run(['--json', 'runs', 'list'])).stdout || '[]') as Array<{
+      if (child.exitCode !== null) throw new Error(`the run ended early (exit ${child.exitCode}): ${output.stderr}`);
+      const list = JSON.parse((await lab.fleet(['--json', 'runs', 'list'])).stdout || '[]') as Array<{
         runId: string;
         playbook: string;
         state: string;
@@ -191,14 +168,14 @@ describe('playbook engine on the lab', () => {
         : undefined;
     });
 
-    const second = await run(['run', MARKERS, '-i', lab.paths.inventory, '--yes', '--set', `dir=${dir}-2`]);
+    const second = await lab.fleet(['run', MARKERS, '-i', lab.paths.inventory, '--yes', '--set', `dir=${dir}-2`]);
     assert.equal(second.code, 11, second.stderr);
     assert.match(second.stderr, new RegExp(`deployment 'ipa-lab' is locked by run ${runId} \\(markers, pid \\d+ on `));
 
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     assert.equal(code, 1);
-    assert.match(stderr, new RegExp(`interrupted; continue it with: ipa-fleet run --resume ${runId}`));
+    assert.match(output.stderr, new RegExp(`interrupted; continue it with: ipa-fleet run --resume ${runId}`));
     const journal = await journalOf(runId);
     assert.ok(journal.some((e) => e.type === 'task.interrupted' && e.taskId === '02-second:a.ipa.test'));
     const summary = JSON.parse(await readFile(join(stateDir, 'runs', runId, 'summary.json'), 'utf8')) as {
@@ -206,7 +183,7 @@ describe('playbook engine on the lab', () => {
     };
     assert.equal(summary.state, 'interrupted');
     // The lock was released: the run can be continued at once.
-    const resumed = await run(['run', '--resume', runId, '--yes']);
+    const resumed = await lab.fleet(['run', '--resume', runId, '--yes']);
     assert.equal(resumed.code, 0, resumed.stderr);
     for (const h of inventory.hosts) assert.equal(await lines(h, `${dir}/${h.name}.s3`), 1);
     await (await transport.ssh(inventory.hosts[0]!)).run(`rm -rf ${dir}`);
@@ -262,11 +239,19 @@ describe('playbook engine on the lab', () => {
   });
 
   it('a failing task stops the run with a clear error; facts reports every host', async () => {
-    const failing = await run(['run', MARKERS, '-i', lab.paths.inventory, '--yes', '--set', 'dir=/proc/not-writable']);
+    const failing = await lab.fleet([
+      'run',
+      MARKERS,
+      '-i',
+      lab.paths.inventory,
+      '--yes',
+      '--set',
+      'dir=/proc/not-writable',
+    ]);
     assert.equal(failing.code, 1);
     assert.match(failing.stderr, /a\.ipa\.test|b\.ipa\.test|c\.ipa\.test/);
     assert.match(failing.stderr, /--resume /);
-    const facts = await run(['--json', 'facts', '-i', lab.paths.inventory]);
+    const facts = await lab.fleet(['--json', 'facts', '-i', lab.paths.inventory]);
     assert.equal(facts.code, 0, facts.stderr);
     const parsed = JSON.parse(facts.stdout) as Record<
       string,

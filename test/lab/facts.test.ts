@@ -10,7 +10,6 @@ import { gatherAllFacts, gatherFacts, type HostFacts, type HostFactsResult } fro
 import { Transport } from '../../src/transport/transport.js';
 import { bringUpLab, testContext, waitFor, type TestLab } from './fixture.js';
 
-const NET = '127.0.23';
 const DOMAIN = 'dc=ipa,dc=test';
 const CA = 'o=ipaca';
 
@@ -34,7 +33,7 @@ describe('host facts (3 hosts, chain a-b-c, CA a-b)', () => {
   let callbacks: string[];
 
   before(async () => {
-    lab = await bringUpLab(NET);
+    lab = await bringUpLab();
     inventory = await loadInventory(lab.paths.inventory);
     transport = new Transport(inventory, testContext(join(lab.tmp, 'library.log')));
 
@@ -250,7 +249,7 @@ describe('host facts (3 hosts, chain a-b-c, CA a-b)', () => {
     const ghost: Host = {
       ...c,
       name: 'ghost.ipa.test',
-      address: `${NET}.9`,
+      address: `${lab.net}.9`,
       ssh: { ...c.ssh, connectTimeoutMs: 2000, connectRetries: 0 },
     };
     const seen: Array<[string, HostFactsResult]> = [];

@@ -9,39 +9,37 @@
 // the new snapshot must pass `backups verify --read-data`, and nothing partial may be left: no
 // staging folder in the store, no export file on the host.
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bringUpLab, cli, startCli, waitFor, type TestLab } from './fixture.js';
+import { FAULTS, printMatrix, type Cell, type Fault } from './fault-matrix.js';
 import {
+  bringUpLab,
   cleanError,
-  dropSshConnectionsOnce,
+  dropSshConnectionsWhen,
   exitOf,
-  FAULTS,
-  printMatrix,
+  killDirectoryServer,
+  makeKeys,
   processMatching,
   readJournal,
   stoppedAt,
+  waitFor,
   when,
-  type Cell,
-  type Fault,
-} from './fault-fixture.js';
-import { makeKeys } from './restore-fixture.js';
+  type CliChild,
+  type TestLab,
+} from './fixture.js';
 
-const NET = '127.0.44';
 const HOST = 'a.ipa.test';
 const DEPLOYMENT = 'ipa-lab';
 
 describe('backup fault matrix', { timeout: 1_200_000 }, () => {
   let lab: TestLab;
-  let env: NodeJS.ProcessEnv;
   let keys: { pub: string; sec: string; pass: string };
   let store: string;
   const cells: Cell[] = [];
   const runsDir = (): string => join(lab.tmp, 'state', 'ipa-fleet', 'runs');
   const ldifDir = (): string => join(lab.paths.hostDir(HOST), 'var-lib-dirsrv', 'slapd-IPA-TEST', 'ldif');
   const hostStore = (): string => join(store, DEPLOYMENT, HOST);
-  const fleet = (args: string[], timeoutMs = 600_000) => cli(['--log-file', lab.logFile, ...args], { env, timeoutMs });
 
   const exportFiles = async (): Promise<string[]> =>
     (await readdir(ldifDir()).catch(() => [] as string[])).filter((f) => f.startsWith('ipa-fleet-'));
@@ -58,7 +56,8 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
   }
   const snapshots = async (): Promise<string[]> =>
     (await readdir(hostStore()).catch(() => [] as string[])).filter((f) => /^\d{8}T/.test(f)).sort();
-  const hostUp = async (): Promise<boolean> => (await fleet(['-i', lab.paths.inventory, 'ping'], 60_000)).code === 0;
+  const hostUp = async (): Promise<boolean> =>
+    (await lab.fleet(['-i', lab.paths.inventory, 'ping'], { timeoutMs: 60_000 })).code === 0;
 
   const PHASES: Array<{ phase: string; seen: () => Promise<boolean> }> = [
     { phase: 'export', seen: async () => (await exportFiles()).length > 0 },
@@ -66,14 +65,16 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
     { phase: 'store write', seen: async () => (await stagingBytes()) > 0 },
   ];
 
-  async function inject(fault: Fault, handle: ReturnType<typeof startCli>): Promise<string> {
+  async function inject(fault: Fault, handle: CliChild): Promise<string> {
     switch (fault) {
-      case 'ssh-drop':
-        return `${await dropSshConnectionsOnce(Number((await readFile(lab.paths.sshdPidFile(HOST), 'utf8')).trim()), handle)} connection process(es) killed`;
+      case 'ssh-drop': {
+        const killed = await dropSshConnectionsWhen(await lab.sshdPid(HOST), handle, async () => true, 20_000);
+        return `${killed.length} connection process(es) killed`;
+      }
       case 'ds-kill':
-        return `kill-ds: ${(await fleet(['lab', 'kill-ds', HOST, '--dir', lab.paths.root], 60_000)).code}`;
+        return `kill-ds: ${(await killDirectoryServer(lab, HOST)).code}`;
       case 'power-off':
-        return `lab stop: ${(await fleet(['lab', 'stop', HOST, '--dir', lab.paths.root], 60_000)).code}`;
+        return `lab stop: ${(await lab.fleet(['lab', 'stop', HOST, '--dir', lab.paths.root], { timeoutMs: 60_000 })).code}`;
       case 'controller-kill':
         handle.child.kill('SIGKILL');
         return 'controller SIGKILLed';
@@ -84,7 +85,7 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
     if (await hostUp()) return 'nothing to heal';
     const done: string[] = [];
     for (let attempt = 1; attempt <= 3 && !(await hostUp()); attempt++) {
-      const r = await fleet(['lab', 'start', HOST, '--dir', lab.paths.root], 180_000);
+      const r = await lab.fleet(['lab', 'start', HOST, '--dir', lab.paths.root], { timeoutMs: 180_000 });
       done.push(`lab start: ${r.code}${r.code ? ` ${r.stderr.trim()}` : ''}`);
       await waitFor(`${HOST} to answer`, 60_000, async () => ((await hostUp()) ? true : undefined)).catch(
         () => undefined,
@@ -96,8 +97,7 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
 
   before(async () => {
     // 20 000 entries: each phase lasts long enough (about a second) to be hit.
-    lab = await bringUpLab(NET, ['--hosts', '1', '--ca', 'a', '--entries', '20000']);
-    env = { XDG_STATE_HOME: join(lab.tmp, 'state') };
+    lab = await bringUpLab(['--hosts', '1', '--ca', 'a', '--entries', '20000']);
     keys = await makeKeys(lab.tmp);
     store = join(lab.tmp, 'store');
   });
@@ -128,10 +128,15 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
         await heal();
         const before = await snapshots();
         const runsBefore = new Set(await readdir(runsDir()).catch(() => [] as string[]));
-        const handle = startCli(
-          ['--log-file', lab.logFile, 'backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store],
-          env,
-        );
+        const handle = lab.startFleet([
+          'backup',
+          '-i',
+          lab.paths.inventory,
+          '--encrypt-to',
+          keys.pub,
+          '--store',
+          store,
+        ]);
         let injected = '';
         const hit = await when(
           handle,
@@ -172,12 +177,20 @@ describe('backup fault matrix', { timeout: 1_200_000 }, () => {
           problems.push('a failed run committed a snapshot');
 
         // The re-run: a good snapshot, nothing partial anywhere.
-        const again = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store]);
+        const again = await lab.fleet([
+          'backup',
+          '-i',
+          lab.paths.inventory,
+          '--encrypt-to',
+          keys.pub,
+          '--store',
+          store,
+        ]);
         if (again.code !== 0) problems.push(`re-run exited ${again.code}: ${again.stderr.trim()}`);
         const after = await snapshots();
         const newest = after.at(-1);
         if (again.code === 0 && newest && !before.includes(newest)) {
-          const verify = await fleet([
+          const verify = await lab.fleet([
             'backups',
             'verify',
             '--read-data',

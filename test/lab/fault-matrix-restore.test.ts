@@ -11,28 +11,30 @@
 // host the backup's users, one generation per suffix, every agreement on). A run that rode a fault
 // out is checked the same way at once.
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client } from 'ldapts';
-import { bringUpLab, cli, startCli, waitFor, type TestLab } from './fixture.js';
+import { FAULTS, printMatrix, type Cell, type Fault } from './fault-matrix.js';
 import {
+  attribute,
+  bringUpLab,
   cleanError,
-  dropSshConnectionsOnce,
+  dropSshConnectionsWhen,
   exitOf,
-  FAULTS,
-  printMatrix,
+  killDirectoryServer,
+  labDirectory,
+  makeKeys,
   readJournal,
   sleep,
   stoppedAt,
+  waitFor,
   when,
-  type Cell,
-  type Fault,
+  type CliChild,
   type JournalLine,
-} from './fault-fixture.js';
-import { makeKeys } from './restore-fixture.js';
+  type LabDirectory,
+  type TestLab,
+} from './fixture.js';
 
-const NET = '127.0.43';
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'] as const;
 type HostName = (typeof HOSTS)[number];
 const MASTER: HostName = 'a.ipa.test';
@@ -52,39 +54,20 @@ const PHASES: Array<{ phase: string; task: RegExp; target: HostName }> = [
   { phase: 'verify', task: /^06-converge:/, target: 'c.ipa.test' },
 ];
 
-const attr = (e: Record<string, unknown>, name: string): string[] => {
-  const v = Object.entries(e).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
-  return v === undefined
-    ? []
-    : (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)));
-};
-
 describe('restore fault matrix', { timeout: 2_400_000 }, () => {
   let lab: TestLab;
-  let env: NodeJS.ProcessEnv;
   let keys: { pub: string; sec: string; pass: string };
   let store: string;
   let snapshot: string;
-  let dmPassword: string;
+  let dir: LabDirectory;
   let baseline: string[];
   const cells: Cell[] = [];
   const runsDir = (): string => join(lab.tmp, 'state', 'ipa-fleet', 'runs');
-  const address = (h: HostName): string => `${NET}.${HOSTS.indexOf(h) + 1}`;
-  const fleet = (args: string[], timeoutMs = 600_000) => cli(['--log-file', lab.logFile, ...args], { env, timeoutMs });
 
-  async function withLdap<T>(host: HostName, work: (c: Client) => Promise<T>): Promise<T> {
-    const client = new Client({ url: `ldap://${address(host)}:389`, timeout: 30_000, connectTimeout: 5_000 });
-    try {
-      await client.bind('cn=Directory Manager', dmPassword);
-      return await work(client);
-    } finally {
-      await client.unbind().catch(() => undefined);
-    }
-  }
   const uidsOn = (host: HostName): Promise<string[]> =>
-    withLdap(host, async (c) =>
+    dir.withLdap(host, async (c) =>
       (await c.search(PEOPLE, { scope: 'one', filter: '(uid=*)', attributes: ['uid'], paged: true })).searchEntries
-        .flatMap((e) => attr(e, 'uid'))
+        .flatMap((e) => attribute(e, 'uid'))
         .sort(),
     );
 
@@ -95,7 +78,7 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
         const uids = await uidsOn(host);
         if (uids.join() !== baseline.join())
           return `${host} holds ${uids.length} users, the snapshot ${baseline.length}`;
-        const agreements = await withLdap(
+        const agreements = await dir.withLdap(
           host,
           async (c) =>
             (
@@ -106,16 +89,17 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
               })
             ).searchEntries,
         );
-        const off = agreements.filter((a) => (attr(a, 'nsds5ReplicaEnabled')[0] ?? 'on').toLowerCase() !== 'on');
-        if (off.length) return `${host}: agreement(s) left disabled: ${off.map((a) => attr(a, 'cn')[0]).join(', ')}`;
+        const off = agreements.filter((a) => (attribute(a, 'nsds5ReplicaEnabled')[0] ?? 'on').toLowerCase() !== 'on');
+        if (off.length)
+          return `${host}: agreement(s) left disabled: ${off.map((a) => attribute(a, 'cn')[0]).join(', ')}`;
       }
       for (const [suffix, hosts] of Object.entries(SUFFIX_HOSTS)) {
         const gens = new Set<string | undefined>();
         for (const h of hosts) {
           gens.add(
-            await withLdap(h, async (c) =>
+            await dir.withLdap(h, async (c) =>
               (await c.search(suffix, { scope: 'sub', filter: RUV_FILTER, attributes: ['nsds50ruv'] })).searchEntries
-                .flatMap((e) => attr(e, 'nsds50ruv'))
+                .flatMap((e) => attribute(e, 'nsds50ruv'))
                 .map((v) => /^\{replicageneration\}\s+(\S+)/i.exec(v)?.[1])
                 .find(Boolean),
             ),
@@ -129,7 +113,7 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
     }
   }
 
-  const ldapUp = (h: HostName): Promise<boolean> => withLdap(h, async () => true).catch(() => false);
+  const ldapUp = (h: HostName): Promise<boolean> => dir.withLdap(h, async () => true).catch(() => false);
 
   /** Every host powered on and its directory answering. */
   async function heal(): Promise<string> {
@@ -137,7 +121,7 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
     for (const host of HOSTS) {
       // A host stopped mid-way can need a second start (its sshd or ns-slapd still going down).
       for (let attempt = 1; attempt <= 3 && !(await ldapUp(host)); attempt++) {
-        const r = await fleet(['lab', 'start', host, '--dir', lab.paths.root], 180_000);
+        const r = await lab.fleet(['lab', 'start', host, '--dir', lab.paths.root], { timeoutMs: 180_000 });
         done.push(`lab start ${host}: ${r.code}${r.code ? ` ${r.stderr.trim()}` : ''}`);
         await waitFor(`${host} to answer`, 60_000, async () => ((await ldapUp(host)) ? true : undefined)).catch(
           () => undefined,
@@ -150,21 +134,21 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
 
   /** Adds a user on the master that the restore must take away again. */
   async function damage(tag: string): Promise<void> {
-    await withLdap(MASTER, (c) => c.add(`uid=${tag},${PEOPLE}`, { objectClass: ['top', 'account'], uid: tag }));
+    await dir.withLdap(MASTER, (c) => c.add(`uid=${tag},${PEOPLE}`, { objectClass: ['top', 'account'], uid: tag }));
   }
 
-  async function inject(fault: Fault, target: HostName, handle: ReturnType<typeof startCli>): Promise<string> {
+  async function inject(fault: Fault, target: HostName, handle: CliChild): Promise<string> {
     switch (fault) {
       case 'ssh-drop': {
-        const pid = Number((await readFile(lab.paths.sshdPidFile(target), 'utf8')).trim());
-        return `${await dropSshConnectionsOnce(pid, handle)} connection process(es) of ${target} killed`;
+        const killed = await dropSshConnectionsWhen(await lab.sshdPid(target), handle, async () => true, 20_000);
+        return `${killed.length} connection process(es) of ${target} killed`;
       }
       case 'ds-kill': {
-        const r = await fleet(['lab', 'kill-ds', target, '--dir', lab.paths.root], 60_000);
+        const r = await killDirectoryServer(lab, target);
         return `kill-ds ${target}: ${r.code}`;
       }
       case 'power-off': {
-        const r = await fleet(['lab', 'stop', target, '--dir', lab.paths.root], 60_000);
+        const r = await lab.fleet(['lab', 'stop', target, '--dir', lab.paths.root], { timeoutMs: 60_000 });
         return `lab stop ${target}: ${r.code}`;
       }
       case 'controller-kill':
@@ -173,33 +157,28 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
     }
   }
 
-  function startRestore(): ReturnType<typeof startCli> {
-    return startCli(
-      [
-        '--log-file',
-        lab.logFile,
-        'restore',
-        '-i',
-        lab.paths.inventory,
-        '--master',
-        MASTER,
-        '--backup',
-        snapshot,
-        '--key',
-        keys.sec,
-        '--passphrase',
-        `file:${keys.pass}`,
-        '--store',
-        store,
-        '--init',
-        'online',
-        '--yes',
-      ],
-      env,
-    );
+  function startRestore(): CliChild {
+    return lab.startFleet([
+      'restore',
+      '-i',
+      lab.paths.inventory,
+      '--master',
+      MASTER,
+      '--backup',
+      snapshot,
+      '--key',
+      keys.sec,
+      '--passphrase',
+      `file:${keys.pass}`,
+      '--store',
+      store,
+      '--init',
+      'online',
+      '--yes',
+    ]);
   }
 
-  async function newRunId(before: Set<string>, handle: ReturnType<typeof startCli>): Promise<string> {
+  async function newRunId(before: Set<string>, handle: CliChild): Promise<string> {
     return waitFor('the restore run folder', 120_000, async () => {
       const fresh = (await readdir(runsDir()).catch(() => [] as string[])).find(
         (d) => !before.has(d) && d.includes('restore-deployment'),
@@ -212,14 +191,13 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
   }
 
   before(async () => {
-    lab = await bringUpLab(NET, ['--hosts', '3', '--topology', 'chain', '--ca', 'a,b']);
-    env = { XDG_STATE_HOME: join(lab.tmp, 'state') };
+    lab = await bringUpLab(['--hosts', '3', '--topology', 'chain', '--ca', 'a,b']);
     keys = await makeKeys(lab.tmp);
-    dmPassword = (await readFile(lab.paths.dmPassword, 'utf8')).trim();
+    dir = await labDirectory(lab, HOSTS.length);
     store = join(lab.tmp, 'store');
-    const made = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store]);
+    const made = await lab.fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store]);
     assert.equal(made.code, 0, made.stderr + made.stdout);
-    const listing = await fleet(['--json', 'backups', 'list', '--store', store]);
+    const listing = await lab.fleet(['--json', 'backups', 'list', '--store', store]);
     snapshot = (JSON.parse(listing.stdout) as { snapshots: Array<{ id: string; host: string }> }).snapshots.find(
       (s) => s.host === MASTER,
     )!.id;
@@ -237,7 +215,7 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
     }, async (t) => {
       await heal();
       if (await notRestored()) {
-        const repair = await fleet([
+        const repair = await lab.fleet([
           'restore',
           '-i',
           lab.paths.inventory,
@@ -272,7 +250,7 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
         };
         chain.push(cell);
         cells.push(cell);
-        let handle!: ReturnType<typeof startCli>;
+        let handle!: CliChild;
         let from = 0;
         let id = '';
         let injected = '';
@@ -284,7 +262,7 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
         for (const fresh of runId ? [false, true] : [true]) {
           if (!fresh) {
             from = (await readJournal(runsDir(), runId!)).length;
-            handle = startCli(['--log-file', lab.logFile, 'restore', '--resume', runId!, '--yes'], env);
+            handle = lab.startFleet(['restore', '--resume', runId!, '--yes']);
           } else {
             await damage(`matrix-${fault}-${i}`);
             const before = new Set(await readdir(runsDir()).catch(() => [] as string[]));
@@ -358,7 +336,7 @@ describe('restore fault matrix', { timeout: 2_400_000 }, () => {
         if (!cell.why) cell.result = 'pass';
       }
       if (runId) {
-        const last = await fleet(['restore', '--resume', runId, '--yes']);
+        const last = await lab.fleet(['restore', '--resume', runId, '--yes']);
         t.diagnostic(`final resume of ${runId}: exit ${last.code} ${last.stderr.trim()}`);
         const problem =
           last.code === 0

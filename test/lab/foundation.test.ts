@@ -11,7 +11,6 @@ import { loadInventory, type Inventory } from '../../src/inventory/index.js';
 import { Transport } from '../../src/transport/transport.js';
 import { bringUpLab, cli, testContext, waitFor, type TestLab } from './fixture.js';
 
-const NET = '127.0.21';
 const DOMAIN = 'dc=ipa,dc=test';
 const CA = 'o=ipaca';
 
@@ -22,7 +21,7 @@ describe('lab foundation (3 hosts, chain a-b-c, CA a-b)', () => {
   let dmPassword: string;
 
   before(async () => {
-    lab = await bringUpLab(NET, ['--entries', '300']);
+    lab = await bringUpLab(['--entries', '300']);
     inventory = await loadInventory(lab.paths.inventory);
     transport = new Transport(inventory, testContext(join(lab.tmp, 'library.log')));
     dmPassword = (await readFile(lab.paths.dmPassword, 'utf8')).trim();
@@ -77,7 +76,7 @@ ${hosts}
     assert.equal(inventory.hosts.map((h) => h.name).join(' '), 'a.ipa.test b.ipa.test c.ipa.test');
     assert.deepEqual(
       inventory.hosts.map((h) => h.address),
-      [`${NET}.1`, `${NET}.2`, `${NET}.3`],
+      [`${lab.net}.1`, `${lab.net}.2`, `${lab.net}.3`],
     );
     assert.deepEqual(
       inventory.hosts.map((h) => h.roles),
@@ -154,7 +153,7 @@ ${hosts}
     ldap: {instance: IPA-TEST, password: file:${lab.paths.dmPassword}}
     suffixes: {domain: "${DOMAIN}"}
   hosts:
-    a.ipa.test: {address: ${NET}.1}
+    a.ipa.test: {address: ${lab.net}.1}
 `,
       );
       const withAgent = await cli(['--log-file', lab.logFile, '--json', 'ping', '-i', file], {
@@ -287,7 +286,7 @@ ${hosts}
     const known = join(lab.tmp, 'known_hosts-changed');
     const original = (await readFile(lab.paths.knownHosts, 'utf8'))
       .split('\n')
-      .map((l) => (l.startsWith('a.ipa.test,') ? `a.ipa.test,${NET}.1 ssh-ed25519 ${blob.toString('base64')}` : l))
+      .map((l) => (l.startsWith('a.ipa.test,') ? `a.ipa.test,${lab.net}.1 ssh-ed25519 ${blob.toString('base64')}` : l))
       .join('\n');
     await writeFile(known, original);
     for (const policy of ['strict', 'accept-new']) {
@@ -314,12 +313,12 @@ ${hosts}
   it('a host that does not answer gives exit 4 within the connect timeout', async () => {
     // A listener that accepts and never speaks: the SSH handshake can only time out.
     const silent: Server = createServer(() => undefined);
-    await new Promise<void>((r) => silent.listen(22, `${NET}.9`, r));
+    await new Promise<void>((r) => silent.listen(22, `${lab.net}.9`, r));
     try {
       const file = join(lab.tmp, 'silent.yaml');
       await writeFile(
         file,
-        `all:\n  vars:\n    ssh: {identity_file: ${lab.paths.identity}, known_hosts: ${lab.paths.knownHosts}, connect_timeout: 2}\n    ldap: {instance: IPA-TEST, password: file:${lab.paths.dmPassword}}\n    suffixes: {domain: "${DOMAIN}"}\n  hosts:\n    silent.ipa.test: {address: ${NET}.9}\n`,
+        `all:\n  vars:\n    ssh: {identity_file: ${lab.paths.identity}, known_hosts: ${lab.paths.knownHosts}, connect_timeout: 2}\n    ldap: {instance: IPA-TEST, password: file:${lab.paths.dmPassword}}\n    suffixes: {domain: "${DOMAIN}"}\n  hosts:\n    silent.ipa.test: {address: ${lab.net}.9}\n`,
       );
       const res = await cli(['--log-file', lab.logFile, 'ping', '-i', file]);
       assert.equal(res.code, 4, res.stderr);

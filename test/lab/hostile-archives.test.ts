@@ -18,19 +18,9 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { Header } from 'tar';
-import { bringUpLab, cli, type CliResult, type TestLab } from './fixture.js';
-import {
-  agreements,
-  CA,
-  DOMAIN,
-  generation,
-  labDirectory,
-  makeKeys,
-  uids,
-  type LabDirectory,
-} from './restore-fixture.js';
+import { bringUpLab, type CliResult, type TestLab } from './fixture.js';
+import { agreements, CA, DOMAIN, generation, labDirectory, makeKeys, uids, type LabDirectory } from './fixture.js';
 
-const NET = '127.0.39';
 const A = 'a.ipa.test';
 const B = 'b.ipa.test';
 const HOSTS = [A, B];
@@ -111,7 +101,6 @@ describe('hostile archives: every one refused before any host is touched, the me
 }, () => {
   let lab: TestLab;
   let dir: LabDirectory;
-  let env: NodeJS.ProcessEnv;
   let store: string;
   let keys: { pub: string; sec: string; pass: string };
   let baseline: Awaited<ReturnType<typeof hostState>>;
@@ -121,18 +110,6 @@ describe('hostile archives: every one refused before any host is touched, the me
   const stamp = (what: string): void =>
     console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s since start`);
 
-  /**
-   * The CLI. Others rebuild dist/ while this runs: a child that dies on a SyntaxError in a half-written
-   * dist/ module never ran, so it is run again (after a pause), never counted as a result.
-   */
-  const fleet = async (args: string[], timeoutMs = 300_000): Promise<CliResult> => {
-    for (let attempt = 1; ; attempt++) {
-      const r = await cli(['--log-file', lab.logFile, ...args], { env, timeoutMs });
-      if (attempt >= 5 || !/^SyntaxError: /m.test(r.stderr) || !/\/dist\//.test(r.stderr)) return r;
-      console.log(`# dist/ was being rebuilt (${/^SyntaxError: .*$/m.exec(r.stderr)?.[0]}): running ${args[0]} again`);
-      await new Promise((resolve) => setTimeout(resolve, 3000 * attempt));
-    }
-  };
   const shown = (r: CliResult): string => `exit ${r.code}\nstdout: ${r.stdout.slice(-3000)}\nstderr: ${r.stderr}`;
   const runsDir = (): string => join(lab.tmp, 'state', 'ipa-fleet', 'runs');
   const ldifDir = (fqdn: string): string => join(lab.paths.hostDir(fqdn), 'var-lib-dirsrv', 'slapd-IPA-TEST', 'ldif');
@@ -181,9 +158,8 @@ describe('hostile archives: every one refused before any host is touched, the me
   }
 
   before(async () => {
-    lab = await bringUpLab(NET, ['--hosts', '2', '--ca', 'a']);
-    dir = await labDirectory(lab, NET, 2);
-    env = { XDG_STATE_HOME: join(lab.tmp, 'state') };
+    lab = await bringUpLab(['--hosts', '2', '--ca', 'a']);
+    dir = await labDirectory(lab, 2);
     store = join(lab.tmp, 'store');
     keys = await makeKeys(lab.tmp);
     const other = await openpgp.generateKey({
@@ -197,9 +173,9 @@ describe('hostile archives: every one refused before any host is touched, the me
     await writeFile(join(lab.tmp, 'other', 'sec.asc'), other.privateKey, { mode: 0o600 });
     stamp('lab up');
 
-    const backup = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store]);
+    const backup = await lab.fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store]);
     assert.equal(backup.code, 0, shown(backup));
-    const listed = await fleet(['--json', 'backups', 'list', '--store', store]);
+    const listed = await lab.fleet(['--json', 'backups', 'list', '--store', store]);
     assert.equal(listed.code, 0, shown(listed));
     const list = (
       JSON.parse(listed.stdout) as { snapshots: Array<{ id: string; host: string; deployment: string; type: string }> }
@@ -449,7 +425,7 @@ describe('hostile archives: every one refused before any host is touched, the me
   after(async () => {
     if (outcomes.length > 0) {
       // Report only: does `backups verify --all` see the snapshots the store cannot use?
-      const all = await fleet(['backups', 'verify', '--all', '--store', store]).catch((err: Error) => ({
+      const all = await lab.fleet(['backups', 'verify', '--all', '--store', store]).catch((err: Error) => ({
         code: -1,
         stdout: '',
         stderr: err.message,
@@ -518,7 +494,7 @@ describe('hostile archives: every one refused before any host is touched, the me
       assert.ok(c, `case ${name} was not crafted`);
       const runsBefore = new Set(await readdir(runsDir()).catch(() => [] as string[]));
       const started = Date.now();
-      const r = await fleet([
+      const r = await lab.fleet([
         'restore',
         '-i',
         lab.paths.inventory,
@@ -552,7 +528,7 @@ describe('hostile archives: every one refused before any host is touched, the me
       const left = await staged();
       if (left.length > 0) why.push(`staged on a host: ${left.join(', ')}`);
 
-      const v = await fleet([
+      const v = await lab.fleet([
         'backups',
         'verify',
         '--read-data',

@@ -19,10 +19,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { bringUpLab, cli, startCli, waitFor, type CliResult, type TestLab } from './fixture.js';
-import { makeKeys } from './restore-fixture.js';
+import { bringUpLab, type startCli, waitFor, type CliResult, type TestLab } from './fixture.js';
+import { makeKeys } from './fixture.js';
 
-const NET = '127.0.42';
 const DEPLOYMENT = 'ipa-lab';
 const A = 'a.ipa.test';
 const B = 'b.ipa.test';
@@ -69,9 +68,8 @@ async function deadPid(): Promise<number> {
   return pid;
 }
 
-describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60_000 }, () => {
+describe('locks and host keys (lab: a, b; CA on a)', { timeout: 15 * 60_000 }, () => {
   let lab: TestLab;
-  let env: NodeJS.ProcessEnv;
   let state: string;
   let store: string;
   let keys: { pub: string; sec: string; pass: string };
@@ -81,8 +79,8 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
 
   const lockFile = (): string => join(state, 'ipa-fleet', 'locks', `${DEPLOYMENT}.lock`);
   const storeLocks = (): string => join(store, DEPLOYMENT, '.locks');
-  const fleet = (args: string[], timeoutMs?: number): Promise<CliResult> =>
-    cli(['--log-file', lab.logFile, '-i', lab.paths.inventory, ...args], { env, ...(timeoutMs ? { timeoutMs } : {}) });
+  /** The CLI on this lab's inventory. */
+  const onLab = (args: string[]): string[] => ['-i', lab.paths.inventory, ...args];
   const backupArgs = (type: 'data' | 'full'): string[] => [
     'backup',
     '--type',
@@ -118,10 +116,9 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
   };
 
   before(async () => {
-    lab = await bringUpLab(NET, ['--hosts', '2', '--ca', 'a']);
-    state = join(lab.tmp, 'state');
+    lab = await bringUpLab(['--hosts', '2', '--ca', 'a']);
     // Runs, journals and the deployment lock of these tests live in the lab's temp folder.
-    env = { XDG_STATE_HOME: state };
+    state = lab.stateDir;
     store = join(lab.tmp, 'store');
     keys = await makeKeys(lab.tmp);
     console.log(`lab up in ${(lab.upOutput.ms / 1000).toFixed(1)} s`);
@@ -143,11 +140,11 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
   // Concurrency
 
   it('a DATA snapshot to restore from', async () => {
-    const r = await fleet(backupArgs('data'));
+    const r = await lab.fleet(onLab(backupArgs('data')));
     assert.equal(r.code, 0, r.stderr);
-    const list = JSON.parse(
-      (await cli(['--log-file', lab.logFile, '--json', 'backups', 'list', '--store', store], { env })).stdout,
-    ) as { snapshots: ListedSnapshot[] };
+    const list = JSON.parse((await lab.fleet(['--json', 'backups', 'list', '--store', store])).stdout) as {
+      snapshots: ListedSnapshot[];
+    };
     snapshotOfA = list.snapshots.find((s) => s.host === A)!.id;
     assert.ok(snapshotOfA, 'a snapshot of a.ipa.test');
     assert.ok(!existsSync(lockFile()), 'the lock is released after the run');
@@ -161,7 +158,7 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
 
     before(async () => {
       fullStarted = Date.now();
-      full = startCli(['--log-file', lab.logFile, '-i', lab.paths.inventory, ...backupArgs('full')], env);
+      full = lab.startFleet(['-i', lab.paths.inventory, ...backupArgs('full')]);
       holder = await waitFor('the FULL backup to take the deployment lock', 60_000, async () => {
         if (full.child.exitCode !== null)
           throw new Error(`the FULL backup ended early (exit ${full.child.exitCode}): ${full.output.stderr}`);
@@ -198,7 +195,7 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
     });
 
     it('a second backup is refused: exit 11, one line naming the holder', async () => {
-      const r = await fleet(backupArgs('data'));
+      const r = await lab.fleet(onLab(backupArgs('data')));
       record('2nd backup during FULL backup', r, oneLine(r.stderr));
       assert.equal(r.code, 11, r.stderr);
       assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
@@ -211,13 +208,13 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       const stopped = await waitFor('the FULL backup to stop a server', 60_000, async () => {
         if (full.child.exitCode !== null) throw new Error(`the FULL backup ended (exit ${full.child.exitCode})`);
         for (const [host, address] of [
-          [A, `${NET}.1`],
-          [B, `${NET}.2`],
+          [A, `${lab.net}.1`],
+          [B, `${lab.net}.2`],
         ] as const)
           if (!(await listening(address, 389))) return host;
         return undefined;
       });
-      const r = await fleet(restoreArgs());
+      const r = await lab.fleet(onLab(restoreArgs()));
       record(`2nd restore during FULL backup (${stopped} stopped)`, r, oneLine(r.stderr));
       assert.equal(full.child.exitCode, null, 'the FULL backup was still running');
       assert.equal(r.code, 11, r.stdout + r.stderr);
@@ -262,7 +259,7 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       await mkdir(join(state, 'ipa-fleet', 'locks'), { recursive: true });
       await writeFile(lockFile(), JSON.stringify(holder), { mode: 0o600 });
       for (const what of ['restore', 'backup'] as const) {
-        const r = await fleet(what === 'restore' ? restoreArgs() : backupArgs('data'));
+        const r = await lab.fleet(onLab(what === 'restore' ? restoreArgs() : backupArgs('data')));
         record(`${what} while a live run holds the lock`, r, oneLine(r.stderr));
         assert.equal(r.code, 11, r.stdout + r.stderr);
         assert.equal(
@@ -288,7 +285,7 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
   });
 
   it('a backup killed with SIGKILL leaves its locks; the next backup detects them as stale, warns and proceeds (exit 0)', async () => {
-    const victim = startCli(['--log-file', lab.logFile, '-i', lab.paths.inventory, ...backupArgs('data')], env);
+    const victim = lab.startFleet(['-i', lab.paths.inventory, ...backupArgs('data')]);
     // Killed once it holds both the deployment lock and a shared store lock.
     const held = await waitFor('the backup to hold its locks', 60_000, async () => {
       if (victim.child.exitCode !== null)
@@ -313,7 +310,7 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
     assert.ok(existsSync(lockFile()), 'the killed run left its deployment lock');
 
     const logBefore = (await readFile(lab.logFile, 'utf8')).length;
-    const next = await fleet(['-v', ...backupArgs('data')]);
+    const next = await lab.fleet(onLab(['-v', ...backupArgs('data')]));
     const log = (await readFile(lab.logFile, 'utf8')).slice(logBefore);
     const staleDeployment = new RegExp(
       `removing stale lock of deployment '${DEPLOYMENT}' \\(run ${re(held.lock.runId)}, pid ${held.lock.pid} is gone\\)`,
@@ -349,7 +346,7 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
     };
     await mkdir(join(state, 'ipa-fleet', 'locks'), { recursive: true });
     await writeFile(lockFile(), JSON.stringify(stale), { mode: 0o600 });
-    const r = await fleet(['-v', ...backupArgs('data')]);
+    const r = await lab.fleet(onLab(['-v', ...backupArgs('data')]));
     const warning = new RegExp(
       `removing stale lock of deployment '${DEPLOYMENT}' \\(run ${re(stale.runId)}, pid ${pid} is gone\\)`,
     );
@@ -375,7 +372,7 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       `${JSON.stringify({ kind: 'exclusive', pid, host: hostname(), command: 'backups prune', time: since, token: 'bb' })}\n`,
       { mode: 0o600 },
     );
-    const r = await fleet(['-v', ...backupArgs('data')]);
+    const r = await lab.fleet(onLab(['-v', ...backupArgs('data')]));
     const sharedWarning = new RegExp(
       `removed the stale shared store lock of deployment '${DEPLOYMENT}' \\(backup a\\.ipa\\.test, pid ${pid} on ${re(hostname())} is gone, since ${re(since)}\\)`,
     );
@@ -415,7 +412,7 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       { mode: 0o600 },
     );
     const logBefore = (await readFile(lab.logFile, 'utf8')).length;
-    const r = await fleet(backupArgs('data'));
+    const r = await lab.fleet(onLab(backupArgs('data')));
     const log = (await readFile(lab.logFile, 'utf8')).slice(logBefore);
     record('backup with dead-pid locks (no -v)', r, oneLine(r.stderr) || '(stderr empty)');
     assert.equal(r.code, 0, r.stderr);
@@ -449,7 +446,7 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       return file;
     };
     const ping = (inventory: string, limit?: string): Promise<CliResult> =>
-      cli(['--log-file', lab.logFile, '-i', inventory, ...(limit ? ['--limit', limit] : []), 'ping'], { env });
+      lab.fleet(['-i', inventory, ...(limit ? ['--limit', limit] : []), 'ping']);
     const keyFingerprint = async (pubFile: string): Promise<string> =>
       (await run('ssh-keygen', ['-l', '-f', pubFile])).stdout.split(/\s+/)[1]!;
     const hostKey = (host: string): string => join(lab.paths.hostDir(host), 'ssh', 'host_ed25519');
@@ -486,7 +483,9 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       process.kill(pid, 'SIGHUP');
       // Until the new sshd listens and offers the new key (ssh-keyscan, outside ipa-fleet).
       await waitFor("b's sshd to offer its new key", 20_000, async () => {
-        const scan = await run('ssh-keyscan', ['-t', 'ed25519', '-T', '2', `${NET}.2`]).catch(() => ({ stdout: '' }));
+        const scan = await run('ssh-keyscan', ['-t', 'ed25519', '-T', '2', `${lab.net}.2`]).catch(() => ({
+          stdout: '',
+        }));
         const line = scan.stdout.split('\n').find((l) => l.includes('ssh-ed25519'));
         if (!line) return undefined;
         const file = join(lab.tmp, 'scanned.pub');
@@ -582,7 +581,7 @@ describe('locks and host keys (lab 127.0.42: a, b; CA on a)', { timeout: 15 * 60
       const pubA = (await readFile(`${hostKey(A)}.pub`, 'utf8')).trim().split(/\s+/);
       assert.equal(
         appended,
-        `a.ipa.test,${NET}.1 ${pubA[0]} ${pubA[1]}\n`,
+        `a.ipa.test,${lab.net}.1 ${pubA[0]} ${pubA[1]}\n`,
         'one line for a with its real key, appended',
       );
       // From now on a strict run with that file connects to a.

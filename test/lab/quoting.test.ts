@@ -33,9 +33,8 @@ import { initExportPath, removeRemoteFile } from '../../src/restore/reinit.js';
 import { copyBetweenHosts, uploadStream } from '../../src/transport/files.js';
 import type { SshSession } from '../../src/transport/ssh.js';
 import { Transport } from '../../src/transport/transport.js';
-import { bringUpLab, cli, testContext, type CliResult, type TestLab } from './fixture.js';
+import { bringUpLab, testContext, type CliResult, type TestLab } from './fixture.js';
 
-const NET = '127.0.41';
 /** Every injection attempt touches a file whose name starts with this; none may ever exist. */
 const PWNED_BASE = `ipa-fleet-pwned-${process.pid}`;
 const PWNED = `/tmp/${PWNED_BASE}`;
@@ -95,17 +94,9 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
   let host: Host;
   let transport: Transport;
   let ssh: SshSession;
-  let env: NodeJS.ProcessEnv;
   const t0 = Date.now();
 
   /** The CLI; a concurrent `tsc` may leave dist/ half-written for a moment, so a SyntaxError there is retried. */
-  const fleet = async (args: string[]): Promise<CliResult> => {
-    for (let attempt = 1; ; attempt++) {
-      const r = await cli(['--log-file', lab.logFile, ...args], { env, timeoutMs: 180_000 });
-      if (attempt >= 4 || !/SyntaxError/.test(r.stderr) || r.stderr.startsWith('ipa-fleet: ')) return r;
-      await new Promise((res) => setTimeout(res, 2000));
-    }
-  };
 
   /** The lab inventory (its files by absolute path, so it can live anywhere) with `edits` applied. */
   const labInventoryWith = (edits: Array<[string[], unknown]>, renameHost?: string): string => {
@@ -120,10 +111,9 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
   };
 
   before(async () => {
-    lab = await bringUpLab(NET, ['--hosts', '1', '--ca', 'none']);
+    lab = await bringUpLab(['--hosts', '1', '--ca', 'none']);
     console.log(`quoting: lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     // Runs, journals and locks of these tests live in the lab's temp folder.
-    env = { XDG_STATE_HOME: join(lab.tmp, 'state') };
     inventory = await loadInventory(lab.paths.inventory);
     host = inventory.hosts[0]!;
     transport = new Transport(inventory, testContext(join(lab.tmp, 'library.log')));
@@ -167,7 +157,7 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
     const playbook = join(WORK, 'printf.yaml');
     writeFileSync(playbook, ['name: quoting-printf', 'params:', ...params, 'steps:', ...steps, ''].join('\n'));
 
-    const planned = await fleet([
+    const planned = await lab.fleet([
       '--json',
       'plan',
       playbook,
@@ -186,7 +176,7 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
       );
     }
 
-    const ran = await fleet([
+    const ran = await lab.fleet([
       'run',
       playbook,
       '-i',
@@ -231,7 +221,15 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
         '',
       ].join('\n'),
     );
-    const ctl = await fleet(['run', unquoted, '-i', lab.paths.inventory, '--yes', '--set', `p=$(touch ${control})`]);
+    const ctl = await lab.fleet([
+      'run',
+      unquoted,
+      '-i',
+      lab.paths.inventory,
+      '--yes',
+      '--set',
+      `p=$(touch ${control})`,
+    ]);
     assert.equal(ctl.code, 0, ctl.stderr);
     assert.ok(existsSync(control), 'the unquoted control value ran on the host');
     rmSync(control, { force: true });
@@ -263,7 +261,7 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
       ].join('\n'),
     );
     for (let run = 1; run <= 2; run++) {
-      const r = await fleet(['run', playbook, '-i', lab.paths.inventory, '--yes', '--set', `path=${path}`]);
+      const r = await lab.fleet(['run', playbook, '-i', lab.paths.inventory, '--yes', '--set', `path=${path}`]);
       assert.equal(r.code, 0, `run ${run}: ${r.stderr}${r.stdout}`);
     }
     // The second run's guard saw the file at exactly that path and skipped the command.
@@ -277,7 +275,7 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
     mkdirSync(canary);
     mkdirSync(canary2);
     const dir = `${WORK}/hello $(touch ${marker('hello')}) ; rm -rf ${canary2} ; 'q' "d"`;
-    const kept = await fleet([
+    const kept = await lab.fleet([
       'run',
       'hello-fleet',
       '-i',
@@ -290,7 +288,7 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
     ]);
     assert.equal(kept.code, 0, kept.stderr + kept.stdout);
     assert.equal(readFileSync(join(dir, host.name), 'utf8').trim(), host.name, 'the marker is in exactly that folder');
-    const cleaned = await fleet([
+    const cleaned = await lab.fleet([
       'run',
       'hello-fleet',
       '-i',
@@ -347,7 +345,7 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
       // Through the CLI, as a run that would reach the host: refused before any connection.
       const file = join(dir, `inv-cli-${what.replace(/\W/g, '_')}.yaml`);
       writeFileSync(file, make(values[0]!));
-      assertCleanUsage(await fleet(['run', 'hello-fleet', '-i', file, '--yes']), `run with a hostile ${what}`);
+      assertCleanUsage(await lab.fleet(['run', 'hello-fleet', '-i', file, '--yes']), `run with a hostile ${what}`);
     }
     await assertNotPwned('refused inventories');
   });
@@ -372,7 +370,7 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
         [['all', 'vars', 'ldap', 'password'], `file:${password}`],
       ]),
     );
-    const r = await fleet(['--json', 'ping', '-i', file]);
+    const r = await lab.fleet(['--json', 'ping', '-i', file]);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const results = JSON.parse(r.stdout) as Array<{ ok: boolean; ssh: boolean; ldap: boolean }>;
     assert.deepEqual(
@@ -395,16 +393,16 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
       writeFileSync(domain, labInventoryWith([[['all', 'vars', 'suffixes', 'domain'], dn]]));
       // (With one host, the audit of a suffix the host does not hold says "clean": nothing checks
       // that the suffix exists. Not a quoting matter; only the absence of a shell is asserted here.)
-      const audit = await fleet(['audit', '-i', domain]);
+      const audit = await lab.fleet(['audit', '-i', domain]);
       assertNoStack(audit, `audit with suffix ${dn}`);
-      const backup = await fleet(['backup', '-i', domain, '--no-encrypt', '--store', join(dir, `store-${i}`)]);
+      const backup = await lab.fleet(['backup', '-i', domain, '--no-encrypt', '--store', join(dir, `store-${i}`)]);
       assertNoStack(backup, `backup with suffix ${dn}`);
       assert.notEqual(backup.code, 0, 'nothing to back up under that suffix');
       assert.match(backup.stderr, /no replicated suffix to back up/);
 
       const bind = join(dir, `bind-${i}.yaml`);
       writeFileSync(bind, labInventoryWith([[['all', 'vars', 'ldap', 'bind_dn'], dn]]));
-      const ping = await fleet(['ping', '-i', bind]);
+      const ping = await lab.fleet(['ping', '-i', bind]);
       assertNoStack(ping, `ping with bind DN ${dn}`);
       // A DN the server does not know is an authentication failure (12); one it cannot parse (`;`
       // and `"` are not allowed unescaped) a failure (1). Either way one clean line, no shell.
@@ -416,9 +414,9 @@ describe('quoting: hostile values against a real sshd + 389-DS lab', { timeout: 
 
   it('(b) backup into a store folder with a hostile name: the snapshot lands there, the remote exports are removed', async () => {
     const store = `${WORK}/store $(touch ${marker('store')}) ; 'q' "d" *`;
-    const r = await fleet(['backup', '-i', lab.paths.inventory, '--no-encrypt', '--store', store]);
+    const r = await lab.fleet(['backup', '-i', lab.paths.inventory, '--no-encrypt', '--store', store]);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    const listed = await fleet(['--json', 'backups', 'list', '--store', store]);
+    const listed = await lab.fleet(['--json', 'backups', 'list', '--store', store]);
     assert.equal(listed.code, 0, listed.stderr);
     const listing = JSON.parse(listed.stdout) as { store: string; snapshots: Array<{ host: string }> };
     assert.equal(listing.snapshots.length, 1, listed.stdout);

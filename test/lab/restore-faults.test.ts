@@ -4,25 +4,33 @@
 // exactly the backup's users, every agreement is on, every host of a suffix has one generation.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client } from 'ldapts';
-import * as openpgp from 'openpgp';
-import { exitOf } from './fault-fixture.js';
-import { bringUpLab, cli, startCli, waitFor, type TestLab } from './fixture.js';
+import {
+  attribute,
+  bringUpLab,
+  CA,
+  DOMAIN,
+  dropSshConnectionsWhen,
+  exitOf,
+  generation,
+  labDirectory,
+  makeKeys,
+  readJournal,
+  sleep,
+  uids,
+  waitFor,
+  when,
+  type CliChild,
+  type JournalLine,
+  type LabDirectory,
+  type TestLab,
+} from './fixture.js';
 
-const NET = '127.0.35';
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'] as const;
 type HostName = (typeof HOSTS)[number];
-const ADDRESS: Record<HostName, string> = {
-  'a.ipa.test': `${NET}.1`,
-  'b.ipa.test': `${NET}.2`,
-  'c.ipa.test': `${NET}.3`,
-};
 const MASTER = 'a.ipa.test';
-const DOMAIN = 'dc=ipa,dc=test';
-const CA = 'o=ipaca';
 const PEOPLE = `ou=people,${DOMAIN}`;
 const SUFFIX_HOSTS: Record<string, HostName[]> = {
   [DOMAIN]: ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'],
@@ -34,24 +42,8 @@ const AGREEMENTS: Record<HostName, Record<string, string>> = {
   'b.ipa.test': { 'meToa.ipa.test': DOMAIN, 'meToc.ipa.test': DOMAIN, 'caToa.ipa.test': CA },
   'c.ipa.test': { 'meTob.ipa.test': DOMAIN },
 };
-const RUV_FILTER = '(&(nsuniqueid=ffffffff-ffffffff-ffffffff-ffffffff)(objectclass=nstombstone))';
 const INIT_FILE = 'ipa-fleet-init-a.ipa.test-userroot.ldif';
 
-interface JournalLine {
-  type: string;
-  taskId?: string;
-  host?: string;
-  status?: string;
-  message?: string;
-  error?: string;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** An attribute's values, its name matched without regard to case. */
-const attr = (e: Record<string, unknown>, name: string): string[] =>
-  values(Object.entries(e).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1]);
-const values = (v: unknown): string[] =>
-  v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)));
 const sameSet = (a: Set<string>, b: Set<string>): boolean => a.size === b.size && [...a].every((x) => b.has(x));
 function setDiff(got: Set<string>, want: Set<string>): string {
   const missing = [...want].filter((x) => !got.has(x));
@@ -59,170 +51,71 @@ function setDiff(got: Set<string>, want: Set<string>): string {
   return `${got.size} uids; missing ${missing.length} [${missing.slice(0, 8).join(' ')}]; extra ${extra.length} [${extra.slice(0, 8).join(' ')}]`;
 }
 
-async function childrenOf(pid: number): Promise<number[]> {
-  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return text.trim().split(/\s+/).filter(Boolean).map(Number);
-}
-
-async function cmdlineOf(pid: number): Promise<string> {
-  return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0+$/, '').replace(/\0/g, ' ');
-}
-
-/** Once `condition` holds (polled every few ms while `child` runs), SIGKILLs each SSH connection's sshd process of the host. */
-async function killSessionsWhen(
-  sshdPid: number,
-  child: { exitCode: number | null; signalCode: string | null },
-  condition: () => Promise<boolean>,
-  timeoutMs = 300_000,
-): Promise<Array<{ pid: number; cmd: string }>> {
-  const killed: Array<{ pid: number; cmd: string }> = [];
-  const deadline = Date.now() + timeoutMs;
-  while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
-    if (await condition().catch(() => false)) {
-      // Every per-connection process below the listener ("sshd: root [priv]" and "sshd: root@notty"):
-      // which of them exists depends on the OpenSSH build and on timing.
-      const queue = await childrenOf(sshdPid);
-      while (queue.length) {
-        const pid = queue.shift()!;
-        queue.push(...(await childrenOf(pid)));
-        const cmd = await cmdlineOf(pid);
-        if (!/^sshd(-session)?: root(@notty| \[priv\])/.test(cmd)) continue;
-        try {
-          process.kill(pid, 'SIGKILL');
-          killed.push({ pid, cmd });
-        } catch {
-          // gone already
-        }
-      }
-      if (killed.length === 0) continue;
-      break;
-    }
-    await sleep(5);
-  }
-  return killed;
-}
-
-/** Polls `condition` every few ms while `child` runs; true once it held (then `act` ran), false if the child ended first. */
-async function when(
-  child: { exitCode: number | null; signalCode: string | null },
-  condition: () => Promise<boolean>,
-  act: () => Promise<void> | void,
-  timeoutMs = 300_000,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
-    if (await condition().catch(() => false)) {
-      await act();
-      return true;
-    }
-    await sleep(5);
-  }
-  return false;
-}
-
 describe('restore under faults', { timeout: 3_600_000 }, () => {
   let lab: TestLab;
-  let env: NodeJS.ProcessEnv;
   let keys: string;
   let sec: string;
   let passFile: string;
   let store: string;
   let snapshot: string;
-  let dmPassword: string;
+  let dir: LabDirectory;
   /** The uids at backup time (the same on every host). */
   let baseline: Set<string>;
   const t0 = Date.now();
   const stamp = (what: string): void =>
     console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s since start`);
 
-  const fleet = (args: string[], timeoutMs = 900_000) => cli(['--log-file', lab.logFile, ...args], { env, timeoutMs });
   const runsDir = (): string => join(lab.tmp, 'state', 'ipa-fleet', 'runs');
   const ldifDir = (fqdn: string): string => join(lab.paths.hostDir(fqdn), 'var-lib-dirsrv', 'slapd-IPA-TEST', 'ldif');
 
-  async function withLdap<T>(host: HostName, work: (c: Client) => Promise<T>): Promise<T> {
-    const client = new Client({ url: `ldap://${ADDRESS[host]}:389`, timeout: 60_000, connectTimeout: 10_000 });
-    try {
-      await client.bind('cn=Directory Manager', dmPassword);
-      return await work(client);
-    } finally {
-      await client.unbind().catch(() => undefined);
-    }
-  }
-
-  const uidsOn = (host: HostName): Promise<Set<string>> =>
-    withLdap(host, async (c) => {
-      const { searchEntries } = await c.search(PEOPLE, {
-        scope: 'one',
-        filter: '(uid=*)',
-        attributes: ['uid'],
-        paged: { pageSize: 500 },
-      });
-      return new Set(searchEntries.flatMap((e) => attr(e, 'uid')));
-    });
-
+  const uidsOn = async (host: HostName): Promise<Set<string>> => new Set(await uids(dir, host));
   const agreementsOn = (
     host: HostName,
   ): Promise<Array<{ name: string; suffix: string; enabled: string | undefined; refresh: boolean }>> =>
-    withLdap(host, async (c) => {
+    dir.withLdap(host, async (c) => {
       const { searchEntries } = await c.search('cn=mapping tree,cn=config', {
         scope: 'sub',
         filter: '(objectClass=nsds5ReplicationAgreement)',
         attributes: ['cn', 'nsDS5ReplicaRoot', 'nsds5ReplicaEnabled', 'nsds5BeginReplicaRefresh'],
       });
       return searchEntries.map((e) => ({
-        name: attr(e, 'cn')[0]!,
-        suffix: attr(e, 'nsDS5ReplicaRoot')[0]!.toLowerCase(),
-        enabled: attr(e, 'nsds5ReplicaEnabled')[0],
-        refresh: attr(e, 'nsds5BeginReplicaRefresh').length > 0,
+        name: attribute(e, 'cn')[0]!,
+        suffix: attribute(e, 'nsDS5ReplicaRoot')[0]!.toLowerCase(),
+        enabled: attribute(e, 'nsds5ReplicaEnabled')[0],
+        refresh: attribute(e, 'nsds5BeginReplicaRefresh').length > 0,
       }));
-    });
-
-  const generationOn = (host: HostName, suffix: string): Promise<string | undefined> =>
-    withLdap(host, async (c) => {
-      const { searchEntries } = await c.search(suffix, { scope: 'sub', filter: RUV_FILTER, attributes: ['nsds50ruv'] });
-      const ruv = searchEntries.flatMap((e) => attr(e, 'nsds50ruv'));
-      return ruv.map((v) => /^\{replicageneration\}\s+(\S+)/i.exec(v)?.[1]).find(Boolean);
     });
 
   /** Server tasks still running (no exit code) and total updates still pending, on every host that answers. */
   async function busyWork(): Promise<string[]> {
     const busy: string[] = [];
     for (const host of HOSTS) {
-      await withLdap(host, async (c) => {
-        const { searchEntries } = await c.search('cn=tasks,cn=config', {
-          scope: 'sub',
-          filter: '(!(nsTaskExitCode=*))',
-          attributes: ['cn'],
-        });
-        for (const e of searchEntries) if (e.dn.split(',').length >= 4) busy.push(`${host}: task ${e.dn}`);
-      }).catch((err: Error) => busy.push(`${host}: ${err.message}`));
+      await dir
+        .withLdap(host, async (c) => {
+          const { searchEntries } = await c.search('cn=tasks,cn=config', {
+            scope: 'sub',
+            filter: '(!(nsTaskExitCode=*))',
+            attributes: ['cn'],
+          });
+          for (const e of searchEntries) if (e.dn.split(',').length >= 4) busy.push(`${host}: task ${e.dn}`);
+        })
+        .catch((err: Error) => busy.push(`${host}: ${err.message}`));
       for (const a of await agreementsOn(host).catch(() => []))
         if (a.refresh) busy.push(`${host}: total update through ${a.name} pending`);
       // A consumer receiving a total update answers with a referral (10) while its backend is offline.
       for (const [suffix, hosts] of Object.entries(SUFFIX_HOSTS)) {
         if (!hosts.includes(host)) continue;
-        await withLdap(host, (c) => c.search(suffix, { scope: 'base', attributes: ['1.1'] })).catch(
-          (err: Error & { code?: unknown }) =>
+        await dir
+          .withLdap(host, (c) => c.search(suffix, { scope: 'base', attributes: ['1.1'] }))
+          .catch((err: Error & { code?: unknown }) =>
             busy.push(`${host}: ${suffix}: ${err.name} ${String(err.code ?? '')} ${err.message}`),
-        );
+          );
       }
     }
     return busy;
   }
 
-  async function journal(runId: string): Promise<JournalLine[]> {
-    const text = await readFile(join(runsDir(), runId, 'journal.jsonl'), 'utf8').catch(() => '');
-    return text
-      .split('\n')
-      .filter(Boolean)
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as JournalLine];
-        } catch {
-          return [];
-        }
-      });
-  }
+  const journal = (runId: string): Promise<JournalLine[]> => readJournal(runsDir(), runId);
   const started = async (runId: string, taskId: string): Promise<boolean> =>
     (await journal(runId)).some((l) => l.type === 'task.started' && l.taskId === taskId);
   const finished = async (runId: string, taskId: string): Promise<JournalLine | undefined> =>
@@ -238,7 +131,7 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
   async function damage(n: number): Promise<{ added: string[]; deleted: string[]; damaged: Set<string> }> {
     const added = [1, 2, 3].map((i) => `fault${n}-added-${i}`);
     const deleted = [1, 2, 3].map((i) => `user${String(n * 100 + i).padStart(6, '0')}`);
-    await withLdap(MASTER, async (c) => {
+    await dir.withLdap(MASTER, async (c) => {
       for (const uid of added) {
         await c.add(`uid=${uid},${PEOPLE}`, {
           objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
@@ -248,7 +141,7 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
         });
       }
     });
-    await withLdap('b.ipa.test', async (c) => {
+    await dir.withLdap('b.ipa.test', async (c) => {
       for (const uid of deleted) await c.del(`uid=${uid},${PEOPLE}`);
     });
     const damaged = new Set([...baseline, ...added].filter((u) => !deleted.includes(u)));
@@ -261,33 +154,26 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
   }
 
   /** Starts `restore` as a child; resolves once its run folder exists. */
-  async function startRestore(
-    init: 'ldif' | 'online',
-  ): Promise<{ handle: ReturnType<typeof startCli>; runId: string }> {
+  async function startRestore(init: 'ldif' | 'online'): Promise<{ handle: CliChild; runId: string }> {
     const before = new Set(await readdir(runsDir()).catch(() => [] as string[]));
-    const handle = startCli(
-      [
-        '--log-file',
-        lab.logFile,
-        'restore',
-        '-i',
-        lab.paths.inventory,
-        '--master',
-        MASTER,
-        '--backup',
-        snapshot,
-        '--key',
-        sec,
-        '--passphrase',
-        `file:${passFile}`,
-        '--store',
-        store,
-        '--init',
-        init,
-        '--yes',
-      ],
-      env,
-    );
+    const handle = lab.startFleet([
+      'restore',
+      '-i',
+      lab.paths.inventory,
+      '--master',
+      MASTER,
+      '--backup',
+      snapshot,
+      '--key',
+      sec,
+      '--passphrase',
+      `file:${passFile}`,
+      '--store',
+      store,
+      '--init',
+      init,
+      '--yes',
+    ]);
     const runId = await waitFor('the restore run folder', 300_000, async () => {
       const fresh = (await readdir(runsDir()).catch(() => [] as string[])).find(
         (d) => !before.has(d) && d.includes('restore-deployment'),
@@ -303,7 +189,7 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
   }
 
   async function resume(runId: string, onFailure?: () => Promise<void>): Promise<void> {
-    const r = await fleet(['restore', '--resume', runId, '--yes']);
+    const r = await lab.fleet(['restore', '--resume', runId, '--yes']);
     stamp(`resume of ${runId} ended with ${r.code} after ${(r.ms / 1000).toFixed(1)} s`);
     if (r.code !== 0) await onFailure?.();
     assert.equal(
@@ -346,7 +232,7 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
         );
     }
     for (const [suffix, hosts] of Object.entries(SUFFIX_HOSTS)) {
-      const generations = await Promise.all(hosts.map(async (h) => [h, await generationOn(h, suffix)] as const));
+      const generations = await Promise.all(hosts.map(async (h) => [h, await generation(dir, h, suffix)] as const));
       assert.ok(generations[0]![1], `${label}: ${generations[0]![0]} has no generation for ${suffix}`);
       assert.equal(
         new Set(generations.map(([, g]) => g)).size,
@@ -383,7 +269,7 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     }
     const gens = new Map<string, string | undefined>();
     for (const [suffix, hosts] of Object.entries(SUFFIX_HOSTS))
-      for (const h of hosts) gens.set(`${h} ${suffix}`, await generationOn(h, suffix));
+      for (const h of hosts) gens.set(`${h} ${suffix}`, await generation(dir, h, suffix));
     for (const host of HOSTS) {
       for (const a of await agreementsOn(host)) {
         const enabled = (a.enabled ?? 'on').toLowerCase() === 'on';
@@ -414,11 +300,11 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
       );
     }
     for (const host of HOSTS) {
-      if (await withLdap(host, async () => true).catch(() => false)) continue;
-      const r = await fleet(['lab', 'start', host, '--dir', lab.paths.root], 120_000);
+      if (await dir.withLdap(host, async () => true).catch(() => false)) continue;
+      const r = await lab.fleet(['lab', 'start', host, '--dir', lab.paths.root], { timeoutMs: 120_000 });
       t.diagnostic(`lab start ${host}: exit ${r.code} ${r.stderr.trim()}`);
     }
-    const r = await fleet([
+    const r = await lab.fleet([
       'restore',
       '-i',
       lab.paths.inventory,
@@ -440,31 +326,20 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
 
   before(async () => {
     keys = await mkdtemp('/tmp/ipa-fleet-restore-faults-keys-');
-    const [labUp, key] = await Promise.all([
-      bringUpLab(NET, ['--hosts', '3', '--topology', 'chain', '--ca', 'a,b', '--entries', '2000']),
-      openpgp.generateKey({
-        type: 'ecc',
-        curve: 'curve25519Legacy',
-        userIDs: [{ name: 'Fleet backup' }],
-        passphrase: 'restore faults',
-        format: 'armored',
-      }),
+    const [labUp, keyFiles] = await Promise.all([
+      bringUpLab(['--hosts', '3', '--topology', 'chain', '--ca', 'a,b', '--entries', '2000']),
+      makeKeys(keys),
     ]);
     lab = labUp;
-    const pub = join(keys, 'pub.asc');
-    sec = join(keys, 'sec.asc');
-    passFile = join(keys, 'passphrase');
-    await writeFile(pub, key.publicKey);
-    await writeFile(sec, key.privateKey, { mode: 0o600 });
-    await writeFile(passFile, 'restore faults\n', { mode: 0o600 });
-    env = { XDG_STATE_HOME: join(lab.tmp, 'state') };
-    dmPassword = (await readFile(lab.paths.dmPassword, 'utf8')).trim();
+    const { pub } = keyFiles;
+    ({ sec, pass: passFile } = keyFiles);
+    dir = await labDirectory(lab, HOSTS.length, 60_000);
     store = join(lab.tmp, 'store');
     stamp('lab up');
 
-    const made = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store]);
+    const made = await lab.fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', pub, '--store', store]);
     assert.equal(made.code, 0, made.stderr + made.stdout);
-    const listing = await fleet(['--json', 'backups', 'list', '--store', store]);
+    const listing = await lab.fleet(['--json', 'backups', 'list', '--store', store]);
     assert.equal(listing.code, 0, listing.stderr);
     const snaps = (JSON.parse(listing.stdout) as { snapshots: Array<{ id: string; host: string; type: string }> })
       .snapshots;
@@ -487,10 +362,10 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
   }, async (t) => {
     await healthy(t);
     await damage(1);
-    const sshdPid = Number((await readFile(lab.paths.sshdPidFile('b.ipa.test'), 'utf8')).trim());
+    const sshdPid = await lab.sshdPid('b.ipa.test');
     const { handle, runId } = await startRestore('ldif');
     const task = '04-reinitialize:domain:b.ipa.test';
-    const killed = await killSessionsWhen(sshdPid, handle.child, () => started(runId, task));
+    const killed = await dropSshConnectionsWhen(sshdPid, handle, () => started(runId, task));
     const code = await exitOf(handle);
     t.diagnostic(`run ${runId}: killed ${JSON.stringify(killed)}; exit ${code}; ${handle.output.stderr.trim()}`);
     assert.ok(
@@ -519,10 +394,10 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     let killOutput = '';
     let finishedBeforeKill: JournalLine | undefined;
     const hit = await when(
-      handle.child,
+      handle,
       async () => (await started(runId, task)) && existsSync(join(ldifDir('c.ipa.test'), INIT_FILE)),
       async () => {
-        const k = await fleet(['lab', 'kill-ds', 'c.ipa.test', '--dir', lab.paths.root], 60_000);
+        const k = await lab.fleet(['lab', 'kill-ds', 'c.ipa.test', '--dir', lab.paths.root], { timeoutMs: 60_000 });
         killOutput = `kill-ds exit ${k.code} in ${k.ms} ms: ${k.stdout.trim()} ${k.stderr.trim()}`;
         finishedBeforeKill = await finished(runId, task);
       },
@@ -545,8 +420,8 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     stamp(`fault 2: run ended ${code}`);
     await resume(runId, async () => {
       // Only to tell what the failure was about: does it go through once c is started by hand?
-      const s = await fleet(['lab', 'start', 'c.ipa.test', '--dir', lab.paths.root], 120_000);
-      const again = await fleet(['restore', '--resume', runId, '--yes']);
+      const s = await lab.fleet(['lab', 'start', 'c.ipa.test', '--dir', lab.paths.root], { timeoutMs: 120_000 });
+      const again = await lab.fleet(['restore', '--resume', runId, '--yes']);
       t.diagnostic(
         `after 'lab start c.ipa.test' (exit ${s.code}) a second resume exits ${again.code}: ${again.stderr.trim()}`,
       );
@@ -567,7 +442,7 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     const fences = plan.tasks.map((x) => x.id).filter((id) => id.startsWith('02-fence:'));
     assert.equal(fences.length, 3, `fence tasks: ${fences.join(', ')}`);
     const hit = await when(
-      handle.child,
+      handle,
       async () => {
         const lines = await journal(runId);
         return fences.every((id) => lines.some((l) => l.type === 'task.finished' && l.taskId === id));
@@ -608,13 +483,11 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
     // Killed once the first total update is under way: the task started and the controller turned
     // a's agreement to b on for it (or, if that was too quick to see, once that hop finished).
     let killedAt = '';
-    const master = new Client({ url: `ldap://${ADDRESS[MASTER]}:389`, timeout: 30_000, connectTimeout: 10_000 });
-    await master.bind('cn=Directory Manager', dmPassword);
     const hop = '04-reinitialize:domain:b.ipa.test';
-    let hit: boolean;
-    try {
-      hit = await when(
-        handle.child,
+    // One connection to the master for all the polling: a fresh one every few ms would lag behind.
+    const hit = await dir.withLdap(MASTER, (master) =>
+      when(
+        handle,
         async () => {
           const lines = await journal(runId);
           if (!lines.some((l) => l.type === 'task.started' && l.taskId === hop)) return false;
@@ -628,18 +501,16 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
             attributes: ['nsds5ReplicaEnabled', 'nsds5BeginReplicaRefresh'],
           });
           const e = searchEntries[0];
-          const on = e !== undefined && (attr(e, 'nsds5ReplicaEnabled')[0] ?? 'on').toLowerCase() === 'on';
+          const on = e !== undefined && (attribute(e, 'nsds5ReplicaEnabled')[0] ?? 'on').toLowerCase() === 'on';
           if (on)
-            killedAt = `during ${hop}: meTob.ipa.test on, refresh ${attr(e, 'nsds5BeginReplicaRefresh').length > 0 ? 'pending' : 'not pending'}`;
+            killedAt = `during ${hop}: meTob.ipa.test on, refresh ${attribute(e, 'nsds5BeginReplicaRefresh').length > 0 ? 'pending' : 'not pending'}`;
           return on;
         },
         () => {
           handle.child.kill('SIGKILL');
         },
-      );
-    } finally {
-      await master.unbind().catch(() => undefined);
-    }
+      ),
+    );
     const code = await exitOf(handle);
     t.diagnostic(`run ${runId}: killed ${killedAt}; exit ${code}`);
     assert.ok(

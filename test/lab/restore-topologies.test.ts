@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { bringUpLab, cli, type CliResult, type TestLab } from './fixture.js';
+import { bringUpLab, type CliResult, type TestLab } from './fixture.js';
 import {
   addUsers,
   agreements,
@@ -14,27 +14,23 @@ import {
   uids,
   waitForUsers,
   type LabDirectory,
-} from './restore-fixture.js';
+} from './fixture.js';
 
-const NET = '127.0.34';
 const A = 'a.ipa.test';
 
 describe('restore a 5-host star with a mesh edge, CA on three hosts', () => {
   let lab: TestLab;
   let dir: LabDirectory;
   let keys: { pub: string; sec: string; pass: string };
-  let env: NodeJS.ProcessEnv;
   let store: string;
   let snapshot: { data: string; full: string };
   let baseline: string[];
   const caHosts = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'];
   const t0 = Date.now();
-  const fleet = (args: string[], timeoutMs = 900_000): Promise<CliResult> =>
-    cli(['--log-file', lab.logFile, ...args], { env, timeoutMs });
   const shown = (r: CliResult): string => `exit ${r.code}\n${r.stdout.slice(-4000)}\n${r.stderr}`;
 
   before(async () => {
-    lab = await bringUpLab(NET, [
+    lab = await bringUpLab([
       '--hosts',
       '5',
       '--topology',
@@ -46,12 +42,11 @@ describe('restore a 5-host star with a mesh edge, CA on three hosts', () => {
       '--entries',
       '300',
     ]);
-    dir = await labDirectory(lab, NET, 5);
+    dir = await labDirectory(lab, 5);
     keys = await makeKeys(lab.tmp);
-    env = { XDG_STATE_HOME: join(lab.tmp, 'state') };
     store = join(lab.tmp, 'store');
     for (const extra of [[], ['--limit', A, '--type', 'full']]) {
-      const r = await fleet([
+      const r = await lab.fleet([
         'backup',
         '-i',
         lab.paths.inventory,
@@ -64,7 +59,7 @@ describe('restore a 5-host star with a mesh edge, CA on three hosts', () => {
       assert.equal(r.code, 0, shown(r));
     }
     const list = (
-      JSON.parse((await fleet(['--json', 'backups', 'list', '--store', store])).stdout) as {
+      JSON.parse((await lab.fleet(['--json', 'backups', 'list', '--store', store])).stdout) as {
         snapshots: Array<{ id: string; host: string; type: string }>;
       }
     ).snapshots;
@@ -81,7 +76,7 @@ describe('restore a 5-host star with a mesh edge, CA on three hosts', () => {
   });
 
   it('plans the trees: domain all at level 1 from a; CA a → b, then b → c', async () => {
-    const r = await fleet([
+    const r = await lab.fleet([
       '--json',
       'plan',
       'restore-deployment',
@@ -123,7 +118,7 @@ describe('restore a 5-host star with a mesh edge, CA on three hosts', () => {
         dir,
         [...baseline.filter((u) => !baseline.slice(10, 12).includes(u)), `${tag}-c1`, `${tag}-d1`].sort(),
       );
-      const r = await fleet([
+      const r = await lab.fleet([
         'restore',
         '-i',
         lab.paths.inventory,

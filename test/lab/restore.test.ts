@@ -3,10 +3,10 @@
 // generation per suffix, and every agreement on and green.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, open, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Attribute, Change } from 'ldapts';
-import { bringUpLab, cli, type CliResult, type TestLab } from './fixture.js';
+import { bringUpLab, type CliResult, type TestLab } from './fixture.js';
 import {
   addUsers,
   agreements,
@@ -22,9 +22,8 @@ import {
   uids,
   waitForUsers,
   type LabDirectory,
-} from './restore-fixture.js';
+} from './fixture.js';
 
-const NET = '127.0.33';
 const A = 'a.ipa.test';
 const B = 'b.ipa.test';
 const C = 'c.ipa.test';
@@ -33,7 +32,6 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
   let lab: TestLab;
   let dir: LabDirectory;
   let keys: { pub: string; sec: string; pass: string };
-  let env: NodeJS.ProcessEnv;
   let store: string;
   let snapshot: { data: string; full: string };
   let baseline: string[];
@@ -42,10 +40,8 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
   const stamp = (what: string): void =>
     console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s since start`);
 
-  const fleet = (args: string[], timeoutMs = 900_000): Promise<CliResult> =>
-    cli(['--log-file', lab.logFile, ...args], { env, timeoutMs });
   const restore = (args: string[], storeDir = store): Promise<CliResult> =>
-    fleet([
+    lab.fleet([
       'restore',
       '-i',
       lab.paths.inventory,
@@ -75,15 +71,14 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
   });
 
   before(async () => {
-    lab = await bringUpLab(NET, []);
-    dir = await labDirectory(lab, NET, 3);
+    lab = await bringUpLab([]);
+    dir = await labDirectory(lab, 3);
     keys = await makeKeys(lab.tmp);
-    env = { XDG_STATE_HOME: join(lab.tmp, 'state') };
     store = join(lab.tmp, 'store');
     stamp('lab up');
-    const data = await fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store]);
+    const data = await lab.fleet(['backup', '-i', lab.paths.inventory, '--encrypt-to', keys.pub, '--store', store]);
     assert.equal(data.code, 0, shown(data));
-    const full = await fleet([
+    const full = await lab.fleet([
       'backup',
       '-i',
       lab.paths.inventory,
@@ -97,7 +92,7 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
       store,
     ]);
     assert.equal(full.code, 0, shown(full));
-    const listed = JSON.parse((await fleet(['--json', 'backups', 'list', '--store', store])).stdout) as
+    const listed = JSON.parse((await lab.fleet(['--json', 'backups', 'list', '--store', store])).stdout) as
       | { snapshots: Array<{ id: string; host: string; type: string }> }
       | Array<{ id: string; host: string; type: string }>;
     const list = Array.isArray(listed) ? listed : listed.snapshots;
@@ -116,7 +111,7 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
   });
 
   it('plan restore-deployment prints exactly the tasks the restore then runs', async () => {
-    const planned = await fleet([
+    const planned = await lab.fleet([
       '--json',
       'plan',
       'restore-deployment',
@@ -248,7 +243,7 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
     await addUsers(dir, C, ['stale-c']);
     await new Promise((r) => setTimeout(r, 3000));
     assert.ok(!(await uids(dir, B)).includes('stale-c'), 'the stale change must still be pending on c');
-    assert.equal((await fleet(['lab', 'stop', C, '--dir', lab.paths.root])).code, 0);
+    assert.equal((await lab.fleet(['lab', 'stop', C, '--dir', lab.paths.root])).code, 0);
     // While c is off, its agreement's schedule goes back to always: when it comes back it sends at once.
     const dse = join(lab.paths.hostDir(C), 'etc-dirsrv', 'slapd-IPA-TEST', 'dse.ldif');
     await writeFile(dse, (await readFile(dse, 'utf8')).replace(/^nsDS5ReplicaUpdateSchedule: 0000-0001 \d\n/im, ''));
@@ -268,19 +263,19 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
     assert.equal(r.code, 0, shown(r));
     assert.match(r.stdout, /kept off \(to quarantined c\.ipa\.test\)/);
     for (const h of [A, B]) assert.deepEqual(await uids(dir, h), baseline);
-    const audit = await fleet(['audit', '-i', lab.paths.inventory, '--limit', `${A},${B}`]);
+    const audit = await lab.fleet(['audit', '-i', lab.paths.inventory, '--limit', `${A},${B}`]);
     assert.match(audit.stdout, /host-quarantined/);
 
-    assert.equal((await fleet(['lab', 'start', C, '--dir', lab.paths.root])).code, 0);
+    assert.equal((await lab.fleet(['lab', 'start', C, '--dir', lab.paths.root])).code, 0);
     // c tries to send its stale change; the others hold a new generation and refuse it.
     await new Promise((r) => setTimeout(r, 8000));
     for (const h of [A, B]) assert.ok(!(await uids(dir, h)).includes('stale-c'), `${h} received c's stale change`);
     assert.ok((await uids(dir, C)).includes('stale-c'));
 
-    const rejoin = await fleet(['rejoin', '-i', lab.paths.inventory, C, '--yes']);
+    const rejoin = await lab.fleet(['rejoin', '-i', lab.paths.inventory, C, '--yes']);
     assert.equal(rejoin.code, 0, shown(rejoin));
     await assertConverged(dir, baseline, [A, B]);
-    const after = await fleet(['audit', '-i', lab.paths.inventory]);
+    const after = await lab.fleet(['audit', '-i', lab.paths.inventory]);
     assert.doesNotMatch(after.stdout, /host-quarantined/);
   });
 });

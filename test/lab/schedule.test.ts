@@ -6,10 +6,9 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bringUpLab, cli, startCli, waitFor, type TestLab } from './fixture.js';
-import { makeKeys } from './restore-fixture.js';
+import { bringUpLab, type startCli, waitFor, type TestLab } from './fixture.js';
+import { makeKeys } from './fixture.js';
 
-const NET = '127.0.38';
 const HOSTS = ['a.ipa.test', 'b.ipa.test'];
 
 interface StateFile {
@@ -83,14 +82,12 @@ function ldapUp(address: string): Promise<boolean> {
 
 describe('schedule run against the lab', { timeout: 900_000 }, () => {
   let lab: TestLab;
-  let env: NodeJS.ProcessEnv;
   let keys: { pub: string; sec: string; pass: string };
   let inventory: string;
   const store = (): string => join(lab.tmp, 'store');
 
   before(async () => {
-    lab = await bringUpLab(NET, ['--hosts', '2', '--ca', 'a']);
-    env = { XDG_STATE_HOME: join(lab.tmp, 'state') };
+    lab = await bringUpLab(['--hosts', '2', '--ca', 'a']);
     keys = await makeKeys(lab.tmp);
     inventory = lab.paths.inventory;
   });
@@ -104,8 +101,7 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     return { file, state: join(lab.tmp, `${name}.state.json`), metrics: join(lab.tmp, `${name}.prom`) };
   }
 
-  const daemon = (file: string): ReturnType<typeof startCli> =>
-    startCli(['--log-file', lab.logFile, 'schedule', 'run', '-c', file], env);
+  const daemon = (file: string): ReturnType<typeof startCli> => lab.startFleet(['schedule', 'run', '-c', file]);
 
   async function stop(d: ReturnType<typeof startCli>): Promise<number | null> {
     d.child.kill('SIGTERM');
@@ -116,9 +112,7 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     JSON.parse(await readFile(file, 'utf8').catch(() => 'null')) as StateFile | undefined;
 
   async function listed(): Promise<Listed[]> {
-    const r = await cli(['--log-file', lab.logFile, '--json', '-i', inventory, 'backups', 'list', '--store', store()], {
-      env,
-    });
+    const r = await lab.fleet(['--json', '-i', inventory, 'backups', 'list', '--store', store()]);
     assert.equal(r.code, 0, r.stderr);
     return (JSON.parse(r.stdout) as { snapshots: Listed[] }).snapshots;
   }
@@ -168,10 +162,7 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
           : undefined;
       });
       // One schedule, one daemon.
-      const second = await cli(['--log-file', lab.logFile, 'schedule', 'run', '-c', s.file], {
-        env,
-        timeoutMs: 30_000,
-      });
+      const second = await lab.fleet(['schedule', 'run', '-c', s.file], { timeoutMs: 30_000 });
       assert.equal(second.code, 11, second.stderr);
       assert.match(second.stderr, /already running \(pid \d+/);
     } finally {
@@ -229,7 +220,7 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     assert.equal(metrics.get('ipa_fleet_backup_verify_ok{schedule_job="lab-data",deployment="ipa-lab"}'), 1);
 
     // schedule status says the same.
-    const status = await cli(['--log-file', lab.logFile, '--json', 'schedule', 'status', '-c', s.file], { env });
+    const status = await lab.fleet(['--json', 'schedule', 'status', '-c', s.file]);
     assert.equal(status.code, 0, status.stderr);
     const view = JSON.parse(status.stdout) as {
       daemon: unknown;
@@ -246,16 +237,10 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     }
 
     // The audit's backup-freshness check reads the same store.
-    const fresh = await cli(
-      ['--log-file', lab.logFile, '-i', inventory, 'audit', '--backup-max-age', '1h', '--store', store()],
-      { env },
-    );
+    const fresh = await lab.fleet(['-i', inventory, 'audit', '--backup-max-age', '1h', '--store', store()]);
     assert.equal(fresh.code, 0, fresh.stdout + fresh.stderr);
     await new Promise((r) => setTimeout(r, 2500));
-    const stale = await cli(
-      ['--log-file', lab.logFile, '--json', '-i', inventory, 'audit', '--backup-max-age', '2s', '--store', store()],
-      { env },
-    );
+    const stale = await lab.fleet(['--json', '-i', inventory, 'audit', '--backup-max-age', '2s', '--store', store()]);
     assert.equal(stale.code, 3, stale.stdout + stale.stderr);
     const findings = (JSON.parse(stale.stdout) as { findings: Array<{ id: string; hosts: string[] }> }).findings.filter(
       (f) => f.id === 'backup-stale',
@@ -278,7 +263,7 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
       on_success: "cat > ${lab.tmp}/not-expected.json"
 `,
     );
-    const down = await cli(['--log-file', lab.logFile, 'lab', 'stop', 'b', '--dir', lab.paths.root], { env });
+    const down = await lab.fleet(['lab', 'stop', 'b', '--dir', lab.paths.root]);
     assert.equal(down.code, 0, down.stderr);
     const d = daemon(s.file);
     try {
@@ -288,7 +273,7 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
       });
     } finally {
       assert.equal(await stop(d), 0, d.output.stderr);
-      const up = await cli(['--log-file', lab.logFile, 'lab', 'start', 'b', '--dir', lab.paths.root], { env });
+      const up = await lab.fleet(['lab', 'start', 'b', '--dir', lab.paths.root]);
       assert.equal(up.code, 0, up.stderr);
     }
     const hook = JSON.parse(await readFile(join(lab.tmp, 'failure.json'), 'utf8')) as Report;
@@ -340,7 +325,7 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     encrypt_to: ${keys.pub}
 `,
     );
-    const addresses = HOSTS.map((_h, i) => `${NET}.${i + 1}`);
+    const addresses = HOSTS.map((_h, i) => `${lab.net}.${i + 1}`);
     let bothDown = 0;
     let oneDown = 0;
     let sampling = true;
@@ -406,7 +391,7 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     encrypt_to: ${keys.pub}
 `,
     );
-    const addresses = HOSTS.map((_h, i) => `${NET}.${i + 1}`);
+    const addresses = HOSTS.map((_h, i) => `${lab.net}.${i + 1}`);
     const snapshotsBefore = (await listed()).length;
     const d = daemon(s.file);
     let code: number | null;

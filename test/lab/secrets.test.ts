@@ -16,9 +16,8 @@ import { join, relative, sep } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DemoPaths } from '../../src/lab/demo.js';
 import { REPLICATION_MANAGER_DN } from '../../src/directory/replica.js';
-import { cli, startCli } from './fixture.js';
+import { claimNet, cli, startCli, type NetClaim } from './fixture.js';
 
-const NET = '127.0.40';
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'];
 const SAMPLE_EVERY_MS = 100;
 const DM = 'cn=Directory Manager';
@@ -234,8 +233,10 @@ describe('secrets never leave their files during a full -vvv demo', { timeout: 2
   let logFile: string;
   let state: string;
   let env: NodeJS.ProcessEnv;
+  let net: NetClaim;
 
   before(async () => {
+    net = await claimNet();
     tmp = await mkdtemp(join(tmpdir(), 'ipa-fleet-secrets-test-'));
     demo = new DemoPaths(join(tmp, 'demo'));
     logFile = join(tmp, 'log');
@@ -249,13 +250,17 @@ describe('secrets never leave their files during a full -vvv demo', { timeout: 2
       await cli(['--log-file', join(tmp, 'down.log'), 'lab', 'down', '--dir', demo.lab.root], { env });
       await rm(tmp, { recursive: true, force: true });
     }
+    await net?.release();
   });
 
   it("zero occurrences in the log, the state folder, the store, stdout/stderr and every process's argv and environment", async () => {
     const sampler = new ProcessSampler();
     const runStarted = Date.now();
     sampler.start();
-    const child = startCli(['-vvv', '--log-file', logFile, 'demo', '--net', NET, '--dir', demo.root, '--keep'], env);
+    const child = startCli(
+      ['-vvv', '--log-file', logFile, 'demo', '--net', net.net, '--dir', demo.root, '--keep'],
+      env,
+    );
     const killer = setTimeout(() => child.child.kill('SIGTERM'), 15 * 60_000);
     const code = await child.exited;
     clearTimeout(killer);
@@ -468,7 +473,7 @@ describe('secrets never leave their files during a full -vvv demo', { timeout: 2
 
     printTable(
       rows,
-      `secrets during \`ipa-fleet -vvv demo --net ${NET} --keep\` (${runSeconds.toFixed(0)} s; samples every ${SAMPLE_EVERY_MS} ms, ${sampler.ticks} rounds, slowest round ${sampler.slowestTickMs} ms)`,
+      `secrets during \`ipa-fleet -vvv demo --net ${net.net} --keep\` (${runSeconds.toFixed(0)} s; samples every ${SAMPLE_EVERY_MS} ms, ${sampler.ticks} rounds, slowest round ${sampler.slowestTickMs} ms)`,
     );
     printTable(control, 'controls (where the secrets are expected; not part of the totals):');
     const total = rows.reduce((a, r) => a + r.occurrences, 0);
