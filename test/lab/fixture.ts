@@ -2,50 +2,34 @@
 // for each lab, a real lab up and down, the processes of a lab host (its SSH connections, its ns-slapd),
 // and what the lab's directories hold, read over plain LDAP from the controller.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Client } from 'ldapts';
 import * as openpgp from 'openpgp';
 import { createRunContext, type RunContext } from '../../src/context.js';
 import { LabPaths } from '../../src/lab/paths.js';
+import { BIN, ROOT, runCli } from '../cli/run-cli.js';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-/** dist/test/lab → repository root. */
-export const ROOT = resolve(here, '..', '..', '..');
-export const BIN = join(ROOT, 'bin', 'ipa-fleet.js');
+export { BIN, ROOT };
 
 export interface CliResult {
+  /** A command killed by a signal counts as exit 1. */
   code: number;
   stdout: string;
   stderr: string;
   ms: number;
 }
 
-export function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
-  const started = Date.now();
-  return new Promise((resolvePromise) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        env: { ...process.env, NO_COLOR: '1', ...opts.env },
-        timeout: opts.timeoutMs ?? 600_000,
-        maxBuffer: 64 * 1024 * 1024,
-      },
-      (err, stdout, stderr) => {
-        const code = err
-          ? typeof (err as { code?: unknown }).code === 'number'
-            ? (err as { code: number }).code
-            : 1
-          : 0;
-        resolvePromise({ code, stdout, stderr, ms: Date.now() - started });
-      },
-    );
-  });
+/** The CLI (test/cli/run-cli.ts's runner), 10 minutes unless said. */
+export async function cli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  const r = await runCli(args, { ...(opts.env ? { env: opts.env } : {}), timeoutMs: opts.timeoutMs ?? 600_000 });
+  return { ...r, code: r.code ?? 1 };
 }
 
 export type CliChild = {
@@ -158,12 +142,6 @@ export interface FleetOptions {
   timeoutMs?: number;
 }
 
-// A command that died of a SyntaxError in dist/ ran while `npm run build` (another worktree's, on
-// a shared machine) rewrote the file it loaded: it runs again, up to five times, instead of failing
-// a test that has run for many minutes. The CLI's own errors start with "ipa-fleet: ".
-const rebuilding = (r: CliResult): boolean =>
-  /^SyntaxError: /m.test(r.stderr) && /\/dist\//.test(r.stderr) && !r.stderr.startsWith('ipa-fleet: ');
-
 /** `ipa-fleet lab up` through the CLI, as a user would, in a fresh folder on a loopback net of its own. */
 export async function bringUpLab(args: string[] = []): Promise<TestLab> {
   const claim = await claimNet();
@@ -172,16 +150,8 @@ export async function bringUpLab(args: string[] = []): Promise<TestLab> {
   const logFile = join(tmp, 'ipa-fleet.log');
   const stateDir = join(tmp, 'state');
   const env = { XDG_STATE_HOME: stateDir };
-  const fleet = async (fleetArgs: string[], opts: FleetOptions = {}): Promise<CliResult> => {
-    for (let attempt = 1; ; attempt++) {
-      const r = await cli(['--log-file', logFile, ...fleetArgs], { env, timeoutMs: opts.timeoutMs ?? 900_000 });
-      if (attempt >= 5 || !rebuilding(r)) return r;
-      console.log(
-        `# dist/ was being rebuilt (${/^SyntaxError: .*$/m.exec(r.stderr)?.[0]}): running ${fleetArgs[0]} again`,
-      );
-      await sleep(3000 * attempt);
-    }
-  };
+  const fleet = (fleetArgs: string[], opts: FleetOptions = {}): Promise<CliResult> =>
+    cli(['--log-file', logFile, ...fleetArgs], { env, timeoutMs: opts.timeoutMs ?? 900_000 });
   const upOutput = await cli(['--log-file', logFile, 'lab', 'up', '--dir', paths.root, '--net', claim.net, ...args]);
   const down = async (): Promise<void> => {
     await cli(['--log-file', logFile, 'lab', 'down', '--dir', paths.root]);

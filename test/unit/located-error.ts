@@ -28,3 +28,16 @@ export function assertLocatedError(
   assert.ok(!caught.message.includes('\n'), `one line: ${caught.message}`);
   return caught.message;
 }
+
+/** The 1-based line of the only line containing `marker`. */
+export function lineOf(text: string, marker: string): number {
+  const lines = text.split('\n');
+  const hits = lines.map((l, i) => (l.includes(marker) ? i + 1 : 0)).filter((n) => n > 0);
+  assert.equal(hits.length, 1, `marker '${marker}' is on exactly one line`);
+  return hits[0]!;
+}
+
+/** One string per line, so that line N of the text is argument N. */
+export function textOfLines(...lines: string[]): string {
+  return `${lines.join('\n')}\n`;
+}

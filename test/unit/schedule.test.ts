@@ -2,7 +2,6 @@
 // backup-freshness check, hooks, and the daemon's timing rules (with a fake backup run).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -15,7 +14,6 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { backupFreshnessCheck, type NewestSnapshot } from '../../src/backup/freshness.js';
 import { defaultStoreDir } from '../../src/backup/store.js';
 import { createRunContext, type RunContext } from '../../src/context.js';
@@ -33,8 +31,6 @@ import { stateDir } from '../../src/state-dir.js';
 import type { AuditInput } from '../../src/topology/checks.js';
 import { assertLocatedError } from './located-error.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/ipa-fleet.js');
 const FILE = '/sched/conf/nightly.yml';
 const HOME = '/home/op';
 
@@ -549,76 +545,6 @@ describe('schedule: loadSchedule', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-describe('schedule: the CLI with a bad schedule exits 2 with one line', () => {
-  interface Run {
-    code: number | null;
-    stdout: string;
-    stderr: string;
-  }
-
-  function cli(cwd: string, ...args: string[]): Promise<Run> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [BIN, '--log-file', join(cwd, 'logs', 'ipa-fleet.log'), ...args],
-        {
-          cwd,
-          timeout: 20_000,
-          env: { ...process.env, XDG_STATE_HOME: join(cwd, 'state'), NO_COLOR: '1' },
-        },
-        (err, stdout, stderr) => {
-          resolve({
-            code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
-            stdout: String(stdout),
-            stderr: String(stderr),
-          });
-        },
-      );
-    });
-  }
-
-  function assertOneErrorLine(r: Run, pattern: RegExp): void {
-    assert.equal(r.code, 2, `exit 2; stderr:\n${r.stderr}`);
-    const lines = r.stderr.trimEnd().split('\n');
-    assert.equal(lines.length, 1, `one line on stderr:\n${r.stderr}`);
-    assert.match(lines[0]!, /^ipa-fleet: error: /);
-    assert.match(lines[0]!, pattern);
-    assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
-  }
-
-  const cases: Array<[string, string, RegExp]> = [
-    [
-      'bad cron',
-      yaml('jobs:', '  - name: nightly', '    inventory: inv.yml', "    cron: '61 * * * *'", '    no_encrypt: true'),
-      /bad-cron\.yml:4: jobs\.nightly\.cron: '61 \* \* \* \*' is not a cron expression/,
-    ],
-    [
-      'unknown key',
-      yaml(...JOB, '    retension:', '      keep_last: 2'),
-      /unknown-key\.yml:6: jobs\[0\]\.retension: unknown key \(did you mean retention\?\)/,
-    ],
-    [
-      'missing inventory',
-      yaml('jobs:', '  - name: nightly', '    inventory: gone.yml', "    cron: '0 2 * * *'", '    no_encrypt: true'),
-      /missing-inventory\.yml:2: jobs\.nightly\.inventory: cannot read .*gone\.yml: no such file/,
-    ],
-  ];
-
-  for (const [what, text, pattern] of cases) {
-    for (const command of ['status', 'run']) {
-      it(`schedule ${command}: ${what}`, async () => {
-        const d = dir(`cli-${command}-${what.replace(/ /g, '-')}`);
-        writeFileSync(join(d, 'inv.yml'), inventoryText('lab-a', ['ipa1.example.test']));
-        const file = join(d, `${what.replace(/ /g, '-')}.yml`);
-        writeFileSync(file, text);
-        const r = await cli(d, 'schedule', command, '-c', file);
-        assertOneErrorLine(r, pattern);
-        assert.equal(r.stdout, '');
-        assert.ok(!existsSync(join(d, 'state', 'ipa-fleet', 'schedule')), 'nothing started');
-      });
-    }
-  }
-});
 
 // ---------------------------------------------------------------------------------------------
 interface Sample {

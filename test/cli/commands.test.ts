@@ -1,58 +1,25 @@
-// End-to-end runs of the compiled CLI (bin/ipa-fleet.js) as a child process, without a lab.
+// The CLI's contract without a lab: the compiled CLI (bin/ipa-fleet.js) as a child process, its
+// usage errors, messages and exit codes.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { assertOneErrorLine, cliIn, type CliRun, ROOT, runCli } from './run-cli.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/ipa-fleet.js');
 const SITE = join(ROOT, 'test/fixtures/inventory/site.yml');
 
 let tmp: string;
 let logFile: string;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function run(args: string[], timeoutMs = 20_000): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        cwd: tmp,
-        timeout: timeoutMs,
-        env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state'), NO_COLOR: '1' },
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr), ms: Date.now() - started });
-      },
-    );
-  });
-}
+/** The CLI in the temp dir, its state there too; without --log-file. */
+const run = (args: string[], timeoutMs = 20_000): Promise<CliRun> =>
+  runCli(args, { cwd: tmp, env: { XDG_STATE_HOME: join(tmp, 'state') }, timeoutMs });
 
 /** With --log-file into the temp dir, so no run writes under the real home. */
-function cli(...args: string[]): Promise<Run> {
-  return run(['--log-file', logFile, ...args]);
-}
-
-function assertOneErrorLine(r: Run, pattern: RegExp): void {
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr:\n${r.stderr}`);
-  assert.match(lines[0]!, /^ipa-fleet: error: /);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
-}
+const cli = (...args: string[]): Promise<CliRun> => cliIn(tmp, { logFile })(...args);
 
 /** A port on 127.0.9.250 nothing listens on (bound, then freed). */
 async function unusedPort(): Promise<number> {
@@ -106,6 +73,18 @@ describe('cli: help and usage', () => {
     const r = await cli('frobnicate');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /unknown command 'frobnicate'/);
+  });
+
+  // main.ts once mapped commander's 'commander.help' to EXIT.ok, but commander raises that code only
+  // from help({ error: true }), i.e. when a command is missing; --help raises 'commander.helpDisplayed'.
+  // So `ipa-fleet` (or `ipa-fleet lab`) printed usage to stderr and exited 0: a script with an empty
+  // command variable "succeeded". A missing command is a usage error: exit 2.
+  it('a missing command is a usage error (exit 2), not success', async () => {
+    for (const args of [[], ['lab'], ['inventory']]) {
+      const r = await cli(...args);
+      assert.match(r.stderr, /Usage: ipa-fleet/, `help on stderr for ${JSON.stringify(args)}`);
+      assert.equal(r.code, 2, `ipa-fleet ${args.join(' ')} exited ${r.code}`);
+    }
   });
 });
 

@@ -9,27 +9,20 @@
 // sections of that output, recursively, and compared with the Command objects.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command, type Option } from 'commander';
 import { main } from '../../src/cli/main.js';
+import { type CliRun, ROOT, runCli } from './run-cli.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/ipa-fleet.js');
 const REFERENCE = join(ROOT, 'docs/reference.md');
 const RUNBOOK = join(ROOT, 'docs/restore-runbook.md');
 
 /** Commands that can fail in ways an administrator must tell apart: their help must name exit codes. */
 const MUST_DOCUMENT_EXIT_CODES = ['backup', 'backups verify', 'restore', 'rejoin', 'audit', 'schedule run', 'run'];
 
-interface HelpRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type HelpRun = CliRun;
 
 interface Item {
   term: string;
@@ -52,21 +45,10 @@ const discovered: string[] = [];
 let reference: string;
 
 function runHelp(path: string): Promise<HelpRun> {
-  const args = [BIN, ...(path ? path.split(' ') : []), '--help'];
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      args,
-      {
-        cwd: tmp,
-        timeout: 30_000,
-        env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state'), NO_COLOR: '1' },
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
+  return runCli([...(path ? path.split(' ') : []), '--help'], {
+    cwd: tmp,
+    env: { XDG_STATE_HOME: join(tmp, 'state') },
+    timeoutMs: 30_000,
   });
 }
 
