@@ -1,0 +1,43 @@
+// The lab's sshd_config as the real sshd (which CI installs) judges it: `sshd -t` on the file that
+// `lab up` writes. No lab comes up; sshd only reads the file and the host key.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sshdConfig } from '../../src/lab/host-files.js';
+import { LabPaths } from '../../src/lab/paths.js';
+import type { LabHost } from '../../src/lab/spec.js';
+
+const SSHD = '/usr/sbin/sshd';
+const HOST_A: LabHost = { short: 'a', fqdn: 'a.ipa.test', address: '127.0.10.1', index: 1, ca: true };
+
+let tmp: string;
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'ipa-fleet-sshd-config-'));
+  // sshd -t refuses to check anything without its privilege separation directory, which a lab host's
+  // boot script creates (src/lab/host-files.ts) and a machine that never ran sshd may lack.
+  mkdirSync('/run/sshd', { recursive: true });
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('the lab sshd_config', () => {
+  // With a lab folder whose path has a space (lab up --dir "/tmp/my lab"), unquoted paths made sshd
+  // refuse the file ("HostKey extra arguments at end of line").
+  it('sshd accepts the lab sshd_config when the lab folder has a space', () => {
+    const check = (root: string): ReturnType<typeof spawnSync> => {
+      const paths = new LabPaths(root);
+      const dir = paths.hostDir(HOST_A.fqdn);
+      mkdirSync(join(dir, 'ssh'), { recursive: true });
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'ssh', 'host_ed25519')]);
+      const file = join(dir, 'sshd_config');
+      writeFileSync(file, sshdConfig(paths, HOST_A));
+      return spawnSync(SSHD, ['-t', '-f', file], { encoding: 'utf8' });
+    };
+    const control = check(join(tmp, 'plain-lab'));
+    assert.equal(control.status, 0, `sshd -t fails even without spaces: ${String(control.stderr)}`);
+    const spaced = check(join(tmp, 'my lab'));
+    assert.equal(spaced.status, 0, String(spaced.stderr));
+  });
+});
