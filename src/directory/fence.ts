@@ -46,7 +46,8 @@ export async function setAgreementsEnabled(
     if (now.enabled !== enabled)
       throw new FleetError(
         'failure',
-        `${ldap.host.name}: agreement ${t.name} still reads nsds5ReplicaEnabled ${now.enabled ? 'on' : 'off'} after it was set ${want}`,
+        `${ldap.host.name}: agreement ${t.name} still reads nsds5ReplicaEnabled ` +
+          `${now.enabled ? 'on' : 'off'} after it was set ${want}`,
         { host: ldap.host.name },
       );
   }

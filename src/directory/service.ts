@@ -37,7 +37,8 @@ export async function startServices(transport: Transport, host: Host, ctx: RunCo
     ctx.log.error(`${host.name}: could not start the services again (${command}): ${(err as Error).message}`);
     throw new FleetError(
       'failure',
-      `${host.name}: ${what} stopped the services and '${command}' failed: ${(err as Error).message}; start them by hand`,
+      `${host.name}: ${what} stopped the services and '${command}' failed: ` +
+        `${(err as Error).message}; start them by hand`,
       { host: host.name },
     );
   }

@@ -77,7 +77,8 @@ export async function runTask(
     if (Date.now() - started > opts.timeoutMs) {
       throw new FleetError(
         'failure',
-        `${ldap.host.name}: ${type} task ${cn} did not finish within ${Math.round(opts.timeoutMs / 1000)} s (last status: ${status || 'none'})`,
+        `${ldap.host.name}: ${type} task ${cn} did not finish within ${Math.round(opts.timeoutMs / 1000)} ` +
+          `s (last status: ${status || 'none'})`,
       );
     }
     await new Promise((r) => setTimeout(r, pollMs));

@@ -70,7 +70,8 @@ const text: Parser<string> = (node, ctx) => {
     fail(
       ctx,
       node,
-      `must be a non-empty string, not ${node.kind === 'scalar' && node.value === '' ? 'an empty one' : describeType(node)}`,
+      'must be a non-empty string, not ' +
+        `${node.kind === 'scalar' && node.value === '' ? 'an empty one' : describeType(node)}`,
     );
   }
   return node.value;
@@ -112,7 +113,8 @@ function integer(min: number, max: number, what: string): Parser<number> {
       fail(
         ctx,
         node,
-        `must be ${what} between ${min} and ${max}${node.kind === 'scalar' && typeof node.value === 'string' ? ' (a number, not a string)' : ''}`,
+        `must be ${what} between ${min} and ` +
+          `${max}${node.kind === 'scalar' && typeof node.value === 'string' ? ' (a number, not a string)' : ''}`,
       );
     }
     return node.value;
@@ -174,7 +176,8 @@ const roles: Parser<string[]> = (node, ctx) => {
       fail(
         ctx,
         item,
-        `unknown role${role !== undefined ? ` ${quote(role)}` : ''}; roles are ${ROLES.join(', ')}${hint ? ` (did you mean ${hint}?)` : ''}`,
+        `unknown role${role !== undefined ? ` ${quote(role)}` : ''}; ` +
+          `roles are ${ROLES.join(', ')}${hint ? ` (did you mean ${hint}?)` : ''}`,
       );
     }
     if (seen.has(role)) fail(ctx, item, `role ${role} is listed twice`);

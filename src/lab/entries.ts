@@ -42,7 +42,8 @@ export function caLdif(entries: number): string {
   const out: string[] = [
     `dn: ${LAB_CA_SUFFIX}\nobjectClass: top\nobjectClass: organization\no: ipaca\n`,
     `dn: ou=ca,${LAB_CA_SUFFIX}\nobjectClass: top\nobjectClass: organizationalUnit\nou: ca\n`,
-    `dn: ou=certificateRepository,ou=ca,${LAB_CA_SUFFIX}\nobjectClass: top\nobjectClass: organizationalUnit\nou: certificateRepository\n`,
+    `dn: ou=certificateRepository,ou=ca,${LAB_CA_SUFFIX}\n` +
+      'objectClass: top\nobjectClass: organizationalUnit\nou: certificateRepository\n',
   ];
   for (let i = 1; i <= entries; i++) {
     out.push(`dn: cn=${i},ou=certificateRepository,ou=ca,${LAB_CA_SUFFIX}

@@ -100,7 +100,8 @@ export async function readLabState(paths: LabPaths): Promise<LabState> {
     return JSON.parse(await readFile(paths.state, 'utf8')) as LabState;
   } catch {
     throw new UsageError(
-      `no lab in ${paths.root} (no lab.json); run 'ipa-fleet lab up${paths.root === LabPaths.default().root ? '' : ` --dir ${paths.root}`}'`,
+      `no lab in ${paths.root} (no lab.json); run 'ipa-fleet lab ` +
+        `up${paths.root === LabPaths.default().root ? '' : ` --dir ${paths.root}`}'`,
     );
   }
 }
@@ -117,7 +118,8 @@ async function teardown(paths: LabPaths, spec: LabSpec, print: Print): Promise<v
     spec.hosts.map(async (host) => {
       const { slapd, sshd } = await powerOff(paths, host);
       print(
-        `lab: ${host.fqdn}: ${slapd ? 'ns-slapd stopped' : 'ns-slapd not running'}, ${sshd ? 'sshd stopped' : 'sshd not running'}`,
+        `lab: ${host.fqdn}: ${slapd ? 'ns-slapd stopped' : 'ns-slapd not running'}, ` +
+          `${sshd ? 'sshd stopped' : 'sshd not running'}`,
       );
     }),
   );
@@ -166,7 +168,8 @@ export async function labStopHost(paths: LabPaths, name: string, print: Print): 
   const host = await findLabHost(paths, name);
   const { slapd, sshd } = await powerOff(paths, host);
   print(
-    `lab: ${host.fqdn} powered off (${slapd ? 'ns-slapd stopped' : 'ns-slapd was not running'}, ${sshd ? 'sshd stopped' : 'sshd was not running'})`,
+    `lab: ${host.fqdn} powered off (${slapd ? 'ns-slapd stopped' : 'ns-slapd was not running'}, ` +
+      `${sshd ? 'sshd stopped' : 'sshd was not running'})`,
   );
 }
 
@@ -332,7 +335,8 @@ async function createInstance(transport: Transport, host: Host, lab: LabHost, dm
   const dse = `/etc/dirsrv/slapd-${LAB_INSTANCE}/dse.ldif`;
   const text = await ssh.run(`cat ${dse}`);
   await ssh.run(
-    `cat > ${dse}.new && chown ${DIRSRV_USER}:${DIRSRV_USER} ${dse}.new && chmod 600 ${dse}.new && mv ${dse}.new ${dse}`,
+    `cat > ${dse}.new && chown ${DIRSRV_USER}:${DIRSRV_USER} ${dse}.new ` +
+      `&& chmod 600 ${dse}.new && mv ${dse}.new ${dse}`,
     {
       stdin: rewriteListen(text, lab.address),
     },

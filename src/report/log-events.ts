@@ -44,7 +44,11 @@ function plural(n: number, word: string): string {
 export function describeEvent(event: FleetEvent): string {
   switch (event.type) {
     case 'run.started':
-      return `run ${event.runId} started: playbook ${event.playbook}, ${plural(event.tasks, 'task')} on ${plural(event.hosts.length, 'host')}${event.resumed ? ' (resumed)' : ''}`;
+      return (
+        `run ${event.runId} started: playbook ${event.playbook}, ` +
+        `${plural(event.tasks, 'task')} on ` +
+        `${plural(event.hosts.length, 'host')}${event.resumed ? ' (resumed)' : ''}`
+      );
     case 'facts.started':
       return `gathering facts from ${plural(event.hosts.length, 'host')}: ${event.hosts.join(', ')}`;
     case 'facts.finished':
@@ -62,7 +66,9 @@ export function describeEvent(event: FleetEvent): string {
       return `${event.host}: task ${event.taskId} progress: ${parts.join(', ') || 'working'}`;
     }
     case 'task.finished': {
-      let line = `${event.host}: task ${event.taskId} (${event.action}) ${event.status} in ${formatSeconds(event.durationMs)}`;
+      let line =
+        `${event.host}: task ${event.taskId} (${event.action}) ${event.status} in ` +
+        `${formatSeconds(event.durationMs)}`;
       if (event.message) line += `: ${oneLine(event.message)}`;
       if (event.error) line += ` — ${oneLine(event.error)}`;
       return line;
@@ -73,7 +79,10 @@ export function describeEvent(event: FleetEvent): string {
       const hosts = Object.values(event.recap);
       const failed = hosts.reduce((n, r) => n + r.failed, 0);
       const changed = hosts.reduce((n, r) => n + r.changed, 0);
-      return `run ${event.runId} ${event.state} in ${formatSeconds(event.durationMs)}: ${plural(hosts.length, 'host')}, ${plural(changed, 'task')} changed, ${plural(failed, 'task')} failed`;
+      return (
+        `run ${event.runId} ${event.state} in ${formatSeconds(event.durationMs)}: ` +
+        `${plural(hosts.length, 'host')}, ${plural(changed, 'task')} changed, ${plural(failed, 'task')} failed`
+      );
     }
     default:
       return `event ${(event as { type: string }).type}`;

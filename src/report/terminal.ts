@@ -207,7 +207,8 @@ export class TerminalView {
         const tasks = `${event.tasks} task${event.tasks === 1 ? '' : 's'}`;
         const hosts = `${event.hosts.length} host${event.hosts.length === 1 ? '' : 's'}`;
         this.print([
-          `PLAY ${this.clean(event.playbook)}  (run ${this.clean(event.runId)}: ${tasks} on ${hosts}${event.resumed ? ', resumed' : ''})`,
+          `PLAY ${this.clean(event.playbook)}  (run ${this.clean(event.runId)}: ` +
+            `${tasks} on ${hosts}${event.resumed ? ', resumed' : ''})`,
         ]);
         break;
       }
@@ -232,7 +233,8 @@ export class TerminalView {
           this.render([]);
         } else {
           this.print([
-            `${'started'.padEnd(STATUS_WIDTH)}  ${this.hostCell(event.host)}  ${this.clean(event.title || event.action)}`,
+            `${'started'.padEnd(STATUS_WIDTH)}  ${this.hostCell(event.host)}  ` +
+              `${this.clean(event.title || event.action)}`,
           ]);
         }
         break;
@@ -268,14 +270,16 @@ export class TerminalView {
         const lines: string[] = [];
         for (const task of this.running.values()) {
           lines.push(
-            `${this.word('aborted', '33')}  ${this.hostCell(task.host)}  ${task.title}  (${formatSeconds(now - task.startedAt)})`,
+            `${this.word('aborted', '33')}  ${this.hostCell(task.host)}  ${task.title}  ` +
+              `(${formatSeconds(now - task.startedAt)})`,
           );
         }
         this.running.clear();
         lines.push('', ...formatRecap(this.cleanRecap(event.recap), this.color).split('\n'), '');
         const stateColor = event.state === 'succeeded' ? '32' : event.state === 'failed' ? '31' : '33';
         lines.push(
-          `Run ${paint(this.color, stateColor, event.state)} in ${formatSeconds(event.durationMs)} (run ${this.clean(event.runId)})`,
+          `Run ${paint(this.color, stateColor, event.state)} in ${formatSeconds(event.durationMs)} ` +
+            `(run ${this.clean(event.runId)})`,
         );
         this.print(lines);
         break;
@@ -305,7 +309,10 @@ export class TerminalView {
   }
 
   private statusLine(status: TaskStatus, host: string, title: string): string {
-    return `${this.word(status === 'failed' ? 'FAILED' : status, STATUS_COLOR[status])}  ${this.hostCell(host)}  ${title}`;
+    return (
+      `${this.word(status === 'failed' ? 'FAILED' : status, STATUS_COLOR[status])}  ` +
+      `${this.hostCell(host)}  ${title}`
+    );
   }
 
   private errorLines(error: string | undefined): string[] {
@@ -351,7 +358,9 @@ export class TerminalView {
     const tasks = [...this.running.values()];
     const shown = tasks.length > maxLines ? tasks.slice(0, maxLines - 1) : tasks;
     const lines = shown.map((task) => {
-      const left = `${'running'.padEnd(STATUS_WIDTH)}  ${this.hostCell(task.host)}  ${task.title}${task.message ? ` — ${task.message}` : ''}`;
+      const left =
+        `${'running'.padEnd(STATUS_WIDTH)}  ${this.hostCell(task.host)}  ` +
+        `${task.title}${task.message ? ` — ${task.message}` : ''}`;
       const work = this.workText(task, 'bare');
       const elapsed = `${Math.floor((now - task.startedAt) / 1000)} s`;
       return fit(left, work ? `${work}  ${elapsed}` : elapsed, width);

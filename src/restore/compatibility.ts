@@ -32,7 +32,8 @@ export function compatibilityProblems(input: CompatibilityInput): string[] {
       problems.push(`snapshot ${m.id} is a DATA backup: a FULL restore needs a FULL snapshot (use --type data)`);
     if (m.fqdn.toLowerCase() !== f.fqdn.toLowerCase()) {
       problems.push(
-        `snapshot ${m.id} is a FULL backup of ${m.fqdn}: it can only be restored onto that host, not ${f.fqdn} (restore its data with --type data)`,
+        `snapshot ${m.id} is a FULL backup of ${m.fqdn}: it can only be restored onto that host, not ${f.fqdn} ` +
+          '(restore its data with --type data)',
       );
     }
   }
@@ -52,7 +53,8 @@ export function compatibilityProblems(input: CompatibilityInput): string[] {
     if (!theirs || !ours) continue;
     if (majorMinor(theirs) !== majorMinor(ours) && !input.forceVersion) {
       problems.push(
-        `snapshot ${m.id} was taken with ${what} ${theirs}, ${master.name} runs ${ours}: major.minor differ (--force-version to restore anyway)`,
+        `snapshot ${m.id} was taken with ${what} ${theirs}, ` +
+          `${master.name} runs ${ours}: major.minor differ (--force-version to restore anyway)`,
       );
     }
   }
@@ -60,7 +62,8 @@ export function compatibilityProblems(input: CompatibilityInput): string[] {
     const backend = f.backends.find((b) => normalizeDn(b.suffix) === normalizeDn(s.suffix));
     if (!backend) {
       problems.push(
-        `${master.name} has no backend for ${s.suffix}: cannot restore a data backup into an empty system (install the server first)`,
+        `${master.name} has no backend for ` +
+          `${s.suffix}: cannot restore a data backup into an empty system (install the server first)`,
       );
     }
   }
@@ -69,7 +72,9 @@ export function compatibilityProblems(input: CompatibilityInput): string[] {
     if (!held.has(kind)) {
       const suffix = kind === 'ca' ? master.suffixes.ca.suffix : master.suffixes.domain;
       problems.push(
-        `snapshot ${m.id} holds no export of ${suffix}, which ${master.name} replicates: restoring the rest alone would mix data from two points in time (choose a snapshot of a host with the same suffixes)`,
+        `snapshot ${m.id} holds no export of ${suffix}, ` +
+          `which ${master.name} ` +
+          'replicates: restoring the rest alone would mix data from two points in time (choose a snapshot of a host with the same suffixes)',
       );
     }
   }
@@ -77,7 +82,8 @@ export function compatibilityProblems(input: CompatibilityInput): string[] {
     if (!input.suffixes.includes(s.kind)) {
       problems.push(
         s.kind === 'ca'
-          ? `snapshot ${m.id} holds the CA suffix ${s.suffix}, but ${master.name} is not a CA replica: a CA restore needs a CA master`
+          ? `snapshot ${m.id} holds the CA suffix ${s.suffix}, ` +
+              `but ${master.name} is not a CA replica: a CA restore needs a CA master`
           : `snapshot ${m.id} holds ${s.suffix}, which ${master.name} does not replicate`,
       );
     }

@@ -43,7 +43,8 @@ export async function requireGeneration(
   if (behind.length > 0) {
     throw new FleetError(
       'failure',
-      `${suffix}: ${behind.map(([h, g]) => `${h.name} has generation ${g ?? 'none'}`).join(', ')}, the master ${master.name} has ${want}: re-initialize them first (nothing was re-enabled)`,
+      `${suffix}: ${behind.map(([h, g]) => `${h.name} has generation ${g ?? 'none'}`).join(', ')}, the master ` +
+        `${master.name} has ${want}: re-initialize them first (nothing was re-enabled)`,
     );
   }
   return want;
@@ -255,7 +256,8 @@ export async function proveConvergence(
     if (off.length > 0) {
       throw new FleetError(
         'failure',
-        `${s.suffix}: entry counts differ from the ${s.expectedEntries !== undefined ? 'snapshot' : 'master'}'s ${expected}: ${off.map(([h, n]) => `${h} ${n}`).join(', ')}`,
+        `${s.suffix}: entry counts differ from the ${s.expectedEntries !== undefined ? 'snapshot' : 'master'}'s ` +
+          `${expected}: ${off.map(([h, n]) => `${h} ${n}`).join(', ')}`,
       );
     }
     const { seen, gone } = await canary(transport, ctx, req, s.suffix, members);
@@ -328,7 +330,8 @@ async function waitAll(
     if (Date.now() - since > req.canaryTimeoutMs) {
       throw new FleetError(
         'failure',
-        `canary ${dn} ${present ? 'did not reach' : 'was not deleted on'} ${missing.map((h) => h.name).join(', ')} within ${Math.round(req.canaryTimeoutMs / 1000)} s`,
+        `canary ${dn} ${present ? 'did not reach' : 'was not deleted on'} ${missing.map((h) => h.name).join(', ')} ` +
+          `within ${Math.round(req.canaryTimeoutMs / 1000)} s`,
       );
     }
     req.onProgress?.(`canary ${present ? 'on' : 'gone from'} ${hosts.length - missing.length}/${hosts.length} host(s)`);

@@ -38,7 +38,8 @@ export function restoreLayout(
   const mf = facts.get(master.name);
   if (!mf)
     throw new UsageError(
-      `master ${master.name} is unreachable${offline.has(master.name) ? ` (${offline.get(master.name)})` : ''}: the restore needs it`,
+      `master ${master.name} ` +
+        `is unreachable${offline.has(master.name) ? ` (${offline.get(master.name)})` : ''}: the restore needs it`,
     );
   const replicated = (s: SuffixFacts | undefined): s is SuffixFacts & { backend: string } =>
     s !== undefined && s.backend !== undefined && s.replica !== undefined;
@@ -52,7 +53,8 @@ export function restoreLayout(
   if (replicated(mf.suffixes.ca)) kinds.push('ca');
   else if (caHosts.length > 0) {
     throw new UsageError(
-      `the deployment has CA replicas (${caHosts.map((h) => h.name).join(', ')}) but ${master.name} holds no CA replica: restore onto a CA master`,
+      `the deployment has CA replicas (${caHosts.map((h) => h.name).join(', ')}) but ${master.name} ` +
+        'holds no CA replica: restore onto a CA master',
     );
   }
   const topology = buildTopology(inventory, facts);
@@ -67,7 +69,9 @@ export function restoreLayout(
     const tree = initTree(topology[kind], master.name, offlineSet, order);
     if (tree.unreached.length > 0) {
       throw new UsageError(
-        `${kind === 'domain' ? 'domain' : 'CA'} suffix: ${tree.unreached.join(', ')} cannot be reached from ${master.name} through the agreements of online hosts; fix the topology (ipa-fleet audit) first`,
+        `${kind === 'domain' ? 'domain' : 'CA'} suffix: ` +
+          `${tree.unreached.join(', ')} cannot be reached from ${master.name} ` +
+          'through the agreements of online hosts; fix the topology (ipa-fleet audit) first',
       );
     }
     return {

@@ -73,7 +73,8 @@ export async function restoreMaster(
   let stopped = false;
   try {
     await ssh.run(
-      `rm -rf ${shellQuote(staging)} && mkdir -m 700 ${shellQuote(staging)} && chown --reference=${shellQuote(ldifFolder)} ${shellQuote(staging)}`,
+      `rm -rf ${shellQuote(staging)} && mkdir -m 700 ${shellQuote(staging)} ` +
+        `&& chown --reference=${shellQuote(ldifFolder)} ${shellQuote(staging)}`,
     );
     opts.onProgress?.('unpacking the snapshot');
     await unpackSnapshot(
@@ -119,7 +120,8 @@ export async function restoreMaster(
         const started = Date.now();
         opts.onProgress?.(`ldif2db ${s.backend}`);
         await ssh.run(
-          `dsctl ${shellQuote(host.ldap.instance)} ldif2db ${shellQuote(s.backend)} ${shellQuote(stagedLdif.get(s.ldif)!)}`,
+          `dsctl ${shellQuote(host.ldap.instance)} ldif2db ${shellQuote(s.backend)} ` +
+            `${shellQuote(stagedLdif.get(s.ldif)!)}`,
           { timeoutMs: opts.importTimeoutMs ?? 3_600_000 },
         );
         results.push(await pendingResult(s, Date.now() - started));
@@ -186,7 +188,8 @@ async function checkRestored(transport: Transport, host: Host, r: RestoredSuffix
   if (generation === s.generation) {
     throw new FleetError(
       'failure',
-      `${host.name}: ${s.suffix} kept the snapshot's replica generation ${generation}: the RUV was not reset, peers could replay old changes`,
+      `${host.name}: ${s.suffix} kept the snapshot's replica generation ` +
+        `${generation}: the RUV was not reset, peers could replay old changes`,
       { host: host.name },
     );
   }
@@ -211,7 +214,8 @@ async function putBackConfig(
   const ssh = await transport.ssh(host);
   const lines = files.map(
     (f) =>
-      `install -D -o ${f.uid} -g ${f.gid} -m ${(f.mode & 0o7777).toString(8)} ${shellQuote(`${staging}/config/${f.path}`)} ${shellQuote(`/${f.path}`)}`,
+      `install -D -o ${f.uid} -g ${f.gid} -m ${(f.mode & 0o7777).toString(8)} ` +
+      `${shellQuote(`${staging}/config/${f.path}`)} ${shellQuote(`/${f.path}`)}`,
   );
   // One script on stdin: hundreds of files cost one round trip.
   await ssh.run('sh -e', {

@@ -69,8 +69,13 @@ export function quarantineCheck(records: Record<string, QuarantineRecord>): Chec
           severity: 'error' as const,
           hosts: [h.name],
           suffix: undefined,
-          message: `${h.name} is quarantined since ${r.since}: it was offline when ${r.master} was restored${r.snapshot ? ` from ${r.snapshot}` : ''} and still holds the old data`,
-          fix: `when it is back: ipa-fleet rejoin -i <inventory> ${h.name} (its agreements are turned off first; nothing it holds reaches the others)`,
+          message:
+            `${h.name} is quarantined since ${r.since}: ` +
+            `it was offline when ${r.master} was restored${r.snapshot ? ` from ${r.snapshot}` : ''} ` +
+            'and still holds the old data',
+          fix:
+            `when it is back: ipa-fleet rejoin -i <inventory> ${h.name} (its agreements are turned off first; ` +
+            'nothing it holds reaches the others)',
         };
       });
 }

@@ -83,7 +83,8 @@ export async function importFromSupplier(
   if (!exists.ok) {
     throw new FleetError(
       'failure',
-      `${p.supplier.name}: the export ${p.supplierPath} is missing; run the export task again (ipa-fleet restore --resume replays it only when it did not finish)`,
+      `${p.supplier.name}: the export ${p.supplierPath} ` +
+        'is missing; run the export task again (ipa-fleet restore --resume replays it only when it did not finish)',
       { host: p.supplier.name },
     );
   }
@@ -207,7 +208,8 @@ export async function expectSameGeneration(
   if (got !== want) {
     throw new FleetError(
       'failure',
-      `${consumer.name}: ${suffix} has generation ${got ?? 'none'} after its re-initialization, ${supplier.name} has ${want}`,
+      `${consumer.name}: ${suffix} has generation ${got ?? 'none'} after its re-initialization, ` +
+        `${supplier.name} has ${want}`,
       { host: consumer.name },
     );
   }

@@ -57,7 +57,8 @@ export async function openRestoreSource(
     ) {
       throw new FleetError(
         'auth',
-        `snapshot ${snapshot.id} is not encrypted to ${keyFile} (recipients: ${snapshot.manifest.archive.recipients.join(', ')})`,
+        `snapshot ${snapshot.id} is not encrypted to ${keyFile} (recipients: ` +
+          `${snapshot.manifest.archive.recipients.join(', ')})`,
       );
     }
   }

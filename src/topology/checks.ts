@@ -80,7 +80,9 @@ export const inventoryCoverage = perSuffix((_input, graph) => {
       severity: 'warning',
       hosts: [node.name],
       suffix: graph.kind,
-      message: `${from.join(', ')} replicate${from.length === 1 ? 's' : ''} the ${label(graph.kind)} to ${node.name}, which the inventory does not list`,
+      message:
+        `${from.join(', ')} replicate${from.length === 1 ? 's' : ''} the ${label(graph.kind)} to ` +
+        `${node.name}, which the inventory does not list`,
       fix: `add ${node.name} to the inventory, or remove the agreement if the host is gone`,
     });
   }
@@ -96,7 +98,9 @@ export const inventoryCoverage = perSuffix((_input, graph) => {
         hosts: [node.name],
         suffix: graph.kind,
         message: `${node.name} has no ${label(graph.kind)} agreement to or from any host`,
-        fix: `create agreements both ways with a peer (ipa topologysegment-add / dsconf repl-agmt create), then initialize ${node.name}`,
+        fix:
+          'create agreements both ways with a peer (ipa topologysegment-add / dsconf repl-agmt create), ' +
+          `then initialize ${node.name}`,
       });
     }
   }
@@ -111,7 +115,9 @@ export const oneWayAgreements = perSuffix((_input, graph) =>
       severity: 'error' as const,
       hosts: [e.from, e.to],
       suffix: graph.kind,
-      message: `${e.from} replicates the ${label(graph.kind)} to ${e.to} (${e.agreement.name}), but ${e.to} has no agreement back`,
+      message:
+        `${e.from} replicates the ${label(graph.kind)} to ${e.to} (${e.agreement.name}), ` +
+        `but ${e.to} has no agreement back`,
       fix: `create the agreement ${e.to} → ${e.from} (FreeIPA: re-add the topology segment)`,
     })),
 );
@@ -125,7 +131,9 @@ export const disconnected = perSuffix((_input, graph) => {
       severity: 'error',
       hosts: parts.flat(),
       suffix: graph.kind,
-      message: `the ${label(graph.kind)} falls into ${parts.length} separate groups: ${parts.map((p) => `{${p.join(', ')}}`).join(' ')}`,
+      message:
+        `the ${label(graph.kind)} falls into ${parts.length} separate groups: ` +
+        `${parts.map((p) => `{${p.join(', ')}}`).join(' ')}`,
       fix: 'add agreements (both ways) between the groups so every change reaches every host',
     },
   ];
@@ -141,7 +149,9 @@ export const tooManyAgreements = perSuffix(({ thresholds }, graph) =>
         severity: 'warning' as const,
         hosts: [n.name],
         suffix: graph.kind,
-        message: `${n.name} has ${count} ${label(graph.kind)} agreements (FreeIPA recommends at most ${thresholds.maxAgreements})`,
+        message:
+          `${n.name} has ${count} ${label(graph.kind)} agreements ` +
+          `(FreeIPA recommends at most ${thresholds.maxAgreements})`,
         fix: 'remove some segments so each server replicates with at most 4 peers',
       },
     ];
@@ -157,8 +167,12 @@ export const disabledOrClosed = perSuffix((_input, graph) =>
         severity: 'error',
         hosts: [e.from, e.to],
         suffix: graph.kind,
-        message: `agreement ${e.agreement.name} (${e.from} → ${e.to}) is disabled: changes on ${e.from} do not reach ${e.to} through it`,
-        fix: `enable it: ldapmodify ${e.agreement.dn}: replace nsds5ReplicaEnabled: on (after a restore: ipa-fleet does this when it unfences)`,
+        message:
+          `agreement ${e.agreement.name} (${e.from} → ${e.to}) is disabled: ` +
+          `changes on ${e.from} do not reach ${e.to} through it`,
+        fix:
+          `enable it: ldapmodify ${e.agreement.dn}: replace nsds5ReplicaEnabled: on (after a restore: ` +
+          'ipa-fleet does this when it unfences)',
       });
     }
     const schedule = e.agreement.schedule;
@@ -210,8 +224,12 @@ export const initAndStatus = perSuffix(({ thresholds, now }, graph) =>
           severity: 'warning',
           hosts: [e.from, e.to],
           suffix: graph.kind,
-          message: `a total update of ${e.to} through ${a.name} is requested but has ${age === undefined ? 'not started' : `run for ${Math.round(age)} s`}${a.enabled ? '' : ' (the agreement is disabled)'}`,
-          fix: 'check that both servers run and the agreement is enabled; a disabled agreement refuses an init (LDAP 53)',
+          message:
+            `a total update of ${e.to} through ${a.name} is requested but has ` +
+            `${age === undefined ? 'not started' : `run for ${Math.round(age)} s`}${a.enabled ? '' : ' (the agreement is disabled)'}`,
+          fix:
+            'check that both servers run and the agreement is enabled; ' +
+            'a disabled agreement refuses an init (LDAP 53)',
         });
       }
     }
@@ -263,8 +281,12 @@ export const generations = perSuffix(({ facts }, graph) => {
       severity: 'error',
       hosts: groups.flatMap(([, hosts]) => hosts),
       suffix: graph.kind,
-      message: `the ${label(graph.kind)} has ${groups.length} replica generations: ${groups.map(([g, hosts]) => `${g} on ${hosts.join(', ')}`).join('; ')}`,
-      fix: `choose the host with the right data and re-initialize the others from it (ipa-fleet restore / re-initialize)`,
+      message:
+        `the ${label(graph.kind)} has ${groups.length} replica generations: ` +
+        `${groups.map(([g, hosts]) => `${g} on ${hosts.join(', ')}`).join('; ')}`,
+      fix:
+        'choose the host with the right data and re-initialize the others from it ' +
+        '(ipa-fleet restore / re-initialize)',
       details: Object.fromEntries(groups),
     },
   ];
@@ -327,8 +349,12 @@ export const staleRids = perSuffix(({ inventory, facts }, graph) => {
     severity: unknown ? ('info' as const) : ('warning' as const),
     hosts,
     suffix: graph.kind,
-    message: `replica ID ${rid} appears in the ${label(graph.kind)} RUV of ${hosts.join(', ')} but no ${unknown ? 'reachable ' : ''}supplier owns it`,
-    fix: `if no server uses RID ${rid} any more, run CleanAllRUV: dsconf <instance> repl-tasks cleanallruv --suffix ${graph.suffix} --replica-id ${rid}`,
+    message:
+      `replica ID ${rid} appears in the ${label(graph.kind)} RUV of ${hosts.join(', ')} but no ` +
+      `${unknown ? 'reachable ' : ''}supplier owns it`,
+    fix:
+      `if no server uses RID ${rid} any more, run CleanAllRUV: ` +
+      `dsconf <instance> repl-tasks cleanallruv --suffix ${graph.suffix} --replica-id ${rid}`,
   }));
 });
 
@@ -352,7 +378,9 @@ export const lag = perSuffix(({ facts, thresholds }, graph) => {
           severity: 'warning',
           hosts: [other.name, owner.name],
           suffix: graph.kind,
-          message: `${other.name} is ${Math.round(behind)} s behind the changes of ${owner.name} (RID ${rid}) on the ${label(graph.kind)}`,
+          message:
+            `${other.name} is ${Math.round(behind)} s behind the changes of ${owner.name} ` +
+            `(RID ${rid}) on the ${label(graph.kind)}`,
           fix: 'check the agreements on the path between them (status, schedule, enabled)',
           details: { rid, behindSeconds: behind },
         });
@@ -373,7 +401,9 @@ export const conflictEntries = perSuffix(({ conflicts }, graph) =>
         severity: 'warning',
         hosts: [n.name],
         suffix: graph.kind,
-        message: `${n.name} holds ${scan.conflicts.count} replication conflict entr${scan.conflicts.count === 1 ? 'y' : 'ies'}: ${scan.conflicts.first.join('; ')}`,
+        message:
+          `${n.name} holds ${scan.conflicts.count} replication conflict ` +
+          `entr${scan.conflicts.count === 1 ? 'y' : 'ies'}: ${scan.conflicts.first.join('; ')}`,
         fix: 'resolve each conflict: keep the right entry, delete or rename the conflict one (dsconf repl-conflict)',
         details: scan.conflicts as unknown as Finding['details'],
       });
@@ -384,7 +414,9 @@ export const conflictEntries = perSuffix(({ conflicts }, graph) =>
         severity: 'warning',
         hosts: [n.name],
         suffix: graph.kind,
-        message: `${n.name} holds ${scan.glue.count} glue entr${scan.glue.count === 1 ? 'y' : 'ies'}: ${scan.glue.first.join('; ')}`,
+        message:
+          `${n.name} holds ${scan.glue.count} glue entr${scan.glue.count === 1 ? 'y' : 'ies'}: ` +
+          `${scan.glue.first.join('; ')}`,
         fix: 'convert or delete the glue entries (dsconf repl-conflict convert-glue / delete-glue)',
       });
     }
@@ -426,8 +458,12 @@ export const caHosts: Check = ({ inventory, facts, topology, suffixes }) => {
         severity: 'error' as const,
         hosts: [h.name],
         suffix: 'ca' as const,
-        message: `${h.name} has role ca but ${replica ? 'no CA (o=ipaca) agreement' : 'no CA replica'}: its certificate data does not replicate`,
-        fix: `connect it to another CA: ipa topologysegment-add ca … (or ipa-csreplica-manage connect), then re-initialize its CA data`,
+        message:
+          `${h.name} has role ca but ${replica ? 'no CA (o=ipaca) agreement' : 'no CA replica'}: ` +
+          'its certificate data does not replicate',
+        fix:
+          'connect it to another CA: ipa topologysegment-add ca … (or ipa-csreplica-manage connect), ' +
+          'then re-initialize its CA data',
       },
     ];
   });
@@ -448,7 +484,9 @@ export const clockSkew: Check = ({ facts, thresholds }) => {
       severity: 'warning',
       hosts: [max.name, min.name],
       suffix: undefined,
-      message: `clocks differ by ${spread.toFixed(1)} s between ${max.name} and ${min.name} (threshold ${thresholds.skewSeconds} s)`,
+      message:
+        `clocks differ by ${spread.toFixed(1)} s between ${max.name} and ${min.name} ` +
+        `(threshold ${thresholds.skewSeconds} s)`,
       fix: 'run chrony/NTP on every server; Kerberos and replication CSNs depend on time',
     },
   ];

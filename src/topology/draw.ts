@@ -324,7 +324,8 @@ function edgeLabel(text: string, color: string): Raw {
   // Only fixed words reach here (never server text), still escaped for HTML.
   const html = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
   return new Raw(
-    `<<table border="0" cellborder="0" cellpadding="2" cellspacing="0" bgcolor="white"><tr><td><font color="${color}">${html}</font></td></tr></table>>`,
+    '<<table border="0" cellborder="0" cellpadding="2" cellspacing="0" bgcolor="white"><tr><td><font ' +
+      `color="${color}">${html}</font></td></tr></table>>`,
   );
 }
 
@@ -535,7 +536,8 @@ export function topologyDot(topology: Topology, opts: DrawOptions): string {
     out.push(...frame(c.kind, left, 0, left + width, -height));
     if (c.nodes.length === 0) {
       out.push(
-        `    ${dotString(`${c.kind}:(none)`)} ${attrs({ label: c.kind === 'ca' ? '(no CA hosts)' : '(no hosts)', shape: 'plaintext', fontcolor: COLORS.externalText, pos: pin(cx, cy) })};`,
+        `    ${dotString(`${c.kind}:(none)`)} ` +
+          `${attrs({ label: c.kind === 'ca' ? '(no CA hosts)' : '(no hosts)', shape: 'plaintext', fontcolor: COLORS.externalText, pos: pin(cx, cy) })};`,
       );
     }
     const boxes = new Map<string, Box>();
@@ -584,7 +586,8 @@ const LEGEND_EDGES: Array<[LinkKind, string]> = [
 function legend(left: number, top: number): string[] {
   const out = ['  subgraph "cluster_legend" {'];
   out.push(
-    `    graph ${attrs({ label: 'Legend', labelloc: 't', labeljust: 'l', fontsize: 11, style: 'rounded', color: '#cfd8dc' })};`,
+    '    graph ' +
+      `${attrs({ label: 'Legend', labelloc: 't', labeljust: 'l', fontsize: 11, style: 'rounded', color: '#cfd8dc' })};`,
   );
   out.push(`    node ${attrs({ fontsize: 10, height: 0.3 })};`);
   const row = 0.32;
@@ -602,7 +605,8 @@ function legend(left: number, top: number): string[] {
     out.push(`    ${b} ${attrs({ ...point, pos: pin(x + 0.8, y) })};`);
     out.push(`    ${a} -> ${b} ${attrs({ ...LINK_STYLE[kind], tooltip: text })};`);
     out.push(
-      `    ${dotString(`legend:${kind}:text`)} ${attrs({ label: new Raw(`"${dotEscape(text)}\\l"`), shape: 'plaintext', width: textW, height: 0.2, fixedsize: 'true', pos: pin(x + 0.95 + textW / 2, y) })};`,
+      `    ${dotString(`legend:${kind}:text`)} ` +
+        `${attrs({ label: new Raw(`"${dotEscape(text)}\\l"`), shape: 'plaintext', width: textW, height: 0.2, fixedsize: 'true', pos: pin(x + 0.95 + textW / 2, y) })};`,
     );
   });
   const samples: Array<[string, DrawNode]> = [
@@ -617,7 +621,8 @@ function legend(left: number, top: number): string[] {
   samples.forEach(([key, n], i) => {
     const { tooltip: _tooltip, ...style } = nodeAttrs(n);
     out.push(
-      `    ${dotString(`legend:node:${key}`)} ${attrs({ ...style, fontsize: 9, width: sampleW, height: 0.42, fixedsize: 'true', pos: pin(x0 + sampleW / 2 + i * (sampleW + 0.25), sy) })};`,
+      `    ${dotString(`legend:node:${key}`)} ` +
+        `${attrs({ ...style, fontsize: 9, width: sampleW, height: 0.42, fixedsize: 'true', pos: pin(x0 + sampleW / 2 + i * (sampleW + 0.25), sy) })};`,
     );
   });
   const right = Math.max(x0 + colW + 0.95 + textW, x0 + 5 * (sampleW + 0.25)) + 0.1;
@@ -679,7 +684,8 @@ export function toMermaid(topology: Topology, opts: DrawOptions): string {
     // Later rules win: the finding fills over the CA and external ones, the unreachable outline over all.
     `  classDef host fill:#ffffff,stroke:${COLORS.line},color:#000000`,
     `  classDef ca fill:${COLORS.caFill},stroke:${COLORS.line},stroke-width:3px`,
-    `  classDef external fill:${COLORS.externalFill},stroke:${COLORS.disabled},color:${COLORS.externalText},stroke-dasharray:5 3`,
+    '  classDef external ' +
+      `fill:${COLORS.externalFill},stroke:${COLORS.disabled},color:${COLORS.externalText},stroke-dasharray:5 3`,
     `  classDef warning fill:${COLORS.warningFill}`,
     `  classDef error fill:${COLORS.errorFill}`,
     `  classDef unreachable stroke:${COLORS.failing},stroke-width:3px`,
@@ -780,7 +786,8 @@ export async function writeGraph(file: string, topology: Topology, opts: DrawOpt
       break;
     default:
       throw new UsageError(
-        `${file}: cannot write a graph as ${ext ? `"${ext}"` : 'a file without extension'}; use ${GRAPH_EXTENSIONS.join(', ')}`,
+        `${file}: cannot write a graph as ${ext ? `"${ext}"` : 'a file without extension'}; ` +
+          `use ${GRAPH_EXTENSIONS.join(', ')}`,
       );
   }
   // Readable by others like any drawing the user saves; never half-written over the previous one.

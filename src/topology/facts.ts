@@ -231,7 +231,8 @@ export function shellFactsScript(dirs: string[]): string {
     `printf '%s\\n' '${SECTION}instances'; if [ -d /etc/dirsrv ]; then ls -1 /etc/dirsrv; fi`,
     ...dirs.map(
       (dir, i) =>
-        `printf '%s\\n' '${SECTION}df${i}'; d=${shellQuote(dir)}; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done; printf '%s\\n' "$d"; df -P -B1 -- "$d"`,
+        `printf '%s\\n' '${SECTION}df${i}'; d=${shellQuote(dir)}; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); ` +
+        `done; printf '%s\\n' "$d"; df -P -B1 -- "$d"`,
     ),
     'true',
   ].join('\n');
