@@ -219,26 +219,9 @@ export class TerminalView {
         if (!event.ok)
           this.print([this.statusLine('failed', event.host, 'gathering facts'), ...this.errorLines(event.error)]);
         break;
-      case 'task.started': {
-        const now = this.clock.now();
-        this.running.set(taskKey(event.host, event.taskId), {
-          taskId: event.taskId,
-          host: event.host,
-          title: this.clean(event.title || event.action),
-          startedAt: now,
-          printedAt: now,
-        });
-        if (this.tty) {
-          this.startTimer();
-          this.render([]);
-        } else {
-          this.print([
-            `${'started'.padEnd(STATUS_WIDTH)}  ${this.hostCell(event.host)}  ` +
-              `${this.clean(event.title || event.action)}`,
-          ]);
-        }
+      case 'task.started':
+        this.taskStarted(event);
         break;
-      }
       case 'task.progress': {
         const task = this.running.get(taskKey(event.host, event.taskId));
         if (!task) break; // progress of a task we never saw start: nothing to attach it to
@@ -264,32 +247,56 @@ export class TerminalView {
       case 'task.skipped-done':
         this.print([`${this.statusLine('skipped', event.host, this.clean(event.taskId))}  (done in an earlier run)`]);
         break;
-      case 'run.finished': {
-        this.stopTimer();
-        const now = this.clock.now();
-        const lines: string[] = [];
-        for (const task of this.running.values()) {
-          lines.push(
-            `${this.word('aborted', '33')}  ${this.hostCell(task.host)}  ${task.title}  ` +
-              `(${formatSeconds(now - task.startedAt)})`,
-          );
-        }
-        this.running.clear();
-        lines.push('', ...formatRecap(this.cleanRecap(event.recap), this.color).split('\n'), '');
-        const stateColor = event.state === 'succeeded' ? '32' : event.state === 'failed' ? '31' : '33';
-        lines.push(
-          `Run ${paint(this.color, stateColor, event.state)} in ${formatSeconds(event.durationMs)} ` +
-            `(run ${this.clean(event.runId)})`,
-        );
-        this.print(lines);
+      case 'run.finished':
+        this.runFinished(event);
         break;
-      }
       default:
         break; // an event type this view does not know yet
     }
   }
 
   // -------------------------------------------------------------------------------------------
+
+  private taskStarted(event: Extract<FleetEvent, { type: 'task.started' }>): void {
+    const now = this.clock.now();
+    this.running.set(taskKey(event.host, event.taskId), {
+      taskId: event.taskId,
+      host: event.host,
+      title: this.clean(event.title || event.action),
+      startedAt: now,
+      printedAt: now,
+    });
+    if (this.tty) {
+      this.startTimer();
+      this.render([]);
+    } else {
+      this.print([
+        `${'started'.padEnd(STATUS_WIDTH)}  ${this.hostCell(event.host)}  ` +
+          `${this.clean(event.title || event.action)}`,
+      ]);
+    }
+  }
+
+  /** Tasks still running when the run ends are shown as aborted, then the recap and the run's state. */
+  private runFinished(event: Extract<FleetEvent, { type: 'run.finished' }>): void {
+    this.stopTimer();
+    const now = this.clock.now();
+    const lines: string[] = [];
+    for (const task of this.running.values()) {
+      lines.push(
+        `${this.word('aborted', '33')}  ${this.hostCell(task.host)}  ${task.title}  ` +
+          `(${formatSeconds(now - task.startedAt)})`,
+      );
+    }
+    this.running.clear();
+    lines.push('', ...formatRecap(this.cleanRecap(event.recap), this.color).split('\n'), '');
+    const stateColor = event.state === 'succeeded' ? '32' : event.state === 'failed' ? '31' : '33';
+    lines.push(
+      `Run ${paint(this.color, stateColor, event.state)} in ${formatSeconds(event.durationMs)} ` +
+        `(run ${this.clean(event.runId)})`,
+    );
+    this.print(lines);
+  }
 
   private clean(text: string): string {
     return oneLine(this.mask(text));
@@ -352,7 +359,8 @@ export class TerminalView {
 
   /** The live lines, each cut to the terminal width, at most a screenful. */
   private liveLines(): string[] {
-    const width = Math.max(1, (positive(this.out.columns) ?? DEFAULT_COLUMNS) - 1); // never touch the last column: no auto-wrap
+    // Never touch the last column: no auto-wrap.
+    const width = Math.max(1, (positive(this.out.columns) ?? DEFAULT_COLUMNS) - 1);
     const maxLines = Math.max(1, (positive(this.out.rows) ?? DEFAULT_ROWS) - 2);
     const now = this.clock.now();
     const tasks = [...this.running.values()];

@@ -20,7 +20,9 @@ import { startServices, stopServices } from '../directory/service.js';
 import { runTask } from '../directory/tasks.js';
 import { countEntries } from '../topology/facts.js';
 import { uploadStream } from '../transport/files.js';
+import type { LdapSession } from '../transport/ldap.js';
 import { shellQuote } from '../transport/shell.js';
+import type { SshSession } from '../transport/ssh.js';
 import type { Transport } from '../transport/transport.js';
 import type { SuffixKind } from './compatibility.js';
 import { generationOf } from './reinit.js';
@@ -68,8 +70,6 @@ export async function restoreMaster(
   const stagedLdif = new Map(restored.map((s) => [s.ldif, `${staging}/${s.backend}.ldif`]));
   // FULL: configuration paths as stored in the archive (below /, without the leading slash).
   const configRoots = opts.type === 'full' ? fullPaths(host).map((p) => p.replace(/^\/+/, '')) : [];
-  const config: Array<{ path: string; mode: number; uid: number; gid: number }> = [];
-  let ruvEntriesRemoved = 0;
   let stopped = false;
   try {
     await ssh.run(
@@ -77,37 +77,8 @@ export async function restoreMaster(
         `&& chown --reference=${shellQuote(ldifFolder)} ${shellQuote(staging)}`,
     );
     opts.onProgress?.('unpacking the snapshot');
-    await unpackSnapshot(
-      opts.snapshot.archive,
-      m,
-      opts.key,
-      async (file, content) => {
-        const ldifTarget = stagedLdif.get(file.path);
-        if (ldifTarget) {
-          const strip = stripRuvTombstone();
-          await Promise.all([
-            pipeline(content, strip),
-            uploadStream(ssh, ldifTarget, strip, { ownerLike: ldifFolder, display: `write ${ldifTarget}` }),
-          ]);
-          ruvEntriesRemoved += strip.removed();
-          return;
-        }
-        if (configRoots.some((root) => file.path === root || file.path.startsWith(`${root}/`))) {
-          const target = `${staging}/config/${file.path}`;
-          const source =
-            /(^|\/)dse\.ldif$/.test(file.path) && file.path.startsWith('etc/dirsrv/')
-              ? await agreementsOff(content)
-              : content;
-          await uploadStream(ssh, target, source, { display: `write ${target}` });
-          config.push({ path: file.path, mode: file.mode ?? 0o600, uid: file.uid ?? 0, gid: file.gid ?? 0 });
-          return;
-        }
-        // db2bak folders and anything else the restore does not use: read past it.
-        content.resume();
-        await new Promise<void>((resolve, reject) => content.once('end', resolve).once('error', reject));
-      },
-      { signal: opts.signal },
-    );
+    const staged = await stageSnapshot(ssh, opts, { staging, ldifFolder, stagedLdif, configRoots });
+    const { config } = staged;
 
     const results: RestoredSuffix[] = [];
     if (opts.type === 'full') {
@@ -129,25 +100,10 @@ export async function restoreMaster(
       stopped = false;
       await startServices(transport, host, ctx, 'the FULL restore');
     } else {
-      const ldap = await transport.ldap(host);
-      for (const s of restored) {
-        const started = Date.now();
-        await runTask(
-          ldap,
-          'import',
-          { nsInstance: s.backend, nsFilename: stagedLdif.get(s.ldif)! },
-          {
-            timeoutMs: opts.importTimeoutMs ?? 3_600_000,
-            signal: opts.signal,
-            onProgress: (done) =>
-              opts.onProgress?.(`import ${s.backend}${done !== undefined ? `: ${done} entries` : ''}`),
-          },
-        );
-        results.push(await pendingResult(s, Date.now() - started));
-      }
+      results.push(...(await importOnline(await transport.ldap(host), restored, stagedLdif, opts)));
     }
     for (const r of results) await checkRestored(transport, host, r, restored.find((s) => s.kind === r.kind)!);
-    return { suffixes: results, configFiles: config.length, ruvEntriesRemoved };
+    return { suffixes: results, configFiles: config.length, ruvEntriesRemoved: staged.ruvEntriesRemoved };
   } finally {
     if (stopped) await startServices(transport, host, ctx, 'the FULL restore');
     await transport
@@ -155,6 +111,92 @@ export async function restoreMaster(
       .then((session) => session.exec(`rm -rf ${shellQuote(staging)}`))
       .catch((err: Error) => ctx.log.warn(`${host.name}: could not remove ${staging}: ${err.message}`));
   }
+}
+
+/** Where the restore stages the snapshot's files on the host. */
+interface StagingPlan {
+  staging: string;
+  ldifFolder: string;
+  /** Archive path of each restored suffix's LDIF → its staged path. */
+  stagedLdif: Map<string, string>;
+  /** FULL: configuration paths as stored in the archive; empty for DATA. */
+  configRoots: string[];
+}
+
+interface StagedConfigFile {
+  path: string;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** Unpacks the snapshot onto the host: the restored LDIFs without their RUV tombstone, and (FULL) the configuration. */
+async function stageSnapshot(
+  ssh: SshSession,
+  opts: MasterRestoreOptions,
+  { staging, ldifFolder, stagedLdif, configRoots }: StagingPlan,
+): Promise<{ config: StagedConfigFile[]; ruvEntriesRemoved: number }> {
+  const m = opts.snapshot.manifest;
+  const config: StagedConfigFile[] = [];
+  let ruvEntriesRemoved = 0;
+  await unpackSnapshot(
+    opts.snapshot.archive,
+    m,
+    opts.key,
+    async (file, content) => {
+      const ldifTarget = stagedLdif.get(file.path);
+      if (ldifTarget) {
+        const strip = stripRuvTombstone();
+        await Promise.all([
+          pipeline(content, strip),
+          uploadStream(ssh, ldifTarget, strip, { ownerLike: ldifFolder, display: `write ${ldifTarget}` }),
+        ]);
+        ruvEntriesRemoved += strip.removed();
+        return;
+      }
+      if (configRoots.some((root) => file.path === root || file.path.startsWith(`${root}/`))) {
+        const target = `${staging}/config/${file.path}`;
+        const source =
+          /(^|\/)dse\.ldif$/.test(file.path) && file.path.startsWith('etc/dirsrv/')
+            ? await agreementsOff(content)
+            : content;
+        await uploadStream(ssh, target, source, { display: `write ${target}` });
+        config.push({ path: file.path, mode: file.mode ?? 0o600, uid: file.uid ?? 0, gid: file.gid ?? 0 });
+        return;
+      }
+      // db2bak folders and anything else the restore does not use: read past it.
+      content.resume();
+      await new Promise<void>((resolve, reject) => content.once('end', resolve).once('error', reject));
+    },
+    { signal: opts.signal },
+  );
+
+  return { config, ruvEntriesRemoved };
+}
+
+/** DATA: an import task per suffix, with the server running. */
+async function importOnline(
+  ldap: LdapSession,
+  restored: ManifestSuffix[],
+  stagedLdif: Map<string, string>,
+  opts: MasterRestoreOptions,
+): Promise<RestoredSuffix[]> {
+  const results: RestoredSuffix[] = [];
+  for (const s of restored) {
+    const started = Date.now();
+    await runTask(
+      ldap,
+      'import',
+      { nsInstance: s.backend, nsFilename: stagedLdif.get(s.ldif)! },
+      {
+        timeoutMs: opts.importTimeoutMs ?? 3_600_000,
+        signal: opts.signal,
+        onProgress: (done) => opts.onProgress?.(`import ${s.backend}${done !== undefined ? `: ${done} entries` : ''}`),
+      },
+    );
+    results.push(await pendingResult(s, Date.now() - started));
+  }
+  return results;
 }
 
 async function pendingResult(s: ManifestSuffix, importMs: number): Promise<RestoredSuffix> {

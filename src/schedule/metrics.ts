@@ -39,34 +39,8 @@ interface Family {
 
 export function renderMetrics(input: { hosts: HostMetrics[]; jobs: JobMetrics[]; writtenAt: Date }): string {
   const seconds = (d: Date | undefined): number => (d ? Math.floor(d.getTime() / 1000) : 0);
-  const perHost = (
-    name: string,
-    help: string,
-    value: (h: HostMetrics) => number | undefined,
-    type: Family['type'] = 'gauge',
-  ): Family => ({
-    name,
-    type,
-    help,
-    samples: input.hosts.flatMap((h) => {
-      const v = value(h);
-      return v === undefined ? [] : [{ labels: { deployment: h.deployment, host: h.host }, value: v }];
-    }),
-  });
-  const perJob = (
-    name: string,
-    help: string,
-    value: (j: JobMetrics) => number | undefined,
-    type: Family['type'] = 'gauge',
-  ): Family => ({
-    name,
-    type,
-    help,
-    samples: input.jobs.flatMap((j) => {
-      const v = value(j);
-      return v === undefined ? [] : [{ labels: { schedule_job: j.job, deployment: j.deployment }, value: v }];
-    }),
-  });
+  const perHost = familyOf(input.hosts, (h) => ({ deployment: h.deployment, host: h.host }));
+  const perJob = familyOf(input.jobs, (j) => ({ schedule_job: j.job, deployment: j.deployment }));
   const families: Family[] = [
     perHost(
       'ipa_fleet_backup_last_success_timestamp_seconds',
@@ -127,6 +101,24 @@ export function renderMetrics(input: { hosts: HostMetrics[]; jobs: JobMetrics[];
     for (const s of f.samples) lines.push(`${f.name}${labels(s.labels)} ${s.value}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** A family maker: one sample per item that has a value, labelled by `labelsOf`. */
+function familyOf<T>(items: T[], labelsOf: (item: T) => Record<string, string>) {
+  return (
+    name: string,
+    help: string,
+    value: (item: T) => number | undefined,
+    type: Family['type'] = 'gauge',
+  ): Family => ({
+    name,
+    type,
+    help,
+    samples: items.flatMap((item) => {
+      const v = value(item);
+      return v === undefined ? [] : [{ labels: labelsOf(item), value: v }];
+    }),
+  });
 }
 
 function labels(l: Record<string, string>): string {

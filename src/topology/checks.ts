@@ -226,7 +226,8 @@ export const initAndStatus = perSuffix(({ thresholds, now }, graph) =>
           suffix: graph.kind,
           message:
             `a total update of ${e.to} through ${a.name} is requested but has ` +
-            `${age === undefined ? 'not started' : `run for ${Math.round(age)} s`}${a.enabled ? '' : ' (the agreement is disabled)'}`,
+            `${age === undefined ? 'not started' : `run for ${Math.round(age)} s`}` +
+            `${a.enabled ? '' : ' (the agreement is disabled)'}`,
           fix:
             'check that both servers run and the agreement is enabled; ' +
             'a disabled agreement refuses an init (LDAP 53)',

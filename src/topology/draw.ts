@@ -377,7 +377,10 @@ interface Box {
 
 const overlaps = (a: Box, b: Box): boolean => Math.abs(a.x - b.x) < a.hw + b.hw && Math.abs(a.y - b.y) < a.hh + b.hh;
 
-/** Where along its edge each label goes: the first of a few spots that is clear of hosts and of labels already placed. */
+/**
+ * Where along its edge each label goes: the first of a few spots that is clear of hosts and of labels
+ * already placed.
+ */
 function placeLabels(links: readonly DrawLink[], nodes: ReadonlyMap<string, Box>, avoid: Box[]): Map<DrawLink, number> {
   const out = new Map<DrawLink, number>();
   const taken: Box[] = [...avoid, ...[...nodes.values()].map((b) => ({ ...b, hw: b.hw + 0.05, hh: b.hh + 0.05 }))];
@@ -535,10 +538,9 @@ export function topologyDot(topology: Topology, opts: DrawOptions): string {
     );
     out.push(...frame(c.kind, left, 0, left + width, -height));
     if (c.nodes.length === 0) {
-      out.push(
-        `    ${dotString(`${c.kind}:(none)`)} ` +
-          `${attrs({ label: c.kind === 'ca' ? '(no CA hosts)' : '(no hosts)', shape: 'plaintext', fontcolor: COLORS.externalText, pos: pin(cx, cy) })};`,
-      );
+      const label = c.kind === 'ca' ? '(no CA hosts)' : '(no hosts)';
+      const style = attrs({ label, shape: 'plaintext', fontcolor: COLORS.externalText, pos: pin(cx, cy) });
+      out.push(`    ${dotString(`${c.kind}:(none)`)} ${style};`);
     }
     const boxes = new Map<string, Box>();
     for (const name of c.order) {
@@ -604,10 +606,10 @@ function legend(left: number, top: number): string[] {
     out.push(`    ${a} ${attrs({ ...point, pos: pin(x, y) })};`);
     out.push(`    ${b} ${attrs({ ...point, pos: pin(x + 0.8, y) })};`);
     out.push(`    ${a} -> ${b} ${attrs({ ...LINK_STYLE[kind], tooltip: text })};`);
-    out.push(
-      `    ${dotString(`legend:${kind}:text`)} ` +
-        `${attrs({ label: new Raw(`"${dotEscape(text)}\\l"`), shape: 'plaintext', width: textW, height: 0.2, fixedsize: 'true', pos: pin(x + 0.95 + textW / 2, y) })};`,
-    );
+    const label = new Raw(`"${dotEscape(text)}\\l"`);
+    const pos = pin(x + 0.95 + textW / 2, y);
+    const style = attrs({ label, shape: 'plaintext', width: textW, height: 0.2, fixedsize: 'true', pos });
+    out.push(`    ${dotString(`legend:${kind}:text`)} ${style};`);
   });
   const samples: Array<[string, DrawNode]> = [
     ['ca', sample(['CA host', '(double border)'], { ca: true })],
@@ -620,10 +622,9 @@ function legend(left: number, top: number): string[] {
   const sy = y0 - 3 * row - 0.25;
   samples.forEach(([key, n], i) => {
     const { tooltip: _tooltip, ...style } = nodeAttrs(n);
-    out.push(
-      `    ${dotString(`legend:node:${key}`)} ` +
-        `${attrs({ ...style, fontsize: 9, width: sampleW, height: 0.42, fixedsize: 'true', pos: pin(x0 + sampleW / 2 + i * (sampleW + 0.25), sy) })};`,
-    );
+    const pos = pin(x0 + sampleW / 2 + i * (sampleW + 0.25), sy);
+    const box = attrs({ ...style, fontsize: 9, width: sampleW, height: 0.42, fixedsize: 'true', pos });
+    out.push(`    ${dotString(`legend:node:${key}`)} ${box};`);
   });
   const right = Math.max(x0 + colW + 0.95 + textW, x0 + 5 * (sampleW + 0.25)) + 0.1;
   out.push(...frame('legend', left, top, right, sy - 0.21 - 0.2));

@@ -223,7 +223,10 @@ async function shellFacts(ssh: SshSession, host: Host): Promise<ShellFacts> {
 
 const SECTION = '@@ipa-fleet-facts:';
 
-/** One shell script printing each fact after a marker line; a missing folder is measured at its nearest existing parent. */
+/**
+ * One shell script printing each fact after a marker line; a missing folder is measured at its nearest
+ * existing parent.
+ */
 export function shellFactsScript(dirs: string[]): string {
   return [
     `printf '%s\\n' '${SECTION}fqdn'; h=$(hostname -f 2>/dev/null) && [ -n "$h" ] && printf '%s\\n' "$h" || hostname`,
