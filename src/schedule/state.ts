@@ -67,7 +67,8 @@ export function emptyState(): ScheduleState {
 }
 
 export function jobRecord(state: ScheduleState, job: string): JobRecord {
-  return (state.jobs[job] ??= { runs: 0, failedRuns: 0, skippedOverlaps: 0 });
+  state.jobs[job] ??= { runs: 0, failedRuns: 0, skippedOverlaps: 0 };
+  return state.jobs[job];
 }
 
 /** Reads the state; a missing file is a first start, an unreadable one is set aside with a warning. */
