@@ -1,4 +1,21 @@
-// The library API: the same functions the CLI calls.
+// The library API: the same functions the CLI calls. Operations and their types first
+// (docs/library.md), then the layers under them.
+export { hostOutcomes, operationState, type HostOutcome, type OperationState } from './operations/outcome.js';
+export {
+  restoreDeployment,
+  resumeRestore,
+  initMode,
+  snapshotType,
+  type InitMode,
+  type RestoreOptions,
+  type ResumeRestoreOptions,
+  type RestoreResult,
+} from './operations/restore-deployment.js';
+export { rejoin, type RejoinOptions, type RejoinResult } from './operations/rejoin.js';
+export { demo, type DemoOptions, type DemoReport, type DemoStage } from './operations/demo.js';
+export type { PhasedRunResult, RunSettings } from './operations/phased-run.js';
+export { phaseReport, phaseRows, type PhaseReport, type TimedTask } from './operations/phase-report.js';
+export { DemoPaths, defaultDemoDir, DEMO_NET, type HostCheck } from './lab/demo.js';
 export * from './errors.js';
 export { createRunContext, SecretStore, type RunContext, type ContextOptions } from './context.js';
 export * from './inventory/index.js';
@@ -77,6 +94,3 @@ export { compatibilityProblems } from './restore/compatibility.js';
 export { restoreMaster } from './restore/master.js';
 export { proveConvergence, unfenceSuffix } from './restore/converge.js';
 export { readQuarantine, quarantineHosts, releaseHost, type QuarantineRecord } from './restore/quarantine.js';
-export { phaseReport, phaseRows } from './restore/report.js';
-export { runDemo } from './lab/demo.js';
-export { hostOutcomes, operationState, type HostOutcome, type OperationState } from './operations/outcome.js';

@@ -1,10 +1,11 @@
-// `ipa-fleet demo`: the whole story on a lab in a few minutes (lab/demo.ts does the work).
+// `ipa-fleet demo`: the whole story on a lab in a few minutes (the demo operation does the work).
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { FleetError } from '../errors.js';
-import { DEMO_NET, DEMO_USERS, DemoPaths, defaultDemoDir, runDemo, type DemoReport } from '../lab/demo.js';
+import { DEMO_NET, DEMO_USERS, DemoPaths, defaultDemoDir } from '../lab/demo.js';
+import { demo, type DemoReport } from '../operations/demo.js';
+import { phaseRows } from '../operations/phase-report.js';
 import { EventStream } from '../report/events.js';
-import { phaseRows } from '../restore/report.js';
 import { stateDir } from '../state-dir.js';
 import type { CommandEnv, Wrap } from './command-env.js';
 import { table } from './output.js';
@@ -14,7 +15,8 @@ export function registerDemoCommand(program: Command, wrap: Wrap): void {
   program
     .command('demo')
     .description(
-      `on a fresh 3-host lab (a↔b↔c, CA on a and b, ${DEMO_USERS} users): back up, delete users and add junk, restore the whole deployment from a's snapshot, check every host (needs root)`,
+      `on a fresh 3-host lab (a↔b↔c, CA on a and b, ${DEMO_USERS} users): back up, delete users and add junk, ` +
+        "restore the whole deployment from a's snapshot, check every host (needs root)",
     )
     .option('--net <a.b.c>', 'loopback network of the lab hosts', DEMO_NET)
     .option('--dir <dir>', `demo folder: lab, keys, store (default: ${defaultDemoDir()})`)
@@ -24,15 +26,15 @@ export function registerDemoCommand(program: Command, wrap: Wrap): void {
       [
         '',
         'Exit code: 0 every host converged and passed the check; 1 the demo failed (the report says which stage,',
-        'or which host did not come back); 2 bad options, or a lab already in the demo folder; 4, 11, 12 as for restore.',
+        'or which host did not come back); 2 bad options, or a lab already in the demo folder; ' +
+          '4, 11, 12 as for restore.',
       ].join('\n'),
     )
     .action(
       wrap(async (env, opts: { net: string; dir?: string; keep: boolean }) => {
         const events = new EventStream();
         attachRenderers(events, env, { live: true });
-        const report = await runDemo({
-          ctx: env.ctx,
+        const report = await demo(env.ctx, {
           events,
           stateDir: stateDir(),
           dir: opts.dir ?? defaultDemoDir(),
@@ -47,8 +49,11 @@ export function registerDemoCommand(program: Command, wrap: Wrap): void {
             `the lab was not taken down (${report.teardownError}); run: ipa-fleet lab down --dir ${report.labDir}`,
           );
         if (report.failure) {
-          const err = report.failure.error;
-          throw Object.assign(err, { message: `demo: ${report.failure.stage} failed: ${err.message}` });
+          const { stage, error } = report.failure;
+          throw new FleetError(error.kind, `demo: ${stage} failed: ${error.message}`, {
+            host: error.host,
+            cause: error,
+          });
         }
         if (!report.ok) {
           const bad = report.checks.filter((c) => !c.ok).map((c) => c.host);
@@ -74,15 +79,17 @@ function printReport({ out }: CommandEnv, r: DemoReport): void {
   );
   if (r.snapshot) out.line(`\nbackup: run ${r.backupRun}; restoring ${r.snapshot.host} from snapshot ${r.snapshot.id}`);
   if (r.damage) {
+    const { deleted } = r.damage;
     out.line(
-      `damage: deleted ${r.damage.deleted.length} users on a.ipa.test (${r.damage.deleted[0]}, ${r.damage.deleted[1]}, … ${r.damage.deleted.at(-1)}), ` +
-        `added ${r.damage.junk.length} junk entries on c.ipa.test; on every host after ${s(r.damage.replicatedSeconds)}`,
+      `damage: deleted ${deleted.length} users on a.ipa.test (${deleted[0]}, ${deleted[1]}, … ${deleted.at(-1)}), ` +
+        `added ${r.damage.junk.length} junk entries on c.ipa.test; ` +
+        `on every host after ${s(r.damage.replicatedSeconds)}`,
     );
   }
   if (r.restore) {
-    out.line(
-      `\nrestore ${r.restore.runId}: ${r.restore.state === 'succeeded' ? out.ok(r.restore.state) : out.bad(r.restore.state)} (seconds per host and phase)`,
-    );
+    const { state } = r.restore;
+    const shown = state === 'succeeded' ? out.ok(state) : out.bad(state);
+    out.line(`\nrestore ${r.restore.runId}: ${shown} (seconds per host and phase)`);
     out.line(table(phaseRows(r.restore.phases, r.restore.hostOrder)));
   }
   if (r.checks.length) {
@@ -104,7 +111,8 @@ function printReport({ out }: CommandEnv, r: DemoReport): void {
   if (r.ok) {
     out.line(
       out.ok(
-        `every host converged: ${r.hosts.length} of ${r.hosts.length} hosts hold ${DEMO_USERS} users, the deleted users are back, the junk is gone`,
+        `every host converged: ${r.hosts.length} of ${r.hosts.length} hosts hold ${DEMO_USERS} users, ` +
+          'the deleted users are back, the junk is gone',
       ),
     );
   }
@@ -122,11 +130,13 @@ function printReport({ out }: CommandEnv, r: DemoReport): void {
   if (r.restore) out.line(`  ipa-fleet runs show ${r.restore.runId}`);
   if (r.snapshot) {
     out.line(
-      `  ipa-fleet plan restore-deployment -i ${inv} --set master=${r.snapshot.host} --set backup=${r.snapshot.id} --set store=${paths.store} --set key=${paths.privateKey} --set passphrase=file:${paths.passphrase}`,
+      `  ipa-fleet plan restore-deployment -i ${inv} --set master=${r.snapshot.host} --set backup=${r.snapshot.id} ` +
+        `--set store=${paths.store} --set key=${paths.privateKey} --set passphrase=file:${paths.passphrase}`,
     );
   }
   out.line(
-    `  ssh -i ${join(r.labDir, 'id_ed25519')} -o UserKnownHostsFile=${join(r.labDir, 'known_hosts')} root@${r.net}.1   # a.ipa.test; DM password: ${join(r.labDir, 'dm-password')}`,
+    `  ssh -i ${join(r.labDir, 'id_ed25519')} -o UserKnownHostsFile=${join(r.labDir, 'known_hosts')} ` +
+      `root@${r.net}.1   # a.ipa.test; DM password: ${join(r.labDir, 'dm-password')}`,
   );
   out.line(`Then: ipa-fleet lab down --dir ${r.labDir} && rm -r ${r.dir}`);
 }

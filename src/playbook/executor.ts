@@ -41,7 +41,8 @@ export interface TaskRecord {
   action: string;
   step: number;
   status: FinalStatus;
-  /** The rest only for tasks this attempt ran. */
+  /** The rest only for tasks this attempt ran. When it started (ISO time). */
+  startedAt?: string;
   durationMs?: number;
   /** The action's message (secrets masked). */
   message?: string;
@@ -59,7 +60,7 @@ export interface ExecuteResult {
   tasks: TaskRecord[];
 }
 
-type TaskResult = Pick<TaskRecord, 'durationMs' | 'message' | 'data' | 'error'> & {
+type TaskResult = Pick<TaskRecord, 'startedAt' | 'durationMs' | 'message' | 'data' | 'error'> & {
   status: TaskStatus | 'interrupted';
 };
 
@@ -106,7 +107,8 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
             .add(async () => {
               // Queued before a failure or Ctrl-C: it must not start any more.
               if (stopping || run.signal.aborted) return { status: 'not-run' as const };
-              const final = await runTask(task, opts);
+              const startedAt = new Date().toISOString();
+              const final: TaskResult = { ...(await runTask(task, opts)), startedAt };
               // Set here, not in .then: p-queue starts the next queued job before .then runs.
               if (final.status === 'interrupted' || (final.status === 'failed' && !task.keepGoing)) stopping = true;
               return final;

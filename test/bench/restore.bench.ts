@@ -12,7 +12,7 @@ import { table } from '../../src/cli/output.js';
 import type { JournalEntry } from '../../src/playbook/journal.js';
 import type { Plan, PlannedTask } from '../../src/playbook/model.js';
 import type { JsonValue } from '../../src/json.js';
-import { phaseReport, phaseRows } from '../../src/restore/report.js';
+import { phaseReport, phaseRows, type TimedTask } from '../../src/operations/phase-report.js';
 import { bringUpLab, cli } from '../lab/fixture.js';
 
 const sizes = (process.env.BENCH_HOSTS ?? '3,5').split(',').map(Number);
@@ -153,11 +153,22 @@ async function restore(
     replicationS: onPath('unfence') + onPath('converge'),
     phases: table(
       phaseRows(
-        phaseReport(plan, journal),
+        phaseReport(plan, timedTasks(journal)),
         plan.tasks.map((t) => t.host),
       ),
     ),
   };
+}
+
+/** Each task's start and finish as the journal recorded them (the last attempt's). */
+function timedTasks(journal: JournalEntry[]): TimedTask[] {
+  const tasks = new Map<string, TimedTask>();
+  for (const e of journal) {
+    if (e.type === 'task.started') tasks.set(e.taskId, { id: e.taskId, startedAt: e.at });
+    const task = tasks.get(e.type === 'task.finished' ? e.taskId : '');
+    if (task?.startedAt) task.durationMs = Date.parse(e.at) - Date.parse(task.startedAt);
+  }
+  return [...tasks.values()];
 }
 
 const benchStarted = Date.now();

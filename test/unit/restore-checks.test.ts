@@ -202,8 +202,8 @@ describe('unfence helpers', () => {
 });
 
 describe('phase report', () => {
-  it('seconds per host and phase from the journal; an online total update counts for its consumer; wall per phase', async () => {
-    const { phaseReport, phaseRows } = await import('../../src/restore/report.js');
+  it("seconds per host and phase from the run's task records; an online total update counts for its consumer; wall per phase", async () => {
+    const { phaseReport, phaseRows } = await import('../../src/operations/phase-report.js');
     const task = (id: string, host: string, stepName: string, params: Record<string, string> = {}) => ({
       id,
       step: 0,
@@ -233,15 +233,12 @@ describe('phase report', () => {
       ],
     };
     const at = (s: number): string => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
-    const entries = [
-      { at: at(0), type: 'task.started' as const, taskId: 'f:a', host: 'a' },
-      { at: at(0), type: 'task.started' as const, taskId: 'f:b', host: 'b' },
-      { at: at(1), type: 'task.finished' as const, taskId: 'f:a', host: 'a', status: 'changed' as const },
-      { at: at(2), type: 'task.finished' as const, taskId: 'f:b', host: 'b', status: 'changed' as const },
-      { at: at(2), type: 'task.started' as const, taskId: 'r:b', host: 'a' },
-      { at: at(7), type: 'task.finished' as const, taskId: 'r:b', host: 'a', status: 'changed' as const },
+    const tasks = [
+      { id: 'f:a', startedAt: at(0), durationMs: 1000 },
+      { id: 'f:b', startedAt: at(0), durationMs: 2000 },
+      { id: 'r:b', startedAt: at(2), durationMs: 5000 },
     ];
-    const report = phaseReport(plan, entries);
+    const report = phaseReport(plan, tasks);
     assert.deepEqual(report.hosts, { a: { fence: 1 }, b: { fence: 2, reinitialize: 5 } });
     assert.deepEqual(report.wall, { fence: 2, reinitialize: 5 });
     assert.deepEqual(phaseRows(report, ['a', 'a', 'b']), [
