@@ -7,6 +7,7 @@ import { FleetError } from '../errors.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { listAgreements, type Agreement } from '../directory/agreements.js';
 import { setAgreementsEnabled, type AgreementToggle } from '../directory/fence.js';
+import { isNoSuchObject } from '../directory/ruv.js';
 import { auditDeployment } from '../topology/audit.js';
 import { countEntries } from '../topology/facts.js';
 import type { Finding } from '../topology/findings.js';
@@ -166,8 +167,8 @@ async function removeStrayProbes(ldap: LdapSession, suffix: string): Promise<voi
   });
   for (const e of strays) {
     // Replication may have deleted it meanwhile.
-    await ldap.delete(e.dn).catch((err: Error) => {
-      if (!/no such object/i.test(err.message)) throw err;
+    await ldap.delete(e.dn).catch((err: unknown) => {
+      if (!isNoSuchObject(err)) throw err;
     });
   }
 }
