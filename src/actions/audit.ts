@@ -4,13 +4,13 @@ import { readQuarantine, quarantineCheck } from '../restore/quarantine.js';
 import { auditDeployment, auditJson } from '../topology/audit.js';
 import { writeGraph } from '../topology/draw.js';
 import type { SuffixKind } from '../topology/findings.js';
-import type { ActionDefinition } from '../playbook/action.js';
+import { defineAction } from '../playbook/action.js';
 
 /**
  * The whole-deployment audit as one task. It is planned on the first selected host (the task
  * needs a host in the plan); it reads every host of the step.
  */
-export const auditAction: ActionDefinition = {
+export const auditAction = defineAction({
   name: 'audit',
   description: "audit the replication topology of the step's hosts (read-only); fails on error findings",
   destructive: false,
@@ -23,6 +23,12 @@ export const auditAction: ActionDefinition = {
       default: 'error',
       description: 'error: fail on error findings; warning: also on warnings; never',
     },
+  },
+  taskParams: {
+    suffix: { type: 'string', default: 'all', description: 'domain, ca or all' },
+    graph: { type: 'string', description: 'draw the topology to this .svg, .dot or .mmd file on the controller' },
+    fail_on: { type: 'string', default: 'error', description: 'error, warning or never' },
+    hosts: { type: 'list', description: "the step's hosts (default: every inventory host)" },
   },
   plan({ hosts, withFor }) {
     const first = hosts[0]!;
@@ -38,7 +44,7 @@ export const auditAction: ActionDefinition = {
   async run(ctx, params) {
     const suffixes: SuffixKind[] =
       params.suffix === 'domain' ? ['domain'] : params.suffix === 'ca' ? ['ca'] : ['domain', 'ca'];
-    const names = Array.isArray(params.hosts) ? params.hosts.map(String) : ctx.inventory.hosts.map((h) => h.name);
+    const names = params.hosts ?? ctx.inventory.hosts.map((h) => h.name);
     const hosts = ctx.inventory.hosts.filter((h) => names.includes(h.name));
     const quarantined = ctx.stateDir ? await readQuarantine(ctx.stateDir, ctx.inventory.deployment) : {};
     const report = await auditDeployment(ctx.transport, ctx.inventory, hosts, {
@@ -68,4 +74,4 @@ export const auditAction: ActionDefinition = {
       data: auditJson(report) as JsonValue,
     };
   },
-};
+});

@@ -7,10 +7,10 @@ import { loadRecipients } from '../backup/keys.js';
 import { takeSnapshot } from '../backup/snapshot.js';
 import { acquireStoreLock } from '../backup/store-lock.js';
 import { defaultStoreDir, SnapshotStore } from '../backup/store.js';
-import type { ActionDefinition } from '../playbook/action.js';
+import { defineAction } from '../playbook/action.js';
 
 /** One host's snapshot into the store. FULL snapshots of one deployment run one host at a time. */
-export const backupAction: ActionDefinition = {
+export const backupAction = defineAction({
   name: 'backup',
   description: 'snapshot the host (LDIF with replication data; FULL adds configuration) into the encrypted store',
   destructive: false,
@@ -35,7 +35,7 @@ export const backupAction: ActionDefinition = {
       return {
         key: h.name,
         host: h.name,
-        title: `backup (${String(params.type ?? 'data')})`,
+        title: `backup (${params.type})`,
         params,
         ...(params.type === 'full' ? { concurrency: 1 } : {}),
       };
@@ -43,19 +43,19 @@ export const backupAction: ActionDefinition = {
   },
   async run(ctx, params) {
     const type = params.type === 'full' ? 'full' : params.type === 'data' ? 'data' : undefined;
-    if (!type) throw new FleetError('usage', `backup: type must be data or full, not '${String(params.type)}'`);
-    const keyFiles = Array.isArray(params.encrypt_to) ? params.encrypt_to.map(String) : [];
-    if (params.no_encrypt !== true && keyFiles.length === 0) {
+    if (!type) throw new FleetError('usage', `backup: type must be data or full, not '${params.type}'`);
+    const keyFiles = params.encrypt_to ?? [];
+    if (!params.no_encrypt && keyFiles.length === 0) {
       throw new FleetError(
         'usage',
         'backup: name the public key(s) to encrypt to (--encrypt-to KEYFILE), or pass --no-encrypt',
       );
     }
-    if (params.no_encrypt === true && keyFiles.length > 0)
+    if (params.no_encrypt && keyFiles.length > 0)
       throw new FleetError('usage', 'backup: --no-encrypt and --encrypt-to exclude each other');
     // Checked before the host is touched.
-    const recipients = params.no_encrypt === true ? undefined : await loadRecipients(keyFiles);
-    const store = new SnapshotStore(typeof params.store === 'string' ? params.store : defaultStoreDir());
+    const recipients = params.no_encrypt ? undefined : await loadRecipients(keyFiles);
+    const store = new SnapshotStore(params.store ?? defaultStoreDir());
     const release = await acquireStoreLock(
       store.root,
       ctx.inventory.deployment,
@@ -67,8 +67,8 @@ export const backupAction: ActionDefinition = {
       let lastReport = 0;
       const result = await takeSnapshot(ctx.transport, ctx.host, ctx.run, {
         type,
-        binary: params.binary === true,
-        compress: params.compress !== false,
+        binary: params.binary,
+        compress: params.compress,
         recipients,
         store,
         toolVersion: await toolVersion(),
@@ -90,7 +90,7 @@ export const backupAction: ActionDefinition = {
       await release();
     }
   },
-};
+});
 
 async function toolVersion(): Promise<string> {
   const pkg = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'package.json');

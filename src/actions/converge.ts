@@ -7,7 +7,14 @@ import { proveConvergence, requireGeneration, unfenceSuffix } from '../restore/c
 import { hostsNamed, restoreLayout } from '../restore/layout.js';
 import { readQuarantine, releaseHost } from '../restore/quarantine.js';
 import { openRestoreSource } from '../restore/source.js';
-import type { ActionDefinition, TaskContext } from '../playbook/action.js';
+import {
+  defineAction,
+  paramSchema,
+  planned,
+  type PlanInput,
+  type TaskContext,
+  type TaskDraft,
+} from '../playbook/action.js';
 
 const quarantinedParam = {
   type: 'list' as const,
@@ -15,18 +22,26 @@ const quarantinedParam = {
   description: 'hosts being rejoined: no longer treated as quarantined',
 };
 
-function layoutTask(name: string, extra: Record<string, JsonValue>) {
-  return ({ inventory, hosts, withFor, facts, offline }: Parameters<NonNullable<ActionDefinition['plan']>>[0]) => {
+type PlannedSuffix = { kind: 'domain' | 'ca'; suffix: string; hosts: string[] };
+
+const suffixesParam = planned<PlannedSuffix[]>('the suffixes and their hosts, from the restore layout');
+
+/** One task on the master, over the whole restore layout. */
+function layoutTask(name: string) {
+  return <P extends { master: string }>({
+    inventory,
+    hosts,
+    withFor,
+    facts,
+    offline,
+  }: PlanInput<P>): TaskDraft<P & { suffixes: PlannedSuffix[] }>[] => {
     const params = withFor(hosts[0]!);
-    const layout = restoreLayout(inventory, facts, offline, String(params.master));
+    const layout = restoreLayout(inventory, facts, offline, params.master);
     const suffixes = layout.suffixes.map((s) => ({ kind: s.kind, suffix: s.suffix, hosts: s.hosts }));
+    const where = layout.suffixes.map((s) => `${s.kind} on ${s.hosts.join(', ')}`).join('; ');
+    const apart = layout.offline.length ? ` (quarantined stay apart: ${layout.offline.join(', ')})` : '';
     return [
-      {
-        key: layout.master,
-        host: layout.master,
-        title: `${name} ${layout.suffixes.map((s) => `${s.kind} on ${s.hosts.join(', ')}`).join('; ')}${layout.offline.length ? ` (quarantined stay apart: ${layout.offline.join(', ')})` : ''}`,
-        params: { ...params, ...extra, suffixes: suffixes as JsonValue },
-      },
+      { key: layout.master, host: layout.master, title: `${name} ${where}${apart}`, params: { ...params, suffixes } },
     ];
   };
 }
@@ -38,34 +53,34 @@ async function quarantinedHosts(ctx: TaskContext, rejoining: string[]): Promise<
   return ctx.inventory.hosts.filter((h) => h.name in records && !rejoining.includes(h.name));
 }
 
-type PlannedSuffix = { kind: 'domain' | 'ca'; suffix: string; hosts: string[] };
+const unfenceParams = paramSchema({
+  master: { type: 'string', required: true, description: 'the restored master' },
+  rejoining: quarantinedParam,
+  timeout: { type: 'duration', default: 300, description: 'how long agreements may take to turn green' },
+});
 
-export const unfenceAction: ActionDefinition = {
+export const unfenceAction = defineAction({
   name: 'unfence',
   description:
     "once every host holds the master's generation: re-enable every agreement (mesh edges too) and wait until all are green",
   destructive: true,
   needsFacts: true,
-  params: {
-    master: { type: 'string', required: true, description: 'the restored master' },
-    rejoining: quarantinedParam,
-    timeout: { type: 'duration', default: 300, description: 'how long agreements may take to turn green' },
-  },
-  plan: layoutTask('re-enable every agreement of', {}),
+  params: unfenceParams,
+  taskParams: { ...unfenceParams, suffixes: suffixesParam },
+  plan: layoutTask('re-enable every agreement of'),
   async run(ctx, params) {
-    const rejoining = Array.isArray(params.rejoining) ? params.rejoining.map(String) : [];
-    const quarantined = await quarantinedHosts(ctx, rejoining);
+    const quarantined = await quarantinedHosts(ctx, params.rejoining);
     const changes: JsonValue[] = [];
     const parts: string[] = [];
     const waits: JsonValue[] = [];
-    for (const s of params.suffixes as PlannedSuffix[]) {
+    for (const s of params.suffixes) {
       const hosts = hostsNamed(ctx.inventory, s.hosts).filter((h) => !quarantined.includes(h));
       await requireGeneration(ctx.transport, ctx.host, hosts, s.suffix);
       const r = await unfenceSuffix(ctx.transport, {
         hosts,
         quarantined,
         suffix: s.suffix,
-        timeoutMs: Number(params.timeout) * 1000,
+        timeoutMs: params.timeout * 1000,
         signal: ctx.signal,
         onProgress: (message) => ctx.progress({ message: `${s.kind}: ${message}` }),
       });
@@ -77,42 +92,43 @@ export const unfenceAction: ActionDefinition = {
     }
     return { status: 'changed', message: parts.join('; '), changes, data: { suffixes: waits } };
   },
-};
+});
 
-export const convergeAction: ActionDefinition = {
+const convergeParams = paramSchema({
+  master: { type: 'string', required: true, description: 'the restored master' },
+  backup: {
+    type: 'string',
+    default: '',
+    description: "the snapshot whose entry counts every host must show (default: the master's counts)",
+  },
+  store: { type: 'string', default: '', description: 'store folder' },
+  rejoining: quarantinedParam,
+  canary_timeout: { type: 'duration', default: 120, description: 'how long the canary may take to reach every host' },
+});
+
+export const convergeAction = defineAction({
   name: 'converge',
   description:
     "prove convergence: one generation, the snapshot's entry counts, a canary on every host, an audit without errors",
   destructive: false,
   needsFacts: true,
-  params: {
-    master: { type: 'string', required: true, description: 'the restored master' },
-    backup: {
-      type: 'string',
-      default: '',
-      description: "the snapshot whose entry counts every host must show (default: the master's counts)",
-    },
-    store: { type: 'string', default: '', description: 'store folder' },
-    rejoining: quarantinedParam,
-    canary_timeout: { type: 'duration', default: 120, description: 'how long the canary may take to reach every host' },
-  },
-  plan: layoutTask('prove convergence of', {}),
+  params: convergeParams,
+  taskParams: { ...convergeParams, suffixes: suffixesParam },
+  plan: layoutTask('prove convergence of'),
   async run(ctx, params) {
-    const rejoining = Array.isArray(params.rejoining) ? params.rejoining.map(String) : [];
-    const quarantined = await quarantinedHosts(ctx, rejoining);
-    const planned = params.suffixes as PlannedSuffix[];
+    const quarantined = await quarantinedHosts(ctx, params.rejoining);
+    const planned = params.suffixes;
     // Counts come from the snapshot's manifest; no key is needed to read it.
-    const manifest =
-      typeof params.backup === 'string' && params.backup
-        ? (
-            await openRestoreSource(
-              ctx.run,
-              ctx.inventory.deployment,
-              { backup: params.backup, store: params.store ?? '', type: '' },
-              { needKey: false },
-            )
-          ).snapshot.manifest
-        : undefined;
+    const manifest = params.backup
+      ? (
+          await openRestoreSource(
+            ctx.run,
+            ctx.inventory.deployment,
+            { backup: params.backup, store: params.store ?? '', type: '' },
+            { needKey: false },
+          )
+        ).snapshot.manifest
+      : undefined;
     const suffixes = planned.map((s) => ({
       kind: s.kind,
       suffix: s.suffix,
@@ -126,7 +142,7 @@ export const convergeAction: ActionDefinition = {
       hosts: all,
       quarantined,
       suffixes,
-      canaryTimeoutMs: Number(params.canary_timeout) * 1000,
+      canaryTimeoutMs: params.canary_timeout * 1000,
       signal: ctx.signal,
       onProgress: (message) => ctx.progress({ message }),
     });
@@ -147,9 +163,9 @@ export const convergeAction: ActionDefinition = {
       data: report as unknown as JsonValue,
     };
   },
-};
+});
 
-export const releaseAction: ActionDefinition = {
+export const releaseAction = defineAction({
   name: 'release',
   description: "end a host's quarantine (after it rejoined)",
   destructive: false,
@@ -163,4 +179,4 @@ export const releaseAction: ActionDefinition = {
       message: released ? `${ctx.host.name} is no longer quarantined` : `${ctx.host.name} was not quarantined`,
     };
   },
-};
+});

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CommandFailedError } from '../transport/result.js';
 import { shellQuote } from '../transport/shell.js';
-import type { ActionDefinition } from '../playbook/action.js';
+import { defineAction } from '../playbook/action.js';
 
 /** Printed by the guard when the command is skipped; never by a user command by accident. */
 const SKIP_MARK = 'ipa-fleet-exec-skipped-d41d8cd9';
@@ -12,7 +12,7 @@ const SKIP_MARK = 'ipa-fleet-exec-skipped-d41d8cd9';
  * Guard and command run under one per-task flock on the host: when a controller dies, the
  * command it started keeps running, and a resumed run must see its effect, not race it.
  */
-export const execAction: ActionDefinition = {
+export const execAction = defineAction({
   name: 'exec',
   description: 'run a shell command on the hosts (guards: creates, unless)',
   destructive: false,
@@ -25,7 +25,7 @@ export const execAction: ActionDefinition = {
   },
   async run(ctx, params) {
     const ssh = await ctx.transport.ssh(ctx.host);
-    const command = String(params.command);
+    const command = params.command;
     const guards: string[] = [];
     if (typeof params.creates === 'string') guards.push(`test -e ${shellQuote(params.creates)}`);
     if (typeof params.unless === 'string') guards.push(`( ${params.unless} ) >/dev/null 2>&1`);
@@ -37,7 +37,7 @@ export const execAction: ActionDefinition = {
       .digest('hex')
       .slice(0, 20);
     const wrapped = `flock /tmp/.ipa-fleet-exec-${key}.lock sh -c ${shellQuote(script)}`;
-    const result = await ssh.exec(wrapped, { timeoutMs: Number(params.timeout) * 1000, display: command });
+    const result = await ssh.exec(wrapped, { timeoutMs: params.timeout * 1000, display: command });
     if (!result.ok) throw new CommandFailedError(strip(result));
     if (result.stdout.trim() === SKIP_MARK) {
       const why = typeof params.creates === 'string' ? `creates: ${params.creates}` : `unless: ${params.unless}`;
@@ -46,7 +46,7 @@ export const execAction: ActionDefinition = {
     const last = result.stdout.trim().split('\n').pop() ?? '';
     return { status: 'changed', ...(last ? { message: last.slice(0, 200) } : {}), results: [strip(result)] };
   },
-};
+});
 
 /** The journal keeps the result object, not the whole output. */
 function strip<T extends { stdout?: string }>(output: T): Omit<T, 'stdout'> {

@@ -1,9 +1,9 @@
 import { gatherFacts } from '../topology/facts.js';
 import type { JsonValue } from '../json.js';
-import type { ActionDefinition } from '../playbook/action.js';
+import { defineAction } from '../playbook/action.js';
 
 /** Read-only: gathers the host's facts (hostname, OS, 389-DS, suffixes, replicas, agreements, RUV, space). */
-export const factsAction: ActionDefinition = {
+export const factsAction = defineAction({
   name: 'facts',
   description: 'gather facts from the hosts (read-only)',
   destructive: false,
@@ -20,4 +20,4 @@ export const factsAction: ActionDefinition = {
       data: facts as unknown as JsonValue,
     };
   },
-};
+});

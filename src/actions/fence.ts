@@ -6,9 +6,17 @@ import type { JsonValue } from '../json.js';
 import { setAgreementsEnabled } from '../directory/fence.js';
 import { quarantineHosts } from '../restore/quarantine.js';
 import { restoreLayout } from '../restore/layout.js';
-import type { ActionDefinition, TaskDraft } from '../playbook/action.js';
+import { defineAction, paramSchema, type ParamsOf, type TaskDraft } from '../playbook/action.js';
 
-export const fenceAction: ActionDefinition = {
+// Two kinds of task: a quarantine (reason given) on the controller, or a fence of the host's suffixes.
+const fenceTaskParams = paramSchema({
+  master: { type: 'string', description: 'the host being restored (quarantine)' },
+  backup: { type: 'string', description: 'snapshot id (quarantine)' },
+  suffixes: { type: 'list', default: [], description: 'suffix kinds (quarantine) or suffix DNs to fence' },
+  reason: { type: 'string', description: 'why the host is quarantined; absent: fence it' },
+});
+
+export const fenceAction = defineAction({
   name: 'fence',
   description: 'disable every replication agreement of the restored suffixes on each host (quarantine offline ones)',
   destructive: true,
@@ -18,12 +26,13 @@ export const fenceAction: ActionDefinition = {
     backup: { type: 'string', default: '', description: 'snapshot id, recorded with quarantined hosts' },
     only: { type: 'list', default: [], description: 'fence only these hosts (rejoin)' },
   },
+  taskParams: fenceTaskParams,
   plan({ inventory, hosts, withFor, facts, offline }) {
     const first = withFor(hosts[0]!);
-    const layout = restoreLayout(inventory, facts, offline, String(first.master));
-    const only = Array.isArray(first.only) ? first.only.map(String) : [];
+    const layout = restoreLayout(inventory, facts, offline, first.master);
+    const only = first.only;
     const selected = hosts.filter((h) => only.length === 0 || only.includes(h.name));
-    const quarantine: TaskDraft[] = layout.offline
+    const quarantine: TaskDraft<ParamsOf<typeof fenceTaskParams>>[] = layout.offline
       .filter((n) => selected.some((h) => h.name === n))
       .map((name) => ({
         key: `quarantine:${name}`,
@@ -31,12 +40,12 @@ export const fenceAction: ActionDefinition = {
         title: `quarantine ${name} (offline: ${offline.get(name) ?? 'unreachable'})`,
         params: {
           master: layout.master,
-          backup: String(first.backup ?? ''),
+          backup: first.backup ?? '',
           suffixes: layout.suffixes.map((s) => s.kind),
           reason: offline.get(name) ?? 'offline during the restore',
         },
       }));
-    const fences: TaskDraft[] = selected
+    const fences: TaskDraft<ParamsOf<typeof fenceTaskParams>>[] = selected
       .filter((h) => !layout.offline.includes(h.name))
       .map((h) => {
         const mine = layout.suffixes.filter((s) => s.hosts.includes(h.name));
@@ -63,10 +72,10 @@ export const fenceAction: ActionDefinition = {
         {
           host: ctx.host.name,
           since: new Date().toISOString(),
-          master: String(params.master),
-          snapshot: String(params.backup ?? ''),
-          suffixes: Array.isArray(params.suffixes) ? params.suffixes.map(String) : [],
-          reason: String(params.reason),
+          master: params.master ?? '',
+          snapshot: params.backup ?? '',
+          suffixes: params.suffixes,
+          reason: params.reason,
         },
       ]);
       return {
@@ -76,7 +85,7 @@ export const fenceAction: ActionDefinition = {
       };
     }
     const ldap = await ctx.transport.ldap(ctx.host);
-    const suffixes = Array.isArray(params.suffixes) ? params.suffixes.map(String) : [];
+    const suffixes = params.suffixes;
     const toggles = [];
     for (const suffix of suffixes) toggles.push(...(await setAgreementsEnabled(ldap, suffix, false)));
     const changed = toggles.filter((t) => t.before !== t.after);
@@ -92,4 +101,4 @@ export const fenceAction: ActionDefinition = {
       })) as JsonValue[],
     };
   },
-};
+});

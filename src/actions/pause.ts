@@ -1,9 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { FleetError } from '../errors.js';
-import type { ActionDefinition } from '../playbook/action.js';
+import { defineAction } from '../playbook/action.js';
 
 /** Waits a number of seconds, or until a command succeeds on the host (with a timeout). */
-export const pauseAction: ActionDefinition = {
+export const pauseAction = defineAction({
   name: 'pause',
   description: 'wait for some seconds, or until a command exits 0 on the host',
   destructive: false,
@@ -16,15 +16,15 @@ export const pauseAction: ActionDefinition = {
   },
   async run(ctx, params) {
     if (typeof params.until !== 'string') {
-      const seconds = Number(params.seconds ?? 0);
+      const seconds = params.seconds ?? 0;
       await sleep(seconds * 1000, ctx.signal);
       if (ctx.signal.aborted) throw new FleetError('failure', `${ctx.host.name}: pause interrupted`);
       return { status: 'ok', message: `waited ${seconds} s` };
     }
     const ssh = await ctx.transport.ssh(ctx.host);
-    const deadline = Date.now() + Number(params.timeout) * 1000;
+    const deadline = Date.now() + params.timeout * 1000;
     for (let attempt = 1; ; attempt++) {
-      const probe = await ssh.exec(params.until, { timeoutMs: Number(params.timeout) * 1000 });
+      const probe = await ssh.exec(params.until, { timeoutMs: params.timeout * 1000 });
       if (probe.exitCode === 0) return { status: 'ok', message: `condition met after ${attempt} check(s)` };
       ctx.progress({ done: attempt, unit: 'items', message: `waiting for: ${probe.command}` });
       if (Date.now() > deadline || ctx.signal.aborted) {
@@ -34,10 +34,10 @@ export const pauseAction: ActionDefinition = {
           { host: ctx.host.name },
         );
       }
-      await sleep(Number(params.interval) * 1000, ctx.signal);
+      await sleep(params.interval * 1000, ctx.signal);
     }
   },
-};
+});
 
 /** Waits `ms`, or less when the signal aborts (its listener goes with the timer). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -18,9 +18,25 @@ import {
   removeRemoteFile,
 } from '../restore/reinit.js';
 import { describeTree } from '../topology/trees.js';
-import type { ActionDefinition, TaskDraft, TaskOutcome } from '../playbook/action.js';
+import { defineAction, paramSchema, type ParamsOf, type TaskDraft, type TaskOutcome } from '../playbook/action.js';
 
-export const reinitializeAction: ActionDefinition = {
+// One hop of the plan: an online total update, or an LDIF export, import or clean-up.
+const hopParams = paramSchema({
+  op: { type: 'string', required: true, description: 'online, export, import or cleanup' },
+  suffix: { type: 'string', required: true, description: 'the suffix' },
+  kind: { type: 'string', description: 'domain or ca' },
+  consumer: { type: 'string', description: 'the host that receives the total update (online)' },
+  agreement: { type: 'string', description: 'the agreement the total update goes through (online)' },
+  level: { type: 'number', description: 'breadth-first level of the hop (online)' },
+  tree: { type: 'list', description: 'the init tree, for people (online)' },
+  backend: { type: 'string', description: 'the backend exported or imported (ldif)' },
+  supplier: { type: 'string', description: 'the host the LDIF is streamed from (import)' },
+  file: { type: 'string', description: 'the export file on its host (ldif)' },
+  timeout: { type: 'duration', description: 'per export, import or total update' },
+});
+type Hop = TaskDraft<ParamsOf<typeof hopParams>>;
+
+export const reinitializeAction = defineAction({
   name: 'reinitialize',
   description:
     'total update of every replica from the master: breadth-first online init, or one LDIF export imported everywhere',
@@ -37,38 +53,30 @@ export const reinitializeAction: ActionDefinition = {
     targets: { type: 'list', default: [], description: 'only these consumers (rejoin); default every replica' },
     timeout: { type: 'duration', default: 3600, description: 'per export, import or total update' },
   },
+  taskParams: hopParams,
   plan({ inventory, hosts, withFor, facts, offline }) {
     const params = withFor(hosts[0]!);
-    const layout = restoreLayout(inventory, facts, offline, String(params.master));
-    const targets = Array.isArray(params.targets) ? params.targets.map(String) : [];
-    const mode = String(params.init);
+    const layout = restoreLayout(inventory, facts, offline, params.master);
+    const targets = params.targets;
+    const mode = params.init;
     if (mode !== 'ldif' && mode !== 'online') throw new FleetError('usage', `init: ldif or online, not '${mode}'`);
-    const timeout = Number(params.timeout);
-    const drafts: TaskDraft[] = [];
+    const timeout = params.timeout;
+    const drafts: Hop[] = [];
     for (const s of layout.suffixes) {
       const hops = s.tree.hops.filter((h) => targets.length === 0 || targets.includes(h.consumer));
       if (hops.length === 0) continue;
       if (mode === 'online') drafts.push(...onlineDrafts(s, hops, timeout, drafts));
       else
         drafts.push(
-          ...ldifDrafts(
-            s,
-            hops,
-            String(params.tag),
-            timeout,
-            drafts,
-            inventory.hosts,
-            layout.master,
-            targets.length > 0,
-          ),
+          ...ldifDrafts(s, hops, params.tag, timeout, drafts, inventory.hosts, layout.master, targets.length > 0),
         );
     }
     return drafts;
   },
   async run(ctx, params): Promise<TaskOutcome> {
-    const host = (name: JsonValue | undefined): typeof ctx.host => hostsNamed(ctx.inventory, [String(name)])[0]!;
-    const timeoutMs = Number(params.timeout ?? DEFAULT_INIT_TIMEOUTS.initMs / 1000) * 1000;
-    const suffix = String(params.suffix);
+    const host = (name: string | undefined): typeof ctx.host => hostsNamed(ctx.inventory, [name ?? ''])[0]!;
+    const timeoutMs = (params.timeout ?? DEFAULT_INIT_TIMEOUTS.initMs / 1000) * 1000;
+    const suffix = params.suffix;
     switch (params.op) {
       case 'online': {
         const supplier = ctx.host;
@@ -77,7 +85,7 @@ export const reinitializeAction: ActionDefinition = {
           supplier,
           consumer,
           suffix,
-          agreement: typeof params.agreement === 'string' ? params.agreement : undefined,
+          agreement: params.agreement,
           signal: ctx.signal,
           timeoutMs,
           onProgress: (message) => ctx.progress({ message }),
@@ -90,14 +98,14 @@ export const reinitializeAction: ActionDefinition = {
         };
       }
       case 'export': {
-        const ms = await exportForInit(ctx.transport, ctx.host, String(params.backend), String(params.file), {
+        const ms = await exportForInit(ctx.transport, ctx.host, params.backend ?? '', params.file ?? '', {
           signal: ctx.signal,
           timeoutMs,
         });
         return {
           status: 'changed',
-          message: `exported ${String(params.backend)} with replication data in ${(ms / 1000).toFixed(1)} s`,
-          changes: [{ file: String(params.file) }],
+          message: `exported ${params.backend} with replication data in ${(ms / 1000).toFixed(1)} s`,
+          changes: [{ file: params.file ?? '' }],
           data: { exportMs: ms },
         };
       }
@@ -105,9 +113,9 @@ export const reinitializeAction: ActionDefinition = {
         const supplier = host(params.supplier);
         const r = await importFromSupplier(ctx.transport, ctx.run, {
           supplier,
-          supplierPath: String(params.file),
+          supplierPath: params.file ?? '',
           consumer: ctx.host,
-          backend: String(params.backend),
+          backend: params.backend ?? '',
           signal: ctx.signal,
           timeoutMs,
           onProgress: (message) => ctx.progress({ message }),
@@ -120,20 +128,15 @@ export const reinitializeAction: ActionDefinition = {
         };
       }
       case 'cleanup':
-        await removeRemoteFile(ctx.transport, ctx.host, String(params.file), ctx.run);
-        return { status: 'changed', message: `removed ${String(params.file)}` };
+        await removeRemoteFile(ctx.transport, ctx.host, params.file ?? '', ctx.run);
+        return { status: 'changed', message: `removed ${params.file}` };
       default:
-        throw new FleetError('usage', `reinitialize: unknown operation '${String(params.op)}' in the plan`);
+        throw new FleetError('usage', `reinitialize: unknown operation '${params.op}' in the plan`);
     }
   },
-};
+});
 
-function onlineDrafts(
-  s: SuffixLayout,
-  hops: SuffixLayout['tree']['hops'],
-  timeout: number,
-  earlier: TaskDraft[],
-): TaskDraft[] {
+function onlineDrafts(s: SuffixLayout, hops: SuffixLayout['tree']['hops'], timeout: number, earlier: Hop[]): Hop[] {
   const keys = new Set(hops.map((h) => `${s.kind}:${h.consumer}`));
   return hops.map((h) => ({
     key: `${s.kind}:${h.consumer}`,
@@ -162,14 +165,14 @@ function ldifDrafts(
   hops: SuffixLayout['tree']['hops'],
   tag: string,
   timeout: number,
-  earlier: TaskDraft[],
+  earlier: Hop[],
   hosts: Host[],
   master: string,
   rejoin: boolean,
-): TaskDraft[] {
+): Hop[] {
   // A rejoin takes the data from the consumer's BFS parent, a restore from the master.
   const suppliers = rejoin ? [...new Set(hops.map((h) => h.supplier))] : [master];
-  const out: TaskDraft[] = [];
+  const out: Hop[] = [];
   for (const supplierName of suppliers) {
     const file = initExportPath(hosts.find((h) => h.name === supplierName)!, tag, s.backend);
     const exportKey = `${s.kind}:export@${supplierName}`;
@@ -201,6 +204,6 @@ function ldifDrafts(
 }
 
 /** The earlier suffix's task for the same consumer, if any (one import / total update per host at a time). */
-function sameHost(earlier: TaskDraft[], consumer: string): string[] {
+function sameHost(earlier: Hop[], consumer: string): string[] {
   return earlier.filter((d) => d.key === `domain:${consumer}`).map((d) => d.key);
 }

@@ -7,58 +7,70 @@ import { compatibilityProblems, ldifBytes, spaceNeeded, type SuffixKind } from '
 import { restoreLayout } from '../restore/layout.js';
 import { restoreMaster } from '../restore/master.js';
 import { openRestoreSource } from '../restore/source.js';
-import type { ActionDefinition, ActionParam } from '../playbook/action.js';
+import { defineAction, paramSchema, planned, type ParamsOf } from '../playbook/action.js';
 
-export const SOURCE_PARAMS: Record<string, ActionParam> = {
+export const SOURCE_PARAMS = paramSchema({
   backup: { type: 'string', required: true, description: 'snapshot id (ipa-fleet backups list)' },
   store: { type: 'string', default: '', description: "store folder (default: the state dir's store)" },
   key: { type: 'string', default: '', description: 'OpenPGP private key file that decrypts the snapshot' },
   passphrase: { type: 'string', default: '', description: "the key's passphrase: file:PATH, env:NAME or prompt" },
   type: { type: 'string', default: '', description: "data or full (default: the snapshot's type)" },
-};
+});
+
+/** The snapshot, store and key as openRestoreSource reads them (absent: empty). */
+function sourceOf(params: ParamsOf<typeof SOURCE_PARAMS>) {
+  const { backup, store = '', key = '', passphrase = '', type = '' } = params;
+  return { backup, store, key, passphrase, type };
+}
+
+const preflightParams = paramSchema({
+  ...SOURCE_PARAMS,
+  init: {
+    type: 'string',
+    default: 'ldif',
+    description: 'ldif or online (ldif needs room for the LDIF on every replica)',
+  },
+  force_version: {
+    type: 'boolean',
+    default: false,
+    description: 'restore across 389-DS / FreeIPA major.minor versions',
+  },
+});
 
 const fmtMiB = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
 
-export const restorePreflightAction: ActionDefinition = {
+export const restorePreflightAction = defineAction({
   name: 'restore-preflight',
   description:
     'check the snapshot (hash, decryption, manifest), its compatibility with the master and free space; changes nothing',
   destructive: false,
   needsFacts: true,
-  params: {
-    ...SOURCE_PARAMS,
-    init: {
-      type: 'string',
-      default: 'ldif',
-      description: 'ldif or online (ldif needs room for the LDIF on every replica)',
-    },
-    force_version: {
-      type: 'boolean',
-      default: false,
-      description: 'restore across 389-DS / FreeIPA major.minor versions',
-    },
+  params: preflightParams,
+  taskParams: {
+    ...preflightParams,
+    suffixes: planned<Array<{ kind: SuffixKind; hosts: string[] }>>('the suffixes and the hosts that hold them'),
   },
   plan({ inventory, hosts, withFor, facts, offline }) {
     const master = hosts[0]!;
     const layout = restoreLayout(inventory, facts, offline, master.name);
     const params = withFor(master);
     if (params.init !== 'ldif' && params.init !== 'online')
-      throw new FleetError('usage', `--init: ldif or online, not '${String(params.init)}'`);
+      throw new FleetError('usage', `--init: ldif or online, not '${params.init}'`);
     return [
       {
         key: master.name,
         host: master.name,
-        title: `check snapshot ${String(params.backup)} for ${master.name}: ${layout.suffixes.map((s) => s.suffix).join(' + ')}${layout.offline.length ? `; offline: ${layout.offline.join(', ')}` : ''}`,
-        params: { ...params, suffixes: layout.suffixes.map((s) => ({ kind: s.kind, hosts: s.hosts })) as JsonValue },
+        title: `check snapshot ${params.backup} for ${master.name}: ${layout.suffixes.map((s) => s.suffix).join(' + ')}${layout.offline.length ? `; offline: ${layout.offline.join(', ')}` : ''}`,
+        params: { ...params, suffixes: layout.suffixes.map((s) => ({ kind: s.kind, hosts: s.hosts })) },
       },
     ];
   },
   async run(ctx, params) {
-    const source = await openRestoreSource(ctx.run, ctx.inventory.deployment, params);
+    const source = await openRestoreSource(ctx.run, ctx.inventory.deployment, sourceOf(params));
     const m = source.snapshot.manifest;
     const masterFacts = ctx.facts.get(ctx.host.name);
     if (!masterFacts) throw new FleetError('failure', `${ctx.host.name}: no facts for the master`);
-    const layout = params.suffixes as Array<{ kind: SuffixKind; hosts: string[] }>;
+    const layout = params.suffixes;
     const problems = compatibilityProblems({
       manifest: m,
       deployment: ctx.inventory.deployment,
@@ -66,7 +78,7 @@ export const restorePreflightAction: ActionDefinition = {
       master: ctx.host,
       masterFacts,
       suffixes: layout.map((s) => s.kind),
-      forceVersion: params.force_version === true,
+      forceVersion: params.force_version,
     });
     for (const s of layout) {
       const need = spaceNeeded(ldifBytes(m, s.kind));
@@ -108,14 +120,15 @@ export const restorePreflightAction: ActionDefinition = {
       data: { snapshot: m.id, type: source.type } as JsonValue,
     };
   },
-};
+});
 
-export const restoreMasterAction: ActionDefinition = {
+export const restoreMasterAction = defineAction({
   name: 'restore-master',
   description: 'restore the master from the snapshot with a new replica generation (its agreements stay off)',
   destructive: true,
   needsFacts: true,
-  params: { ...SOURCE_PARAMS },
+  params: SOURCE_PARAMS,
+  taskParams: { ...SOURCE_PARAMS, suffixes: planned<SuffixKind[]>('the suffixes to restore') },
   plan({ inventory, hosts, withFor, facts, offline }) {
     const master = hosts[0]!;
     const layout = restoreLayout(inventory, facts, offline, master.name);
@@ -124,14 +137,14 @@ export const restoreMasterAction: ActionDefinition = {
       {
         key: master.name,
         host: master.name,
-        title: `restore ${layout.suffixes.map((s) => s.backend).join(' + ')} on ${master.name} from ${String(params.backup)} (new replica generation)`,
+        title: `restore ${layout.suffixes.map((s) => s.backend).join(' + ')} on ${master.name} from ${params.backup} (new replica generation)`,
         params: { ...params, suffixes: layout.suffixes.map((s) => s.kind) },
       },
     ];
   },
   async run(ctx, params) {
-    const source = await openRestoreSource(ctx.run, ctx.inventory.deployment, params);
-    const suffixes = (Array.isArray(params.suffixes) ? params.suffixes.map(String) : []) as SuffixKind[];
+    const source = await openRestoreSource(ctx.run, ctx.inventory.deployment, sourceOf(params));
+    const suffixes = params.suffixes;
     const result = await restoreMaster(ctx.transport, ctx.host, ctx.run, {
       snapshot: source.snapshot,
       key: source.key,
@@ -157,4 +170,4 @@ export const restoreMasterAction: ActionDefinition = {
       data: result as unknown as JsonValue,
     };
   },
-};
+});
