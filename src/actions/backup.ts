@@ -82,7 +82,9 @@ export const backupAction = defineAction({
       const m = result.manifest;
       return {
         status: 'changed',
-        message: `snapshot ${m.id}: ${(m.archive.size / 1048576).toFixed(1)} MiB, ${m.suffixes.map((s) => `${s.backend} ${s.entryCount ?? '?'} entries`).join(', ')}`,
+        message:
+          `snapshot ${m.id}: ${(m.archive.size / 1048576).toFixed(1)} MiB, ` +
+          m.suffixes.map((s) => `${s.backend} ${s.entryCount ?? '?'} entries`).join(', '),
         changes: [{ snapshot: m.id, dir: result.dir }],
         data: { id: m.id, dir: result.dir, size: m.archive.size, sha256: m.archive.sha256 } as JsonValue,
       };

@@ -46,6 +46,10 @@ function layoutTask(name: string) {
   };
 }
 
+function keptOffTargets(keptOff: Array<{ target: string }>): string {
+  return [...new Set(keptOff.map((k) => k.target))].join(', ');
+}
+
 /** Hosts quarantined now, except those this run rejoins. */
 async function quarantinedHosts(ctx: TaskContext, rejoining: string[]): Promise<Host[]> {
   if (!ctx.stateDir) return [];
@@ -62,7 +66,8 @@ const unfenceParams = paramSchema({
 export const unfenceAction = defineAction({
   name: 'unfence',
   description:
-    "once every host holds the master's generation: re-enable every agreement (mesh edges too) and wait until all are green",
+    "once every host holds the master's generation: re-enable every agreement (mesh edges too) " +
+    'and wait until all are green',
   destructive: true,
   needsFacts: true,
   params: unfenceParams,
@@ -87,7 +92,8 @@ export const unfenceAction = defineAction({
       changes.push(...r.toggles.map((t) => ({ host: t.host, agreement: t.dn, before: t.before, after: t.after })));
       waits.push({ kind: s.kind, greenMs: r.greenMs });
       parts.push(
-        `${s.kind}: ${r.toggles.length} agreement(s) on, green after ${(r.greenMs / 1000).toFixed(1)} s${r.keptOff.length ? `, ${r.keptOff.length} kept off (to quarantined ${[...new Set(r.keptOff.map((k) => k.target))].join(', ')})` : ''}`,
+        `${s.kind}: ${r.toggles.length} agreement(s) on, green after ${(r.greenMs / 1000).toFixed(1)} s` +
+          (r.keptOff.length ? `, ${r.keptOff.length} kept off (to quarantined ${keptOffTargets(r.keptOff)})` : ''),
       );
     }
     return { status: 'changed', message: parts.join('; '), changes, data: { suffixes: waits } };
@@ -153,7 +159,10 @@ export const convergeAction = defineAction({
         report.suffixes
           .map(
             (s) =>
-              `${s.kind}: ${Object.keys(s.entries).length} host(s) on generation ${s.generation}, ${Object.values(s.entries)[0]} entries each, canary everywhere in ${(slowest(s.canaryMs) / 1000).toFixed(1)} s, deleted everywhere in ${(slowest(s.canaryDeleteMs) / 1000).toFixed(1)} s`,
+              `${s.kind}: ${Object.keys(s.entries).length} host(s) on generation ${s.generation}, ` +
+              `${Object.values(s.entries)[0]} entries each, ` +
+              `canary everywhere in ${(slowest(s.canaryMs) / 1000).toFixed(1)} s, ` +
+              `deleted everywhere in ${(slowest(s.canaryDeleteMs) / 1000).toFixed(1)} s`,
           )
           .join('; ') +
         (quarantined.length

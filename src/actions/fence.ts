@@ -91,7 +91,9 @@ export const fenceAction = defineAction({
     const changed = toggles.filter((t) => t.before !== t.after);
     return {
       status: changed.length > 0 ? 'changed' : 'ok',
-      message: `${toggles.length} agreement(s) off${changed.length < toggles.length ? ` (${toggles.length - changed.length} already were)` : ''}`,
+      message:
+        `${toggles.length} agreement(s) off` +
+        (changed.length < toggles.length ? ` (${toggles.length - changed.length} already were)` : ''),
       changes: toggles.map((t) => ({
         agreement: t.dn,
         suffix: t.suffix,

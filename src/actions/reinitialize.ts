@@ -93,7 +93,9 @@ export const reinitializeAction = defineAction({
         const generation = await expectSameGeneration(ctx.transport, supplier, consumer, suffix);
         return {
           status: 'changed',
-          message: `${consumer.name} initialized from ${supplier.name} in ${(r.initMs / 1000).toFixed(1)} s, generation ${generation}`,
+          message:
+            `${consumer.name} initialized from ${supplier.name} in ${(r.initMs / 1000).toFixed(1)} s, ` +
+            `generation ${generation}`,
           data: { ...r, generation } as JsonValue,
         };
       }
@@ -123,7 +125,10 @@ export const reinitializeAction = defineAction({
         const generation = await expectSameGeneration(ctx.transport, supplier, ctx.host, suffix);
         return {
           status: 'changed',
-          message: `${(r.bytes / 1048576).toFixed(1)} MiB from ${supplier.name} in ${(r.copyMs / 1000).toFixed(1)} s, imported in ${(r.importMs / 1000).toFixed(1)} s${r.restarted ? ' (the instance was down and was started)' : ''}, generation ${generation}`,
+          message:
+            `${(r.bytes / 1048576).toFixed(1)} MiB from ${supplier.name} in ${(r.copyMs / 1000).toFixed(1)} s, ` +
+            `imported in ${(r.importMs / 1000).toFixed(1)} s` +
+            `${r.restarted ? ' (the instance was down and was started)' : ''}, generation ${generation}`,
           data: { ...r, generation } as JsonValue,
         };
       }
@@ -187,7 +192,9 @@ function ldifDrafts(
       out.push({
         key: `${s.kind}:${h.consumer}`,
         host: h.consumer,
-        title: `${s.kind}: stream the LDIF ${supplierName} → ${h.consumer} and import it (in parallel with the other replicas)`,
+        title:
+          `${s.kind}: stream the LDIF ${supplierName} → ${h.consumer} ` +
+          'and import it (in parallel with the other replicas)',
         params: { op: 'import', suffix: s.suffix, backend: s.backend, supplier: supplierName, file, timeout },
         after: [exportKey, ...sameHost(earlier, h.consumer)],
       });

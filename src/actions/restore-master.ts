@@ -42,7 +42,8 @@ const fmtMiB = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
 export const restorePreflightAction = defineAction({
   name: 'restore-preflight',
   description:
-    'check the snapshot (hash, decryption, manifest), its compatibility with the master and free space; changes nothing',
+    'check the snapshot (hash, decryption, manifest), its compatibility with the master and free space; ' +
+    'changes nothing',
   destructive: false,
   needsFacts: true,
   params: preflightParams,
@@ -60,7 +61,9 @@ export const restorePreflightAction = defineAction({
       {
         key: master.name,
         host: master.name,
-        title: `check snapshot ${params.backup} for ${master.name}: ${layout.suffixes.map((s) => s.suffix).join(' + ')}${layout.offline.length ? `; offline: ${layout.offline.join(', ')}` : ''}`,
+        title:
+          `check snapshot ${params.backup} for ${master.name}: ${layout.suffixes.map((s) => s.suffix).join(' + ')}` +
+          (layout.offline.length ? `; offline: ${layout.offline.join(', ')}` : ''),
         params: { ...params, suffixes: layout.suffixes.map((s) => ({ kind: s.kind, hosts: s.hosts })) },
       },
     ];
@@ -87,8 +90,9 @@ export const restorePreflightAction = defineAction({
         const f = ctx.facts.get(name);
         const space = f?.freeSpace[f.suffixes[s.kind === 'domain' ? 'domain' : 'ca']?.instance ?? ''];
         if (space && space.ldif.availableBytes < need) {
+          const free = fmtMiB(space.ldif.availableBytes);
           problems.push(
-            `${name}: ${space.ldif.measuredPath} has ${fmtMiB(space.ldif.availableBytes)} free, the ${s.kind} restore needs ${fmtMiB(need)}`,
+            `${name}: ${space.ldif.measuredPath} has ${free} free, the ${s.kind} restore needs ${fmtMiB(need)}`,
           );
         }
       }
@@ -116,7 +120,10 @@ export const restorePreflightAction = defineAction({
     }
     return {
       status: 'ok',
-      message: `snapshot ${m.id} of ${m.hostName} (${m.type}, ${m.time}) verified: ${m.files.length} file(s), ${fmtMiB(m.archive.size)}; ${source.type.toUpperCase()} restore onto ${ctx.host.name}`,
+      message:
+        `snapshot ${m.id} of ${m.hostName} (${m.type}, ${m.time}) verified: ` +
+        `${m.files.length} file(s), ${fmtMiB(m.archive.size)}; ` +
+        `${source.type.toUpperCase()} restore onto ${ctx.host.name}`,
       data: { snapshot: m.id, type: source.type } as JsonValue,
     };
   },
@@ -137,7 +144,9 @@ export const restoreMasterAction = defineAction({
       {
         key: master.name,
         host: master.name,
-        title: `restore ${layout.suffixes.map((s) => s.backend).join(' + ')} on ${master.name} from ${params.backup} (new replica generation)`,
+        title:
+          `restore ${layout.suffixes.map((s) => s.backend).join(' + ')} on ${master.name} ` +
+          `from ${params.backup} (new replica generation)`,
         params: { ...params, suffixes: layout.suffixes.map((s) => s.kind) },
       },
     ];

@@ -5,9 +5,9 @@
 import PQueue from 'p-queue';
 import type { RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
-import type { Inventory } from '../inventory/model.js';
+import type { Host, Inventory } from '../inventory/model.js';
 import type { ActionRegistry } from './registry.js';
-import type { TaskOutcome } from './action.js';
+import type { TaskContext, TaskOutcome } from './action.js';
 import { stamp, type EventStream, type HostRecap, type RunState, type TaskStatus } from '../report/events.js';
 import type { HostFacts } from '../topology/facts.js';
 import { CommandFailedError } from '../transport/result.js';
@@ -65,16 +65,8 @@ type TaskResult = Pick<TaskRecord, 'startedAt' | 'durationMs' | 'message' | 'dat
 };
 
 export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
-  const { plan, run, events, journal } = opts;
-  const status = new Map<string, FinalStatus | 'pending' | 'running'>();
-  for (const t of plan.tasks) {
-    if (opts.alreadyDone.has(t.id)) {
-      status.set(t.id, 'done-before');
-      events.emit(stamp({ type: 'task.skipped-done', taskId: t.id, host: t.host }));
-    } else {
-      status.set(t.id, 'pending');
-    }
-  }
+  const { plan, run, journal } = opts;
+  const status = initialStatus(opts);
   const failures: ExecuteResult['failures'] = [];
   const ran = new Map<string, TaskResult>();
   const recap: Record<string, HostRecap> = {};
@@ -146,30 +138,50 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
 
   const statuses = new Map<string, FinalStatus>();
   for (const [id, s] of status) statuses.set(id, s === 'pending' || s === 'running' ? 'not-run' : s);
-  const interrupted =
-    [...statuses.values()].includes('interrupted') ||
-    (run.signal.aborted && [...statuses.values()].includes('not-run'));
-  const state = interrupted
-    ? 'interrupted'
-    : failures.length > 0 || [...statuses.values()].includes('not-run')
-      ? 'failed'
-      : 'succeeded';
+  const state = finalState(statuses, failures, run.signal.aborted);
   journal.append({ at: new Date().toISOString(), type: 'run.finished', state });
-  const tasks = plan.tasks.map(
-    (t): TaskRecord => ({
-      ...ran.get(t.id),
-      id: t.id,
-      host: t.host,
-      action: t.action,
-      step: t.step,
-      status: statuses.get(t.id)!,
-    }),
-  );
-  return { state, statuses, recap, failures, tasks };
+  return { state, statuses, recap, failures, tasks: taskRecords(plan, statuses, ran) };
+}
+
+function taskRecords(plan: Plan, statuses: Map<string, FinalStatus>, ran: Map<string, TaskResult>): TaskRecord[] {
+  return plan.tasks.map((t) => ({
+    ...ran.get(t.id),
+    id: t.id,
+    host: t.host,
+    action: t.action,
+    step: t.step,
+    status: statuses.get(t.id)!,
+  }));
+}
+
+type LiveStatus = FinalStatus | 'pending' | 'running';
+
+/** Tasks a previous attempt finished are done before; every other one is pending. */
+function initialStatus(opts: ExecuteOptions): Map<string, LiveStatus> {
+  const status = new Map<string, LiveStatus>();
+  for (const t of opts.plan.tasks) {
+    if (opts.alreadyDone.has(t.id)) {
+      status.set(t.id, 'done-before');
+      opts.events.emit(stamp({ type: 'task.skipped-done', taskId: t.id, host: t.host }));
+    } else {
+      status.set(t.id, 'pending');
+    }
+  }
+  return status;
+}
+
+function finalState(
+  statuses: Map<string, FinalStatus>,
+  failures: ExecuteResult['failures'],
+  aborted: boolean,
+): ExecuteResult['state'] {
+  const values = [...statuses.values()];
+  if (values.includes('interrupted') || (aborted && values.includes('not-run'))) return 'interrupted';
+  return failures.length > 0 || values.includes('not-run') ? 'failed' : 'succeeded';
 }
 
 async function runTask(task: PlannedTask, opts: ExecuteOptions): Promise<TaskResult> {
-  const { run, events, journal, registry, inventory } = opts;
+  const { events, journal, registry, inventory } = opts;
   const started = Date.now();
   const def = registry.action(task.action);
   const host = inventory.hosts.find((h) => h.name === task.host);
@@ -185,83 +197,81 @@ async function runTask(task: PlannedTask, opts: ExecuteOptions): Promise<TaskRes
       );
     if (!host)
       throw new FleetError('usage', `the plan names host ${task.host}, which is not in the inventory any more`);
-    const outcome: TaskOutcome = await def.run(
-      {
-        run,
-        transport: opts.transport,
-        inventory,
-        host,
-        facts: opts.facts,
-        signal: run.signal,
-        stateDir: opts.stateDir,
-        runId: journal.runId,
-        progress: (p) => events.emit(stamp({ type: 'task.progress', taskId: task.id, host: task.host, ...p })),
-      },
-      task.params,
-    );
-    journal.append({
-      at: new Date().toISOString(),
+    const outcome = await def.run(taskContext(task, host, opts), task.params);
+    return recordOutcome(task, outcome, started, opts);
+  } catch (err) {
+    return recordFailure(task, err, started, opts);
+  }
+}
+
+function taskContext(task: PlannedTask, host: Host, opts: ExecuteOptions): TaskContext {
+  const { run, events } = opts;
+  return {
+    run,
+    transport: opts.transport,
+    inventory: opts.inventory,
+    host,
+    facts: opts.facts,
+    signal: run.signal,
+    stateDir: opts.stateDir,
+    runId: opts.journal.runId,
+    progress: (p) => events.emit(stamp({ type: 'task.progress', taskId: task.id, host: task.host, ...p })),
+  };
+}
+
+function recordOutcome(task: PlannedTask, outcome: TaskOutcome, started: number, opts: ExecuteOptions): TaskResult {
+  const { run, events, journal } = opts;
+  journal.append({
+    at: new Date().toISOString(),
+    type: 'task.finished',
+    taskId: task.id,
+    host: task.host,
+    status: outcome.status,
+    ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
+    ...(outcome.results ? { results: run.redactor.maskValue(outcome.results) as JsonValue } : {}),
+    ...(outcome.changes ? { changes: outcome.changes } : {}),
+    ...(outcome.data !== undefined ? { data: run.redactor.maskValue(outcome.data) as JsonValue } : {}),
+  });
+  events.emit(
+    stamp({
       type: 'task.finished',
       taskId: task.id,
       host: task.host,
-      status: outcome.status,
-      ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
-      ...(outcome.results ? { results: run.redactor.maskValue(outcome.results) as JsonValue } : {}),
-      ...(outcome.changes ? { changes: outcome.changes } : {}),
-      ...(outcome.data !== undefined ? { data: run.redactor.maskValue(outcome.data) as JsonValue } : {}),
-    });
-    events.emit(
-      stamp({
-        type: 'task.finished',
-        taskId: task.id,
-        host: task.host,
-        action: task.action,
-        status: outcome.status,
-        durationMs: Date.now() - started,
-        ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
-      }),
-    );
-    return {
+      action: task.action,
       status: outcome.status,
       durationMs: Date.now() - started,
       ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
-      ...(outcome.data !== undefined ? { data: run.redactor.maskValue(outcome.data) as JsonValue } : {}),
-    };
-  } catch (err) {
-    // Every failure names its host, so summaries and exit codes can count hosts.
-    const error =
-      err instanceof FleetError && err.host !== undefined
-        ? err
-        : err instanceof FleetError
-          ? new FleetError(
-              err.kind,
-              err.message.startsWith(`${task.host}:`) ? err.message : `${task.host}: ${err.message}`,
-              { host: task.host, cause: err },
-            )
-          : new FleetError('failure', `${task.host}: ${task.action}: ${(err as Error).message}`, {
-              host: task.host,
-              cause: err,
-            });
-    const message = run.redactor.mask(error.message);
-    if (run.signal.aborted) {
-      journal.append({ at: new Date().toISOString(), type: 'task.interrupted', taskId: task.id, host: task.host });
-      events.emit(
-        stamp({
-          type: 'task.finished',
-          taskId: task.id,
-          host: task.host,
-          action: task.action,
-          status: 'failed',
-          durationMs: Date.now() - started,
-          error: 'interrupted',
-        }),
-      );
-      return {
-        status: 'interrupted',
-        durationMs: Date.now() - started,
-        error: new FleetError('failure', `${task.host}: ${task.id} interrupted`, { host: task.host }),
-      };
-    }
+    }),
+  );
+  return {
+    status: outcome.status,
+    durationMs: Date.now() - started,
+    ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
+    ...(outcome.data !== undefined ? { data: run.redactor.maskValue(outcome.data) as JsonValue } : {}),
+  };
+}
+
+/** Every failure names its host, so summaries and exit codes can count hosts. */
+function hostError(task: PlannedTask, err: unknown): FleetError {
+  if (err instanceof FleetError && err.host !== undefined) return err;
+  if (err instanceof FleetError) {
+    const message = err.message.startsWith(`${task.host}:`) ? err.message : `${task.host}: ${err.message}`;
+    return new FleetError(err.kind, message, { host: task.host, cause: err });
+  }
+  return new FleetError('failure', `${task.host}: ${task.action}: ${(err as Error).message}`, {
+    host: task.host,
+    cause: err,
+  });
+}
+
+function recordFailure(task: PlannedTask, err: unknown, started: number, opts: ExecuteOptions): TaskResult {
+  const { run, events, journal } = opts;
+  const error = hostError(task, err);
+  const interrupted = run.signal.aborted;
+  const message = run.redactor.mask(error.message);
+  if (interrupted) {
+    journal.append({ at: new Date().toISOString(), type: 'task.interrupted', taskId: task.id, host: task.host });
+  } else {
     journal.append({
       at: new Date().toISOString(),
       type: 'task.finished',
@@ -271,17 +281,22 @@ async function runTask(task: PlannedTask, opts: ExecuteOptions): Promise<TaskRes
       error: message,
       ...(err instanceof CommandFailedError ? { results: run.redactor.maskValue([err.result]) as JsonValue } : {}),
     });
-    events.emit(
-      stamp({
-        type: 'task.finished',
-        taskId: task.id,
-        host: task.host,
-        action: task.action,
-        status: 'failed',
-        durationMs: Date.now() - started,
-        error: message,
-      }),
-    );
-    return { status: 'failed', durationMs: Date.now() - started, error };
   }
+  events.emit(
+    stamp({
+      type: 'task.finished',
+      taskId: task.id,
+      host: task.host,
+      action: task.action,
+      status: 'failed',
+      durationMs: Date.now() - started,
+      error: interrupted ? 'interrupted' : message,
+    }),
+  );
+  if (!interrupted) return { status: 'failed', durationMs: Date.now() - started, error };
+  return {
+    status: 'interrupted',
+    durationMs: Date.now() - started,
+    error: new FleetError('failure', `${task.host}: ${task.id} interrupted`, { host: task.host }),
+  };
 }

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { LocatedError } from '../located/located-error.js';
 import { childPath, quote, readDocument, type DocEntry, type DocMap, type DocNode } from '../located/document.js';
 import { closest } from '../located/suggest.js';
+import type { ActionDefinition } from './action.js';
 import type { ActionRegistry } from './registry.js';
 import { coerce } from './params.js';
 import type { HostSelector, ParamSpec, ParamType, Playbook, Step } from './model.js';
@@ -135,69 +136,10 @@ function parseStep(
   if (node.kind !== 'map') fail(node.line, where, 'a step is a mapping with action, hosts and with');
   const map = node as DocMap;
   checkKeys(map, STEP_KEYS, fail, where);
-  const actionNode = get(map, 'action') ?? fail(map.line, `${where}.action`, 'missing');
-  const action = scalarString(actionNode!, `${where}.action`, fail);
-  const def = registry.action(action);
-  if (!def) {
-    const hint = closest(action, registry.actionNames());
-    fail(
-      actionNode!.line,
-      `${where}.action`,
-      `unknown action ${quote(action)}${hint ? ` (did you mean ${hint}?)` : ''}; actions: ${registry.actionNames().join(', ')}`,
-    );
-  }
+  const { action, def } = parseAction(map, where, registry, fail);
   const name = get(map, 'name') ? scalarString(get(map, 'name')!, `${where}.name`, fail) : `${action}`;
-
-  const hostsNode =
-    get(map, 'hosts') ??
-    fail(map.line, `${where}.hosts`, 'missing (all, a group, a host, a pattern, {{ param }} or a selector)');
-  let hosts: HostSelector;
-  if (hostsNode!.kind === 'map') {
-    const entries = (hostsNode as DocMap).entries;
-    if (entries.length !== 1) fail(hostsNode!.line, `${where}.hosts`, 'a selector is one key: {selector: argument}');
-    const [entry] = entries as [DocEntry];
-    if (!registry.selector(entry.key)) {
-      const hint = closest(entry.key, registry.selectorNames());
-      fail(
-        entry.keyLine,
-        childPath(`${where}.hosts`, entry.key),
-        `unknown selector ${quote(entry.key)}${hint ? ` (did you mean ${hint}?)` : ''}; selectors: ${registry.selectorNames().join(', ')}`,
-      );
-    }
-    hosts = {
-      kind: 'selector',
-      name: entry.key,
-      argument: scalarString(entry.value, `${where}.hosts.${entry.key}`, fail),
-    };
-  } else {
-    hosts = { kind: 'pattern', pattern: scalarString(hostsNode!, `${where}.hosts`, fail) };
-  }
-
-  const withNode = get(map, 'with');
-  const withValues: JsonObject = {};
-  if (withNode) {
-    if (withNode.kind !== 'map') fail(withNode.line, `${where}.with`, `must be a mapping of ${action}'s parameters`);
-    for (const entry of (withNode as DocMap).entries) {
-      if (!Object.hasOwn(def!.params, entry.key)) {
-        const hint = closest(entry.key, Object.keys(def!.params));
-        fail(
-          entry.keyLine,
-          childPath(`${where}.with`, entry.key),
-          `${quote(action)} has no parameter ${quote(entry.key)}${hint ? ` (did you mean ${hint}?)` : ''}; it takes: ${Object.keys(def!.params).join(', ') || 'none'}`,
-        );
-      }
-      withValues[entry.key] = toJson(entry.value);
-    }
-  }
-  for (const [pname, spec] of Object.entries(def!.params)) {
-    if (spec.required && withValues[pname] === undefined) {
-      fail(
-        map.entries.find((e) => e.key === 'with')?.keyLine ?? map.line,
-        `${where}.with.${pname}`,
-        `missing: '${action}' requires ${pname} (${spec.description})`,
-      );
-    }
-  }
+  const hosts = parseHosts(map, where, registry, fail);
+  const withValues = parseWith(map, where, def, fail);
   const positive = (key: string): number | undefined => {
     const n = get(map, key);
     if (!n) return undefined;
@@ -234,6 +176,83 @@ function parseStep(
   return step;
 }
 
+/** " (did you mean x?)" when there is a close name. */
+function didYouMean(hint: string | undefined): string {
+  return hint ? ` (did you mean ${hint}?)` : '';
+}
+
+function parseAction(
+  map: DocMap,
+  where: string,
+  registry: ActionRegistry,
+  fail: Fail,
+): { action: string; def: ActionDefinition } {
+  const actionNode = get(map, 'action') ?? fail(map.line, `${where}.action`, 'missing');
+  const action = scalarString(actionNode!, `${where}.action`, fail);
+  const def = registry.action(action);
+  if (!def) {
+    const names = registry.actionNames();
+    const hint = didYouMean(closest(action, names));
+    fail(actionNode!.line, `${where}.action`, `unknown action ${quote(action)}${hint}; actions: ${names.join(', ')}`);
+  }
+  return { action, def: def! };
+}
+
+function parseHosts(map: DocMap, where: string, registry: ActionRegistry, fail: Fail): HostSelector {
+  const hostsNode =
+    get(map, 'hosts') ??
+    fail(map.line, `${where}.hosts`, 'missing (all, a group, a host, a pattern, {{ param }} or a selector)');
+  if (hostsNode!.kind !== 'map') return { kind: 'pattern', pattern: scalarString(hostsNode!, `${where}.hosts`, fail) };
+  const entries = (hostsNode as DocMap).entries;
+  if (entries.length !== 1) fail(hostsNode!.line, `${where}.hosts`, 'a selector is one key: {selector: argument}');
+  const [entry] = entries as [DocEntry];
+  if (!registry.selector(entry.key)) {
+    const names = registry.selectorNames();
+    const hint = didYouMean(closest(entry.key, names));
+    fail(
+      entry.keyLine,
+      childPath(`${where}.hosts`, entry.key),
+      `unknown selector ${quote(entry.key)}${hint}; selectors: ${names.join(', ')}`,
+    );
+  }
+  return {
+    kind: 'selector',
+    name: entry.key,
+    argument: scalarString(entry.value, `${where}.hosts.${entry.key}`, fail),
+  };
+}
+
+/** `with:` as written (templates unresolved); every key one of the action's parameters, the required ones given. */
+function parseWith(map: DocMap, where: string, def: ActionDefinition, fail: Fail): JsonObject {
+  const withNode = get(map, 'with');
+  const withValues: JsonObject = {};
+  const names = Object.keys(def.params);
+  if (withNode) {
+    if (withNode.kind !== 'map') fail(withNode.line, `${where}.with`, `must be a mapping of ${def.name}'s parameters`);
+    for (const entry of (withNode as DocMap).entries) {
+      if (!Object.hasOwn(def.params, entry.key)) {
+        const hint = didYouMean(closest(entry.key, names));
+        fail(
+          entry.keyLine,
+          childPath(`${where}.with`, entry.key),
+          `${quote(def.name)} has no parameter ${quote(entry.key)}${hint}; it takes: ${names.join(', ') || 'none'}`,
+        );
+      }
+      withValues[entry.key] = toJson(entry.value);
+    }
+  }
+  for (const [pname, spec] of Object.entries(def.params)) {
+    if (spec.required && withValues[pname] === undefined) {
+      fail(
+        map.entries.find((e) => e.key === 'with')?.keyLine ?? map.line,
+        `${where}.with.${pname}`,
+        `missing: '${def.name}' requires ${pname} (${spec.description})`,
+      );
+    }
+  }
+  return withValues;
+}
+
 function* templatedStrings(step: Step, map: DocMap, where: string): Generator<[string, number, string]> {
   const hostsNode = get(map, 'hosts')!;
   yield [step.hosts.kind === 'pattern' ? step.hosts.pattern : step.hosts.argument, hostsNode.line, `${where}.hosts`];
@@ -260,7 +279,8 @@ function unknownRefs(text: string, params: Playbook['params'], hostKnown: boolea
     }
     if (!Object.hasOwn(params, ref)) {
       const names = Object.keys(params);
-      return `unknown parameter '{{ ${ref} }}'${names.length ? `; parameters: ${names.join(', ')}` : ' (the playbook declares none)'}`;
+      const known = names.length ? `; parameters: ${names.join(', ')}` : ' (the playbook declares none)';
+      return `unknown parameter '{{ ${ref} }}'${known}`;
     }
   }
   return undefined;
@@ -273,8 +293,11 @@ export function templateRefs(text: string): string[] {
 }
 
 /** `when:` is `param`, `not param`, `param == 'value'` or `param != 'value'` (optionally in {{ }}). */
-export const WHEN =
-  /^\s*(?:\{\{\s*)?(not\s+)?([A-Za-z_][A-Za-z0-9_]*)(?:\s*(==|!=)\s*(?:'([^']*)'|"([^"]*)"|(-?\d+(?:\.\d+)?|true|false)))?\s*(?:\}\}\s*)?$/;
+export const WHEN = new RegExp(
+  String.raw`^\s*(?:\{\{\s*)?(not\s+)?([A-Za-z_][A-Za-z0-9_]*)` +
+    String.raw`(?:\s*(==|!=)\s*(?:'([^']*)'|"([^"]*)"|(-?\d+(?:\.\d+)?|true|false)))?` +
+    String.raw`\s*(?:\}\}\s*)?$`,
+);
 
 function checkWhen(when: string, params: Playbook['params']): string | undefined {
   const m = WHEN.exec(when);

@@ -21,7 +21,8 @@ export class LockHeldError extends FleetError {
   ) {
     super(
       'lock',
-      `deployment '${deployment}' is locked by run ${holder.runId} (${holder.playbook}, pid ${holder.pid} on ${holder.host}, since ${holder.since}); lock file ${file}`,
+      `deployment '${deployment}' is locked by run ${holder.runId} (${holder.playbook}, ` +
+        `pid ${holder.pid} on ${holder.host}, since ${holder.since}); lock file ${file}`,
     );
     this.name = 'LockHeldError';
   }
@@ -42,7 +43,8 @@ export async function acquireLock(
     held: (current) => new LockHeldError(deployment, current, file),
     stale: (current) =>
       warn(
-        `removing stale lock of deployment '${deployment}'${current ? ` (run ${current.runId}, pid ${current.pid} is gone)` : ''}`,
+        `removing stale lock of deployment '${deployment}'` +
+          (current ? ` (run ${current.runId}, pid ${current.pid} is gone)` : ''),
       ),
   });
 }

@@ -24,7 +24,8 @@ export function resolveParams(
     if (!Object.hasOwn(playbook.params, name)) {
       const known = Object.keys(playbook.params);
       throw new UsageError(
-        `--set ${name}: playbook '${playbook.name}' has no parameter ${quote(name)}${known.length ? ` (parameters: ${known.join(', ')})` : ''}`,
+        `--set ${name}: playbook '${playbook.name}' has no parameter ${quote(name)}` +
+          (known.length ? ` (parameters: ${known.join(', ')})` : ''),
       );
     }
     given.set(name, pair.slice(eq + 1));

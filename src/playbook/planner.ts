@@ -5,7 +5,7 @@ import { FleetError, UsageError } from '../errors.js';
 import { selectHosts } from '../inventory/limit.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import type { ActionRegistry } from './registry.js';
-import type { TaskDraft } from './action.js';
+import type { ActionDefinition, TaskDraft } from './action.js';
 import type { HostFacts } from '../topology/facts.js';
 import { WHEN } from './load.js';
 import type { Plan, PlannedTask, Playbook, Step } from './model.js';
@@ -57,53 +57,15 @@ export function buildPlan(req: PlanRequest): Plan {
       });
       continue;
     }
-    const withFor = (host: Host): JsonObject => {
-      const rendered = render(step.with, { ...params, host: { name: host.name, address: host.address } }) as JsonObject;
-      const out: JsonObject = {};
-      for (const [name, spec] of Object.entries(def.params)) {
-        const value = rendered[name] ?? spec.default;
-        if (value === undefined || value === '') {
-          if (spec.required) throw new UsageError(`${where}: with.${name}: required by '${def.name}' but empty`);
-          continue;
-        }
-        out[name] = coerce(value, spec.type, `${where}: with.${name}`);
-      }
-      return out;
-    };
+    const withFor = (host: Host): JsonObject => withValues(step, def, params, host, where);
     const drafts: TaskDraft[] = def.plan
       ? def.plan({ inventory, hosts, withFor, facts: req.facts, offline: req.offline ?? new Map() })
       : hosts.map((h) => ({ key: h.name, host: h.name, title: step.name, params: withFor(h) }));
     if (step.serial) addSerialBatches(drafts, hosts, step.serial);
 
-    const prefix = `${String(step.index + 1).padStart(2, '0')}-${slug(step.name)}`;
-    const idOf = new Map(drafts.map((d) => [d.key, `${prefix}:${d.key}`]));
-    if (idOf.size !== drafts.length)
-      throw new FleetError('failure', `${where}: action '${def.name}' planned two tasks with the same key`);
-    const stepIds: string[] = [];
-    for (const d of drafts) {
-      const after = (d.after ?? []).map((k) => {
-        const id = idOf.get(k);
-        if (!id) throw new FleetError('failure', `${where}: task ${d.key} waits for unknown task ${k}`);
-        return id;
-      });
-      const id = idOf.get(d.key)!;
-      stepIds.push(id);
-      tasks.push({
-        id,
-        step: step.index,
-        stepName: step.name,
-        action: def.name,
-        host: d.host,
-        title: d.title,
-        params: d.params,
-        // Steps run in order: a task waits for the previous step, or for its own predecessors in the step.
-        dependsOn: after.length > 0 ? after : [...previousStep],
-        destructive: def.destructive || step.confirm,
-        concurrency: d.concurrency ?? step.concurrency,
-        ...(step.keepGoing ? { keepGoing: true } : {}),
-      });
-    }
-    previousStep = stepIds;
+    const stepTasks = tasksOf(step, def, drafts, previousStep, where);
+    tasks.push(...stepTasks);
+    previousStep = stepTasks.map((t) => t.id);
   }
   return {
     version: 1,
@@ -117,6 +79,56 @@ export function buildPlan(req: PlanRequest): Plan {
     needsFacts: playbookNeedsFacts(playbook, registry),
     tasks,
   };
+}
+
+/** The step's `with:` for one host: templates resolved, defaults applied, types checked. */
+function withValues(step: Step, def: ActionDefinition, params: JsonObject, host: Host, where: string): JsonObject {
+  const rendered = render(step.with, { ...params, host: { name: host.name, address: host.address } }) as JsonObject;
+  const out: JsonObject = {};
+  for (const [name, spec] of Object.entries(def.params)) {
+    const value = rendered[name] ?? spec.default;
+    if (value === undefined || value === '') {
+      if (spec.required) throw new UsageError(`${where}: with.${name}: required by '${def.name}' but empty`);
+      continue;
+    }
+    out[name] = coerce(value, spec.type, `${where}: with.${name}`);
+  }
+  return out;
+}
+
+/** The step's drafts as planned tasks with ids and dependencies. */
+function tasksOf(
+  step: Step,
+  def: ActionDefinition,
+  drafts: TaskDraft[],
+  previousStep: string[],
+  where: string,
+): PlannedTask[] {
+  const prefix = `${String(step.index + 1).padStart(2, '0')}-${slug(step.name)}`;
+  const idOf = new Map(drafts.map((d) => [d.key, `${prefix}:${d.key}`]));
+  if (idOf.size !== drafts.length)
+    throw new FleetError('failure', `${where}: action '${def.name}' planned two tasks with the same key`);
+  return drafts.map((d) => {
+    const after = (d.after ?? []).map((k) => {
+      const id = idOf.get(k);
+      if (!id) throw new FleetError('failure', `${where}: task ${d.key} waits for unknown task ${k}`);
+      return id;
+    });
+    return {
+      id: idOf.get(d.key)!,
+      step: step.index,
+      stepName: step.name,
+      action: def.name,
+      host: d.host,
+      title: d.title,
+      params: d.params,
+      // Steps run in order: a task waits for the previous step, or for its own predecessors in the step.
+      dependsOn: after.length > 0 ? after : [...previousStep],
+      destructive: def.destructive || step.confirm,
+      concurrency: d.concurrency ?? step.concurrency,
+      ...(step.keepGoing ? { keepGoing: true } : {}),
+    };
+  });
 }
 
 function stepHosts(step: Step, req: PlanRequest, where: string): Host[] {
