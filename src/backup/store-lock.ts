@@ -143,7 +143,8 @@ export async function acquireStoreLock(
   for (let attempt = 0; attempt < 3; attempt++) {
     const before = conflicts(await scanLocks(storeRoot, deployment, opts, true));
     if (before.length > 0) throw new StoreLockHeldError(deployment, kind, before, dir);
-    if (!(await createFileExclusively(file, `${JSON.stringify(record)}\n`))) continue; // someone took exclusive.json meanwhile
+    // Someone took exclusive.json meanwhile: scan again.
+    if (!(await createFileExclusively(file, `${JSON.stringify(record)}\n`))) continue;
     const release = async (): Promise<void> => {
       await unlinkIfOurs(file, record.token);
     };
