@@ -15,6 +15,37 @@ export { rejoin, type RejoinOptions, type RejoinResult } from './operations/rejo
 export { demo, type DemoOptions, type DemoReport, type DemoStage } from './operations/demo.js';
 export type { PhasedRunResult, RunSettings } from './operations/phased-run.js';
 export { phaseReport, phaseRows, type PhaseReport, type TimedTask } from './operations/phase-report.js';
+export {
+  backupFleet,
+  type BackupFleetOptions,
+  type BackupFleetResult,
+  type HostBackup,
+} from './operations/backup-fleet.js';
+export {
+  verifySnapshots,
+  type VerifyOptions,
+  type VerifyResult,
+  type VerifyTargets,
+  type SnapshotVerification,
+} from './operations/verify.js';
+export { prune, type PruneOptions, type PruneResult, type DeploymentPrune } from './operations/prune.js';
+export {
+  audit,
+  drawTopology,
+  severityOf,
+  type AuditOptions,
+  type AuditResult,
+  type AuditSeverity,
+} from './operations/audit.js';
+export {
+  planPlaybook,
+  runPlaybook,
+  resumePlaybook,
+  type PlaybookOptions,
+  type RunPlaybookOptions,
+  type ResumePlaybookOptions,
+  type PlaybookRunResult,
+} from './operations/run-playbook.js';
 export { DemoPaths, defaultDemoDir, DEMO_NET, type HostCheck } from './lab/demo.js';
 export * from './errors.js';
 export { createRunContext, SecretStore, type RunContext, type ContextOptions } from './context.js';
@@ -52,9 +83,6 @@ export { labSpec, LAB_DEFAULTS, type LabOptions, type LabSpec } from './lab/spec
 export { stateDir, defaultLogFile } from './state-dir.js';
 export { main } from './cli/main.js';
 export {
-  planPlaybook,
-  runPlaybook,
-  resumeRun,
   resolvePlaybookPath,
   FactsUnavailableError,
   type PlanOptions,

@@ -1,22 +1,19 @@
-import { homedir } from 'node:os';
+// backup, backups list/verify/prune/unlock: options → one operation → output → exit code.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { FleetError, PartialFailureError, UsageError } from '../errors.js';
-import { parseSecretSource } from '../inventory/secrets.js';
-import { loadPrivateKey, loadRecipients } from '../backup/keys.js';
-import { pruneDeployment } from '../backup/prune.js';
 import { parseRetentionPolicy, describeRetentionPolicy } from '../backup/retention.js';
-import { acquireStoreLock, breakStoreLocks, describeLock } from '../backup/store-lock.js';
+import { breakStoreLocks, describeLock } from '../backup/store-lock.js';
 import { defaultStoreDir, SnapshotStore, type SnapshotEntry } from '../backup/store.js';
-import { snapshotProblems } from '../backup/verify.js';
-import { defaultRegistry } from '../actions/index.js';
-import { runPlaybook } from '../playbook/run.js';
+import { FleetError, UsageError } from '../errors.js';
+import { loadInventory } from '../inventory/load.js';
+import { backupFleet, type BackupFleetResult } from '../operations/backup-fleet.js';
+import { prune, type PruneResult } from '../operations/prune.js';
+import { verifySnapshots, type VerifyResult } from '../operations/verify.js';
 import { EventStream } from '../report/events.js';
 import { stateDir } from '../state-dir.js';
-import { loadInventory } from '../inventory/load.js';
 import type { CommandEnv, Wrap } from './command-env.js';
-import { mostSpecific } from './exit-codes.js';
+import { runFailure } from './exit-codes.js';
 import { requireInventory } from './inventory-command.js';
 import { table } from './output.js';
 import { attachRenderers } from './renderers.js';
@@ -46,6 +43,25 @@ async function deploymentFilter(env: CommandEnv): Promise<string | undefined> {
 }
 
 export function registerBackupCommands(program: Command, wrap: Wrap): void {
+  registerBackup(program, wrap);
+  const backups = program.command('backups').description('the snapshot store: list, verify, prune, unlock');
+  registerList(backups, wrap);
+  registerVerify(backups, wrap);
+  registerPrune(backups, wrap);
+  registerUnlock(backups, wrap);
+}
+
+interface BackupOpts {
+  type: string;
+  binary: boolean;
+  store?: string;
+  encryptTo: string[];
+  encrypt: boolean;
+  compress: boolean;
+  forks: number;
+}
+
+function registerBackup(program: Command, wrap: Wrap): void {
   program
     .command('backup')
     .description('snapshot every selected host (after --limit) into the encrypted store; the backup-fleet playbook')
@@ -67,88 +83,59 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
     .option('--forks <n>', 'hosts backed up at once', count, 10)
     .addHelpText(
       'after',
-      "\nExit code: 0 every host backed up; 3 some hosts failed (listed; the others' snapshots are kept); 4 or 12 every\nhost failed unreachable or on authentication; 11 another run holds the deployment lock, or a prune the store lock;\n2 bad keys or options (refused before any host is touched).",
+      "\nExit code: 0 every host backed up; 3 some hosts failed (listed; the others' snapshots are kept); " +
+        '4 or 12 every\nhost failed unreachable or on authentication; 11 another run holds the deployment lock, ' +
+        'or a prune the store lock;\n2 bad keys or options (refused before any host is touched).',
     )
-    .action(
-      wrap(
-        async (
-          env,
-          opts: {
-            type: string;
-            binary: boolean;
-            store?: string;
-            encryptTo: string[];
-            encrypt: boolean;
-            compress: boolean;
-            forks: number;
-          },
-        ) => {
-          if (opts.type !== 'data' && opts.type !== 'full')
-            throw new UsageError(`--type: '${opts.type}' is not data or full`);
-          const inventory = await requireInventory(env.globals);
-          const keyFiles = opts.encryptTo.map((k) => resolve(k));
-          if (opts.encrypt && keyFiles.length === 0)
-            throw new UsageError('name the public key(s) to encrypt to with --encrypt-to KEYFILE (or --no-encrypt)');
-          if (!opts.encrypt && keyFiles.length > 0)
-            throw new UsageError('--no-encrypt and --encrypt-to exclude each other');
-          if (keyFiles.some((k) => k.includes(',')))
-            throw new UsageError('--encrypt-to: key file paths may not contain a comma');
-          // Unusable keys are refused before any host is touched.
-          if (opts.encrypt) await loadRecipients(keyFiles);
-          const store = storeOf(opts);
-          const events = new EventStream();
-          attachRenderers(events, env, { live: true });
-          const started = new Date();
-          const outcome = await runPlaybook({
-            playbook: 'backup-fleet',
-            inventory,
-            registry: defaultRegistry(),
-            limit: env.globals.limit,
-            ctx: env.ctx,
-            events,
-            stateDir: stateDir(),
-            forks: opts.forks,
-            confirm: async () => true,
-            sets: [
-              `type=${opts.type}`,
-              `binary=${opts.binary}`,
-              `store=${store.root}`,
-              `encrypt_to=${keyFiles.join(',')}`,
-              `no_encrypt=${!opts.encrypt}`,
-              `compress=${opts.compress}`,
-            ],
-          });
-          const made = (await store.list({ deployment: inventory.deployment })).filter(
-            (s) => new Date(s.time) >= new Date(started.getTime() - 1000),
-          );
-          if (env.globals.json)
-            env.out.json({ runId: outcome.runId, state: outcome.state, snapshots: made.map(describe) });
-          else if (made.length) {
-            env.out.line('');
-            env.out.line(
-              table([
-                ['HOST', 'SNAPSHOT', 'TYPE', 'SIZE', 'FILES'],
-                ...made.map((s) => [s.host, s.id, s.type, mib(s.size), String(s.manifest.files.length)]),
-              ]),
-            );
-          }
-          if (outcome.state === 'succeeded') return;
-          const hosts = Object.keys(outcome.recap).length;
-          // In inventory order, not the order they failed in.
-          const failedHosts = Object.keys(outcome.recap).filter((h) => outcome.failures.some((f) => f.host === h));
-          if (outcome.failures.length === 0)
-            throw new FleetError('failure', `backup run ${outcome.runId} ${outcome.state}`);
-          const summary = `${failedHosts.length} of ${hosts} host(s) failed (${failedHosts.join(', ')}): ${outcome.failures[0]!.message}`;
-          // Some hosts backed up: that is a partial result (3), whatever stopped the others.
-          if (failedHosts.length < hosts) throw new PartialFailureError(summary, outcome.failures);
-          const err = mostSpecific(outcome.failures, hosts);
-          throw Object.assign(err, { message: summary });
-        },
-      ),
+    .action(wrap(backupAction));
+}
+
+async function backupAction(env: CommandEnv, opts: BackupOpts): Promise<void> {
+  if (opts.type !== 'data' && opts.type !== 'full') throw new UsageError(`--type: '${opts.type}' is not data or full`);
+  const inventory = await requireInventory(env.globals);
+  const events = new EventStream();
+  attachRenderers(events, env, { live: true });
+  const result = await backupFleet(inventory, env.ctx, {
+    type: opts.type,
+    binary: opts.binary,
+    store: storeOf(opts).root,
+    encryptTo: opts.encryptTo,
+    encrypt: opts.encrypt,
+    compress: opts.compress,
+    forks: opts.forks,
+    limit: env.globals.limit,
+    stateDir: stateDir(),
+    events,
+  });
+  if (env.globals.json)
+    env.out.json({ runId: result.runId, state: result.state, snapshots: result.snapshots.map(describe) });
+  else if (result.snapshots.length) {
+    env.out.line('');
+    env.out.line(
+      table([
+        ['HOST', 'SNAPSHOT', 'TYPE', 'SIZE', 'FILES'],
+        ...result.snapshots.map((s) => [s.host, s.id, s.type, mib(s.size), String(s.manifest.files.length)]),
+      ]),
     );
+  }
+  if (result.state !== 'succeeded') throw backupFailure(result);
+}
 
-  const backups = program.command('backups').description('the snapshot store: list, verify, prune, unlock');
+/** Some hosts backed up is a partial result (3), whatever stopped the others. */
+function backupFailure(result: BackupFleetResult): FleetError {
+  if (result.failures.length === 0) return new FleetError('failure', `backup run ${result.runId} ${result.state}`);
+  // In inventory order, not the order they failed in.
+  const failedHosts = result.hosts.filter((h) => result.failures.some((f) => f.host === h.host)).map((h) => h.host);
+  const summary =
+    `${failedHosts.length} of ${result.hosts.length} host(s) failed (${failedHosts.join(', ')}): ` +
+    result.failures[0]!.message;
+  return runFailure(result.failures, result.hosts.length, {
+    partial: failedHosts.length < result.hosts.length,
+    message: () => summary,
+  });
+}
 
+function registerList(backups: Command, wrap: Wrap): void {
   backups
     .command('list')
     .description('every snapshot in the store (only the -i deployment when given): id, host, type, time, size')
@@ -168,33 +155,44 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
             leftovers,
           });
         if (scan.snapshots.length === 0) env.out.line(`no snapshots in ${store.root}`);
-        else {
-          env.out.line(
-            table([
-              ['ID', 'DEPLOYMENT', 'HOST', 'TYPE', 'TIME', 'SIZE', 'ENCRYPTED'],
-              ...scan.snapshots.map((s) => [
-                s.id,
-                s.deployment,
-                s.host,
-                s.type,
-                s.time,
-                mib(s.size),
-                s.manifest.archive.encrypted ? 'yes' : 'NO',
-              ]),
-            ]),
-          );
-        }
+        else env.out.line(snapshotTable(scan.snapshots));
         for (const p of scan.problems) env.out.warn(`${p.dir}: ${p.problem}`);
         for (const l of leftovers)
           env.out.warn(`unfinished snapshot left by a crashed backup: ${l.dir} (prune removes it)`);
       }),
     );
+}
 
+function snapshotTable(snapshots: SnapshotEntry[]): string {
+  return table([
+    ['ID', 'DEPLOYMENT', 'HOST', 'TYPE', 'TIME', 'SIZE', 'ENCRYPTED'],
+    ...snapshots.map((s) => [
+      s.id,
+      s.deployment,
+      s.host,
+      s.type,
+      s.time,
+      mib(s.size),
+      s.manifest.archive.encrypted ? 'yes' : 'NO',
+    ]),
+  ]);
+}
+
+interface VerifyOpts {
+  all: boolean;
+  readData: boolean;
+  key?: string;
+  passphrase?: string;
+  store?: string;
+}
+
+function registerVerify(backups: Command, wrap: Wrap): void {
   backups
     .command('verify')
     .argument('[ids...]', 'snapshot ids (or unique prefixes); --all for every one')
     .description(
-      'check archives against their manifests: size and SHA-256; with --read-data decrypt and check every file (no plaintext on disk)',
+      'check archives against their manifests: size and SHA-256; with --read-data decrypt and check every file (no ' +
+        'plaintext on disk)',
     )
     .option('--all', 'every snapshot (of the -i deployment when given)', false)
     .option('--read-data', 'decrypt and hash every file inside', false)
@@ -203,69 +201,41 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
     .option('--store <dir>', `store folder (default: ${defaultStoreDir()})`)
     .addHelpText(
       'after',
-      '\nExit code: 0 all intact; 1 some snapshot failed (named); 12 wrong key or passphrase; 2 no ids, an unknown\nid, or --read-data without --key; 11 a prune holds the store lock.',
+      '\nExit code: 0 all intact; 1 some snapshot failed (named); 12 wrong key or passphrase; 2 no ids, an ' +
+        'unknown\nid, or --read-data without --key; 11 a prune holds the store lock.',
     )
     .action(
-      wrap(
-        async (
-          env,
-          ids: string[],
-          opts: { all: boolean; readData: boolean; key?: string; passphrase?: string; store?: string },
-        ) => {
-          const store = storeOf(opts);
-          if (!opts.all && ids.length === 0) throw new UsageError('name snapshot ids, or --all');
-          const deployment = await deploymentFilter(env);
-          const scan = opts.all ? await store.scan(deployment ? { deployment } : {}) : undefined;
-          const targets: SnapshotEntry[] = scan ? scan.snapshots : await Promise.all(ids.map((id) => store.find(id)));
-          let key;
-          if (opts.readData && targets.some((t) => t.manifest.archive.encrypted)) {
-            if (!opts.key)
-              throw new UsageError('--read-data of an encrypted snapshot needs --key FILE (the private key)');
-            let passphrase: string | undefined;
-            if (opts.passphrase) {
-              const src = parseSecretSource(opts.passphrase, { baseDir: process.cwd(), homeDir: homedir() });
-              if ('problem' in src) throw new UsageError(`--passphrase: ${src.problem}`);
-              passphrase = await env.ctx.secrets.get(src, '--passphrase');
-            }
-            key = await loadPrivateKey(resolve(opts.key), passphrase);
-          }
-          const rows: string[][] = [];
-          const failed: string[] = [];
-          for (const deploymentName of [...new Set(targets.map((t) => t.deployment))]) {
-            const release = await acquireStoreLock(store.root, deploymentName, 'shared', 'backups verify', (m) =>
-              env.out.warn(m),
-            );
-            try {
-              for (const t of targets.filter((x) => x.deployment === deploymentName)) {
-                const problems = await snapshotProblems(t, { readData: opts.readData, key });
-                if (problems.length) failed.push(`${t.id} (${t.host}): ${problems.join('; ')}`);
-                rows.push([
-                  t.id,
-                  t.host,
-                  problems.length ? env.out.bad('FAILED') : env.out.ok(opts.readData ? 'ok (data)' : 'ok (hash)'),
-                  problems.join('; ') || '-',
-                ]);
-              }
-            } finally {
-              await release();
-            }
-          }
-          // Folders the store cannot even read as snapshots fail --all too.
-          for (const p of scan?.problems ?? []) {
-            failed.push(`${p.id} (${p.host}): ${p.problem}`);
-            rows.push([p.id, p.host, env.out.bad('FAILED'), p.problem]);
-          }
-          if (env.globals.json)
-            env.out.json(
-              rows.map(([id, host, state, problems]) => ({ id, host, ok: !/FAILED/.test(state!), problems })),
-            );
-          else env.out.line(table([['SNAPSHOT', 'HOST', 'RESULT', 'PROBLEMS'], ...rows]));
-          if (failed.length)
-            throw new FleetError('failure', `${failed.length} snapshot(s) failed verification: ${failed.join(' | ')}`);
-        },
-      ),
+      wrap(async (env, ids: string[], opts: VerifyOpts) => {
+        const deployment = opts.all || ids.length ? await deploymentFilter(env) : undefined;
+        const result = await verifySnapshots(storeOf(opts), env.ctx, {
+          targets: opts.all ? { all: true, ...(deployment ? { deployment } : {}) } : { ids },
+          readData: opts.readData,
+          ...(opts.key ? { key: { file: opts.key, ...(opts.passphrase ? { passphrase: opts.passphrase } : {}) } } : {}),
+          command: 'backups verify',
+          warn: (m) => env.out.warn(m),
+        });
+        if (env.globals.json) env.out.json(result.snapshots);
+        else env.out.line(verifyTable(env, result));
+        const failed = result.snapshots
+          .filter((s) => !s.ok)
+          .map((s) => `${s.id} (${s.host}): ${s.problems.join('; ')}`);
+        if (failed.length)
+          throw new FleetError('failure', `${failed.length} snapshot(s) failed verification: ${failed.join(' | ')}`);
+      }),
     );
+}
 
+function verifyTable(env: CommandEnv, result: VerifyResult): string {
+  const passed = env.out.ok(result.readData ? 'ok (data)' : 'ok (hash)');
+  return table([
+    ['SNAPSHOT', 'HOST', 'RESULT', 'PROBLEMS'],
+    ...result.snapshots.map((s) => [s.id, s.host, s.ok ? passed : env.out.bad('FAILED'), s.problems.join('; ') || '-']),
+  ]);
+}
+
+type PruneOpts = Record<string, string | number | boolean | undefined> & { dryRun: boolean; store?: string };
+
+function registerPrune(backups: Command, wrap: Wrap): void {
   backups
     .command('prune')
     .description("remove snapshots a retention policy does not keep (restic's semantics, per host)")
@@ -279,46 +249,43 @@ export function registerBackupCommands(program: Command, wrap: Wrap): void {
     .option('--store <dir>', `store folder (default: ${defaultStoreDir()})`)
     .addHelpText(
       'after',
-      '\nAt least one --keep-* option; calendar buckets are UTC. Only the -i deployment when given, else every one.\nExit code: 0 pruned; 2 no or bad policy; 11 a backup or verify holds the store lock.',
+      '\nAt least one --keep-* option; calendar buckets are UTC. Only the -i deployment when given, else every ' +
+        'one.\nExit code: 0 pruned; 2 no or bad policy; 11 a backup or verify holds the store lock.',
     )
     .action(
-      wrap(
-        async (
-          env,
-          opts: Record<string, string | number | boolean | undefined> & { dryRun: boolean; store?: string },
-        ) => {
-          const policy = parseRetentionPolicy(
-            Object.fromEntries(
-              Object.entries(opts)
-                .filter(([k]) => k.startsWith('keep'))
-                .map(([k, v]) => [k, v as number | undefined]),
-            ),
-          );
-          const store = storeOf(opts);
-          const only = await deploymentFilter(env);
-          const deployments = only ? [only] : [...new Set((await store.list()).map((s) => s.deployment))];
-          const report: Array<{ id: string; host: string; deployment: string; keep: boolean; reasons: string[] }> = [];
-          env.out.line(`policy: ${describeRetentionPolicy(policy)}${opts.dryRun ? ' (dry run)' : ''}`);
-          for (const deployment of deployments) {
-            const result = await pruneDeployment(store, deployment, policy, {
-              dryRun: opts.dryRun,
-              command: 'backups prune',
-              warn: (m) => env.out.warn(m),
-              onDecision: (d) => {
-                report.push({ ...d, deployment });
-                env.out.line(
-                  `${d.keep ? 'keep  ' : opts.dryRun ? 'would remove' : 'remove'} ${deployment}/${d.host}/${d.id}${d.keep ? `  (${d.reasons.join(', ')})` : ''}`,
-                );
-              },
-            });
-            for (const leftover of result.leftovers)
-              env.out.line(`${opts.dryRun ? 'would remove' : 'removed'} unfinished ${leftover.dir}`);
-          }
-          if (env.globals.json) env.out.json(report);
-        },
-      ),
+      wrap(async (env, opts: PruneOpts) => {
+        const keep = Object.entries(opts).filter(([k]) => k.startsWith('keep'));
+        const policy = parseRetentionPolicy(Object.fromEntries(keep.map(([k, v]) => [k, v as number | undefined])));
+        const store = storeOf(opts);
+        const deployment = await deploymentFilter(env);
+        env.out.line(`policy: ${describeRetentionPolicy(policy)}${opts.dryRun ? ' (dry run)' : ''}`);
+        const result = await prune(store, env.ctx, {
+          policy,
+          ...(deployment ? { deployment } : {}),
+          dryRun: opts.dryRun,
+          command: 'backups prune',
+          warn: (m) => env.out.warn(m),
+        });
+        printPrune(env, result);
+        if (env.globals.json)
+          env.out.json(result.deployments.flatMap((d) => d.decisions.map((x) => ({ ...x, deployment: d.deployment }))));
+      }),
     );
+}
 
+function printPrune(env: CommandEnv, result: PruneResult): void {
+  const removing = result.dryRun ? 'would remove' : 'remove';
+  for (const { deployment, decisions, leftovers } of result.deployments) {
+    for (const d of decisions)
+      env.out.line(
+        `${d.keep ? 'keep  ' : removing} ${deployment}/${d.host}/${d.id}${d.keep ? `  (${d.reasons.join(', ')})` : ''}`,
+      );
+    for (const leftover of leftovers)
+      env.out.line(`${result.dryRun ? 'would remove' : 'removed'} unfinished ${leftover.dir}`);
+  }
+}
+
+function registerUnlock(backups: Command, wrap: Wrap): void {
   backups
     .command('unlock')
     .argument('<deployment>', 'deployment whose store locks to break')

@@ -30,7 +30,8 @@ export function registerInventoryCommands(program: Command, wrap: Wrap): void {
     .description('validate the inventory (-i) and print the resolved hosts (after --limit)')
     .addHelpText(
       'after',
-      '\nWarns about missing key, known_hosts and password files (the exit code stays 0).\nExit code: 0 valid; 2 the inventory is invalid (the message names file, line and key) or --limit matches nothing.',
+      '\nWarns about missing key, known_hosts and password files (the exit code stays 0).\nExit code: 0 valid; 2 ' +
+        'the inventory is invalid (the message names file, line and key) or --limit matches nothing.',
     )
     .action(
       wrap(async ({ globals, out }) => {
@@ -45,7 +46,8 @@ export function registerInventoryCommands(program: Command, wrap: Wrap): void {
           });
         } else {
           out.line(
-            `${inventory.file}: deployment ${inventory.deployment}, ${hosts.length} of ${inventory.hosts.length} host(s)`,
+            `${inventory.file}: deployment ${inventory.deployment}, ${hosts.length} of ${inventory.hosts.length} ` +
+              `host(s)`,
           );
           out.line(
             table([
@@ -116,7 +118,8 @@ function fileWarnings(hosts: Host[]): string[] {
       note(`ssh.identity_file ${h.ssh.identityFile} does not exist`, h.name);
     if (!existsSync(h.ssh.knownHostsFile)) {
       note(
-        `ssh.known_hosts ${h.ssh.knownHostsFile} does not exist${h.ssh.hostKeyPolicy === 'strict' ? ' (strict policy: hosts will be refused)' : ''}`,
+        `ssh.known_hosts ${h.ssh.knownHostsFile} does not exist` +
+          (h.ssh.hostKeyPolicy === 'strict' ? ' (strict policy: hosts will be refused)' : ''),
         h.name,
       );
     }

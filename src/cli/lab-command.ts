@@ -23,7 +23,13 @@ export function registerLabCommands(program: Command, wrap: Wrap): void {
   const lab = program
     .command('lab')
     .description('the embedded lab: real replicated 389-DS hosts on this machine (needs root)');
+  registerUp(lab, wrap);
+  registerDown(lab, wrap);
+  registerStatus(lab, wrap);
+  registerHostCommands(lab, wrap);
+}
 
+function registerUp(lab: Command, wrap: Wrap): void {
   lab
     .command('up')
     .description(
@@ -47,7 +53,8 @@ export function registerLabCommands(program: Command, wrap: Wrap): void {
     .addOption(dirOption())
     .addHelpText(
       'after',
-      '\nNeeds root; installs 389-ds-base and openssh-server with apt-get when missing.\nExit code: 0 built; 2 bad options, a lab already in --dir, or an address in use; 1 failed (what was built is taken down again).',
+      '\nNeeds root; installs 389-ds-base and openssh-server with apt-get when missing.\nExit code: 0 built; 2 bad ' +
+        'options, a lab already in --dir, or an address in use; 1 failed (what was built is taken down again).',
     )
     .action(
       wrap(
@@ -80,7 +87,9 @@ export function registerLabCommands(program: Command, wrap: Wrap): void {
         },
       ),
     );
+}
 
+function registerDown(lab: Command, wrap: Wrap): void {
   lab
     .command('down')
     .description("end the lab's own processes (by pid) and remove its folder")
@@ -91,7 +100,9 @@ export function registerLabCommands(program: Command, wrap: Wrap): void {
         await labDown(pathsOf(opts), (l) => out.progress(l));
       }),
     );
+}
 
+function registerStatus(lab: Command, wrap: Wrap): void {
   lab
     .command('status')
     .description('per host: sshd up, ns-slapd up, entries per suffix')
@@ -119,7 +130,10 @@ export function registerLabCommands(program: Command, wrap: Wrap): void {
         );
       }),
     );
+}
 
+/** stop, start and kill-ds: one host of the lab. */
+function registerHostCommands(lab: Command, wrap: Wrap): void {
   lab
     .command('stop')
     .argument('<host>', 'lab host (a, a.ipa.test or its address)')

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { createRunContext } from '../context.js';
+import { createRunContext, type RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
 import { closeLog } from '../report/log.js';
 import { defaultLogFile } from '../state-dir.js';
@@ -23,7 +23,40 @@ export async function main(argv: string[]): Promise<number> {
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const program = globalProgram();
+  const wrap = wrapFor(program, abort.signal, (code) => {
+    exitCode = code;
+  });
+  registerInventoryCommands(program, wrap);
+  registerLabCommands(program, wrap);
+  registerPingCommand(program, wrap);
+  registerPlaybookCommands(program, wrap);
+  registerAuditCommands(program, wrap);
+  registerRestoreCommands(program, wrap);
+  registerBackupCommands(program, wrap);
+  registerScheduleCommands(program, wrap);
+  registerDemoCommand(program, wrap);
 
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // `--help` is success; help shown because a command is missing (commander.help) is a usage error.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      // `ipa-fleet help [command]` asked for it; a bare `ipa-fleet` did not.
+      if (err.code === 'commander.help' && program.args[0] === 'help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+  return exitCode;
+}
+
+/** The program with its global options and help texts; commands are added to it. */
+function globalProgram(): Command {
   const program = new Command('ipa-fleet')
     .description('Back up, restore and audit a whole replicated FreeIPA / 389-DS deployment over SSH.')
     .option('-i, --inventory <file>', 'inventory YAML file (hosts, roles, credentials)')
@@ -57,9 +90,12 @@ Log file:   ${defaultLogFile()} unless --log-file is given.`,
 Global options, before or after the command: -i, --inventory <file>; --limit <pattern>;
 -v, --verbose; --json; --log-file <file>; --no-color (described by ipa-fleet --help).`,
   );
+  return program;
+}
 
-  const wrap: Wrap =
-    (action) =>
+/** Runs each command action with its environment; a thrown error becomes one line and its exit code. */
+function wrapFor(program: Command, signal: AbortSignal, setExit: (code: number) => void): Wrap {
+  return (action) =>
     async (...args: unknown[]) => {
       const raw = program.opts() as GlobalOptions;
       const globals: GlobalOptions = {
@@ -72,7 +108,7 @@ Global options, before or after the command: -i, --inventory <file>; --limit <pa
         verbosity: globals.verbose,
         echo: process.stderr,
         prompt: (question) => promptHidden(question),
-        signal: abort.signal,
+        signal,
         // With -v the log's echo shows warnings already.
         ...(globals.verbose === 0 ? { onWarning: (m: string) => out.warn(m) } : {}),
       });
@@ -80,48 +116,25 @@ Global options, before or after the command: -i, --inventory <file>; --limit <pa
       try {
         // commander passes (...arguments, options, command); actions take the arguments and options.
         const result = await (action as Action<unknown[]>)({ globals, out, ctx }, ...args.slice(0, -1));
-        exitCode = typeof result === 'number' ? result : EXIT.ok;
+        setExit(typeof result === 'number' ? result : EXIT.ok);
       } catch (err) {
-        exitCode = exitCodeFor(err);
-        const reported = reportedError(err);
-        const message = ctx.redactor.mask(reported instanceof Error ? reported.message : String(reported));
-        if (reported instanceof FleetError) {
-          out.error(message);
-          ctx.log.error(message, { kind: reported.kind, host: reported.host });
-        } else {
-          // A bug, not a user mistake: one line on screen, the stack in the log.
-          out.error(`${message} (internal error; details in ${globals.logFile})`);
-          ctx.log.error(ctx.redactor.mask((reported as Error)?.stack ?? message));
-        }
+        setExit(exitCodeFor(err));
+        report(err, { out, ctx, logFile: globals.logFile });
       } finally {
         await closeLog(ctx.log);
       }
     };
+}
 
-  registerInventoryCommands(program, wrap);
-  registerLabCommands(program, wrap);
-  registerPingCommand(program, wrap);
-  registerPlaybookCommands(program, wrap);
-  registerAuditCommands(program, wrap);
-  registerRestoreCommands(program, wrap);
-  registerBackupCommands(program, wrap);
-  registerScheduleCommands(program, wrap);
-  registerDemoCommand(program, wrap);
-
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // `--help` is success; help shown because a command is missing (commander.help) is a usage error.
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
-      // `ipa-fleet help [command]` asked for it; a bare `ipa-fleet` did not.
-      if (err.code === 'commander.help' && program.args[0] === 'help') return EXIT.ok;
-      return EXIT.usage;
-    }
-    throw err;
-  } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+function report(err: unknown, { out, ctx, logFile }: { out: Output; ctx: RunContext; logFile: string }): void {
+  const reported = reportedError(err);
+  const message = ctx.redactor.mask(reported instanceof Error ? reported.message : String(reported));
+  if (reported instanceof FleetError) {
+    out.error(message);
+    ctx.log.error(message, { kind: reported.kind, host: reported.host });
+  } else {
+    // A bug, not a user mistake: one line on screen, the stack in the log.
+    out.error(`${message} (internal error; details in ${logFile})`);
+    ctx.log.error(ctx.redactor.mask((reported as Error)?.stack ?? message));
   }
-  return exitCode;
 }

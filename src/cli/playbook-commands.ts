@@ -1,18 +1,18 @@
+// plan, run, runs list/show, facts: options → one operation → output → exit code.
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { FleetError, UsageError } from '../errors.js';
+import { planPlaybook, resumePlaybook, runPlaybook, type PlaybookRunResult } from '../operations/run-playbook.js';
 import { listRuns, readSummary, RunJournal } from '../playbook/journal.js';
 import type { Plan } from '../playbook/model.js';
-import { defaultRegistry } from '../actions/index.js';
-import { planPlaybook, resumeRun, runPlaybook, type RunOutcome } from '../playbook/run.js';
 import { EventStream } from '../report/events.js';
 import { stateDir } from '../state-dir.js';
-import { gatherAllFacts } from '../topology/facts.js';
+import { gatherAllFacts, type HostFacts } from '../topology/facts.js';
 import { Transport } from '../transport/transport.js';
-import { mostSpecific } from './exit-codes.js';
+import type { CommandEnv, Wrap } from './command-env.js';
+import { mostSpecific, runFailure } from './exit-codes.js';
 import { requireInventory, targetHosts } from './inventory-command.js';
-import type { Wrap } from './command-env.js';
 import { table, type Output } from './output.js';
 import { attachRenderers } from './renderers.js';
 
@@ -27,6 +27,15 @@ export function forks(value: string): number {
 }
 
 export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
+  registerPlan(program, wrap);
+  registerRun(program, wrap);
+  const runs = program.command('runs').description('recorded runs (state dir)');
+  registerRunsList(runs, wrap);
+  registerRunsShow(runs, wrap);
+  registerFacts(program, wrap);
+}
+
+function registerPlan(program: Command, wrap: Wrap): void {
   program
     .command('plan')
     .argument('<playbook>', 'playbook file, or the name of a built-in playbook (playbooks/<name>.yaml)')
@@ -36,26 +45,34 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
     .option('--set <name=value>', 'playbook parameter (repeatable)', collect, [])
     .addHelpText(
       'after',
-      '\nExit code: 0 plan printed; 2 bad playbook, parameter or inventory; 4 or 12 a host unreachable or refusing\nauthentication while its facts are gathered (playbooks whose steps need facts).',
+      '\nExit code: 0 plan printed; 2 bad playbook, parameter or inventory; 4 or 12 a host unreachable or ' +
+        'refusing\nauthentication while its facts are gathered (playbooks whose steps need facts).',
     )
     .action(
       wrap(async (env, playbook: string, opts: { set: string[] }) => {
         const events = new EventStream();
         attachRenderers(events, env, { live: false });
-        const { plan } = await planPlaybook({
+        const inventory = await requireInventory(env.globals);
+        const plan = await planPlaybook(inventory, env.ctx, {
           playbook,
-          inventory: await requireInventory(env.globals),
           sets: opts.set,
           limit: env.globals.limit,
-          ctx: env.ctx,
           events,
-          registry: defaultRegistry(),
         });
         if (env.globals.json) env.out.json(plan);
         else printPlan(env.out, plan);
       }),
     );
+}
 
+interface RunOpts {
+  set: string[];
+  yes: boolean;
+  forks: number;
+  resume?: string;
+}
+
+function registerRun(program: Command, wrap: Wrap): void {
   program
     .command('run')
     .argument('[playbook]', 'playbook file or built-in name (not with --resume)')
@@ -66,64 +83,48 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
     .option('--resume <run-id>', 'continue a run that stopped: tasks its journal records as done are skipped')
     .addHelpText(
       'after',
-      '\nExit code: 0 all tasks done; 4 a host unreachable; 12 authentication failed; 3 some hosts failed; 1 failed or interrupted; 11 another run holds the deployment lock.',
+      '\nExit code: 0 all tasks done; 4 a host unreachable; 12 authentication failed; 3 some hosts failed; 1 failed ' +
+        'or interrupted; 11 another run holds the deployment lock.',
     )
-    .action(
-      wrap(
-        async (
-          env,
-          playbook: string | undefined,
-          opts: { set: string[]; yes: boolean; forks: number; resume?: string },
-        ) => {
-          const events = new EventStream();
-          attachRenderers(events, env, { live: true });
-          const common = {
-            ctx: env.ctx,
-            events,
-            stateDir: stateDir(),
-            forks: opts.forks,
-            confirm: (plan: Plan) => confirm(env.out, plan, opts.yes),
-            registry: defaultRegistry(),
-          };
-          let outcome: RunOutcome;
-          if (opts.resume) {
-            if (playbook) throw new UsageError('--resume continues a recorded run: give no playbook');
-            if (opts.set.length) throw new UsageError('--resume uses the recorded parameters: drop --set');
-            outcome = await resumeRun(opts.resume, {
-              ...common,
-              ...(env.globals.inventory ? { inventory: await requireInventory(env.globals) } : {}),
-            });
-          } else {
-            if (!playbook) throw new UsageError('run: name a playbook, or --resume RUN_ID');
-            outcome = await runPlaybook({
-              ...common,
-              playbook,
-              inventory: await requireInventory(env.globals),
-              sets: opts.set,
-              limit: env.globals.limit,
-            });
-          }
-          env.out.line(`run ${outcome.runId}: ${outcome.state} (journal: ${outcome.runDir})`);
-          if (outcome.state === 'succeeded') return;
-          if (outcome.state === 'interrupted') {
-            throw new FleetError(
-              'failure',
-              `run ${outcome.runId} interrupted; continue it with: ipa-fleet run --resume ${outcome.runId}`,
-            );
-          }
-          const hosts = Object.keys(outcome.recap).length;
-          const err =
-            outcome.failures.length > 0
-              ? mostSpecific(outcome.failures, hosts)
-              : new FleetError('failure', `run ${outcome.runId} did not finish`);
-          throw Object.assign(err, {
-            message: `${err.message} (fix it, then: ipa-fleet run --resume ${outcome.runId})`,
-          });
-        },
-      ),
-    );
+    .action(wrap(runAction));
+}
 
-  const runs = program.command('runs').description('recorded runs (state dir)');
+async function runAction(env: CommandEnv, playbook: string | undefined, opts: RunOpts): Promise<void> {
+  const events = new EventStream();
+  attachRenderers(events, env, { live: true });
+  const common = {
+    events,
+    stateDir: stateDir(),
+    forks: opts.forks,
+    confirm: (plan: Plan) => confirm(env.out, plan, opts.yes),
+  };
+  let result: PlaybookRunResult;
+  if (opts.resume) {
+    if (playbook) throw new UsageError('--resume continues a recorded run: give no playbook');
+    if (opts.set.length) throw new UsageError('--resume uses the recorded parameters: drop --set');
+    const inventory = env.globals.inventory ? await requireInventory(env.globals) : undefined;
+    result = await resumePlaybook(opts.resume, env.ctx, { ...common, ...(inventory ? { inventory } : {}) });
+  } else {
+    if (!playbook) throw new UsageError('run: name a playbook, or --resume RUN_ID');
+    const inventory = await requireInventory(env.globals);
+    result = await runPlaybook(inventory, env.ctx, { ...common, playbook, sets: opts.set, limit: env.globals.limit });
+  }
+  env.out.line(
+    `run ${result.runId}: ${result.state === 'partial' ? 'failed' : result.state} (journal: ${result.runDir})`,
+  );
+  if (result.state === 'succeeded') return;
+  if (result.state === 'interrupted') {
+    throw new FleetError(
+      'failure',
+      `run ${result.runId} interrupted; continue it with: ipa-fleet run --resume ${result.runId}`,
+    );
+  }
+  const hint = ` (fix it, then: ipa-fleet run --resume ${result.runId})`;
+  if (result.failures.length === 0) throw new FleetError('failure', `run ${result.runId} did not finish${hint}`);
+  throw runFailure(result.failures, result.hosts.length, { message: (e) => `${e.message}${hint}` });
+}
+
+function registerRunsList(runs: Command, wrap: Wrap): void {
   runs
     .command('list')
     .description('every recorded run: id, playbook, deployment, started, state')
@@ -141,6 +142,9 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
         );
       }),
     );
+}
+
+function registerRunsShow(runs: Command, wrap: Wrap): void {
   runs
     .command('show')
     .argument('<run-id>', 'the run id (ipa-fleet runs list)')
@@ -152,7 +156,8 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
         const summary = await readSummary(stateDir(), runId);
         if (env.globals.json) return env.out.json({ runId, dir: journal.dir, summary, plan, journal: entries });
         env.out.line(
-          `run ${runId}: ${summary?.state ?? 'unknown'}, playbook ${plan.playbook.name}, deployment ${plan.inventory.deployment}, started ${summary?.startedAt ?? '?'}`,
+          `run ${runId}: ${summary?.state ?? 'unknown'}, playbook ${plan.playbook.name}, ` +
+            `deployment ${plan.inventory.deployment}, started ${summary?.startedAt ?? '?'}`,
         );
         env.out.line(`folder ${journal.dir}`);
         const last = new Map<string, string>();
@@ -167,21 +172,25 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
         );
       }),
     );
+}
 
+function registerFacts(program: Command, wrap: Wrap): void {
   program
     .command('facts')
     .description(
-      'gather facts from every host (after --limit): hostname, OS, 389-DS, suffixes, replicas, agreements, RUV, free space; read-only',
+      'gather facts from every host (after --limit): hostname, OS, 389-DS, suffixes, replicas, agreements, RUV, ' +
+        'free space; read-only',
     )
     .addHelpText(
       'after',
-      '\nExit code: 0 every host; 4 a host unreachable, else 12 authentication failed, else 3 some hosts failed / 1 all.',
+      '\nExit code: 0 every host; 4 a host unreachable, else 12 authentication failed, else 3 some hosts failed / 1 ' +
+        'all.',
     )
     .action(
       wrap(async (env) => {
         const { inventory, hosts } = await targetHosts(env.globals);
         const transport = new Transport(inventory, env.ctx);
-        let gathered;
+        let gathered: Map<string, HostFacts | FleetError>;
         try {
           gathered = await gatherAllFacts(transport, hosts);
         } finally {
@@ -192,36 +201,38 @@ export function registerPlaybookCommands(program: Command, wrap: Wrap): void {
           env.out.json(
             Object.fromEntries([...gathered].map(([k, v]) => [k, v instanceof FleetError ? { error: v.message } : v])),
           );
-        else {
-          const rows = [['HOST', 'FQDN', 'DS', 'SUFFIX', 'RID', 'AGREEMENTS', 'GENERATION']];
-          for (const [name, f] of gathered) {
-            if (f instanceof FleetError) {
-              rows.push([name, env.out.bad('FAILED'), f.message, '', '', '', '']);
-              continue;
-            }
-            for (const s of [f.suffixes.domain, f.suffixes.ca]) {
-              if (!s) continue;
-              rows.push([
-                name,
-                f.fqdn,
-                (f.dsVersion ?? '?').replace(/^389-Directory\//, ''),
-                s.suffix,
-                s.replica ? String(s.replica.rid) : '-',
-                s.agreements.map((a) => `${a.targetHost}${a.enabled ? '' : '(off)'}`).join(',') || '-',
-                s.ruv?.generation ?? '-',
-              ]);
-            }
-          }
-          env.out.line(table(rows));
-        }
+        else env.out.line(factsTable(env.out, gathered));
         if (errors.length) throw mostSpecific(errors, hosts.length);
       }),
     );
 }
 
+function factsTable(out: Output, gathered: Map<string, HostFacts | FleetError>): string {
+  const rows = [['HOST', 'FQDN', 'DS', 'SUFFIX', 'RID', 'AGREEMENTS', 'GENERATION']];
+  for (const [name, f] of gathered) {
+    if (f instanceof FleetError) {
+      rows.push([name, out.bad('FAILED'), f.message, '', '', '', '']);
+      continue;
+    }
+    for (const s of [f.suffixes.domain, f.suffixes.ca]) {
+      if (!s) continue;
+      rows.push([
+        name,
+        f.fqdn,
+        (f.dsVersion ?? '?').replace(/^389-Directory\//, ''),
+        s.suffix,
+        s.replica ? String(s.replica.rid) : '-',
+        s.agreements.map((a) => `${a.targetHost}${a.enabled ? '' : '(off)'}`).join(',') || '-',
+        s.ruv?.generation ?? '-',
+      ]);
+    }
+  }
+  return table(rows);
+}
 export function printPlan(out: Output, plan: Plan): void {
   out.line(
-    `playbook ${plan.playbook.name} (${plan.playbook.file}) on deployment ${plan.inventory.deployment}${plan.limit ? `, --limit ${plan.limit}` : ''}`,
+    `playbook ${plan.playbook.name} (${plan.playbook.file}) on deployment ${plan.inventory.deployment}` +
+      (plan.limit ? `, --limit ${plan.limit}` : ''),
   );
   const params = Object.entries(plan.params);
   if (params.length) out.line(`parameters: ${params.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`);
@@ -231,7 +242,9 @@ export function printPlan(out: Output, plan: Plan): void {
     const first = tasks[0]!;
     out.line('');
     out.line(
-      `step ${step + 1}: ${first.stepName} [${first.action}]${first.destructive ? ' (changes the deployment)' : ''}${first.concurrency ? `, at most ${first.concurrency} at once` : ''}`,
+      `step ${step + 1}: ${first.stepName} [${first.action}]` +
+        (first.destructive ? ' (changes the deployment)' : '') +
+        (first.concurrency ? `, at most ${first.concurrency} at once` : ''),
     );
     out.line(
       table([
@@ -243,7 +256,9 @@ export function printPlan(out: Output, plan: Plan): void {
   for (const s of plan.skippedSteps) out.line(`\nstep ${s.step + 1}: ${s.name}: left out (${s.reason})`);
   out.line('');
   out.line(
-    `${plan.tasks.length} task(s) on ${new Set(plan.tasks.map((t) => t.host)).size} host(s)${plan.destructive ? '; changes the deployment: run asks for confirmation (or --yes)' : ''}`,
+    `${plan.tasks.length} task(s) on ${new Set(plan.tasks.map((t) => t.host)).size} host(s)${
+      plan.destructive ? '; ' + 'changes the deployment: run asks for confirmation (or --yes)' : ''
+    }`,
   );
 }
 
@@ -269,11 +284,13 @@ export async function confirm(out: Output, plan: Plan, yes: boolean): Promise<bo
   const hosts = new Set(plan.tasks.filter((t) => t.destructive).map((t) => t.host));
   if (!process.stdin.isTTY) {
     throw new UsageError(
-      `playbook '${plan.playbook.name}' changes ${hosts.size} host(s) and there is no terminal to confirm on; review 'ipa-fleet plan' and pass --yes`,
+      `playbook '${plan.playbook.name}' changes ${hosts.size} ` +
+        "host(s) and there is no terminal to confirm on; review 'ipa-fleet plan' and pass --yes",
     );
   }
   out.warn(
-    `${plan.playbook.name} will change ${[...hosts].join(', ')} (${plan.tasks.filter((t) => t.destructive).length} task(s)); review it with 'ipa-fleet plan'.`,
+    `${plan.playbook.name} will change ${[...hosts].join(', ')} ` +
+      `(${plan.tasks.filter((t) => t.destructive).length} task(s)); review it with 'ipa-fleet plan'.`,
   );
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {

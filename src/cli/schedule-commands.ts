@@ -99,7 +99,8 @@ Exit code: 0 stopped by a signal; 2 bad schedule file, inventory or key; 11 the 
 
 function jobRow(j: JobView): string[] {
   const last = j.lastRun
-    ? `${j.lastRun.result} ${j.lastRun.finishedAt} (${j.lastRun.hosts.ok.length}/${j.lastRun.hosts.ok.length + j.lastRun.hosts.failed.length} hosts)`
+    ? `${j.lastRun.result} ${j.lastRun.finishedAt} ` +
+      `(${j.lastRun.hosts.ok.length}/${j.lastRun.hosts.ok.length + j.lastRun.hosts.failed.length} hosts)`
     : '-';
   return [
     j.job,

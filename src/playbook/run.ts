@@ -13,7 +13,7 @@ import type { ActionRegistry } from './registry.js';
 import { stamp, EventStream, type HostRecap, type RunState } from '../report/events.js';
 import { gatherAllFacts, type HostFacts } from '../topology/facts.js';
 import { Transport } from '../transport/transport.js';
-import { execute, type FinalStatus, type TaskRecord } from './executor.js';
+import { execute, type ExecuteResult, type FinalStatus, type TaskRecord } from './executor.js';
 import { doneTasks, newRunId, RunJournal, type RunSummary } from './journal.js';
 import { loadPlaybook } from './load.js';
 import { acquireLock } from './lock.js';
@@ -23,7 +23,7 @@ import { offlineHostsOf, resolveParams } from './params.js';
 import { buildPlan, playbookNeedsFacts } from './planner.js';
 
 /** Folder of the playbooks that ship with ipa-fleet (dist/src/playbook → repository root). */
-export const BUILTIN_PLAYBOOKS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'playbooks');
+const BUILTIN_PLAYBOOKS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'playbooks');
 
 export interface PlanOptions {
   /** A playbook file, or the name of a built-in playbook (playbooks/<name>.yaml). */
@@ -154,7 +154,8 @@ export async function resumeRun(runId: string, opts: ResumeOptions): Promise<Run
   const inventory = opts.inventory ?? (await loadInventory(opened.plan.inventory.file));
   if (inventory.deployment !== opened.plan.inventory.deployment) {
     throw new UsageError(
-      `run ${runId} was for deployment '${opened.plan.inventory.deployment}', the inventory is for '${inventory.deployment}'`,
+      `run ${runId} was for deployment '${opened.plan.inventory.deployment}', ` +
+        `the inventory is for '${inventory.deployment}'`,
     );
   }
   const release = await acquireLock(
@@ -250,19 +251,7 @@ async function executeRun(
       alreadyDone: resume?.done ?? new Set(),
       stateDir: opts.stateDir,
     });
-    const values = [...result.statuses.values()];
-    Object.assign(summary, {
-      finishedAt: new Date().toISOString(),
-      state: result.state,
-      recap: result.recap,
-      tasks: {
-        total: plan.tasks.length,
-        done: values.filter((s) => s === 'ok' || s === 'changed' || s === 'skipped' || s === 'done-before').length,
-        failed: values.filter((s) => s === 'failed' || s === 'interrupted').length,
-        notRun: values.filter((s) => s === 'not-run').length,
-      },
-    });
-    await journal.writeSummary(summary);
+    await journal.writeSummary(finishedSummary(summary, plan, result));
     events.emit(
       stamp({
         type: 'run.finished',
@@ -285,6 +274,22 @@ async function executeRun(
   } finally {
     await transport.close();
   }
+}
+
+function finishedSummary(summary: RunSummary, plan: Plan, result: ExecuteResult): RunSummary {
+  const values = [...result.statuses.values()];
+  return {
+    ...summary,
+    finishedAt: new Date().toISOString(),
+    state: result.state,
+    recap: result.recap,
+    tasks: {
+      total: plan.tasks.length,
+      done: values.filter((s) => s === 'ok' || s === 'changed' || s === 'skipped' || s === 'done-before').length,
+      failed: values.filter((s) => s === 'failed' || s === 'interrupted').length,
+      notRun: values.filter((s) => s === 'not-run').length,
+    },
+  };
 }
 
 interface GatheredFacts {

@@ -56,10 +56,3 @@ export function sortFindings(findings: Finding[]): Finding[] {
       a.hosts.join().localeCompare(b.hosts.join()),
   );
 }
-
-/** audit's exit code: 0 clean (info only), 1 any error, 3 warnings only. */
-export function auditExitCode(findings: Finding[]): 0 | 1 | 3 {
-  if (findings.some((f) => f.severity === 'error')) return 1;
-  if (findings.some((f) => f.severity === 'warning')) return 3;
-  return 0;
-}

@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import type { Agreement } from '../../src/directory/agreements.js';
 import type { ConflictScan } from '../../src/directory/conflicts.js';
 import type { RuvElement } from '../../src/directory/ruv.js';
+import { auditExitCode } from '../../src/cli/exit-codes.js';
 import { AuthError, FleetError, UnreachableError } from '../../src/errors.js';
+import { severityOf } from '../../src/operations/audit.js';
 import { parseInventory, type Inventory } from '../../src/inventory/index.js';
 import {
   DEFAULT_CHECKS,
@@ -19,13 +21,7 @@ import {
   type Check,
 } from '../../src/topology/checks.js';
 import type { HostFacts, SuffixFacts } from '../../src/topology/facts.js';
-import {
-  auditExitCode,
-  sortFindings,
-  type Finding,
-  type FindingId,
-  type SuffixKind,
-} from '../../src/topology/findings.js';
+import { sortFindings, type Finding, type FindingId, type SuffixKind } from '../../src/topology/findings.js';
 import {
   buildTopology,
   components,
@@ -295,7 +291,7 @@ describe('audit checks on facts gathered from a real lab', () => {
   it('a healthy 3-host chain (both suffixes) gives no finding, exit 0', () => {
     const { findings, topology } = audit({ inventory: labInventory(), facts: labFacts(), now: labNow });
     assert.deepEqual(findings, []);
-    assert.equal(auditExitCode(findings), 0);
+    assert.equal(auditExitCode(severityOf(findings)), 0);
     assert.deepEqual(
       topology.domain.edges.map((e) => `${e.from}>${e.to}:${e.state}:${e.hasReverse}`),
       [
@@ -342,7 +338,7 @@ describe('audit checks on facts gathered from a real lab', () => {
       /^b\.ipa\.test → c\.ipa\.test \(meToc\.ipa\.test\): Error \(19\) .*different database generation/,
     );
     assert.match(status.fix, /re-initialize it from b\.ipa\.test/);
-    assert.equal(auditExitCode(findings), 1);
+    assert.equal(auditExitCode(severityOf(findings)), 1);
   });
 });
 
@@ -358,7 +354,7 @@ describe('unreachableHosts', () => {
     assert.deepEqual([f[0]!.severity, f[0]!.hosts, f[0]!.suffix], ['error', ['c.ipa.test'], undefined]);
     assert.equal(f[0]!.message, 'c.ipa.test: cannot reach ssh at 192.0.2.3:22: ECONNREFUSED');
     assert.match(f[0]!.fix, /bring the host/);
-    assert.equal(auditExitCode(findings), 1);
+    assert.equal(auditExitCode(severityOf(findings)), 1);
   });
 
   it('an authentication failure gets the key / password fix', () => {
@@ -446,7 +442,7 @@ describe('oneWayAgreements', () => {
       topology.domain.edges.filter((e) => !e.hasReverse).map((e) => `${e.from}>${e.to}`),
       ['b.ipa.test>c.ipa.test'],
     );
-    assert.equal(auditExitCode(findings), 1);
+    assert.equal(auditExitCode(severityOf(findings)), 1);
   });
 
   it('on the CA suffix too', () => {
@@ -508,7 +504,7 @@ describe('tooManyAgreements', () => {
     const { findings } = audit({ inventory, facts: star(5) });
     assert.deepEqual(summary(findings), ['too-many-agreements warning domain [a]']);
     assert.match(findings[0]!.message, /a\.ipa\.test has 5 domain suffix agreements \(FreeIPA recommends at most 4\)/);
-    assert.equal(auditExitCode(findings), 3);
+    assert.equal(auditExitCode(severityOf(findings)), 3);
   });
 
   it('4 is fine; the threshold can be changed', () => {
@@ -657,7 +653,7 @@ describe('initAndStatus', () => {
   it('update status amber (busy replica): update-status-amber (warning), exit 3', () => {
     const findings = withAgreement({ lastUpdateStatus: BUSY, lastUpdateStatusJson: amber(BUSY) });
     assert.deepEqual(summary(findings), ['update-status-amber warning domain [b,c]']);
-    assert.equal(auditExitCode(findings), 3);
+    assert.equal(auditExitCode(severityOf(findings)), 3);
   });
 
   it('a disabled agreement is not judged by its (stale) update status', () => {
@@ -733,7 +729,7 @@ describe('staleRids', () => {
       /replica ID 3 appears in the domain suffix RUV of a\.ipa\.test, b\.ipa\.test but no supplier owns it/,
     );
     assert.match(findings[0]!.fix, /cleanallruv --suffix dc=ipa,dc=test --replica-id 3/);
-    assert.equal(auditExitCode(findings), 3);
+    assert.equal(auditExitCode(severityOf(findings)), 3);
   });
 
   it('a ghost element without URL or CSN counts too; 65535 never does', () => {
@@ -1125,10 +1121,13 @@ describe('findings helpers', () => {
   });
 
   it('auditExitCode: 0 clean or info only, 1 with any error, 3 warnings only', () => {
-    assert.equal(auditExitCode([]), 0);
-    assert.equal(auditExitCode([f('stale-rid', 'info', ['a'])]), 0);
-    assert.equal(auditExitCode([f('stale-rid', 'warning', ['a']), f('stale-rid', 'info', ['a'])]), 3);
-    assert.equal(auditExitCode([f('stale-rid', 'warning', ['a']), f('host-unreachable', 'error', ['a'])]), 1);
+    assert.equal(auditExitCode(severityOf([])), 0);
+    assert.equal(auditExitCode(severityOf([f('stale-rid', 'info', ['a'])])), 0);
+    assert.equal(auditExitCode(severityOf([f('stale-rid', 'warning', ['a']), f('stale-rid', 'info', ['a'])])), 3);
+    assert.equal(
+      auditExitCode(severityOf([f('stale-rid', 'warning', ['a']), f('host-unreachable', 'error', ['a'])])),
+      1,
+    );
   });
 
   it('generalizedTime: UTC seconds; "never" and anything else undefined', () => {

@@ -1,0 +1,103 @@
+// Auditing the replication topology: facts from every selected host, both suffixes, the checks,
+// the quarantine and (with backupMaxAge) backup freshness; optionally the topology drawn to a file.
+import { resolve } from 'node:path';
+import { backupFreshnessCheck } from '../backup/freshness.js';
+import { defaultStoreDir, SnapshotStore } from '../backup/store.js';
+import type { RunContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { selectHosts } from '../inventory/limit.js';
+import type { Host, Inventory } from '../inventory/model.js';
+import { parseDuration } from '../playbook/params.js';
+import { quarantineCheck, readQuarantine } from '../restore/quarantine.js';
+import { auditDeployment, type AuditReport } from '../topology/audit.js';
+import { writeGraph } from '../topology/draw.js';
+import type { Finding, SuffixKind } from '../topology/findings.js';
+import { Transport } from '../transport/transport.js';
+
+export interface AuditOptions {
+  suffixes: SuffixKind[];
+  /** --limit pattern: only these hosts. */
+  limit?: string;
+  /** Seconds behind a supplier RID that count as lagging (default 300). */
+  lagSeconds?: number;
+  /** Seconds clocks may be apart (default 30). */
+  skewSeconds?: number;
+  /** Warn about hosts whose newest snapshot is older than this duration (e.g. 26h). */
+  backupMaxAge?: string;
+  /** The snapshot store for backupMaxAge. */
+  store?: string;
+  /** Also draw the topology: FILE.svg, FILE.dot or FILE.mmd. */
+  graph?: string;
+  /** The controller's state folder (quarantine records). */
+  stateDir: string;
+}
+
+/** clean: info findings at most; warnings: warnings but no error; errors: any error finding. */
+export type AuditSeverity = 'clean' | 'warnings' | 'errors';
+
+export interface AuditResult {
+  report: AuditReport;
+  hosts: Host[];
+  severity: AuditSeverity;
+}
+
+export async function audit(inventory: Inventory, ctx: RunContext, opts: AuditOptions): Promise<AuditResult> {
+  const hosts = selectHosts(inventory, opts.limit);
+  const extraChecks = [quarantineCheck(await readQuarantine(opts.stateDir, inventory.deployment))];
+  if (opts.store && !opts.backupMaxAge) throw new UsageError('--store is for --backup-max-age; give both');
+  if (opts.backupMaxAge) {
+    const maxAge = parseDuration(opts.backupMaxAge, '--backup-max-age');
+    const store = new SnapshotStore(resolve(opts.store ?? defaultStoreDir()));
+    const snapshots = await store.list({ deployment: inventory.deployment });
+    const newest = new Map(hosts.map((h) => [h.name, snapshots.filter((s) => s.host === h.name).at(-1)]));
+    extraChecks.push(backupFreshnessCheck(newest, maxAge, store.root));
+  }
+  const transport = new Transport(inventory, ctx);
+  let report: AuditReport;
+  try {
+    report = await auditDeployment(transport, inventory, hosts, {
+      suffixes: opts.suffixes,
+      thresholds: {
+        ...(opts.lagSeconds !== undefined ? { lagSeconds: opts.lagSeconds } : {}),
+        ...(opts.skewSeconds !== undefined ? { skewSeconds: opts.skewSeconds } : {}),
+      },
+      extraChecks,
+    });
+  } finally {
+    await transport.close();
+  }
+  if (opts.graph) await drawReport(opts.graph, report, inventory);
+  return { report, hosts, severity: severityOf(report.findings) };
+}
+
+/** Draws the topology the hosts report to FILE.svg, .dot or .mmd (`inventory graph`); unreachable hosts in red. */
+export async function drawTopology(
+  inventory: Inventory,
+  ctx: RunContext,
+  opts: { suffixes: SuffixKind[]; limit?: string; output: string },
+): Promise<AuditReport> {
+  const transport = new Transport(inventory, ctx);
+  try {
+    const report = await auditDeployment(transport, inventory, selectHosts(inventory, opts.limit), {
+      suffixes: opts.suffixes,
+    });
+    await drawReport(opts.output, report, inventory);
+    return report;
+  } finally {
+    await transport.close();
+  }
+}
+
+function drawReport(file: string, report: AuditReport, inventory: Inventory): Promise<void> {
+  return writeGraph(file, report.topology, {
+    suffixes: report.suffixes,
+    findings: report.findings,
+    title: `${inventory.deployment} replication topology`,
+  });
+}
+
+export function severityOf(findings: readonly Finding[]): AuditSeverity {
+  if (findings.some((f) => f.severity === 'error')) return 'errors';
+  if (findings.some((f) => f.severity === 'warning')) return 'warnings';
+  return 'clean';
+}
