@@ -92,10 +92,11 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
       store,
     ]);
     assert.equal(full.code, 0, shown(full));
-    const listed = JSON.parse((await lab.fleet(['--json', 'backups', 'list', '--store', store])).stdout) as
-      | { snapshots: Array<{ id: string; host: string; type: string }> }
-      | Array<{ id: string; host: string; type: string }>;
-    const list = Array.isArray(listed) ? listed : listed.snapshots;
+    const list = (
+      JSON.parse((await lab.fleet(['--json', 'backups', 'list', '--store', store])).stdout) as {
+        snapshots: Array<{ id: string; host: string; type: string }>;
+      }
+    ).snapshots;
     snapshot = {
       data: list.find((s) => s.host === A && s.type === 'data')!.id,
       full: list.find((s) => s.host === A && s.type === 'full')!.id,
