@@ -109,9 +109,9 @@ async function runAction(env: CommandEnv, playbook: string | undefined, opts: Ru
     const inventory = await requireInventory(env.globals);
     result = await runPlaybook(inventory, env.ctx, { ...common, playbook, sets: opts.set, limit: env.globals.limit });
   }
-  env.out.line(
-    `run ${result.runId}: ${result.state === 'partial' ? 'failed' : result.state} (journal: ${result.runDir})`,
-  );
+  // In the journal's words: a run in which some hosts failed is a failed run.
+  const state = result.state === 'partial' ? 'failed' : result.state;
+  env.out.line(`run ${result.runId}: ${state} (journal: ${result.runDir})`);
   if (result.state === 'succeeded') return;
   if (result.state === 'interrupted') {
     throw new FleetError(
