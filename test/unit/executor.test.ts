@@ -707,3 +707,49 @@ steps:
     );
   });
 });
+
+describe('executor: nothing queued starts after a failure or Ctrl-C', () => {
+  // Three hosts, one step, --forks 1: two of the three tasks wait in the queue behind the first.
+  const THREE = inventoryFor('bugs', 'b.test', ['a', 'b', 'c']);
+  const ONE_STEP = 'name: bugs\nsteps:\n  - {name: one, action: fake, hosts: all, with: {tag: one}}\n';
+  const startedHosts = (entries: JournalEntry[]): string[] =>
+    entries.filter((e) => e.type === 'task.started').map((e) => (e as { host: string }).host);
+
+  // schedule() once handed every ready task to p-queue at once and the queued closure never looked at
+  // `stopping` or `run.signal` before runTask: with more ready tasks than --forks, tasks still waiting
+  // in the queue started AFTER a failure, contrary to "On a failure no new task starts".
+  it('after a failure, tasks waiting for a free fork do not start (--forks 1, three ready tasks)', async () => {
+    const rec = new Recorder();
+    const registry = fakeRegistry(rec, async (_tag, host) => {
+      if (host === 'a.b.test') throw new Error('boom');
+      return ok('changed');
+    });
+    const plan = planFor(ONE_STEP, registry, THREE);
+    const { result, entries } = await run(plan, registry, { forks: 1, inventory: THREE });
+    assert.equal(result.state, 'failed');
+    assert.deepEqual(rec.started(), ['one@a.b.test']);
+    assert.equal(result.statuses.get('01-one:b.b.test'), 'not-run');
+    assert.equal(result.statuses.get('01-one:c.b.test'), 'not-run');
+    assert.deepEqual(startedHosts(entries), ['a.b.test']);
+  });
+
+  // The same line: after Ctrl-C the queued tasks started with an already aborted signal (a real exec
+  // would open SSH sessions, and the journal recorded task.started for work begun after the interrupt).
+  it('after an abort, tasks waiting for a free fork do not start (--forks 1)', async () => {
+    const controller = new AbortController();
+    const rec = new Recorder();
+    const registry = fakeRegistry(rec, async (_tag, host, signal) => {
+      if (host === 'a.b.test') {
+        setImmediate(() => controller.abort());
+        await aborted(signal);
+        throw new Error('interrupted');
+      }
+      return ok('changed');
+    });
+    const plan = planFor(ONE_STEP, registry, THREE);
+    const { result, entries } = await run(plan, registry, { forks: 1, inventory: THREE, signal: controller.signal });
+    assert.equal(result.state, 'interrupted');
+    assert.deepEqual(rec.started(), ['one@a.b.test'], 'nothing starts after Ctrl-C');
+    assert.deepEqual(startedHosts(entries), ['a.b.test']);
+  });
+});

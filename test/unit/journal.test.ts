@@ -372,3 +372,33 @@ describe('lock', () => {
     }
   });
 });
+
+describe('journal: a line cut short by a crash', () => {
+  // RunJournal.append(): a crash mid-write leaves a last line without its
+  // newline; readEntries() rightly skips it, but the next append once (the resumed run's `run.resumed`)
+  // was written straight after the fragment, onto the same line, and was then lost as well.
+  it('an entry appended after a line cut short by a crash is kept', async () => {
+    const state = join(tmp, 'journal-crash');
+    const journal = await RunJournal.create(state, 'crashed-run', {
+      version: 1,
+      playbook: { name: 'p', file: '/p', sha256: 'x', description: '' },
+      inventory: { file: '/i', deployment: 'd' },
+      params: {},
+      limit: undefined,
+      createdAt: 'x',
+      skippedSteps: [],
+      destructive: false,
+      needsFacts: false,
+      tasks: [],
+    });
+    journal.append({ at: 't1', type: 'run.started', pid: 1 });
+    appendFileSync(join(journal.dir, 'journal.jsonl'), '{"at":"t2","type":"task.fini');
+    journal.append({ at: 't3', type: 'run.resumed', pid: 2 });
+    const { entries } = await RunJournal.open(state, 'crashed-run');
+    // Not only t1 (t3 on the fragment's line).
+    assert.deepEqual(
+      entries.map((e) => e.at),
+      ['t1', 't3'],
+    );
+  });
+});

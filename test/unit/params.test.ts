@@ -6,7 +6,10 @@ import { UsageError } from '../../src/errors.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import type { Playbook } from '../../src/playbook/model.js';
 import type { JsonValue } from '../../src/json.js';
-import { coerce, offlineHostsOf, parseDuration, render } from '../../src/playbook/params.js';
+import { defaultRegistry } from '../../src/actions/index.js';
+import { parsePlaybook } from '../../src/playbook/load.js';
+import { coerce, offlineHostsOf, parseDuration, render, resolveParams } from '../../src/playbook/params.js';
+import { buildPlan } from '../../src/playbook/planner.js';
 
 const INVENTORY = parseInventory(
   [
@@ -247,5 +250,54 @@ describe('offlineHostsOf', () => {
     assert.deepEqual([...offlineHostsOf(pb, { allow_offline: [] })], []);
     assert.deepEqual([...offlineHostsOf(pb, {})], []);
     assert.deepEqual([...offlineHostsOf(book('a.p.test,{{ more }}'), { more: 'b.p.test' })], ['a.p.test', 'b.p.test']);
+  });
+});
+
+describe('params: durations a Node timer can wait', () => {
+  // parseDuration (src/playbook/params.ts) accepts any number of days, but the runners hand
+  // seconds * 1000 to setTimeout: src/actions/pause.ts sleep() and the exec timeoutMs timer in src/transport/ssh.ts (exec
+  // `timeout:`). Node clamps a delay above 2^31-1 ms (about 24.8 days) to 1 ms, so `seconds: 30d`
+  // ends at once, and an exec `timeout: 30d` kills the command after 1 ms.
+  it('durations longer than a Node timer can wait are refused up front', () => {
+    assert.throws(() => parseDuration('30d', 'with.seconds'), /with\.seconds: '30d' is longer than the limit of 24d/);
+    assert.equal(parseDuration('24d', 'with.seconds'), 24 * 86400);
+  });
+});
+
+describe('params: an empty default', () => {
+  // src/playbook/load.ts parseParam(): `default:` with no value is read as null, which is `!== undefined`,
+  // so resolveParams() coerces it: coerce(null, 'string') returns the text 'null' (params.ts, the
+  // `case 'string'` branch only refuses non-null objects). `{{ note }}` renders "null" and `when: note` is true.
+  it('an empty default: is no value, not the text "null"', () => {
+    const registry = defaultRegistry();
+    const playbook = parsePlaybook(
+      [
+        'name: empty-default',
+        'params:',
+        '  note:',
+        '    type: string',
+        '    default:',
+        'steps:',
+        '  - action: exec',
+        '    hosts: all',
+        '    when: note',
+        '    with: {command: "logger {{ note }}"}',
+        '',
+      ].join('\n'),
+      '/fixtures/empty-default.yaml',
+      registry,
+    );
+    const params = resolveParams(playbook, [], INVENTORY);
+    assert.notEqual(params.note, 'null');
+    const plan = buildPlan({
+      playbook,
+      inventory: INVENTORY,
+      registry,
+      params,
+      limit: undefined,
+      facts: new Map(),
+      createdAt: 'x',
+    });
+    assert.ok(!plan.tasks.some((t) => t.params.command === 'logger null'), 'no command gets the word null');
   });
 });

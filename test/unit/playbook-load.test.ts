@@ -554,3 +554,57 @@ describe('playbook loader: one error per bad playbook, at the right line', () =>
     );
   });
 });
+
+describe('playbook loader: messages point at the key they name', () => {
+  const failsAt = (text: string, line: number, key: string): void => {
+    assert.throws(
+      () => parsePlaybook(text, '/pb.yaml', defaultRegistry()),
+      (err: unknown) => {
+        assert.ok(err instanceof LocatedError);
+        assert.equal(err.key, key, err.message);
+        assert.equal(err.line, line, err.message);
+        return true;
+      },
+    );
+  };
+
+  // src/playbook/load.ts parsePlaybook(): `fail(step.at.line, 'steps[N].name', …)` uses the line of
+  // the step's first key, not the line of its `name:`.
+  it('a duplicate step name is reported at the name: line', () => {
+    failsAt(
+      [
+        'name: x',
+        'steps:',
+        '  - action: facts',
+        '    name: same',
+        '    hosts: all',
+        '  - action: facts',
+        '    name: same', // line 7
+        '    hosts: all',
+        '',
+      ].join('\n'),
+      7,
+      'steps[1].name',
+    );
+  });
+
+  // src/playbook/load.ts parseStep(): a missing required parameter is reported at `withNode.line`, the
+  // line of the with mapping's first entry (here `creates:`, line 6), not the `with:` line (5).
+  it('a missing required with parameter is reported at the with: line', () => {
+    failsAt(
+      'name: x\nsteps:\n  - action: exec\n    hosts: all\n    with:\n      creates: /tmp/x\n',
+      5,
+      'steps[0].with.command',
+    );
+  });
+
+  // src/playbook/load.ts parseParam(): `checkKeys(map, PARAM_KEYS, fail)` is called without the
+  // `where` argument, so the key is `color` instead of `params.keep.color` (steps pass `steps[N]`).
+  it('an unknown key in a parameter names its full path', () => {
+    failsAt(
+      'name: x\nparams:\n  keep:\n    type: boolean\n    color: red\nsteps:\n  - {action: facts, hosts: all}\n',
+      5,
+      'params.keep.color',
+    );
+  });
+});
