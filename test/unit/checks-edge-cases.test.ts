@@ -1,4 +1,4 @@
-// Audit checks that once gave a wrong answer: --limit islands, read-only consumers without a
+// Audit checks (src/topology/checks.ts) on the edges of their input: --limit islands, read-only consumers without a
 // changelog, RIDs of live hosts outside the inventory, schedules with days outside 0-6, busy
 // replicas reported as text only, and a CA host reported three times for one cause.
 import { describe, it } from 'node:test';
@@ -112,7 +112,7 @@ const ids = (findings: Finding[]): string[] =>
 
 const RUV = { generation: '6b070000000000010000', elements: [el(1, 'a.t'), el(2, 'b.t'), el(3, 'c.t')] };
 
-describe('audit checks: regressions', () => {
+describe('audit checks: edge cases', () => {
   it('audit --limit a: the hosts left out are not "disconnected" (disconnected / components, checks.ts)', () => {
     // `audit --limit a.t` gathers facts of a only (auditDeployment → gatherAllFacts(hosts)), but the
     // graph holds every inventory host. c's agreements were never read, yet c counts as an island.

@@ -1,5 +1,6 @@
-// Backup faults that once went wrong on the real lab: an export file left behind after the SSH
-// connection dropped, failed hosts counted as "?", a full store reported as a partial failure.
+// Backups that fail on the real lab, and how they fail: the SSH connection dropped during the export
+// (the export file is still removed from the host) or during the tar stream (the host is named), and a
+// full store (every host fails, exit 1).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { bringUpLab, cmdlineOf, descendantsOf, dropSshConnectionsWhen, type Test
 const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'];
 const run = promisify(execFile);
 
-describe('backup regressions', { timeout: 240_000 }, () => {
+describe('backups that fail', { timeout: 240_000 }, () => {
   let lab: TestLab;
   let keys: string;
   let pub: string;
