@@ -335,7 +335,7 @@ function scalarBoolean(node: DocNode, key: string, fail: Fail): boolean {
   return (node as { value: boolean }).value;
 }
 
-export function toJson(node: DocNode): JsonValue {
+function toJson(node: DocNode): JsonValue {
   switch (node.kind) {
     case 'scalar':
       return node.value;
