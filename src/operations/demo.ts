@@ -20,10 +20,8 @@ import {
 } from '../lab/demo.js';
 import { labDown, labUp } from '../lab/lab.js';
 import { labSpec } from '../lab/spec.js';
-import type { TaskRecord } from '../playbook/executor.js';
 import type { EventStream } from '../report/events.js';
-import { defaultRegistry } from '../actions/index.js';
-import { runPlaybook } from '../playbook/run.js';
+import { backupFleet } from './backup-fleet.js';
 import type { PhaseReport } from './phase-report.js';
 import type { PhasedRunResult } from './phased-run.js';
 import { restoreDeployment } from './restore-deployment.js';
@@ -128,14 +126,14 @@ async function backUpDamageRestore(
     stage = 'backup';
     say(`demo: fleet backup of ${report.hosts.join(', ')} into ${paths.store}, encrypted to ${paths.publicKey}`);
     const backup = await timed('backup', () =>
-      runPlaybook({
-        ...{ ...run, playbook: 'backup-fleet', inventory, limit: undefined, registry: defaultRegistry() },
-        ...{ ctx, params: { store: paths.store, encrypt_to: [paths.publicKey] } },
+      backupFleet(inventory, ctx, {
+        ...run,
+        ...{ type: 'data', store: paths.store, encrypt: true, encryptTo: [paths.publicKey] },
       }),
     );
     report.backupRun = backup.runId;
     if (backup.state !== 'succeeded') throw runFailure('backup', backup.runId, backup.state, backup.failures);
-    const snapshot = snapshotOf(backup.tasks, DEMO_MASTER);
+    const snapshot = backup.snapshots.find((s) => s.host === DEMO_MASTER);
     if (!snapshot) throw new FleetError('failure', `backup run ${backup.runId} recorded no snapshot of ${DEMO_MASTER}`);
     report.snapshot = { id: snapshot.id, host: DEMO_MASTER };
 
@@ -171,16 +169,6 @@ async function tearDown(paths: DemoPaths, report: DemoReport, timed: Timed, say:
   } catch (err) {
     report.teardownError = (err as Error).message;
   }
-}
-
-/** The snapshot a backup run's task made of `host` (the task's data). */
-function snapshotOf(tasks: readonly TaskRecord[], host: string): { id: string } | undefined {
-  for (const t of tasks) {
-    const id =
-      t.host === host && t.data && typeof t.data === 'object' && !Array.isArray(t.data) ? t.data.id : undefined;
-    if (typeof id === 'string') return { id };
-  }
-  return undefined;
 }
 
 /** The run's own error (its kind decides the exit code), or a plain failure naming the run. */
