@@ -79,7 +79,10 @@ function functionsOf(program, starts) {
   const found = [];
   const visit = (node, name) => {
     if (!node || typeof node !== 'object') return;
-    if (Array.isArray(node)) return node.forEach((n) => visit(n, name));
+    if (Array.isArray(node)) {
+      for (const n of node) visit(n, name);
+      return;
+    }
     let childName = name;
     if (node.type === 'MethodDefinition' || node.type === 'Property' || node.type === 'PropertyDefinition') {
       childName = node.key?.name ?? node.key?.value ?? name;

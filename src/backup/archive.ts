@@ -54,7 +54,7 @@ export interface IngestResult {
  * gzip level. LDIF compresses to a fraction at level 1 already; higher levels cost several times
  * the CPU for a few percent, and this stage sits in the SSH → disk path (see the ingest bench).
  */
-export const GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
+const GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
 
 const gzipBlock = promisify(gzip) as (data: Buffer, options: { level: number }) => Promise<Buffer>;
 
@@ -152,7 +152,7 @@ function inspectingTee(inspector: TarInspector, onProgress: ((bytes: number) => 
  * tar -z, zlib's gunzip, Node's createGunzip). Memory stays bounded: at most GZIP_IN_FLIGHT blocks
  * are being compressed, and the transform waits for the oldest before taking more input.
  */
-export function parallelGzip(level: number = GZIP_LEVEL): Transform {
+function parallelGzip(level: number = GZIP_LEVEL): Transform {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const jobs: Array<Promise<Buffer>> = [];

@@ -12,7 +12,7 @@ import * as openpgp from 'openpgp';
 import type { Key, PrivateKey, PublicKey } from 'openpgp';
 import { FleetError } from '../errors.js';
 
-export type { PrivateKey, PublicKey } from 'openpgp';
+export type { PrivateKey } from 'openpgp';
 
 export interface Recipients {
   keys: PublicKey[];
@@ -53,7 +53,7 @@ export async function loadRecipients(files: string[], now: Date = new Date()): P
 }
 
 /** Why `key` cannot be encrypted to at `now`, or undefined when it can. */
-export async function encryptionProblem(key: Key, now: Date = new Date()): Promise<string | undefined> {
+async function encryptionProblem(key: Key, now: Date = new Date()): Promise<string | undefined> {
   try {
     if (await key.isRevoked(undefined, undefined, now)) return 'the key is revoked';
   } catch (err) {

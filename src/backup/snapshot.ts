@@ -315,7 +315,7 @@ interface TarContents {
  * GNU tar to stdout. Exports are renamed to ldif/<backend>.ldif and the db2bak folder to bak/;
  * configuration paths keep their path below /. PID files and lock folders never go in.
  */
-export function buildTarCommand(p: TarContents): string {
+function buildTarCommand(p: TarContents): string {
   const excludes = NEVER_ARCHIVED.map((x) => `--exclude=${shellQuote(x)}`).join(' ');
   const transforms = [
     `--transform=${shellQuote(`s,^${escapeSed(p.tag)}-,ldif/,`)}`,
@@ -396,6 +396,6 @@ function buildManifest(p: {
   };
 }
 
-export function randomTag(): string {
+function _randomTag(): string {
   return randomBytes(3).toString('hex');
 }

@@ -24,11 +24,11 @@ import { readTextIfExists } from '../text-file.js';
 
 export type StoreLockKind = 'shared' | 'exclusive';
 
-export const DEFAULT_STALE_AFTER_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_STALE_AFTER_MS = 24 * 60 * 60 * 1000;
 const EXCLUSIVE_FILE = 'exclusive.json';
 const SHARED_RE = /^shared-\d+-[0-9a-f]+\.json$/;
 
-export interface StoreLockRecord {
+interface StoreLockRecord {
   kind: StoreLockKind;
   pid: number;
   host: string;

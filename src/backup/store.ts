@@ -22,10 +22,10 @@ import { stateDir } from '../state-dir.js';
 import type { Manifest, ManifestFile, ManifestSuffix, SnapshotType } from './manifest.js';
 import { readFailure, readTextIfExists } from '../text-file.js';
 
-export const MANIFEST_FILE = 'manifest.json';
-export const MANIFEST_SCHEMA = 'ipa-fleet/snapshot/v1';
+const MANIFEST_FILE = 'manifest.json';
+const MANIFEST_SCHEMA = 'ipa-fleet/snapshot/v1';
 /** `20261126T101500Z-1a2b3c`: UTC time to the second, then 6 random hex digits. Sorts by time. */
-export const SNAPSHOT_ID_RE = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+const SNAPSHOT_ID_RE = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
 const STAGING_RE = /^\.(.+)\.partial$/;
 /** In a staging folder: {pid, host} of the process writing it. */
 const OWNER_FILE = '.owner';
@@ -62,7 +62,7 @@ export interface SnapshotEntry {
 }
 
 /** A folder in the store that looks like a snapshot but cannot be used: reported, never thrown. */
-export interface StoreProblem {
+interface StoreProblem {
   deployment: string;
   host: string;
   /** The folder name (the snapshot id it claims to be). */

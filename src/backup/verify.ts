@@ -169,7 +169,7 @@ export interface ArchiveReader {
 }
 
 /** The archive's bytes cannot be decrypted (not OpenPGP, damaged, replaced): the archive is bad, not the key. */
-export class UndecryptableArchive extends FleetError {
+class UndecryptableArchive extends FleetError {
   constructor(file: string, cause: unknown) {
     super('failure', `archive ${basename(file)}: cannot be decrypted (${errorText(cause)})`, { cause });
     this.name = 'UndecryptableArchive';

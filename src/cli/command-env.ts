@@ -19,7 +19,7 @@ export interface CommandEnv {
   ctx: RunContext;
 }
 
-export type Action<A extends unknown[]> = (env: CommandEnv, ...args: A) => Promise<number | void>;
+export type Action<A extends unknown[]> = (env: CommandEnv, ...args: A) => Promise<number | undefined> | Promise<void>;
 
 /** Wraps a command action: context in, typed errors out as one line and a documented exit code. */
 export type Wrap = <A extends unknown[]>(action: Action<A>) => (...args: unknown[]) => Promise<void>;

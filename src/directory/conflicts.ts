@@ -1,6 +1,6 @@
 import type { LdapSession } from '../transport/ldap.js';
 
-export interface EntryCount {
+interface EntryCount {
   count: number;
   /** The first few DNs, for the report. */
   first: string[];

@@ -8,11 +8,11 @@ import type { Transport } from '../transport/transport.js';
 
 const SERVICE_TIMEOUT_MS = 600_000;
 
-export function stopCommand(host: Host): string {
+function stopCommand(host: Host): string {
   return host.profile === 'freeipa' ? 'ipactl stop' : `dsctl ${shellQuote(host.ldap.instance)} stop`;
 }
 
-export function startCommand(host: Host): string {
+function startCommand(host: Host): string {
   return host.profile === 'freeipa' ? 'ipactl start' : `dsctl ${shellQuote(host.ldap.instance)} start`;
 }
 

@@ -152,7 +152,7 @@ const secret: Parser<SecretSource> = (node, ctx) => {
 };
 
 /** `x=y,…`: attribute=value pairs separated by unescaped commas (multi-valued RDNs joined by `+`). */
-export function looksLikeDn(dn: string): boolean {
+function looksLikeDn(dn: string): boolean {
   const rdns = dn.split(/(?<!\\),/);
   return rdns.every((rdn) =>
     rdn.split(/(?<!\\)\+/).every((ava) => /^\s*([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)\s*=\s*\S/.test(ava)),
@@ -222,7 +222,7 @@ export const SETTINGS: { [K in SettingName]: Parser<SettingValues[K]> } = {
   'suffixes.ca_port': port,
 };
 
-export const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
+const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
 
 /** Own keys only: `constructor` or `__proto__` in a YAML file must not reach Object.prototype. */
 export function isSettingName(name: string): name is SettingName {

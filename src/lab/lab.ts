@@ -95,7 +95,7 @@ export async function labUp(paths: LabPaths, opts: LabOptions, ctx: RunContext, 
   return state;
 }
 
-export async function readLabState(paths: LabPaths): Promise<LabState> {
+async function readLabState(paths: LabPaths): Promise<LabState> {
   try {
     return JSON.parse(await readFile(paths.state, 'utf8')) as LabState;
   } catch {

@@ -45,7 +45,7 @@ export async function killProcess(pid: number | undefined, expect: string): Prom
   return true;
 }
 
-export async function waitForExit(pid: number, expect: string, timeoutMs: number): Promise<boolean> {
+async function waitForExit(pid: number, expect: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!(await isRunning(pid, expect))) return true;

@@ -21,13 +21,11 @@ export interface LabHost {
   ca: boolean;
 }
 
-export const LAB_DOMAIN = 'ipa.test';
+const LAB_DOMAIN = 'ipa.test';
 export const LAB_SUFFIX = 'dc=ipa,dc=test';
 export const LAB_CA_SUFFIX = 'o=ipaca';
 export const LAB_INSTANCE = 'IPA-TEST';
-export const MAX_LAB_HOSTS = 26;
-
-export type TopologyShape = 'chain' | 'star' | 'ring' | 'mesh';
+const MAX_LAB_HOSTS = 26;
 
 export interface LabOptions {
   hosts: number;
@@ -47,7 +45,7 @@ export const LAB_DEFAULTS: LabOptions = {
   net: '127.0.10',
 };
 
-export function labHostName(index: number): string {
+function labHostName(index: number): string {
   return `${String.fromCharCode(96 + index)}.${LAB_DOMAIN}`;
 }
 

@@ -8,7 +8,7 @@ import { formatWork, oneLine, percentOf } from './terminal.js';
 export type EventLogLevel = 'error' | 'warn' | 'info' | 'verbose' | 'debug';
 
 /** What the consumer needs of a logger; a winston Logger fits. */
-export interface EventLogSink {
+interface EventLogSink {
   log(level: string, message: string, meta: { event: FleetEvent }): unknown;
 }
 

@@ -11,7 +11,7 @@ export interface NdjsonOptions {
 }
 
 /** One event as one NDJSON line (JSON.stringify never emits a raw newline). */
-export function toNdjsonLine(event: FleetEvent, redactor?: Pick<Redactor, 'maskValue'>): string {
+function toNdjsonLine(event: FleetEvent, redactor?: Pick<Redactor, 'maskValue'>): string {
   return `${JSON.stringify(redactor ? redactor.maskValue(event) : event)}\n`;
 }
 

@@ -72,8 +72,8 @@ export function compatibilityProblems(input: CompatibilityInput): string[] {
     if (!held.has(kind)) {
       const suffix = kind === 'ca' ? master.suffixes.ca.suffix : master.suffixes.domain;
       problems.push(
-        `snapshot ${m.id} holds no export of ${suffix}, which ${master.name} ` +
-          'replicates: restoring the rest alone would mix data from two points in time (choose a snapshot of a host with the same suffixes)',
+        `snapshot ${m.id} holds no export of ${suffix}, which ${master.name} replicates: restoring the rest ` +
+          'alone would mix data from two points in time (choose a snapshot of a host with the same suffixes)',
       );
     }
   }

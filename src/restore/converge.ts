@@ -206,7 +206,7 @@ export function isGreen(a: Pick<Agreement, 'lastUpdateStatus' | 'lastUpdateStatu
   );
 }
 
-export interface SuffixConvergence {
+interface SuffixConvergence {
   kind: SuffixKind;
   suffix: string;
   generation: string;

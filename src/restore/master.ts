@@ -37,7 +37,7 @@ export interface MasterRestoreOptions {
   onProgress?: (message: string) => void;
 }
 
-export interface RestoredSuffix {
+interface RestoredSuffix {
   kind: SuffixKind;
   suffix: string;
   backend: string;

@@ -116,7 +116,7 @@ export async function importFromSupplier(
 }
 
 /** The supplier's agreement of `suffix` that points at `consumer` (by name first, then by target). */
-export async function agreementTo(
+async function agreementTo(
   transport: Transport,
   supplier: Host,
   consumer: Host,

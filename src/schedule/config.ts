@@ -47,7 +47,7 @@ export interface JobConfig {
   hooks: HookConfig;
 }
 
-export interface VerifyConfig {
+interface VerifyConfig {
   everySeconds: number;
   readData: boolean;
   /** Armored private key, for read_data of encrypted snapshots. */
@@ -55,7 +55,7 @@ export interface VerifyConfig {
   passphrase: SecretSource | undefined;
 }
 
-export interface HookConfig {
+interface HookConfig {
   onFailure: string | undefined;
   onSuccess: string | undefined;
   timeoutSeconds: number;

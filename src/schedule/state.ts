@@ -25,7 +25,7 @@ export interface JobRecord {
   lastVerify?: VerifyReport;
 }
 
-export interface HostRecord {
+interface HostRecord {
   lastAttempt: string;
   lastSuccess?: string;
   lastDurationSeconds: number;
@@ -62,7 +62,7 @@ export interface VerifyReport {
   snapshots: Array<{ host: string; id: string; ok: boolean; problems: string[] }>;
 }
 
-export function emptyState(): ScheduleState {
+function emptyState(): ScheduleState {
   return { version: 1, jobs: {}, hosts: {} };
 }
 

@@ -52,7 +52,7 @@ const perSuffix =
 
 const label = (kind: SuffixKind): string => (kind === 'domain' ? 'domain suffix' : 'CA suffix');
 
-export const unreachableHosts: Check = ({ inventory, facts }) =>
+const unreachableHosts: Check = ({ inventory, facts }) =>
   inventory.hosts.flatMap((h) => {
     const f = facts.get(h.name);
     if (!(f instanceof FleetError)) return [];
@@ -71,7 +71,7 @@ export const unreachableHosts: Check = ({ inventory, facts }) =>
     ];
   });
 
-export const inventoryCoverage = perSuffix((_input, graph) => {
+const inventoryCoverage = perSuffix((_input, graph) => {
   const out: Finding[] = [];
   for (const node of graph.nodes.filter((n) => !n.inInventory)) {
     const from = graph.edges.filter((e) => e.to === node.name).map((e) => e.from);
@@ -107,7 +107,7 @@ export const inventoryCoverage = perSuffix((_input, graph) => {
   return out;
 });
 
-export const oneWayAgreements = perSuffix((_input, graph) =>
+const oneWayAgreements = perSuffix((_input, graph) =>
   graph.edges
     .filter((e) => !e.hasReverse && graph.nodes.find((n) => n.name === e.to)?.reachable)
     .map((e) => ({
@@ -122,7 +122,7 @@ export const oneWayAgreements = perSuffix((_input, graph) =>
     })),
 );
 
-export const disconnected = perSuffix((_input, graph) => {
+const disconnected = perSuffix((_input, graph) => {
   const parts = components(graph);
   if (parts.length <= 1) return [];
   return [
@@ -139,7 +139,7 @@ export const disconnected = perSuffix((_input, graph) => {
   ];
 });
 
-export const tooManyAgreements = perSuffix(({ thresholds }, graph) =>
+const tooManyAgreements = perSuffix(({ thresholds }, graph) =>
   graph.nodes.flatMap((n) => {
     const count = graph.edges.filter((e) => e.from === n.name).length;
     if (count <= thresholds.maxAgreements) return [];
@@ -158,7 +158,7 @@ export const tooManyAgreements = perSuffix(({ thresholds }, graph) =>
   }),
 );
 
-export const disabledOrClosed = perSuffix((_input, graph) =>
+const disabledOrClosed = perSuffix((_input, graph) =>
   graph.edges.flatMap((e) => {
     const out: Finding[] = [];
     if (!e.agreement.enabled) {
@@ -198,7 +198,7 @@ export function scheduleNeverOpens(schedule: string): boolean {
   return !/[0-6]/.test(m[3]!) || m[1] === m[2];
 }
 
-export const initAndStatus = perSuffix(({ thresholds, now }, graph) =>
+const initAndStatus = perSuffix(({ thresholds, now }, graph) =>
   graph.edges.flatMap((e) => {
     const a = e.agreement;
     const out: Finding[] = [];
@@ -267,7 +267,7 @@ export const initAndStatus = perSuffix(({ thresholds, now }, graph) =>
   }),
 );
 
-export const generations = perSuffix(({ facts }, graph) => {
+const generations = perSuffix(({ facts }, graph) => {
   const byGeneration = new Map<string, string[]>();
   for (const n of graph.nodes) {
     const generation = suffixFactsOf(facts.get(n.name), graph.kind)?.ruv?.generation;
@@ -293,7 +293,7 @@ export const generations = perSuffix(({ facts }, graph) => {
   ];
 });
 
-export const duplicateRids = perSuffix(({ facts }, graph) => {
+const duplicateRids = perSuffix(({ facts }, graph) => {
   const byRid = new Map<number, string[]>();
   for (const n of graph.nodes) {
     const replica = suffixFactsOf(facts.get(n.name), graph.kind)?.replica;
@@ -312,7 +312,7 @@ export const duplicateRids = perSuffix(({ facts }, graph) => {
     }));
 });
 
-export const staleRids = perSuffix(({ inventory, facts }, graph) => {
+const staleRids = perSuffix(({ inventory, facts }, graph) => {
   const live = new Set<number>();
   const unreachable = new Set<string>();
   let unknown = false;
@@ -359,7 +359,7 @@ export const staleRids = perSuffix(({ inventory, facts }, graph) => {
   }));
 });
 
-export const lag = perSuffix(({ facts, thresholds }, graph) => {
+const lag = perSuffix(({ facts, thresholds }, graph) => {
   const out: Finding[] = [];
   for (const owner of graph.nodes) {
     const own = suffixFactsOf(facts.get(owner.name), graph.kind);
@@ -391,7 +391,7 @@ export const lag = perSuffix(({ facts, thresholds }, graph) => {
   return out;
 });
 
-export const conflictEntries = perSuffix(({ conflicts }, graph) =>
+const conflictEntries = perSuffix(({ conflicts }, graph) =>
   graph.nodes.flatMap((n) => {
     const scan = conflicts.get(n.name)?.[graph.kind];
     if (!scan) return [];
@@ -425,7 +425,7 @@ export const conflictEntries = perSuffix(({ conflicts }, graph) =>
   }),
 );
 
-export const changelogTrimming = perSuffix(({ facts }, graph) =>
+const changelogTrimming = perSuffix(({ facts }, graph) =>
   graph.nodes.flatMap((n) => {
     const sf = suffixFactsOf(facts.get(n.name), graph.kind);
     // nsDS5Flags bit 1: the replica keeps a changelog (read-only consumers do not).
@@ -443,7 +443,7 @@ export const changelogTrimming = perSuffix(({ facts }, graph) =>
   }),
 );
 
-export const caHosts: Check = ({ inventory, facts, topology, suffixes }) => {
+const caHosts: Check = ({ inventory, facts, topology, suffixes }) => {
   if (!suffixes.includes('ca')) return [];
   const caHostsInInventory = inventory.hosts.filter((h) => h.roles.includes('ca'));
   if (caHostsInInventory.length < 2) return [];
@@ -470,7 +470,7 @@ export const caHosts: Check = ({ inventory, facts, topology, suffixes }) => {
   });
 };
 
-export const clockSkew: Check = ({ facts, thresholds }) => {
+const clockSkew: Check = ({ facts, thresholds }) => {
   const clocks = [...facts]
     .filter((e): e is [string, HostFacts] => !(e[1] instanceof FleetError))
     .map(([name, f]) => ({ name, skew: f.clock.skewSeconds }));

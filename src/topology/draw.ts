@@ -23,7 +23,7 @@ export interface DrawOptions {
   title?: string;
 }
 
-export const GRAPH_EXTENSIONS = ['.svg', '.dot', '.gv', '.mmd'] as const;
+const GRAPH_EXTENSIONS = ['.svg', '.dot', '.gv', '.mmd'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // What is drawn, independent of the output language
@@ -187,7 +187,7 @@ function joinLabel(main: string, extra: string | undefined): string {
 }
 
 /** Short status of a failing agreement. */
-export function failureLabel(a: Agreement): string {
+function failureLabel(a: Agreement): string {
   const text = [a.lastUpdateStatus, a.lastUpdateStatusJson, a.lastInitStatus, a.lastInitStatusJson]
     .filter(Boolean)
     .join('\n');
@@ -650,7 +650,7 @@ function sample(lines: string[], over: Partial<DrawNode>): DrawNode {
 // Mermaid
 
 /** Mermaid label text: everything but plain characters as entity codes (`#34;`), which Mermaid decodes. */
-export function mermaidText(s: string): string {
+function mermaidText(s: string): string {
   return [...s].map((ch) => (/^[A-Za-z0-9 .,:=_()?-]$/u.test(ch) ? ch : `#${ch.codePointAt(0)};`)).join('');
 }
 

@@ -12,7 +12,7 @@ import { shellQuote } from '../transport/shell.js';
 import type { SshSession } from '../transport/ssh.js';
 import type { Transport } from '../transport/transport.js';
 
-export const LDBM_DN = 'cn=ldbm database,cn=plugins,cn=config';
+const LDBM_DN = 'cn=ldbm database,cn=plugins,cn=config';
 /** A remote fact command that takes longer than this is a failure (a hung mount, say). */
 const COMMAND_TIMEOUT_MS = 30_000;
 
@@ -41,7 +41,7 @@ export interface HostFacts {
   freeSpace: Record<string, InstanceSpace>;
 }
 
-export interface ClockFacts {
+interface ClockFacts {
   /** Remote `date -u` in unix seconds (fractional when the host's date knows %N). */
   remoteEpochSeconds: number;
   /** Controller time in unix seconds at the midpoint of the remote command. */
@@ -51,7 +51,7 @@ export interface ClockFacts {
   roundTripMs: number;
 }
 
-export interface BackendFacts {
+interface BackendFacts {
   /** Backend name as the server spells it (the cn; `userroot` on a lab host). */
   name: string;
   suffix: string;
@@ -79,7 +79,7 @@ export interface SuffixFacts {
   changelogMaxAge: string | undefined;
 }
 
-export interface ReplicaFacts {
+interface ReplicaFacts {
   /** nsDS5ReplicaId: suppliers 1–65534, hubs and consumers 65535. */
   rid: number;
   /** nsDS5ReplicaType: 3 = read-write supplier, 2 = read-only (hub/consumer). */
@@ -88,12 +88,12 @@ export interface ReplicaFacts {
   flags: number;
 }
 
-export interface InstanceSpace {
+interface InstanceSpace {
   ldif: DiskSpace;
   bak: DiskSpace;
 }
 
-export interface DiskSpace {
+interface DiskSpace {
   /** The folder asked about (`/var/lib/dirsrv/slapd-<instance>/ldif`). */
   path: string;
   /** The folder measured: `path`, or its nearest existing parent when `path` is missing. */
@@ -227,7 +227,7 @@ const SECTION = '@@ipa-fleet-facts:';
  * One shell script printing each fact after a marker line; a missing folder is measured at its nearest
  * existing parent.
  */
-export function shellFactsScript(dirs: string[]): string {
+function shellFactsScript(dirs: string[]): string {
   return [
     `printf '%s\\n' '${SECTION}fqdn'; h=$(hostname -f 2>/dev/null) && [ -n "$h" ] && printf '%s\\n' "$h" || hostname`,
     `printf '%s\\n' '${SECTION}os'; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || true`,
@@ -241,7 +241,7 @@ export function shellFactsScript(dirs: string[]): string {
   ].join('\n');
 }
 
-export function parseSections(output: string): Map<string, string> {
+function parseSections(output: string): Map<string, string> {
   const sections = new Map<string, string>();
   let current: string | undefined;
   const lines: string[] = [];
@@ -282,7 +282,7 @@ async function readClock(ssh: SshSession): Promise<ClockFacts> {
 }
 
 /** PRETTY_NAME from an os-release file (shell-style quoting). */
-export function prettyName(osRelease: string): string | undefined {
+function prettyName(osRelease: string): string | undefined {
   for (const line of osRelease.split('\n')) {
     const m = /^\s*PRETTY_NAME=(.*)$/.exec(line);
     if (!m) continue;
@@ -298,7 +298,7 @@ export function prettyName(osRelease: string): string | undefined {
 }
 
 /** Instance names from an `ls -1 /etc/dirsrv` listing. */
-export function instanceNames(listing: string): string[] {
+function instanceNames(listing: string): string[] {
   return listing
     .split('\n')
     .map((l) => l.trim())
@@ -307,9 +307,7 @@ export function instanceNames(listing: string): string[] {
 }
 
 /** The data line of `df -P -B1 <dir>`: sizes in bytes and the mount point. */
-export function parseDf(
-  output: string,
-): { availableBytes: number; totalBytes: number; mountPoint: string } | undefined {
+function parseDf(output: string): { availableBytes: number; totalBytes: number; mountPoint: string } | undefined {
   const lines = output
     .split('\n')
     .map((l) => l.trimEnd())

@@ -1,10 +1,10 @@
 // What an audit reports. The JSON form (`audit --json`) is this shape; the README documents it.
 import type { JsonValue } from '../json.js';
 
-export type Severity = 'error' | 'warning' | 'info';
+type Severity = 'error' | 'warning' | 'info';
 export type SuffixKind = 'domain' | 'ca';
 
-export const FINDING_IDS = [
+const FINDING_IDS = [
   'host-unreachable', // SSH or LDAP failed
   'host-not-in-inventory', // an agreement points at a host the inventory does not list
   'host-without-agreements', // an inventory host takes part in no agreement of the suffix

@@ -10,12 +10,12 @@ import { AuthError, FleetError } from '../errors.js';
 import { readTextIfExists } from '../text-file.js';
 
 /** How a line names its hosts: `|1|salt|hmac` or a comma list of (possibly negated) globs. */
-export type HostPatterns =
+type HostPatterns =
   | { kind: 'hashed'; salt: Buffer; hash: Buffer }
   | { kind: 'patterns'; patterns: { negated: boolean; glob: string }[] };
 
 /** A usable key line; `revoked` lines (`@revoked`) refuse their key instead of accepting it. */
-export interface HostKeyLine {
+interface HostKeyLine {
   kind: 'key' | 'revoked';
   /** 1-based line number in the file. */
   line: number;
@@ -26,7 +26,7 @@ export interface HostKeyLine {
 }
 
 /** Kept (not silently dropped) so callers can warn: certificates are not supported. */
-export interface CertAuthorityLine {
+interface CertAuthorityLine {
   kind: 'cert-authority';
   line: number;
 }

@@ -326,9 +326,14 @@ function sourceText(dir = join(ROOT, 'src')): string {
     .map((e) => {
       const path = join(dir, e.name);
       if (e.isDirectory()) return sourceText(path);
-      return e.name.endsWith('.ts') ? readFileSync(path, 'utf8') : '';
+      return e.name.endsWith('.ts') ? joinSplitStrings(readFileSync(path, 'utf8')) : '';
     })
     .join('\n');
+}
+
+/** A message split over lines to keep them ≤ 120 (`'…' +` then `'…'` or a template) reads as one string. */
+function joinSplitStrings(source: string): string {
+  return source.replace(/(['`])\s*\+\s*\n\s*(['`])/g, '');
 }
 
 describe('docs/restore-runbook.md', () => {
@@ -344,7 +349,7 @@ describe('docs/restore-runbook.md', () => {
       for (let j = i + 2; j < lines.length && lines[j]!.startsWith('|'); j++) {
         const cells = lines[j]!.split('|')
           .map((c) => c.trim())
-          .filter((c, k, all) => k > 0 && k < all.length - 1);
+          .filter((_c, k, all) => k > 0 && k < all.length - 1);
         const last = cells[cells.length - 1] ?? '';
         const m = /^`(.+)`$/.exec(last);
         if (!m) continue;

@@ -136,7 +136,7 @@ describe('audit scenarios on a real lab (3 hosts, chain a-b-c, CA a-b)', () => {
   };
 
   /** Runs one scenario, recording the outcome and how long it took for the report. */
-  async function scenario(name: string, body: () => Promise<string | void>): Promise<void> {
+  async function scenario(name: string, body: () => Promise<string | undefined>): Promise<void> {
     const t0 = Date.now();
     try {
       const note = await body();

@@ -14,7 +14,7 @@ import type { Manifest } from '../../src/backup/manifest.js';
 import { loadInventory, type Inventory } from '../../src/inventory/index.js';
 import { Transport } from '../../src/transport/transport.js';
 import { runTask } from '../../src/directory/tasks.js';
-import { bringUpLab, dropSshConnectionsWhen, testContext, type TestLab } from './fixture.js';
+import { bringUpLab, type CliResult, dropSshConnectionsWhen, testContext, type TestLab } from './fixture.js';
 
 const INSTANCE = 'IPA-TEST';
 const DEPLOYMENT = 'ipa-lab';
@@ -485,7 +485,7 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
       ((await readFile(errorsFile, 'utf8')).match(/slapd stopped/g) ?? []).length;
     const stopsBefore = await stops();
     await rename(ldifDir(b), hidden);
-    let r;
+    let r: CliResult;
     try {
       r = await lab.fleet([
         'backup',

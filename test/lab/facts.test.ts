@@ -273,7 +273,7 @@ function assertPlainData(value: unknown, path: string): void {
   }
   assert.ok(value !== null && typeof value === 'object', `${path} is ${String(value)}`);
   if (Array.isArray(value)) {
-    value.forEach((v, i) => assertPlainData(v, `${path}[${i}]`));
+    for (const [i, v] of value.entries()) assertPlainData(v, `${path}[${i}]`);
     return;
   }
   assert.equal(Object.getPrototypeOf(value), Object.prototype, `${path} is a plain object`);

@@ -633,10 +633,10 @@ test('symlinks, hard links and devices in the source stream are refused', async 
       (err) => err instanceof FleetError && err.message.startsWith('archive stream: entry x:'),
     );
   }
-  const escape = rawTar([rawEntry({ path: '../x', type: 'File' }, Buffer.from('x'))]);
+  const climbsOut = rawTar([rawEntry({ path: '../x', type: 'File' }, Buffer.from('x'))]);
   await assertNothingLeft(
     store,
-    ingestArchive(Readable.from([escape]), { dest: join(store, 'a.tar'), recipients: undefined, compress: false }),
+    ingestArchive(Readable.from([climbsOut]), { dest: join(store, 'a.tar'), recipients: undefined, compress: false }),
     (err) => err instanceof FleetError && err.message.includes('.. component'),
   );
 });

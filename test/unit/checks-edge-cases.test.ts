@@ -58,8 +58,8 @@ function agreement(to: string, kind: SuffixKind, over: Partial<Agreement> = {}):
 const el = (rid: number, host: string): RuvElement => ({
   rid,
   url: `ldap://${host}:389`,
-  minCsn: '6b0800000000' + rid.toString(16).padStart(4, '0') + '0000',
-  maxCsn: '6b0801000000' + rid.toString(16).padStart(4, '0') + '0000',
+  minCsn: `6b0800000000${rid.toString(16).padStart(4, '0')}0000`,
+  maxCsn: `6b0801000000${rid.toString(16).padStart(4, '0')}0000`,
 });
 
 function suffix(kind: SuffixKind, over: Partial<SuffixFacts>): SuffixFacts {

@@ -111,7 +111,7 @@ const CONNECT_ERROR =
   "Error (-1) Problem connecting to replica - LDAP error: Can't contact LDAP server (connection error)";
 
 /** A healthy agreement (as 2.3.1 shows it after an incremental update) from `from` to `to`. */
-function agreement(from: string, to: string, kind: SuffixKind = 'domain', over: Partial<Agreement> = {}): Agreement {
+function agreement(_from: string, to: string, kind: SuffixKind = 'domain', over: Partial<Agreement> = {}): Agreement {
   const suffix = kind === 'domain' ? DOMAIN : CA;
   const name = `${kind === 'domain' ? 'meTo' : 'caTo'}${fqdn(to)}`;
   return {

@@ -249,11 +249,11 @@ test('cross-check with ssh-keygen: fingerprints, -H hashing and -F lookup', asyn
   const file = join(dir, 'known_hosts');
   await writeFile(
     file,
-    [
+    `${[
       `ipa1.example.com ${keyText(blobs[0]!)}`,
       `[ipa2.example.com]:2222 ${keyText(blobs[1]!)}`,
       `ipa3.example.com ${keyText(blobs[2]!)}`,
-    ].join('\n') + '\n',
+    ].join('\n')}\n`,
   );
   execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' });
   const hashedText = await readFile(file, 'utf8');

@@ -186,7 +186,7 @@ describe('stripRuvTombstone', () => {
 
   test('CRLF line breaks', async () => {
     const folded = RUV.replace('ffffffff-ffffffff,dc=example', 'ffffffff-ffff\n ffff,dc=example');
-    const text = crlf(VERSION + SUFFIX + folded + '\n' + USERS + ALICE);
+    const text = crlf(`${VERSION + SUFFIX + folded}\n${USERS}${ALICE}`);
     assert.deepEqual(await filter(text), { out: Buffer.from(crlf(VERSION + SUFFIX + USERS + ALICE)), removed: 1 });
     assert.deepEqual(await filter(crlf(SUFFIX + RUV).trimEnd()), { out: Buffer.from(crlf(SUFFIX)), removed: 1 });
   });
@@ -243,7 +243,7 @@ describe('stripRuvTombstone', () => {
     const last = lines(
       'dn: dc=t',
       '',
-      'dn:: ' + Buffer.from('nsUniqueId=ffffffff-ffffffff-ffffffff-ffffffff,dc=t').toString('base64'),
+      `dn:: ${Buffer.from('nsUniqueId=ffffffff-ffffffff-ffffffff-ffffffff,dc=t').toString('base64')}`,
       'a: b',
     );
     await assertAllChunkings(crlf(last), crlf(lines('dn: dc=t', '')), 1);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultRegistry } from '../../src/actions/index.js';
-import { FleetError } from '../../src/errors.js';
+import type { FleetError } from '../../src/errors.js';
 import { parseInventory, type Inventory } from '../../src/inventory/index.js';
 import { loadPlaybook } from '../../src/playbook/load.js';
 import { resolveParams } from '../../src/playbook/params.js';

@@ -62,7 +62,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Lines 1–5: a job that is valid up to here (name, inventory, cron, no_encrypt). */
 const JOB = ['jobs:', '  - name: nightly', '    inventory: inv.yml', "    cron: '0 2 * * *'", '    no_encrypt: true'];
 
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const _escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Asserts the exact location, the one-line message and the problem; returns the message. */
 function rejects(text: string, line: number | undefined, key: string | undefined, problem: RegExp): string {
