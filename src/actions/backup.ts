@@ -8,6 +8,7 @@ import { takeSnapshot } from '../backup/snapshot.js';
 import { acquireStoreLock } from '../backup/store-lock.js';
 import { defaultStoreDir, SnapshotStore } from '../backup/store.js';
 import { defineAction } from '../playbook/action.js';
+import { formatBytes } from '../format.js';
 
 /** One host's snapshot into the store. FULL snapshots of one deployment run one host at a time. */
 export const backupAction = defineAction({
@@ -83,7 +84,7 @@ export const backupAction = defineAction({
       return {
         status: 'changed',
         message:
-          `snapshot ${m.id}: ${(m.archive.size / 1048576).toFixed(1)} MiB, ` +
+          `snapshot ${m.id}: ${formatBytes(m.archive.size)}, ` +
           m.suffixes.map((s) => `${s.backend} ${s.entryCount ?? '?'} entries`).join(', '),
         changes: [{ snapshot: m.id, dir: result.dir }],
         data: { id: m.id, dir: result.dir, size: m.archive.size, sha256: m.archive.sha256 } as JsonValue,

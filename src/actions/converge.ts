@@ -15,6 +15,7 @@ import {
   type TaskContext,
   type TaskDraft,
 } from '../playbook/action.js';
+import { formatSeconds } from '../format.js';
 
 const quarantinedParam = {
   type: 'list' as const,
@@ -92,7 +93,7 @@ export const unfenceAction = defineAction({
       changes.push(...r.toggles.map((t) => ({ host: t.host, agreement: t.dn, before: t.before, after: t.after })));
       waits.push({ kind: s.kind, greenMs: r.greenMs });
       parts.push(
-        `${s.kind}: ${r.toggles.length} agreement(s) on, green after ${(r.greenMs / 1000).toFixed(1)} s` +
+        `${s.kind}: ${r.toggles.length} agreement(s) on, green after ${formatSeconds(r.greenMs)}` +
           (r.keptOff.length ? `, ${r.keptOff.length} kept off (to quarantined ${keptOffTargets(r.keptOff)})` : ''),
       );
     }
@@ -161,8 +162,8 @@ export const convergeAction = defineAction({
             (s) =>
               `${s.kind}: ${Object.keys(s.entries).length} host(s) on generation ${s.generation}, ` +
               `${Object.values(s.entries)[0]} entries each, ` +
-              `canary everywhere in ${(slowest(s.canaryMs) / 1000).toFixed(1)} s, ` +
-              `deleted everywhere in ${(slowest(s.canaryDeleteMs) / 1000).toFixed(1)} s`,
+              `canary everywhere in ${formatSeconds(slowest(s.canaryMs))}, ` +
+              `deleted everywhere in ${formatSeconds(slowest(s.canaryDeleteMs))}`,
           )
           .join('; ') +
         (quarantined.length

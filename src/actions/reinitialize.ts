@@ -19,6 +19,7 @@ import {
 } from '../restore/reinit.js';
 import { describeTree } from '../topology/trees.js';
 import { defineAction, paramSchema, type ParamsOf, type TaskDraft, type TaskOutcome } from '../playbook/action.js';
+import { formatBytes, formatSeconds } from '../format.js';
 
 // One hop of the plan: an online total update, or an LDIF export, import or clean-up.
 const hopParams = paramSchema({
@@ -94,7 +95,7 @@ export const reinitializeAction = defineAction({
         return {
           status: 'changed',
           message:
-            `${consumer.name} initialized from ${supplier.name} in ${(r.initMs / 1000).toFixed(1)} s, ` +
+            `${consumer.name} initialized from ${supplier.name} in ${formatSeconds(r.initMs)}, ` +
             `generation ${generation}`,
           data: { ...r, generation } as JsonValue,
         };
@@ -106,7 +107,7 @@ export const reinitializeAction = defineAction({
         });
         return {
           status: 'changed',
-          message: `exported ${params.backend} with replication data in ${(ms / 1000).toFixed(1)} s`,
+          message: `exported ${params.backend} with replication data in ${formatSeconds(ms)}`,
           changes: [{ file: params.file ?? '' }],
           data: { exportMs: ms },
         };
@@ -126,8 +127,8 @@ export const reinitializeAction = defineAction({
         return {
           status: 'changed',
           message:
-            `${(r.bytes / 1048576).toFixed(1)} MiB from ${supplier.name} in ${(r.copyMs / 1000).toFixed(1)} s, ` +
-            `imported in ${(r.importMs / 1000).toFixed(1)} s` +
+            `${formatBytes(r.bytes)} from ${supplier.name} in ${formatSeconds(r.copyMs)}, ` +
+            `imported in ${formatSeconds(r.importMs)}` +
             `${r.restarted ? ' (the instance was down and was started)' : ''}, generation ${generation}`,
           data: { ...r, generation } as JsonValue,
         };

@@ -8,6 +8,7 @@ import { restoreLayout } from '../restore/layout.js';
 import { restoreMaster } from '../restore/master.js';
 import { openRestoreSource } from '../restore/source.js';
 import { defineAction, paramSchema, planned, type ParamsOf } from '../playbook/action.js';
+import { formatBytes, formatSeconds } from '../format.js';
 
 export const SOURCE_PARAMS = paramSchema({
   backup: { type: 'string', required: true, description: 'snapshot id (ipa-fleet backups list)' },
@@ -36,8 +37,6 @@ const preflightParams = paramSchema({
     description: 'restore across 389-DS / FreeIPA major.minor versions',
   },
 });
-
-const fmtMiB = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
 
 export const restorePreflightAction = defineAction({
   name: 'restore-preflight',
@@ -90,9 +89,9 @@ export const restorePreflightAction = defineAction({
         const f = ctx.facts.get(name);
         const space = f?.freeSpace[f.suffixes[s.kind === 'domain' ? 'domain' : 'ca']?.instance ?? ''];
         if (space && space.ldif.availableBytes < need) {
-          const free = fmtMiB(space.ldif.availableBytes);
+          const free = formatBytes(space.ldif.availableBytes);
           problems.push(
-            `${name}: ${space.ldif.measuredPath} has ${free} free, the ${s.kind} restore needs ${fmtMiB(need)}`,
+            `${name}: ${space.ldif.measuredPath} has ${free} free, the ${s.kind} restore needs ${formatBytes(need)}`,
           );
         }
       }
@@ -122,7 +121,7 @@ export const restorePreflightAction = defineAction({
       status: 'ok',
       message:
         `snapshot ${m.id} of ${m.hostName} (${m.type}, ${m.time}) verified: ` +
-        `${m.files.length} file(s), ${fmtMiB(m.archive.size)}; ` +
+        `${m.files.length} file(s), ${formatBytes(m.archive.size)}; ` +
         `${source.type.toUpperCase()} restore onto ${ctx.host.name}`,
       data: { snapshot: m.id, type: source.type } as JsonValue,
     };
@@ -166,10 +165,7 @@ export const restoreMasterAction = defineAction({
       status: 'changed',
       message:
         result.suffixes
-          .map(
-            (s) =>
-              `${s.backend}: ${s.entries} entries, generation ${s.generation} (${(s.importMs / 1000).toFixed(1)} s)`,
-          )
+          .map((s) => `${s.backend}: ${s.entries} entries, generation ${s.generation} (${formatSeconds(s.importMs)})`)
           .join('; ') + (result.configFiles ? `; ${result.configFiles} configuration file(s)` : ''),
       changes: result.suffixes.map((s) => ({
         suffix: s.suffix,

@@ -17,6 +17,7 @@ import { runFailure } from './exit-codes.js';
 import { requireInventory } from './inventory-command.js';
 import { table } from './output.js';
 import { attachRenderers } from './renderers.js';
+import { formatBytes } from '../format.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -29,12 +30,6 @@ function count(value: string): number {
 
 function storeOf(opts: { store?: string }): SnapshotStore {
   return new SnapshotStore(resolve(opts.store ?? defaultStoreDir()));
-}
-
-function mib(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1048576) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return bytes < 1073741824 ? `${(bytes / 1048576).toFixed(1)} MiB` : `${(bytes / 1073741824).toFixed(2)} GiB`;
 }
 
 /** The deployment given by -i, to narrow the store; every deployment without it. */
@@ -114,7 +109,7 @@ async function backupAction(env: CommandEnv, opts: BackupOpts): Promise<void> {
     env.out.line(
       table([
         ['HOST', 'SNAPSHOT', 'TYPE', 'SIZE', 'FILES'],
-        ...result.snapshots.map((s) => [s.host, s.id, s.type, mib(s.size), String(s.manifest.files.length)]),
+        ...result.snapshots.map((s) => [s.host, s.id, s.type, formatBytes(s.size), String(s.manifest.files.length)]),
       ]),
     );
   }
@@ -172,7 +167,7 @@ function snapshotTable(snapshots: SnapshotEntry[]): string {
       s.host,
       s.type,
       s.time,
-      mib(s.size),
+      formatBytes(s.size),
       s.manifest.archive.encrypted ? 'yes' : 'NO',
     ]),
   ]);

@@ -10,6 +10,7 @@ import { stateDir } from '../state-dir.js';
 import type { CommandEnv, Wrap } from './command-env.js';
 import { table } from './output.js';
 import { attachRenderers } from './renderers.js';
+import { formatSeconds } from '../format.js';
 
 export function registerDemoCommand(program: Command, wrap: Wrap): void {
   program
@@ -67,7 +68,7 @@ export function registerDemoCommand(program: Command, wrap: Wrap): void {
 }
 
 function printReport({ out }: CommandEnv, r: DemoReport): void {
-  const s = (n: number): string => `${n.toFixed(1)} s`;
+  const s = (seconds: number): string => formatSeconds(seconds * 1000);
   out.line('');
   out.line('DEMO');
   out.line(

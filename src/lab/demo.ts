@@ -14,6 +14,7 @@ import type { LdapSession } from '../transport/ldap.js';
 import { Transport } from '../transport/transport.js';
 import { LabPaths } from './paths.js';
 import { LAB_DEFAULTS, LAB_SUFFIX, type LabOptions } from './spec.js';
+import { formatSeconds } from '../format.js';
 
 export const DEMO_NET = '127.0.60';
 export const DEMO_USERS = 200;
@@ -165,9 +166,9 @@ export async function damageDemoLab(
       }
       await new Promise((r) => setTimeout(r, 500));
     }
-    const seconds = (Date.now() - started) / 1000;
-    say(`demo: damage replicated to every host in ${seconds.toFixed(1)} s`);
-    return seconds;
+    const ms = Date.now() - started;
+    say(`demo: damage replicated to every host in ${formatSeconds(ms)}`);
+    return ms / 1000;
   } finally {
     await transport.close();
   }
