@@ -41,7 +41,7 @@ export interface TaskRecord {
   action: string;
   step: number;
   status: FinalStatus;
-  /** The rest only for tasks this attempt ran. When it started (ISO time). */
+  /** The rest for tasks that ran (on --resume, done-before ones from the earlier attempt). When it started. */
   startedAt?: string;
   durationMs?: number;
   /** The action's message (secrets masked). */

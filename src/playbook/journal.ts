@@ -144,6 +144,26 @@ export function doneTasks(entries: JournalEntry[]): Set<string> {
   return done;
 }
 
+/** What an earlier attempt journalled of the tasks it finished: when each started, how long, what it said. */
+export function earlierAttempts(
+  entries: JournalEntry[],
+): Map<string, { startedAt: string; durationMs: number; message?: string; data?: JsonValue }> {
+  const started = new Map<string, string>();
+  const finished = new Map<string, { startedAt: string; durationMs: number; message?: string; data?: JsonValue }>();
+  for (const e of entries) {
+    if (e.type === 'task.started') started.set(e.taskId, e.at);
+    if (e.type !== 'task.finished' || e.status === 'failed') continue;
+    const startedAt = started.get(e.taskId) ?? e.at;
+    finished.set(e.taskId, {
+      startedAt,
+      durationMs: Math.max(0, Date.parse(e.at) - Date.parse(startedAt)),
+      ...(e.message !== undefined ? { message: e.message } : {}),
+      ...(e.data !== undefined ? { data: e.data } : {}),
+    });
+  }
+  return finished;
+}
+
 export interface RunListing {
   runId: string;
   playbook: string;

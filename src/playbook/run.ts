@@ -14,7 +14,7 @@ import { stamp, EventStream, type HostRecap, type RunState } from '../report/eve
 import { gatherAllFacts, type HostFacts } from '../topology/facts.js';
 import { Transport } from '../transport/transport.js';
 import { execute, type ExecuteResult, type FinalStatus, type TaskRecord } from './executor.js';
-import { doneTasks, newRunId, RunJournal, type RunSummary } from './journal.js';
+import { doneTasks, earlierAttempts, newRunId, RunJournal, type JournalEntry, type RunSummary } from './journal.js';
 import { loadPlaybook } from './load.js';
 import { acquireLock } from './lock.js';
 import type { Plan } from './model.js';
@@ -187,7 +187,7 @@ export async function resumeRun(runId: string, opts: ResumeOptions): Promise<Run
       inventory,
       facts,
       opts,
-      { journal: opened.journal, done: doneTasks(opened.entries) },
+      { journal: opened.journal, done: doneTasks(opened.entries), entries: opened.entries },
       runId,
     );
   } finally {
@@ -200,7 +200,7 @@ async function executeRun(
   inventory: Inventory,
   facts: Map<string, HostFacts>,
   opts: Pick<RunOptions, 'ctx' | 'events' | 'registry' | 'stateDir' | 'forks'>,
-  resume: { journal: RunJournal; done: Set<string> } | undefined,
+  resume: { journal: RunJournal; done: Set<string>; entries: JournalEntry[] } | undefined,
   /** The run's id; the caller holds the deployment lock in its name. */
   runId: string,
 ): Promise<RunOutcome> {
@@ -269,11 +269,17 @@ async function executeRun(
       statuses: result.statuses,
       failures: result.failures.map((f) => f.error),
       plan,
-      tasks: result.tasks,
+      tasks: resume ? withEarlierAttempts(result.tasks, resume.entries) : result.tasks,
     };
   } finally {
     await transport.close();
   }
+}
+
+/** A resumed run's records of tasks done before carry the earlier attempt's times (the restore's phase table). */
+function withEarlierAttempts(tasks: TaskRecord[], entries: JournalEntry[]): TaskRecord[] {
+  const earlier = earlierAttempts(entries);
+  return tasks.map((t) => (t.status === 'done-before' ? { ...earlier.get(t.id), ...t } : t));
 }
 
 function finishedSummary(summary: RunSummary, plan: Plan, result: ExecuteResult): RunSummary {

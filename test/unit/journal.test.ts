@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { FleetError, UsageError } from '../../src/errors.js';
 import {
   doneTasks,
+  earlierAttempts,
   listRuns,
   newRunId,
   readSummary,
@@ -400,5 +401,26 @@ describe('journal: a line cut short by a crash', () => {
       entries.map((e) => e.at),
       ['t1', 't3'],
     );
+  });
+});
+
+describe('earlier attempts of a resumed run', () => {
+  it('a task finished ok keeps its start, duration and message; a failed one is not done', () => {
+    const entries: JournalEntry[] = [
+      { at: '2026-01-01T00:00:00.000Z', type: 'task.started', taskId: 'fence', host: 'a' },
+      {
+        at: '2026-01-01T00:00:02.500Z',
+        type: 'task.finished',
+        taskId: 'fence',
+        host: 'a',
+        status: 'changed',
+        message: 'off',
+      },
+      { at: '2026-01-01T00:00:03.000Z', type: 'task.started', taskId: 'import', host: 'a' },
+      { at: '2026-01-01T00:00:09.000Z', type: 'task.finished', taskId: 'import', host: 'a', status: 'failed' },
+    ];
+    const earlier = earlierAttempts(entries);
+    assert.deepEqual([...earlier.keys()], ['fence']);
+    assert.deepEqual(earlier.get('fence'), { startedAt: '2026-01-01T00:00:00.000Z', durationMs: 2500, message: 'off' });
   });
 });
