@@ -46,6 +46,8 @@ export {
   type ResumePlaybookOptions,
   type PlaybookRunResult,
 } from './operations/run-playbook.js';
+export { pingHosts, type PingResult } from './operations/ping.js';
+export { gatherHostFacts, type FactsResult } from './operations/facts.js';
 export { DemoPaths, defaultDemoDir, DEMO_NET, type HostCheck } from './lab/demo.js';
 export * from './errors.js';
 export { createRunContext, SecretStore, type RunContext, type ContextOptions } from './context.js';

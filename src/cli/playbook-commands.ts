@@ -8,8 +8,8 @@ import { listRuns, readSummary, RunJournal } from '../playbook/journal.js';
 import type { Plan } from '../playbook/model.js';
 import { EventStream } from '../report/events.js';
 import { stateDir } from '../state-dir.js';
-import { gatherAllFacts, type HostFacts } from '../topology/facts.js';
-import { Transport } from '../transport/transport.js';
+import type { HostFacts } from '../topology/facts.js';
+import { gatherHostFacts } from '../operations/facts.js';
 import type { CommandEnv, Wrap } from './command-env.js';
 import { mostSpecific, runFailure } from './exit-codes.js';
 import { requireInventory, targetHosts } from './inventory-command.js';
@@ -188,21 +188,15 @@ function registerFacts(program: Command, wrap: Wrap): void {
     )
     .action(
       wrap(async (env) => {
-        const { inventory, hosts } = await targetHosts(env.globals);
-        const transport = new Transport(inventory, env.ctx);
-        let gathered: Map<string, HostFacts | FleetError>;
-        try {
-          gathered = await gatherAllFacts(transport, hosts);
-        } finally {
-          await transport.close();
-        }
+        const { inventory } = await targetHosts(env.globals);
+        const { hosts: gathered, hostCount } = await gatherHostFacts(inventory, env.ctx, { limit: env.globals.limit });
         const errors = [...gathered.values()].filter((v): v is FleetError => v instanceof FleetError);
         if (env.globals.json)
           env.out.json(
             Object.fromEntries([...gathered].map(([k, v]) => [k, v instanceof FleetError ? { error: v.message } : v])),
           );
         else env.out.line(factsTable(env.out, gathered));
-        if (errors.length) throw mostSpecific(errors, hosts.length);
+        if (errors.length) throw mostSpecific(errors, hostCount);
       }),
     );
 }

@@ -1,4 +1,4 @@
-// What an audit reports. The JSON form (`audit --json`) is this shape; the README documents it.
+// What an audit reports. The JSON form (`audit --json`) is this shape; docs/guide.md ("Audit JSON") documents it.
 import type { JsonValue } from '../json.js';
 
 type Severity = 'error' | 'warning' | 'info';
