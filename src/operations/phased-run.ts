@@ -1,4 +1,5 @@
 // What a restore or a rejoin returns: its run, how it ended, and the seconds per host and phase.
+import { defaultRegistry } from '../actions/index.js';
 import type { ActionRegistry } from '../playbook/registry.js';
 import type { FleetError } from '../errors.js';
 import type { Plan } from '../playbook/model.js';
@@ -19,6 +20,17 @@ export interface RunSettings {
   confirm?: (plan: Plan) => Promise<boolean>;
   /** The actions the playbook may use (default: ipa-fleet's own). */
   registry?: ActionRegistry;
+}
+
+/** The settings as the engine takes them, defaults filled in: ipa-fleet's actions, 10 forks, no questions. */
+export function engineSettings(opts: RunSettings) {
+  return {
+    events: opts.events,
+    registry: opts.registry ?? defaultRegistry(),
+    stateDir: opts.stateDir,
+    forks: opts.forks ?? 10,
+    confirm: opts.confirm ?? (async () => true),
+  };
 }
 
 export interface PhasedRunResult {

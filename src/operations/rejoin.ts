@@ -1,12 +1,11 @@
 // rejoin: a quarantined (or drifted) host back into its deployment (the rejoin playbook): fenced
 // first, re-initialized from its breadth-first parent, unfenced, convergence proved.
-import { defaultRegistry } from '../actions/index.js';
 import type { RunContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { Inventory } from '../inventory/model.js';
 import { runPlaybook } from '../playbook/run.js';
 import { readQuarantine } from '../restore/quarantine.js';
-import { phasedRunResult, type PhasedRunResult, type RunSettings } from './phased-run.js';
+import { engineSettings, phasedRunResult, type PhasedRunResult, type RunSettings } from './phased-run.js';
 import { initMode, type InitMode } from './restore-deployment.js';
 
 export interface RejoinOptions extends RunSettings {
@@ -38,11 +37,7 @@ export async function rejoin(inventory: Inventory, ctx: RunContext, opts: Rejoin
     params: { target, master, init, allow_offline: stillAway },
     limit: undefined,
     ctx,
-    events: opts.events,
-    registry: opts.registry ?? defaultRegistry(),
-    stateDir: opts.stateDir,
-    forks: opts.forks ?? 10,
-    confirm: opts.confirm ?? (async () => true),
+    ...engineSettings(opts),
   });
   return phasedRunResult(outcome);
 }

@@ -3,7 +3,6 @@
 // run did, phase by phase; nothing is printed here.
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { defaultRegistry } from '../actions/index.js';
 import type { SnapshotType } from '../backup/manifest.js';
 import type { RunContext } from '../context.js';
 import { FleetError, UsageError } from '../errors.js';
@@ -13,7 +12,7 @@ import type { JsonObject } from '../json.js';
 import { RunJournal } from '../playbook/journal.js';
 import { FactsUnavailableError, resumeRun, runPlaybook } from '../playbook/run.js';
 import { PASSPHRASE_PROMPT } from '../restore/source.js';
-import { phasedRunResult, type PhasedRunResult, type RunSettings } from './phased-run.js';
+import { engineSettings, phasedRunResult, type PhasedRunResult, type RunSettings } from './phased-run.js';
 
 export type InitMode = 'ldif' | 'online';
 
@@ -58,11 +57,7 @@ export async function restoreDeployment(
       params,
       limit: undefined,
       ctx,
-      events: opts.events,
-      registry: opts.registry ?? defaultRegistry(),
-      stateDir: opts.stateDir,
-      forks: opts.forks ?? 10,
-      confirm: opts.confirm ?? (async () => true),
+      ...engineSettings(opts),
     });
     return phasedRunResult(outcome);
   } catch (err) {
@@ -89,11 +84,7 @@ export async function resumeRestore(
   const outcome = await resumeRun(runId, {
     ...(opts.inventory ? { inventory: opts.inventory } : {}),
     ctx,
-    events: opts.events,
-    registry: opts.registry ?? defaultRegistry(),
-    stateDir: opts.stateDir,
-    forks: opts.forks ?? 10,
-    confirm: opts.confirm ?? (async () => true),
+    ...engineSettings(opts),
   });
   return phasedRunResult(outcome);
 }
