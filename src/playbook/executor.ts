@@ -221,16 +221,22 @@ function taskContext(task: PlannedTask, host: Host, opts: ExecuteOptions): TaskC
 
 function recordOutcome(task: PlannedTask, outcome: TaskOutcome, started: number, opts: ExecuteOptions): TaskResult {
   const { run, events, journal } = opts;
+  // Masked once: the journal, the event and the run's task record say the same.
+  const said = {
+    ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
+    ...(outcome.data !== undefined ? { data: run.redactor.maskValue(outcome.data) as JsonValue } : {}),
+  };
+  const durationMs = Date.now() - started;
   journal.append({
     at: new Date().toISOString(),
     type: 'task.finished',
     taskId: task.id,
     host: task.host,
     status: outcome.status,
-    ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
+    ...(said.message !== undefined ? { message: said.message } : {}),
     ...(outcome.results ? { results: run.redactor.maskValue(outcome.results) as JsonValue } : {}),
     ...(outcome.changes ? { changes: outcome.changes } : {}),
-    ...(outcome.data !== undefined ? { data: run.redactor.maskValue(outcome.data) as JsonValue } : {}),
+    ...(said.data !== undefined ? { data: said.data } : {}),
   });
   events.emit(
     stamp({
@@ -239,16 +245,11 @@ function recordOutcome(task: PlannedTask, outcome: TaskOutcome, started: number,
       host: task.host,
       action: task.action,
       status: outcome.status,
-      durationMs: Date.now() - started,
-      ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
+      durationMs,
+      ...(said.message !== undefined ? { message: said.message } : {}),
     }),
   );
-  return {
-    status: outcome.status,
-    durationMs: Date.now() - started,
-    ...(outcome.message ? { message: run.redactor.mask(outcome.message) } : {}),
-    ...(outcome.data !== undefined ? { data: run.redactor.maskValue(outcome.data) as JsonValue } : {}),
-  };
+  return { status: outcome.status, durationMs, ...said };
 }
 
 /** Every failure names its host, so summaries and exit codes can count hosts. */

@@ -58,6 +58,16 @@ export interface UnfenceResult {
   greenMs: number;
 }
 
+/** What to unfence: the suffix on these hosts, agreements to quarantined hosts kept off, within a time. */
+interface UnfenceRequest {
+  hosts: Host[];
+  quarantined: Host[];
+  suffix: string;
+  timeoutMs: number;
+  signal: AbortSignal;
+  onProgress?: (m: string) => void;
+}
+
 /**
  * Re-enables every agreement of the suffix on every host (mesh edges too), except those leading to
  * quarantined hosts, then waits until every enabled agreement has run a session since and reports
@@ -65,17 +75,7 @@ export interface UnfenceResult {
  * did not start one in 4 of 5 tries), so every host writes a probe entry and deletes it again:
  * each write makes all of that host's agreements run.
  */
-export async function unfenceSuffix(
-  transport: Transport,
-  p: {
-    hosts: Host[];
-    quarantined: Host[];
-    suffix: string;
-    timeoutMs: number;
-    signal: AbortSignal;
-    onProgress?: (m: string) => void;
-  },
-): Promise<UnfenceResult> {
+export async function unfenceSuffix(transport: Transport, p: UnfenceRequest): Promise<UnfenceResult> {
   const toggles: UnfenceResult['toggles'] = [];
   const keptOff: UnfenceResult['keptOff'] = [];
   // Status stamps from before the enable: an agreement counts once its status changed.
@@ -100,14 +100,7 @@ export async function unfenceSuffix(
 
 async function waitGreen(
   transport: Transport,
-  p: {
-    hosts: Host[];
-    quarantined: Host[];
-    suffix: string;
-    timeoutMs: number;
-    signal: AbortSignal;
-    onProgress?: (m: string) => void;
-  },
+  p: UnfenceRequest,
   before: ReadonlyMap<string, string | undefined>,
   started: number,
 ): Promise<void> {
