@@ -25,6 +25,7 @@ const LAYERS = [
   ['src/directory/'],
   ['src/topology/'],
   ['src/backup/'],
+  ['src/content/'],
   ['src/restore/'],
   ['src/playbook/'],
   ['src/actions/'],
