@@ -16,5 +16,3 @@ export interface ContentEntry {
   attrs: Map<string, Buffer[]>;
 }
 
-/** Which suffix of a deployment a content operation reads. */
-export type SuffixKind = 'domain' | 'ca';

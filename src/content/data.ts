@@ -1,0 +1,110 @@
+// What in an entry is data. Both sides of a comparison drop the same things: operational
+// attributes the server writes, plugin-computed ones (memberOf: each host computes its own),
+// per-host counters FreeIPA keeps out of replication, and the replication state an export with
+// replication data carries as attribute options (`cn;vucsn-…`, deleted values).
+
+/** Written by the server, per host or per write: never compared, never restored. */
+const NOT_DATA = new Set([
+  'creatorsname',
+  'modifiersname',
+  'createtimestamp',
+  'modifytimestamp',
+  'entryusn',
+  'entryid',
+  'entrydn',
+  'parentid',
+  'nsuniqueid',
+  'nsparentuniqueid',
+  'numsubordinates',
+  'hassubordinates',
+  'subschemasubentry',
+  'nstombstonecsn',
+  'nscpentrydn',
+  'nscpentrywsi',
+  'memberof',
+  'dnaremainingvalues',
+  'krblastsuccessfulauth',
+  'krblastfailedauth',
+  'krbloginfailedcount',
+  'krblastadminunlock',
+  'passwordretrycount',
+  'retrycountresettime',
+  'accountunlocktime',
+  'lastlogintime',
+  'passwordgraceusertime',
+  'idnssoaserial',
+]);
+
+/** Values shown only as "changed"/"unchanged": hashes, keys and Kerberos secrets. */
+const SECRET = new Set([
+  'userpassword',
+  'krbprincipalkey',
+  'ipanthash',
+  'krbextradata',
+  'sambantpassword',
+  'sambalmpassword',
+  'krbmkey',
+  'ipaprivatekey',
+  'ipasecretkey',
+  'ipasecretkeyref',
+  'nssymmetrickey',
+  'passwordhistory',
+]);
+
+/** Attribute options that are replication state, not part of the attribute's name. */
+const STATE_OPTION = /^(adcsn|vucsn|vdcsn|mdcsn)-|^(deleted|deletedattribute)$/i;
+
+export interface AttributeDescription {
+  /** Lower-cased name with its non-state options (`cn;lang-de`). */
+  name: string;
+  /** The value (or the whole attribute) is marked deleted in the replication state. */
+  deleted: boolean;
+}
+
+/** Splits `cn;lang-de;vucsn-…` into the attribute's name and whether the value is a deleted one. */
+export function describeAttribute(description: string): AttributeDescription {
+  const [base = '', ...options] = description.split(';');
+  const kept = options.filter((o) => !STATE_OPTION.test(o)).map((o) => o.toLowerCase());
+  const deleted = options.some((o) => /^(deleted|deletedattribute)$/i.test(o));
+  return { name: [base.toLowerCase(), ...kept].join(';'), deleted };
+}
+
+export function isDataAttribute(name: string): boolean {
+  return !NOT_DATA.has(name.split(';')[0]!.toLowerCase());
+}
+
+export function isSecretAttribute(name: string): boolean {
+  return SECRET.has(name.split(';')[0]!.toLowerCase());
+}
+
+/**
+ * The DN's matching form: lower case, no spaces around `=` and `,` (outside escapes). Enough for
+ * the DNs 389-DS and FreeIPA write; values are compared case-insensitively, as their names are.
+ */
+export function normalizeDn(dn: string): string {
+  let out = '';
+  let escaped = false;
+  for (const c of dn.trim()) {
+    if (escaped) {
+      out += c.toLowerCase();
+      escaped = false;
+    } else if (c === '\\') {
+      out += c;
+      escaped = true;
+    } else if (c === ',' || c === '=' || c === '+') {
+      out = out.replace(/ +$/, '') + c;
+    } else if (c === ' ' && /[,=+]$/.test(out)) {
+      // a space after a separator is not part of the value
+    } else {
+      out += c.toLowerCase();
+    }
+  }
+  return out;
+}
+
+/** Entries no comparison or restore looks at: tombstones, RUV entries, ipa-fleet's own probes. */
+export function isNotDataEntry(ndn: string, objectClasses: string[]): boolean {
+  if (objectClasses.some((o) => o.toLowerCase() === 'nstombstone')) return true;
+  if (ndn.startsWith('nsuniqueid=')) return true;
+  return /^cn=ipa-fleet-(probe|canary)-/.test(ndn);
+}
