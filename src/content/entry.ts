@@ -15,4 +15,3 @@ export interface ContentEntry {
   /** Data attributes by lower-cased name; values in source order. */
   attrs: Map<string, Buffer[]>;
 }
-
