@@ -77,31 +77,6 @@ export function isSecretAttribute(name: string): boolean {
   return SECRET.has(name.split(';')[0]!.toLowerCase());
 }
 
-/**
- * The DN's matching form: lower case, no spaces around `=` and `,` (outside escapes). Enough for
- * the DNs 389-DS and FreeIPA write; values are compared case-insensitively, as their names are.
- */
-export function normalizeDn(dn: string): string {
-  let out = '';
-  let escaped = false;
-  for (const c of dn.trim()) {
-    if (escaped) {
-      out += c.toLowerCase();
-      escaped = false;
-    } else if (c === '\\') {
-      out += c;
-      escaped = true;
-    } else if (c === ',' || c === '=' || c === '+') {
-      out = out.replace(/ +$/, '') + c;
-    } else if (c === ' ' && /[,=+]$/.test(out)) {
-      // a space after a separator is not part of the value
-    } else {
-      out += c.toLowerCase();
-    }
-  }
-  return out;
-}
-
 /** Entries no comparison or restore looks at: tombstones, RUV entries, ipa-fleet's own probes. */
 export function isNotDataEntry(ndn: string, objectClasses: string[]): boolean {
   if (objectClasses.some((o) => o.toLowerCase() === 'nstombstone')) return true;

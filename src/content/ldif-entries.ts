@@ -6,7 +6,8 @@
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { FleetError } from '../errors.js';
-import { describeAttribute, isDataAttribute, isNotDataEntry, normalizeDn } from './data.js';
+import { normalizeDn } from '../directory/dn.js';
+import { describeAttribute, isDataAttribute, isNotDataEntry } from './data.js';
 import type { ContentEntry } from './entry.js';
 
 /** Yields each data entry of the LDIF on `source`; `where` names the source in errors. */

@@ -23,3 +23,17 @@ export function agreementFilter(suffix: string): string {
 export function escapeFilterValue(value: string): string {
   return value.replace(/[\\*()\0]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
+
+/** Case- and space-insensitive form of a DN, for comparing suffixes. */
+export function normalizeDn(dn: string): string {
+  return dn
+    .split(/(?<!\\),/)
+    .map((rdn) =>
+      rdn
+        .split(/(?<!\\)=/)
+        .map((p) => p.trim())
+        .join('='),
+    )
+    .join(',')
+    .toLowerCase();
+}

@@ -3,7 +3,7 @@
 import type { Manifest, ManifestSuffix, SnapshotType } from '../backup/manifest.js';
 import type { Host } from '../inventory/model.js';
 import type { HostFacts } from '../topology/facts.js';
-import { normalizeDn } from '../topology/facts.js';
+import { normalizeDn } from '../directory/dn.js';
 
 export type SuffixKind = 'domain' | 'ca';
 

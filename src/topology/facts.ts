@@ -2,7 +2,7 @@
 // changes a host. Every value is plain data (strings, numbers, booleans, arrays, objects) so facts
 // can be stored in plan.json and read back.
 import { listAgreements, type Agreement } from '../directory/agreements.js';
-import { escapeRdnValue, replicaDn } from '../directory/dn.js';
+import { escapeRdnValue, normalizeDn, replicaDn } from '../directory/dn.js';
 import { bakDir, ldifDir } from '../directory/instance.js';
 import { readRuv, type AgmtMaxCsn, type Ruv } from '../directory/ruv.js';
 import { FleetError } from '../errors.js';
@@ -437,20 +437,6 @@ async function readChangelogMaxAge(ldap: LdapSession, backend: string): Promise<
 function findBackend(backends: BackendFacts[], suffix: string): BackendFacts | undefined {
   const want = normalizeDn(suffix);
   return backends.find((b) => normalizeDn(b.suffix) === want);
-}
-
-/** Case- and space-insensitive form of a DN, for comparing suffixes. */
-export function normalizeDn(dn: string): string {
-  return dn
-    .split(/(?<!\\),/)
-    .map((rdn) =>
-      rdn
-        .split(/(?<!\\)=/)
-        .map((p) => p.trim())
-        .join('='),
-    )
-    .join(',')
-    .toLowerCase();
 }
 
 function asFleetError(host: Host, err: unknown): FleetError {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { describeAttribute, isSecretAttribute, normalizeDn } from '../../src/content/data.js';
+import { describeAttribute, isSecretAttribute } from '../../src/content/data.js';
+import { normalizeDn } from '../../src/directory/dn.js';
 import type { ContentEntry } from '../../src/content/entry.js';
 import { ldifEntries } from '../../src/content/ldif-entries.js';
 
