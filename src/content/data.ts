@@ -3,6 +3,8 @@
 // per-host counters FreeIPA keeps out of replication, and the replication state an export with
 // replication data carries as attribute options (`cn;vucsn-…`, deleted values).
 
+import { isProbeDn } from '../directory/dn.js';
+
 /** Written by the server, per host or per write: never compared, never restored. */
 const NOT_DATA = new Set([
   'creatorsname',
@@ -81,5 +83,5 @@ export function isSecretAttribute(name: string): boolean {
 export function isNotDataEntry(ndn: string, objectClasses: string[]): boolean {
   if (objectClasses.some((o) => o.toLowerCase() === 'nstombstone')) return true;
   if (ndn.startsWith('nsuniqueid=')) return true;
-  return /^cn=ipa-fleet-(probe|canary)-/.test(ndn);
+  return isProbeDn(ndn);
 }

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 /** Escapes a value for use inside an RDN (RFC 4514), the way 389-DS writes mapping-tree names. */
 export function escapeRdnValue(value: string): string {
   return value
@@ -36,4 +38,19 @@ export function normalizeDn(dn: string): string {
     )
     .join(',')
     .toLowerCase();
+}
+
+/** The entries ipa-fleet adds for a moment to watch replication work: convergence probes and canaries. */
+export type ProbeKind = 'probe' | 'canary';
+
+export function probeDn(kind: ProbeKind, suffix: string): string {
+  return `cn=ipa-fleet-${kind}-${randomBytes(4).toString('hex')},${suffix}`;
+}
+
+/** Finds the probes and canaries an interrupted run left under a suffix (one level). */
+export const PROBE_FILTER = '(|(cn=ipa-fleet-probe-*)(cn=ipa-fleet-canary-*))';
+
+/** Whether a normalized DN is one of those probes: they are never data. */
+export function isProbeDn(ndn: string): boolean {
+  return /^cn=ipa-fleet-(probe|canary)-/.test(ndn);
 }

@@ -1,11 +1,11 @@
 // The end of a restore: unfence once every host holds the master's generation, then prove that the
 // deployment converged (same generation everywhere, the snapshot's entry counts, a canary entry that
 // travels to every host and is deleted everywhere, an audit without errors).
-import { randomBytes } from 'node:crypto';
 import type { RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { listAgreements, type Agreement } from '../directory/agreements.js';
+import { PROBE_FILTER, probeDn } from '../directory/dn.js';
 import { setAgreementsEnabled, type AgreementToggle } from '../directory/fence.js';
 import { isNoSuchObject } from '../directory/ruv.js';
 import { auditDeployment } from '../topology/audit.js';
@@ -155,7 +155,7 @@ async function waitGreen(
 async function removeStrayProbes(ldap: LdapSession, suffix: string): Promise<void> {
   const strays = await ldap.search(suffix, {
     scope: 'one',
-    filter: '(|(cn=ipa-fleet-probe-*)(cn=ipa-fleet-canary-*))',
+    filter: PROBE_FILTER,
     attributes: ['1.1'],
   });
   for (const e of strays) {
@@ -169,7 +169,7 @@ async function removeStrayProbes(ldap: LdapSession, suffix: string): Promise<voi
 /** One replicated change on `host` (a probe entry added and deleted): its agreements run a session. */
 async function nudge(transport: Transport, host: Host, suffix: string): Promise<void> {
   const ldap = await transport.ldap(host);
-  const dn = `cn=ipa-fleet-probe-${randomBytes(4).toString('hex')},${suffix}`;
+  const dn = probeDn('probe', suffix);
   await ldap.add(dn, { objectClass: ['top', 'nsContainer'], cn: dn.slice(3, dn.indexOf(',')) });
   await ldap.delete(dn);
 }
@@ -283,7 +283,7 @@ async function canary(
   suffix: string,
   hosts: Host[],
 ): Promise<{ seen: Record<string, number>; gone: Record<string, number> }> {
-  const dn = `cn=ipa-fleet-canary-${randomBytes(4).toString('hex')},${suffix}`;
+  const dn = probeDn('canary', suffix);
   const master = await transport.ldap(req.master);
   const started = Date.now();
   await master.add(dn, { objectClass: ['top', 'nsContainer'], cn: dn.slice(3, dn.indexOf(',')) });
