@@ -62,3 +62,8 @@ export function runFailure(
 export function auditExitCode(severity: AuditSeverity): number {
   return severity === 'errors' ? EXIT.failure : severity === 'warnings' ? EXIT.partial : EXIT.ok;
 }
+
+/** diff: 0 no differences, 3 differences found (like diff(1)'s 1, which is ours for failures). */
+export function diffExitCode(differences: number): number {
+  return differences === 0 ? EXIT.ok : EXIT.partial;
+}

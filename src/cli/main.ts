@@ -10,6 +10,7 @@ import { registerLabCommands } from './lab-command.js';
 import { registerAuditCommands } from './audit-command.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerDiffCommand } from './diff-command.js';
 import { registerPingCommand } from './ping-command.js';
 import { registerPlaybookCommands } from './playbook-commands.js';
 import { registerRestoreCommands } from './restore-commands.js';
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   registerAuditCommands(program, wrap);
   registerRestoreCommands(program, wrap);
   registerBackupCommands(program, wrap);
+  registerDiffCommand(program, wrap);
   registerScheduleCommands(program, wrap);
   registerDemoCommand(program, wrap);
 

@@ -16,11 +16,14 @@ const NOT_DATA = new Set([
   'entrydn',
   'parentid',
   'nsuniqueid',
+  'entryuuid',
+  'dsentrydn',
   'nsparentuniqueid',
   'numsubordinates',
   'hassubordinates',
   'subschemasubentry',
   'nstombstonecsn',
+  'tombstonenumsubordinates',
   'nscpentrydn',
   'nscpentrywsi',
   'memberof',
@@ -79,9 +82,12 @@ export function isSecretAttribute(name: string): boolean {
   return SECRET.has(name.split(';')[0]!.toLowerCase());
 }
 
-/** Entries no comparison or restore looks at: tombstones, RUV entries, ipa-fleet's own probes. */
+/**
+ * Entries no comparison or restore looks at: tombstones, RUV entries, the keep-alive entries
+ * replication writes per supplier (`cn=repl keep alive RID`), ipa-fleet's own probes.
+ */
 export function isNotDataEntry(ndn: string, objectClasses: string[]): boolean {
   if (objectClasses.some((o) => o.toLowerCase() === 'nstombstone')) return true;
-  if (ndn.startsWith('nsuniqueid=')) return true;
+  if (ndn.startsWith('nsuniqueid=') || ndn.startsWith('cn=repl keep alive ')) return true;
   return isProbeDn(ndn);
 }

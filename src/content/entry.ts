@@ -7,6 +7,9 @@
 // plugin-computed ones, per-host counters, replication state) never enters `attrs`: the reader
 // on each side drops it with `isDataAttribute` (data.ts).
 
+import { normalizeDn } from '../directory/dn.js';
+import { describeAttribute, isDataAttribute, isNotDataEntry } from './data.js';
+
 export interface ContentEntry {
   /** The DN as the source wrote it. */
   dn: string;
@@ -14,4 +17,28 @@ export interface ContentEntry {
   ndn: string;
   /** Data attributes by lower-cased name; values in source order. */
   attrs: Map<string, Buffer[]>;
+}
+
+/**
+ * The entry these attribute lines make, as data: values the replication state marks deleted and
+ * attributes that are not data dropped; undefined for entries that are not data (tombstones, RUV,
+ * probes). Both readers (LDIF and live) build entries here, so both sides drop the same things.
+ */
+export function contentEntry(
+  dn: string,
+  lines: Iterable<[description: string, value: Buffer]>,
+): ContentEntry | undefined {
+  const ndn = normalizeDn(dn);
+  const attrs = new Map<string, Buffer[]>();
+  const classes: string[] = [];
+  for (const [description, value] of lines) {
+    const { name, deleted } = describeAttribute(description);
+    if (deleted) continue;
+    if (name === 'objectclass') classes.push(value.toString('utf8'));
+    if (!isDataAttribute(name)) continue;
+    const values = attrs.get(name);
+    if (values) values.push(value);
+    else attrs.set(name, [value]);
+  }
+  return isNotDataEntry(ndn, classes) ? undefined : { dn, ndn, attrs };
 }

@@ -35,6 +35,11 @@ export function containerDn(kind: Exclude<EntryKind, 'other'>, suffix: string): 
   return `${layoutOf(kind).container},${suffix}`;
 }
 
+/** cn=accounts: a tree that has it is laid out as FreeIPA's. */
+export function accountsDn(suffix: string): string {
+  return `cn=accounts,${suffix}`;
+}
+
 /** The kind of an entry from where it sits: a direct child of one of the containers. */
 export function kindOf(ndn: string, suffix: string): EntryKind {
   const nsuffix = normalizeDn(suffix);

@@ -6,9 +6,7 @@
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { FleetError } from '../errors.js';
-import { normalizeDn } from '../directory/dn.js';
-import { describeAttribute, isDataAttribute, isNotDataEntry } from './data.js';
-import type { ContentEntry } from './entry.js';
+import { contentEntry, type ContentEntry } from './entry.js';
 
 /** Yields each data entry of the LDIF on `source`; `where` names the source in errors. */
 export async function* ldifEntries(source: Readable, where: string): AsyncGenerator<ContentEntry> {
@@ -45,20 +43,7 @@ function toEntry(lines: string[], where: string, at: number): ContentEntry | und
   const first = pairs.shift();
   if (!first) return undefined;
   if (first[0].toLowerCase() !== 'dn') throw new FleetError('failure', `${where}:${at}: a record must start with dn:`);
-  const dn = first[1].toString('utf8');
-  const ndn = normalizeDn(dn);
-  const attrs = new Map<string, Buffer[]>();
-  const classes: string[] = [];
-  for (const [description, value] of pairs) {
-    const { name, deleted } = describeAttribute(description);
-    if (deleted) continue;
-    if (name === 'objectclass') classes.push(value.toString('utf8'));
-    if (!isDataAttribute(name)) continue;
-    const values = attrs.get(name);
-    if (values) values.push(value);
-    else attrs.set(name, [value]);
-  }
-  return isNotDataEntry(ndn, classes) ? undefined : { dn, ndn, attrs };
+  return contentEntry(first[1].toString('utf8'), pairs);
 }
 
 function splitLine(line: string, where: string, at: number): [string, Buffer] {

@@ -136,6 +136,28 @@ export class LdapSession {
     }
   }
 
+  /**
+   * The entries under `base` a page at a time (RFC 2696), each value as the bytes the server sent:
+   * memory is one page, however large the subtree. Names keep the server's case and options. A base
+   * that does not exist has no entries under it.
+   */
+  async *pages(base: string, req: SearchRequest & { pageSize?: number } = {}): AsyncGenerator<RawEntry[]> {
+    const what = `search ${base}${req.filter ? ` ${req.filter}` : ''}`;
+    try {
+      const pages = this.client.searchPaginated(base, {
+        scope: req.scope ?? 'sub',
+        filter: req.filter ?? '(objectClass=*)',
+        attributes: req.attributes ?? [],
+        paged: { pageSize: req.pageSize ?? 1000 },
+      });
+      for await (const page of pages) yield page.searchEntries.map(toRawEntry);
+    } catch (err) {
+      if (err instanceof ResultCodeError && err.code === 32) return; // noSuchObject: nothing under base
+
+      throw describeLdapError(this.host.name, what, err);
+    }
+  }
+
   /** The entry at `dn`, or undefined when it does not exist. */
   async read(dn: string, attributes: string[] = ['*']): Promise<DirEntry | undefined> {
     try {
@@ -201,6 +223,24 @@ async function openTunnel(ssh: SshSession, host: Host, port: number): Promise<Cl
   });
   Object.assign(channel, { connecting: false, readyState: 'open' });
   return channel;
+}
+
+/** An entry as the server sent it: the attribute descriptions and their values as bytes. */
+export interface RawEntry {
+  dn: string;
+  attributes: [description: string, values: Buffer[]][];
+}
+
+function toRawEntry(entry: Record<string, unknown> & { dn: string }): RawEntry {
+  const attributes: RawEntry['attributes'] = [];
+  for (const [name, value] of Object.entries(entry)) {
+    if (name === 'dn') continue;
+    const values = Array.isArray(value) ? value : [value];
+    // ldapts decodes valid UTF-8 to strings and keeps the rest as Buffers: back to the bytes sent.
+    if (values.length > 0)
+      attributes.push([name, values.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(String(v))))]);
+  }
+  return { dn: entry.dn, attributes };
 }
 
 function toDirEntry(entry: Record<string, unknown> & { dn: string }): DirEntry {

@@ -1,0 +1,30 @@
+// The entries of a live subtree as ContentEntry values, read over LDAP a page at a time. User and
+// operational attributes are both asked for ('*', '+'), as an export holds both: what is not data
+// is then dropped by the same rule as on the snapshot side (entry.ts).
+
+import type { LdapSession } from '../transport/ldap.js';
+import type { EntrySource } from './diff.js';
+import { contentEntry, type ContentEntry } from './entry.js';
+
+/** 389-DS leaves LDAP subentries (CoS, roles, password policies) out unless the filter names them. */
+const WITH_SUBENTRIES = '(|(objectClass=*)(objectClass=ldapSubEntry))';
+
+async function* liveEntries(ldap: LdapSession, base: string): AsyncGenerator<ContentEntry> {
+  for await (const page of ldap.pages(base, { filter: WITH_SUBENTRIES, attributes: ['*', '+'] })) {
+    for (const raw of page) {
+      const entry = contentEntry(raw.dn, lines(raw.attributes));
+      if (entry) yield entry;
+    }
+  }
+}
+
+function* lines(attributes: [string, Buffer[]][]): Generator<[string, Buffer]> {
+  for (const [description, values] of attributes) for (const v of values) yield [description, v];
+}
+
+/** A live subtree as an EntrySource: each pass a fresh paged read. */
+export function liveSource(ldap: LdapSession, base: string): EntrySource {
+  return async (visit) => {
+    for await (const entry of liveEntries(ldap, base)) visit(entry);
+  };
+}
