@@ -7,6 +7,7 @@ import { factsAction } from './facts.js';
 import { fenceAction } from './fence.js';
 import { pauseAction } from './pause.js';
 import { reinitializeAction } from './reinitialize.js';
+import { entriesProveAction, entriesRestoreAction, entriesUndoAction } from './restore-entries.js';
 import { restoreMasterAction, restorePreflightAction } from './restore-master.js';
 import { ActionRegistry } from '../playbook/registry.js';
 import { peersOf, withRole } from './selectors.js';
@@ -17,6 +18,9 @@ export function defaultRegistry(): ActionRegistry {
       auditAction,
       backupAction,
       convergeAction,
+      entriesProveAction,
+      entriesRestoreAction,
+      entriesUndoAction,
       execAction,
       factsAction,
       fenceAction,

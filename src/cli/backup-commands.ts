@@ -12,16 +12,12 @@ import { prune, type PruneResult } from '../operations/prune.js';
 import { verifySnapshots, type VerifyResult } from '../operations/verify.js';
 import { EventStream } from '../report/events.js';
 import { stateDir } from '../state-dir.js';
-import type { CommandEnv, Wrap } from './command-env.js';
+import { collect, type CommandEnv, type Wrap } from './command-env.js';
 import { runFailure } from './exit-codes.js';
 import { requireInventory } from './inventory-command.js';
 import { table } from './output.js';
 import { attachRenderers } from './renderers.js';
 import { formatBytes } from '../format.js';
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 function count(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number');

@@ -23,3 +23,8 @@ export type Action<A extends unknown[]> = (env: CommandEnv, ...args: A) => Promi
 
 /** Wraps a command action: context in, typed errors out as one line and a documented exit code. */
 export type Wrap = <A extends unknown[]>(action: Action<A>) => (...args: unknown[]) => Promise<void>;
+
+/** A repeatable option's values, in the order given (commander's option argument parser). */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

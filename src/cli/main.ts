@@ -14,6 +14,7 @@ import { registerDiffCommand } from './diff-command.js';
 import { registerPingCommand } from './ping-command.js';
 import { registerPlaybookCommands } from './playbook-commands.js';
 import { registerRestoreCommands } from './restore-commands.js';
+import { registerRestoreEntriesCommand } from './restore-entries-command.js';
 import { registerScheduleCommands } from './schedule-commands.js';
 import { Output } from './output.js';
 import { promptHidden } from './prompt.js';
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   registerPlaybookCommands(program, wrap);
   registerAuditCommands(program, wrap);
   registerRestoreCommands(program, wrap);
+  registerRestoreEntriesCommand(program, wrap);
   registerBackupCommands(program, wrap);
   registerDiffCommand(program, wrap);
   registerScheduleCommands(program, wrap);

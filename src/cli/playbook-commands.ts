@@ -10,15 +10,11 @@ import { EventStream } from '../report/events.js';
 import { stateDir } from '../state-dir.js';
 import type { HostFacts } from '../topology/facts.js';
 import { gatherHostFacts } from '../operations/facts.js';
-import type { CommandEnv, Wrap } from './command-env.js';
+import { collect, type CommandEnv, type Wrap } from './command-env.js';
 import { mostSpecific, runFailure } from './exit-codes.js';
 import { requireInventory, targetHosts } from './inventory-command.js';
 import { table, type Output } from './output.js';
 import { attachRenderers } from './renderers.js';
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 /** --forks: a whole number ≥ 1 (run, restore, rejoin). */
 export function forks(value: string): number {

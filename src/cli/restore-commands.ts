@@ -178,7 +178,7 @@ async function runRejoin(env: CommandEnv, host: string, opts: RejoinOpts): Promi
 }
 
 /** The live progress lines, the state folder, and the plan shown before it is confirmed. */
-function runSettings(env: CommandEnv, opts: { forks: number; yes: boolean }): RunSettings {
+export function runSettings(env: CommandEnv, opts: { forks: number; yes: boolean }): RunSettings {
   const events = new EventStream();
   attachRenderers(events, env, { live: true });
   return {
@@ -193,7 +193,7 @@ function runSettings(env: CommandEnv, opts: { forks: number; yes: boolean }): Ru
 }
 
 /** The phase table (or its JSON); a run that did not succeed ends in its error, with how to finish it. */
-function report(env: CommandEnv, result: PhasedRunResult, what: 'restore' | 'rejoin'): void {
+export function report(env: CommandEnv, result: PhasedRunResult, what: 'restore' | 'rejoin' | 'restore-entries'): void {
   const { runId, state, runDir, phases } = result;
   if (env.globals.json) {
     env.out.json({ runId, state, runDir, phases });

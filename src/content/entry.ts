@@ -17,6 +17,8 @@ export interface ContentEntry {
   ndn: string;
   /** Data attributes by lower-cased name; values in source order. */
   attrs: Map<string, Buffer[]>;
+  /** nsUniqueId: not data (a re-created entry gets a new one), but it tells one object from another. */
+  uniqueId?: string;
 }
 
 /**
@@ -31,14 +33,17 @@ export function contentEntry(
   const ndn = normalizeDn(dn);
   const attrs = new Map<string, Buffer[]>();
   const classes: string[] = [];
+  let uniqueId: string | undefined;
   for (const [description, value] of lines) {
     const { name, deleted } = describeAttribute(description);
     if (deleted) continue;
     if (name === 'objectclass') classes.push(value.toString('utf8'));
+    if (name === 'nsuniqueid') uniqueId = value.toString('utf8').toLowerCase();
     if (!isDataAttribute(name)) continue;
     const values = attrs.get(name);
     if (values) values.push(value);
     else attrs.set(name, [value]);
   }
-  return isNotDataEntry(ndn, classes) ? undefined : { dn, ndn, attrs };
+  if (isNotDataEntry(ndn, classes)) return undefined;
+  return uniqueId ? { dn, ndn, attrs, uniqueId } : { dn, ndn, attrs };
 }

@@ -2,7 +2,7 @@
 // and which attribute names one. diff groups its summary by these kinds; restore-entries' --user,
 // --group … find an entry by name with them. A tree without this layout is all "other".
 
-import { escapeFilterValue, normalizeDn } from '../directory/dn.js';
+import { normalizeDn } from '../directory/dn.js';
 
 export type EntryKind = 'user' | 'group' | 'host' | 'hostgroup' | 'sudo rule' | 'HBAC rule' | 'other';
 
@@ -15,7 +15,7 @@ export interface KindLayout {
 }
 
 /** User private groups live in cn=groups too: they count as groups. */
-export const IPA_LAYOUT: readonly KindLayout[] = [
+const IPA_LAYOUT: readonly KindLayout[] = [
   { kind: 'user', container: 'cn=users,cn=accounts', nameAttr: 'uid' },
   { kind: 'group', container: 'cn=groups,cn=accounts', nameAttr: 'cn' },
   { kind: 'host', container: 'cn=computers,cn=accounts', nameAttr: 'fqdn' },
@@ -46,9 +46,4 @@ export function kindOf(ndn: string, suffix: string): EntryKind {
   const parent = ndn.slice(ndn.search(/(?<!\\),/) + 1);
   for (const l of IPA_LAYOUT) if (parent === `${l.container},${nsuffix}`) return l.kind;
   return 'other';
-}
-
-/** The filter that finds an entry of a kind by its name (one level under its container). */
-export function nameFilter(kind: Exclude<EntryKind, 'other'>, name: string): string {
-  return `(${layoutOf(kind).nameAttr}=${escapeFilterValue(name)})`;
 }

@@ -48,7 +48,7 @@ function secretComment(attr: string): string {
 }
 
 /** `attr: value`, or `attr:: base64` for a value LDIF cannot hold as is (RFC 2849 SAFE-STRING). */
-export function line(attr: string, value: Buffer | string): string {
+function line(attr: string, value: Buffer | string): string {
   const bytes = typeof value === 'string' ? Buffer.from(value) : value;
   const text = bytes.toString('utf8');
   // Printable ASCII only (no NUL, CR, LF, no bytes of other scripts), not starting with space, ':' or '<'.

@@ -28,3 +28,12 @@ export function liveSource(ldap: LdapSession, base: string): EntrySource {
     for await (const entry of liveEntries(ldap, base)) visit(entry);
   };
 }
+
+/** The entry at `dn` on the host as data, or undefined when there is none. */
+export async function liveEntry(ldap: LdapSession, dn: string): Promise<ContentEntry | undefined> {
+  for await (const page of ldap.pages(dn, { scope: 'base', filter: WITH_SUBENTRIES, attributes: ['*', '+'] })) {
+    const raw = page[0];
+    if (raw) return contentEntry(raw.dn, lines(raw.attributes));
+  }
+  return undefined;
+}

@@ -135,7 +135,7 @@ function restoreParams(inventory: Inventory, opts: RestoreOptions): JsonObject {
 }
 
 /** A prompted passphrase is asked before the run starts, not in the middle of its progress lines. */
-async function askPassphrase(ctx: RunContext, source: string): Promise<void> {
+export async function askPassphrase(ctx: RunContext, source: string): Promise<void> {
   if (!source) return;
   const src = parseSecretSource(source, { baseDir: process.cwd(), homeDir: homedir() });
   if ('problem' in src) throw new UsageError(`--passphrase: ${src.problem}`);

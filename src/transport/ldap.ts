@@ -46,10 +46,11 @@ export interface SearchRequest {
   paged?: boolean;
 }
 
+/** Values are text, or bytes sent as they are (hashes, keys). */
 export type Modification =
-  | { op: 'replace'; attr: string; values: string[] }
-  | { op: 'add'; attr: string; values: string[] }
-  | { op: 'delete'; attr: string; values?: string[] };
+  | { op: 'replace'; attr: string; values: string[] | Buffer[] }
+  | { op: 'add'; attr: string; values: string[] | Buffer[] }
+  | { op: 'delete'; attr: string; values?: string[] | Buffer[] };
 
 /**
  * LDAP to one host's 389-DS, bound as the inventory's bind DN. The TCP connection is a
@@ -185,9 +186,11 @@ export class LdapSession {
     }
   }
 
-  async add(dn: string, attributes: Record<string, string | string[]>): Promise<void> {
+  async add(dn: string, attributes: Record<string, string | string[]> | Map<string, Buffer[]>): Promise<void> {
+    const attrs =
+      attributes instanceof Map ? [...attributes].map(([type, values]) => new Attribute({ type, values })) : attributes;
     try {
-      await this.client.add(dn, attributes);
+      await this.client.add(dn, attrs);
       this.ctx.log.debug(`${this.host.name}: ldap add ${dn}`);
     } catch (err) {
       throw describeLdapError(this.host.name, `add ${dn}`, err);
