@@ -20,7 +20,17 @@ const REFERENCE = join(ROOT, 'docs/reference.md');
 const RUNBOOK = join(ROOT, 'docs/restore-runbook.md');
 
 /** Commands that can fail in ways an administrator must tell apart: their help must name exit codes. */
-const MUST_DOCUMENT_EXIT_CODES = ['backup', 'backups verify', 'restore', 'rejoin', 'audit', 'schedule run', 'run'];
+const MUST_DOCUMENT_EXIT_CODES = [
+  'backup',
+  'backups verify',
+  'restore',
+  'rejoin',
+  'diff',
+  'restore-entries',
+  'audit',
+  'schedule run',
+  'run',
+];
 
 type HelpRun = CliRun;
 

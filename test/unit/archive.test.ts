@@ -505,12 +505,15 @@ test('a source stream that errors mid-way leaves nothing behind', async () => {
       maxBuffer: 64 << 20,
     });
     source.write(tar.subarray(0, 300_000));
+    // The key is read before the timer starts: on a loaded machine reading it took longer than the timer,
+    // and the source was destroyed before ingestArchive had a listener on it.
+    const keys = variant.encrypted ? await recipients(alice) : undefined;
     setTimeout(() => source.destroy(new Error('channel closed by peer')), 50);
     await assertNothingLeft(
       store,
       ingestArchive(source, {
         dest: join(store, 'archive'),
-        recipients: variant.encrypted ? await recipients(alice) : undefined,
+        recipients: keys,
         compress: variant.compress,
       }),
       (err) => err instanceof Error && err.message === 'channel closed by peer',
@@ -526,13 +529,14 @@ test('an abort leaves nothing behind and destroys the source', async () => {
       maxBuffer: 64 << 20,
     });
     source.write(tar.subarray(0, 200_000));
+    const keys = variant.encrypted ? await recipients(alice) : undefined;
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
     await assertNothingLeft(
       store,
       ingestArchive(source, {
         dest: join(store, 'archive'),
-        recipients: variant.encrypted ? await recipients(alice) : undefined,
+        recipients: keys,
         compress: variant.compress,
         signal: controller.signal,
       }),
