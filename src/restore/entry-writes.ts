@@ -76,7 +76,7 @@ async function applyOp(
     case 'put': {
       const target = fromValues(op.attrs);
       if (!before) {
-        await ldap.add(op.dn, target);
+        await addEntry(ldap, op.dn, target);
         return true;
       }
       const mods = putMods(before, target, op.only);
@@ -94,6 +94,24 @@ async function applyOp(
       await ldap.modify(op.dn, [{ op: op.op === 'add-values' ? 'add' : 'delete', attr: op.attr, values }]);
       return true;
     }
+  }
+}
+
+/**
+ * The managed-entries plugin writes an origin entry's mepManagedEntry itself (creating the user private
+ * group) and refuses an add that already carries it: the origin goes in without it, and the pointer is
+ * written here only where no plugin wrote one. The group's own put, planned after, then makes the plugin's
+ * group the snapshot's (its ipaUniqueID above all).
+ */
+async function addEntry(ldap: LdapSession, dn: string, target: Map<string, Buffer[]>): Promise<void> {
+  const pointer = target.get('mepmanagedentry');
+  if (!pointer) return ldap.add(dn, target);
+  const origin = new Map(target);
+  origin.delete('mepmanagedentry');
+  await ldap.add(dn, origin);
+  const added = await liveEntry(ldap, dn);
+  if ((added?.attrs.get('mepmanagedentry') ?? []).length === 0) {
+    await ldap.modify(dn, [{ op: 'add', attr: 'mepManagedEntry', values: pointer }]);
   }
 }
 
