@@ -46,6 +46,12 @@ function registerUp(lab: Command, wrap: Wrap): void {
       LAB_DEFAULTS.entries,
     )
     .option(
+      '--data <profile>',
+      "flat: inetOrgPerson users and groups; ipa: FreeIPA's layout, schema and plugins (memberOf, referential " +
+        'integrity, user private groups, DNA) with sample users, groups, hosts, sudo and HBAC rules',
+      LAB_DEFAULTS.data,
+    )
+    .option(
       '--net <a.b.c>',
       'loopback network of the hosts: host N gets <a.b.c>.N (another value lets labs coexist)',
       LAB_DEFAULTS.net,
@@ -67,6 +73,7 @@ function registerUp(lab: Command, wrap: Wrap): void {
             caTopology?: string;
             entries: number;
             net: string;
+            data: string;
             dir?: string;
           },
         ) => {
@@ -79,6 +86,7 @@ function registerUp(lab: Command, wrap: Wrap): void {
               caTopology: opts.caTopology,
               entries: opts.entries,
               net: opts.net,
+              data: opts.data,
             },
             ctx,
             (l) => out.progress(l),

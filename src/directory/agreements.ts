@@ -75,6 +75,8 @@ export interface NewAgreement {
   targetPort: number;
   /** The replication manager's password on the consumer; stored in the agreement. */
   credentials: string;
+  /** A fractional agreement: attribute lists (incremental, total) and the attributes stripped from empty updates. */
+  fractional?: { incremental: string; total: string; strip: string };
 }
 
 /** Creates an agreement (what `dsconf repl-agmt create` does), over LDAP. Idempotent by name. */
@@ -92,6 +94,13 @@ export async function createAgreement(ldap: LdapSession, a: NewAgreement): Promi
     nsDS5ReplicaTransportInfo: 'LDAP',
     nsDS5ReplicaCredentials: a.credentials,
     description: `${a.name} (ipa-fleet)`,
+    ...(a.fractional
+      ? {
+          nsDS5ReplicatedAttributeList: a.fractional.incremental,
+          nsDS5ReplicatedAttributeListTotal: a.fractional.total,
+          nsds5ReplicaStripAttrs: a.fractional.strip,
+        }
+      : {}),
   });
   return dn;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { FleetError } from '../errors.js';
 import type { LdapSession } from '../transport/ldap.js';
 
-export type TaskType = 'export' | 'import' | 'backup' | 'restore' | 'cleanallruv';
+export type TaskType = 'export' | 'import' | 'backup' | 'restore' | 'cleanallruv' | 'memberof task';
 
 export interface TaskResult {
   dn: string;
@@ -31,7 +31,7 @@ export async function runTask(
   attributes: Record<string, string | string[]>,
   opts: TaskOptions,
 ): Promise<TaskResult> {
-  const cn = `ipa-fleet-${type}-${new Date()
+  const cn = `ipa-fleet-${type.replace(' ', '-')}-${new Date()
     .toISOString()
     .replace(/[-:.TZ]/g, '')
     .slice(0, 14)}-${randomBytes(3).toString('hex')}`;

@@ -15,6 +15,9 @@ import type { Host, Inventory } from '../inventory/model.js';
 import { Transport } from '../transport/transport.js';
 import { shellQuote } from '../transport/shell.js';
 import { caLdif, domainLdif } from './entries.js';
+import { ipaDomainLdif } from './ipa-data.js';
+import { configureIpaPlugins, IPA_FRACTIONAL, idRange } from './ipa-plugins.js';
+import { IPA_SCHEMA_FILE, ipaSchemaLdif } from './ipa-schema.js';
 import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, sshdConfig } from './host-files.js';
 import { LabPaths } from './paths.js';
 import { isRunning, readPid, spawnDetached, stopProcess, killProcess, waitForPort } from './processes.js';
@@ -70,9 +73,16 @@ export async function labUp(paths: LabPaths, opts: LabOptions, ctx: RunContext, 
     try {
       const dmPassword = (await readFile(paths.dmPassword, 'utf8')).trim();
       ctx.redactor.add(dmPassword);
-      await inParallel(spec.hosts, 3, (h) => createInstance(transport, hostOf(inventory, h), h, dmPassword));
+      const data = domainData(spec);
+      await inParallel(spec.hosts, 3, async (h) => {
+        await createInstance(transport, hostOf(inventory, h), h, dmPassword);
+        if (data.idsUsed !== undefined) await makeIpaShaped(transport, hostOf(inventory, h), h, data.idsUsed);
+      });
       print(`lab: 389-DS instances running (${formatSeconds(Date.now() - started)})`);
-      await configureReplication(paths, spec, inventory, transport, ctx, print);
+      await configureReplication(paths, spec, data.ldif, inventory, transport, ctx, print);
+      // DNA's shared range entry and the managed-entry definitions arrived by import or total update,
+      // which no plugin watches: each reads them when it starts.
+      if (spec.data === 'ipa') await inParallel(spec.hosts, 3, (h) => restartInstance(transport, hostOf(inventory, h)));
     } finally {
       await transport.close();
     }
@@ -344,9 +354,31 @@ async function createInstance(transport: Transport, host: Host, lab: LabHost, dm
   await ssh.run(`dsctl ${LAB_INSTANCE} start`, { timeoutMs: 120_000 });
 }
 
+/** The domain suffix's LDIF; for the IPA-shaped data also how many IDs it used (DNA ranges start after). */
+function domainData(spec: LabSpec): { ldif: string; idsUsed?: number } {
+  return spec.data === 'ipa' ? ipaDomainLdif(spec.entries) : { ldif: domainLdif(spec.entries) };
+}
+
+async function restartInstance(transport: Transport, host: Host): Promise<void> {
+  await transport.forgetLdap(host);
+  await (await transport.ssh(host)).run(`dsctl ${LAB_INSTANCE} restart`, { timeoutMs: 120_000 });
+}
+
+/** FreeIPA's schema and plugin configuration on a new instance; the plugins start with the restart. */
+async function makeIpaShaped(transport: Transport, host: Host, lab: LabHost, idsUsed: number): Promise<void> {
+  const ssh = await transport.ssh(host);
+  const file = `/etc/dirsrv/slapd-${LAB_INSTANCE}/schema/${IPA_SCHEMA_FILE}`;
+  await ssh.run(`cat > ${file} && chown ${DIRSRV_USER}:${DIRSRV_USER} ${file} && chmod 640 ${file}`, {
+    stdin: ipaSchemaLdif(),
+  });
+  await configureIpaPlugins(await transport.ldap(host), idRange(lab.index, idsUsed));
+  await restartInstance(transport, host);
+}
+
 async function configureReplication(
   paths: LabPaths,
   spec: LabSpec,
+  domain: string,
   inventory: Inventory,
   transport: Transport,
   ctx: RunContext,
@@ -356,7 +388,16 @@ async function configureReplication(
   ctx.redactor.add(replPassword);
   const first = spec.hosts[0]!;
   const firstCa = spec.hosts.find((h) => h.ca);
-  await importLdif(transport, hostOf(inventory, first), 'userRoot', 'domain', domainLdif(spec.entries));
+  await importLdif(transport, hostOf(inventory, first), 'userRoot', 'domain', domain);
+  // An import runs no plugins: memberOf is computed once here, and total updates carry it to the others.
+  if (spec.data === 'ipa') {
+    await runTask(
+      await transport.ldap(hostOf(inventory, first)),
+      'memberof task',
+      { basedn: LAB_SUFFIX, filter: '(objectClass=*)' },
+      { timeoutMs: 10 * 60_000 },
+    );
+  }
   if (firstCa)
     await importLdif(
       transport,
@@ -381,6 +422,7 @@ async function configureReplication(
       targetHost: to,
       targetPort: 389,
       credentials: replPassword,
+      ...(spec.data === 'ipa' && suffix === LAB_SUFFIX ? { fractional: IPA_FRACTIONAL } : {}),
     });
     agreementDns.set(`${suffix}|${from}|${to}`, dn);
   };

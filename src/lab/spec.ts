@@ -9,7 +9,12 @@ export interface LabSpec {
   domainEdges: Array<[string, string]>;
   caEdges: Array<[string, string]>;
   entries: number;
+  /** flat: inetOrgPerson users in ou=people; ipa: FreeIPA's layout, schema and plugins (ipa-data.ts). */
+  data: LabData;
 }
+
+type LabData = 'flat' | 'ipa';
+const LAB_DATA: readonly LabData[] = ['flat', 'ipa'];
 
 export interface LabHost {
   /** Short letter name: a, b, c… */
@@ -34,6 +39,7 @@ export interface LabOptions {
   caTopology: string | undefined;
   entries: number;
   net: string;
+  data: string;
 }
 
 export const LAB_DEFAULTS: LabOptions = {
@@ -43,6 +49,7 @@ export const LAB_DEFAULTS: LabOptions = {
   caTopology: undefined,
   entries: 200,
   net: '127.0.10',
+  data: 'flat',
 };
 
 function labHostName(index: number): string {
@@ -55,6 +62,9 @@ export function labSpec(opts: LabOptions): LabSpec {
   }
   if (!Number.isInteger(opts.entries) || opts.entries < 0 || opts.entries > 1_000_000) {
     throw new UsageError(`--entries: must be a whole number from 0 to 1000000, got ${opts.entries}`);
+  }
+  if (!LAB_DATA.includes(opts.data as LabData)) {
+    throw new UsageError(`--data: must be one of ${LAB_DATA.join(', ')}, got '${opts.data}'`);
   }
   const net = /^127\.(\d{1,3})\.(\d{1,3})$/.exec(opts.net);
   if (!net || Number(net[1]) > 255 || Number(net[2]) > 255) {
@@ -90,6 +100,7 @@ export function labSpec(opts: LabOptions): LabSpec {
     domainEdges: domainEdges.map(([x, y]) => [toFqdn(x), toFqdn(y)]),
     caEdges: caEdges.map(([x, y]) => [toFqdn(x), toFqdn(y)]),
     entries: opts.entries,
+    data: opts.data as LabData,
   };
 }
 
