@@ -82,12 +82,16 @@ export function isSecretAttribute(name: string): boolean {
   return SECRET.has(name.split(';')[0]!.toLowerCase());
 }
 
+const NOT_DATA_CLASSES = new Set(['nstombstone', 'dnasharedconfig']);
+
 /**
  * Entries no comparison or restore looks at: tombstones, RUV entries, the keep-alive entries
- * replication writes per supplier (`cn=repl keep alive RID`), ipa-fleet's own probes.
+ * replication writes per supplier (`cn=repl keep alive RID`), the DNA plugin's shared-range entries
+ * (each server rewrites its own as it hands out IDs: FreeIPA's cn=posix-ids,cn=dna,cn=ipa,cn=etc),
+ * ipa-fleet's own probes.
  */
 export function isNotDataEntry(ndn: string, objectClasses: string[]): boolean {
-  if (objectClasses.some((o) => o.toLowerCase() === 'nstombstone')) return true;
+  if (objectClasses.some((o) => NOT_DATA_CLASSES.has(o.toLowerCase()))) return true;
   if (ndn.startsWith('nsuniqueid=') || ndn.startsWith('cn=repl keep alive ')) return true;
   return isProbeDn(ndn);
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { describeAttribute, isSecretAttribute } from '../../src/content/data.js';
+import { describeAttribute, isNotDataEntry, isSecretAttribute } from '../../src/content/data.js';
 import { normalizeDn } from '../../src/directory/dn.js';
 import type { ContentEntry } from '../../src/content/entry.js';
 import { ldifEntries } from '../../src/content/ldif-entries.js';
@@ -64,4 +64,12 @@ test('ldifEntries: unfolds, decodes base64, drops state, operational attributes,
 
 test('ldifEntries: a line that is not LDIF names the file and line', async () => {
   await assert.rejects(read('dn: cn=a,dc=x\nnot ldif\n'), /x\.ldif:2: not an LDIF attribute line/);
+});
+
+test('isNotDataEntry: tombstones, keep-alive, DNA shared ranges and probes are not data; users are', () => {
+  const shared = 'dnahostname=b.ipa.test+dnaportnum=389,cn=posix-ids,cn=dna,cn=ipa,cn=etc,dc=ipa,dc=test';
+  assert.equal(isNotDataEntry(shared, ['top', 'extensibleObject', 'dnaSharedConfig']), true);
+  assert.equal(isNotDataEntry('cn=repl keep alive 2,dc=ipa,dc=test', ['top', 'ldapsubentry']), true);
+  assert.equal(isNotDataEntry('uid=x,cn=users,dc=ipa,dc=test', ['top', 'nsTombstone']), true);
+  assert.equal(isNotDataEntry('uid=alice,cn=users,cn=accounts,dc=ipa,dc=test', ['top', 'person']), false);
 });
