@@ -5,6 +5,7 @@
 
 import { appendFile, readFile } from 'node:fs/promises';
 import { liveEntry } from '../content/live-entries.js';
+import { normalizeDn } from '../directory/dn.js';
 import { FleetError } from '../errors.js';
 import type { LdapSession } from '../transport/ldap.js';
 import { type EntryOp, fromValues, inverseOf, putMods, valuesPresent } from './entry-ops.js';
@@ -50,9 +51,10 @@ export async function applyEntryOps(
   progress: (done: number) => void,
 ): Promise<number> {
   let changed = 0;
+  const pluginMade = new Set((await readEntryRecords(record)).flatMap(managedEntriesAdded));
   for (const [i, op] of ops.entries()) {
     const before = await liveEntry(ldap, op.dn);
-    const inverse = inverseOf(op, before);
+    const inverse = before && pluginMade.has(normalizeDn(op.dn)) ? undefined : inverseOf(op, before);
     const line: EntryRecord = {
       host: ldap.host.name,
       kind: suffix.kind,
@@ -61,6 +63,7 @@ export async function applyEntryOps(
       ...(inverse ? { inverse } : {}),
     };
     await appendFile(record, `${JSON.stringify(line)}\n`, { mode: 0o600 });
+    for (const dn of managedEntriesAdded(line)) pluginMade.add(dn);
     if (await applyOp(ldap, op, before)) changed++;
     progress(i + 1);
   }
@@ -95,6 +98,16 @@ async function applyOp(
       return true;
     }
   }
+}
+
+/**
+ * The managed entries of an origin a record adds (this run, or before an interruption). Where they exist
+ * when their own put comes, the plugin made them: there is nothing to undo on them, they go when undo
+ * deletes their origin (and the plugin lets no one else delete them).
+ */
+function managedEntriesAdded(r: EntryRecord): string[] {
+  if (r.op.op !== 'put' || r.inverse?.op !== 'delete') return [];
+  return (r.op.attrs.mepmanagedentry ?? []).map((v) => normalizeDn(Buffer.from(v, 'base64').toString('utf8')));
 }
 
 /**
