@@ -15,6 +15,7 @@ import {
   dropSshConnectionsWhen,
   exitOf,
   generation,
+  killDirectoryServer,
   labDirectory,
   makeKeys,
   readJournal,
@@ -397,7 +398,7 @@ describe('restore under faults', { timeout: 3_600_000 }, () => {
       handle,
       async () => (await started(runId, task)) && existsSync(join(ldifDir('c.ipa.test'), INIT_FILE)),
       async () => {
-        const k = await lab.fleet(['lab', 'kill-ds', 'c.ipa.test', '--dir', lab.paths.root], { timeoutMs: 60_000 });
+        const k = await killDirectoryServer(lab, 'c.ipa.test');
         killOutput = `kill-ds exit ${k.code} in ${k.ms} ms: ${k.stdout.trim()} ${k.stderr.trim()}`;
         finishedBeforeKill = await finished(runId, task);
       },
