@@ -49,14 +49,19 @@ export function planEntryRestore(sel: SnapshotSelection, live: LiveState, opts: 
     ...[...sel.selected].sort(parentsFirst).map((e) => [e, 'selected'] as const),
     ...[...sel.managed].sort(parentsFirst).map((e) => [e, 'user private group'] as const),
   ];
-  for (const [entry, why] of puts) planPut(plan, entry, why, live, opts, coming);
+  const outcomes = new Map(puts.map(([entry, why]) => [entry.ndn, planPut(plan, entry, why, live, opts, coming)]));
   for (const ref of sel.references) {
     const holder = live.entries.get(ref.ndn);
     if (!holder) {
       plan.notes.push(`${ref.dn}: not on the host, its ${ref.attr} reference to ${ref.to} is not put back`);
       continue;
     }
-    const missing = valuesPresent(holder, ref.attr, toValues(new Map([[ref.attr, ref.values]]))[ref.attr]!, false);
+    // A skipped conflict's references would attach the other object to the old memberships. A replaced
+    // entry loses its references when it is deleted (referential integrity): they are put back whatever
+    // the host holds now, and the write itself skips values present by then.
+    if (outcomes.get(ref.to) === 'conflict') continue;
+    const all = toValues(new Map([[ref.attr, ref.values]]))[ref.attr]!;
+    const missing = outcomes.get(ref.to) === 'replaced' ? all : valuesPresent(holder, ref.attr, all, false);
     if (missing.length > 0)
       plan.ops.push({ op: 'add-values', dn: ref.dn, attr: ref.attr, values: missing, why: `reference to ${ref.to}` });
   }
@@ -70,7 +75,7 @@ function planPut(
   live: LiveState,
   opts: EntryPlanOptions,
   coming: Set<string>,
-): void {
+): PutOutcome {
   const now = live.entries.get(entry.ndn);
   if (!now) {
     const parent = parentOf(entry.ndn);
@@ -78,28 +83,31 @@ function planPut(
       throw new UsageError(`restore-entries: ${entry.dn}: its parent is not on the host; select it too (--subtree)`);
     plan.ops.push({ op: 'put', dn: entry.dn, attrs: toValues(entry.attrs), why });
     coming.add(entry.ndn);
-    return;
+    return 'put';
   }
   const other = otherObject(entry, now);
   if (other) {
     if (!opts.replace) {
       plan.conflicts.push({ dn: entry.dn, reason: `${other} (re-created since; --replace puts the snapshot's back)` });
-      return;
+      return 'conflict';
     }
     plan.ops.push({ op: 'delete', dn: now.dn, why: `conflict: ${other}` });
     plan.ops.push({ op: 'put', dn: entry.dn, attrs: toValues(entry.attrs), why });
     coming.add(entry.ndn);
-    return;
+    return 'replaced';
   }
   const only = opts.attrs?.map((a) => a.toLowerCase());
   const target = only ? new Map([...entry.attrs].filter(([a]) => only.includes(a))) : entry.attrs;
   const current = only ? new Map([...now.attrs].filter(([a]) => only.includes(a))) : now.attrs;
   if (entryDigest({ ...entry, attrs: target }) === entryDigest({ ...now, attrs: current })) {
     plan.unchanged.push(entry.dn);
-    return;
+    return 'unchanged';
   }
   plan.ops.push({ op: 'put', dn: entry.dn, attrs: toValues(target), ...(only ? { only } : {}), why });
+  return 'put';
 }
+
+type PutOutcome = 'put' | 'unchanged' | 'conflict' | 'replaced';
 
 /** Why the live entry is another object than the snapshot's, or undefined when it is the same one. */
 function otherObject(snapshot: ContentEntry, live: ContentEntry): string | undefined {

@@ -89,6 +89,26 @@ test('planEntryRestore: the same DN with another ipaUniqueID is a conflict, repl
   assert.deepEqual([same.ops.length, same.unchanged], [0, [userDn]]);
 });
 
+test('planEntryRestore: a skipped conflict gets no references; a replaced entry gets all of them back', async () => {
+  const sel = await readSelection(visit, S, { dns: [userDn], names: [] }, true);
+  const other = entry(userDn, { uid: ['alice'], ipauniqueid: ['u-2'] });
+  // The re-created alice is already in devs (same DN): putting references back would tie her to them.
+  const skipped = planEntryRestore(sel, liveOf([other, devs, entry(rule.dn, { cn: ['all'] })]), {
+    replace: false,
+    deleteAdded: false,
+  });
+  assert.deepEqual(
+    skipped.ops.filter((o) => o.op === 'add-values'),
+    [],
+  );
+  // Deleting the other alice makes referential integrity drop her from devs: the value must be added back.
+  const replaced = planEntryRestore(sel, liveOf([other, devs, rule]), { replace: true, deleteAdded: false });
+  assert.deepEqual(
+    replaced.ops.filter((o) => o.op === 'add-values').map((o) => o.dn),
+    [devs.dn, rule.dn],
+  );
+});
+
 test('planEntryRestore: --attrs puts back only those attributes; a parent missing is refused', async () => {
   const sel = await readSelection(visit, S, { dns: [userDn], names: [] }, false);
   const changed = entry(userDn, { uid: ['alice'], ipauniqueid: ['u-1'], userpassword: ['{PBKDF2}y'], title: ['x'] });
