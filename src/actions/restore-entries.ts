@@ -102,6 +102,7 @@ export const entriesRestoreAction = defineAction({
       status: changed > 0 ? 'changed' : 'ok',
       message: [`${opsSummary(plan.ops)} on ${suffix.suffix}`, ...conflicts, ...plan.notes].join('; '),
       changes: plan.ops.map((o) => `${o.op} ${o.dn}`),
+      data: { conflicts: plan.conflicts.map((c) => c.dn) },
     };
   },
 });

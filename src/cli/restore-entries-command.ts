@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { shownValues, valueText } from '../content/display.js';
-import { UsageError } from '../errors.js';
+import { FleetError, UsageError } from '../errors.js';
 import {
   previewEntryRestore,
   restoreEntries,
@@ -81,9 +81,10 @@ export function registerRestoreEntriesCommand(program: Command, wrap: Wrap): voi
         '',
         'memberOf is never written (each host computes it). Secrets (password hashes, Kerberos keys) are written',
         'as the bind DN and never printed. Finish an interrupted run with ipa-fleet run --resume RUN.',
-        'Exit code: 0 restored and proved on every host; 2 bad options, a selection that matches nothing in the',
-        'snapshot, or a snapshot of another deployment (nothing changed); 4 a host unreachable (nothing changed);',
-        '12 wrong key or passphrase; 11 another run holds the deployment lock; 1 failed.',
+        'Exit code: 0 restored and proved on every host; 3 restored and proved, but conflicts were skipped',
+        '(listed); 2 bad options, a selection that matches nothing in the snapshot, or a snapshot of another',
+        'deployment (nothing changed); 4 a host unreachable (nothing changed); 12 wrong key or passphrase;',
+        '11 another run holds the deployment lock; 1 failed.',
       ].join('\n'),
     )
     .action(wrap(runRestoreEntries));
@@ -105,7 +106,16 @@ async function runRestoreEntries(env: CommandEnv, flags: Flags): Promise<void> {
     else env.out.line(previewText(preview));
     return;
   }
-  report(env, await restoreEntries(inventory, env.ctx, { ...runSettings(env, flags), ...opts }), 'restore-entries');
+  const result = await restoreEntries(inventory, env.ctx, { ...runSettings(env, flags), ...opts });
+  report(env, result, 'restore-entries');
+  // The rest is restored and proved; what was skipped is not, and a script must be able to tell.
+  if (result.conflicts.length > 0) {
+    throw new FleetError(
+      'partial',
+      `restore-entries ${result.runId}: ${result.conflicts.length} conflict(s) skipped ` +
+        `(${result.conflicts.join('; ')}): re-created since the snapshot; --replace puts the snapshot's back`,
+    );
+  }
 }
 
 function entryOptions(f: Flags): Omit<RestoreEntriesOptions, 'stateDir'> {

@@ -388,24 +388,7 @@ async function configureReplication(
   ctx.redactor.add(replPassword);
   const first = spec.hosts[0]!;
   const firstCa = spec.hosts.find((h) => h.ca);
-  await importLdif(transport, hostOf(inventory, first), 'userRoot', 'domain', domain);
-  // An import runs no plugins: memberOf is computed once here, and total updates carry it to the others.
-  if (spec.data === 'ipa') {
-    await runTask(
-      await transport.ldap(hostOf(inventory, first)),
-      'memberof task',
-      { basedn: LAB_SUFFIX, filter: '(objectClass=*)' },
-      { timeoutMs: 10 * 60_000 },
-    );
-  }
-  if (firstCa)
-    await importLdif(
-      transport,
-      hostOf(inventory, firstCa),
-      'ipaca',
-      'ca',
-      caLdif(Math.max(5, Math.ceil(spec.entries / 10))),
-    );
+  await importData(transport, spec, inventory, domain);
 
   await inParallel(spec.hosts, 4, async (h) => {
     const ldap = await transport.ldap(hostOf(inventory, h));
@@ -457,6 +440,30 @@ async function configureReplication(
   };
   await initialize(LAB_SUFFIX, first.fqdn, spec.domainEdges);
   if (firstCa) await initialize(LAB_CA_SUFFIX, firstCa.fqdn, spec.caEdges);
+}
+
+/** The data goes into the first host (and the first CA host); the others get it by total update. */
+async function importData(transport: Transport, spec: LabSpec, inventory: Inventory, domain: string): Promise<void> {
+  const first = spec.hosts[0]!;
+  const firstCa = spec.hosts.find((h) => h.ca);
+  await importLdif(transport, hostOf(inventory, first), 'userRoot', 'domain', domain);
+  // An import runs no plugins: memberOf is computed once here, and total updates carry it to the others.
+  if (spec.data === 'ipa') {
+    await runTask(
+      await transport.ldap(hostOf(inventory, first)),
+      'memberof task',
+      { basedn: LAB_SUFFIX, filter: '(objectClass=*)' },
+      { timeoutMs: 10 * 60_000 },
+    );
+  }
+  if (firstCa)
+    await importLdif(
+      transport,
+      hostOf(inventory, firstCa),
+      'ipaca',
+      'ca',
+      caLdif(Math.max(5, Math.ceil(spec.entries / 10))),
+    );
 }
 
 /** Uploads an LDIF into the instance's ldif/ folder and imports it with an online task. */

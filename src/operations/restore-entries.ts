@@ -47,7 +47,7 @@ export async function restoreEntries(
   inventory: Inventory,
   ctx: RunContext,
   opts: RestoreEntriesOptions,
-): Promise<PhasedRunResult> {
+): Promise<EntryRestoreResult> {
   await askPassphrase(ctx, opts.passphrase ?? '');
   const params = await playbookParams(inventory, ctx, opts);
   const outcome = await runPlaybook({
@@ -58,7 +58,18 @@ export async function restoreEntries(
     ctx,
     ...engineSettings(opts),
   });
-  return phasedRunResult(outcome);
+  const conflicts = outcome.tasks
+    .filter((t) => t.action === 'entries-restore')
+    .flatMap((t) => {
+      const data = t.data && typeof t.data === 'object' && !Array.isArray(t.data) ? t.data.conflicts : undefined;
+      return Array.isArray(data) ? data.map(String) : [];
+    });
+  return { ...phasedRunResult(outcome), conflicts };
+}
+
+/** A run's outcome, and the entries it skipped as conflicts (re-created since; `--replace` replaces them). */
+export interface EntryRestoreResult extends PhasedRunResult {
+  conflicts: string[];
 }
 
 /** The writes a run would make now, read from the snapshot and the host; nothing is changed. */
