@@ -319,4 +319,228 @@ describe('diff and restore-entries on the default lab (a↔b, plain 389-DS)', ()
     await applyRevertLdif();
     stamp('diff');
   });
+
+  interface DryRun {
+    host: string;
+    ops: Array<{ op: string; dn: string; why: string; attributes?: Record<string, unknown>; only?: string[] }>;
+    conflicts: Array<{ dn: string; reason: string }>;
+    unchanged: string[];
+    notes: string[];
+  }
+  /** restore-entries --dry-run --json: exit 0, the writes it would make. */
+  const dryRun = async (args: string[]): Promise<DryRun> => {
+    const r = await restoreEntries([...args, '--dry-run'], true);
+    assert.equal(r.code, 0, shown(r));
+    return JSON.parse(r.stdout) as DryRun;
+  };
+  const opsOf = (p: DryRun): string[] => p.ops.map((o) => `${o.op} ${o.dn.toLowerCase()}`);
+  /** restore-entries … --yes: exit 0; its run id. */
+  const restored = async (args: string[]): Promise<string> => {
+    const r = await restoreEntries([...args, '--yes']);
+    assert.equal(r.code, 0, shown(r));
+    const id = /restore-entries (\S+): succeeded/.exec(r.stdout)?.[1];
+    assert.ok(id, r.stdout);
+    return id;
+  };
+  const removeMembers = (host: string, group: string, members: string[]): Promise<void> =>
+    dir.withLdap(host, (c) =>
+      c.modify(
+        group,
+        new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: members }) }),
+      ),
+    );
+  /** The snapshot's entries at or under `base`. */
+  const snapshotUnder = (base: string): Map<string, Entry> =>
+    new Map([...baseline].filter(([dn]) => dn === base || dn.endsWith(`,${base}`)));
+
+  it('restore-entries --dn --dn: two deleted users back on a and b, with the memberships they lost', async () => {
+    // Damage: users 11 and 12 deleted and, as referential integrity would have done (plain 389 runs none), taken
+    // out of group00002's members. The restore is the repair.
+    const group = groupDn(2);
+    await deleteUsers(dir, A, [uid(11), uid(12)]);
+    await removeMembers(A, group, [userDn(11), userDn(12)]);
+    await settled(group, (e) => e?.member?.length === 8);
+    for (const i of [11, 12]) await settled(userDn(i), (e) => e === undefined);
+    const plan = await dryRun(['--dn', userDn(11), '--dn', userDn(12)]);
+    assert.deepEqual(opsOf(plan), [
+      `put ${userDn(11)}`,
+      `put ${userDn(12)}`,
+      `add-values ${group}`,
+      `add-values ${group}`,
+    ]);
+    assert.deepEqual(
+      plan.ops
+        .filter((o) => o.op === 'add-values')
+        .flatMap((o) => ((o.attributes?.member ?? []) as string[]).map((m) => m.toLowerCase()))
+        .sort(),
+      [userDn(11), userDn(12)],
+    );
+    assert.deepEqual(plan.conflicts, []);
+    await restored(['--dn', userDn(11), '--dn', userDn(12)]);
+    for (const dn of [userDn(11), userDn(12), group]) await asInSnapshot(dn);
+    for (const args of [
+      ['--base', PEOPLE, '--filter', `(|(uid=${uid(11)})(uid=${uid(12)}))`],
+      ['--base', group, '--host', B],
+    ]) {
+      const r = await diff(args);
+      assert.equal(r.code, 0, `diff ${args.join(' ')}: ${shown(r)}`);
+    }
+    stamp('restore --dn');
+  });
+
+  it('restore-entries --subtree deletes entries added since only with --delete-added, on a and b', async () => {
+    // Damage: junk under ou=groups (an ou holding a group, and a group beside the lab's); the test's own
+    // --delete-added run is the repair.
+    const junkOu = `ou=junk,${GROUPS}`;
+    const junk1 = `cn=junk-1,${junkOu}`;
+    const junk2 = `cn=junk-2,${GROUPS}`;
+    await dir.withLdap(A, async (c) => {
+      await c.add(junkOu, { objectClass: ['top', 'organizationalUnit'], ou: 'junk' });
+      await c.add(junk1, { objectClass: ['top', 'groupOfNames'], cn: 'junk-1', member: userDn(5) });
+      await c.add(junk2, { objectClass: ['top', 'groupOfNames'], cn: 'junk-2', member: userDn(6) });
+    });
+    for (const dn of [junkOu, junk1, junk2]) await settled(dn, (e) => e !== undefined);
+    const kept = await dryRun(['--subtree', GROUPS]);
+    assert.deepEqual(kept.ops, []);
+    assert.deepEqual(kept.unchanged.map((d) => d.toLowerCase()).sort(), [...snapshotUnder(GROUPS).keys()].sort());
+    const text = await restoreEntries(['--subtree', GROUPS, '--dry-run']);
+    assert.equal(text.code, 0, shown(text));
+    assert.match(text.stdout, /: 0 write\(s\)/);
+    assert.doesNotMatch(text.stdout, /junk/);
+    const purge = await dryRun(['--subtree', GROUPS, '--delete-added']);
+    assert.deepEqual(opsOf(purge).sort(), [`delete ${junk1}`, `delete ${junk2}`, `delete ${junkOu}`].sort());
+    assert.ok(opsOf(purge).indexOf(`delete ${junk1}`) < opsOf(purge).indexOf(`delete ${junkOu}`), 'children first');
+    for (const o of purge.ops) assert.equal(o.why, 'added since the snapshot');
+    await restored(['--subtree', GROUPS]);
+    for (const h of [A, B]) for (const dn of [junkOu, junk1, junk2]) assert.ok(await read(h, dn), `${h}: ${dn} kept`);
+    await restored(['--subtree', GROUPS, '--delete-added']);
+    for (const h of [A, B]) assert.deepEqual(await search(h, GROUPS), snapshotUnder(GROUPS), `${h}: ou=groups`);
+    stamp('restore --subtree');
+  });
+
+  it('restore-entries --filter --attrs puts back only those attributes; another modified one stays', async () => {
+    // Damage: description, mail and sn of user 21; the test puts sn back itself at the end.
+    const dn = userDn(21);
+    await modify(A, dn, { description: 'damaged by the attrs test', mail: 'attrs@elsewhere.test', sn: 'Renamed' });
+    await settled(dn, (e) => e?.sn?.[0] === 'Renamed' && e?.mail?.[0] === 'attrs@elsewhere.test');
+    const selection = ['--filter', `(uid=${uid(21)})`, '--attrs', 'description,mail'];
+    const plan = await dryRun(selection);
+    assert.deepEqual(
+      plan.ops.map((o) => [o.op, o.dn.toLowerCase(), o.only]),
+      [['put', dn, ['description', 'mail']]],
+    );
+    await restored(selection);
+    const want = { ...baseline.get(dn)!, sn: ['Renamed'] };
+    for (const h of [A, B]) assert.deepEqual(await read(h, dn), want, h);
+    const left = await diff(['--filter', `(uid=${uid(21)})`, '--host', B], true);
+    assert.equal(left.code, 3, shown(left));
+    const entries = (JSON.parse(left.stdout) as DiffJson).suffixes[0]!.entries;
+    assert.deepEqual(
+      entries.map((e) => [e.dn.toLowerCase(), e.change, e.attributes.map((a) => a.name)]),
+      [[dn, 'modified', ['sn']]],
+    );
+    await modify(A, dn, { sn: baseline.get(dn)!.sn! });
+    await settled(dn, (e) => isDeepStrictEqual(e, baseline.get(dn)));
+    stamp('restore --attrs');
+  });
+
+  it("restore-entries skips an entry re-created since as a conflict; --replace puts the snapshot's back", async () => {
+    // Damage: user 31 deleted and re-created with other values (a new object: another nsUniqueId); --replace is
+    // the repair.
+    const dn = userDn(31);
+    await deleteUsers(dir, A, [uid(31)]);
+    await dir.withLdap(A, (c) =>
+      c.add(dn, {
+        objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+        ...{ uid: uid(31), cn: 'Impostor', sn: 'Impostor', description: 'not the user of the snapshot' },
+      }),
+    );
+    await settled(dn, (e) => e?.cn?.[0] === 'Impostor');
+    const withId = ['*', 'nsUniqueId'];
+    const impostor = await Promise.all([A, B].map((h) => read(h, dn, withId)));
+    const plan = await dryRun(['--dn', dn]);
+    assert.deepEqual(plan.ops, []);
+    assert.deepEqual(
+      plan.conflicts.map((c) => c.dn.toLowerCase()),
+      [dn],
+    );
+    assert.match(plan.conflicts[0]!.reason, /nsUniqueId/);
+    const skipped = await restoreEntries(['--dn', dn, '--yes']);
+    assert.equal(skipped.code, 0, shown(skipped));
+    assert.match(skipped.stdout, new RegExp(`conflict, skipped: ${dn}`, 'i'));
+    for (const [i, h] of [A, B].entries()) assert.deepEqual(await read(h, dn, withId), impostor[i], `${h}: unchanged`);
+    await restored(['--dn', dn, '--replace']);
+    await asInSnapshot(dn);
+    for (const h of [A, B])
+      assert.notDeepEqual((await read(h, dn, ['nsUniqueId']))?.nsuniqueid, impostor[0]!.nsuniqueid, `${h}: replaced`);
+    stamp('conflict');
+  });
+
+  it('restore-entries --undo RUN puts a and b back as they were before that run', async () => {
+    // Damage: user 41's description, user 42 deleted with its membership of group00005. The undo brings the
+    // damage back; a second restore-entries is the repair.
+    const [u41, u42, group] = [userDn(41), userDn(42), groupDn(5)];
+    await modify(A, u41, { description: 'damaged by the undo test' });
+    await deleteUsers(dir, A, [uid(42)]);
+    await removeMembers(A, group, [u42]);
+    await settled(group, (e) => e?.member?.length === 9);
+    await settled(u42, (e) => e === undefined);
+    await settled(u41, (e) => e?.description?.[0] === 'damaged by the undo test');
+    const state = async (h: string) => ({
+      dns: await dnsOf(dir, h, DOMAIN),
+      ...Object.fromEntries(await Promise.all([u41, u42, group].map(async (dn) => [dn, await read(h, dn)]))),
+    });
+    const damaged = await state(A);
+    assert.deepEqual(await state(B), damaged);
+    const runId = await restored(['--dn', u41, '--dn', u42]);
+    for (const dn of [u41, u42, group]) await asInSnapshot(dn);
+    const undo = await lab.fleet(['restore-entries', '-i', lab.paths.inventory, '--undo', runId, '--yes']);
+    assert.equal(undo.code, 0, shown(undo));
+    for (const h of [A, B]) assert.deepEqual(await state(h), damaged, `${h}: as before ${runId}`);
+    await restored(['--dn', u41, '--dn', u42]);
+    for (const dn of [u41, u42, group]) await asInSnapshot(dn);
+    stamp('undo');
+  });
+
+  it('a selection that matches nothing in the snapshot: exit 2, one error line naming it, nothing changed', async () => {
+    // Damage: user 45's description, which the refused runs must leave as it is; put back at the end.
+    const dn = userDn(45);
+    await modify(A, dn, { description: 'damaged by the bad-input test' });
+    await settled(dn, (e) => e?.description?.[0] === 'damaged by the bad-input test');
+    const before = await Promise.all([A, B].map((h) => search(h, DOMAIN)));
+    const nobody = `uid=nobody,${PEOPLE}`;
+    const cases: Array<[string[], string]> = [
+      [['--dn', dn, '--dn', nobody], `--dn ${nobody}`],
+      [['--filter', '(uid=nobody)'], '--filter (uid=nobody)'],
+      [['--subtree', `ou=nowhere,${DOMAIN}`], `--subtree ou=nowhere,${DOMAIN}`],
+    ];
+    for (const [args, named] of cases) {
+      const r = await restoreEntries([...args, '--yes']);
+      assert.equal(r.code, 2, shown(r));
+      const line = cleanError(r.stderr);
+      assert.ok(line, `not one clean error line: ${r.stderr}`);
+      assert.ok(line.includes(named), line);
+      assert.match(line, /nothing in the snapshot matches/);
+      assert.doesNotMatch(line, new RegExp(`--dn ${dn}`, 'i'), 'only what matched nothing is named');
+    }
+    for (const [i, h] of [A, B].entries()) assert.deepEqual(await search(h, DOMAIN), before[i], `${h}: changed`);
+    await modify(A, dn, { description: baseline.get(dn)!.description! });
+    await settled(dn, (e) => isDeepStrictEqual(e, baseline.get(dn)));
+    stamp('bad input');
+  });
+
+  it('after all: no differences on a nor on b, and ds-replcheck finds a and b in sync', async () => {
+    for (const h of [A, B]) {
+      const r = await diff(['--host', h], true);
+      assert.equal(r.code, 0, shown(r));
+      assert.equal((JSON.parse(r.stdout) as DiffJson).differences, 0);
+    }
+    assert.deepEqual(await dnsOf(dir, A, DOMAIN), await dnsOf(dir, B, DOMAIN));
+    const check = await run('ds-replcheck', [
+      ...['online', '-D', 'cn=Directory Manager', '-y', pwFile],
+      ...['-m', url(A), '-r', url(B), '-b', DOMAIN, '-l', '0'],
+    ]);
+    console.log(check.stdout);
+    assert.equal(check.code, 0, shown(check));
+  });
 });
