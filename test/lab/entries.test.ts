@@ -79,6 +79,14 @@ function parseLdif(text: string): Map<string, Entry> {
   return out;
 }
 
+/** ds-replcheck's report → its sections ("Entry Counts", "Missing Entries", "Result" …) by title. */
+function replcheckReport(text: string): Record<string, string> {
+  const sections: Record<string, string> = {};
+  const parts = text.split(/^(.+)\n=+\n/m);
+  for (let i = 1; i + 1 < parts.length; i += 2) sections[parts[i]!.trim()] = parts[i + 1]!;
+  return sections;
+}
+
 describe('diff and restore-entries on the default lab (a↔b, plain 389-DS)', () => {
   let lab: TestLab;
   let dir: LabDirectory;
@@ -492,7 +500,16 @@ describe('diff and restore-entries on the default lab (a↔b, plain 389-DS)', ()
     });
     const damaged = await state(A);
     assert.deepEqual(await state(B), damaged);
-    const runId = await restored(['--dn', u41, '--dn', u42]);
+    const first = await restoreEntries(['--dn', u41, '--dn', u42, '--yes'], true);
+    assert.equal(first.code, 0, shown(first));
+    const result = JSON.parse(first.stdout.slice(first.stdout.search(/^\{$/m))) as {
+      runId: string;
+      state: string;
+      phases: { phases: string[] };
+    };
+    assert.equal(result.state, 'succeeded');
+    assert.deepEqual(result.phases.phases.slice(-2), ['restore entries', 'prove on every host']);
+    const runId = result.runId;
     for (const dn of [u41, u42, group]) await asInSnapshot(dn);
     const undo = await lab.fleet(['restore-entries', '-i', lab.paths.inventory, '--undo', runId, '--yes']);
     assert.equal(undo.code, 0, shown(undo));
@@ -540,7 +557,15 @@ describe('diff and restore-entries on the default lab (a↔b, plain 389-DS)', ()
       ...['online', '-D', 'cn=Directory Manager', '-y', pwFile],
       ...['-m', url(A), '-r', url(B), '-b', DOMAIN, '-l', '0'],
     ]);
-    console.log(check.stdout);
     assert.equal(check.code, 0, shown(check));
+    const report = replcheckReport(check.stdout);
+    assert.match(report["Database RUV's"] ?? '', /Supplier and Replica are in perfect synchronization/, check.stdout);
+    const counts = /Supplier:\s+(\d+)\s+Replica:\s+(\d+)/.exec(report['Entry Counts'] ?? '');
+    assert.ok(counts && counts[1] === counts[2], `entry counts differ: ${report['Entry Counts']}`);
+    assert.equal(report.Result?.trim(), 'No replication differences between Supplier and Replica', check.stdout);
+    const sections = Object.keys(report).filter(
+      (k) => !/^(Replication Synchronization Report|Database RUV's$|Entry Counts$|Tombstones$|Result$)/.test(k),
+    );
+    assert.deepEqual(sections, [], `ds-replcheck reports more: ${check.stdout}`);
   });
 });
