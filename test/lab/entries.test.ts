@@ -431,6 +431,18 @@ describe('diff and restore-entries on the default lab (a↔b, plain 389-DS)', ()
     const dn = userDn(21);
     await modify(A, dn, { description: 'damaged by the attrs test', mail: 'attrs@elsewhere.test', sn: 'Renamed' });
     await settled(dn, (e) => e?.sn?.[0] === 'Renamed' && e?.mail?.[0] === 'attrs@elsewhere.test');
+    // --filter is evaluated on both sides: an entry that matches only in the snapshot (its mail changed) is
+    // modified, not deleted.
+    const byMail = await diff(['--filter', `(mail=${uid(21)}@ipa.test)`], true);
+    assert.equal(byMail.code, 3, shown(byMail));
+    assert.deepEqual(
+      (JSON.parse(byMail.stdout) as DiffJson).suffixes[0]!.entries.map((e) => [
+        e.dn.toLowerCase(),
+        e.change,
+        e.attributes.map((a) => a.name),
+      ]),
+      [[dn, 'modified', ['description', 'mail', 'sn']]],
+    );
     const selection = ['--filter', `(uid=${uid(21)})`, '--attrs', 'description,mail'];
     const plan = await dryRun(selection);
     assert.deepEqual(
