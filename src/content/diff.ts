@@ -29,9 +29,11 @@ export interface EntryDiff {
 }
 
 export function selects(selection: Selection, entry: ContentEntry): boolean {
-  const { base } = selection;
-  if (entry.ndn !== base && !entry.ndn.endsWith(`,${base}`)) return false;
-  return selection.test ? selection.test(entry) : true;
+  return underBase(selection, entry) && (selection.test ? selection.test(entry) : true);
+}
+
+function underBase({ base }: Selection, entry: ContentEntry): boolean {
+  return entry.ndn === base || entry.ndn.endsWith(`,${base}`);
 }
 
 /** The entries that differ, parents before children. */
@@ -40,20 +42,25 @@ export async function diffEntries(
   other: EntrySource,
   selection: Selection,
 ): Promise<EntryDiff[]> {
-  const pending = new Map<string, string>();
+  // The filter selects an entry that matches on either side: one whose filtered attribute changed is
+  // modified, not deleted on one side and added on the other. So every snapshot entry under the base
+  // keeps its digest and whether it matched.
+  const pending = new Map<string, { digest: string; matched: boolean }>();
   await snapshot((e) => {
-    if (selects(selection, e)) pending.set(e.ndn, entryDigest(e));
+    if (underBase(selection, e)) pending.set(e.ndn, { digest: entryDigest(e), matched: selects(selection, e) });
   });
   const added: ContentEntry[] = [];
   const changed = new Map<string, ContentEntry>();
   await other((e) => {
-    if (!selects(selection, e)) return;
-    const digest = pending.get(e.ndn);
-    if (digest === undefined) added.push(e);
-    else if (digest !== entryDigest(e)) changed.set(e.ndn, e);
+    if (!underBase(selection, e)) return;
+    const mine = pending.get(e.ndn);
+    const matched = selects(selection, e);
+    if (mine === undefined) {
+      if (matched) added.push(e);
+    } else if ((matched || mine.matched) && mine.digest !== entryDigest(e)) changed.set(e.ndn, e);
     else pending.delete(e.ndn);
   });
-  for (const ndn of changed.keys()) pending.delete(ndn);
+  for (const [ndn, p] of pending) if (changed.has(ndn) || !p.matched) pending.delete(ndn);
   const diffs: EntryDiff[] = added.map((after) => ({
     change: 'added',
     dn: after.dn,

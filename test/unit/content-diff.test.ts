@@ -70,6 +70,27 @@ test('diffEntries: no differences reads the snapshot once; base and filter narro
   assert.equal(selects({ base: normalizeDn(`cn=groups,cn=accounts,${SUFFIX}`) }, alice), false);
 });
 
+test('diffEntries: an entry the filter matches on one side only is modified, not deleted or added', async () => {
+  const test = entryFilter('(title=Engineer)', '--filter');
+  const aliceNow = entry(alice.dn, { uid: ['alice'], title: ['Manager'] });
+  const carol = entry(`uid=carol,cn=users,cn=accounts,${SUFFIX}`, { uid: ['carol'], title: ['Engineer'] });
+  const base = normalizeDn(SUFFIX);
+  const diffs = await diffEntries(source([alice, bob]), source([aliceNow, bob, carol]), { base, test });
+  assert.deepEqual(
+    diffs.map((d) => [d.change, d.dn, d.changes.map((c) => c.attr)]),
+    [
+      ['modified', alice.dn, ['title']],
+      ['added', carol.dn, ['title', 'uid']],
+    ],
+  );
+  const back = await diffEntries(source([aliceNow]), source([alice]), { base, test });
+  assert.deepEqual(
+    back.map((d) => [d.change, d.dn]),
+    [['modified', alice.dn]],
+    'matching only on the other side',
+  );
+});
+
 test('entryFilter: equality on DNs by their normalized form, presence, not, numbers', () => {
   const member = entryFilter(`(member=UID=alice, cn=users,cn=accounts,${SUFFIX})`, '--filter');
   assert.equal(member(team), true);
