@@ -486,8 +486,9 @@ describe('diff and restore-entries on the default lab (a↔b, plain 389-DS)', ()
     );
     assert.match(plan.conflicts[0]!.reason, /nsUniqueId/);
     const skipped = await restoreEntries(['--dn', dn, '--yes']);
-    assert.equal(skipped.code, 0, shown(skipped));
+    assert.equal(skipped.code, 3, `a skipped conflict exits 3: ${shown(skipped)}`);
     assert.match(skipped.stdout, new RegExp(`conflict, skipped: ${dn}`, 'i'));
+    assert.match(cleanError(skipped.stderr) ?? '', new RegExp(`1 conflict\\(s\\) skipped \\(${dn}\\)`, 'i'));
     for (const [i, h] of [A, B].entries()) assert.deepEqual(await read(h, dn, withId), impostor[i], `${h}: unchanged`);
     await restored(['--dn', dn, '--replace']);
     await asInSnapshot(dn);
