@@ -173,7 +173,7 @@ function group(cn: string, id: number, members: string[]): string {
 function host(short: string): string {
   const fqdn = `${short}.${DOMAIN}`;
   return record(hostDn(short), [
-    ['objectClass', ['top', 'nshost', 'ipahost', 'ipaobject', 'krbprincipalaux']],
+    ['objectClass', ['top', 'nshost', 'ipahost', 'ipaservice', 'ipaobject', 'krbprincipalaux']],
     ['cn', fqdn],
     ['fqdn', fqdn],
     ['serverHostName', short],

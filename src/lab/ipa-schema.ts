@@ -63,6 +63,7 @@ const CLASSES = [
   "( 2.16.840.1.113730.3.8.4.4 NAME 'ipaUserGroup' SUP nestedGroup STRUCTURAL MAY memberManager X-ORIGIN 'IPA v2' )",
   "( 2.16.840.1.113730.3.8.4.5 NAME 'ipaHostGroup' SUP nestedGroup STRUCTURAL MAY memberManager X-ORIGIN 'IPA v2' )",
   "( 2.16.840.1.113730.3.8.4.1 NAME 'ipaHost' AUXILIARY MUST fqdn MAY ( userPassword $ memberOf ) X-ORIGIN 'IPA v2' )",
+  "( 2.16.840.1.113730.3.8.4.2 NAME 'ipaService' AUXILIARY MAY ( memberOf $ managedBy ) X-ORIGIN 'IPA v2' )",
   "( 2.16.840.1.113730.3.8.12.20 NAME 'ipaUser' AUXILIARY MUST uid X-ORIGIN 'IPA v3' )",
   "( 2.16.840.1.113730.3.8.12.11 NAME 'ipaSshGroupOfPubKeys' ABSTRACT MAY ipaSshPubKey X-ORIGIN 'IPA v3' )",
   "( 2.16.840.1.113730.3.8.12.12 NAME 'ipaSshUser' SUP ipaSshGroupOfPubKeys AUXILIARY X-ORIGIN 'IPA v3' )",

@@ -446,7 +446,7 @@ async function configureReplication(
 async function importData(transport: Transport, spec: LabSpec, inventory: Inventory, domain: string): Promise<void> {
   const first = spec.hosts[0]!;
   const firstCa = spec.hosts.find((h) => h.ca);
-  await importLdif(transport, hostOf(inventory, first), 'userRoot', 'domain', domain);
+  await importLdif(transport, hostOf(inventory, first), 'userRoot', LAB_SUFFIX, domain);
   // An import runs no plugins: memberOf is computed once here, and total updates carry it to the others.
   if (spec.data === 'ipa') {
     await runTask(
@@ -461,7 +461,7 @@ async function importData(transport: Transport, spec: LabSpec, inventory: Invent
       transport,
       hostOf(inventory, firstCa),
       'ipaca',
-      'ca',
+      LAB_CA_SUFFIX,
       caLdif(Math.max(5, Math.ceil(spec.entries / 10))),
     );
 }
@@ -471,10 +471,11 @@ async function importLdif(
   transport: Transport,
   host: Host,
   backend: string,
-  label: string,
+  suffix: string,
   ldif: string,
 ): Promise<void> {
   const ssh = await transport.ssh(host);
+  const label = backend.toLowerCase();
   const file = `/var/lib/dirsrv/slapd-${LAB_INSTANCE}/ldif/ipa-fleet-lab-${label}.ldif`;
   await ssh.run(`cat > ${shellQuote(file)} && chown ${DIRSRV_USER}:${DIRSRV_USER} ${shellQuote(file)}`, {
     stdin: ldif,
@@ -482,6 +483,14 @@ async function importLdif(
   try {
     const ldap = await transport.ldap(host);
     await runTask(ldap, 'import', { nsInstance: backend, nsFilename: file }, { timeoutMs: 10 * 60_000 });
+    // An import skips an entry that violates the schema with a warning and still succeeds.
+    const records = ldif.split('\n').filter((l) => l.startsWith('dn: ')).length;
+    const held = (await ldap.search(suffix, { attributes: ['1.1'], paged: true })).length;
+    if (held < records)
+      throw new FleetError(
+        'failure',
+        `lab: ${host.name}: the import kept ${held} of the ${records} entries of ${suffix} (see its errors log)`,
+      );
   } finally {
     await ssh.run(`rm -f ${shellQuote(file)}`);
   }
