@@ -2,6 +2,7 @@
 // (install/share/memberof-conf.ldif, referint-conf.ldif + updates/25-referint.update, user_private_groups.ldif
 // + repoint-managed-entries.ldif, dna.ldif), and the indexes FreeIPA keeps on the attributes they search
 // (updates/20-indices.update). Applied over LDAP before the data is imported; plugins start on the restart.
+import { replicaDn } from '../directory/dn.js';
 import type { LdapSession, Modification } from '../transport/ldap.js';
 import { LAB_SUFFIX } from './spec.js';
 
@@ -112,3 +113,13 @@ export const IPA_FRACTIONAL = {
   total: `(objectclass=*) $ EXCLUDE ${TOTAL_EXCLUDES.join(' ')}`,
   strip: 'modifiersName modifyTimestamp internalModifiersName internalModifyTimestamp',
 };
+
+/**
+ * Under load 389-DS 2.3.1 aborts a replication session when applying a change whose plugin writes
+ * (memberOf, referential integrity) hit a transient database deadlock ("Will retry later"), and backs
+ * off up to 5 minutes. The IPA-shaped lab retries within 10 s so that tests wait on replication, not
+ * on a back-off.
+ */
+export async function shortenReplicationBackoff(ldap: LdapSession): Promise<void> {
+  await ldap.modify(replicaDn(LAB_SUFFIX), [{ op: 'replace', attr: 'nsds5ReplicaBackoffMax', values: ['10'] }]);
+}

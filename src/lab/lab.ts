@@ -16,7 +16,7 @@ import { Transport } from '../transport/transport.js';
 import { shellQuote } from '../transport/shell.js';
 import { caLdif, domainLdif } from './entries.js';
 import { ipaDomainLdif } from './ipa-data.js';
-import { configureIpaPlugins, IPA_FRACTIONAL, idRange } from './ipa-plugins.js';
+import { configureIpaPlugins, IPA_FRACTIONAL, idRange, shortenReplicationBackoff } from './ipa-plugins.js';
 import { IPA_SCHEMA_FILE, ipaSchemaLdif } from './ipa-schema.js';
 import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, sshdConfig } from './host-files.js';
 import { LabPaths } from './paths.js';
@@ -394,6 +394,7 @@ async function configureReplication(
     const ldap = await transport.ldap(hostOf(inventory, h));
     await ensureReplicationManager(ldap, replPassword);
     await enableSupplier(ldap, LAB_SUFFIX, 'userRoot', h.index);
+    if (spec.data === 'ipa') await shortenReplicationBackoff(ldap);
     if (h.ca) await enableSupplier(ldap, LAB_CA_SUFFIX, 'ipaca', 1000 + h.index);
   });
   const agreementDns = new Map<string, string>();
