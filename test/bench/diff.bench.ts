@@ -28,9 +28,14 @@ interface Run {
   wallS: number;
   /** VmHWM of the child: its peak resident set. */
   peakBytes: number;
+  /** utime + stime of the child at the last sample: the controller's own work, less load-sensitive than wall. */
+  cpuS: number;
 }
 
-/** A node child process, timed from spawn to exit, its VmHWM polled every 50 ms (monotonic, so the last read is the peak). */
+/**
+ * A node child process, timed from spawn to exit; its VmHWM (monotonic: the last read is the peak) and CPU
+ * time polled every 50 ms, so what it does in its last 50 ms can be missed.
+ */
 function measured(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, args, {
@@ -46,10 +51,16 @@ function measured(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
     stderr += d.toString();
   });
   let peakBytes = 0;
+  let cpuS = 0;
   const sample = async (): Promise<void> => {
-    const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
-    const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+    const [status, stat] = await Promise.all(
+      ['status', 'stat'].map((f) => readFile(`/proc/${child.pid}/${f}`, 'utf8').catch(() => '')),
+    );
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(status!)?.[1];
     if (kb) peakBytes = Math.max(peakBytes, Number(kb) * 1024);
+    // Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name; USER_HZ is 100.
+    const fields = stat!.slice(stat!.lastIndexOf(')') + 2).split(' ');
+    if (fields.length > 12) cpuS = Math.max(cpuS, (Number(fields[11]) + Number(fields[12])) / 100);
   };
   const timer = setInterval(() => void sample(), 50);
   return new Promise((resolve, reject) => {
@@ -58,7 +69,7 @@ function measured(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
       const wallS = Number(process.hrtime.bigint() - started) / 1e9;
       clearInterval(timer);
       // 'exit' can come before the pipes are drained.
-      child.once('close', () => resolve({ code, stdout, stderr, wallS, peakBytes }));
+      child.once('close', () => resolve({ code, stdout, stderr, wallS, peakBytes, cpuS }));
     });
   });
 }
@@ -184,8 +195,9 @@ async function measure(entries: number, keys: { pub: string; sec: string; pass: 
       const parts = JSON.parse(r.stdout) as Baseline;
       m.baselines.push({ ...r, ...parts });
       console.log(
-        `  round ${round}: diff ${d.wallS.toFixed(2)} s, peak RSS ${mb(d.peakBytes)}; baseline ${r.wallS.toFixed(2)} s ` +
-          `(snapshot ${parts.snapshotS.toFixed(2)} s, ${parts.snapshotEntries} entries; live ${parts.liveS.toFixed(2)} s, ` +
+        `  round ${round}: diff ${d.wallS.toFixed(2)} s (CPU ${d.cpuS.toFixed(2)} s), peak RSS ${mb(d.peakBytes)}; ` +
+          `baseline ${r.wallS.toFixed(2)} s (CPU ${r.cpuS.toFixed(2)} s; ` +
+          `snapshot ${parts.snapshotS.toFixed(2)} s, ${parts.snapshotEntries} entries; live ${parts.liveS.toFixed(2)} s, ` +
           `${parts.liveEntries} entries), peak RSS ${mb(r.peakBytes)}`,
       );
     }
@@ -221,6 +233,7 @@ console.log(
       'SNAPSHOT READ',
       'LIVE READ',
       'RATIO',
+      'CPU DIFF / BASELINE',
       'DIFF PEAK RSS',
       'BASELINE PEAK RSS',
     ],
@@ -235,6 +248,7 @@ console.log(
         s(b.snapshotS),
         s(b.liveS),
         `${(d.wallS / b.wallS).toFixed(2)}×`,
+        `${d.cpuS.toFixed(1)} / ${b.cpuS.toFixed(1)} s`,
         mb(Math.max(...m.diffs.map((r) => r.peakBytes))),
         mb(Math.max(...m.baselines.map((r) => r.peakBytes))),
       ];
@@ -244,7 +258,9 @@ console.log(
 console.log('');
 console.log('ratio = diff / baseline (target ≤ 1.5); baseline = one child node process: decrypt, unpack and parse');
 console.log('the snapshot once, then one paged read of the live suffix (SNAPSHOT READ and LIVE READ are its parts).');
-console.log('peak RSS: VmHWM of the child process (target ≤ 300 MB, flat with the entry count).');
+console.log("CPU: user + system time of the same runs (the hosts' ns-slapd not counted); on a loaded machine");
+console.log('it varies less than wall time. peak RSS: VmHWM of the child, the larger of its two runs');
+console.log('(target ≤ 300 MB, flat with the entry count).');
 if (results.length > 1) {
   const peak = (m: Measured): number => Math.max(...m.diffs.map((r) => r.peakBytes));
   const [first, last] = [results[0]!, results.at(-1)!];
