@@ -116,9 +116,11 @@ interface DiffJson {
 /** Throws unless the diff found exactly the changes made. */
 function checkDiff(run: Run, want: Changes): void {
   if (run.code !== 3) throw new Error(`diff: exit ${run.code}, want 3:\n${run.stdout.slice(-2000)}\n${run.stderr}`);
+  const report = JSON.parse(run.stdout) as DiffJson;
+  if (report.differences !== 3 * CHANGED)
+    throw new Error(`diff: ${report.differences} differences, want ${3 * CHANGED}`);
   const got: Changes = { added: [], deleted: [], modified: [] };
-  for (const e of (JSON.parse(run.stdout) as DiffJson).suffixes.flatMap((s) => s.entries))
-    got[e.change].push(e.dn.toLowerCase());
+  for (const e of report.suffixes.flatMap((s) => s.entries)) got[e.change].push(e.dn.toLowerCase());
   for (const change of ['added', 'deleted', 'modified'] as const) {
     const [a, b] = [got[change].sort().join('\n'), [...want[change]].sort().join('\n')];
     if (a !== b) throw new Error(`diff: ${change} entries differ from the changes made:\n${a}\nwant:\n${b}`);
