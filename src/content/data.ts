@@ -68,6 +68,8 @@ export interface AttributeDescription {
 
 /** Splits `cn;lang-de;vucsn-…` into the attribute's name and whether the value is a deleted one. */
 export function describeAttribute(description: string): AttributeDescription {
+  // Called once per value line; most descriptions carry no option, and the split below costs.
+  if (!description.includes(';')) return { name: description.toLowerCase(), deleted: false };
   const [base = '', ...options] = description.split(';');
   const kept = options.filter((o) => !STATE_OPTION.test(o)).map((o) => o.toLowerCase());
   const deleted = options.some((o) => /^(deleted|deletedattribute)$/i.test(o));
@@ -75,7 +77,8 @@ export function describeAttribute(description: string): AttributeDescription {
 }
 
 export function isDataAttribute(name: string): boolean {
-  return !NOT_DATA.has(name.split(';')[0]!.toLowerCase());
+  const semicolon = name.indexOf(';');
+  return !NOT_DATA.has((semicolon < 0 ? name : name.slice(0, semicolon)).toLowerCase());
 }
 
 export function isSecretAttribute(name: string): boolean {

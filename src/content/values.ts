@@ -55,11 +55,14 @@ export function valueKeys(attr: string, values: Buffer[]): Set<string> {
 
 /** SHA-256 over the entry's attributes and values in a fixed order: equal digests, equal data. */
 export function entryDigest(entry: ContentEntry): string {
-  const hash = createHash('sha256');
+  // The same bytes as one update per piece, hashed in one call: diff digests every entry of both
+  // sides, and the native calls, not the hashing, were the cost.
+  let text = '';
   for (const name of [...entry.attrs.keys()].sort()) {
-    const keys = [...valueKeys(name, entry.attrs.get(name)!)].sort();
-    hash.update(`${name}\0${keys.length}\0`);
-    for (const k of keys) hash.update(`${k.length}\0`).update(k);
+    const values = entry.attrs.get(name)!;
+    const keys = values.length === 1 ? [valueKey(name, values[0]!)] : [...valueKeys(name, values)].sort();
+    text += `${name}\0${keys.length}\0`;
+    for (const k of keys) text += `${k.length}\0${k}`;
   }
-  return hash.digest('base64');
+  return createHash('sha256').update(text).digest('base64');
 }
