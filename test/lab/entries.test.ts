@@ -16,6 +16,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Attribute, Change } from 'ldapts';
 import {
   bringUpLab,
+  CA,
   cleanError,
   deleteUsers,
   addUsers,
@@ -557,6 +558,26 @@ describe('diff and restore-entries on the default lab (a↔b, plain 389-DS)', ()
     await modify(A, dn, { description: baseline.get(dn)!.description! });
     await settled(dn, (e) => isDeepStrictEqual(e, baseline.get(dn)));
     stamp('bad input');
+  });
+
+  it('--suffix ca: a deleted o=ipaca record is reported and restored on both CA hosts', async () => {
+    const dn = `cn=3,ou=certificateRepository,ou=ca,${CA}`;
+    const before = await read(A, dn);
+    assert.ok(before, 'the lab holds CA records');
+    await dir.withLdap(B, (c) => c.del(dn));
+    await settled(dn, (e) => e === undefined);
+    const r = await diff(['--suffix', 'ca'], true);
+    assert.equal(r.code, 3, shown(r));
+    const report = JSON.parse(r.stdout) as DiffJson;
+    assert.deepEqual(
+      report.suffixes.map((s) => [s.kind, s.entries.map((e) => `${e.change} ${e.dn}`)]),
+      [['ca', [`deleted ${dn}`]]],
+    );
+    await restored(['--suffix', 'ca', '--dn', dn]);
+    for (const h of [A, B]) assert.deepEqual(await read(h, dn), before, `${h}: ${dn} back`);
+    const clean = await diff(['--suffix', 'all', '--host', B]);
+    assert.equal(clean.code, 0, shown(clean));
+    stamp('ca suffix');
   });
 
   it('after all: no differences on a nor on b, and ds-replcheck finds a and b in sync', async () => {
