@@ -91,6 +91,9 @@ describe('granular recovery on the IPA-shaped lab (a↔b↔c)', () => {
   };
   const withKey = (): string[] => ['--store', store, '--key', keys.sec, '--passphrase', `file:${keys.pass}`];
   const fleet = (args: string[]): Promise<CliResult> => lab.fleet(['-i', lab.paths.inventory, ...args]);
+  /** restore-entries from the snapshot with the key. */
+  const restore = (args: string[]): Promise<CliResult> =>
+    fleet(['restore-entries', '--backup', snapshot, ...withKey(), ...args]);
   const everyHost = async (check: (host: string) => Promise<void>): Promise<void> => {
     for (const host of dir.hosts) await check(host);
   };
@@ -214,32 +217,12 @@ describe('granular recovery on the IPA-shaped lab (a↔b↔c)', () => {
   });
 
   it('restore-entries --user --group: entries, memberships, rules and private group back on every host', async () => {
-    const dry = await fleet([
-      'restore-entries',
-      '--backup',
-      snapshot,
-      ...withKey(),
-      '--user',
-      'alice',
-      '--group',
-      'developers',
-      '--dry-run',
-    ]);
+    const dry = await restore(['--user', 'alice', '--group', 'developers', '--dry-run']);
     assert.equal(dry.code, 0, shown(dry));
     assert.match(dry.stdout, /7 write\(s\)/);
     assert.equal(await entryOn(dir, A, user('alice')), undefined, 'a dry run writes nothing');
     const t0 = Date.now();
-    const r = await fleet([
-      'restore-entries',
-      '--backup',
-      snapshot,
-      ...withKey(),
-      '--user',
-      'alice',
-      '--group',
-      'developers',
-      '--yes',
-    ]);
+    const r = await restore(['--user', 'alice', '--group', 'developers', '--yes']);
     console.log(`# restore-entries of a user and a group with dependencies, 3 hosts: ${Date.now() - t0} ms wall`);
     await expectExit(r, 0);
     await assertRestored();
@@ -297,17 +280,7 @@ describe('granular recovery on the IPA-shaped lab (a↔b↔c)', () => {
       );
       assert.ok(!(await entryOn(dir, host, hbacRule))!.memberuser?.includes(group('developers')));
     });
-    const again = await fleet([
-      'restore-entries',
-      '--backup',
-      snapshot,
-      ...withKey(),
-      '--user',
-      'alice',
-      '--group',
-      'developers',
-      '--yes',
-    ]);
+    const again = await restore(['--user', 'alice', '--group', 'developers', '--yes']);
     await expectExit(again, 0);
     await assertRestored();
   });
@@ -340,7 +313,7 @@ describe('granular recovery on the IPA-shaped lab (a↔b↔c)', () => {
       ]);
     };
     await settled('the new carol on every host', newCarol);
-    const r = await fleet(['restore-entries', '--backup', snapshot, ...withKey(), '--user', 'carol', '--yes']);
+    const r = await restore(['--user', 'carol', '--yes']);
     assert.equal(r.code, 3, `skipped conflicts exit 3: ${shown(r)}`);
     assert.match(r.stdout, /conflict, skipped: uid=carol,cn=users,cn=accounts,dc=ipa,dc=test/, shown(r));
     assert.match(
@@ -349,16 +322,7 @@ describe('granular recovery on the IPA-shaped lab (a↔b↔c)', () => {
       /2 conflict\(s\) skipped \(uid=carol,cn=users,cn=accounts,dc=ipa,dc=test; cn=carol,cn=groups,cn=accounts,/,
     );
     await everyHost(newCarol);
-    const replaced = await fleet([
-      'restore-entries',
-      '--backup',
-      snapshot,
-      ...withKey(),
-      '--user',
-      'carol',
-      '--replace',
-      '--yes',
-    ]);
+    const replaced = await restore(['--user', 'carol', '--replace', '--yes']);
     await expectExit(replaced, 0);
     await settled('the snapshot carol on every host', async (host) => {
       assert.deepEqual(
@@ -374,30 +338,13 @@ describe('granular recovery on the IPA-shaped lab (a↔b↔c)', () => {
 
   it('--delete-added removes what was added inside the subtree only', async () => {
     const computers = `cn=computers,cn=accounts,${SUFFIX}`;
-    const r = await fleet([
-      'restore-entries',
-      '--backup',
-      snapshot,
-      ...withKey(),
-      '--subtree',
-      computers,
-      '--delete-added',
-      '--yes',
-    ]);
+    const r = await restore(['--subtree', computers, '--delete-added', '--yes']);
     assert.equal(r.code, 0, shown(r));
     await settled('junk1 gone, the junk group kept', async (host) => {
       assert.equal(await entryOn(dir, host, JUNK_HOST), undefined, `${host}: the added host is deleted`);
       assert.ok(await entryOn(dir, host, JUNK_GROUP), `${host}: outside the subtree nothing is deleted`);
     });
-    const nothing = await fleet([
-      'restore-entries',
-      '--backup',
-      snapshot,
-      ...withKey(),
-      '--user',
-      'nobody-here',
-      '--yes',
-    ]);
+    const nothing = await restore(['--user', 'nobody-here', '--yes']);
     assert.equal(nothing.code, 2, shown(nothing));
     assert.match(cleanError(nothing.stderr) ?? '', /nobody-here/);
   });

@@ -104,28 +104,19 @@ describe('diff and restore-entries on the default lab (a↔b, plain 389-DS)', ()
   const url = (host: string): string => `ldap://${dir.address(host)}:389`;
   const keyArgs = (): string[] => ['--key', keys.sec, '--passphrase', `file:${keys.pass}`, '--store', store];
 
-  const diff = (args: string[], json = false): Promise<CliResult> =>
-    lab.fleet([
-      ...(json ? ['--json'] : []),
-      'diff',
-      '-i',
-      lab.paths.inventory,
-      '--backup',
-      snapshot,
-      ...keyArgs(),
-      ...args,
-    ]);
-  const restoreEntries = (args: string[], json = false): Promise<CliResult> =>
-    lab.fleet([
-      ...(json ? ['--json'] : []),
-      'restore-entries',
-      '-i',
-      lab.paths.inventory,
-      '--backup',
-      snapshot,
-      ...keyArgs(),
-      ...args,
-    ]);
+  /** A command on the lab's inventory and the snapshot, with the key; `--json` when asked. */
+  const onSnapshot =
+    (command: string) =>
+    (args: string[], json = false): Promise<CliResult> =>
+      lab.fleet([
+        ...(json ? ['--json'] : []),
+        command,
+        ...['-i', lab.paths.inventory, '--backup', snapshot],
+        ...keyArgs(),
+        ...args,
+      ]);
+  const diff = onSnapshot('diff');
+  const restoreEntries = onSnapshot('restore-entries');
 
   /** What `host` holds under `base` (scope sub), read with ldapsearch; user attributes only unless asked. */
   const search = async (host: string, base: string, attrs: string[] = []): Promise<Map<string, Entry>> => {
