@@ -10,6 +10,7 @@ import { registerLabCommands } from './lab-command.js';
 import { registerAuditCommands } from './audit-command.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerCompareCommand } from './compare-command.js';
 import { registerDiffCommand } from './diff-command.js';
 import { registerPingCommand } from './ping-command.js';
 import { registerPlaybookCommands } from './playbook-commands.js';
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRestoreEntriesCommand(program, wrap);
   registerBackupCommands(program, wrap);
   registerDiffCommand(program, wrap);
+  registerCompareCommand(program, wrap);
   registerScheduleCommands(program, wrap);
   registerDemoCommand(program, wrap);
 

@@ -1,6 +1,8 @@
-// Do all hosts hold the same data? The first host's entries become one digest per DN; every other host
-// is then read once and compared against them as it streams, so memory grows with the entries (plus
-// the differences), not with entries × hosts, and no pair of hosts is compared twice.
+// Do all hosts hold the same data? Every host is read once, all at the same time, into one table keyed
+// by DN: the first digest seen for a DN and a bit per host that holds it, plus the odd digests of hosts
+// that hold something else. Memory grows with the entries (and the differences), not entries × hosts,
+// and the wall time is the slowest host's read, not the sum.
+import { UsageError } from '../errors.js';
 import { type EntrySource, type Selection, selects } from './diff.js';
 import { entryDigest } from './values.js';
 
@@ -15,62 +17,82 @@ export interface ContentDifference {
   ndn: string;
   /** Hosts that lack the entry. */
   missingOn: string[];
-  /** The hosts that hold it, grouped by what they hold: more than one group when values differ. */
+  /** The hosts that hold it, grouped by what they hold (sources' order): more than one group when values differ. */
   variants: string[][];
+  /** What each host that holds it holds (entry digests). */
+  digests: Map<string, string>;
 }
 
-interface Reference {
+interface Held {
   dn: string;
   digest: string;
-  /** The entry's place in the per-host "seen" flags. */
-  index: number;
+  /** Bit i set: source i holds `digest`. */
+  holders: number;
+  /** Sources holding another digest. */
+  others?: Map<number, string>;
 }
 
-/** What the other hosts hold where they differ from the first: their digests, and who lacks it. */
-interface Odd {
-  dn: string;
-  digests: Map<string, string>;
-  missing: Set<string>;
-}
+/** Host bits are kept in a double's 53-bit integer range. */
+const MAX_HOSTS = 52;
+
+const bit = (i: number): number => 2 ** i;
+const has = (holders: number, i: number): boolean => Math.floor(holders / bit(i)) % 2 === 1;
 
 /** The differences among the hosts' entries inside the selection, sorted by DN. */
 export async function compareHosts(sources: HostSource[], selection: Selection): Promise<ContentDifference[]> {
-  const [first, ...others] = sources;
-  if (!first) return [];
-  const reference = new Map<string, Reference>();
-  await first.entries((e) => {
-    if (selects(selection, e)) reference.set(e.ndn, { dn: e.dn, digest: entryDigest(e), index: reference.size });
-  });
-  const odd = new Map<string, Odd>();
-  const oddOf = (ndn: string, dn: string): Odd => {
-    const found = odd.get(ndn) ?? { dn, digests: new Map(), missing: new Set() };
-    odd.set(ndn, found);
-    return found;
-  };
-  for (const source of others) {
-    const seen = new Uint8Array(reference.size);
-    await source.entries((e) => {
-      if (!selects(selection, e)) return;
-      const ref = reference.get(e.ndn);
-      if (ref) seen[ref.index] = 1;
-      const digest = entryDigest(e);
-      if (ref?.digest !== digest) oddOf(e.ndn, ref?.dn ?? e.dn).digests.set(source.host, digest);
-    });
-    for (const [ndn, ref] of reference) if (seen[ref.index] === 0) oddOf(ndn, ref.dn).missing.add(source.host);
-  }
-  return [...odd].map(([ndn, o]) => difference(ndn, o, sources, reference.get(ndn))).sort(byDn);
+  if (sources.length > MAX_HOSTS) throw new UsageError(`compare: at most ${MAX_HOSTS} hosts at once`);
+  const table = new Map<string, Held>();
+  await Promise.all(
+    sources.map((source, i) =>
+      source.entries((e) => {
+        if (!selects(selection, e)) return;
+        const digest = entryDigest(e);
+        const held = table.get(e.ndn);
+        if (!held) table.set(e.ndn, { dn: e.dn, digest, holders: bit(i) });
+        else if (held.digest === digest) held.holders += bit(i);
+        else {
+          held.others ??= new Map();
+          held.others.set(i, digest);
+        }
+      }),
+    ),
+  );
+  const everyone = bit(sources.length) - 1;
+  const out: ContentDifference[] = [];
+  for (const [ndn, held] of table)
+    if (held.holders !== everyone || held.others) out.push(difference(ndn, held, sources));
+  return out.sort(byDn);
 }
 
-function difference(ndn: string, odd: Odd, sources: HostSource[], ref: Reference | undefined): ContentDifference {
+function difference(ndn: string, held: Held, sources: HostSource[]): ContentDifference {
+  const digests = new Map<string, string>();
+  for (const [i, { host }] of sources.entries()) {
+    const digest = has(held.holders, i) ? held.digest : held.others?.get(i);
+    if (digest !== undefined) digests.set(host, digest);
+  }
+  return differenceOf(
+    held.dn,
+    ndn,
+    sources.map((s) => s.host),
+    digests,
+  );
+}
+
+/** A DN's difference from what each host holds (`hosts` in report order; a host without a digest lacks it). */
+export function differenceOf(
+  dn: string,
+  ndn: string,
+  hosts: string[],
+  digests: Map<string, string>,
+): ContentDifference {
   const groups = new Map<string, string[]>();
   const missingOn: string[] = [];
-  for (const [i, { host }] of sources.entries()) {
-    // A host not named in `digests` holds the first host's version, unless it lacks the entry.
-    const digest = odd.digests.get(host) ?? (ref && (i === 0 || !odd.missing.has(host)) ? ref.digest : undefined);
+  for (const host of hosts) {
+    const digest = digests.get(host);
     if (digest === undefined) missingOn.push(host);
     else groups.set(digest, [...(groups.get(digest) ?? []), host]);
   }
-  return { dn: odd.dn, ndn, missingOn, variants: [...groups.values()] };
+  return { dn, ndn, missingOn, variants: [...groups.values()], digests };
 }
 
 const byDn = (a: ContentDifference, b: ContentDifference): number => (a.ndn < b.ndn ? -1 : a.ndn > b.ndn ? 1 : 0);

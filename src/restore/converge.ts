@@ -11,23 +11,11 @@ import { isNoSuchObject } from '../directory/ruv.js';
 import { auditDeployment } from '../topology/audit.js';
 import { countEntries } from '../topology/facts.js';
 import type { Finding } from '../topology/findings.js';
-import { statusState } from '../topology/graph.js';
+import { statusState, targetsAny } from '../topology/graph.js';
 import type { LdapSession } from '../transport/ldap.js';
 import type { Transport } from '../transport/transport.js';
 import type { SuffixKind } from './compatibility.js';
 import { generationOf } from './reinit.js';
-
-/** Whether an agreement's target is one of `hosts` (by inventory name or address; the FQDN when known). */
-export function targetsAny(
-  a: Pick<Agreement, 'targetHost'>,
-  hosts: Host[],
-  fqdns: ReadonlyMap<string, string> = new Map(),
-): boolean {
-  const t = a.targetHost.toLowerCase().replace(/\.$/, '');
-  return hosts.some(
-    (h) => h.name.toLowerCase() === t || h.address.toLowerCase() === t || fqdns.get(h.name)?.toLowerCase() === t,
-  );
-}
 
 /** Every host must hold `master`'s generation of the suffix before anything is re-enabled. */
 export async function requireGeneration(

@@ -73,6 +73,18 @@ export function resolveTarget(
   });
 }
 
+/** Whether an agreement's target is one of `hosts` (by inventory name or address; the FQDN when known). */
+export function targetsAny(
+  a: Pick<Agreement, 'targetHost'>,
+  hosts: Host[],
+  fqdns: ReadonlyMap<string, string> = new Map(),
+): boolean {
+  const t = a.targetHost.toLowerCase().replace(/\.$/, '');
+  return hosts.some(
+    (h) => h.name.toLowerCase() === t || h.address.toLowerCase() === t || fqdns.get(h.name)?.toLowerCase() === t,
+  );
+}
+
 function buildGraph(
   inventory: Inventory,
   facts: ReadonlyMap<string, HostFacts | FleetError>,

@@ -7,7 +7,8 @@ import type { Manifest } from '../../src/backup/manifest.js';
 import { disableAgreementsInDse } from '../../src/directory/dse.js';
 import { parseInventory } from '../../src/inventory/index.js';
 import { compatibilityProblems, versionOf, type CompatibilityInput } from '../../src/restore/compatibility.js';
-import { isGreen, targetsAny } from '../../src/restore/converge.js';
+import { isGreen } from '../../src/restore/converge.js';
+import { targetsAny } from '../../src/topology/graph.js';
 import type { HostFacts } from '../../src/topology/facts.js';
 
 const LAB = JSON.parse(

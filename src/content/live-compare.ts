@@ -1,0 +1,224 @@
+// Content across live hosts (and, for a restore's proof, a snapshot): one concurrent pass over every
+// host, streamed to the controller, then only the differing DNs re-read until they agree, until the
+// hosts' RUVs show nothing in flight, or until a quiet window passes. What still differs is lag when a
+// host's RUV has not seen the change and replication can still bring it, and divergence otherwise.
+import { listAgreements } from '../directory/agreements.js';
+import { entryCsn, tombstoneCsn } from '../directory/entry-state.js';
+import { readRuv, type Ruv } from '../directory/ruv.js';
+import { FleetError } from '../errors.js';
+import type { Host } from '../inventory/model.js';
+import { statusState, targetsAny } from '../topology/graph.js';
+import type { LdapSession } from '../transport/ldap.js';
+import { attributeChanges } from './compare.js';
+import { type EntrySource, type Selection, selects } from './diff.js';
+import type { ContentEntry } from './entry.js';
+import { compareHosts, type ContentDifference, differenceOf, type HostSource } from './host-compare.js';
+import { type Behind, canArrive, type Feed, type HeldState, hostsBehind, ruvsAgree, sameRuvs } from './lag.js';
+import { liveEntry, liveSource } from './live-entries.js';
+import { entryDigest } from './values.js';
+
+export interface LiveHost {
+  host: Host;
+  ldap: LdapSession;
+}
+
+export interface LiveCompareRequest {
+  suffix: string;
+  /** The subtree read (as given), and what of it is compared. */
+  base: string;
+  selection: Selection;
+  hosts: LiveHost[];
+  /** Sources that do not change (a snapshot): compared with the hosts, never re-read. */
+  fixed?: HostSource[];
+  /** How long the differing entries must stay as they are before what remains is reported. */
+  quietWindowMs: number;
+  /** The longest the re-reading goes on, quiet or not. */
+  maxWaitMs: number;
+  signal: AbortSignal;
+  onProgress?: (message: string) => void;
+}
+
+export interface Divergence extends ContentDifference {
+  /** Attributes whose values differ among the live hosts that hold the entry. */
+  attributes: string[];
+  /** Hosts behind on this DN that no working agreement feeds: the change will not arrive by itself. */
+  unreplicated: Behind[];
+}
+
+export interface Lagging {
+  dn: string;
+  ndn: string;
+  behind: Behind[];
+}
+
+export interface LiveComparison {
+  /** Entries compared (data inside the selection) per source, from the pass. */
+  entries: Record<string, number>;
+  differences: Divergence[];
+  lag: Lagging[];
+  /** Re-reads of the differing DNs. */
+  rounds: number;
+  /** Time from the end of the pass to the verdict. */
+  settleMs: number;
+}
+
+/** What a re-read found: per DN, per live host, the entry. */
+type Reads = Map<string, Map<string, ContentEntry>>;
+
+/** Above this many differing DNs a re-read is one more full pass, and lag is not told apart per DN. */
+const ONE_BY_ONE = 2000;
+const READS_IN_FLIGHT = 32;
+const ROUND_PAUSE_MS = 500;
+
+export async function compareLive(req: LiveCompareRequest): Promise<LiveComparison> {
+  const entries: Record<string, number> = {};
+  const counted = (host: string, source: EntrySource): HostSource => {
+    entries[host] = 0;
+    return {
+      host,
+      entries: (visit) =>
+        source((e) => {
+          if (selects(req.selection, e)) entries[host]!++;
+          visit(e);
+        }),
+    };
+  };
+  const pass = [
+    ...req.hosts.map((h) => counted(h.host.name, liveSource(h.ldap, req.base))),
+    ...(req.fixed ?? []).map((f) => counted(f.host, f.entries)),
+  ];
+  const first = await compareHosts(pass, req.selection);
+  const frozen = { ...entries };
+  if (first.length === 0) return { entries: frozen, differences: [], lag: [], rounds: 0, settleMs: 0 };
+  const started = Date.now();
+  const settled = await settle(req, first, pass);
+  const verdict = await classify(req, settled);
+  return { entries: frozen, ...verdict, rounds: settled.rounds, settleMs: Date.now() - started };
+}
+
+interface Settled {
+  diffs: ContentDifference[];
+  reads: Reads;
+  ruvs: Map<string, Ruv | undefined>;
+  rounds: number;
+}
+
+async function settle(req: LiveCompareRequest, first: ContentDifference[], pass: HostSource[]): Promise<Settled> {
+  const started = Date.now();
+  let diffs = first;
+  let reads: Reads = new Map();
+  let ruvs = await readRuvs(req);
+  let rounds = 0;
+  let shape = shapeOf(diffs);
+  let quietSince = started;
+  for (;;) {
+    if (req.signal.aborted) throw new FleetError('failure', `${req.suffix}: compare interrupted`);
+    const before = ruvs;
+    ({ diffs, reads } = await reread(req, diffs, pass));
+    ruvs = await readRuvs(req);
+    rounds++;
+    // Re-read between two equal readings of RUVs that agree: everything sent has arrived, so what
+    // still differs will stay so.
+    if (diffs.length === 0 || (sameRuvs(before, ruvs) && ruvsAgree(ruvs))) break;
+    const now = shapeOf(diffs);
+    if (now !== shape) [shape, quietSince] = [now, Date.now()];
+    if (Date.now() - quietSince >= req.quietWindowMs || Date.now() - started >= req.maxWaitMs) break;
+    req.onProgress?.(
+      `${req.suffix}: ${diffs.length} entr(ies) still differ, re-reading (replication may be in flight)`,
+    );
+    await new Promise((r) => setTimeout(r, ROUND_PAUSE_MS));
+  }
+  return { diffs, reads, ruvs, rounds };
+}
+
+/** The differing DNs again: one read per DN and live host, fixed sources keeping what they held. */
+async function reread(
+  req: LiveCompareRequest,
+  diffs: ContentDifference[],
+  pass: HostSource[],
+): Promise<{ diffs: ContentDifference[]; reads: Reads }> {
+  if (diffs.length > ONE_BY_ONE) {
+    const wanted = new Set(diffs.map((d) => d.ndn));
+    return { diffs: (await compareHosts(pass, req.selection)).filter((d) => wanted.has(d.ndn)), reads: new Map() };
+  }
+  const reads: Reads = new Map(diffs.map((d) => [d.ndn, new Map()]));
+  await Promise.all(
+    req.hosts.map(async ({ host, ldap }) => {
+      for (let i = 0; i < diffs.length; i += READS_IN_FLIGHT) {
+        await Promise.all(
+          diffs.slice(i, i + READS_IN_FLIGHT).map(async (d) => {
+            const e = await liveEntry(ldap, d.dn);
+            if (e && selects(req.selection, e)) reads.get(d.ndn)!.set(host.name, e);
+          }),
+        );
+      }
+    }),
+  );
+  const live = new Set(req.hosts.map((h) => h.host.name));
+  const order = [...live, ...(req.fixed ?? []).map((f) => f.host)];
+  const again = diffs.map((d) => {
+    const digests = new Map([...d.digests].filter(([host]) => !live.has(host)));
+    for (const [host, e] of reads.get(d.ndn)!) digests.set(host, entryDigest(e));
+    return differenceOf(d.dn, d.ndn, order, digests);
+  });
+  return { diffs: again.filter((d) => d.missingOn.length > 0 || d.variants.length > 1), reads };
+}
+
+async function readRuvs(req: LiveCompareRequest): Promise<Map<string, Ruv | undefined>> {
+  const read = await Promise.all(
+    req.hosts.map(async ({ host, ldap }) => [host.name, (await readRuv(ldap, req.suffix))?.ruv] as const),
+  );
+  return new Map(read);
+}
+
+/** What the differing DNs look like, to tell whether anything changed between two re-reads. */
+function shapeOf(diffs: ContentDifference[]): string {
+  return diffs.map((d) => `${d.ndn}\0${[...d.digests].sort().join('\0')}`).join('\n');
+}
+
+/** Lag (a host's RUV has not seen the change, and an agreement can still bring it) or divergence. */
+async function classify(req: LiveCompareRequest, s: Settled): Promise<{ differences: Divergence[]; lag: Lagging[] }> {
+  const differences: Divergence[] = [];
+  const lag: Lagging[] = [];
+  const judge = s.diffs.length <= ONE_BY_ONE && !ruvsAgree(s.ruvs);
+  const feeds = judge ? await workingFeeds(req) : [];
+  for (const d of s.diffs) {
+    const behind = judge ? hostsBehind(await heldStates(req, d), s.ruvs) : [];
+    if (behind.length > 0 && behind.every((b) => canArrive(b, feeds, s.ruvs)))
+      lag.push({ dn: d.dn, ndn: d.ndn, behind });
+    else differences.push({ ...d, attributes: differingAttributes(s.reads.get(d.ndn)), unreplicated: behind });
+  }
+  return { differences, lag };
+}
+
+/** Per live host: the newest CSN of its entry at the DN, or of the tombstone its delete left. */
+function heldStates(req: LiveCompareRequest, d: ContentDifference): Promise<HeldState[]> {
+  return Promise.all(
+    req.hosts.map(async ({ host, ldap }) => ({
+      host: host.name,
+      csn: d.digests.has(host.name) ? await entryCsn(ldap, d.dn) : await tombstoneCsn(ldap, req.suffix, d.dn),
+    })),
+  );
+}
+
+/** The enabled, not failing agreements among the live hosts. */
+async function workingFeeds(req: LiveCompareRequest): Promise<Feed[]> {
+  const feeds: Feed[] = [];
+  await Promise.all(
+    req.hosts.map(async ({ host, ldap }) => {
+      for (const a of await listAgreements(ldap, req.suffix)) {
+        if (!a.enabled || statusState(a.lastUpdateStatusJson) === 'red') continue;
+        for (const h of req.hosts) if (h.host !== host && targetsAny(a, [h.host])) feeds.push([host.name, h.host.name]);
+      }
+    }),
+  );
+  return feeds;
+}
+
+function differingAttributes(read: Map<string, ContentEntry> | undefined): string[] {
+  const [first, ...rest] = [...(read?.values() ?? [])];
+  if (!first) return [];
+  const names = new Set<string>();
+  for (const other of rest) for (const c of attributeChanges(first, other)) names.add(c.attr);
+  return [...names].sort();
+}
