@@ -7,6 +7,7 @@ import { proveConvergence, requireGeneration, unfenceSuffix } from '../restore/c
 import { hostsNamed, restoreLayout } from '../restore/layout.js';
 import { readQuarantine, releaseHost } from '../restore/quarantine.js';
 import { openRestoreSource } from '../restore/source.js';
+import { snapshotEntries } from '../content/snapshot-entries.js';
 import {
   defineAction,
   paramSchema,
@@ -106,9 +107,11 @@ const convergeParams = paramSchema({
   backup: {
     type: 'string',
     default: '',
-    description: "the snapshot whose entry counts every host must show (default: the master's counts)",
+    description: 'the snapshot whose content every host must hold (default: the same content on every host)',
   },
   store: { type: 'string', default: '', description: 'store folder' },
+  key: { type: 'string', default: '', description: 'OpenPGP private key file that decrypts the snapshot' },
+  passphrase: { type: 'string', default: '', description: "the key's passphrase: file:PATH, env:NAME or prompt" },
   rejoining: quarantinedParam,
   canary_timeout: { type: 'duration', default: 120, description: 'how long the canary may take to reach every host' },
 });
@@ -116,7 +119,8 @@ const convergeParams = paramSchema({
 export const convergeAction = defineAction({
   name: 'converge',
   description:
-    "prove convergence: one generation, the snapshot's entry counts, a canary on every host, an audit without errors",
+    "prove convergence: one generation, the snapshot's content on every host, a canary on every host, " +
+    'an audit without errors',
   destructive: false,
   needsFacts: true,
   params: convergeParams,
@@ -124,24 +128,31 @@ export const convergeAction = defineAction({
   plan: layoutTask('prove convergence of'),
   async run(ctx, params) {
     const quarantined = await quarantinedHosts(ctx, params.rejoining);
-    const planned = params.suffixes;
-    // Counts come from the snapshot's manifest; no key is needed to read it.
-    const manifest = params.backup
-      ? (
-          await openRestoreSource(
-            ctx.run,
-            ctx.inventory.deployment,
-            { backup: params.backup, store: params.store ?? '', type: '' },
-            { needKey: false },
-          )
-        ).snapshot.manifest
+    // With a snapshot, every host must hold its content; the key that restored it decrypts it again.
+    const source = params.backup
+      ? await openRestoreSource(ctx.run, ctx.inventory.deployment, {
+          backup: params.backup,
+          store: params.store ?? '',
+          key: params.key ?? '',
+          passphrase: params.passphrase ?? '',
+          type: '',
+        })
       : undefined;
-    const suffixes = planned.map((s) => ({
-      kind: s.kind,
-      suffix: s.suffix,
-      expectedEntries: manifest?.suffixes.find((m) => m.kind === s.kind)?.entryCount,
-      hosts: hostsNamed(ctx.inventory, s.hosts).filter((h) => !quarantined.includes(h)),
-    }));
+    const suffixes = params.suffixes.map((s) => {
+      const inSnapshot = source?.snapshot.manifest.suffixes.find((m) => m.kind === s.kind);
+      return {
+        kind: s.kind,
+        suffix: s.suffix,
+        snapshot:
+          source && inSnapshot
+            ? {
+                host: `snapshot ${source.snapshot.id}`,
+                entries: snapshotEntries(source.snapshot, source.key, inSnapshot),
+              }
+            : undefined,
+        hosts: hostsNamed(ctx.inventory, s.hosts).filter((h) => !quarantined.includes(h)),
+      };
+    });
     const all = [...new Set(suffixes.flatMap((s) => s.hosts))];
     const report = await proveConvergence(ctx.transport, ctx.run, {
       inventory: ctx.inventory,
@@ -161,7 +172,7 @@ export const convergeAction = defineAction({
           .map(
             (s) =>
               `${s.kind}: ${Object.keys(s.entries).length} host(s) on generation ${s.generation}, ` +
-              `${Object.values(s.entries)[0]} entries each, ` +
+              `${Object.values(s.entries)[0]} entries each, the same content${params.backup ? ' as the snapshot' : ''}, ` +
               `canary everywhere in ${formatSeconds(slowest(s.canaryMs))}, ` +
               `deleted everywhere in ${formatSeconds(slowest(s.canaryDeleteMs))}`,
           )

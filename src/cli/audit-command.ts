@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { defaultStoreDir } from '../backup/store.js';
 import { audit, drawTopology, type AuditResult } from '../operations/audit.js';
+import { parseDuration } from '../playbook/params.js';
 import { stateDir } from '../state-dir.js';
 import { auditJson } from '../topology/audit.js';
 import type { SuffixKind } from '../topology/findings.js';
@@ -55,6 +56,8 @@ interface AuditOpts {
   skewThreshold: number;
   backupMaxAge?: string;
   store?: string;
+  content: boolean;
+  quietWindow: string;
 }
 
 function registerAudit(program: Command, wrap: Wrap): void {
@@ -73,6 +76,8 @@ function registerAudit(program: Command, wrap: Wrap): void {
       'warn (backup-stale) about hosts whose newest snapshot in the store is older than this (e.g. 26h, 8d)',
     )
     .option('--store <dir>', `the snapshot store for --backup-max-age (default: ${defaultStoreDir()})`)
+    .option('--content', 'also compare every entry across the hosts of each suffix (content-differs)', false)
+    .option('--quiet-window <duration>', 'with --content: how long differing entries must stay unchanged', '5s')
     .addHelpText(
       'after',
       '\nExit code: 0 clean (info only), 1 any error finding, 3 warnings only; 2 usage. --json: see README "Audit ' +
@@ -89,6 +94,9 @@ function registerAudit(program: Command, wrap: Wrap): void {
           ...(opts.backupMaxAge ? { backupMaxAge: opts.backupMaxAge } : {}),
           ...(opts.store ? { store: opts.store } : {}),
           ...(opts.graph ? { graph: opts.graph } : {}),
+          ...(opts.content
+            ? { content: true, quietWindowSeconds: parseDuration(opts.quietWindow, '--quiet-window') }
+            : {}),
           stateDir: stateDir(),
         });
         if (globals.json) out.json(auditJson(result.report));

@@ -96,3 +96,10 @@ export function differenceOf(
 }
 
 const byDn = (a: ContentDifference, b: ContentDifference): number => (a.ndn < b.ndn ? -1 : a.ndn > b.ndn ? 1 : 0);
+
+/** One line for a difference: the DN and who lacks it or how the holders split. */
+export function differenceSummary(d: ContentDifference): string {
+  const missing = d.missingOn.length > 0 ? `missing on ${d.missingOn.join(', ')}` : '';
+  const split = d.variants.length > 1 ? `values differ: ${d.variants.map((g) => g.join(', ')).join(' | ')}` : '';
+  return `${d.dn} (${[missing, split].filter(Boolean).join('; ')})`;
+}

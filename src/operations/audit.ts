@@ -11,7 +11,10 @@ import { parseDuration } from '../playbook/params.js';
 import { quarantineCheck, readQuarantine } from '../restore/quarantine.js';
 import { auditDeployment, type AuditReport } from '../topology/audit.js';
 import { writeGraph } from '../topology/draw.js';
-import type { Finding, SuffixKind } from '../topology/findings.js';
+import { type Finding, type SuffixKind, sortFindings } from '../topology/findings.js';
+import { suffixFactsOf } from '../topology/graph.js';
+import { contentFindings } from './content-findings.js';
+import { compareSuffix, type SuffixMembers } from './compare.js';
 import { Transport } from '../transport/transport.js';
 
 export interface AuditOptions {
@@ -30,6 +33,10 @@ export interface AuditOptions {
   graph?: string;
   /** The controller's state folder (quarantine records). */
   stateDir: string;
+  /** Also compare every entry across the hosts of each suffix (content-differs findings). */
+  content?: boolean;
+  /** For content: seconds differing entries must stay unchanged before they count (default 5). */
+  quietWindowSeconds?: number;
 }
 
 /** clean: info findings at most; warnings: warnings but no error; errors: any error finding. */
@@ -63,11 +70,42 @@ export async function audit(inventory: Inventory, ctx: RunContext, opts: AuditOp
       },
       extraChecks,
     });
+    if (opts.content) report = await withContentFindings(transport, ctx, report, opts);
   } finally {
     await transport.close();
   }
   if (opts.graph) await drawReport(opts.graph, report, inventory);
   return { report, hosts, severity: severityOf(report.findings) };
+}
+
+/** The audit's report with the content comparison of each suffix among its reachable hosts added. */
+async function withContentFindings(
+  transport: Transport,
+  ctx: RunContext,
+  report: AuditReport,
+  opts: AuditOptions,
+): Promise<AuditReport> {
+  const found: Finding[] = [];
+  for (const kind of report.suffixes) {
+    const members = suffixMembersOf(transport.inventory, report, kind);
+    if (!members || members.hosts.length < 2) continue;
+    const opt = opts.quietWindowSeconds !== undefined ? { quietWindowSeconds: opts.quietWindowSeconds } : {};
+    found.push(...contentFindings(await compareSuffix(transport, ctx, members, opt)));
+  }
+  return { ...report, findings: sortFindings([...report.findings, ...found]) };
+}
+
+/** The hosts whose facts show the suffix replicated, and the port that serves it. */
+function suffixMembersOf(inventory: Inventory, report: AuditReport, kind: SuffixKind): SuffixMembers | undefined {
+  let suffix: string | undefined;
+  const hosts: SuffixMembers['hosts'] = [];
+  for (const host of inventory.hosts) {
+    const sf = suffixFactsOf(report.facts.get(host.name), kind);
+    if (!sf?.backend || !sf.replica) continue;
+    suffix ??= sf.suffix;
+    hosts.push({ host, port: sf.port });
+  }
+  return suffix === undefined ? undefined : { kind, suffix, hosts };
 }
 
 /** Draws the topology the hosts report to FILE.svg, .dot or .mmd (`inventory graph`); unreachable hosts in red. */

@@ -2,20 +2,24 @@
 // deployment converged (same generation everywhere, the snapshot's entry counts, a canary entry that
 // travels to every host and is deleted everywhere, an audit without errors).
 import type { RunContext } from '../context.js';
+import { differenceSummary, type HostSource } from '../content/host-compare.js';
+import { compareLive } from '../content/live-compare.js';
 import { FleetError } from '../errors.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { listAgreements, type Agreement } from '../directory/agreements.js';
-import { PROBE_FILTER, probeDn } from '../directory/dn.js';
+import { normalizeDn, PROBE_FILTER, probeDn } from '../directory/dn.js';
 import { setAgreementsEnabled, type AgreementToggle } from '../directory/fence.js';
 import { isNoSuchObject } from '../directory/ruv.js';
 import { auditDeployment } from '../topology/audit.js';
-import { countEntries } from '../topology/facts.js';
 import type { Finding } from '../topology/findings.js';
 import { statusState, targetsAny } from '../topology/graph.js';
 import type { LdapSession } from '../transport/ldap.js';
 import type { Transport } from '../transport/transport.js';
 import type { SuffixKind } from './compatibility.js';
 import { generationOf } from './reinit.js';
+
+/** Differing entries must stay so this long before the proof fails (replication may still deliver them). */
+const CONTENT_QUIET_MS = 5_000;
 
 /** Every host must hold `master`'s generation of the suffix before anything is re-enabled. */
 export async function requireGeneration(
@@ -191,6 +195,7 @@ interface SuffixConvergence {
   kind: SuffixKind;
   suffix: string;
   generation: string;
+  /** Entries (data) on each host; every host holds the same ones, and the snapshot's when there is one. */
   entries: Record<string, number>;
   /** ms until the canary was seen on each host, and until its deletion was. */
   canaryMs: Record<string, number>;
@@ -208,8 +213,8 @@ export interface ConvergenceRequest {
   master: Host;
   hosts: Host[];
   quarantined: Host[];
-  /** Per suffix: the hosts that replicate it (quarantined ones left out). */
-  suffixes: Array<{ kind: SuffixKind; suffix: string; expectedEntries: number | undefined; hosts: Host[] }>;
+  /** Per suffix: the hosts that replicate it (quarantined ones left out), and the snapshot they must hold. */
+  suffixes: Array<{ kind: SuffixKind; suffix: string; snapshot: HostSource | undefined; hosts: Host[] }>;
   canaryTimeoutMs: number;
   signal: AbortSignal;
   onProgress?: (m: string) => void;
@@ -225,23 +230,9 @@ export async function proveConvergence(
     const members = s.hosts;
     const generation = await requireGeneration(transport, req.master, members, s.suffix);
     // A probe or canary a fault left behind (its host died between the add and the delete) is not
-    // data: it would be counted as an entry the snapshot does not have.
+    // data, and compare leaves it out; removed anyway so that nothing of ours stays behind.
     for (const h of members) await removeStrayProbes(await transport.ldap(h), s.suffix);
-    const expected = s.expectedEntries ?? (await countEntries(await transport.ldap(req.master), s.suffix));
-    const entries: Record<string, number> = {};
-    await Promise.all(
-      members.map(async (h) => {
-        entries[h.name] = await countEntries(await transport.ldap(h), s.suffix);
-      }),
-    );
-    const off = Object.entries(entries).filter(([, n]) => n !== expected);
-    if (off.length > 0) {
-      throw new FleetError(
-        'failure',
-        `${s.suffix}: entry counts differ from the ${s.expectedEntries !== undefined ? 'snapshot' : 'master'}'s ` +
-          `${expected}: ${off.map(([h, n]) => `${h} ${n}`).join(', ')}`,
-      );
-    }
+    const entries = await requireSameContent(transport, req, s);
     const { seen, gone } = await canary(transport, ctx, req, s.suffix, members);
     out.push({ kind: s.kind, suffix: s.suffix, generation, entries, canaryMs: seen, canaryDeleteMs: gone });
   }
@@ -261,6 +252,40 @@ export async function proveConvergence(
     );
   }
   return { suffixes: out, findings: relevant };
+}
+
+/**
+ * Every host holds the same entries, and the snapshot's when there is one: each host read once and
+ * compared entry by entry with the others and the snapshot. Counts alone miss a value lost or changed.
+ */
+async function requireSameContent(
+  transport: Transport,
+  req: ConvergenceRequest,
+  s: ConvergenceRequest['suffixes'][number],
+): Promise<Record<string, number>> {
+  const hosts = await Promise.all(s.hosts.map(async (host) => ({ host, ldap: await transport.ldap(host) })));
+  const found = await compareLive({
+    suffix: s.suffix,
+    base: s.suffix,
+    selection: { base: normalizeDn(s.suffix) },
+    hosts,
+    fixed: s.snapshot ? [s.snapshot] : [],
+    quietWindowMs: CONTENT_QUIET_MS,
+    maxWaitMs: req.canaryTimeoutMs,
+    signal: req.signal,
+    ...(req.onProgress ? { onProgress: req.onProgress } : {}),
+  });
+  const wrong = [...found.differences, ...found.lag];
+  if (wrong.length > 0) {
+    const against = s.snapshot ? `${s.snapshot.host} and the hosts` : 'the hosts';
+    throw new FleetError(
+      'failure',
+      `${s.suffix}: ${wrong.length} entr${wrong.length === 1 ? 'y differs' : 'ies differ'} between ${against}: ` +
+        `${found.differences.slice(0, 3).map(differenceSummary).join('; ')}` +
+        (found.lag.length > 0 ? `; ${found.lag.length} still in flight` : ''),
+    );
+  }
+  return Object.fromEntries(s.hosts.map((h) => [h.name, found.entries[h.name] ?? 0]));
 }
 
 /** Writes a canary on the master, waits until every host has it, deletes it and waits until it is gone everywhere. */

@@ -28,6 +28,8 @@ const FINDING_IDS = [
   'clock-skew', // clocks of the hosts differ by more than the threshold
   'backup-stale', // newest snapshot in the store older than --backup-max-age, or none
   'host-quarantined', // offline during a restore: holds old data until ipa-fleet rejoin
+  'content-differs', // audit --content: hosts of a suffix hold different entries or values
+  'content-in-flight', // audit --content: entries replication is still delivering (lag, not difference)
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];
