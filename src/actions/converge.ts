@@ -172,7 +172,8 @@ export const convergeAction = defineAction({
           .map(
             (s) =>
               `${s.kind}: ${Object.keys(s.entries).length} host(s) on generation ${s.generation}, ` +
-              `${Object.values(s.entries)[0]} entries each, the same content${params.backup ? ' as the snapshot' : ''}, ` +
+              `${Object.values(s.entries)[0]} entries each, ` +
+              `the same content${params.backup ? ' as the snapshot' : ''}, ` +
               `canary everywhere in ${formatSeconds(slowest(s.canaryMs))}, ` +
               `deleted everywhere in ${formatSeconds(slowest(s.canaryDeleteMs))}`,
           )

@@ -31,7 +31,7 @@ function suffixText(s: SuffixComparison): string[] {
 }
 
 /** missing: most hosts hold it; extra: most lack it; values: the holders disagree. */
-export function differenceKind(d: Divergence): 'missing' | 'extra' | 'values' {
+function differenceKind(d: Divergence): 'missing' | 'extra' | 'values' {
   const holders = d.variants.flat().length;
   if (d.missingOn.length === 0) return 'values';
   return holders >= d.missingOn.length ? 'missing' : 'extra';

@@ -18,7 +18,9 @@ export function contentFindings(s: SuffixComparison): Finding[] {
       severity: 'error',
       hosts: hosts.sort(),
       suffix: s.kind,
-      message: `${count(s.differences.length)} of the ${label} ${s.differences.length === 1 ? 'differs' : 'differ'} between hosts: ${named.join('; ')}${more}`,
+      message:
+        `${count(s.differences.length)} of the ${label} ${s.differences.length === 1 ? 'differs' : 'differ'} ` +
+        `between hosts: ${named.join('; ')}${more}`,
       fix:
         `see which hosts hold what with ipa-fleet compare --suffix ${s.kind}; bring the wrong hosts back with ` +
         'ipa-fleet rejoin (or restore-entries for a few entries)',

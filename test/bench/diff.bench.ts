@@ -7,72 +7,19 @@
 // diff and baseline run twice each, interleaved, and the better of two is kept. Each diff is checked
 // (exit 3, exactly those 15 entries) so a broken run is never measured; no timing is asserted.
 // Run: npm run bench:diff (needs root: it builds labs). BENCH_SIZES=10000,100000 by default.
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Attribute, Change } from 'ldapts';
 import { table } from '../../src/cli/output.js';
 import { bringUpLab, BIN, DOMAIN, labDirectory, makeKeys, ROOT, type TestLab } from '../lab/fixture.js';
+import { measured, type Run } from './measured-child.js';
 
 const sizes = (process.env.BENCH_SIZES ?? '10000,100000').split(',').map(Number);
 if (sizes.some((n) => !Number.isInteger(n) || n < 100)) throw new Error('BENCH_SIZES: entry counts ≥ 100');
 const BASELINE = join(ROOT, 'dist/test/bench/diff-baseline.js');
 const MB = 1024 * 1024;
 const CHANGED = 5;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  wallS: number;
-  /** VmHWM of the child: its peak resident set. */
-  peakBytes: number;
-  /** utime + stime of the child at the last sample: the controller's own work, less load-sensitive than wall. */
-  cpuS: number;
-}
-
-/**
- * A node child process, timed from spawn to exit; its VmHWM (monotonic: the last read is the peak) and CPU
- * time polled every 50 ms, so what it does in its last 50 ms can be missed.
- */
-function measured(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  let peakBytes = 0;
-  let cpuS = 0;
-  const sample = async (): Promise<void> => {
-    const [status, stat] = await Promise.all(
-      ['status', 'stat'].map((f) => readFile(`/proc/${child.pid}/${f}`, 'utf8').catch(() => '')),
-    );
-    const kb = /^VmHWM:\s+(\d+) kB/m.exec(status!)?.[1];
-    if (kb) peakBytes = Math.max(peakBytes, Number(kb) * 1024);
-    // Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name; USER_HZ is 100.
-    const fields = stat!.slice(stat!.lastIndexOf(')') + 2).split(' ');
-    if (fields.length > 12) cpuS = Math.max(cpuS, (Number(fields[11]) + Number(fields[12])) / 100);
-  };
-  const timer = setInterval(() => void sample(), 50);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      const wallS = Number(process.hrtime.bigint() - started) / 1e9;
-      clearInterval(timer);
-      // 'exit' can come before the pipes are drained.
-      child.once('close', () => resolve({ code, stdout, stderr, wallS, peakBytes, cpuS }));
-    });
-  });
-}
 
 /** The domain suffix holds `entries`: the lab's users, one group per ten of them, and 3 containers. */
 const usersFor = (entries: number): number => Math.round((entries - 3) / 1.1);
