@@ -30,6 +30,13 @@ export {
 } from './operations/verify.js';
 export { prune, type PruneOptions, type PruneResult, type DeploymentPrune } from './operations/prune.js';
 export {
+  compareContent,
+  type CompareOptions,
+  type CompareReport,
+  type SuffixComparison,
+} from './operations/compare.js';
+export type { Divergence, Lagging } from './content/live-compare.js';
+export {
   audit,
   drawTopology,
   severityOf,
