@@ -178,7 +178,10 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
       // A new generation: peers holding the old data cannot replicate into the restored one.
       assert.notEqual(await generation(dir, A, DOMAIN), before[0]);
       assert.equal(await countUnder(dir, B, CA), caCount);
-      assert.match(r.stdout, /converge: domain: 3 host\(s\) on generation \S+, \d+ entries each, the same content as the snapshot, canary everywhere/);
+      assert.match(
+        r.stdout,
+        /converge: domain: 3 host\(s\) on generation \S+, \d+ entries each, the same content as the snapshot, canary everywhere/,
+      );
       if (type === 'data') {
         entriesAfter[init] = await Promise.all([
           ...dir.hosts.map((h) => dnsOf(dir, h, DOMAIN)),
