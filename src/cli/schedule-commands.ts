@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { loadSchedule } from '../schedule/config.js';
 import { ScheduleDaemon } from '../schedule/daemon.js';
 import { daemonOf, readState } from '../schedule/state.js';
-import { scheduleView, type HostView, type JobView } from '../schedule/view.js';
+import { scheduleView, type DrillJobView, type HostView, type JobView } from '../schedule/view.js';
 import { stateDir } from '../state-dir.js';
 import type { Wrap } from './command-env.js';
+import { formatSeconds } from '../format.js';
 import { table } from './output.js';
 
 const SCHEDULE_HELP = `
@@ -23,7 +24,13 @@ The schedule file (YAML; paths are relative to it):
       jitter: DURATION   random delay before each run
       retention: {keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly}
       verify: {every: 7d, read_data: true, key: FILE, passphrase: file:PATH|env:NAME}
-      hooks: {on_failure: CMD, on_success: CMD, timeout: 60s}   the run's JSON summary on stdin`;
+      hooks: {on_failure: CMD, on_success: CMD, timeout: 60s}   the run's JSON summary on stdin
+    - name: NAME         a restore drill (ipa-fleet drill) of the deployment's snapshots in a sandbox
+      kind: drill        (kind: backup is the default)
+      inventory, cron, timezone, store, jitter, hooks   as above
+      backup: latest|ID  the master's snapshot to drill (default: latest)
+      key: FILE          private key that decrypts the snapshots
+      passphrase: file:PATH|env:NAME`;
 
 export function registerScheduleCommands(program: Command, wrap: Wrap): void {
   const schedule = program
@@ -68,10 +75,17 @@ Exit code: 0 stopped by a signal; 2 bad schedule file, inventory or key; 11 the 
       wrap(async (env, opts: { config: string }) => {
         const config = await loadSchedule(opts.config);
         const state = await readState(config.stateFile);
-        const view = await scheduleView(config, state);
+        const view = await scheduleView(config, state, stateDir());
         const daemon = await daemonOf(config.stateFile);
         if (env.globals.json) {
-          env.out.json({ schedule: config.file, daemon: daemon ?? null, jobs: view.jobs, hosts: view.hosts });
+          env.out.json({
+            schedule: config.file,
+            daemon: daemon ?? null,
+            jobs: view.jobs,
+            hosts: view.hosts,
+            drills: view.drills,
+            drillDeployments: view.drillDeployments,
+          });
           return;
         }
         env.out.line(
@@ -93,6 +107,14 @@ Exit code: 0 stopped by a signal; 2 bad schedule file, inventory or key; 11 the 
             ...view.hosts.map(hostRow),
           ]),
         );
+        if (view.drills.length === 0) return;
+        env.out.line('');
+        env.out.line(
+          table([
+            ['DRILL JOB', 'DEPLOYMENT', 'SNAPSHOT', 'CRON', 'NEXT RUN', 'LAST RUN', 'RECOVERY', 'RUNS', 'FAILED'],
+            ...view.drills.map(drillRow),
+          ]),
+        );
       }),
     );
 }
@@ -112,6 +134,27 @@ function jobRow(j: JobView): string[] {
     String(j.runs),
     String(j.failedRuns),
     String(j.skippedOverlaps),
+  ];
+}
+
+function drillRow(d: DrillJobView): string[] {
+  const r = d.lastRun;
+  const verdict = !r
+    ? '-'
+    : r.restorable === true
+      ? 'restorable'
+      : `${r.restorable === false ? 'NOT restorable' : 'no verdict'}${r.failedPhase ? ` (${r.failedPhase})` : ''}`;
+  const last = r ? `${r.result} ${r.finishedAt}: ${verdict}${r.error ? `: ${r.error}` : ''}` : '-';
+  return [
+    d.job,
+    d.deployment,
+    d.backup,
+    d.cron + (d.timezone ? ` ${d.timezone}` : ''),
+    d.nextRun?.toISOString() ?? 'never',
+    last,
+    r?.recoverySeconds !== undefined ? formatSeconds(r.recoverySeconds * 1000) : '-',
+    String(d.runs),
+    String(d.failedRuns),
   ];
 }
 
