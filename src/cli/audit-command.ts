@@ -55,6 +55,7 @@ interface AuditOpts {
   skewThreshold: number;
   backupMaxAge?: string;
   store?: string;
+  drillMaxAge?: string;
 }
 
 function registerAudit(program: Command, wrap: Wrap): void {
@@ -73,6 +74,10 @@ function registerAudit(program: Command, wrap: Wrap): void {
       'warn (backup-stale) about hosts whose newest snapshot in the store is older than this (e.g. 26h, 8d)',
     )
     .option('--store <dir>', `the snapshot store for --backup-max-age (default: ${defaultStoreDir()})`)
+    .option(
+      '--drill-max-age <duration>',
+      'warn (drill-stale) when no restore drill of the deployment passed within this duration (e.g. 8d), or none did',
+    )
     .addHelpText(
       'after',
       '\nExit code: 0 clean (info only), 1 any error finding, 3 warnings only; 2 usage. --json: see README "Audit ' +
@@ -88,6 +93,7 @@ function registerAudit(program: Command, wrap: Wrap): void {
           skewSeconds: opts.skewThreshold,
           ...(opts.backupMaxAge ? { backupMaxAge: opts.backupMaxAge } : {}),
           ...(opts.store ? { store: opts.store } : {}),
+          ...(opts.drillMaxAge ? { drillMaxAge: opts.drillMaxAge } : {}),
           ...(opts.graph ? { graph: opts.graph } : {}),
           stateDir: stateDir(),
         });

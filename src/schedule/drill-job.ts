@@ -32,7 +32,7 @@ export async function runScheduledDrill(job: DrillJobConfig, opts: DrillRunOptio
       ...(passphrase !== undefined ? { passphrase } : {}),
       stateDir: opts.stateDir,
     });
-    return fromRecord(job, opts, started, report);
+    return { ...fromRecord(job, opts, started, report), phases: report.phases.map((p) => ({ ...p })) };
   } catch (err) {
     const message = ctx.redactor.mask(err instanceof Error ? err.message : String(err));
     // A drill that recorded its failure before throwing: its record says the most.

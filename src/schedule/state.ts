@@ -5,6 +5,7 @@ import { mkdir, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { replaceJson } from '../atomic-file.js';
+import type { DrillPhase } from '../operations/drill.js';
 import { FleetError } from '../errors.js';
 import { processAlive } from '../process-liveness.js';
 import { acquirePidLock } from '../playbook/lock.js';
@@ -80,6 +81,8 @@ export interface DrillRunReport {
   hosts?: number;
   entries?: number;
   snapshots: Array<{ host: string; id: string }>;
+  /** Per-phase times, when the drill reported them. */
+  phases?: DrillPhase[];
 }
 
 export interface VerifyReport {

@@ -28,6 +28,7 @@ const FINDING_IDS = [
   'clock-skew', // clocks of the hosts differ by more than the threshold
   'backup-stale', // newest snapshot in the store older than --backup-max-age, or none
   'host-quarantined', // offline during a restore: holds old data until ipa-fleet rejoin
+  'drill-stale', // no restore drill of the deployment passed within --drill-max-age (or none recorded)
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];
