@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import { loadSchedule } from '../schedule/config.js';
 import { ScheduleDaemon } from '../schedule/daemon.js';
 import { daemonOf, readState } from '../schedule/state.js';
-import { scheduleView, type DrillJobView, type HostView, type JobView } from '../schedule/view.js';
+import { scheduleView, type DrillJobView, type HostView, type JobView, type ScheduleView } from '../schedule/view.js';
 import { stateDir } from '../state-dir.js';
 import type { Wrap } from './command-env.js';
 import { formatSeconds } from '../format.js';
-import { table } from './output.js';
+import { table, type Output } from './output.js';
 
 const SCHEDULE_HELP = `
 The schedule file (YAML; paths are relative to it):
@@ -68,7 +68,10 @@ Exit code: 0 stopped by a signal; 2 bad schedule file, inventory or key; 11 the 
 
   schedule
     .command('status')
-    .description('next run of each job, last result and newest snapshot of each host, snapshots kept')
+    .description(
+      'next run of each job, last result and newest snapshot of each host, snapshots kept; ' +
+        'drill jobs: last verdict and recovery time',
+    )
     .requiredOption('-c, --config <file>', 'the schedule file')
     .addHelpText('after', '\nExit code: 0; 2 bad schedule file. Reads the store and the state file; changes nothing.')
     .action(
@@ -88,35 +91,40 @@ Exit code: 0 stopped by a signal; 2 bad schedule file, inventory or key; 11 the 
           });
           return;
         }
-        env.out.line(
-          daemon
-            ? `daemon: running (pid ${daemon.pid} on ${daemon.host}, since ${daemon.since})`
-            : 'daemon: not running',
-        );
-        env.out.line('');
-        env.out.line(
-          table([
-            ['JOB', 'DEPLOYMENT', 'TYPE', 'CRON', 'NEXT RUN', 'LAST RUN', 'RUNS', 'FAILED', 'SKIPPED'],
-            ...view.jobs.map(jobRow),
-          ]),
-        );
-        env.out.line('');
-        env.out.line(
-          table([
-            ['DEPLOYMENT', 'HOST', 'NEWEST SNAPSHOT', 'AGE', 'KEPT', 'LAST ATTEMPT', 'FAILURES', 'LAST ERROR'],
-            ...view.hosts.map(hostRow),
-          ]),
-        );
-        if (view.drills.length === 0) return;
-        env.out.line('');
-        env.out.line(
-          table([
-            ['DRILL JOB', 'DEPLOYMENT', 'SNAPSHOT', 'CRON', 'NEXT RUN', 'LAST RUN', 'RECOVERY', 'RUNS', 'FAILED'],
-            ...view.drills.map(drillRow),
-          ]),
-        );
+        printStatus(env.out, view, daemon);
       }),
     );
+}
+
+function printStatus(out: Output, view: ScheduleView, daemon: Awaited<ReturnType<typeof daemonOf>>): void {
+  out.line(
+    daemon ? `daemon: running (pid ${daemon.pid} on ${daemon.host}, since ${daemon.since})` : 'daemon: not running',
+  );
+  // A schedule of drills only has no backup job and no host to show.
+  if (view.jobs.length > 0) {
+    out.line('');
+    out.line(
+      table([
+        ['JOB', 'DEPLOYMENT', 'TYPE', 'CRON', 'NEXT RUN', 'LAST RUN', 'RUNS', 'FAILED', 'SKIPPED'],
+        ...view.jobs.map(jobRow),
+      ]),
+    );
+    out.line('');
+    out.line(
+      table([
+        ['DEPLOYMENT', 'HOST', 'NEWEST SNAPSHOT', 'AGE', 'KEPT', 'LAST ATTEMPT', 'FAILURES', 'LAST ERROR'],
+        ...view.hosts.map(hostRow),
+      ]),
+    );
+  }
+  if (view.drills.length === 0) return;
+  out.line('');
+  out.line(
+    table([
+      ['DRILL JOB', 'DEPLOYMENT', 'SNAPSHOT', 'CRON', 'NEXT RUN', 'LAST RUN', 'RECOVERY', 'RUNS', 'FAILED'],
+      ...view.drills.map(drillRow),
+    ]),
+  );
 }
 
 function jobRow(j: JobView): string[] {

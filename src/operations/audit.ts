@@ -1,5 +1,6 @@
 // Auditing the replication topology: facts from every selected host, both suffixes, the checks,
-// the quarantine, (with backupMaxAge) backup freshness and (with drillMaxAge) drill freshness; optionally the topology drawn to a file.
+// the quarantine, (with backupMaxAge) backup freshness and (with drillMaxAge) drill freshness;
+// optionally the topology drawn to a file.
 import { resolve } from 'node:path';
 import { backupFreshnessCheck } from '../backup/freshness.js';
 import { defaultStoreDir, SnapshotStore } from '../backup/store.js';
@@ -57,7 +58,7 @@ export async function audit(inventory: Inventory, ctx: RunContext, opts: AuditOp
     extraChecks.push(backupFreshnessCheck(newest, maxAge, store.root));
   }
   if (opts.drillMaxAge) {
-    const maxAge = parseDuration(opts.drillMaxAge, '--drill-max-age');
+    const maxAge = parseDuration(opts.drillMaxAge, '--drill-max-age', Number.POSITIVE_INFINITY);
     const records = await readDrills(opts.stateDir, inventory.deployment);
     extraChecks.push(
       drillFreshnessCheck(
