@@ -87,7 +87,6 @@ Exit code: 0 stopped by a signal; 2 bad schedule file, inventory or key; 11 the 
             jobs: view.jobs,
             hosts: view.hosts,
             drills: view.drills,
-            drillDeployments: view.drillDeployments,
           });
           return;
         }
@@ -121,7 +120,18 @@ function printStatus(out: Output, view: ScheduleView, daemon: Awaited<ReturnType
   out.line('');
   out.line(
     table([
-      ['DRILL JOB', 'DEPLOYMENT', 'SNAPSHOT', 'CRON', 'NEXT RUN', 'LAST RUN', 'RECOVERY', 'RUNS', 'FAILED'],
+      [
+        'DRILL JOB',
+        'DEPLOYMENT',
+        'SNAPSHOT',
+        'CRON',
+        'NEXT RUN',
+        'LAST RUN',
+        'LAST PASSED',
+        'RECOVERY',
+        'RUNS',
+        'FAILED',
+      ],
       ...view.drills.map(drillRow),
     ]),
   );
@@ -160,7 +170,8 @@ function drillRow(d: DrillJobView): string[] {
     d.cron + (d.timezone ? ` ${d.timezone}` : ''),
     d.nextRun?.toISOString() ?? 'never',
     last,
-    r?.recoverySeconds !== undefined ? formatSeconds(r.recoverySeconds * 1000) : '-',
+    d.lastPassed ? `${d.lastPassed.toISOString()} (${age(Date.now() - d.lastPassed.getTime())} ago)` : 'never',
+    d.recoverySeconds !== undefined ? formatSeconds(d.recoverySeconds * 1000) : '-',
     String(d.runs),
     String(d.failedRuns),
   ];

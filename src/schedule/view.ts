@@ -37,6 +37,10 @@ export interface DrillJobView extends JobMetrics {
         | 'error'
       >
     | undefined;
+  /** When the newest drill of the deployment that passed finished (scheduled or by hand). */
+  lastPassed: Date | undefined;
+  /** That drill's measured recovery time. */
+  recoverySeconds: number | undefined;
 }
 
 export interface HostView extends HostMetrics {
@@ -136,15 +140,19 @@ export async function scheduleView(
       lastError: record?.lastError,
     });
   }
-  return {
-    jobs,
-    hosts,
-    drills: config.drills.map((job) => drillJobView(job, state)),
-    drillDeployments: await drillDeployments(config.drills, state, stateDir),
-  };
+  const drilled = await drillDeployments(config.drills, state, stateDir);
+  const drills = config.drills.map((job) => {
+    const deployment = drilled.find((d) => d.deployment === job.deployment);
+    return {
+      ...drillJobView(job, state),
+      lastPassed: deployment?.lastSuccess,
+      recoverySeconds: deployment?.recoverySeconds,
+    };
+  });
+  return { jobs, hosts, drills, drillDeployments: drilled };
 }
 
-function drillJobView(job: DrillJobConfig, state: ScheduleState): DrillJobView {
+function drillJobView(job: DrillJobConfig, state: ScheduleState): Omit<DrillJobView, 'lastPassed' | 'recoverySeconds'> {
   const record = state.jobs[job.name];
   const last = record?.lastDrill;
   return {
