@@ -141,20 +141,14 @@ export async function scheduleView(
     });
   }
   const drilled = await drillDeployments(config.drills, state, stateDir);
-  const drills = config.drills.map((job) => {
-    const deployment = drilled.find((d) => d.deployment === job.deployment);
-    return {
-      ...drillJobView(job, state),
-      lastPassed: deployment?.lastSuccess,
-      recoverySeconds: deployment?.recoverySeconds,
-    };
-  });
+  const drills = config.drills.map((job) => drillJobView(job, state, drilled));
   return { jobs, hosts, drills, drillDeployments: drilled };
 }
 
-function drillJobView(job: DrillJobConfig, state: ScheduleState): Omit<DrillJobView, 'lastPassed' | 'recoverySeconds'> {
+function drillJobView(job: DrillJobConfig, state: ScheduleState, drilled: DrillMetrics[]): DrillJobView {
   const record = state.jobs[job.name];
   const last = record?.lastDrill;
+  const deployment = drilled.find((d) => d.deployment === job.deployment);
   return {
     job: job.name,
     deployment: job.deployment,
@@ -167,6 +161,8 @@ function drillJobView(job: DrillJobConfig, state: ScheduleState): Omit<DrillJobV
     skippedOverlaps: record?.skippedOverlaps ?? 0,
     nextRun: nextRun(job),
     lastVerify: undefined,
+    lastPassed: deployment?.lastSuccess,
+    recoverySeconds: deployment?.recoverySeconds,
     lastRun: last
       ? {
           result: last.result,

@@ -351,6 +351,8 @@ describe('schedule drill jobs: the status view', () => {
     assert.equal(view.drills.length, 1);
     assert.equal(view.drills[0]!.lastRun, undefined);
     assert.equal(view.drills[0]!.backup, 'latest');
+    assert.deepEqual(view.drills[0]!.lastPassed, new Date('2026-11-29T04:10:00.000Z'));
+    assert.equal(view.drills[0]!.recoverySeconds, 420);
     assert.ok(view.drills[0]!.nextRun instanceof Date);
     assert.deepEqual(view.jobs, []);
   });
