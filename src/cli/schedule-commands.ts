@@ -35,7 +35,7 @@ The schedule file (YAML; paths are relative to it):
 export function registerScheduleCommands(program: Command, wrap: Wrap): void {
   const schedule = program
     .command('schedule')
-    .description('scheduled backups of whole fleets: the daemon and its status');
+    .description('scheduled backups and restore drills of whole fleets: the daemon and its status');
 
   schedule
     .command('run')
