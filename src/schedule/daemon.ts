@@ -3,8 +3,8 @@
 // - A job whose previous run is still going (or still waiting for its deployment) skips the tick,
 //   with a warning, and the skip is counted: runs are never doubled.
 // - Runs of one deployment never overlap, whichever jobs they belong to (backups and drills alike):
-//   a second job's run waits for the first. Inside a run, FULL backups take one host at a time (the backup action's rule),
-//   so no two servers of a deployment are ever stopped together.
+//   a second job's run waits for the first. Inside a run, FULL backups take one host at a time (the
+//   backup action's rule), so no two servers of a deployment are ever stopped together.
 // - A drill job runs the drill operation (as `ipa-fleet drill` does); the drill records itself in the
 //   state folder, the daemon keeps the job's summary (a drill that threw is a failed run).
 // - SIGTERM/SIGINT (the context's signal) cancels the running backups cleanly (the store's staging
