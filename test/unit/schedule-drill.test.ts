@@ -14,6 +14,7 @@ import { type DrillRecord, readDrills, recordDrill } from '../../src/restore/dri
 import { closeLog } from '../../src/report/log.js';
 import { type DrillJobConfig, type JobConfig, parseSchedule, type ScheduleConfig } from '../../src/schedule/config.js';
 import { ScheduleDaemon } from '../../src/schedule/daemon.js';
+import { runHook } from '../../src/schedule/hooks.js';
 import type { DrillRunOptions } from '../../src/schedule/drill-job.js';
 import type { JobRunOptions } from '../../src/schedule/job.js';
 import { renderMetrics } from '../../src/schedule/metrics.js';
@@ -651,6 +652,35 @@ describe('schedule drill jobs: the daemon (fake drill runs)', () => {
     const state = JSON.parse(readFileSync(config.stateFile, 'utf8')) as ScheduleState;
     assert.equal(state.jobs.drill!.lastDrill?.result, 'succeeded');
     assert.equal(state.jobs.drill!.failedRuns, 0);
+  });
+
+  it('a hook of a drill job: IPA_FLEET_JOB_KIND=drill and the summary on stdin', async () => {
+    const d = dir('hook-kind');
+    const ctx = createRunContext({ logFile: join(d, 'log'), verbosity: 0 });
+    contexts.push(ctx);
+    const summary: DrillRunReport = {
+      kind: 'drill',
+      job: 'weekly',
+      deployment: 'prod',
+      backup: 'latest',
+      result: 'failed',
+      scheduledAt: '2026-12-06T04:00:00.000Z',
+      startedAt: '2026-12-06T04:00:00.000Z',
+      finishedAt: '2026-12-06T04:01:00.000Z',
+      durationSeconds: 60,
+      restorable: false,
+      recoverySeconds: 0,
+      failedPhase: 'import',
+      error: 'bad LDIF',
+      snapshots: [{ host: 'ipa1', id: SNAP }],
+    };
+    const out = join(d, 'env.txt');
+    const outcome = await runHook('on_failure', `env > '${out}'; cat > '${out}.json'`, summary, ctx, 10);
+    assert.equal(outcome.ok, true);
+    const env = readFileSync(out, 'utf8').split('\n');
+    for (const line of ['IPA_FLEET_JOB_KIND=drill', 'IPA_FLEET_JOB=weekly', 'IPA_FLEET_RESULT=failed'])
+      assert.ok(env.includes(line), line);
+    assert.deepEqual(JSON.parse(readFileSync(`${out}.json`, 'utf8')), summary);
   });
 
   it('a drill that throws before recording: a failed run (ok 0, on_failure, failedRuns), no drill record', async () => {
