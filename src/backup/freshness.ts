@@ -1,5 +1,6 @@
 // The audit's backup-freshness check: a host whose newest snapshot in the store is older than the
 // threshold (or that has none) is a warning. Pure: the caller reads the store and passes the clock.
+import { formatAge } from '../format.js';
 import type { Check } from '../topology/checks.js';
 
 export interface NewestSnapshot {
@@ -42,17 +43,11 @@ export function backupFreshnessCheck(
             hosts: [h.name],
             suffix: undefined,
             message:
-              `the newest snapshot of ${h.name} (${snapshot.id}) is ${describeAge(age)} old; ` +
-              `the limit is ${describeAge(maxAgeSeconds)}`,
+              `the newest snapshot of ${h.name} (${snapshot.id}) is ${formatAge(age)} old; ` +
+              `the limit is ${formatAge(maxAgeSeconds)}`,
             fix,
             details: { snapshot: snapshot.id, time: snapshot.time, ageSeconds: Math.round(age), maxAgeSeconds },
           },
         ];
       });
-}
-
-function describeAge(seconds: number): string {
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  return seconds < 172800 ? `${(seconds / 3600).toFixed(1)} h` : `${(seconds / 86400).toFixed(1)} d`;
 }

@@ -103,6 +103,11 @@ function checkName(kind: 'deployment' | 'host' | 'snapshot id', value: string): 
   if (problem) throw new UsageError(problem);
 }
 
+/** A snapshot id as the store names snapshots (20261126T101500Z-1a2b3c). */
+export function isSnapshotId(value: string): boolean {
+  return SNAPSHOT_ID_RE.test(value);
+}
+
 export function checkStoreDeployment(deployment: string): void {
   checkName('deployment', deployment);
 }

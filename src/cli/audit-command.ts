@@ -58,6 +58,7 @@ interface AuditOpts {
   store?: string;
   content: boolean;
   quietWindow: string;
+  drillMaxAge?: string;
 }
 
 function registerAudit(program: Command, wrap: Wrap): void {
@@ -78,6 +79,10 @@ function registerAudit(program: Command, wrap: Wrap): void {
     .option('--store <dir>', `the snapshot store for --backup-max-age (default: ${defaultStoreDir()})`)
     .option('--content', 'also compare every entry across the hosts of each suffix (content-differs)', false)
     .option('--quiet-window <duration>', 'with --content: how long differing entries must stay unchanged', '5s')
+    .option(
+      '--drill-max-age <duration>',
+      'warn (drill-stale) when no restore drill of the deployment passed within this duration (e.g. 8d), or none did',
+    )
     .addHelpText(
       'after',
       '\nExit code: 0 clean (info only), 1 any error finding, 3 warnings only; 2 usage. --json: see README "Audit ' +
@@ -93,6 +98,7 @@ function registerAudit(program: Command, wrap: Wrap): void {
           skewSeconds: opts.skewThreshold,
           ...(opts.backupMaxAge ? { backupMaxAge: opts.backupMaxAge } : {}),
           ...(opts.store ? { store: opts.store } : {}),
+          ...(opts.drillMaxAge ? { drillMaxAge: opts.drillMaxAge } : {}),
           ...(opts.graph ? { graph: opts.graph } : {}),
           ...(opts.content
             ? { content: true, quietWindowSeconds: parseDuration(opts.quietWindow, '--quiet-window') }

@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { loadSchedule } from '../schedule/config.js';
 import { ScheduleDaemon } from '../schedule/daemon.js';
 import { daemonOf, readState } from '../schedule/state.js';
-import { scheduleView, type HostView, type JobView } from '../schedule/view.js';
+import { scheduleView, type DrillJobView, type HostView, type JobView, type ScheduleView } from '../schedule/view.js';
 import { stateDir } from '../state-dir.js';
 import type { Wrap } from './command-env.js';
-import { table } from './output.js';
+import { formatSeconds } from '../format.js';
+import { table, type Output } from './output.js';
 
 const SCHEDULE_HELP = `
 The schedule file (YAML; paths are relative to it):
@@ -23,12 +24,18 @@ The schedule file (YAML; paths are relative to it):
       jitter: DURATION   random delay before each run
       retention: {keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly}
       verify: {every: 7d, read_data: true, key: FILE, passphrase: file:PATH|env:NAME}
-      hooks: {on_failure: CMD, on_success: CMD, timeout: 60s}   the run's JSON summary on stdin`;
+      hooks: {on_failure: CMD, on_success: CMD, timeout: 60s}   the run's JSON summary on stdin
+    - name: NAME         a restore drill (ipa-fleet drill) of the deployment's snapshots in a sandbox
+      kind: drill        (kind: backup is the default)
+      inventory, cron, timezone, store, jitter, hooks   as above
+      backup: latest|ID  the master's snapshot to drill (default: latest)
+      key: FILE          private key that decrypts the snapshots
+      passphrase: file:PATH|env:NAME`;
 
 export function registerScheduleCommands(program: Command, wrap: Wrap): void {
   const schedule = program
     .command('schedule')
-    .description('scheduled backups of whole fleets: the daemon and its status');
+    .description('scheduled backups and restore drills of whole fleets: the daemon and its status');
 
   schedule
     .command('run')
@@ -61,40 +68,73 @@ Exit code: 0 stopped by a signal; 2 bad schedule file, inventory or key; 11 the 
 
   schedule
     .command('status')
-    .description('next run of each job, last result and newest snapshot of each host, snapshots kept')
+    .description(
+      'next run of each job, last result and newest snapshot of each host, snapshots kept; ' +
+        'drill jobs: last verdict and recovery time',
+    )
     .requiredOption('-c, --config <file>', 'the schedule file')
     .addHelpText('after', '\nExit code: 0; 2 bad schedule file. Reads the store and the state file; changes nothing.')
     .action(
       wrap(async (env, opts: { config: string }) => {
         const config = await loadSchedule(opts.config);
         const state = await readState(config.stateFile);
-        const view = await scheduleView(config, state);
+        const view = await scheduleView(config, state, stateDir());
         const daemon = await daemonOf(config.stateFile);
         if (env.globals.json) {
-          env.out.json({ schedule: config.file, daemon: daemon ?? null, jobs: view.jobs, hosts: view.hosts });
+          env.out.json({
+            schedule: config.file,
+            daemon: daemon ?? null,
+            jobs: view.jobs,
+            hosts: view.hosts,
+            drills: view.drills,
+          });
           return;
         }
-        env.out.line(
-          daemon
-            ? `daemon: running (pid ${daemon.pid} on ${daemon.host}, since ${daemon.since})`
-            : 'daemon: not running',
-        );
-        env.out.line('');
-        env.out.line(
-          table([
-            ['JOB', 'DEPLOYMENT', 'TYPE', 'CRON', 'NEXT RUN', 'LAST RUN', 'RUNS', 'FAILED', 'SKIPPED'],
-            ...view.jobs.map(jobRow),
-          ]),
-        );
-        env.out.line('');
-        env.out.line(
-          table([
-            ['DEPLOYMENT', 'HOST', 'NEWEST SNAPSHOT', 'AGE', 'KEPT', 'LAST ATTEMPT', 'FAILURES', 'LAST ERROR'],
-            ...view.hosts.map(hostRow),
-          ]),
-        );
+        printStatus(env.out, view, daemon);
       }),
     );
+}
+
+function printStatus(out: Output, view: ScheduleView, daemon: Awaited<ReturnType<typeof daemonOf>>): void {
+  out.line(
+    daemon ? `daemon: running (pid ${daemon.pid} on ${daemon.host}, since ${daemon.since})` : 'daemon: not running',
+  );
+  // A schedule of drills only has no backup job and no host to show.
+  if (view.jobs.length > 0) {
+    out.line('');
+    out.line(
+      table([
+        ['JOB', 'DEPLOYMENT', 'TYPE', 'CRON', 'NEXT RUN', 'LAST RUN', 'RUNS', 'FAILED', 'SKIPPED'],
+        ...view.jobs.map(jobRow),
+      ]),
+    );
+    out.line('');
+    out.line(
+      table([
+        ['DEPLOYMENT', 'HOST', 'NEWEST SNAPSHOT', 'AGE', 'KEPT', 'LAST ATTEMPT', 'FAILURES', 'LAST ERROR'],
+        ...view.hosts.map(hostRow),
+      ]),
+    );
+  }
+  if (view.drills.length === 0) return;
+  out.line('');
+  out.line(
+    table([
+      [
+        'DRILL JOB',
+        'DEPLOYMENT',
+        'SNAPSHOT',
+        'CRON',
+        'NEXT RUN',
+        'LAST RUN',
+        'LAST PASSED',
+        'RECOVERY',
+        'RUNS',
+        'FAILED',
+      ],
+      ...view.drills.map(drillRow),
+    ]),
+  );
 }
 
 function jobRow(j: JobView): string[] {
@@ -112,6 +152,28 @@ function jobRow(j: JobView): string[] {
     String(j.runs),
     String(j.failedRuns),
     String(j.skippedOverlaps),
+  ];
+}
+
+function drillRow(d: DrillJobView): string[] {
+  const r = d.lastRun;
+  const verdict = !r
+    ? '-'
+    : r.restorable === true
+      ? 'restorable'
+      : `${r.restorable === false ? 'NOT restorable' : 'no verdict'}${r.failedPhase ? ` (${r.failedPhase})` : ''}`;
+  const last = r ? `${r.result} ${r.finishedAt}: ${verdict}${r.error ? `: ${r.error}` : ''}` : '-';
+  return [
+    d.job,
+    d.deployment,
+    d.backup,
+    d.cron + (d.timezone ? ` ${d.timezone}` : ''),
+    d.nextRun?.toISOString() ?? 'never',
+    last,
+    d.lastPassed ? `${d.lastPassed.toISOString()} (${age(Date.now() - d.lastPassed.getTime())} ago)` : 'never',
+    d.recoverySeconds !== undefined ? formatSeconds(d.recoverySeconds * 1000) : '-',
+    String(d.runs),
+    String(d.failedRuns),
   ];
 }
 

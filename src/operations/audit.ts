@@ -1,5 +1,6 @@
 // Auditing the replication topology: facts from every selected host, both suffixes, the checks,
-// the quarantine and (with backupMaxAge) backup freshness; optionally the topology drawn to a file.
+// the quarantine, (with backupMaxAge) backup freshness and (with drillMaxAge) drill freshness;
+// optionally the topology drawn to a file.
 import { resolve } from 'node:path';
 import { backupFreshnessCheck } from '../backup/freshness.js';
 import { defaultStoreDir, SnapshotStore } from '../backup/store.js';
@@ -8,6 +9,8 @@ import { UsageError } from '../errors.js';
 import { selectHosts } from '../inventory/limit.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { parseDuration } from '../playbook/params.js';
+import { drillFreshnessCheck } from '../restore/drill-freshness.js';
+import { readDrills } from '../restore/drill-records.js';
 import { quarantineCheck, readQuarantine } from '../restore/quarantine.js';
 import { auditDeployment, type AuditReport } from '../topology/audit.js';
 import { writeGraph } from '../topology/draw.js';
@@ -31,7 +34,9 @@ export interface AuditOptions {
   store?: string;
   /** Also draw the topology: FILE.svg, FILE.dot or FILE.mmd. */
   graph?: string;
-  /** The controller's state folder (quarantine records). */
+  /** Warn when no restore drill of the deployment passed within this duration (e.g. 8d). */
+  drillMaxAge?: string;
+  /** The controller's state folder (quarantine and drill records). */
   stateDir: string;
   /** Also compare every entry across the hosts of each suffix (content-differs findings). */
   content?: boolean;
@@ -58,6 +63,17 @@ export async function audit(inventory: Inventory, ctx: RunContext, opts: AuditOp
     const snapshots = await store.list({ deployment: inventory.deployment });
     const newest = new Map(hosts.map((h) => [h.name, snapshots.filter((s) => s.host === h.name).at(-1)]));
     extraChecks.push(backupFreshnessCheck(newest, maxAge, store.root));
+  }
+  if (opts.drillMaxAge) {
+    const maxAge = parseDuration(opts.drillMaxAge, '--drill-max-age', Number.POSITIVE_INFINITY);
+    const records = await readDrills(opts.stateDir, inventory.deployment);
+    extraChecks.push(
+      drillFreshnessCheck(
+        records,
+        maxAge,
+        hosts.map((h) => h.name),
+      ),
+    );
   }
   const transport = new Transport(inventory, ctx);
   let report: AuditReport;

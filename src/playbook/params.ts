@@ -97,8 +97,11 @@ export function coerce(value: JsonValue, type: ParamType | 'object', what: strin
 
 const MAX_DURATION_S = 24 * 86400;
 
-/** `90`, `30s`, `5m`, `2h`, `7d` → seconds (at most 24 days). */
-export function parseDuration(value: JsonValue, what: string): number {
+/**
+ * `90`, `30s`, `5m`, `2h`, `7d` → seconds, at most 24 days unless `maxSeconds` says otherwise (an age
+ * compared with a clock, not waited for with a timer, can be longer: a monthly drill's 35d).
+ */
+export function parseDuration(value: JsonValue, what: string, maxSeconds = MAX_DURATION_S): number {
   const m =
     typeof value === 'number' && value >= 0
       ? [String(value), String(value), 's']
@@ -106,8 +109,8 @@ export function parseDuration(value: JsonValue, what: string): number {
   if (!m) throw new UsageError(`${what}: expected a duration like 30s, 5m, 2h or 7d, got ${quote(String(value))}`);
   const seconds = Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
   // Node timers cannot wait longer than 2^31-1 ms (~24.8 days); longer ones fire at once.
-  if (seconds > MAX_DURATION_S)
-    throw new UsageError(`${what}: ${quote(String(value))} is longer than the limit of 24d`);
+  if (seconds > maxSeconds)
+    throw new UsageError(`${what}: ${quote(String(value))} is longer than the limit of ${maxSeconds / 86400}d`);
   return seconds;
 }
 

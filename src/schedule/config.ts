@@ -10,7 +10,7 @@ import { resolveInventoryPath, type PathBase } from '../inventory/paths.js';
 import { parseSecretSource } from '../inventory/secrets.js';
 import { closest } from '../located/suggest.js';
 import { parseRetentionPolicy, type RetentionPolicy } from '../backup/retention.js';
-import { defaultStoreDir } from '../backup/store.js';
+import { defaultStoreDir, isSnapshotId } from '../backup/store.js';
 import { parseDuration } from '../playbook/params.js';
 import { stateDir } from '../state-dir.js';
 import { readInputFile } from '../text-file.js';
@@ -21,30 +21,52 @@ export interface ScheduleConfig {
   metrics: string | undefined;
   /** The daemon's own record: counters, last results per host, last verification. */
   stateFile: string;
+  /** The backup jobs (`kind: backup`, the default), in file order. */
   jobs: JobConfig[];
+  /** The drill jobs (`kind: drill`), in file order. */
+  drills: DrillJobConfig[];
 }
 
-export interface JobConfig {
+/** A job of the schedule: a fleet backup or a restore drill. */
+export type ScheduleJob = JobConfig | DrillJobConfig;
+
+/** What every job has, whatever it runs. */
+interface JobBase {
   name: string;
   line: number;
   inventory: string;
   deployment: string;
   cron: string;
   timezone: string | undefined;
+  store: string;
+  /** Random delay before each run, so many deployments do not all start on the same second. */
+  jitterSeconds: number;
+  hooks: HookConfig;
+}
+
+/** A scheduled fleet backup. */
+export interface JobConfig extends JobBase {
+  kind: 'backup';
   type: 'data' | 'full';
   binary: boolean;
   compress: boolean;
-  store: string;
   /** Public key files; empty with noEncrypt. */
   encryptTo: string[];
   noEncrypt: boolean;
   limit: string | undefined;
   forks: number;
-  /** Random delay before each run, so many deployments do not all start on the same second. */
-  jitterSeconds: number;
   retention: RetentionPolicy | undefined;
   verify: VerifyConfig | undefined;
-  hooks: HookConfig;
+}
+
+/** A scheduled restore drill: the deployment's snapshots restored into a sandbox (`ipa-fleet drill`). */
+export interface DrillJobConfig extends JobBase {
+  kind: 'drill';
+  /** 'latest' or a snapshot id of the master. */
+  backup: string;
+  /** Armored private key that decrypts the snapshots; none for unencrypted ones. */
+  key: string | undefined;
+  passphrase: SecretSource | undefined;
 }
 
 interface VerifyConfig {
@@ -62,8 +84,10 @@ interface HookConfig {
 }
 
 const TOP_KEYS = ['metrics', 'state', 'jobs'];
+const COMMON_KEYS = ['name', 'kind', 'inventory', 'cron', 'timezone', 'store', 'jitter', 'hooks'];
 const JOB_KEYS = [
   'name',
+  'kind',
   'inventory',
   'cron',
   'timezone',
@@ -80,6 +104,7 @@ const JOB_KEYS = [
   'verify',
   'hooks',
 ];
+const DRILL_KEYS = [...COMMON_KEYS, 'backup', 'key', 'passphrase'];
 const RETENTION_KEYS = ['keep_last', 'keep_hourly', 'keep_daily', 'keep_weekly', 'keep_monthly', 'keep_yearly'];
 const VERIFY_KEYS = ['every', 'read_data', 'key', 'passphrase'];
 const HOOK_KEYS = ['on_failure', 'on_success', 'timeout'];
@@ -91,7 +116,7 @@ export async function loadSchedule(path: string): Promise<ScheduleConfig> {
   const text = await readInputFile(file, 'schedule');
   const config = parseSchedule(text, file);
   // Each inventory is read now: a missing or broken one stops the daemon before it starts.
-  for (const job of config.jobs) {
+  for (const job of [...config.jobs, ...config.drills]) {
     try {
       job.deployment = (await loadInventory(job.inventory)).deployment;
     } catch (err) {
@@ -130,13 +155,13 @@ export function parseSchedule(text: string, file: string, home = homedir()): Sch
   const jobsNode = get(top, 'jobs') ?? fail(top.line, 'jobs', 'missing (a schedule has at least one job)');
   if (jobsNode!.kind !== 'seq' || jobsNode!.items.length === 0)
     fail(jobsNode!.line, 'jobs', 'must be a non-empty list of jobs');
-  const jobs: JobConfig[] = [];
+  const all: ScheduleJob[] = [];
   for (const [i, node] of (jobsNode as Extract<DocNode, { kind: 'seq' }>).items.entries()) {
     const job = parseJob(node, i, base, fail);
-    const twin = jobs.find((j) => j.name === job.name);
+    const twin = all.find((j) => j.name === job.name);
     if (twin)
       fail(job.line, `jobs[${i}].name`, `${quote(job.name)} is already the name of the job at line ${twin.line}`);
-    jobs.push(job);
+    all.push(job);
   }
   const scheduleName = basename(file, extname(file));
   return {
@@ -145,16 +170,38 @@ export function parseSchedule(text: string, file: string, home = homedir()): Sch
     stateFile: stateNode
       ? path(stateNode, 'state', base, fail)
       : join(stateDir(), 'schedule', `${scheduleName}.state.json`),
-    jobs,
+    jobs: all.filter((j): j is JobConfig => j.kind === 'backup'),
+    drills: all.filter((j): j is DrillJobConfig => j.kind === 'drill'),
   };
 }
 
-function parseJob(node: DocNode, i: number, base: PathBase, fail: Fail): JobConfig {
+function parseJob(node: DocNode, i: number, base: PathBase, fail: Fail): ScheduleJob {
   const where = `jobs[${i}]`;
   if (node.kind !== 'map')
     fail(node.line, where, 'a job is a mapping with name, inventory, cron, store and encrypt_to');
   const map = node as DocMap;
+  const kindNode = get(map, 'kind');
+  const kind = kindNode ? str(kindNode, `${where}.kind`, fail) : 'backup';
+  if (kind !== 'backup' && kind !== 'drill')
+    fail(kindNode!.line, `${where}.kind`, `${quote(kind)} is not backup or drill`);
+  if (kind === 'drill') {
+    checkDrillKeys(map, where, fail);
+    return parseDrill(map, parseCommon(map, where, base, fail), base, fail);
+  }
   checkKeys(map, JOB_KEYS, fail, where);
+  return parseBackup(map, parseCommon(map, where, base, fail), base, fail);
+}
+
+/** A backup-only key in a drill job is named as such, not just as unknown. */
+function checkDrillKeys(map: DocMap, where: string, fail: Fail): void {
+  for (const e of map.entries)
+    if (!DRILL_KEYS.includes(e.key) && JOB_KEYS.includes(e.key))
+      fail(e.keyLine, childPath(where, e.key), `is for backup jobs; a drill job takes ${DRILL_KEYS.join(', ')}`);
+  checkKeys(map, DRILL_KEYS, fail, where);
+}
+
+/** The keys every job has: name, inventory, cron and time zone, store, jitter, hooks. */
+function parseCommon(map: DocMap, where: string, base: PathBase, fail: Fail): JobBase {
   const need = (key: string, hint: string): DocNode =>
     get(map, key) ?? fail(map.line, `${where}.${key}`, `missing (${hint})`);
   const name = str(need('name', 'every job has a name'), `${where}.name`, fail);
@@ -163,7 +210,32 @@ function parseJob(node: DocNode, i: number, base: PathBase, fail: Fail): JobConf
   const at = `jobs.${name}`;
   const cronNode = need('cron', "a cron expression such as '0 30 2 * * *' (seconds first) or '30 2 * * *'");
   const cron = str(cronNode, `${at}.cron`, fail);
-  const timezone = get(map, 'timezone') ? str(get(map, 'timezone')!, `${at}.timezone`, fail) : undefined;
+  const timezoneNode = get(map, 'timezone');
+  const timezone = timezoneNode ? str(timezoneNode, `${at}.timezone`, fail) : undefined;
+  checkCron(cron, cronNode.line, timezone, timezoneNode?.line ?? 0, at, fail);
+  return {
+    name,
+    line: map.line,
+    inventory: path(need('inventory', 'the inventory file of the deployment'), `${at}.inventory`, base, fail),
+    deployment: '',
+    cron,
+    timezone,
+    store: get(map, 'store') ? path(get(map, 'store')!, `${at}.store`, base, fail) : defaultStoreDir(),
+    jitterSeconds: get(map, 'jitter') ? duration(get(map, 'jitter')!, `${at}.jitter`, fail) : 0,
+    hooks: get(map, 'hooks')
+      ? parseHooks(get(map, 'hooks')!, `${at}.hooks`, fail)
+      : { onFailure: undefined, onSuccess: undefined, timeoutSeconds: 60 },
+  };
+}
+
+function checkCron(
+  cron: string,
+  cronLine: number,
+  timezone: string | undefined,
+  timezoneLine: number,
+  at: string,
+  fail: Fail,
+): void {
   try {
     new Cron(cron, { paused: true, ...(timezone ? { timezone } : {}) }).stop();
   } catch (err) {
@@ -175,11 +247,14 @@ function parseJob(node: DocNode, i: number, base: PathBase, fail: Fail): JobConf
       .replace(/\s+/g, ' ')
       .slice(0, 160);
     if (timezone && /time ?zone/i.test(problem))
-      fail(get(map, 'timezone')!.line, `${at}.timezone`, `${quote(timezone)} is not a time zone`);
-    fail(cronNode.line, `${at}.cron`, `${quote(cron)} is not a cron expression: ${problem}`);
+      fail(timezoneLine, `${at}.timezone`, `${quote(timezone)} is not a time zone`);
+    fail(cronLine, `${at}.cron`, `${quote(cron)} is not a cron expression: ${problem}`);
   }
-  if (timezone) checkTimezone(timezone, get(map, 'timezone')!.line, `${at}.timezone`, fail);
+  if (timezone) checkTimezone(timezone, timezoneLine, `${at}.timezone`, fail);
+}
 
+function parseBackup(map: DocMap, common: JobBase, base: PathBase, fail: Fail): JobConfig {
+  const at = `jobs.${common.name}`;
   const typeNode = get(map, 'type');
   const type = typeNode ? str(typeNode, `${at}.type`, fail) : 'data';
   if (type !== 'data' && type !== 'full') fail(typeNode!.line, `${at}.type`, `${quote(type)} is not data or full`);
@@ -197,27 +272,51 @@ function parseJob(node: DocNode, i: number, base: PathBase, fail: Fail): JobConf
   if (forks < 1) fail(forksNode!.line, `${at}.forks`, 'must be at least 1');
 
   return {
-    name,
-    line: map.line,
-    inventory: path(need('inventory', 'the inventory file of the deployment'), `${at}.inventory`, base, fail),
-    deployment: '',
-    cron,
-    timezone,
+    ...common,
+    kind: 'backup',
     type: type as 'data' | 'full',
     binary: get(map, 'binary') ? bool(get(map, 'binary')!, `${at}.binary`, fail) : false,
     compress: get(map, 'compress') ? bool(get(map, 'compress')!, `${at}.compress`, fail) : true,
-    store: get(map, 'store') ? path(get(map, 'store')!, `${at}.store`, base, fail) : defaultStoreDir(),
     encryptTo,
     noEncrypt,
     limit: get(map, 'limit') ? str(get(map, 'limit')!, `${at}.limit`, fail) : undefined,
     forks,
-    jitterSeconds: get(map, 'jitter') ? duration(get(map, 'jitter')!, `${at}.jitter`, fail) : 0,
     retention: get(map, 'retention') ? parseRetention(get(map, 'retention')!, `${at}.retention`, fail) : undefined,
     verify: get(map, 'verify') ? parseVerify(get(map, 'verify')!, `${at}.verify`, base, fail) : undefined,
-    hooks: get(map, 'hooks')
-      ? parseHooks(get(map, 'hooks')!, `${at}.hooks`, fail)
-      : { onFailure: undefined, onSuccess: undefined, timeoutSeconds: 60 },
   };
+}
+
+function parseDrill(map: DocMap, common: JobBase, base: PathBase, fail: Fail): DrillJobConfig {
+  const at = `jobs.${common.name}`;
+  const backupNode = get(map, 'backup');
+  const backup = backupNode ? str(backupNode, `${at}.backup`, fail) : 'latest';
+  if (backup !== 'latest' && !isSnapshotId(backup))
+    fail(
+      backupNode!.line,
+      `${at}.backup`,
+      `${quote(backup)} is not latest or a snapshot id (like 20261126T101500Z-1a2b3c)`,
+    );
+  const { key, passphrase } = parseKey(map, at, base, fail);
+  if (passphrase && !key)
+    fail(get(map, 'passphrase')!.line, `${at}.passphrase`, 'is the passphrase of key: FILE, which is missing');
+  return { ...common, kind: 'drill', backup, key, passphrase };
+}
+
+/** `key: FILE` and `passphrase: file:PATH|env:NAME` (never a prompt: a daemon has no terminal). */
+function parseKey(
+  map: DocMap,
+  where: string,
+  base: PathBase,
+  fail: Fail,
+): { key: string | undefined; passphrase: SecretSource | undefined } {
+  const key = get(map, 'key') ? path(get(map, 'key')!, `${where}.key`, base, fail) : undefined;
+  const passNode = get(map, 'passphrase');
+  if (!passNode) return { key, passphrase: undefined };
+  const src = parseSecretSource(passNode.kind === 'scalar' ? passNode.value : undefined, base);
+  if ('problem' in src) fail(passNode.line, `${where}.passphrase`, src.problem);
+  if ((src as SecretSource).kind === 'prompt')
+    fail(passNode.line, `${where}.passphrase`, 'a daemon cannot prompt; use file:PATH or env:NAME');
+  return { key, passphrase: src as SecretSource };
 }
 
 function parseRetention(node: DocNode, where: string, fail: Fail): RetentionPolicy {
@@ -245,17 +344,7 @@ function parseVerify(node: DocNode, where: string, base: PathBase, fail: Fail): 
   checkKeys(map, VERIFY_KEYS, fail, where);
   const everyNode = get(map, 'every') ?? fail(map.line, `${where}.every`, 'missing (how often, e.g. 7d)');
   const readData = get(map, 'read_data') ? bool(get(map, 'read_data')!, `${where}.read_data`, fail) : false;
-  const key = get(map, 'key') ? path(get(map, 'key')!, `${where}.key`, base, fail) : undefined;
-  let passphrase: SecretSource | undefined;
-  const passNode = get(map, 'passphrase');
-  if (passNode) {
-    const src = parseSecretSource(passNode.kind === 'scalar' ? passNode.value : undefined, base);
-    if ('problem' in src) fail(passNode.line, `${where}.passphrase`, src.problem);
-    // A daemon has no terminal to ask on.
-    if ((src as SecretSource).kind === 'prompt')
-      fail(passNode.line, `${where}.passphrase`, 'a daemon cannot prompt; use file:PATH or env:NAME');
-    passphrase = src as SecretSource;
-  }
+  const { key, passphrase } = parseKey(map, where, base, fail);
   if (readData && !key)
     fail(map.line, `${where}.key`, 'read_data needs the private key (key: FILE) to decrypt the snapshots');
   return { everySeconds: duration(everyNode!, `${where}.every`, fail), readData, key, passphrase };

@@ -2,9 +2,11 @@
 //
 // - A job whose previous run is still going (or still waiting for its deployment) skips the tick,
 //   with a warning, and the skip is counted: runs are never doubled.
-// - Runs of one deployment never overlap, whichever jobs they belong to: a second job's run waits
-//   for the first. Inside a run, FULL backups take one host at a time (the backup action's rule),
-//   so no two servers of a deployment are ever stopped together.
+// - Runs of one deployment never overlap, whichever jobs they belong to (backups and drills alike):
+//   a second job's run waits for the first. Inside a run, FULL backups take one host at a time (the
+//   backup action's rule), so no two servers of a deployment are ever stopped together.
+// - A drill job runs the drill operation (as `ipa-fleet drill` does); the drill records itself in the
+//   state folder, the daemon keeps the job's summary (a drill that threw is a failed run).
 // - SIGTERM/SIGINT (the context's signal) cancels the running backups cleanly (the store's staging
 //   folder is removed, stopped services are started again), saves the state and returns.
 import { setTimeout as delay } from 'node:timers/promises';
@@ -13,11 +15,20 @@ import type { RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
 import { loadPrivateKey, loadRecipients, type PrivateKey } from '../backup/keys.js';
 import type { FleetEvent } from '../report/events.js';
-import type { JobConfig, ScheduleConfig } from './config.js';
+import type { DrillJobConfig, JobConfig, ScheduleConfig, ScheduleJob } from './config.js';
+import { failedDrillReport, runScheduledDrill } from './drill-job.js';
 import { runHook } from './hooks.js';
 import { runScheduledBackup } from './job.js';
 import { renderMetrics, writeMetricsFile } from './metrics.js';
-import { jobRecord, loadState, lockState, saveState, type RunReport, type ScheduleState } from './state.js';
+import {
+  jobRecord,
+  loadState,
+  lockState,
+  saveState,
+  type DrillRunReport,
+  type RunReport,
+  type ScheduleState,
+} from './state.js';
 import { nextRun, scheduleView } from './view.js';
 import { formatSeconds } from '../format.js';
 
@@ -25,7 +36,7 @@ export interface DaemonOptions {
   config: ScheduleConfig;
   /** Its signal is SIGTERM: the daemon stops when it aborts. */
   ctx: RunContext;
-  /** Where the backup runs keep their journals. */
+  /** The controller's state folder: the backup runs' journals, the drills' records and sandboxes. */
   stateDir: string;
   /** One line for the operator (stdout, so journald keeps it). */
   say: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -35,6 +46,8 @@ export interface DaemonOptions {
   heartbeatMs?: number;
   /** One run of a job; the real backup unless a unit test passes its own. */
   runBackup?: typeof runScheduledBackup;
+  /** One run of a drill job; the real drill unless a unit test passes its own. */
+  runDrill?: typeof runScheduledDrill;
 }
 
 export class ScheduleDaemon {
@@ -42,8 +55,8 @@ export class ScheduleDaemon {
   private readonly crons: Cron[] = [];
   /** job name → its current run, from the tick until it is recorded (waiting for the deployment included). */
   private readonly active = new Map<string, Promise<void>>();
-  /** deployment → the end of the last run queued for it. */
-  private readonly deploymentTail = new Map<string, Promise<void>>();
+  /** deployment → the end of the last run queued for it, and what that run is (backup, drill). */
+  private readonly deploymentTail = new Map<string, { end: Promise<void>; kind: ScheduleJob['kind'] }>();
   private readonly verifyKeys = new Map<string, PrivateKey | undefined>();
   private writes: Promise<void> = Promise.resolve();
 
@@ -58,7 +71,7 @@ export class ScheduleDaemon {
       this.state = await loadState(config.stateFile, (m) => this.opts.say('warn', m));
       await this.checkKeys();
       await this.persist();
-      for (const job of config.jobs) {
+      for (const job of [...config.jobs, ...config.drills]) {
         this.crons.push(
           new Cron(job.cron, { ...(job.timezone ? { timezone: job.timezone } : {}), catch: true }, (self) =>
             this.tick(job, self.currentRun() ?? new Date()),
@@ -66,7 +79,8 @@ export class ScheduleDaemon {
         );
         const next = nextRun(job)?.toISOString() ?? 'never';
         const when = `'${job.cron}'${job.timezone ? ` ${job.timezone}` : ''}`;
-        this.opts.say('info', `job ${job.name} (${job.deployment}, ${job.type}): ${when}, next run ${next}`);
+        const what = job.kind === 'drill' ? `drill of ${job.backup}` : job.type;
+        this.opts.say('info', `job ${job.name} (${job.deployment}, ${what}): ${when}, next run ${next}`);
       }
       heartbeat = setInterval(() => void this.persist(), this.opts.heartbeatMs ?? 60_000);
       await new Promise<void>((resolveStop) => {
@@ -96,10 +110,18 @@ export class ScheduleDaemon {
         this.verifyKeys.set(job.name, await loadPrivateKey(job.verify.key, passphrase));
       }
     }
+    // A drill's key must open now, not at 3 a.m. in the sandbox.
+    for (const job of this.opts.config.drills) {
+      if (!job.key) continue;
+      const passphrase = job.passphrase
+        ? await this.opts.ctx.secrets.get(job.passphrase, `jobs.${job.name}.passphrase`)
+        : undefined;
+      await loadPrivateKey(job.key, passphrase);
+    }
   }
 
   /** `scheduledAt`: the time cron was due, so a late tick shows in the report. */
-  private tick(job: JobConfig, scheduledAt: Date): void {
+  private tick(job: ScheduleJob, scheduledAt: Date): void {
     const state = this.state!;
     if (this.opts.ctx.signal.aborted) return;
     if (this.active.has(job.name)) {
@@ -122,61 +144,92 @@ export class ScheduleDaemon {
     this.active.set(job.name, run);
   }
 
-  private async runJob(job: JobConfig, scheduledAt: Date): Promise<void> {
+  private async runJob(job: ScheduleJob, scheduledAt: Date): Promise<void> {
     const { ctx } = this.opts;
     if (job.jitterSeconds > 0) {
       const delay = Math.floor((this.opts.random ?? Math.random)() * job.jitterSeconds * 1000);
       if (!(await sleep(delay, ctx.signal))) return;
     }
-    // One deployment at a time: wait for whatever run of it is queued before this one.
+    // One deployment at a time, backups and drills alike: wait for whatever run of it is queued before this one.
     const before = this.deploymentTail.get(job.deployment);
     let done!: () => void;
     const mine = new Promise<void>((r) => {
       done = r;
     });
-    const tail = (before ?? Promise.resolve()).then(() => mine);
+    const tail = { end: (before?.end ?? Promise.resolve()).then(() => mine), kind: job.kind };
     this.deploymentTail.set(job.deployment, tail);
     try {
       if (before) {
-        this.opts.say('info', `job ${job.name}: waits for the running backup of ${job.deployment}`);
-        await before;
+        this.opts.say('info', `job ${job.name}: waits for the running ${before.kind} of ${job.deployment}`);
+        await before.end;
       }
       if (ctx.signal.aborted) return;
-      const record = jobRecord(this.state!, job.name);
-      const verifyDue =
-        job.verify !== undefined &&
-        (!record.lastVerify || Date.now() - new Date(record.lastVerify.at).getTime() >= job.verify.everySeconds * 1000);
-      record.runs += 1;
-      await this.persist();
-      this.opts.say(
-        'info',
-        `job ${job.name}: run ${record.runs} starts (${job.type}${verifyDue ? ', verify due' : ''})`,
-      );
-      const started = new Date();
-      const report = await (this.opts.runBackup ?? runScheduledBackup)(job, {
-        ctx,
-        stateDir: this.opts.stateDir,
-        scheduledAt,
-        verify: verifyDue ? { readData: job.verify!.readData, key: this.verifyKeys.get(job.name) } : undefined,
-        onEvent: (e) => this.onEvent(job, e),
-      }).catch((err: unknown) =>
-        failedReport(job, scheduledAt, started, ctx.redactor.mask(err instanceof Error ? err.message : String(err))),
-      );
-      this.record(job, report);
-      await this.persist();
-      this.opts.say(
-        report.result === 'succeeded' && report.errors.length === 0
-          ? 'info'
-          : report.result === 'cancelled'
-            ? 'warn'
-            : 'error',
-        describeReport(report),
-      );
-      await this.hooks(job, report);
+      if (job.kind === 'drill') await this.runDrill(job, scheduledAt);
+      else await this.runBackup(job, scheduledAt);
     } finally {
       done();
       if (this.deploymentTail.get(job.deployment) === tail) this.deploymentTail.delete(job.deployment);
     }
+  }
+
+  private async runBackup(job: JobConfig, scheduledAt: Date): Promise<void> {
+    const { ctx } = this.opts;
+    const record = jobRecord(this.state!, job.name);
+    const verifyDue =
+      job.verify !== undefined &&
+      (!record.lastVerify || Date.now() - new Date(record.lastVerify.at).getTime() >= job.verify.everySeconds * 1000);
+    record.runs += 1;
+    await this.persist();
+    this.opts.say('info', `job ${job.name}: run ${record.runs} starts (${job.type}${verifyDue ? ', verify due' : ''})`);
+    const started = new Date();
+    const report = await (this.opts.runBackup ?? runScheduledBackup)(job, {
+      ctx,
+      stateDir: this.opts.stateDir,
+      scheduledAt,
+      verify: verifyDue ? { readData: job.verify!.readData, key: this.verifyKeys.get(job.name) } : undefined,
+      onEvent: (e) => this.onEvent(job, e),
+    }).catch((err: unknown) =>
+      failedReport(job, scheduledAt, started, ctx.redactor.mask(err instanceof Error ? err.message : String(err))),
+    );
+    this.record(job, report);
+    await this.persist();
+    this.opts.say(
+      report.result === 'succeeded' && report.errors.length === 0
+        ? 'info'
+        : report.result === 'cancelled'
+          ? 'warn'
+          : 'error',
+      describeReport(report),
+    );
+    await this.hooks(job, report);
+  }
+
+  private async runDrill(job: DrillJobConfig, scheduledAt: Date): Promise<void> {
+    const { ctx } = this.opts;
+    const record = jobRecord(this.state!, job.name);
+    record.runs += 1;
+    await this.persist();
+    this.opts.say('info', `job ${job.name}: run ${record.runs} starts (drill of ${job.deployment}, ${job.backup})`);
+    const started = new Date();
+    const report = await (this.opts.runDrill ?? runScheduledDrill)(job, {
+      ctx,
+      stateDir: this.opts.stateDir,
+      scheduledAt,
+    }).catch((err: unknown) =>
+      failedDrillReport(
+        job,
+        scheduledAt,
+        started,
+        ctx.redactor.mask(err instanceof Error ? err.message : String(err)),
+        ctx.signal.aborted,
+      ),
+    );
+    record.lastDrill = report;
+    if (report.result === 'failed') record.failedRuns += 1;
+    await this.persist();
+    const level = report.result === 'succeeded' ? 'info' : report.result === 'cancelled' ? 'warn' : 'error';
+    this.opts.say(level, describeDrill(report));
+    await this.hooks(job, report);
   }
 
   private record(job: JobConfig, report: RunReport): void {
@@ -211,9 +264,9 @@ export class ScheduleDaemon {
     }
   }
 
-  private async hooks(job: JobConfig, report: RunReport): Promise<void> {
+  private async hooks(job: ScheduleJob, report: RunReport | DrillRunReport): Promise<void> {
     if (report.result === 'cancelled') return;
-    const failed = report.result !== 'succeeded' || report.errors.length > 0;
+    const failed = report.result !== 'succeeded' || ('errors' in report && report.errors.length > 0);
     const command = failed ? job.hooks.onFailure : job.hooks.onSuccess;
     if (!command) return;
     const outcome = await runHook(
@@ -249,10 +302,15 @@ export class ScheduleDaemon {
       try {
         await saveState(config.stateFile, state);
         if (config.metrics) {
-          const view = await scheduleView(config, state);
+          const view = await scheduleView(config, state, this.opts.stateDir);
           await writeMetricsFile(
             config.metrics,
-            renderMetrics({ hosts: view.hosts, jobs: view.jobs, writtenAt: new Date() }),
+            renderMetrics({
+              hosts: view.hosts,
+              jobs: [...view.jobs, ...view.drills],
+              drills: view.drillDeployments,
+              writtenAt: new Date(),
+            }),
           );
         }
       } catch (err) {
@@ -301,6 +359,18 @@ function describeReport(r: RunReport): string {
   const run = r.runId ? ` (run ${r.runId})` : '';
   const took = formatSeconds(r.durationSeconds * 1000);
   return `job ${r.job}: ${r.result} in ${took}: ${hosts}${failed}${pruned}${verify}${rest}${run}`;
+}
+
+function describeDrill(r: DrillRunReport): string {
+  const took = formatSeconds(r.durationSeconds * 1000);
+  const verdict =
+    r.restorable === true
+      ? `restorable, recovery ${formatSeconds((r.recoverySeconds ?? 0) * 1000)}`
+      : r.restorable === false
+        ? `NOT restorable${r.failedPhase ? ` (phase ${r.failedPhase})` : ''}`
+        : 'no verdict';
+  const snapshots = r.snapshots.length ? `; snapshots ${r.snapshots.map((s) => `${s.host} ${s.id}`).join(', ')}` : '';
+  return `job ${r.job}: drill ${r.result} in ${took}: ${verdict}${r.error ? `: ${r.error}` : ''}${snapshots}`;
 }
 
 /** Waits `ms`; false when the signal aborted first. */

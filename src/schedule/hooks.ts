@@ -1,9 +1,9 @@
 // Hooks: an administrator's command (mail, a pager, a chat webhook) run on the controller after a
-// scheduled run, with the run's JSON summary on stdin. A hook that fails, hangs or is missing is
-// logged; it never stops the daemon.
+// scheduled run (a backup or a drill), with the run's JSON summary on stdin (never a secret). A hook
+// that fails, hangs or is missing is logged; it never stops the daemon.
 import { spawn } from 'node:child_process';
 import type { RunContext } from '../context.js';
-import type { RunReport } from './state.js';
+import type { DrillRunReport, RunReport } from './state.js';
 
 export interface HookOutcome {
   ok: boolean;
@@ -17,7 +17,7 @@ export interface HookOutcome {
 export async function runHook(
   name: 'on_failure' | 'on_success',
   command: string,
-  report: RunReport,
+  report: RunReport | DrillRunReport,
   ctx: Pick<RunContext, 'log' | 'redactor'>,
   timeoutSeconds: number,
 ): Promise<HookOutcome> {
@@ -28,6 +28,7 @@ export async function runHook(
   Object.assign(env, {
     IPA_FLEET_HOOK: name,
     IPA_FLEET_JOB: report.job,
+    IPA_FLEET_JOB_KIND: 'kind' in report ? report.kind : 'backup',
     IPA_FLEET_DEPLOYMENT: report.deployment,
     IPA_FLEET_RESULT: report.result,
   });

@@ -5,6 +5,9 @@
 // "Last success" is the time of the host's newest snapshot in the store (what a restore could use),
 // not a counter the daemon keeps: a backup made by hand counts, a pruned or deleted one does not.
 // A host with no snapshot gets 0, so `time() - last_success > N` alerts on it as well.
+// Restore drills are per deployment: the newest drill that passed (from the state folder's drill
+// records, so it survives a restart and counts a drill run by hand), and the newest drill's duration
+// and verdict (a scheduled drill that stopped before recording counts as failed).
 // The job's label is `schedule_job`, not `job`: Prometheus sets `job` itself on every scrape and would
 // rename ours to `exported_job`.
 import { replaceFile } from '../atomic-file.js';
@@ -30,6 +33,16 @@ export interface JobMetrics {
   lastVerify: { at: Date; ok: boolean } | undefined;
 }
 
+export interface DrillMetrics {
+  deployment: string;
+  /** When the newest drill that passed finished (0: none). */
+  lastSuccess: Date | undefined;
+  /** The newest drill, passed or not; undefined before the first. */
+  last: { durationSeconds: number; ok: boolean } | undefined;
+  /** The measured recovery time of the newest drill that passed. */
+  recoverySeconds: number | undefined;
+}
+
 interface Family {
   name: string;
   type: 'gauge' | 'counter';
@@ -37,11 +50,39 @@ interface Family {
   samples: Array<{ labels: Record<string, string>; value: number }>;
 }
 
-export function renderMetrics(input: { hosts: HostMetrics[]; jobs: JobMetrics[]; writtenAt: Date }): string {
-  const seconds = (d: Date | undefined): number => (d ? Math.floor(d.getTime() / 1000) : 0);
-  const perHost = familyOf(input.hosts, (h) => ({ deployment: h.deployment, host: h.host }));
-  const perJob = familyOf(input.jobs, (j) => ({ schedule_job: j.job, deployment: j.deployment }));
+export function renderMetrics(input: {
+  hosts: HostMetrics[];
+  jobs: JobMetrics[];
+  drills?: DrillMetrics[];
+  writtenAt: Date;
+}): string {
   const families: Family[] = [
+    ...hostFamilies(input.hosts),
+    ...jobFamilies(input.jobs),
+    ...drillFamilies(input.drills ?? []),
+    {
+      name: 'ipa_fleet_schedule_metrics_written_timestamp_seconds',
+      type: 'gauge',
+      help: 'When the daemon last wrote this file (a stale value: the daemon is not running).',
+      samples: [{ labels: {}, value: seconds(input.writtenAt) }],
+    },
+  ];
+  const lines: string[] = [];
+  for (const f of families) {
+    lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) lines.push(`${f.name}${labels(s.labels)} ${s.value}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Unix seconds; 0 for never. */
+function seconds(d: Date | undefined): number {
+  return d ? Math.floor(d.getTime() / 1000) : 0;
+}
+
+function hostFamilies(hosts: HostMetrics[]): Family[] {
+  const perHost = familyOf(hosts, (h) => ({ deployment: h.deployment, host: h.host }));
+  return [
     perHost(
       'ipa_fleet_backup_last_success_timestamp_seconds',
       'Time of the newest snapshot of the host in the store (0: none).',
@@ -64,6 +105,12 @@ export function renderMetrics(input: { hosts: HostMetrics[]; jobs: JobMetrics[];
       (h) => h.consecutiveFailures,
     ),
     perHost('ipa_fleet_backup_snapshots_kept', 'Snapshots of the host in the store.', (h) => h.snapshotsKept),
+  ];
+}
+
+function jobFamilies(jobs: JobMetrics[]): Family[] {
+  const perJob = familyOf(jobs, (j) => ({ schedule_job: j.job, deployment: j.deployment }));
+  return [
     perJob('ipa_fleet_schedule_runs_total', 'Scheduled runs of the job started.', (j) => j.runs, 'counter'),
     perJob(
       'ipa_fleet_schedule_failed_runs_total',
@@ -88,19 +135,34 @@ export function renderMetrics(input: { hosts: HostMetrics[]; jobs: JobMetrics[];
     perJob('ipa_fleet_backup_verify_ok', '1 when the last re-verification found every snapshot intact, else 0.', (j) =>
       j.lastVerify ? (j.lastVerify.ok ? 1 : 0) : undefined,
     ),
-    {
-      name: 'ipa_fleet_schedule_metrics_written_timestamp_seconds',
-      type: 'gauge',
-      help: 'When the daemon last wrote this file (a stale value: the daemon is not running).',
-      samples: [{ labels: {}, value: seconds(input.writtenAt) }],
-    },
   ];
-  const lines: string[] = [];
-  for (const f of families) {
-    lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
-    for (const s of f.samples) lines.push(`${f.name}${labels(s.labels)} ${s.value}`);
-  }
-  return `${lines.join('\n')}\n`;
+}
+
+// The names are the ones issue 15 gives (no _seconds suffix on the timestamp), so alert rules can rely on them.
+function drillFamilies(drills: DrillMetrics[]): Family[] {
+  const perDeployment = familyOf(drills, (d) => ({ deployment: d.deployment }));
+  return [
+    perDeployment(
+      'ipa_fleet_drill_last_success_timestamp',
+      'When the newest restore drill of the deployment that passed finished, unix seconds (0: none).',
+      (d) => seconds(d.lastSuccess),
+    ),
+    perDeployment(
+      'ipa_fleet_drill_duration_seconds',
+      'Duration of the newest restore drill of the deployment, passed or not.',
+      (d) => d.last?.durationSeconds,
+    ),
+    perDeployment(
+      'ipa_fleet_drill_ok',
+      '1 when the newest restore drill of the deployment passed (its snapshots restored with their content), else 0.',
+      (d) => (d.last ? (d.last.ok ? 1 : 0) : undefined),
+    ),
+    perDeployment(
+      'ipa_fleet_drill_recovery_seconds',
+      'Measured recovery time of the newest drill that passed: first restore phase to the content proof.',
+      (d) => d.recoverySeconds,
+    ),
+  ];
 }
 
 /** A family maker: one sample per item that has a value, labelled by `labelsOf`. */

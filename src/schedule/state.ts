@@ -5,6 +5,7 @@ import { mkdir, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { replaceJson } from '../atomic-file.js';
+import type { DrillPhase } from '../operations/drill.js';
 import { FleetError } from '../errors.js';
 import { processAlive } from '../process-liveness.js';
 import { acquirePidLock } from '../playbook/lock.js';
@@ -23,6 +24,8 @@ export interface JobRecord {
   skippedOverlaps: number;
   lastRun?: RunReport;
   lastVerify?: VerifyReport;
+  /** A drill job's last run. */
+  lastDrill?: DrillRunReport;
 }
 
 interface HostRecord {
@@ -53,6 +56,33 @@ export interface RunReport {
   errors: Array<{ host?: string; snapshot?: string; message: string }>;
   pruned: { removed: number; kept: number } | undefined;
   verify: VerifyReport | undefined;
+}
+
+/** A scheduled drill's summary: what its hook receives on stdin and `schedule status` shows. */
+export interface DrillRunReport {
+  kind: 'drill';
+  job: string;
+  deployment: string;
+  /** The snapshot asked for: 'latest' or an id. */
+  backup: string;
+  /** succeeded: restorable; failed: not restorable, or the drill did not run; cancelled: SIGTERM. */
+  result: 'succeeded' | 'failed' | 'cancelled';
+  scheduledAt: string;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  /** The drill's verdict; undefined when it stopped before reaching one. */
+  restorable: boolean | undefined;
+  /** The measured recovery time (first restore phase to the content proof). */
+  recoverySeconds: number | undefined;
+  failedPhase?: string;
+  /** One line, secrets masked. */
+  error?: string;
+  hosts?: number;
+  entries?: number;
+  snapshots: Array<{ host: string; id: string }>;
+  /** Per-phase times, when the drill reported them. */
+  phases?: DrillPhase[];
 }
 
 export interface VerifyReport {

@@ -30,6 +30,7 @@ const FINDING_IDS = [
   'host-quarantined', // offline during a restore: holds old data until ipa-fleet rejoin
   'content-differs', // audit --content: hosts of a suffix hold different entries or values
   'content-in-flight', // audit --content: entries replication is still delivering (lag, not difference)
+  'drill-stale', // no restore drill of the deployment passed within --drill-max-age (or none recorded)
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

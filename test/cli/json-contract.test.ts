@@ -137,7 +137,7 @@ describe('--json output shapes (docs/json-output.md)', () => {
     );
   });
 
-  it('schedule status: {schedule, daemon, jobs, hosts}', async () => {
+  it('schedule status: {schedule, daemon, jobs, hosts, drills}', async () => {
     writeFileSync(
       join(tmp, 'inv.yml'),
       [
@@ -166,13 +166,21 @@ describe('--json output shapes (docs/json-output.md)', () => {
         "    cron: '0 2 * * *'",
         '    no_encrypt: true',
         `    store: ${store}`,
+        '  - name: weekly-drill',
+        '    kind: drill',
+        '    inventory: inv.yml',
+        "    cron: '0 4 * * 0'",
+        `    store: ${store}`,
         '',
       ].join('\n'),
     );
     const { code, value } = await json('schedule', 'status', '-c', file);
     assert.equal(code, 0);
-    const status = value as { schedule: string; daemon: unknown; jobs: unknown[]; hosts: unknown[] };
-    assert.deepEqual(sortedKeys(status), ['daemon', 'hosts', 'jobs', 'schedule']);
+    const status = value as { schedule: string; daemon: unknown; jobs: unknown[]; hosts: unknown[]; drills: unknown[] };
+    assert.deepEqual(sortedKeys(status), ['daemon', 'drills', 'hosts', 'jobs', 'schedule']);
+    assert.equal(status.drills.length, 1);
+    assertShape(status.drills[0], DRILL);
+    assert.equal((status.drills[0] as { backup: string }).backup, 'latest');
     assert.equal(status.schedule, file);
     assert.equal(status.daemon, null);
     assert.equal(status.jobs.length, 1);
@@ -195,6 +203,10 @@ interface Shape {
 const JOB: Shape = {
   required: ['job', 'deployment', 'cron', 'type', 'store', 'runs', 'failedRuns', 'skippedOverlaps'],
   optional: ['timezone', 'nextRun', 'lastRun', 'lastVerify'],
+};
+const DRILL: Shape = {
+  required: ['job', 'deployment', 'cron', 'backup', 'store', 'runs', 'failedRuns', 'skippedOverlaps'],
+  optional: ['timezone', 'nextRun', 'lastRun', 'lastPassed', 'recoverySeconds'],
 };
 const HOST: Shape = {
   required: ['deployment', 'host', 'jobs', 'consecutiveFailures', 'snapshotsKept'],

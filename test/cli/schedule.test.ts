@@ -10,6 +10,8 @@ import { assertOneErrorLine, cliIn, type CliRun } from './run-cli.js';
 
 /** Lines 1–5: a job that is valid up to here (name, inventory, cron, no_encrypt). */
 const JOB = ['jobs:', '  - name: nightly', '    inventory: inv.yml', "    cron: '0 2 * * *'", '    no_encrypt: true'];
+/** Lines 1–5: a drill job that is valid up to here. */
+const DRILL = ['jobs:', '  - name: weekly', '    kind: drill', '    inventory: inv.yml', "    cron: '0 4 * * 0'"];
 const INVENTORY = yaml(
   'all:',
   '  vars:',
@@ -56,6 +58,16 @@ describe('schedule: the CLI with a bad schedule exits 2 with one line', () => {
       yaml('jobs:', '  - name: nightly', '    inventory: gone.yml', "    cron: '0 2 * * *'", '    no_encrypt: true'),
       /missing-inventory\.yml:2: jobs\.nightly\.inventory: cannot read .*gone\.yml: no such file/,
     ],
+    [
+      'drill bad snapshot',
+      yaml(...DRILL, '    backup: yesterday'),
+      /drill-bad-snapshot\.yml:6: jobs\.weekly\.backup: 'yesterday' is not latest or a snapshot id/,
+    ],
+    [
+      'drill missing inventory',
+      yaml('jobs:', '  - name: weekly', '    kind: drill', '    inventory: gone.yml', "    cron: '0 4 * * 0'"),
+      /drill-missing-inventory\.yml:2: jobs\.weekly\.inventory: cannot read .*gone\.yml: no such file/,
+    ],
   ];
 
   for (const [what, text, pattern] of cases) {
@@ -73,4 +85,15 @@ describe('schedule: the CLI with a bad schedule exits 2 with one line', () => {
       });
     }
   }
+
+  it('schedule run: a drill key that does not open stops the daemon before it starts', async () => {
+    const d = dir('cli-run-drill-bad-key');
+    writeFileSync(join(d, 'inv.yml'), INVENTORY);
+    writeFileSync(join(d, 'bad.asc'), 'not a key\n');
+    const file = join(d, 'drill-bad-key.yml');
+    writeFileSync(file, yaml(...DRILL, '    key: bad.asc'));
+    const r = await cli(d, 'schedule', 'run', '-c', file);
+    assert.equal(r.code, 2, `exit 2; stderr:\n${r.stderr}`);
+    assertOneErrorLine(r, /bad\.asc is not an OpenPGP private key/);
+  });
 });

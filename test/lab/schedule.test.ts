@@ -440,4 +440,71 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     assert.equal((await listed()).length, snapshotsBefore + 2);
     assert.deepEqual(await partialFiles(), []);
   });
+  // The drill itself is built on another branch: this asserts what the scheduler owes whatever the
+  // drill's outcome (its metrics, its hook with the summary, ok matching the result, the audit's
+  // drill-stale agreeing); once the drill is merged, a drill of these snapshots must pass (ok 1).
+  it('a scheduled drill job: the three drill metrics of the deployment and the hook with its summary', async () => {
+    const s = await schedule(
+      'drill',
+      `  - name: lab-drill
+    kind: drill
+    inventory: ${inventory}
+    cron: "*/3 * * * * *"
+    store: ${store()}
+    key: ${keys.sec}
+    passphrase: "file:${keys.pass}"
+    hooks:
+      on_success: "cat > ${lab.tmp}/drill-success.json"
+      on_failure: "cat > ${lab.tmp}/drill-failure.json"
+`,
+    );
+    const d = daemon(s.file);
+    try {
+      await waitFor('a finished drill', 600_000, async () => {
+        const st = (await readState(s.state)) as { jobs: Record<string, { lastDrill?: unknown }> } | undefined;
+        return st?.jobs['lab-drill']?.lastDrill ? true : undefined;
+      });
+      // The hook runs after the state is saved.
+      await waitFor('the drill hook', 60_000, async () => {
+        const files = await readdir(lab.tmp);
+        return files.includes('drill-success.json') || files.includes('drill-failure.json') ? true : undefined;
+      });
+    } finally {
+      assert.equal(await stop(d), 0, d.output.stderr);
+    }
+    const files = await readdir(lab.tmp);
+    const passed = files.includes('drill-success.json');
+    const summary = JSON.parse(
+      await readFile(join(lab.tmp, passed ? 'drill-success.json' : 'drill-failure.json'), 'utf8'),
+    ) as { kind: string; job: string; deployment: string; result: string; restorable?: boolean; error?: string };
+    assert.equal(summary.kind, 'drill');
+    assert.equal(summary.job, 'lab-drill');
+    assert.equal(summary.deployment, 'ipa-lab');
+    assert.equal(summary.result, passed ? 'succeeded' : 'failed', JSON.stringify(summary));
+    if (!passed) assert.ok(summary.error, JSON.stringify(summary));
+    const secret = (await readFile(keys.pass, 'utf8')).trim();
+    assert.ok(!JSON.stringify(summary).includes(secret), 'no passphrase in the hook summary');
+
+    const metrics = parseMetrics(await readFile(s.metrics, 'utf8'));
+    const l = '{deployment="ipa-lab"}';
+    const lastSuccess = metrics.get(`ipa_fleet_drill_last_success_timestamp${l}`);
+    assert.notEqual(lastSuccess, undefined, 'ipa_fleet_drill_last_success_timestamp');
+    assert.ok(metrics.get(`ipa_fleet_drill_duration_seconds${l}`)! >= 0, 'ipa_fleet_drill_duration_seconds');
+    assert.equal(metrics.get(`ipa_fleet_drill_ok${l}`), passed ? 1 : 0, d.output.stdout);
+    if (passed) assert.ok(lastSuccess! > 0);
+    assert.ok(metrics.get('ipa_fleet_schedule_runs_total{schedule_job="lab-drill",deployment="ipa-lab"}')! >= 1);
+
+    const status = await lab.fleet(['--json', 'schedule', 'status', '-c', s.file]);
+    assert.equal(status.code, 0, status.stderr);
+    const view = JSON.parse(status.stdout) as { drills: Array<{ job: string; lastRun?: { result: string } }> };
+    assert.equal(view.drills[0]!.job, 'lab-drill');
+    assert.ok(view.drills[0]!.lastRun, status.stdout);
+
+    // The audit's drill freshness agrees: a passed drill is fresh, a failed one leaves drill-stale.
+    const audit = await lab.fleet(['--json', '-i', inventory, 'audit', '--drill-max-age', '1h']);
+    const stale = (JSON.parse(audit.stdout) as { findings: Array<{ id: string }> }).findings.filter(
+      (f) => f.id === 'drill-stale',
+    );
+    assert.equal(stale.length, passed ? 0 : 1, audit.stdout);
+  });
 });

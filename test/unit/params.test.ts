@@ -262,6 +262,10 @@ describe('params: durations a Node timer can wait', () => {
     assert.throws(() => parseDuration('30d', 'with.seconds'), /with\.seconds: '30d' is longer than the limit of 24d/);
     assert.equal(parseDuration('24d', 'with.seconds'), 24 * 86400);
   });
+
+  it('an age compared with a clock (audit --drill-max-age) may be longer when the caller says so', () => {
+    assert.equal(parseDuration('35d', '--drill-max-age', Number.POSITIVE_INFINITY), 35 * 86400);
+  });
 });
 
 describe('params: an empty default', () => {

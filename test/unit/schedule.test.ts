@@ -133,6 +133,7 @@ describe('schedule: parseSchedule, a valid file', () => {
     assert.equal(config.jobs.length, 2);
     const [prod, stage] = config.jobs;
     assert.deepEqual(prod, {
+      kind: 'backup',
       name: 'prod-data',
       line: 4,
       inventory: '/sched/conf/inventories/prod.yml',
@@ -1085,6 +1086,7 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
     const inventory = join(d, `${over.deployment}.yml`);
     if (!existsSync(inventory)) writeFileSync(inventory, inventoryText(over.deployment, HOSTS));
     return {
+      kind: 'backup',
       line: 2,
       inventory,
       cron: '* * * * * *',
@@ -1111,6 +1113,7 @@ describe('schedule: ScheduleDaemon (fake backup runs)', () => {
       metrics: metrics ? join(d, 'metrics', 'ipa-fleet.prom') : undefined,
       stateFile: join(d, 'state', 'schedule.state.json'),
       jobs,
+      drills: [],
     };
   }
 
