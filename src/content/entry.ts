@@ -24,11 +24,12 @@ export interface ContentEntry {
 /**
  * The entry these attribute lines make, as data: values the replication state marks deleted and
  * attributes that are not data dropped; undefined for entries that are not data (tombstones, RUV,
- * probes). Both readers (LDIF and live) build entries here, so both sides drop the same things.
+ * probes). Both readers (LDIF and live) build entries here, so both sides drop the same things. A
+ * line holds one value (LDIF) or all of an attribute's values (LDAP), so neither reader copies.
  */
 export function contentEntry(
   dn: string,
-  lines: Iterable<[description: string, value: Buffer]>,
+  lines: Iterable<readonly [description: string, value: Buffer | readonly Buffer[]]>,
 ): ContentEntry | undefined {
   const ndn = normalizeDn(dn);
   const attrs = new Map<string, Buffer[]>();
@@ -37,12 +38,13 @@ export function contentEntry(
   for (const [description, value] of lines) {
     const { name, deleted } = describeAttribute(description);
     if (deleted) continue;
-    if (name === 'objectclass') classes.push(value.toString('utf8'));
-    if (name === 'nsuniqueid') uniqueId = value.toString('utf8').toLowerCase();
+    const values: readonly Buffer[] = Buffer.isBuffer(value) ? [value] : value;
+    if (name === 'objectclass') for (const v of values) classes.push(v.toString('utf8'));
+    if (name === 'nsuniqueid' && values[0]) uniqueId = values[0].toString('utf8').toLowerCase();
     if (!isDataAttribute(name)) continue;
-    const values = attrs.get(name);
-    if (values) values.push(value);
-    else attrs.set(name, [value]);
+    const held = attrs.get(name);
+    if (held) held.push(...values);
+    else attrs.set(name, [...values]);
   }
   if (isNotDataEntry(ndn, classes)) return undefined;
   return uniqueId ? { dn, ndn, attrs, uniqueId } : { dn, ndn, attrs };

@@ -1,31 +1,24 @@
 // The entries of a live subtree as ContentEntry values, read over LDAP a page at a time. User and
-// operational attributes are both asked for ('*', '+'), as an export holds both: what is not data
-// is then dropped by the same rule as on the snapshot side (entry.ts).
+// operational attributes are both asked for ('*', '+'), as an export holds both, and 389-DS returns
+// data such as nsAccountLock and passwordExpirationTime only with '+': what is not data is then
+// dropped by the same rule as on the snapshot side (entry.ts).
 
 import type { LdapSession } from '../transport/ldap.js';
 import type { EntrySource } from './diff.js';
-import { contentEntry, type ContentEntry } from './entry.js';
+import { type ContentEntry, contentEntry } from './entry.js';
 
 /** 389-DS leaves LDAP subentries (CoS, roles, password policies) out unless the filter names them. */
 const WITH_SUBENTRIES = '(|(objectClass=*)(objectClass=ldapSubEntry))';
 
-async function* liveEntries(ldap: LdapSession, base: string): AsyncGenerator<ContentEntry> {
-  for await (const page of ldap.pages(base, { filter: WITH_SUBENTRIES, attributes: ['*', '+'] })) {
-    for (const raw of page) {
-      const entry = contentEntry(raw.dn, lines(raw.attributes));
-      if (entry) yield entry;
-    }
-  }
-}
-
-function* lines(attributes: [string, Buffer[]][]): Generator<[string, Buffer]> {
-  for (const [description, values] of attributes) for (const v of values) yield [description, v];
-}
-
-/** A live subtree as an EntrySource: each pass a fresh paged read. */
+/** A live subtree as an EntrySource: each pass a fresh paged read, each page's entries visited at once. */
 export function liveSource(ldap: LdapSession, base: string): EntrySource {
   return async (visit) => {
-    for await (const entry of liveEntries(ldap, base)) visit(entry);
+    for await (const page of ldap.pages(base, { filter: WITH_SUBENTRIES, attributes: ['*', '+'] })) {
+      for (const raw of page) {
+        const entry = contentEntry(raw.dn, raw.attributes);
+        if (entry) visit(entry);
+      }
+    }
   };
 }
 
@@ -33,7 +26,7 @@ export function liveSource(ldap: LdapSession, base: string): EntrySource {
 export async function liveEntry(ldap: LdapSession, dn: string): Promise<ContentEntry | undefined> {
   for await (const page of ldap.pages(dn, { scope: 'base', filter: WITH_SUBENTRIES, attributes: ['*', '+'] })) {
     const raw = page[0];
-    if (raw) return contentEntry(raw.dn, lines(raw.attributes));
+    if (raw) return contentEntry(raw.dn, raw.attributes);
   }
   return undefined;
 }
