@@ -6,6 +6,7 @@
 // No timing is asserted. Run: npm run bench:compare (needs root: it builds a lab).
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { table } from '../../src/cli/output.js';
 import { bringUpLab, BIN, DOMAIN, labDirectory, sleep, type LabDirectory, type TestLab } from '../lab/fixture.js';
@@ -20,16 +21,36 @@ const MB = 1024 * 1024;
 interface Compared {
   run: Run;
   hostEntries: number[];
+  /** CPU seconds the three ns-slapd spent serving the compare's searches. */
+  serversCpuS: number;
+}
+
+const HOSTS = ['a.ipa.test', 'b.ipa.test', 'c.ipa.test'];
+
+/** utime + stime of a process in seconds (USER_HZ 100), fields 14 and 15 after the command name. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function slapdCpu(lab: TestLab, hosts: string[]): Promise<number> {
+  const pids = await Promise.all(
+    hosts.map(async (h) => Number((await readFile(lab.paths.slapdPidFile(h, 'IPA-TEST'), 'utf8')).trim())),
+  );
+  return (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
 }
 
 async function compareOnce(lab: TestLab): Promise<Compared> {
+  const before = await slapdCpu(lab, HOSTS);
   const run = await measured([BIN, '--log-file', lab.logFile, '--json', 'compare', '-i', lab.paths.inventory], lab.env);
+  const serversCpuS = (await slapdCpu(lab, HOSTS)) - before;
   if (run.code !== 0) throw new Error(`compare failed (exit ${run.code}):\n${run.stdout.slice(-3000)}\n${run.stderr}`);
   const json = JSON.parse(run.stdout) as { differences: number; suffixes: Array<{ entries: Record<string, number> }> };
   const hostEntries = Object.values(json.suffixes[0]!.entries);
   if (json.differences !== 0 || hostEntries.length !== 3 || hostEntries.some((n) => n < entries))
     throw new Error(`compare did not see 3 equal hosts of ${entries} entries: ${run.stdout.slice(0, 2000)}`);
-  return { run, hostEntries };
+  return { run, hostEntries, serversCpuS };
 }
 
 /** The server's export task of the domain backend on a (no replication data), until it reports its exit code. */
@@ -81,7 +102,8 @@ try {
     replchecks.push(await replcheckOnce(dir, pwFile));
     console.log(
       `  round ${round + 1}: export ${exports.at(-1)!.toFixed(2)} s, compare ${compares.at(-1)!.run.wallS.toFixed(2)} s ` +
-        `(cpu ${compares.at(-1)!.run.cpuS.toFixed(2)} s), ds-replcheck ${replchecks.at(-1)!.toFixed(2)} s`,
+        `(controller cpu ${compares.at(-1)!.run.cpuS.toFixed(2)} s, the 3 servers' cpu ` +
+        `${compares.at(-1)!.serversCpuS.toFixed(2)} s), ds-replcheck ${replchecks.at(-1)!.toFixed(2)} s`,
     );
   }
   const best = compares.reduce((a, b) => (b.run.wallS < a.run.wallS ? b : a));
@@ -97,7 +119,8 @@ try {
   );
   console.log(
     `compare: ${best.hostEntries.join(' / ')} entries per host, peak RSS ${(best.run.peakBytes / MB).toFixed(0)} MB, ` +
-      `controller CPU ${best.run.cpuS.toFixed(2)} s`,
+      `controller CPU ${best.run.cpuS.toFixed(2)} s (${((best.run.cpuS / (3 * entries)) * 1e6).toFixed(0)} µs per ` +
+      `entry and host), the servers' CPU ${best.serversCpuS.toFixed(2)} s; ${cpus().length} cores`,
   );
 } finally {
   await lab.down();
