@@ -6,9 +6,19 @@ import { UsageError } from '../errors.js';
 import { type EntrySource, type Selection, selects } from './diff.js';
 import { entryDigest } from './values.js';
 
-export interface HostSource {
-  host: string;
-  entries: EntrySource;
+/** Calls `visit` with every selected entry's normalized DN, DN and digest, in the source's order. */
+export type DigestSource = (visit: (ndn: string, dn: string, digest: string) => void) => Promise<void>;
+
+/** A host (or a snapshot) whose entries are compared: as entries, or already digested (worker-source.ts). */
+export type HostSource = { host: string; entries: EntrySource } | { host: string; digests: DigestSource };
+
+/** A source's selected entries as digests. */
+export function digestsOf(source: HostSource, selection: Selection): DigestSource {
+  if ('digests' in source) return source.digests;
+  return (visit) =>
+    source.entries((e) => {
+      if (selects(selection, e)) visit(e.ndn, e.dn, entryDigest(e));
+    });
 }
 
 /** One DN on which the hosts disagree. */
@@ -44,11 +54,12 @@ export async function compareHosts(sources: HostSource[], selection: Selection):
   const table = new Map<string, Held>();
   await Promise.all(
     sources.map((source, i) =>
-      source.entries((e) => {
-        if (!selects(selection, e)) return;
-        const digest = entryDigest(e);
-        const held = table.get(e.ndn);
-        if (!held) table.set(e.ndn, { dn: e.dn, digest, holders: bit(i) });
+      digestsOf(
+        source,
+        selection,
+      )((ndn, dn, digest) => {
+        const held = table.get(ndn);
+        if (!held) table.set(ndn, { dn, digest, holders: bit(i) });
         else if (held.digest === digest) held.holders += bit(i);
         else {
           held.others ??= new Map();

@@ -9,10 +9,20 @@ import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
 import { statusState, targetsAny } from '../topology/graph.js';
 import type { LdapSession } from '../transport/ldap.js';
+import type { Transport } from '../transport/transport.js';
+import type { RunContext } from '../context.js';
 import { attributeChanges } from './compare.js';
-import { type EntrySource, type Selection, selects } from './diff.js';
+import { type Selection, selects } from './diff.js';
 import type { ContentEntry } from './entry.js';
-import { compareHosts, type ContentDifference, differenceOf, type HostSource } from './host-compare.js';
+import {
+  compareHosts,
+  type ContentDifference,
+  type DigestSource,
+  differenceOf,
+  digestsOf,
+  type HostSource,
+} from './host-compare.js';
+import { workerDigests } from './worker-source.js';
 import { type Behind, canArrive, type Feed, type HeldState, hostsBehind, ruvsAgree, sameRuvs } from './lag.js';
 import { liveEntry, liveSource } from './live-entries.js';
 import { entryDigest } from './values.js';
@@ -20,6 +30,8 @@ import { entryDigest } from './values.js';
 export interface LiveHost {
   host: Host;
   ldap: LdapSession;
+  /** The port of the instance that serves the suffix. */
+  port: number;
 }
 
 export interface LiveCompareRequest {
@@ -28,8 +40,12 @@ export interface LiveCompareRequest {
   base: string;
   selection: Selection;
   hosts: LiveHost[];
+  /** The --filter text of the selection: worker threads build the selection again from it. */
+  filter?: string;
   /** Sources that do not change (a snapshot): compared with the hosts, never re-read. */
   fixed?: HostSource[];
+  /** Where the pass's reads run: in a worker thread per host (digest-worker.ts), else in this thread. */
+  workers?: { transport: Transport; ctx: RunContext };
   /** How long the differing entries must stay as they are before what remains is reported. */
   quietWindowMs: number;
   /** The longest the re-reading goes on, quiet or not. */
@@ -72,63 +88,86 @@ const ROUND_PAUSE_MS = 500;
 
 export async function compareLive(req: LiveCompareRequest): Promise<LiveComparison> {
   const entries: Record<string, number> = {};
-  const counted = (host: string, source: EntrySource): HostSource => {
+  const counted = (host: string, source: DigestSource): HostSource => {
     entries[host] = 0;
     return {
       host,
-      entries: (visit) =>
-        source((e) => {
-          if (selects(req.selection, e)) entries[host]!++;
-          visit(e);
+      digests: (visit) =>
+        source((ndn, dn, digest) => {
+          entries[host]!++;
+          visit(ndn, dn, digest);
         }),
     };
   };
   const pass = [
-    ...req.hosts.map((h) => counted(h.host.name, liveSource(h.ldap, req.base))),
-    ...(req.fixed ?? []).map((f) => counted(f.host, f.entries)),
+    ...req.hosts.map((h) => counted(h.host.name, passRead(req, h))),
+    ...(req.fixed ?? []).map((f) => counted(f.host, digestsOf(f, req.selection))),
   ];
   const first = await compareHosts(pass, req.selection);
   const frozen = { ...entries };
   if (first.length === 0) return { entries: frozen, differences: [], lag: [], rounds: 0, settleMs: 0 };
   const started = Date.now();
-  const settled = await settle(req, first, pass);
-  const verdict = await classify(req, settled);
-  return { entries: frozen, ...verdict, rounds: settled.rounds, settleMs: Date.now() - started };
+  const { verdict, rounds } = await settle(req, first, pass);
+  return { entries: frozen, ...verdict, rounds, settleMs: Date.now() - started };
+}
+
+/** One host's pass: in a worker thread when the host is reached through an SSH tunnel. */
+function passRead(req: LiveCompareRequest, h: LiveHost): DigestSource {
+  if (!req.workers || h.host.ldap.direct) {
+    const live: HostSource = { host: h.host.name, entries: liveSource(h.ldap, req.base) };
+    return digestsOf(live, req.selection);
+  }
+  return workerDigests(req.workers.transport, req.workers.ctx, {
+    host: h.host,
+    port: h.port,
+    base: req.base,
+    selectionBase: req.selection.base,
+    filter: req.filter,
+  });
 }
 
 interface Settled {
   diffs: ContentDifference[];
   reads: Reads;
   ruvs: Map<string, Ruv | undefined>;
-  rounds: number;
 }
 
-async function settle(req: LiveCompareRequest, first: ContentDifference[], pass: HostSource[]): Promise<Settled> {
+type Verdict = { differences: Divergence[]; lag: Lagging[] };
+
+/**
+ * Re-reads the differing DNs until they agree; until the hosts' RUVs agree and stood still over a
+ * re-read (all that was sent has arrived: what differs stays so); or, once a quiet window has passed,
+ * until what is not lag stayed the same for a quiet window (an entry written again and again is lag
+ * for as long as it is hot: it must not hold the verdict back). The longest: maxWaitMs.
+ */
+async function settle(
+  req: LiveCompareRequest,
+  first: ContentDifference[],
+  pass: HostSource[],
+): Promise<{ verdict: Verdict; rounds: number }> {
   const started = Date.now();
-  let diffs = first;
-  let reads: Reads = new Map();
-  let ruvs = await readRuvs(req);
-  let rounds = 0;
-  let shape = shapeOf(diffs);
+  let s: Settled = { diffs: first, reads: new Map(), ruvs: await readRuvs(req) };
+  let shape = shapeOf(first);
   let quietSince = started;
-  for (;;) {
+  for (let rounds = 1; ; rounds++) {
     if (req.signal.aborted) throw new FleetError('failure', `${req.suffix}: compare interrupted`);
-    const before = ruvs;
-    ({ diffs, reads } = await reread(req, diffs, pass));
-    ruvs = await readRuvs(req);
-    rounds++;
-    // Re-read between two equal readings of RUVs that agree: everything sent has arrived, so what
-    // still differs will stay so.
-    if (diffs.length === 0 || (sameRuvs(before, ruvs) && ruvsAgree(ruvs))) break;
-    const now = shapeOf(diffs);
+    const before = s.ruvs;
+    const again = await reread(req, s.diffs, pass);
+    s = { ...again, ruvs: await readRuvs(req) };
+    if (s.diffs.length === 0 || (sameRuvs(before, s.ruvs) && ruvsAgree(s.ruvs)))
+      return { verdict: await classify(req, s), rounds };
+    const elapsed = Date.now() - started;
+    const verdict = elapsed >= req.quietWindowMs ? await classify(req, s) : undefined;
+    const now = shapeOf(verdict ? verdict.differences : s.diffs);
     if (now !== shape) [shape, quietSince] = [now, Date.now()];
-    if (Date.now() - quietSince >= req.quietWindowMs || Date.now() - started >= req.maxWaitMs) break;
+    const quiet = Date.now() - quietSince >= req.quietWindowMs;
+    if (verdict && (quiet || verdict.differences.length === 0)) return { verdict, rounds };
+    if (elapsed >= req.maxWaitMs) return { verdict: verdict ?? (await classify(req, s)), rounds };
     req.onProgress?.(
-      `${req.suffix}: ${diffs.length} entr(ies) still differ, re-reading (replication may be in flight)`,
+      `${req.suffix}: ${s.diffs.length} entr(ies) still differ, re-reading (replication may be in flight)`,
     );
     await new Promise((r) => setTimeout(r, ROUND_PAUSE_MS));
   }
-  return { diffs, reads, ruvs, rounds };
 }
 
 /** The differing DNs again: one read per DN and live host, fixed sources keeping what they held. */
@@ -177,7 +216,7 @@ function shapeOf(diffs: ContentDifference[]): string {
 }
 
 /** Lag (a host's RUV has not seen the change, and an agreement can still bring it) or divergence. */
-async function classify(req: LiveCompareRequest, s: Settled): Promise<{ differences: Divergence[]; lag: Lagging[] }> {
+async function classify(req: LiveCompareRequest, s: Settled): Promise<Verdict> {
   const differences: Divergence[] = [];
   const lag: Lagging[] = [];
   const judge = s.diffs.length <= ONE_BY_ONE && !ruvsAgree(s.ruvs);

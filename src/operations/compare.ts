@@ -78,13 +78,15 @@ export async function compareSuffix(
     ...(opts.filter ? { test: entryFilter(opts.filter, '--filter') } : {}),
   };
   const live: LiveHost[] = await Promise.all(
-    m.hosts.map(async ({ host, port }) => ({ host, ldap: await transport.ldap(host, port) })),
+    m.hosts.map(async ({ host, port }) => ({ host, port, ldap: await transport.ldap(host, port) })),
   );
   const result = await compareLive({
     suffix: m.suffix,
     base,
     selection,
+    ...(opts.filter ? { filter: opts.filter } : {}),
     hosts: live,
+    workers: { transport, ctx },
     quietWindowMs: (opts.quietWindowSeconds ?? 5) * 1000,
     maxWaitMs: (opts.maxWaitSeconds ?? 120) * 1000,
     signal: ctx.signal,

@@ -232,7 +232,7 @@ export async function proveConvergence(
     // A probe or canary a fault left behind (its host died between the add and the delete) is not
     // data, and compare leaves it out; removed anyway so that nothing of ours stays behind.
     for (const h of members) await removeStrayProbes(await transport.ldap(h), s.suffix);
-    const entries = await requireSameContent(transport, req, s);
+    const entries = await requireSameContent(transport, ctx, req, s);
     const { seen, gone } = await canary(transport, ctx, req, s.suffix, members);
     out.push({ kind: s.kind, suffix: s.suffix, generation, entries, canaryMs: seen, canaryDeleteMs: gone });
   }
@@ -260,16 +260,20 @@ export async function proveConvergence(
  */
 async function requireSameContent(
   transport: Transport,
+  ctx: RunContext,
   req: ConvergenceRequest,
   s: ConvergenceRequest['suffixes'][number],
 ): Promise<Record<string, number>> {
-  const hosts = await Promise.all(s.hosts.map(async (host) => ({ host, ldap: await transport.ldap(host) })));
+  const hosts = await Promise.all(
+    s.hosts.map(async (host) => ({ host, port: host.ldap.port, ldap: await transport.ldap(host) })),
+  );
   const found = await compareLive({
     suffix: s.suffix,
     base: s.suffix,
     selection: { base: normalizeDn(s.suffix) },
     hosts,
     fixed: s.snapshot ? [s.snapshot] : [],
+    workers: { transport, ctx },
     quietWindowMs: CONTENT_QUIET_MS,
     maxWaitMs: req.canaryTimeoutMs,
     signal: req.signal,

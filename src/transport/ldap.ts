@@ -217,7 +217,8 @@ export class LdapSession {
  * event unless the socket already looks open, so the channel is marked open (NODE-LIBS.md).
  * The host's address is used, not 127.0.0.1: an instance may listen on one address only.
  */
-async function openTunnel(ssh: SshSession, host: Host, port: number): Promise<ClientChannel> {
+/** A channel through the host's SSH session to its LDAP port, ready to carry an LDAP client's bytes. */
+export async function openTunnel(ssh: SshSession, host: Host, port: number): Promise<ClientChannel> {
   const channel = await ssh.forwardOut(host.address, port).catch((err: unknown) => {
     throw new UnreachableError(
       host.name,
@@ -234,7 +235,7 @@ async function openTunnel(ssh: SshSession, host: Host, port: number): Promise<Cl
  * per attribute and then hands over the buffers it parsed, where it would otherwise give strings that
  * toRawEntry had to encode again (a third of a content comparison's controller time went to that).
  */
-const EVERY_ATTRIBUTE = { includes: (_type: string): boolean => true } as unknown as string[];
+export const EVERY_ATTRIBUTE = { includes: (_type: string): boolean => true } as unknown as string[];
 
 /** An entry as the server sent it: the attribute descriptions and their values as bytes. */
 export interface RawEntry {
@@ -242,7 +243,7 @@ export interface RawEntry {
   attributes: [description: string, values: Buffer[]][];
 }
 
-function toRawEntry(entry: Record<string, unknown> & { dn: string }): RawEntry {
+export function toRawEntry(entry: Record<string, unknown> & { dn: string }): RawEntry {
   const attributes: RawEntry['attributes'] = [];
   for (const name in entry) {
     if (name === 'dn') continue;
