@@ -25,7 +25,7 @@ export interface ManifestSuffix {
 }
 
 /** One replication agreement as the snapshot's host saw it: where it sends changes. */
-export interface TopologyAgreement {
+interface TopologyAgreement {
   /** nsDS5ReplicaHost (the consumer's FQDN as written in the agreement) and port. */
   host: string;
   port: number;

@@ -11,6 +11,7 @@ import { registerAuditCommands } from './audit-command.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerDiffCommand } from './diff-command.js';
+import { registerDrillCommand } from './drill-command.js';
 import { registerPingCommand } from './ping-command.js';
 import { registerPlaybookCommands } from './playbook-commands.js';
 import { registerRestoreCommands } from './restore-commands.js';
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRestoreEntriesCommand(program, wrap);
   registerBackupCommands(program, wrap);
   registerDiffCommand(program, wrap);
+  registerDrillCommand(program, wrap);
   registerScheduleCommands(program, wrap);
   registerDemoCommand(program, wrap);
 

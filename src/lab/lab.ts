@@ -24,6 +24,7 @@ import { isRunning, readPid, spawnDetached, stopProcess, killProcess, waitForPor
 import { formatSeconds } from '../format.js';
 import {
   initOrder,
+  labHostInventoryName,
   labSpec,
   LAB_CA_SUFFIX,
   LAB_INSTANCE,
@@ -128,7 +129,7 @@ export async function labDown(paths: LabPaths, print: Print): Promise<void> {
 }
 
 /** The lab's spec as `lab.json` recorded it. */
-export async function labSpecOf(paths: LabPaths): Promise<LabSpec> {
+async function labSpecOf(paths: LabPaths): Promise<LabSpec> {
   return (await readLabState(paths)).spec;
 }
 
@@ -236,7 +237,7 @@ function instanceOf(spec: LabSpec): string {
 
 async function findLabHost(paths: LabPaths, name: string): Promise<LabHost> {
   const state = await readLabState(paths);
-  const host = state.spec.hosts.find((h) => h.fqdn === name || h.short === name || h.address === name);
+  const host = state.spec.hosts.find((h) => [h.fqdn, h.short, h.address, h.name].includes(name));
   if (!host)
     throw new UsageError(
       `'${name}' is not a host of the lab in ${paths.root} (hosts: ${state.spec.hosts.map((h) => h.fqdn).join(', ')})`,
@@ -305,11 +306,11 @@ async function writeHostFiles(paths: LabPaths, host: LabHost): Promise<void> {
 
 async function writeInventory(paths: LabPaths, spec: LabSpec): Promise<void> {
   const hosts = spec.hosts
-    .map((h) => `    ${h.fqdn}:\n      address: ${h.address}\n      roles: [${h.roles.join(', ')}]`)
+    .map((h) => `    ${labHostInventoryName(h)}:\n      address: ${h.address}\n      roles: [${h.roles.join(', ')}]`)
     .join('\n');
   const cas = spec.hosts
     .filter((h) => h.ca)
-    .map((h) => `        ${h.fqdn}: {}`)
+    .map((h) => `        ${labHostInventoryName(h)}: {}`)
     .join('\n');
   const text = `# ipa-fleet lab inventory, written by 'ipa-fleet lab up'. Paths are relative to this file.
 all:
@@ -440,7 +441,7 @@ async function configureReplication(
   if (spec.data === 'none') return;
   const first = spec.hosts[0]!;
   const firstCa = spec.hosts.find((h) => h.ca);
-  const init = { inventory, transport, ctx, print, agreementDns };
+  const init = { spec, inventory, transport, ctx, print, agreementDns };
   await initializeSuffix(init, spec.suffixes.domain, first.fqdn, spec.domainEdges);
   if (firstCa) await initializeSuffix(init, spec.suffixes.ca, firstCa.fqdn, spec.caEdges);
 }
@@ -461,7 +462,7 @@ async function createAgreements(
 ): Promise<Map<string, string>> {
   const agreementDns = new Map<string, string>();
   const create = async (suffix: string, prefix: string, from: string, to: string): Promise<void> => {
-    const ldap = await transport.ldap(inventory.hosts.find((x) => x.name === from)!);
+    const ldap = await transport.ldap(hostByFqdn(spec, inventory, from));
     const dn = await createAgreement(ldap, {
       name: `${prefix}${to}`,
       suffix,
@@ -484,6 +485,7 @@ async function createAgreements(
 }
 
 interface InitContext {
+  spec: LabSpec;
   inventory: Inventory;
   transport: Transport;
   ctx: RunContext;
@@ -493,7 +495,7 @@ interface InitContext {
 
 /** Total updates breadth-first from `root` over the suffix's edges. */
 async function initializeSuffix(
-  { inventory, transport, ctx, print, agreementDns }: InitContext,
+  { spec, inventory, transport, ctx, print, agreementDns }: InitContext,
   suffix: string,
   root: string,
   edges: Array<[string, string]>,
@@ -502,7 +504,7 @@ async function initializeSuffix(
   // One total update at a time: on a loaded 2-core machine, parallel inits from one supplier
   // made 389-DS 2.3.1 answer the refresh modify only after the LDAP timeout.
   for (const o of order) {
-    const ldap = await transport.ldap(inventory.hosts.find((x) => x.name === o.supplier)!);
+    const ldap = await transport.ldap(hostByFqdn(spec, inventory, o.supplier));
     const t0 = Date.now();
     await initializeConsumer(ldap, agreementDns.get(`${suffix}|${o.supplier}|${o.consumer}`)!, {
       timeoutMs: INIT_TIMEOUT_MS,
@@ -567,9 +569,16 @@ async function importLdif(
 }
 
 function hostOf(inventory: Inventory, lab: LabHost): Host {
-  const host = inventory.hosts.find((h) => h.name === lab.fqdn);
-  if (!host) throw new FleetError('failure', `lab inventory has no host ${lab.fqdn}`);
+  const host = inventory.hosts.find((h) => h.name === labHostInventoryName(lab));
+  if (!host) throw new FleetError('failure', `lab inventory has no host ${labHostInventoryName(lab)}`);
   return host;
+}
+
+/** The inventory host of the lab host with this FQDN (edges name hosts by FQDN). */
+function hostByFqdn(spec: LabSpec, inventory: Inventory, fqdn: string): Host {
+  const lab = spec.hosts.find((h) => h.fqdn === fqdn);
+  if (!lab) throw new FleetError('failure', `lab spec has no host ${fqdn}`);
+  return hostOf(inventory, lab);
 }
 
 async function dirsrvIds(): Promise<{ uid: number; gid: number }> {

@@ -25,9 +25,11 @@ type LabData = 'flat' | 'ipa' | 'none';
 const LAB_DATA: readonly LabData[] = ['flat', 'ipa'];
 
 export interface LabHost {
-  /** Short letter name: a, b, c… */
+  /** Short letter name: a, b, c… (a drill's sandbox: the FQDN's first label). */
   short: string;
   fqdn: string;
+  /** The inventory name when it is not the FQDN (a drill's sandbox keeps the deployment's names). */
+  name?: string;
   address: string;
   /** 1-based index; also the domain replica ID. */
   index: number;
@@ -128,6 +130,11 @@ export function labSpec(opts: LabOptions): LabSpec {
     instance: LAB_INSTANCE,
     suffixes: { domain: LAB_SUFFIX, ca: LAB_CA_SUFFIX },
   };
+}
+
+/** The host's name in the lab's inventory. */
+export function labHostInventoryName(host: LabHost): string {
+  return host.name ?? host.fqdn;
 }
 
 /** chain | star | ring | mesh | "a-b,b-c,…" over the given members → undirected edges. */
