@@ -118,7 +118,9 @@ async function runDrill(run: DrillRun, d: DrillInputs): Promise<void> {
       const schema = join(paths.root, 'schema');
       const files = await extractSchema(chosen.master, source.key, schema);
       if (files > 0) for (const h of plan.spec.hosts) h.schemaDir = schema;
-      print(`drill: ${files} schema file(s) of snapshot ${chosen.master.id} go into every sandbox instance`);
+      plan.notes.push(
+        `${files} schema file(s) of FULL snapshot ${chosen.master.id} loaded into every sandbox instance`,
+      );
     } else {
       plan.notes.push(`snapshot ${chosen.master.id} is DATA: the sandbox has 389-DS's stock schema only`);
     }
