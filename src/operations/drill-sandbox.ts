@@ -26,11 +26,11 @@ import { Transport } from '../transport/transport.js';
 
 export interface ChosenSnapshots {
   master: SnapshotEntry;
-  /** By inventory host: the master's snapshot, and each other host's newest at or before it. */
+  /** By inventory host: the master's snapshot, and each other host's taken closest to it in time. */
   manifests: Map<string, Manifest>;
 }
 
-/** The master's snapshot (as asked, or its newest) and, for the topology, the other hosts' newest before it. */
+/** The master's snapshot (as asked, or its newest) and, for the topology, the other hosts' closest to it. */
 export async function chooseSnapshots(
   store: SnapshotStore,
   inventory: Inventory,
@@ -68,9 +68,13 @@ export async function chooseSnapshots(
   if (!names.includes(master.host))
     throw new UsageError(`snapshot ${master.id} is of ${master.host}, which is not in the inventory`);
   const manifests = new Map<string, Manifest>([[master.host, master.manifest]]);
+  // Closest in time, not "at or before": the hosts of one fleet backup finish in any order, and the
+  // topology the master saw is best matched by what its peers saw in the same run.
+  const at = Date.parse(master.time);
+  const distance = (s: SnapshotEntry): number => Math.abs(Date.parse(s.time) - at);
   for (const name of names.filter((n) => n !== master.host)) {
-    const newest = all.filter((s) => s.host === name && s.time <= master.time).at(-1);
-    if (newest) manifests.set(name, newest.manifest);
+    const closest = all.filter((s) => s.host === name).sort((x, y) => distance(x) - distance(y))[0];
+    if (closest) manifests.set(name, closest.manifest);
   }
   return { master, manifests };
 }

@@ -113,6 +113,7 @@ interface DrillInputs {
 /** Build, restore, prove; a failing phase ends the drill (the report names it), never the caller. */
 async function runDrill(run: DrillRun, d: DrillInputs): Promise<void> {
   const { ctx, opts, chosen, source, paths, plan, print } = d;
+  let sandbox: Inventory | undefined;
   const built = await run.phase('sandbox', async () => {
     if (chosen.master.type === 'full') {
       const schema = join(paths.root, 'schema');
@@ -125,12 +126,13 @@ async function runDrill(run: DrillRun, d: DrillInputs): Promise<void> {
       plan.notes.push(`snapshot ${chosen.master.id} is DATA: the sandbox has 389-DS's stock schema only`);
     }
     await labUpSpec(paths, plan.spec, ctx, print);
+    sandbox = await loadInventory(paths.inventory);
   });
-  if (!built) return;
-  const sandbox = await loadInventory(paths.inventory);
+  if (!built || !sandbox) return;
+  const restored = sandbox;
   run.recoveryStarted();
   const restore = await run.restorePhases(() =>
-    restoreDeployment(sandbox, ctx, {
+    restoreDeployment(restored, ctx, {
       master: chosen.master.host,
       backup: chosen.master.id,
       store: d.store.root,
@@ -147,12 +149,11 @@ async function runDrill(run: DrillRun, d: DrillInputs): Promise<void> {
   );
   if (!restore) return;
   await run.phase('content proof', async () => {
-    const proof = await proveContent(sandbox, ctx, chosen.master, source.key, plan);
+    const proof = await proveContent(restored, ctx, chosen.master, source.key, plan);
     run.entries = proof.entries;
     run.differences = proof.differences;
-    print(
-      `drill: ${proof.entries} entries compared on ${sandbox.hosts.length} host(s): ${proof.differences.length} differ`,
-    );
+    const hosts = restored.hosts.length;
+    print(`drill: ${proof.entries} entries compared on ${hosts} host(s): ${proof.differences.length} differ`);
     if (proof.differences.length > 0)
       throw new FleetError(
         'failure',
