@@ -88,6 +88,11 @@ function sandboxPaths(lab: TestLab): LabPaths {
   return new LabPaths(join(lab.stateDir, 'ipa-fleet', 'drills', 'ipa-lab', 'sandbox'));
 }
 
+/** A sandbox a failed assertion left running is ended before its lab's folder goes (its pid files are in it). */
+async function downSandbox(lab: TestLab | undefined): Promise<void> {
+  if (lab && existsSync(sandboxPaths(lab).state)) await lab.fleet(['lab', 'down', '--dir', sandboxPaths(lab).root]);
+}
+
 async function drillRecords(lab: TestLab): Promise<Array<{ restorable: boolean; failedPhase?: string }>> {
   return JSON.parse(await readFile(join(lab.stateDir, 'ipa-fleet', 'deployments', 'ipa-lab', 'drills.json'), 'utf8'));
 }
@@ -140,6 +145,7 @@ describe('drill of a 3-host lab (a↔b↔c, CA on a and b)', { timeout: 1_800_00
     usersAtBackup = await uids(await labDirectory(lab, 3), A);
   });
   after(async () => {
+    await downSandbox(lab);
     await sandboxNet?.release();
     await lab?.down();
   });
@@ -286,6 +292,7 @@ describe('drill of a 5-host ring with CA on a, c and e', { timeout: 1_800_000 },
     sandboxNet = await claimNet();
   });
   after(async () => {
+    await downSandbox(lab);
     await sandboxNet?.release();
     await lab?.down();
   });
@@ -309,6 +316,10 @@ describe('drill of a 5-host ring with CA on a, c and e', { timeout: 1_800_000 },
     const report = JSON.parse(r.stdout) as Report;
     assert.equal(report.hosts, 5);
     assert.equal(report.topologySource, 'snapshot');
+    assert.deepEqual(
+      report.snapshots.map((x) => x.host).sort(),
+      ['a', 'b', 'c', 'd', 'e'].map((h) => `${h}.ipa.test`),
+    );
     const sandbox = sandboxPaths(lab);
     try {
       const inSandbox = await labDirectory({ net: sandboxNet.net, paths: sandbox } as TestLab, 5);
@@ -326,6 +337,7 @@ describe('drill of a 5-host ring with CA on a, c and e', { timeout: 1_800_000 },
     } finally {
       const down = await lab.fleet(['lab', 'down', '--dir', sandbox.root]);
       assert.equal(down.code, 0, down.stderr);
+      assert.equal(existsSync(sandbox.root), false);
     }
   });
 });
