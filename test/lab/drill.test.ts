@@ -245,9 +245,10 @@ describe('drill of a 3-host lab (a↔b↔c, CA on a and b)', { timeout: 1_800_00
       sandboxNet.net,
     ]);
     // Killed once the restore runs in the sandbox: its hosts and their servers are up.
-    await waitFor('the restore in the sandbox', 300_000, async () =>
-      existsSync(join(sandbox.root, 'state')) ? true : undefined,
-    );
+    await waitFor('the restore in the sandbox', 300_000, async () => {
+      if (killed.child.exitCode !== null) throw new Error(`the drill ended first:\n${killed.output.stdout}`);
+      return existsSync(join(sandbox.root, 'state')) ? true : undefined;
+    });
     killed.child.kill('SIGKILL');
     await exitOf(killed);
     const leftPids = await Promise.all(['a', 'b', 'c'].map((h) => readPid(sandbox.sshdPidFile(`${h}.ipa.test`))));
