@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { defaultStoreDir, SnapshotStore, type SnapshotEntry } from '../backup/store.js';
+import { checkStoreDeployment, defaultStoreDir, SnapshotStore, type SnapshotEntry } from '../backup/store.js';
 import type { ContentDifference } from '../content/host-compare.js';
 import type { RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
@@ -70,6 +70,8 @@ const LISTED = 20;
 
 export async function drill(inventory: Inventory, ctx: RunContext, opts: DrillOptions): Promise<DrillReport> {
   const started = new Date();
+  // The deployment names the sandbox's folder: the store's rule for names keeps it inside the state folder.
+  checkStoreDeployment(inventory.deployment);
   const store = new SnapshotStore(resolve(opts.store ?? defaultStoreDir()));
   const chosen = await chooseSnapshots(store, inventory, opts);
   await askPassphrase(ctx, opts.passphrase ?? '');
