@@ -232,3 +232,17 @@ describe('cli: ping and lab without hosts', () => {
     assert.equal(r.stdout, '');
   });
 });
+
+describe('cli: drill refusals (nothing built, no host contacted)', () => {
+  it('no snapshot of the master exits 2 naming it; an unknown --master exits 2', async () => {
+    const store = join(tmp, 'empty-store');
+    mkdirSync(store, { recursive: true });
+    const none = await cli('drill', '-i', SITE, '--store', store);
+    assert.equal(none.code, 2, none.stderr);
+    assertOneErrorLine(none, /no snapshot of ipa1\.example\.com \(deployment ipa-prod\)/);
+    const other = await cli('drill', '-i', SITE, '--store', store, '--master', 'nowhere.example.com');
+    assert.equal(other.code, 2, other.stderr);
+    assertOneErrorLine(other, /--master: 'nowhere\.example\.com' is not a host of the inventory/);
+    assert.equal(existsSync(join(tmp, 'state', 'ipa-fleet', 'drills')), false, 'no sandbox folder');
+  });
+});
