@@ -37,6 +37,11 @@ export function sandboxPlan(inventory: Inventory, master: Manifest, manifests: M
     (i) => i !== instance,
   );
   if (others.length > 0) notes.push(`every sandbox instance is named ${instance} (the deployment also has ${others})`);
+  const hubs = plans.filter((p) =>
+    (p.manifest?.topology?.suffixes ?? p.manifest?.suffixes ?? []).some((x) => x.rid === HUB_RID),
+  );
+  if (hubs.length > 0)
+    notes.push(`${hubs.map((p) => p.host.name).join(', ')}: hub or consumer, built as a supplier in the sandbox`);
   const recorded = recordedEdges(plans, hosts);
   notes.push(...recorded.notes);
   const domainEdges = joinUp(hosts, recorded.domain);
@@ -73,10 +78,16 @@ function replicated(m: Manifest | undefined, kind: 'domain' | 'ca'): { rid: numb
   if (!m) return undefined;
   if (m.topology) {
     const s = m.topology.suffixes.find((x) => x.kind === kind);
-    return s?.rid !== undefined ? { rid: s.rid } : undefined;
+    return s?.rid !== undefined ? { rid: supplierRid(s.rid) } : undefined;
   }
   const s = m.suffixes.find((x) => x.kind === kind);
-  return s ? { rid: s.rid } : undefined;
+  return s ? { rid: supplierRid(s.rid) } : undefined;
+}
+
+/** Hubs and consumers (65535) become suppliers in the sandbox, with a free replica ID. */
+const HUB_RID = 65535;
+function supplierRid(rid: number | undefined): number | undefined {
+  return rid === HUB_RID ? undefined : rid;
 }
 
 function labHosts(plans: HostPlan[], suffixes: { domain: string; ca: string }, net: string): LabHost[] {

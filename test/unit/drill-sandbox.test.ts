@@ -135,6 +135,25 @@ describe('sandboxPlan', () => {
   });
 });
 
+describe('sandboxPlan: a hub', () => {
+  it('becomes a supplier with a free replica ID, and a note says so', () => {
+    const manifests = new Map([
+      ['ipa1', manifest(f(1), { rid: 4, peers: { domain: [f(2)], ca: [] } })],
+      ['ipa2', manifest(f(2), { rid: 65535, peers: { domain: [f(1)], ca: [] } })],
+    ]);
+    const inventory = inventoryOf([
+      { name: 'ipa1', roles: [] },
+      { name: 'ipa2', roles: [] },
+    ]);
+    const plan = sandboxPlan(inventory, manifests.get('ipa1')!, manifests, '127.0.203');
+    assert.deepEqual(
+      plan.spec.hosts.map((h) => h.rids),
+      [{ domain: 4 }, { domain: 2 }],
+    );
+    assert.match(plan.notes.join('\n'), /ipa2: hub or consumer, built as a supplier/);
+  });
+});
+
 describe('sandboxNeeds', () => {
   it('grows with the hosts and the master LDIF size', () => {
     const m = manifest(f(1), { rid: 1, caRid: 2 });
