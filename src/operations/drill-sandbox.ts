@@ -28,6 +28,11 @@ export interface ChosenSnapshots {
   master: SnapshotEntry;
   /** By inventory host: the master's snapshot, and each other host's taken closest to it in time. */
   manifests: Map<string, Manifest>;
+  /**
+   * The FULL snapshot whose schema files the sandbox loads: the master's when it is FULL, else the
+   * deployment's FULL snapshot closest in time (the schema is replicated: every host has the same).
+   */
+  schemaFrom: SnapshotEntry | undefined;
 }
 
 /** The master's snapshot (as asked, or its newest) and, for the topology, the other hosts' closest to it. */
@@ -76,7 +81,9 @@ export async function chooseSnapshots(
     const closest = all.filter((s) => s.host === name).sort((x, y) => distance(x) - distance(y))[0];
     if (closest) manifests.set(name, closest.manifest);
   }
-  return { master, manifests };
+  const full = all.filter((s) => s.type === 'full' && names.includes(s.host)).sort((x, y) => distance(x) - distance(y));
+  const schemaFrom = master.type === 'full' ? master : full[0];
+  return { master, manifests, schemaFrom };
 }
 
 /** Refused before anything is built when the controller lacks the disk or memory the sandbox needs. */

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { checkStoreDeployment, defaultStoreDir, SnapshotStore, type SnapshotEntry } from '../backup/store.js';
+import { checkStoreDeployment, defaultStoreDir, SnapshotStore } from '../backup/store.js';
 import type { ContentDifference } from '../content/host-compare.js';
 import type { RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
@@ -18,7 +18,14 @@ import { sandboxPlan, type SandboxPlan } from '../lab/sandbox.js';
 import type { EventStream } from '../report/events.js';
 import { type DrillRecord, recordDrill } from '../restore/drill-records.js';
 import { openRestoreSource, type RestoreSource } from '../restore/source.js';
-import { checkResources, chooseNet, chooseSnapshots, extractSchema, proveContent } from './drill-sandbox.js';
+import {
+  type ChosenSnapshots,
+  checkResources,
+  chooseNet,
+  chooseSnapshots,
+  extractSchema,
+  proveContent,
+} from './drill-sandbox.js';
 import { askPassphrase, restoreDeployment } from './restore-deployment.js';
 
 export interface DrillOptions {
@@ -105,7 +112,7 @@ interface DrillInputs {
   ctx: RunContext;
   opts: DrillOptions;
   store: SnapshotStore;
-  chosen: { master: SnapshotEntry; manifests: Map<string, SnapshotEntry['manifest']> };
+  chosen: ChosenSnapshots;
   source: RestoreSource;
   paths: LabPaths;
   plan: SandboxPlan;
@@ -117,15 +124,16 @@ async function runDrill(run: DrillRun, d: DrillInputs): Promise<void> {
   const { ctx, opts, chosen, source, paths, plan, print } = d;
   let sandbox: Inventory | undefined;
   const built = await run.phase('sandbox', async () => {
-    if (chosen.master.type === 'full') {
+    const from = chosen.schemaFrom;
+    if (from) {
       const schema = join(paths.root, 'schema');
-      const files = await extractSchema(chosen.master, source.key, schema);
+      const files = await extractSchema(from, source.key, schema);
       if (files > 0) for (const h of plan.spec.hosts) h.schemaDir = schema;
       plan.notes.push(
-        `${files} schema file(s) of FULL snapshot ${chosen.master.id} loaded into every sandbox instance`,
+        `${files} schema file(s) of FULL snapshot ${from.id} (${from.host}) loaded into every sandbox instance`,
       );
     } else {
-      plan.notes.push(`snapshot ${chosen.master.id} is DATA: the sandbox has 389-DS's stock schema only`);
+      plan.notes.push(`no FULL snapshot of ${plan.spec.deployment}: the sandbox has 389-DS's stock schema only`);
     }
     await labUpSpec(paths, plan.spec, ctx, print);
     sandbox = await loadInventory(paths.inventory);

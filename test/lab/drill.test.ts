@@ -343,6 +343,57 @@ describe('drill of a 5-host ring with CA on a, c and e', { timeout: 1_800_000 },
   });
 });
 
+describe('drill of the IPA-shaped lab (FreeIPA schema, plugins and data)', { timeout: 1_800_000 }, () => {
+  let lab: TestLab;
+  let sandboxNet: NetClaim;
+
+  before(async () => {
+    lab = await bringUpLab(['--data', 'ipa']);
+    sandboxNet = await claimNet();
+  });
+  after(async () => {
+    await downSandbox(lab);
+    await sandboxNet?.release();
+    await lab?.down();
+  });
+
+  it("a's DATA snapshot restores with the schema of b's FULL one, and every host holds its content", async () => {
+    const store = join(lab.tmp, 'store');
+    const data = await lab.fleet(['backup', '-i', lab.paths.inventory, '--no-encrypt', '--store', store]);
+    assert.equal(data.code, 0, data.stderr);
+    const full = await lab.fleet([
+      'backup',
+      '-i',
+      lab.paths.inventory,
+      '--type',
+      'full',
+      '--limit',
+      'b.ipa.test',
+      '--no-encrypt',
+      '--store',
+      store,
+    ]);
+    assert.equal(full.code, 0, full.stderr);
+    const r = await lab.fleet([
+      '--json',
+      'drill',
+      '-i',
+      lab.paths.inventory,
+      '--store',
+      store,
+      '--net',
+      sandboxNet.net,
+    ]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    const report = JSON.parse(r.stdout) as Report;
+    assert.equal(report.restorable, true);
+    assert.equal(report.master, A);
+    assert.equal(report.differenceCount, 0);
+    assert.match(report.notes.join('\n'), /schema file\(s\) of FULL snapshot \S+ \(b\.ipa\.test\) loaded/);
+    assert.equal(existsSync(sandboxPaths(lab).root), false);
+  });
+});
+
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
 /** The tar's regular files, in order. */
