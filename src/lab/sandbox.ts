@@ -130,6 +130,9 @@ function backendsOf(m: Manifest | undefined, suffixes: { domain: string; ca: str
   return [...fromSnapshot, ...defaults.filter((d) => !fromSnapshot.some((s) => same(s.suffix, d.suffix)))];
 }
 
+/** Every sandbox instance listens on 389 (on its own address). */
+const LAB_PORT = 389;
+
 interface RecordedEdges {
   domain: Array<[string, string]>;
   ca: Array<[string, string]>;
@@ -151,6 +154,8 @@ function recordedEdges(plans: HostPlan[], hosts: LabHost[]): RecordedEdges {
         }
         addEdge(out, seen, directed, s, hosts[i]!.fqdn, target.fqdn);
         if (!a.enabled) out.notes.push(`${hosts[i]!.fqdn} → ${target.fqdn} (${s.kind}) was disabled at backup time`);
+        if (a.port !== LAB_PORT)
+          out.notes.push(`${hosts[i]!.fqdn} → ${target.fqdn} (${s.kind}) uses port ${a.port}; the sandbox's use 389`);
       }
     }
   });
