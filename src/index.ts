@@ -12,6 +12,8 @@ export {
   type RestoreResult,
 } from './operations/restore-deployment.js';
 export { rejoin, type RejoinOptions, type RejoinResult } from './operations/rejoin.js';
+export { drill, type DrillOptions, type DrillPhase, type DrillReport } from './operations/drill.js';
+export { lastPassed, readDrills, type DrillRecord } from './restore/drill-records.js';
 export { demo, type DemoOptions, type DemoReport, type DemoStage } from './operations/demo.js';
 export type { PhasedRunResult, RunSettings } from './operations/phased-run.js';
 export { phaseReport, phaseRows, type PhaseReport, type TimedTask } from './operations/phase-report.js';

@@ -24,6 +24,38 @@ export interface ManifestSuffix {
   ldif: string;
 }
 
+/** One replication agreement as the snapshot's host saw it: where it sends changes. */
+interface TopologyAgreement {
+  /** nsDS5ReplicaHost (the consumer's FQDN as written in the agreement) and port. */
+  host: string;
+  port: number;
+  enabled: boolean;
+}
+
+/** One suffix the host serves, with its replica ID (when replicated) and outgoing agreements. */
+export interface TopologySuffix {
+  kind: 'domain' | 'ca';
+  suffix: string;
+  backend: string | undefined;
+  rid: number | undefined;
+  agreements: TopologyAgreement[];
+}
+
+/**
+ * The replication topology the snapshot was taken in, as seen from its host: enough for a restore
+ * drill to rebuild a sandbox of the same shape. Absent in snapshots of older versions.
+ */
+export interface SnapshotTopology {
+  fqdn: string;
+  instance: string;
+  /** The main instance's LDAP port. */
+  port: number;
+  roles: string[];
+  /** Every backend of the main instance (also those not replicated, e.g. ipaca on a non-CA host). */
+  backends: Array<{ name: string; suffix: string }>;
+  suffixes: TopologySuffix[];
+}
+
 export interface Manifest {
   schema: 'ipa-fleet/snapshot/v1';
   /** `<UTC time>-<random>`, unique per host; also the snapshot's folder name. */
@@ -58,4 +90,6 @@ export interface Manifest {
   ipa_version: string | undefined;
   version: string;
   services: string[];
+  /** Agreements per suffix, backends and replica IDs at backup time (absent before drills existed). */
+  topology?: SnapshotTopology;
 }

@@ -16,7 +16,7 @@ import { shellQuote } from '../transport/shell.js';
 import type { SshSession } from '../transport/ssh.js';
 import type { Transport } from '../transport/transport.js';
 import { ingestArchive, type IngestResult } from './archive.js';
-import type { Manifest, ManifestSuffix, SnapshotType } from './manifest.js';
+import type { Manifest, ManifestSuffix, SnapshotTopology, SnapshotType } from './manifest.js';
 import { FREEIPA_FULL_PATHS, NEVER_ARCHIVED } from './paths.js';
 import type { SnapshotStore } from './store.js';
 import { newSnapshotId } from './store.js';
@@ -393,6 +393,28 @@ function buildManifest(p: {
     ipa_version: p.ipaVersion,
     version: '1',
     services: p.host.profile === 'freeipa' ? ['ipactl'] : [`dirsrv@${p.host.ldap.instance}`],
+    topology: snapshotTopology(p.host, p.facts),
+  };
+}
+
+/** The host's replication topology from the facts the backup gathered anyway (no extra round trip). */
+function snapshotTopology(host: Host, facts: HostFacts): SnapshotTopology {
+  const suffixes = [facts.suffixes.domain, facts.suffixes.ca].filter(
+    (s): s is SuffixFacts => s !== undefined && s.instance === host.ldap.instance,
+  );
+  return {
+    fqdn: facts.fqdn,
+    instance: host.ldap.instance,
+    port: host.ldap.port,
+    roles: host.roles,
+    backends: facts.backends.map((b) => ({ name: b.name, suffix: b.suffix })),
+    suffixes: suffixes.map((s) => ({
+      kind: s.kind,
+      suffix: s.suffix,
+      backend: s.backend,
+      rid: s.replica?.rid,
+      agreements: s.agreements.map((a) => ({ host: a.targetHost, port: a.targetPort, enabled: a.enabled })),
+    })),
   };
 }
 

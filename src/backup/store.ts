@@ -19,7 +19,14 @@ import { FleetError, UsageError } from '../errors.js';
 import { checkDeploymentName, checkHostName } from '../inventory/names.js';
 import { processAlive } from '../process-liveness.js';
 import { stateDir } from '../state-dir.js';
-import type { Manifest, ManifestFile, ManifestSuffix, SnapshotType } from './manifest.js';
+import type {
+  Manifest,
+  ManifestFile,
+  ManifestSuffix,
+  SnapshotTopology,
+  SnapshotType,
+  TopologySuffix,
+} from './manifest.js';
 import { readFailure, readTextIfExists } from '../text-file.js';
 
 const MANIFEST_FILE = 'manifest.json';
@@ -578,6 +585,48 @@ function checkManifest(json: unknown): Manifest {
     ipa_version: optStr(m.ipa_version, 'ipa_version'),
     version: str(m.version, 'version'),
     services: strings(m.services, 'services'),
+    ...(m.topology === undefined || m.topology === null ? {} : { topology: topology(m.topology, 'topology') }),
+  };
+}
+
+/** The optional topology block (snapshots of older versions have none). */
+function topology(value: unknown, field: string): SnapshotTopology {
+  const t = obj(value, field);
+  const port = count(t.port, `${field}.port`);
+  if (port < 1 || port > 65535) fail(`${field}.port`, `must be a TCP port, not ${port}`);
+  return {
+    fqdn: str(t.fqdn, `${field}.fqdn`),
+    instance: str(t.instance, `${field}.instance`),
+    port,
+    roles: strings(t.roles, `${field}.roles`),
+    backends: arr(t.backends, `${field}.backends`).map((b, i) => {
+      const o = obj(b, `${field}.backends[${i}]`);
+      return {
+        name: str(o.name, `${field}.backends[${i}].name`),
+        suffix: str(o.suffix, `${field}.backends[${i}].suffix`),
+      };
+    }),
+    suffixes: arr(t.suffixes, `${field}.suffixes`).map((s, i) => topologySuffix(s, `${field}.suffixes[${i}]`)),
+  };
+}
+
+function topologySuffix(value: unknown, field: string): TopologySuffix {
+  const o = obj(value, field);
+  const rid = optCount(o.rid, `${field}.rid`);
+  if (rid !== undefined && (rid < 1 || rid > 65535)) fail(`${field}.rid`, `must be between 1 and 65535, not ${rid}`);
+  return {
+    kind: oneOf(o.kind, `${field}.kind`, ['domain', 'ca'] as const),
+    suffix: str(o.suffix, `${field}.suffix`),
+    backend: optStr(o.backend, `${field}.backend`),
+    rid,
+    agreements: arr(o.agreements, `${field}.agreements`).map((a, i) => {
+      const g = obj(a, `${field}.agreements[${i}]`);
+      return {
+        host: str(g.host, `${field}.agreements[${i}].host`),
+        port: count(g.port, `${field}.agreements[${i}].port`),
+        enabled: bool(g.enabled, `${field}.agreements[${i}].enabled`),
+      };
+    }),
   };
 }
 

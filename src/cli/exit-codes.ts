@@ -67,3 +67,8 @@ export function auditExitCode(severity: AuditSeverity): number {
 export function diffExitCode(differences: number): number {
   return differences === 0 ? EXIT.ok : EXIT.partial;
 }
+
+/** drill: 0 the snapshot restored and every sandbox host holds its content; 1 it did not. */
+export function drillExitCode(restorable: boolean): number {
+  return restorable ? EXIT.ok : EXIT.failure;
+}

@@ -12,6 +12,7 @@ import { registerBackupCommands } from './backup-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerCompareCommand } from './compare-command.js';
 import { registerDiffCommand } from './diff-command.js';
+import { registerDrillCommand } from './drill-command.js';
 import { registerPingCommand } from './ping-command.js';
 import { registerPlaybookCommands } from './playbook-commands.js';
 import { registerRestoreCommands } from './restore-commands.js';
@@ -40,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   registerBackupCommands(program, wrap);
   registerDiffCommand(program, wrap);
   registerCompareCommand(program, wrap);
+  registerDrillCommand(program, wrap);
   registerScheduleCommands(program, wrap);
   registerDemoCommand(program, wrap);
 

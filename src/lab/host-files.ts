@@ -1,6 +1,5 @@
 // Text of the files one lab host is made of (LAB.md). Pure functions of the layout.
 import type { LabHost, LabSpec } from './spec.js';
-import { LAB_CA_SUFFIX, LAB_INSTANCE, LAB_SUFFIX } from './spec.js';
 import type { LabPaths } from './paths.js';
 
 /** Bind mounts that give a host its own copies of 389-DS's folders and its own /etc/hosts. */
@@ -69,7 +68,7 @@ export function temporaryPorts(host: LabHost): { port: number; securePort: numbe
 }
 
 /** dscreate answer file. The temporary ports avoid dscreate's start-up on every address colliding. */
-export function dsInf(host: LabHost, dmPassword: string): string {
+export function dsInf(host: LabHost, instance: string, dmPassword: string): string {
   const { port, securePort } = temporaryPorts(host);
   return `[general]
 config_version = 2
@@ -79,18 +78,12 @@ selinux = False
 systemd = False
 start = False
 [slapd]
-instance_name = ${LAB_INSTANCE}
+instance_name = ${instance}
 port = ${port}
 secure_port = ${securePort}
 root_password = ${dmPassword}
 self_sign_cert = False
-[backend-userroot]
-suffix = ${LAB_SUFFIX}
-create_suffix_entry = True
-[backend-ipaca]
-suffix = ${LAB_CA_SUFFIX}
-create_suffix_entry = True
-`;
+${host.backends.map((b) => `[backend-${b.name}]\nsuffix = ${b.suffix}\ncreate_suffix_entry = True\n`).join('')}`;
 }
 
 /** After dscreate: listen on 389/636 on the host's own address only. */

@@ -9,27 +9,46 @@ export interface LabSpec {
   domainEdges: Array<[string, string]>;
   caEdges: Array<[string, string]>;
   entries: number;
-  /** flat: inetOrgPerson users in ou=people; ipa: FreeIPA's layout, schema and plugins (ipa-data.ts). */
+  /**
+   * flat: inetOrgPerson users in ou=people; ipa: FreeIPA's layout, schema and plugins (ipa-data.ts);
+   * none: empty replicated suffixes, nothing imported or initialized (a drill's sandbox: the restore fills it).
+   */
   data: LabData;
+  /** The inventory's deployment name, the 389-DS instance name and the replicated suffixes of every host. */
+  deployment: string;
+  instance: string;
+  suffixes: { domain: string; ca: string };
 }
 
-type LabData = 'flat' | 'ipa';
+type LabData = 'flat' | 'ipa' | 'none';
+/** What `lab up --data` offers; 'none' is the drill's. */
 const LAB_DATA: readonly LabData[] = ['flat', 'ipa'];
 
 export interface LabHost {
-  /** Short letter name: a, b, c… */
+  /** Short letter name: a, b, c… (a drill's sandbox: the FQDN's first label). */
   short: string;
   fqdn: string;
+  /** The inventory name when it is not the FQDN (a drill's sandbox keeps the deployment's names). */
+  name?: string;
   address: string;
   /** 1-based index; also the domain replica ID. */
   index: number;
   ca: boolean;
+  /** The backends dscreate makes (a non-CA host may still have the CA backend, unreplicated). */
+  backends: Array<{ name: string; suffix: string }>;
+  /** Replica IDs: of the domain suffix, and of the CA suffix on CA hosts. */
+  rids: { domain: number; ca?: number };
+  /** The inventory roles. */
+  roles: string[];
+  /** A controller folder whose files go into the instance's schema folder before it first starts. */
+  schemaDir?: string;
 }
 
 const LAB_DOMAIN = 'ipa.test';
 export const LAB_SUFFIX = 'dc=ipa,dc=test';
 export const LAB_CA_SUFFIX = 'o=ipaca';
 export const LAB_INSTANCE = 'IPA-TEST';
+const LAB_DEPLOYMENT = 'ipa-lab';
 const MAX_LAB_HOSTS = 26;
 
 export interface LabOptions {
@@ -89,6 +108,12 @@ export function labSpec(opts: LabOptions): LabSpec {
     address: `${opts.net}.${i + 1}`,
     index: i + 1,
     ca: caShorts.includes(short),
+    backends: [
+      { name: 'userroot', suffix: LAB_SUFFIX },
+      { name: 'ipaca', suffix: LAB_CA_SUFFIX },
+    ],
+    rids: caShorts.includes(short) ? { domain: i + 1, ca: 1000 + i + 1 } : { domain: i + 1 },
+    roles: caShorts.includes(short) ? ['ca'] : [],
   }));
   const domainEdges = topologyEdges(opts.topology, shorts, '--topology');
   const caMembers = shorts.filter((s) => caShorts.includes(s));
@@ -101,7 +126,15 @@ export function labSpec(opts: LabOptions): LabSpec {
     caEdges: caEdges.map(([x, y]) => [toFqdn(x), toFqdn(y)]),
     entries: opts.entries,
     data: opts.data as LabData,
+    deployment: LAB_DEPLOYMENT,
+    instance: LAB_INSTANCE,
+    suffixes: { domain: LAB_SUFFIX, ca: LAB_CA_SUFFIX },
   };
+}
+
+/** The host's name in the lab's inventory. */
+export function labHostInventoryName(host: LabHost): string {
+  return host.name ?? host.fqdn;
 }
 
 /** chain | star | ring | mesh | "a-b,b-c,…" over the given members → undirected edges. */

@@ -45,6 +45,8 @@ export interface PhasedRunResult {
   hostOrder: string[];
   /** What stopped the run (its kind tells unreachable, auth, … apart); none when it succeeded. */
   failure?: FleetError;
+  /** The phase (step name) of the task that failed with `failure`. */
+  failedPhase?: string;
   /** Resuming the run can finish it: false when only the preflight refused it (nothing was changed). */
   resumable: boolean;
 }
@@ -53,6 +55,8 @@ export function phasedRunResult(outcome: RunOutcome): PhasedRunResult {
   const { plan } = outcome;
   const failed = outcome.tasks.filter((t) => t.status === 'failed');
   const failure = stoppedBy(outcome.failures);
+  const failedTask = failed.find((t) => t.error === failure) ?? failed[0];
+  const failedPhase = failedTask && plan.tasks.find((t) => t.id === failedTask.id)?.stepName;
   return {
     runId: outcome.runId,
     runDir: outcome.runDir,
@@ -61,6 +65,7 @@ export function phasedRunResult(outcome: RunOutcome): PhasedRunResult {
     phases: phaseReport(plan, outcome.tasks),
     hostOrder: plan.tasks.map((t) => t.host),
     ...(failure ? { failure } : {}),
+    ...(failedPhase ? { failedPhase } : {}),
     resumable: !(failed.length > 0 && failed.every((t) => t.action === 'restore-preflight')),
   };
 }

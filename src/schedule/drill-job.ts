@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import type { RunContext } from '../context.js';
 import { loadInventory } from '../inventory/load.js';
+import { describeSecretSource } from '../inventory/secrets.js';
 import { drill } from '../operations/drill.js';
 import { type DrillRecord, readDrills } from '../restore/drill-records.js';
 import type { DrillJobConfig } from './config.js';
@@ -22,14 +23,12 @@ export async function runScheduledDrill(job: DrillJobConfig, opts: DrillRunOptio
   const { ctx } = opts;
   const started = new Date();
   try {
-    const passphrase = job.passphrase
-      ? await ctx.secrets.get(job.passphrase, `jobs.${job.name}.passphrase`)
-      : undefined;
+    // The drill reads the passphrase from its source, as `ipa-fleet drill --passphrase SOURCE` does.
     const report = await drill(await loadInventory(resolve(job.inventory)), ctx, {
       backup: job.backup,
       store: job.store,
       ...(job.key ? { key: job.key } : {}),
-      ...(passphrase !== undefined ? { passphrase } : {}),
+      ...(job.passphrase ? { passphrase: describeSecretSource(job.passphrase) } : {}),
       stateDir: opts.stateDir,
     });
     return { ...fromRecord(job, opts, started, report), phases: report.phases.map((p) => ({ ...p })) };

@@ -232,3 +232,73 @@ describe('cli: ping and lab without hosts', () => {
     assert.equal(r.stdout, '');
   });
 });
+
+describe('cli: drill refusals (nothing built, no host contacted)', () => {
+  it('no snapshot of the master exits 2 naming it; an unknown --master exits 2', async () => {
+    const store = join(tmp, 'empty-store');
+    mkdirSync(store, { recursive: true });
+    const none = await cli('drill', '-i', SITE, '--store', store);
+    assert.equal(none.code, 2, none.stderr);
+    assertOneErrorLine(none, /no snapshot of ipa1\.example\.com \(deployment ipa-prod\)/);
+    const other = await cli('drill', '-i', SITE, '--store', store, '--master', 'nowhere.example.com');
+    assert.equal(other.code, 2, other.stderr);
+    assertOneErrorLine(other, /--master: 'nowhere\.example\.com' is not a host of the inventory/);
+    assert.equal(existsSync(join(tmp, 'state', 'ipa-fleet', 'drills')), false, 'no sandbox folder');
+  });
+
+  it('a sandbox bigger than the free disk is refused before building, with the figure needed', async () => {
+    const store = join(tmp, 'huge-store');
+    const id = '20261126T101500Z-1a2b3c';
+    const dir = join(store, 'ipa-prod', 'ipa1.example.com', id);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'archive.tar.gz'), 'x');
+    // A snapshot whose domain LDIF is 1 PiB: the sandbox needs four times that per host.
+    const manifest = {
+      schema: 'ipa-fleet/snapshot/v1',
+      id,
+      deployment: 'ipa-prod',
+      hostName: 'ipa1.example.com',
+      fqdn: 'ipa1.example.com',
+      toolVersion: '0.1.0',
+      dsVersion: '2.3.1',
+      instance: 'EXAMPLE-COM',
+      profile: 'freeipa',
+      roles: ['ca'],
+      suffixes: [
+        {
+          kind: 'domain',
+          suffix: 'dc=example,dc=com',
+          backend: 'userRoot',
+          entryCount: 1,
+          rid: 4,
+          generation: 'g',
+          ruv: [],
+          ldif: 'ldif/userRoot.ldif',
+        },
+      ],
+      missingPaths: [],
+      files: [{ path: 'ldif/userRoot.ldif', size: 2 ** 50, sha256: 'a'.repeat(64) }],
+      archive: {
+        name: 'archive.tar.gz',
+        size: 1,
+        sha256: 'b'.repeat(64),
+        compression: 'gzip',
+        encrypted: false,
+        recipients: [],
+      },
+      type: 'DATA',
+      time: '2026-11-26T10:15:00Z',
+      host: 'ipa1.example.com',
+      version: '1',
+      services: ['ipactl'],
+    };
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    const r = await cli('drill', '-i', SITE, '--store', store, '--net', '127.0.9');
+    assert.equal(r.code, 2, r.stderr);
+    assertOneErrorLine(
+      r,
+      /the sandbox of \d+ host\(s\) needs [\d.]+ PiB of free disk .*; there is .* \(nothing was built\)/,
+    );
+    assert.equal(existsSync(join(tmp, 'state', 'ipa-fleet', 'drills', 'ipa-prod', 'sandbox')), false);
+  });
+});

@@ -27,6 +27,7 @@ const MUST_DOCUMENT_EXIT_CODES = [
   'rejoin',
   'diff',
   'restore-entries',
+  'drill',
   'audit',
   'schedule run',
   'run',

@@ -440,9 +440,8 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     assert.equal((await listed()).length, snapshotsBefore + 2);
     assert.deepEqual(await partialFiles(), []);
   });
-  // The drill itself is built on another branch: this asserts what the scheduler owes whatever the
-  // drill's outcome (its metrics, its hook with the summary, ok matching the result, the audit's
-  // drill-stale agreeing); once the drill is merged, a drill of these snapshots must pass (ok 1).
+  // A drill of the lab's snapshots passes: the success hook with the summary, ok 1, a last success,
+  // and the audit's drill freshness agreeing.
   it('a scheduled drill job: the three drill metrics of the deployment and the hook with its summary', async () => {
     const s = await schedule(
       'drill',
@@ -474,6 +473,10 @@ describe('schedule run against the lab', { timeout: 900_000 }, () => {
     }
     const files = await readdir(lab.tmp);
     const passed = files.includes('drill-success.json');
+    assert.ok(
+      passed,
+      `the drill failed: ${await readFile(join(lab.tmp, 'drill-failure.json'), 'utf8').catch(() => '')}`,
+    );
     const summary = JSON.parse(
       await readFile(join(lab.tmp, passed ? 'drill-success.json' : 'drill-failure.json'), 'utf8'),
     ) as { kind: string; job: string; deployment: string; result: string; restorable?: boolean; error?: string };

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sshdConfig } from '../../src/lab/host-files.js';
 import { LabPaths } from '../../src/lab/paths.js';
-import type { LabHost } from '../../src/lab/spec.js';
+import { LAB_DEFAULTS, type LabHost, labSpec } from '../../src/lab/spec.js';
 
 const SSHD = '/usr/sbin/sshd';
-const HOST_A: LabHost = { short: 'a', fqdn: 'a.ipa.test', address: '127.0.10.1', index: 1, ca: true };
+const HOST_A: LabHost = labSpec(LAB_DEFAULTS).hosts[0]!;
 
 let tmp: string;
 before(() => {

@@ -24,7 +24,7 @@ ldapi_listen = on
 ldapi_autobind = on
 `;
 
-const HOST_A: LabHost = { short: 'a', fqdn: 'a.ipa.test', address: '127.0.10.1', index: 1, ca: true };
+const HOST_A: LabHost = labSpec(LAB_DEFAULTS).hosts[0]!;
 
 /** [section] → key → value, from an INI text. */
 function parseIni(text: string): Map<string, Map<string, string>> {
@@ -107,7 +107,7 @@ describe('defaultsInf', () => {
 
 describe('dsInf', () => {
   it('has both backends, the instance, the host name and the password', () => {
-    const ini = parseIni(dsInf(HOST_A, 'Secret-123'));
+    const ini = parseIni(dsInf(HOST_A, 'IPA-TEST', 'Secret-123'));
     assert.deepEqual([...ini.keys()], ['general', 'slapd', 'backend-userroot', 'backend-ipaca']);
     assert.equal(ini.get('general')!.get('full_machine_name'), 'a.ipa.test');
     assert.equal(ini.get('general')!.get('start'), 'False');
@@ -120,13 +120,30 @@ describe('dsInf', () => {
     assert.equal(ini.get('backend-ipaca')!.get('create_suffix_entry'), 'True');
   });
 
+  it('makes the backends and the instance a drill sandbox asks for', () => {
+    const host: LabHost = {
+      ...HOST_A,
+      fqdn: 'ipa1.example.com',
+      backends: [{ name: 'userRoot', suffix: 'dc=example,dc=com' }],
+    };
+    const ini = parseIni(dsInf(host, 'EXAMPLE-COM', 'x'));
+    assert.deepEqual([...ini.keys()], ['general', 'slapd', 'backend-userRoot']);
+    assert.equal(ini.get('slapd')!.get('instance_name'), 'EXAMPLE-COM');
+    assert.equal(ini.get('backend-userRoot')!.get('suffix'), 'dc=example,dc=com');
+  });
+
   it('temporary ports are unique across all hosts and port kinds, and never 389/636', () => {
     const spec = labSpec({ ...LAB_DEFAULTS, hosts: 26, ca: 'none' });
     const ports: number[] = [];
     for (const host of spec.hosts) {
-      const slapd = parseIni(dsInf(host, 'x')).get('slapd')!;
+      const slapd = parseIni(dsInf(host, 'IPA-TEST', 'x')).get('slapd')!;
       ports.push(Number(slapd.get('port')), Number(slapd.get('secure_port')));
-      assert.equal(parseIni(dsInf(host, 'x')).get('general')!.get('full_machine_name'), host.fqdn);
+      assert.equal(
+        parseIni(dsInf(host, 'IPA-TEST', 'x'))
+          .get('general')!
+          .get('full_machine_name'),
+        host.fqdn,
+      );
     }
     assert.equal(new Set(ports).size, 52);
     assert.ok(ports.every((p) => Number.isInteger(p) && p > 1024 && p < 65536 && p !== 389 && p !== 636));

@@ -31,11 +31,45 @@ function keys(edges: Array<[string, string]>): string[] {
 describe('labSpec', () => {
   it('defaults: 3 hosts in a chain, a and b serve the CA suffix', () => {
     const spec = labSpec(LAB_DEFAULTS);
+    const backends = [
+      { name: 'userroot', suffix: 'dc=ipa,dc=test' },
+      { name: 'ipaca', suffix: 'o=ipaca' },
+    ];
     assert.deepEqual(spec.hosts, [
-      { short: 'a', fqdn: 'a.ipa.test', address: '127.0.10.1', index: 1, ca: true },
-      { short: 'b', fqdn: 'b.ipa.test', address: '127.0.10.2', index: 2, ca: true },
-      { short: 'c', fqdn: 'c.ipa.test', address: '127.0.10.3', index: 3, ca: false },
+      {
+        short: 'a',
+        fqdn: 'a.ipa.test',
+        address: '127.0.10.1',
+        index: 1,
+        ca: true,
+        backends,
+        rids: { domain: 1, ca: 1001 },
+        roles: ['ca'],
+      },
+      {
+        short: 'b',
+        fqdn: 'b.ipa.test',
+        address: '127.0.10.2',
+        index: 2,
+        ca: true,
+        backends,
+        rids: { domain: 2, ca: 1002 },
+        roles: ['ca'],
+      },
+      {
+        short: 'c',
+        fqdn: 'c.ipa.test',
+        address: '127.0.10.3',
+        index: 3,
+        ca: false,
+        backends,
+        rids: { domain: 3 },
+        roles: [],
+      },
     ]);
+    assert.equal(spec.instance, 'IPA-TEST');
+    assert.equal(spec.deployment, 'ipa-lab');
+    assert.deepEqual(spec.suffixes, { domain: 'dc=ipa,dc=test', ca: 'o=ipaca' });
     assert.deepEqual(spec.domainEdges, [
       ['a.ipa.test', 'b.ipa.test'],
       ['b.ipa.test', 'c.ipa.test'],

@@ -658,6 +658,51 @@ describe('manifest validation', () => {
   });
 });
 
+describe('the manifest topology (what a restore drill rebuilds)', () => {
+  const id = newSnapshotId(new Date('2026-11-26T10:15:00Z'));
+  const topology = {
+    fqdn: 'ipa1.example.test',
+    instance: 'EXAMPLE-TEST',
+    port: 389,
+    roles: ['ca'],
+    backends: [
+      { name: 'userRoot', suffix: 'dc=example,dc=test' },
+      { name: 'ipaca', suffix: 'o=ipaca' },
+    ],
+    suffixes: [
+      {
+        kind: 'domain' as const,
+        suffix: 'dc=example,dc=test',
+        backend: 'userRoot',
+        rid: 4,
+        agreements: [{ host: 'ipa2.example.test', port: 389, enabled: true }],
+      },
+      { kind: 'ca' as const, suffix: 'o=ipaca', backend: 'ipaca', rid: 1004, agreements: [] },
+    ],
+  };
+
+  it('is kept when present and optional (an older manifest without it stays valid)', () => {
+    const m = validateManifest(JSON.parse(JSON.stringify({ ...manifest({ id }), topology })) as unknown, 'm.json');
+    assert.deepEqual(m.topology, topology);
+    assert.equal(
+      validateManifest(JSON.parse(JSON.stringify(manifest({ id }))) as unknown, 'm.json').topology,
+      undefined,
+    );
+  });
+
+  it('is checked like the rest of the manifest', () => {
+    const bad = JSON.parse(JSON.stringify({ ...manifest({ id }), topology })) as Record<string, any>;
+    bad.topology.suffixes[0].agreements[0].enabled = 'yes';
+    assert.throws(
+      () => validateManifest(bad, 'm.json'),
+      /manifest\.topology\.suffixes\[0\]\.agreements\[0\]\.enabled: must be true or false/,
+    );
+    bad.topology.suffixes[0].agreements[0].enabled = true;
+    bad.topology.port = 0;
+    assert.throws(() => validateManifest(bad, 'm.json'), /manifest\.topology\.port: must be a TCP port/);
+  });
+});
+
 describe('store locks', () => {
   const collect = (): { warnings: string[]; warn: (m: string, l: StoreLockInfo) => void } => {
     const warnings: string[] = [];
