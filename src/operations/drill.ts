@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { checkStoreDeployment, defaultStoreDir, SnapshotStore } from '../backup/store.js';
-import type { ContentDifference } from '../content/host-compare.js';
+import { type ContentDifference, differenceSummary } from '../content/host-compare.js';
 import type { RunContext } from '../context.js';
 import { FleetError } from '../errors.js';
 import { loadInventory } from '../inventory/index.js';
@@ -68,7 +68,7 @@ export interface DrillReport extends DrillRecord {
   /** What the sandbox could not copy from the deployment, and what the drill removed on its way. */
   notes: string[];
   /** Entries on which a sandbox host and the snapshot disagree (the first 20; `differenceCount` in all). */
-  differences: ContentDifference[];
+  differences: Array<Omit<ContentDifference, 'digests'>>;
   differenceCount: number;
 }
 
@@ -168,15 +168,10 @@ async function runDrill(run: DrillRun, d: DrillInputs): Promise<void> {
       throw new FleetError(
         'failure',
         `${proof.differences.length} entr${proof.differences.length === 1 ? 'y differs' : 'ies differ'} from ` +
-          `the snapshot (first: ${describe(proof.differences[0]!)})`,
+          `the snapshot (first: ${differenceSummary(proof.differences[0]!)})`,
       );
   });
   run.recoveryEnded();
-}
-
-function describe(d: ContentDifference): string {
-  if (d.missingOn.length > 0) return `${d.dn} missing on ${d.missingOn.join(', ')}`;
-  return `${d.dn} differs: ${d.variants.map((v) => v.join('+')).join(' / ')}`;
 }
 
 /** The drill's phases, timed; the first failure is kept with its phase. */
@@ -264,7 +259,7 @@ class DrillRun {
       backup: m.id,
       init: 'ldif',
       notes: r.plan.notes,
-      differences: this.differences.slice(0, LISTED),
+      differences: this.differences.slice(0, LISTED).map(({ digests: _, ...d }) => d),
       differenceCount: this.differences.length,
     };
   }
