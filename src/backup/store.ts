@@ -506,10 +506,16 @@ export function parseManifestTime(value: string): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
+/** A replica ID, when given: 1–65535. */
+function optRid(value: unknown, field: string): number | undefined {
+  const rid = optCount(value, field);
+  if (rid !== undefined && (rid < 1 || rid > 65535)) fail(field, `must be between 1 and 65535, not ${rid}`);
+  return rid;
+}
+
 function suffix(value: unknown, field: string): ManifestSuffix {
   const o = obj(value, field);
-  const rid = optCount(o.rid, `${field}.rid`);
-  if (rid !== undefined && (rid < 1 || rid > 65535)) fail(`${field}.rid`, `must be between 1 and 65535, not ${rid}`);
+  const rid = optRid(o.rid, `${field}.rid`);
   return {
     kind: oneOf(o.kind, `${field}.kind`, ['domain', 'ca'] as const),
     suffix: str(o.suffix, `${field}.suffix`),
@@ -612,8 +618,7 @@ function topology(value: unknown, field: string): SnapshotTopology {
 
 function topologySuffix(value: unknown, field: string): TopologySuffix {
   const o = obj(value, field);
-  const rid = optCount(o.rid, `${field}.rid`);
-  if (rid !== undefined && (rid < 1 || rid > 65535)) fail(`${field}.rid`, `must be between 1 and 65535, not ${rid}`);
+  const rid = optRid(o.rid, `${field}.rid`);
   return {
     kind: oneOf(o.kind, `${field}.kind`, ['domain', 'ca'] as const),
     suffix: str(o.suffix, `${field}.suffix`),

@@ -1,10 +1,10 @@
 // compare: options → compareContent → the report as text or JSON; exit 3 when hosts differ.
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
 import { compareContent, type CompareOptions } from '../operations/compare.js';
 import { parseDuration } from '../playbook/params.js';
 import type { CommandEnv, Wrap } from './command-env.js';
 import { compareDifferences, compareJson, compareText } from './compare-render.js';
+import { suffixChoice } from './diff-command.js';
 import { diffExitCode } from './exit-codes.js';
 import { requireInventory } from './inventory-command.js';
 
@@ -43,11 +43,10 @@ export function registerCompareCommand(program: Command, wrap: Wrap): void {
 }
 
 async function runCompare(env: CommandEnv, flags: CompareFlags): Promise<number> {
-  if (!['domain', 'ca', 'all'].includes(flags.suffix))
-    throw new UsageError(`--suffix: domain, ca or all, not '${flags.suffix}'`);
+  const suffix = suffixChoice(flags.suffix);
   const inventory = await requireInventory(env.globals);
   const opts: CompareOptions = {
-    suffix: flags.suffix as 'domain' | 'ca' | 'all',
+    suffix,
     quietWindowSeconds: parseDuration(flags.quietWindow, '--quiet-window'),
     maxWaitSeconds: parseDuration(flags.maxWait, '--max-wait'),
     ...(flags.base ? { base: flags.base } : {}),

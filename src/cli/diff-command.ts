@@ -65,10 +65,14 @@ async function runDiff(env: CommandEnv, flags: DiffFlags): Promise<number> {
   return diffExitCode(differenceCount(report));
 }
 
+/** `--suffix` of diff and compare: domain, ca or all. */
+export function suffixChoice(value: string): SuffixChoice {
+  if (value === 'domain' || value === 'ca' || value === 'all') return value;
+  throw new UsageError(`--suffix: domain, ca or all, not '${value}'`);
+}
+
 function diffOptions(flags: DiffFlags): DiffOptions {
-  if (!['domain', 'ca', 'all'].includes(flags.suffix))
-    throw new UsageError(`--suffix: domain, ca or all, not '${flags.suffix}'`);
-  const opts: DiffOptions = { backup: flags.backup!, suffix: flags.suffix as SuffixChoice };
+  const opts: DiffOptions = { backup: flags.backup!, suffix: suffixChoice(flags.suffix) };
   for (const k of ['store', 'key', 'passphrase', 'host', 'against', 'base', 'filter'] as const)
     if (flags[k]) opts[k] = flags[k];
   return opts;

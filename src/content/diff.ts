@@ -4,6 +4,7 @@
 // that the snapshot lacks; (3) the snapshot again, only when something was deleted or modified,
 // for those entries' values.
 
+import { within } from '../directory/dn.js';
 import type { ContentEntry } from './entry.js';
 import { attributeChanges, wholeEntry, type AttributeChange } from './compare.js';
 import type { EntryTest } from './filter.js';
@@ -33,7 +34,7 @@ export function selects(selection: Selection, entry: ContentEntry): boolean {
 }
 
 function underBase({ base }: Selection, entry: ContentEntry): boolean {
-  return entry.ndn === base || entry.ndn.endsWith(`,${base}`);
+  return within(entry.ndn, base);
 }
 
 /** The entries that differ, parents before children. */

@@ -40,6 +40,11 @@ export function normalizeDn(dn: string): string {
     .toLowerCase();
 }
 
+/** Whether a normalized DN is `nbase` or below it (both normalized). */
+export function within(ndn: string, nbase: string): boolean {
+  return ndn === nbase || ndn.endsWith(`,${nbase}`);
+}
+
 /** The entries ipa-fleet adds for a moment to watch replication work: convergence probes and canaries. */
 export type ProbeKind = 'probe' | 'canary';
 

@@ -5,7 +5,7 @@ import type { RunContext } from '../context.js';
 import { compareLive, type LiveComparison, type LiveHost } from '../content/live-compare.js';
 import type { Selection } from '../content/diff.js';
 import { entryFilter } from '../content/filter.js';
-import { normalizeDn } from '../directory/dn.js';
+import { normalizeDn, within } from '../directory/dn.js';
 import { readRuv } from '../directory/ruv.js';
 import { UsageError } from '../errors.js';
 import { selectHosts } from '../inventory/limit.js';
@@ -132,7 +132,7 @@ async function suffixMembers(transport: Transport, hosts: Host[], choice: Suffix
 function chosen(members: SuffixMembers[], opts: CompareOptions): SuffixMembers[] {
   if (opts.base === undefined) return members;
   const nbase = normalizeDn(opts.base);
-  const holding = members.filter((m) => nbase === normalizeDn(m.suffix) || nbase.endsWith(`,${normalizeDn(m.suffix)}`));
+  const holding = members.filter((m) => within(nbase, normalizeDn(m.suffix)));
   if (holding.length === 0)
     throw new UsageError(`--base ${opts.base}: not under ${members.map((m) => m.suffix).join(' or ')}`);
   return holding;

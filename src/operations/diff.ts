@@ -10,7 +10,7 @@ import { entryFilter } from '../content/filter.js';
 import { accountsDn } from '../content/ipa-layout.js';
 import { liveSource } from '../content/live-entries.js';
 import { snapshotEntries } from '../content/snapshot-entries.js';
-import { normalizeDn } from '../directory/dn.js';
+import { normalizeDn, within } from '../directory/dn.js';
 import { UsageError } from '../errors.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { openRestoreSource, type RestoreSource } from '../restore/source.js';
@@ -117,7 +117,7 @@ function chosenSuffixes(snapshot: SnapshotEntry, choice: SuffixChoice, base: str
   if (all.length === 0) throw new UsageError(`--suffix ${choice}: snapshot ${snapshot.id} holds no such suffix`);
   if (base === undefined) return all;
   const nbase = normalizeDn(base);
-  const holding = all.filter((s) => nbase === normalizeDn(s.suffix) || nbase.endsWith(`,${normalizeDn(s.suffix)}`));
+  const holding = all.filter((s) => within(nbase, normalizeDn(s.suffix)));
   if (holding.length === 0)
     throw new UsageError(`--base ${base}: not under the snapshot's ${all.map((s) => s.suffix).join(' or ')}`);
   return holding;

@@ -15,7 +15,7 @@ import { type ContentDifference, compareHosts, type HostSource } from '../conten
 import { liveSource } from '../content/live-entries.js';
 import { snapshotEntries } from '../content/snapshot-entries.js';
 import type { RunContext } from '../context.js';
-import { normalizeDn } from '../directory/dn.js';
+import { normalizeDn, within } from '../directory/dn.js';
 import { UsageError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import type { Inventory } from '../inventory/model.js';
@@ -171,7 +171,7 @@ export async function proveContent(
           key,
           s,
         )((e) => {
-          if (e.ndn === base || e.ndn.endsWith(`,${base}`)) entries++;
+          if (within(e.ndn, base)) entries++;
           visit(e);
         });
       };

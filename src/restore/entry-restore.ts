@@ -10,7 +10,8 @@ import { normalizeDn } from '../directory/dn.js';
 import { UsageError } from '../errors.js';
 import type { LdapSession } from '../transport/ldap.js';
 import { type EntryPlan, type EntryPlanOptions, type LiveState, planEntryRestore } from './entry-plan.js';
-import { parentOf, readSelection, type SelectionSpec, type SnapshotSelection, within } from './entry-selection.js';
+import { within } from '../directory/dn.js';
+import { parentOf, readSelection, type SelectionSpec, type SnapshotSelection } from './entry-selection.js';
 import type { RestoreSource } from './source.js';
 
 export interface EntryRestoreRequest extends EntryPlanOptions {

@@ -9,7 +9,7 @@ import type { ContentEntry } from '../content/entry.js';
 import { entryFilter, type EntryTest } from '../content/filter.js';
 import { containerDn, type EntryKind, layoutOf } from '../content/ipa-layout.js';
 import { isDnValued } from '../content/values.js';
-import { normalizeDn } from '../directory/dn.js';
+import { normalizeDn, within } from '../directory/dn.js';
 import { UsageError } from '../errors.js';
 
 export type NamedKind = Exclude<EntryKind, 'other'>;
@@ -125,10 +125,6 @@ function refuseUnmatched(spec: SelectionSpec, found: Set<string>): void {
   const missing = asked.filter((a) => !found.has(a));
   if (missing.length > 0)
     throw new UsageError(`restore-entries: ${missing.join(', ')}: nothing in the snapshot matches`);
-}
-
-export function within(ndn: string, base: string): boolean {
-  return ndn === base || ndn.endsWith(`,${base}`);
 }
 
 export function parentOf(ndn: string): string {

@@ -76,16 +76,8 @@ export async function scheduleView(
     const record = state.jobs[job.name];
     const last = record?.lastRun;
     return {
-      job: job.name,
-      deployment: job.deployment,
-      cron: job.cron,
-      timezone: job.timezone,
+      ...commonView(job, record),
       type: job.type,
-      store: job.store,
-      runs: record?.runs ?? 0,
-      failedRuns: record?.failedRuns ?? 0,
-      skippedOverlaps: record?.skippedOverlaps ?? 0,
-      nextRun: nextRun(job),
       lastVerify: record?.lastVerify ? { at: new Date(record.lastVerify.at), ok: record.lastVerify.ok } : undefined,
       lastRun: last
         ? {
@@ -145,21 +137,31 @@ export async function scheduleView(
   return { jobs, hosts, drills, drillDeployments: drilled };
 }
 
-function drillJobView(job: DrillJobConfig, state: ScheduleState, drilled: DrillMetrics[]): DrillJobView {
-  const record = state.jobs[job.name];
-  const last = record?.lastDrill;
-  const deployment = drilled.find((d) => d.deployment === job.deployment);
+/** What a backup job's view and a drill job's share: names, schedule, store and the run counters. */
+function commonView(
+  job: JobConfig | DrillJobConfig,
+  record: ScheduleState['jobs'][string] | undefined,
+): Omit<JobMetrics, 'lastVerify'> & Pick<JobView, 'cron' | 'timezone' | 'store'> {
   return {
     job: job.name,
     deployment: job.deployment,
     cron: job.cron,
     timezone: job.timezone,
-    backup: job.backup,
     store: job.store,
     runs: record?.runs ?? 0,
     failedRuns: record?.failedRuns ?? 0,
     skippedOverlaps: record?.skippedOverlaps ?? 0,
     nextRun: nextRun(job),
+  };
+}
+
+function drillJobView(job: DrillJobConfig, state: ScheduleState, drilled: DrillMetrics[]): DrillJobView {
+  const record = state.jobs[job.name];
+  const last = record?.lastDrill;
+  const deployment = drilled.find((d) => d.deployment === job.deployment);
+  return {
+    ...commonView(job, record),
+    backup: job.backup,
     lastVerify: undefined,
     lastPassed: deployment?.lastSuccess,
     recoverySeconds: deployment?.recoverySeconds,
