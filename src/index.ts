@@ -69,7 +69,7 @@ export {
   type ExecOutput,
   type CommandStream,
   type SshTarget,
-} from './transport/ssh.js';
+} from './transport/session.js';
 export { LdapSession, DirEntry, type Modification, type SearchRequest } from './transport/ldap.js';
 export { CommandFailedError, type CommandResult } from './transport/result.js';
 export { shellQuote, shellCommand } from './transport/shell.js';

@@ -13,7 +13,7 @@ import { runTask } from '../directory/tasks.js';
 import { gatherFacts, type HostFacts } from '../topology/facts.js';
 import type { LdapSession } from '../transport/ldap.js';
 import { shellQuote } from '../transport/shell.js';
-import type { SshSession } from '../transport/ssh.js';
+import type { SshSession } from '../transport/session.js';
 import type { Transport } from '../transport/transport.js';
 import { ingestArchive, type IngestResult } from './archive.js';
 import type { Manifest, ManifestSuffix, SnapshotTopology, SnapshotType } from './manifest.js';

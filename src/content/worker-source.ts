@@ -68,7 +68,7 @@ export function workerDigests(transport: Transport, ctx: RunContext, read: Worke
       });
     } finally {
       await worker.terminate();
-      channel.close();
+      channel.destroy();
     }
   };
 }

@@ -22,7 +22,7 @@ import { countEntries } from '../topology/facts.js';
 import { uploadStream } from '../transport/files.js';
 import type { LdapSession } from '../transport/ldap.js';
 import { shellQuote } from '../transport/shell.js';
-import type { SshSession } from '../transport/ssh.js';
+import type { SshSession } from '../transport/session.js';
 import type { Transport } from '../transport/transport.js';
 import type { SuffixKind } from './compatibility.js';
 import { generationOf } from './reinit.js';

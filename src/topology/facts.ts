@@ -9,7 +9,7 @@ import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
 import type { LdapSession } from '../transport/ldap.js';
 import { shellQuote } from '../transport/shell.js';
-import type { SshSession } from '../transport/ssh.js';
+import type { SshSession } from '../transport/session.js';
 import type { Transport } from '../transport/transport.js';
 
 const LDBM_DN = 'cn=ldbm database,cn=plugins,cn=config';

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { FleetError } from '../errors.js';
 import { CommandFailedError } from './result.js';
 import { shellQuote } from './shell.js';
-import type { SshSession } from './ssh.js';
+import type { SshSession } from './session.js';
 
 export interface UploadOptions {
   /** The new file gets the owner and group of this path (e.g. the instance's ldif/ folder, owned by dirsrv). */

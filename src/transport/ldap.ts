@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { Attribute, Change, Client, InvalidCredentialsError, ResultCodeError } from 'ldapts';
 import type { RunContext } from '../context.js';
 import { AuthError, FleetError, UnreachableError } from '../errors.js';
-import type { ClientChannel } from 'ssh2';
+import type { Duplex } from 'node:stream';
 import type { Host } from '../inventory/model.js';
-import type { SshSession } from './ssh.js';
+import type { SshSession } from './session.js';
 
 /** An LDAP operation got no answer in time; the server may still have applied it. */
 export class LdapTimeoutError extends FleetError {
@@ -218,7 +218,7 @@ export class LdapSession {
  * The host's address is used, not 127.0.0.1: an instance may listen on one address only.
  */
 /** A channel through the host's SSH session to its LDAP port, ready to carry an LDAP client's bytes. */
-export async function openTunnel(ssh: SshSession, host: Host, port: number): Promise<ClientChannel> {
+export async function openTunnel(ssh: SshSession, host: Host, port: number): Promise<Duplex> {
   const channel = await ssh.forwardOut(host.address, port).catch((err: unknown) => {
     throw new UnreachableError(
       host.name,

@@ -1,67 +1,22 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import type { RunContext } from '../context.js';
 import { AuthError, FleetError, UnreachableError } from '../errors.js';
 import type { SshSettings } from '../inventory/model.js';
-import { ChannelLimit } from './channel-limit.js';
 import { KnownHosts, fingerprint, keyTypeOf } from './known-hosts.js';
-import { CommandFailedError, OutputBuffer, type CommandResult } from './result.js';
+import { SshSession, type CommandChannel, type Connection, type SshTarget } from './session.js';
 
-/** Channels one connection may have open at once (OpenSSH's MaxSessions is 10; leave room). */
-export const CHANNELS_PER_HOST = 4;
-/** Output kept whole for `exec`; larger output needs `execStream`. */
-const KEEP_OUTPUT_BYTES = 16 * 1024 * 1024;
-/** First stderr line of every command: the remote shell's pid (stripped from stderr). */
-const PID_MARKER = 'ipa-fleet-pid:';
-/** After a cancel, how long to wait for the server to close the channel. */
-const CANCEL_GRACE_MS = 3000;
-
-/** Where and how to connect: an inventory host or an ad-hoc jump host. */
-export interface SshTarget {
-  /** Name used in messages and known_hosts lookups (with `address`). */
-  name: string;
-  address: string;
-  ssh: SshSettings;
-}
-
-export interface ExecOptions {
-  /** Sent on stdin, then stdin is closed. The only way secrets travel to a host. */
-  stdin?: string | Buffer;
-  timeoutMs?: number;
-  /** Shown in results and logs instead of the command (e.g. a description). */
-  display?: string;
-  /**
-   * false: Ctrl-C / SIGTERM do not cancel it. For the clean-up a `finally` must finish (starting
-   * services a FULL backup stopped); the timeout still applies.
-   */
-  abortable?: boolean;
-}
-
-export interface ExecOutput extends CommandResult {
-  stdout: string;
-}
-
-export interface CommandStream {
-  stdout: Readable;
-  stdin: Writable;
-  /** Settles when the channel closed; never rejects (inspect `ok`). */
-  result: Promise<CommandResult>;
-  /** Sends SIGTERM to the remote command and closes the channel. */
-  cancel(): void;
-}
-
-/** One SSH connection to one host, reused for every command and tunnel to it. */
-export class SshSession {
-  private readonly limit = new ChannelLimit(CHANNELS_PER_HOST);
+/** An ssh2 client as a Connection: its exec channels and direct-tcpip forwards. */
+class Ssh2Connection implements Connection {
   private closed = false;
 
-  private constructor(
-    readonly target: SshTarget,
+  constructor(
+    private readonly target: SshTarget,
     private readonly client: ssh2.Client,
-    private readonly ctx: RunContext,
+    ctx: RunContext,
   ) {
     client.on('close', () => {
       this.closed = true;
@@ -71,157 +26,22 @@ export class SshSession {
     );
   }
 
-  /**
-   * Connects with retries and backoff, all within `connectTimeoutMs`: an unreachable host is
-   * reported within the connect timeout, and a host that is just restarting gets another try.
-   * `via` is an open session to a jump host.
-   */
-  static async connect(target: SshTarget, ctx: RunContext, via?: SshSession): Promise<SshSession> {
-    const { connectRetries, connectTimeoutMs } = target.ssh;
-    const deadline = Date.now() + connectTimeoutMs;
-    let lastError: unknown;
-    for (let attempt = 0; attempt <= connectRetries; attempt++) {
-      if (attempt > 0) {
-        const backoff = Math.min(250 * 2 ** (attempt - 1), 4000);
-        if (Date.now() + backoff >= deadline) break;
-        ctx.log.verbose(
-          `${target.name}: retrying ssh connection in ${backoff} ms (attempt ${attempt + 1}/${connectRetries + 1})`,
-        );
-        await sleep(backoff, ctx.signal);
-      }
-      try {
-        const client = await openClient(target, ctx, Math.max(deadline - Date.now(), 1), via);
-        const through = via ? ` via ${via.target.name}` : '';
-        ctx.log.verbose(`${target.name}: ssh connected to ${target.address}:${target.ssh.port}${through}`);
-        return new SshSession(target, client, ctx);
-      } catch (err) {
-        lastError = err;
-        // Key and authentication refusals will not change on retry.
-        if (!(err instanceof UnreachableError) || ctx.signal.aborted) throw err;
-      }
-    }
-    throw lastError;
-  }
-
   get isOpen(): boolean {
     return !this.closed;
   }
 
-  /** Runs a command and collects its output. Does not throw on a non-zero exit: see `ok`. */
-  async exec(command: string, opts: ExecOptions = {}): Promise<ExecOutput> {
-    const stream = await this.execStream(command, opts);
-    const out = new OutputBuffer(KEEP_OUTPUT_BYTES);
-    stream.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    const result = await stream.result;
-    return { ...result, stdout: out.all() };
-  }
-
-  /** Runs a command that must succeed; returns its stdout. */
-  async run(command: string, opts: ExecOptions = {}): Promise<string> {
-    const output = await this.exec(command, opts);
-    if (!output.ok) throw new CommandFailedError(output);
-    return output.stdout;
-  }
-
-  /** Runs a command with its stdout and stdin as streams (tar, LDIF transfers). */
-  async execStream(command: string, opts: ExecOptions = {}): Promise<CommandStream> {
-    const release = await this.limit.acquire();
-    const shown = this.ctx.redactor.mask(opts.display ?? command);
-    const started = Date.now();
-    const channel = await this.startCommand(command, shown, release);
-    this.ctx.log.debug(`${this.target.name}: exec ${shown}`);
-    const capture = new ChannelCapture(channel);
-    let timedOut = false;
-    let cancelled = false;
-
-    let finish: (() => void) | undefined;
-    const cancel = (): void => {
-      if (cancelled) return;
-      cancelled = true;
-      if (capture.remotePid !== undefined) {
-        // A separate channel: the command's own channel is still held by the running command.
-        const pid = capture.remotePid;
-        this.client.exec(`kill -TERM -- -${pid} 2>/dev/null || kill -TERM ${pid}`, (err, ch) => {
-          if (!err) ch.on('close', () => undefined).resume();
-        });
-      }
-      channel.close();
-      // Do not wait on the server for ever: the result is final after a short grace period.
-      setTimeout(() => finish?.(), CANCEL_GRACE_MS).unref();
-    };
-    const onAbort = (): void => cancel();
-    if (opts.abortable !== false) this.ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = opts.timeoutMs
-      ? setTimeout(() => {
-          timedOut = true;
-          cancel();
-        }, opts.timeoutMs)
-      : undefined;
-
-    const result = new Promise<CommandResult>((resolve) => {
-      let done = false;
-      finish = (): void => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        this.ctx.signal.removeEventListener('abort', onAbort);
-        release();
-        const { exitCode, signal } = capture;
-        const stderrText = this.ctx.redactor.mask(capture.stderrTail());
-        const note = timedOut ? `timed out after ${opts.timeoutMs} ms` : cancelled ? 'cancelled' : '';
-        const res: CommandResult = {
-          host: this.target.name,
-          command: shown,
-          exitCode: cancelled ? null : exitCode,
-          signal,
-          durationMs: Date.now() - started,
-          stdoutTail: this.ctx.redactor.mask(capture.stdoutTail.tail()),
-          stderrTail: note ? `${stderrText}\n${note}`.trim() : stderrText,
-          ok: exitCode === 0 && !cancelled,
-        };
-        this.ctx.log.debug(
-          `${this.target.name}: '${shown}' ended: ${note || `exit ${exitCode ?? 'none'}`} in ${res.durationMs} ms`,
-        );
-        resolve(res);
-      };
-      channel.on('close', finish);
+  openCommand(command: string): Promise<CommandChannel> {
+    return new Promise<CommandChannel>((resolve, reject) => {
+      this.client.exec(command, (err, ch) => (err ? reject(err) : resolve(commandChannel(ch))));
     });
-
-    if (opts.stdin !== undefined) channel.end(opts.stdin);
-    return { stdout: channel, stdin: channel, result, cancel };
   }
 
-  /** Opens the command's channel; `release` gives its slot back if it cannot be opened. */
-  private async startCommand(command: string, shown: string, release: () => void): Promise<ClientChannel> {
+  async forwardOut(address: string, port: number): Promise<Duplex> {
     try {
       return await new Promise<ClientChannel>((resolve, reject) => {
-        // sshd makes the session's shell a process-group leader and reports its pid first, so a
-        // cancelled command can be killed with its whole group: OpenSSH ignores channel signals
-        // for sessions without a pty and keeps the channel open until the command ends.
-        this.client.exec(`printf '${PID_MARKER}%s\\n' "$$" >&2; ${command}`, (err, ch) =>
-          err ? reject(err) : resolve(ch),
-        );
-      });
-    } catch (err) {
-      release();
-      throw new FleetError('failure', `${this.target.name}: cannot start '${shown}': ${(err as Error).message}`, {
-        host: this.target.name,
-        cause: err,
-      });
-    }
-  }
-
-  /** Opens a direct-tcpip channel from the host to `address:port` (LDAP tunnels, jump hosts). */
-  async forwardOut(address: string, port: number): Promise<ClientChannel> {
-    const release = await this.limit.acquire();
-    try {
-      const channel = await new Promise<ClientChannel>((resolve, reject) => {
         this.client.forwardOut('127.0.0.1', 0, address, port, (err, ch) => (err ? reject(err) : resolve(ch)));
       });
-      channel.on('close', release);
-      return channel;
     } catch (err) {
-      release();
       throw new UnreachableError(
         this.target.name,
         `cannot open a tunnel to ${address}:${port}: ${(err as Error).message}`,
@@ -235,48 +55,51 @@ export class SshSession {
   }
 }
 
-/** What a command's channel reports: the remote pid (its first stderr line), its output tails, its exit. */
-class ChannelCapture {
-  readonly stdoutTail = new OutputBuffer(0);
-  private readonly stderr = new OutputBuffer(0);
-  /** The stderr read before the pid line is complete; undefined once it has been read. */
-  private pending: Buffer | undefined = Buffer.alloc(0);
-  remotePid: number | undefined;
-  exitCode: number | null = null;
-  signal: string | null = null;
-
-  constructor(channel: ClientChannel) {
-    channel.stderr.on('data', (chunk: Buffer) => this.onStderr(chunk));
-    channel.on('data', (chunk: Buffer) => this.stdoutTail.push(chunk));
+function commandChannel(channel: ClientChannel): CommandChannel {
+  return {
+    stdout: channel,
+    stderr: channel.stderr,
+    stdin: channel,
     // ssh2 may never emit 'exit'; 'close' is the end, and a missing code is a failure.
-    channel.on('exit', (code: number | null, sig?: string) => {
-      this.exitCode = typeof code === 'number' ? code : null;
-      this.signal = sig ?? null;
-    });
-  }
+    onExit: (listener) =>
+      channel.on('exit', (code: number | null, sig?: string) =>
+        listener(typeof code === 'number' ? code : null, sig ?? null),
+      ),
+    onClose: (listener) => channel.on('close', listener),
+    close: () => channel.close(),
+  };
+}
 
-  /** The stderr tail, with whatever came before an unfinished pid line. */
-  stderrTail(): string {
-    if (this.pending?.length) this.stderr.push(this.pending);
-    return this.stderr.tail();
-  }
-
-  private onStderr(chunk: Buffer): void {
-    if (this.pending === undefined) {
-      this.stderr.push(chunk);
-      return;
+/**
+ * Connects through ssh2 with retries and backoff, all within `connectTimeoutMs`: an unreachable host is
+ * reported within the connect timeout, and a host that is just restarting gets another try.
+ * `via` is an open session to a jump host.
+ */
+export async function connectSsh2(target: SshTarget, ctx: RunContext, via?: SshSession): Promise<SshSession> {
+  const { connectRetries, connectTimeoutMs } = target.ssh;
+  const deadline = Date.now() + connectTimeoutMs;
+  let lastError: unknown;
+  for (let attempt = 0; attempt <= connectRetries; attempt++) {
+    if (attempt > 0) {
+      const backoff = Math.min(250 * 2 ** (attempt - 1), 4000);
+      if (Date.now() + backoff >= deadline) break;
+      ctx.log.verbose(
+        `${target.name}: retrying ssh connection in ${backoff} ms (attempt ${attempt + 1}/${connectRetries + 1})`,
+      );
+      await sleep(backoff, ctx.signal);
     }
-    const pending = Buffer.concat([this.pending, chunk]);
-    this.pending = pending;
-    const nl = pending.indexOf(10);
-    if (nl < 0 && pending.length < 64) return;
-    const first = pending.subarray(0, Math.max(nl, 0)).toString('latin1');
-    const m = first.startsWith(PID_MARKER) ? /^\S+?(\d+)$/.exec(first) : null;
-    if (m) this.remotePid = Number(m[1]);
-    const rest = m ? pending.subarray(nl + 1) : pending;
-    this.pending = undefined;
-    if (rest.length) this.stderr.push(rest);
+    try {
+      const client = await openClient(target, ctx, Math.max(deadline - Date.now(), 1), via);
+      const through = via ? ` via ${via.target.name}` : '';
+      ctx.log.verbose(`${target.name}: ssh connected to ${target.address}:${target.ssh.port}${through}`);
+      return new SshSession(target, new Ssh2Connection(target, client, ctx), ctx);
+    } catch (err) {
+      lastError = err;
+      // Key and authentication refusals will not change on retry.
+      if (!(err instanceof UnreachableError) || ctx.signal.aborted) throw err;
+    }
   }
+  throw lastError;
 }
 
 async function openClient(

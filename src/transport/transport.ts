@@ -2,7 +2,8 @@ import type { RunContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { LdapSession } from './ldap.js';
-import { SshSession, type SshTarget } from './ssh.js';
+import type { SshSession, SshTarget } from './session.js';
+import { connectSsh2 } from './ssh.js';
 
 /**
  * The run's connections: one SSH session per host (reused by every command and tunnel)
@@ -101,7 +102,7 @@ export class Transport {
       const via = target.ssh.proxyJump
         ? await this.sshTo(this.jumpTarget(target, chain), [...chain, target.name])
         : undefined;
-      return SshSession.connect(target, this.ctx, via);
+      return connectSsh2(target, this.ctx, via);
     })();
     this.sshSessions.set(target.name, opening);
     opening.catch(() => this.sshSessions.delete(target.name));

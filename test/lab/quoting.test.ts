@@ -31,7 +31,7 @@ import { parseDocument } from 'yaml';
 import { loadInventory, type Host, type Inventory } from '../../src/inventory/index.js';
 import { initExportPath, removeRemoteFile } from '../../src/restore/reinit.js';
 import { copyBetweenHosts, uploadStream } from '../../src/transport/files.js';
-import type { SshSession } from '../../src/transport/ssh.js';
+import type { SshSession } from '../../src/transport/session.js';
 import { Transport } from '../../src/transport/transport.js';
 import { bringUpLab, testContext, type CliResult, type TestLab } from './fixture.js';
 
