@@ -85,7 +85,15 @@ function describeHost(h: Host): Record<string, unknown> {
     roles: h.roles,
     profile: h.profile,
     ssh: {
+      transport: h.ssh.transport,
       user: h.ssh.user,
+      become: h.ssh.become
+        ? {
+            method: h.ssh.become.method,
+            user: h.ssh.become.user,
+            password: h.ssh.become.password ? describeSecretSource(h.ssh.become.password) : null,
+          }
+        : null,
       port: h.ssh.port,
       identityFile: h.ssh.identityFile ?? null,
       identityPassphrase: h.ssh.identityPassphrase ? describeSecretSource(h.ssh.identityPassphrase) : null,

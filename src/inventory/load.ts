@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { LocatedError } from '../located/located-error.js';
 import { childPath, quote, readDocument, type DocMap, type DocNode } from '../located/document.js';
-import { DEFAULTS, type Host, type Inventory } from './model.js';
+import { DEFAULTS, type BecomeSettings, type Host, type Inventory, type SshSettings } from './model.js';
 import { checkAddress, checkDeploymentName, checkGroupName, checkHostName } from './names.js';
 import {
   SECTIONS,
@@ -422,6 +422,55 @@ function hostSettings(decls: Declarations, ancestry: Ancestry, decl: HostDecl): 
   return { leaf, value, required };
 }
 
+/** The ssh section of one host; its inventory jump host (if any) goes into `jumpLeaves`. */
+function sshSettingsOf(
+  file: string,
+  s: HostSettings,
+  name: string,
+  defaultKnownHosts: string,
+  jumpLeaves: Map<string, Leaf<string | null>>,
+): SshSettings {
+  const { leaf, value } = s;
+  const passphrase = leaf('ssh.identity_passphrase');
+  const identityFile = value('ssh.identity_file');
+  if (passphrase && identityFile === undefined) {
+    fail(
+      file,
+      passphrase.line,
+      passphrase.path,
+      'identity_passphrase is set but identity_file is not (ssh-agent keys need no passphrase here)',
+    );
+  }
+  const jump = leaf('ssh.proxy_jump');
+  if (jump && jump.value !== null) jumpLeaves.set(name, jump);
+  return {
+    transport: value('ssh.transport') ?? DEFAULTS.sshTransport,
+    user: value('ssh.user') ?? DEFAULTS.sshUser,
+    userGiven: value('ssh.user') !== undefined,
+    become: becomeOf(file, s),
+    port: value('ssh.port') ?? DEFAULTS.sshPort,
+    identityFile,
+    identityPassphrase: passphrase?.value,
+    knownHostsFile: value('ssh.known_hosts') ?? defaultKnownHosts,
+    hostKeyPolicy: value('ssh.host_key_policy') ?? 'strict',
+    proxyJump: jump?.value ?? undefined,
+    connectTimeoutMs: value('ssh.connect_timeout') ?? DEFAULTS.connectTimeoutMs,
+    connectRetries: value('ssh.connect_retries') ?? DEFAULTS.connectRetries,
+    keepaliveIntervalMs: value('ssh.keepalive_interval') ?? DEFAULTS.keepaliveIntervalMs,
+  };
+}
+
+/** `ssh.become` with its user and password; either of those without `become: sudo` is a mistake. */
+function becomeOf(file: string, { leaf, value }: HostSettings): BecomeSettings | undefined {
+  const method = value('ssh.become');
+  if (method === undefined) {
+    const stray = leaf('ssh.become_user') ?? leaf('ssh.become_password');
+    if (stray) fail(file, stray.line, stray.path, `${stray.path.split('.').pop()} is set but ssh.become is not`);
+    return undefined;
+  }
+  return { method, user: value('ssh.become_user') ?? DEFAULTS.becomeUser, password: value('ssh.become_password') };
+}
+
 /** Resolves one host; its inventory jump host (if any) goes into `jumpLeaves` for the loop check. */
 function resolveHost(
   decls: Declarations,
@@ -450,20 +499,7 @@ function resolveHost(
     fail(file, caInstance.line, caInstance.path, problem);
   }
 
-  const passphrase = leaf('ssh.identity_passphrase');
-  const identityFile = value('ssh.identity_file');
-  if (passphrase && identityFile === undefined) {
-    fail(
-      file,
-      passphrase.line,
-      passphrase.path,
-      'identity_passphrase is set but identity_file is not (ssh-agent keys need no passphrase here)',
-    );
-  }
-
-  const jump = leaf('ssh.proxy_jump');
-  if (jump && jump.value !== null) jumpLeaves.set(decl.name, jump);
-
+  const ssh = sshSettingsOf(file, s, decl.name, defaultKnownHosts, jumpLeaves);
   const direct = value('ldap.direct');
   return {
     name: decl.name,
@@ -471,18 +507,7 @@ function resolveHost(
     groups: ancestry.memberships.get(decl.name)!,
     roles: value('roles') ?? [],
     profile: value('profile') ?? DEFAULTS.profile,
-    ssh: {
-      user: value('ssh.user') ?? DEFAULTS.sshUser,
-      port: value('ssh.port') ?? DEFAULTS.sshPort,
-      identityFile,
-      identityPassphrase: passphrase?.value,
-      knownHostsFile: value('ssh.known_hosts') ?? defaultKnownHosts,
-      hostKeyPolicy: value('ssh.host_key_policy') ?? 'strict',
-      proxyJump: jump?.value ?? undefined,
-      connectTimeoutMs: value('ssh.connect_timeout') ?? DEFAULTS.connectTimeoutMs,
-      connectRetries: value('ssh.connect_retries') ?? DEFAULTS.connectRetries,
-      keepaliveIntervalMs: value('ssh.keepalive_interval') ?? DEFAULTS.keepaliveIntervalMs,
-    },
+    ssh,
     ldap: {
       instance: required('ldap.instance'),
       port: value('ldap.port') ?? (direct === 'ldaps' ? DEFAULTS.ldapsPort : DEFAULTS.ldapPort),

@@ -6,8 +6,24 @@ export type SecretSource = { kind: 'file'; path: string } | { kind: 'env'; name:
 
 export type HostKeyPolicy = 'strict' | 'accept-new';
 
-export interface SshSettings {
+/** `ssh2`: the built-in client (the default); `openssh`: the system `ssh`, with ~/.ssh/config and GSSAPI. */
+export type SshTransportKind = 'ssh2' | 'openssh';
+
+/** Commands run as another user through sudo (`ssh.become: sudo`); LDAP through the tunnel needs none. */
+export interface BecomeSettings {
+  method: 'sudo';
+  /** Whom to become (`ssh.become_user`, default root). */
   user: string;
+  /** sudo's password, sent on stdin when sudo asks; absent: NOPASSWD (`sudo -n`). */
+  password: SecretSource | undefined;
+}
+
+export interface SshSettings {
+  transport: SshTransportKind;
+  user: string;
+  /** Whether the inventory set `ssh.user` (the openssh transport otherwise leaves it to ~/.ssh/config). */
+  userGiven: boolean;
+  become: BecomeSettings | undefined;
   port: number;
   /** Private key file; when absent, ssh-agent (SSH_AUTH_SOCK) is used. */
   identityFile: string | undefined;
@@ -75,6 +91,8 @@ export interface Inventory {
 
 export const DEFAULTS = {
   sshUser: 'root',
+  sshTransport: 'ssh2' as SshTransportKind,
+  becomeUser: 'root',
   sshPort: 22,
   connectTimeoutMs: 10_000,
   connectRetries: 2,

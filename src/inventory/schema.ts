@@ -4,7 +4,7 @@
 
 import { LocatedError } from '../located/located-error.js';
 import { quote, type DocNode } from '../located/document.js';
-import type { HostKeyPolicy, Profile, SecretSource } from './model.js';
+import type { HostKeyPolicy, Profile, SecretSource, SshTransportKind } from './model.js';
 import { checkAddress, checkInstanceName, checkUser, normalizeAddress, parseJumpTarget } from './names.js';
 import { resolveInventoryPath, type PathBase } from './paths.js';
 import { parseSecretSource } from './secrets.js';
@@ -15,6 +15,7 @@ export const ROLES = ['ca', 'kra', 'dns', 'adtrust'] as const;
 
 const PROFILES: readonly Profile[] = ['389ds', 'freeipa'];
 const HOST_KEY_POLICIES: readonly HostKeyPolicy[] = ['strict', 'accept-new'];
+const SSH_TRANSPORTS: readonly SshTransportKind[] = ['ssh2', 'openssh'];
 
 /** A day: longer than any sane timeout, short enough to catch milliseconds written as seconds. */
 const MAX_SECONDS = 86_400;
@@ -23,7 +24,11 @@ export interface SettingValues {
   address: string;
   roles: string[];
   profile: Profile;
+  'ssh.transport': SshTransportKind;
   'ssh.user': string;
+  'ssh.become': 'sudo';
+  'ssh.become_user': string;
+  'ssh.become_password': SecretSource;
   'ssh.port': number;
   'ssh.identity_file': string;
   'ssh.identity_passphrase': SecretSource;
@@ -199,7 +204,11 @@ export const SETTINGS: { [K in SettingName]: Parser<SettingValues[K]> } = {
   address: (node, ctx) => normalizeAddress(checked(checkAddress)(node, ctx)),
   roles,
   profile: oneOf(PROFILES),
+  'ssh.transport': oneOf(SSH_TRANSPORTS),
   'ssh.user': checked(checkUser),
+  'ssh.become': oneOf(['sudo'] as const),
+  'ssh.become_user': checked(checkUser),
+  'ssh.become_password': secret,
   'ssh.port': port,
   'ssh.identity_file': path,
   'ssh.identity_passphrase': secret,
@@ -247,6 +256,10 @@ const ALIASES: Record<string, string> = {
   host: 'address',
   ip: 'address',
   ansibleuser: 'ssh.user',
+  ansiblebecome: 'ssh.become',
+  ansiblebecomeuser: 'ssh.become_user',
+  ansiblebecomepassword: 'ssh.become_password',
+  ansiblebecomepass: 'ssh.become_password',
   ansibleport: 'ssh.port',
   ansiblesshprivatekeyfile: 'ssh.identity_file',
   privatekey: 'ssh.identity_file',

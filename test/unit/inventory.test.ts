@@ -66,7 +66,10 @@ describe('inventory: a valid inventory', () => {
     assert.deepEqual(ipa1.roles, ['ca', 'kra', 'dns'], 'the host beats its group');
     assert.equal(ipa1.profile, 'freeipa');
     assert.deepEqual(ipa1.ssh, {
+      transport: 'ssh2',
       user: 'admin',
+      userGiven: true,
+      become: undefined,
       port: 22,
       identityFile: join(FIXTURES, 'keys/fleet_ed25519'),
       identityPassphrase: { kind: 'env', name: 'FLEET_KEY_PASSPHRASE' },
@@ -590,5 +593,43 @@ describe('inventory: refused input names file, line and key', () => {
       (err: unknown) =>
         err instanceof LocatedError && /nope\.yml: cannot read the inventory: no such file$/.test(err.message),
     );
+  });
+});
+
+describe('inventory: ssh.transport and ssh.become', () => {
+  const base = (ssh: string): string =>
+    `all:\n  vars:\n    ldap: { instance: T, password: "env:DM" }\n    suffixes: { domain: "dc=t" }\n` +
+    `  hosts:\n    a.t:\n      ssh:\n${ssh}`;
+
+  it('reads transport, become, become_user and become_password', () => {
+    const inv = parseInventory(
+      base(
+        '        transport: openssh\n        become: sudo\n        become_user: ipaops\n' +
+          '        become_password: "file:/etc/sudo-pass"\n',
+      ),
+      '/x/inv.yml',
+    );
+    const h = inv.hosts[0]!;
+    assert.equal(h.ssh.transport, 'openssh');
+    assert.equal(h.ssh.userGiven, false);
+    assert.deepEqual(h.ssh.become, {
+      method: 'sudo',
+      user: 'ipaops',
+      password: { kind: 'file', path: '/etc/sudo-pass' },
+    });
+  });
+
+  it('defaults: ssh2, no become; become alone means root without a password', () => {
+    assert.equal(parseInventory(base('        port: 22\n'), '/x/inv.yml').hosts[0]!.ssh.transport, 'ssh2');
+    const inv = parseInventory(base('        become: sudo\n'), '/x/inv.yml');
+    assert.deepEqual(inv.hosts[0]!.ssh.become, { method: 'sudo', user: 'root', password: undefined });
+  });
+
+  it('refuses become_user without become, and an unknown transport, naming the line', () => {
+    assert.throws(
+      () => parseInventory(base('        become_user: ipaops\n'), '/x/inv.yml'),
+      /inv\.yml:8.*become_user is set but ssh\.become is not/,
+    );
+    assert.throws(() => parseInventory(base('        transport: putty\n'), '/x/inv.yml'), /inv\.yml:8.*transport/);
   });
 });
