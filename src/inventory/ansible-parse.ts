@@ -52,7 +52,8 @@ export function parseAnsibleInventory(text: string, file: string): AnsibleInvent
       file,
       1,
       undefined,
-      'the file is encrypted with Ansible Vault; decrypt it into a private file first (ansible-vault decrypt --output FILE)',
+      'the file is encrypted with Ansible Vault; decrypt it into a private file first ' +
+        '(ansible-vault decrypt --output FILE)',
     );
   }
   return looksLikeYaml(text, file) ? parseYaml(text, file) : parseIni(text, file);
