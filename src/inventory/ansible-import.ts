@@ -424,27 +424,19 @@ function sshOptions(
   env: AnsibleImportEnvironment,
 ): void {
   const words = shellWords(found.text);
-  const options: Array<[string, string]> = [];
-  const skipped: string[] = [];
   if ('problem' in words) vars.fail(found, words.problem.replace(' on the host line', ''));
   const list = 'words' in words ? words.words : [];
+  const skipped: string[] = [];
   for (let i = 0; i < list.length; i++) {
     const word = list[i]!;
     const flag = /^-([oJ])(.*)$/.exec(word);
     const arg = flag ? flag[2] || list[++i] : undefined;
-    if (!flag || arg === undefined) {
+    const option = flag?.[1] === 'J' ? ['ProxyJump', arg] : /^([A-Za-z]+)\s*(?:=|\s)\s*(.*)$/.exec(arg ?? '')?.slice(1);
+    if (!flag || arg === undefined || !option) {
       skipped.push(word.startsWith('-') ? word.slice(0, 2) : 'an argument');
       continue;
     }
-    if (flag[1] === 'J') options.push(['proxyjump', arg]);
-    else {
-      const m = /^([A-Za-z]+)\s*(?:=|\s)\s*(.*)$/.exec(arg);
-      if (m) options.push([m[1]!.toLowerCase(), m[2]!]);
-      else skipped.push('-o');
-    }
-  }
-  for (const [option, value] of options) {
-    const done = sshOption(option, value, leaves, env);
+    const done = sshOption(option[0]!, option[1]!, leaves, env);
     if (done !== true) skipped.push(done);
   }
   if (skipped.length > 0) {
@@ -459,7 +451,7 @@ function sshOption(
   leaves: Map<Leaf, string | number>,
   env: AnsibleImportEnvironment,
 ): true | string {
-  switch (option) {
+  switch (option.toLowerCase()) {
     case 'proxyjump': {
       if ('problem' in parseJumpTarget(value) || value === 'none')
         return 'ProxyJump (ipa-fleet takes one [user@]host[:port])';

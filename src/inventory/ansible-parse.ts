@@ -140,11 +140,11 @@ function parseIni(text: string, file: string): AnsibleInventory {
 function iniSection(inv: AnsibleInventory, raw: string, line: number, fail: (p: string) => never): IniSection {
   const m = /^\[([^:\]\s]+)(?::(\w+))?\]\s*(#.*)?$/.exec(raw);
   if (!m) fail('invalid section header; expected [group], [group:vars] or [group:children]');
-  const kind = m[2] === undefined ? 'hosts' : m[2];
-  if (kind !== 'hosts' && kind !== 'vars' && kind !== 'children') {
+  const kind = m[2] ?? 'hosts';
+  if (m[2] !== undefined && kind !== 'vars' && kind !== 'children') {
     fail(`unknown section type :${kind}; expected [${m[1]}:vars] or [${m[1]}:children]`);
   }
-  return { group: groupNamed(inv, m[1]!, line), kind };
+  return { group: groupNamed(inv, m[1]!, line), kind: kind as IniSection['kind'] };
 }
 
 /** `host [key=value …]`, split like a shell line (quotes, backslashes, `#` comments). */
