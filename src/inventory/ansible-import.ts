@@ -265,6 +265,12 @@ class HostVars {
     return undefined;
   }
 
+  /** Whether the variable is set at all, whatever it holds (a list of certificate files, say). */
+  isSet(name: string): boolean {
+    this.used.add(name);
+    return this.vars.has(name);
+  }
+
   /** Ansible's `bool`: yes, true, on, 1 (any case) are true; any other text is false; unset is undefined. */
   bool(name: string): boolean | undefined {
     const found = this.text(name);
@@ -359,7 +365,7 @@ function checkDomain(vars: HostVars, found: { text: string; name: string; at: Re
 function rolesOf(vars: HostVars, prefix: 'ipaserver' | 'ipareplica'): string[] {
   const roles: string[] = [];
   if (prefix === 'ipaserver') {
-    const caLess = ['ipaserver_dirsrv_cert_files', 'ipaserver_http_cert_files'].some((n) => vars.text(n) !== undefined);
+    const caLess = ['ipaserver_dirsrv_cert_files', 'ipaserver_http_cert_files'].some((n) => vars.isSet(n));
     if (vars.bool('ipaserver_setup_ca') !== false && !caLess) roles.push('ca');
   } else if (vars.bool('ipareplica_setup_ca')) {
     roles.push('ca');

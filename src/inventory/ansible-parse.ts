@@ -159,6 +159,8 @@ function iniHostLine(
   if ('problem' in words) fail(words.problem);
   const [pattern, ...assignments] = words.words;
   if (pattern === undefined) return;
+  // `ipadm_password=…` under [group] instead of [group:vars]: said without repeating the line.
+  if (pattern.includes('=')) fail(`expected a host name first; key=value lines belong in [${group.name}:vars]`);
   const vars = new Map<string, AnsibleValue>();
   for (const word of assignments) {
     const eq = word.indexOf('=');
@@ -188,8 +190,10 @@ export function shellWords(line: string): { words: string[] } | { problem: strin
     if (/\s/.test(ch)) {
       if (word !== undefined) words.push(word);
       word = undefined;
-    } else if (ch === '#' && word === undefined) {
-      break;
+    } else if (ch === '#') {
+      // shlex ends the word too: `k=abc#1` is `k=abc` for Ansible.
+      if (word !== undefined) words.push(word);
+      return { words };
     } else if (ch === "'") {
       const end = line.indexOf("'", i + 1);
       if (end < 0) return { problem: "unterminated quote (') on the host line" };

@@ -193,7 +193,7 @@ describe('import-ansible: ansible-freeipa INI inventories', () => {
     const text = textOfLines(
       '; a comment',
       '[ipaservers]',
-      'ipa1.example.test:2222   # the first server',
+      'ipa1.example.test:2222 ansible_user=root#the first server',
       '[ipareplicas]',
       'ipa[2:3].example.test ansible_user="o"ps ansible_ssh_private_key_file=keys/id_ed25519',
       "rep-[a:b]-[01:02].example.test ansible_user=ops ansible_ssh_private_key_file='~/.ssh/id ipa'",
@@ -301,9 +301,14 @@ describe('import-ansible: YAML inventories', () => {
         '  hosts:',
         '    ipa.corp.example.org:',
         '      ipaserver_setup_ca: false',
+        '    ipa3.corp.example.org:',
+        '      ipaserver_dirsrv_cert_files: [/root/ds.p12]',
         'ipareplicas:',
         '  hosts:',
         '    ipa2.corp.example.org:',
+        'ipaservers:',
+        '  hosts:',
+        '    ipa4.corp.example.org: {ipaserver_http_cert_files: /root/http.p12}',
       ),
       'site.yaml',
     );
@@ -313,7 +318,16 @@ describe('import-ansible: YAML inventories', () => {
       assert.equal(h.suffixes.domain, 'dc=corp,dc=example,dc=org');
       assert.equal(h.ldap.instance, 'CORP-EXAMPLE-ORG');
     }
-    assert.deepEqual(host(inv, 'ipa.corp.example.org').roles, [], 'ipaserver_setup_ca: false');
+    assert.deepEqual(
+      inv.hosts.map((h) => [h.name, h.roles]),
+      [
+        ['ipa.corp.example.org', []], // ipaserver_setup_ca: false
+        ['ipa3.corp.example.org', []], // CA-less: installed with its own certificates
+        ['ipa4.corp.example.org', []],
+        ['ipa2.corp.example.org', []],
+      ],
+    );
+    assert.deepEqual(result.warnings, []);
     assert.match(result.yaml, /No ansible_user: ipa-fleet logs in as root/);
   });
 });
@@ -339,6 +353,13 @@ describe('import-ansible: refused input, one line naming the file and the line',
     refuses(textOfLines('[ipaserver:hosts]'), 'hosts', 1, /unknown section type :hosts/);
     refuses(textOfLines('[ipaserver:vars]', 'ipadm_password DMPassw0rd-1'), 'hosts', 2, /expected key=value/);
     refuses(textOfLines('[ipaserver]', 'ipa1 Sud0-pw-9'), 'hosts', 2, /expected key=value after the host name/);
+    const misplaced = refuses(
+      textOfLines('[ipaserver]', 'ipa1.example.test', 'ipadm_password=DMPassw0rd-1'),
+      'hosts',
+      3,
+      /^expected a host name first; key=value lines belong in \[ipaserver:vars\]$/,
+    );
+    assert.ok(!misplaced.includes('DMPassw0rd-1'));
     refuses(textOfLines('[a:children]', 'b', '[b:children]', 'a', '[ipaserver]', 'x.y.z'), 'hosts', 1, /cycle/);
   });
 
