@@ -622,7 +622,7 @@ function render(
 function header(inv: AnsibleInventory, hosts: ConvertedHost[], leftOut: string[]): string {
   const lines = [
     ` ipa-fleet inventory converted from the Ansible inventory ${inv.file} (${inv.format})`,
-    ' by `ipa-fleet inventory import-ansible`. Check it: ipa-fleet inventory check -i THIS_FILE',
+    ' by `ipa-fleet inventory import-ansible`. Check it: ipa-fleet -i THIS_FILE inventory check',
     '',
     ` Secrets: no password was copied from the Ansible inventory. Each secret here is \`${PLACEHOLDER}\``,
     ' (asked on the terminal when needed); replace it with file:PATH (a 0600 file holding it) or',

@@ -46,7 +46,8 @@ const VAULT_HEADER = '$ANSIBLE_VAULT;';
 const MAX_EXPANDED_HOSTS = 10_000;
 
 /** A file Ansible would read as YAML (by extension, or by its first line), else INI. */
-export function parseAnsibleInventory(text: string, file: string): AnsibleInventory {
+export function parseAnsibleInventory(source: string, file: string): AnsibleInventory {
+  const text = source.replace(/^\uFEFF/, ''); // a byte-order mark from a Windows editor
   if (text.trimStart().startsWith(VAULT_HEADER)) {
     throw new LocatedError(
       file,

@@ -201,7 +201,7 @@ describe('import-ansible: ansible-freeipa INI inventories', () => {
       'ipareplica_setup_dns=yes  # not a comment in a vars section',
       'ipareplica_setup_kra="yes"',
     );
-    const inv = load(convert(text, 'hosts.replica'));
+    const inv = load(convert(`\uFEFF${text}`, 'hosts.replica'));
     assert.deepEqual(
       inv.hosts.map((h) => [h.name, h.ssh.port, h.ssh.user, h.ssh.identityFile, h.roles]),
       [
