@@ -354,11 +354,14 @@ function convertHost(
   };
 }
 
-function checkDomain(vars: HostVars, found: { text: string; name: string; at: Resolved }): void {
+/** Two labels or more, the last not a number: `example.com`, not `com` nor the end of an IP address. */
+function isDnsDomain(text: string): boolean {
   const label = '[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?';
-  if (!new RegExp(`^${label}(\\.${label})+\\.?$`).test(found.text)) {
-    vars.fail(found, `${quote(found.text)} is not a DNS domain such as example.com`);
-  }
+  return new RegExp(`^${label}(\\.${label})+\\.?$`).test(text) && !/\.\d+\.?$/.test(text);
+}
+
+function checkDomain(vars: HostVars, found: { text: string; name: string; at: Resolved }): void {
+  if (!isDnsDomain(found.text)) vars.fail(found, `${quote(found.text)} is not a DNS domain such as example.com`);
 }
 
 /** ansible-freeipa's setup_* switches; a server has the CA unless told otherwise or installed CA-less. */
@@ -503,7 +506,7 @@ function completeNaming(inv: AnsibleInventory, hosts: ConvertedHost[]): string {
   const first = hosts[0]!;
   if (first.domain === undefined) {
     const dot = first.name.indexOf('.');
-    if (dot < 0 || dot === first.name.length - 1) {
+    if (dot < 0 || !isDnsDomain(first.name.slice(dot + 1))) {
       throw new LocatedError(
         inv.file,
         inv.hosts.get(first.name)!.line,

@@ -381,6 +381,14 @@ describe('import-ansible: refused input, one line naming the file and the line',
       /between 1 and 65535 \(host ipa1\.example\.test\)$/,
     );
     refuses(textOfLines('[ipaserver]', 'ipa1'), 'hosts', 2, /ipaserver_domain is not set and 'ipa1'/);
+    refuses(textOfLines('[ipaserver]', '192.0.2.1'), 'hosts', 2, /ipaserver_domain is not set and '192\.0\.2\.1'/);
+    assertLocatedError(
+      () => convert(textOfLines('[ipaserver]', 'ipa1.example.test', '[all:vars]', 'ipaserver_domain=example_test')),
+      'hosts',
+      4,
+      'ipaserver_domain',
+      /^'example_test' is not a DNS domain such as example\.com \(group all\)$/,
+    );
   });
 });
 
