@@ -279,6 +279,17 @@ function parseYaml(text: string, file: string): AnsibleInventory {
   if (root.kind !== 'map') {
     throw new LocatedError(file, root.line, undefined, 'the top level must be a mapping of groups (all: …)');
   }
+  const plugin = root.entries.find((e) => e.key === 'plugin');
+  if (plugin) {
+    // ansible-freeipa's own `plugin: freeipa` asks a server for its hosts; its output is an inventory.
+    throw new LocatedError(
+      file,
+      plugin.keyLine,
+      'plugin',
+      "an inventory plugin's configuration, not an inventory: convert what it produces " +
+        '(ansible-inventory -i FILE --list --yaml > hosts.yml)',
+    );
+  }
   for (const entry of root.entries) yamlGroup(inv, entry.key, entry.keyLine, entry.value, undefined);
   return inv;
 }

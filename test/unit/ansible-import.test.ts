@@ -373,6 +373,15 @@ describe('import-ansible: refused input, one line naming the file and the line',
     );
     refuses(textOfLines('- ipaserver'), 'inv.yaml', 1, /top level must be a mapping/);
     refuses('$ANSIBLE_VAULT;1.1;AES256\n6162\n', 'hosts', 1, /encrypted with Ansible Vault/);
+    const plugin = assertLocatedError(
+      () =>
+        convert(textOfLines('---', 'plugin: freeipa', 'server: ipa.example.test', 'ipaadmin_password: ADMPassw0rd-1')),
+      'hosts',
+      2,
+      'plugin',
+      /^an inventory plugin's configuration, not an inventory: .*ansible-inventory -i FILE --list --yaml/,
+    );
+    assert.ok(!plugin.includes('ADMPassw0rd-1'));
     assertLocatedError(
       () => convert(textOfLines('[ipaserver]', 'ipa1.example.test ansible_port=99999')),
       'hosts',
