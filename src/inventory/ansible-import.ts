@@ -634,7 +634,8 @@ function header(inv: AnsibleInventory, hosts: ConvertedHost[], leftOut: string[]
   ];
   if (!hosts.some((h) => h.leaves.has('ssh.user'))) {
     lines.push(
-      ' No ansible_user: ipa-fleet logs in as root (set ssh.user and ssh.become: sudo if root may not log in).',
+      ' No ansible_user: ipa-fleet logs in as root, or with ssh.transport: openssh as ~/.ssh/config or',
+      ' your local user say, like Ansible (set ssh.user, and ssh.become: sudo, if root may not log in).',
     );
   }
   for (const line of leftOut) lines.push(` Left out: ${line}.`);

@@ -155,7 +155,9 @@ describe('import-ansible: ansible-freeipa INI inventories', () => {
     ]);
     assert.deepEqual(inv.groups.get('zz_site'), ['ipa3.example.test']);
     // A login other than root: ansible-freeipa's playbooks become root with sudo.
-    for (const h of inv.hosts) assert.deepEqual([h.ssh.become, h.ssh.becomeUser], ['sudo', 'root']);
+    for (const h of inv.hosts) {
+      assert.deepEqual(h.ssh.become, { method: 'sudo', user: 'root', password: undefined });
+    }
   });
 
   it('writes sudo from ansible_become, with the become password as a placeholder', () => {
@@ -173,12 +175,13 @@ describe('import-ansible: ansible-freeipa INI inventories', () => {
     const inv = load(result);
     const become = (name: string) => {
       const { ssh } = host(inv, name);
-      return [ssh.user, ssh.become, ssh.becomeUser, ssh.becomePassword];
+      return [ssh.user, ssh.become];
     };
-    assert.deepEqual(become('ipa1.example.test'), ['admin', 'sudo', 'root', { kind: 'prompt' }]);
-    assert.deepEqual(become('ipa2.example.test'), ['admin', undefined, 'root', undefined]);
-    assert.deepEqual(become('ipa3.example.test'), ['deploy', 'sudo', 'root', undefined]);
-    assert.deepEqual(become('ipa4.example.test'), ['root', 'sudo', 'svc', undefined]);
+    const sudo = (user: string, password?: { kind: 'prompt' }) => ({ method: 'sudo', user, password });
+    assert.deepEqual(become('ipa1.example.test'), ['admin', sudo('root', { kind: 'prompt' })]);
+    assert.deepEqual(become('ipa2.example.test'), ['admin', undefined]);
+    assert.deepEqual(become('ipa3.example.test'), ['deploy', sudo('root')]);
+    assert.deepEqual(become('ipa4.example.test'), ['root', sudo('svc')]);
     assertNoSecret(result);
     assert.equal(
       warningAbout(result, /ansible_become_password/),
