@@ -95,7 +95,8 @@ export const backupAction = defineAction({
   },
 });
 
-async function toolVersion(): Promise<string> {
+/** The package's version, for the manifest's toolVersion. */
+export async function toolVersion(): Promise<string> {
   const pkg = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'package.json');
   return (JSON.parse(await readFile(pkg, 'utf8')) as { version: string }).version;
 }

@@ -92,4 +92,6 @@ export interface Manifest {
   services: string[];
   /** Agreements per suffix, backends and replica IDs at backup time (absent before drills existed). */
   topology?: SnapshotTopology;
+  /** `HOST:/var/lib/ipa/backup/ipa-…`: the ipa-backup folder the snapshot was imported from. */
+  importedFrom?: string;
 }

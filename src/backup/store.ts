@@ -592,6 +592,9 @@ function checkManifest(json: unknown): Manifest {
     version: str(m.version, 'version'),
     services: strings(m.services, 'services'),
     ...(m.topology === undefined || m.topology === null ? {} : { topology: topology(m.topology, 'topology') }),
+    ...(m.importedFrom === undefined || m.importedFrom === null
+      ? {}
+      : { importedFrom: str(m.importedFrom, 'importedFrom') }),
   };
 }
 

@@ -260,7 +260,7 @@ export async function openArchive(
  * the plain error is thrown for the caller to list, as for anything else (not OpenPGP, a damaged
  * key packet).
  */
-async function decryptingStream(
+export async function decryptingStream(
   file: string,
   ciphertext: Readable,
   key: PrivateKey,

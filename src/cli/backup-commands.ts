@@ -8,6 +8,7 @@ import { defaultStoreDir, SnapshotStore, type SnapshotEntry } from '../backup/st
 import { FleetError, UsageError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import { backupFleet, type BackupFleetResult } from '../operations/backup-fleet.js';
+import { importIpaBackup } from '../operations/import-ipa-backup.js';
 import { prune, type PruneResult } from '../operations/prune.js';
 import { verifySnapshots, type VerifyResult } from '../operations/verify.js';
 import { EventStream } from '../report/events.js';
@@ -35,11 +36,14 @@ async function deploymentFilter(env: CommandEnv): Promise<string | undefined> {
 
 export function registerBackupCommands(program: Command, wrap: Wrap): void {
   registerBackup(program, wrap);
-  const backups = program.command('backups').description('the snapshot store: list, verify, prune, unlock');
+  const backups = program
+    .command('backups')
+    .description('the snapshot store: list, verify, prune, unlock, import (ipa-backup folders)');
   registerList(backups, wrap);
   registerVerify(backups, wrap);
   registerPrune(backups, wrap);
   registerUnlock(backups, wrap);
+  registerImport(backups, wrap);
 }
 
 interface BackupOpts {
@@ -288,6 +292,83 @@ function registerUnlock(backups: Command, wrap: Wrap): void {
         const removed = await breakStoreLocks(storeOf(opts).root, deployment);
         env.out.line(
           removed.length ? removed.map((l) => `removed ${describeLock(l)}`).join('\n') : `no locks for ${deployment}`,
+        );
+      }),
+    );
+}
+
+interface ImportOpts {
+  from: string;
+  store?: string;
+  encryptTo: string[];
+  encrypt: boolean;
+  compress: boolean;
+  gpgKey?: string;
+  gpgPassphrase?: string;
+}
+
+function registerImport(backups: Command, wrap: Wrap): void {
+  backups
+    .command('import')
+    .description(
+      'stream a FreeIPA ipa-backup folder (ipa-data-… or ipa-full-…, gpg-encrypted or not) from an inventory host ' +
+        'into the store as a snapshot',
+    )
+    .requiredOption(
+      '--from <host:path>',
+      'HOST:/var/lib/ipa/backup/ipa-data-YYYY-MM-DD-HH-MM-SS (HOST: an inventory host)',
+    )
+    .option('--store <dir>', `store folder (default: ${defaultStoreDir()})`)
+    .option(
+      '--encrypt-to <keyfile>',
+      'OpenPGP public key file to encrypt the snapshot to (repeatable; required unless --no-encrypt)',
+      collect,
+      [],
+    )
+    .option('--no-encrypt', 'store unencrypted (explicit opt-out)')
+    .option('--no-compress', 'do not gzip before encrypting')
+    .option('--gpg-key <file>', 'for a .gpg backup: its private key (gpg --export-secret-keys --armor KEYID)')
+    .option('--gpg-passphrase <source>', "that key's passphrase: file:PATH, env:NAME or prompt")
+    .addHelpText(
+      'after',
+      '\nExit code: 0 imported; 2 what cannot be used (not an ipa-backup folder, an unknown header, a .gpg ' +
+        'backup without\n--gpg-key, another instance or host, no LDIF of the domain suffix; nothing is stored); ' +
+        '12 wrong key or passphrase;\n1 the transfer failed or the archive is damaged; 4 the host is unreachable; ' +
+        '11 a prune holds the store lock.',
+    )
+    .action(
+      wrap(async (env, opts: ImportOpts) => {
+        const inventory = await requireInventory(env.globals);
+        const result = await importIpaBackup(inventory, env.ctx, {
+          from: opts.from,
+          store: storeOf(opts).root,
+          encryptTo: opts.encryptTo,
+          encrypt: opts.encrypt,
+          compress: opts.compress,
+          ...(opts.gpgKey ? { gpgKey: opts.gpgKey } : {}),
+          ...(opts.gpgPassphrase ? { gpgPassphrase: opts.gpgPassphrase } : {}),
+        });
+        const s = result.snapshot;
+        const c = result.conversion;
+        if (env.globals.json)
+          return env.out.json({
+            ...describe(s),
+            source: result.source,
+            header: result.header,
+            ldifs: c.ldifs.map((l) => l.target),
+            configFiles: c.configFiles,
+            bakFiles: c.bakFiles,
+            leftOut: c.leftOut,
+            skipped: c.skipped,
+          });
+        env.out.line(snapshotTable([s]));
+        env.out.line(
+          `from ${result.source} ` +
+            `(${result.header.type}, ${result.header.time} UTC, IPA ${result.header.ipaVersion}): ` +
+            `${c.ldifs.length} LDIF(s), ${c.bakFiles} db2bak file(s)` +
+            (result.header.type === 'FULL'
+              ? `, ${c.configFiles} configuration file(s), ${c.leftOut} other file(s) of files.tar not taken`
+              : ''),
         );
       }),
     );

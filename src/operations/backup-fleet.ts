@@ -2,7 +2,7 @@
 // and nowhere else. `ipa-fleet backup`, the scheduler and the demo call it.
 import { resolve } from 'node:path';
 import { defaultRegistry } from '../actions/index.js';
-import { loadRecipients } from '../backup/keys.js';
+import { loadRecipients, type Recipients } from '../backup/keys.js';
 import { SnapshotStore, type SnapshotEntry } from '../backup/store.js';
 import type { RunContext } from '../context.js';
 import type { FleetError } from '../errors.js';
@@ -57,13 +57,7 @@ export async function backupFleet(
   ctx: RunContext,
   opts: BackupFleetOptions,
 ): Promise<BackupFleetResult> {
-  const keyFiles = opts.encryptTo.map((k) => resolve(k));
-  if (opts.encrypt && keyFiles.length === 0)
-    throw new UsageError('name the public key(s) to encrypt to with --encrypt-to KEYFILE (or --no-encrypt)');
-  if (!opts.encrypt && keyFiles.length > 0) throw new UsageError('--no-encrypt and --encrypt-to exclude each other');
-  if (keyFiles.some((k) => k.includes(',')))
-    throw new UsageError('--encrypt-to: key file paths may not contain a comma');
-  if (opts.encrypt) await loadRecipients(keyFiles);
+  const { keyFiles } = await storeRecipients(opts);
   const store = new SnapshotStore(resolve(opts.store));
   const run = await runPlaybook({
     playbook: 'backup-fleet',
@@ -100,6 +94,23 @@ export async function backupFleet(
     hosts,
     failures: run.failures,
   };
+}
+
+/**
+ * The recipients a snapshot is encrypted to, from --encrypt-to / --no-encrypt: loaded and checked
+ * before any host is touched (undefined = --no-encrypt). Every way into the store uses this.
+ */
+export async function storeRecipients(opts: {
+  encrypt: boolean;
+  encryptTo: string[];
+}): Promise<{ keyFiles: string[]; recipients: Recipients | undefined }> {
+  const keyFiles = opts.encryptTo.map((k) => resolve(k));
+  if (opts.encrypt && keyFiles.length === 0)
+    throw new UsageError('name the public key(s) to encrypt to with --encrypt-to KEYFILE (or --no-encrypt)');
+  if (!opts.encrypt && keyFiles.length > 0) throw new UsageError('--no-encrypt and --encrypt-to exclude each other');
+  if (keyFiles.some((k) => k.includes(',')))
+    throw new UsageError('--encrypt-to: key file paths may not contain a comma');
+  return { keyFiles, recipients: opts.encrypt ? await loadRecipients(keyFiles) : undefined };
 }
 
 function snapshotId(data: unknown): string | undefined {
