@@ -141,7 +141,7 @@ async function filesEntry(
 function gzipProblem(err: unknown, where: string): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code.startsWith('Z_'))
-    return new FleetError('failure', `${where}: not gzip data as ipa-backup writes it (${errorText(err)})`);
+    return new FleetError('failure', `${where}: damaged, or not gzip data as ipa-backup writes it (${errorText(err)})`);
   return err;
 }
 

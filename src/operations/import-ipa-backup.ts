@@ -161,7 +161,8 @@ async function inspectSource(
   const names = listing.stdout.split('\n').filter(Boolean);
   const where = `${host.name}:${folder.path}`;
   if (!names.includes('header')) throw new UsageError(`${where}: no header file (not an ipa-backup folder)`);
-  const read = await ssh.exec(`cat -- ${shellQuote(`${folder.path}/header`)}; echo; hostname -f || hostname`);
+  const read = await ssh.exec(`cat -- ${shellQuote(`${folder.path}/header`)} && echo && (hostname -f || hostname)`);
+  if (!read.ok) throw new UsageError(`${where}/header cannot be read (${lastLine(read.stderrTail)})`);
   const [headerText, fqdnLine] = splitLastLine(read.stdout);
   const header = parseIpaBackupHeader(headerText, `${where}/header`);
   if (header.type !== folder.type)

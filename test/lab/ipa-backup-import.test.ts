@@ -26,6 +26,8 @@ import {
   DOMAIN,
   labDirectory,
   makeKeys,
+  processMatching,
+  sleep,
   testContext,
   uids,
   waitForUsers,
@@ -238,7 +240,15 @@ describe('backups import of ipa-backup folders (DATA and FULL, plain and gpg)', 
     await ssh?.exec(`umount ${BACKUP_DIR}`).catch(() => undefined);
     for (const d of createdDirs) await ssh?.exec(`rmdir ${d}`).catch(() => undefined);
     await transport?.close();
-    if (gnupg) await run('gpgconf', ['--homedir', gnupg, '--kill', 'all']).catch(() => undefined);
+    if (gnupg) {
+      await run('gpgconf', ['--homedir', gnupg, '--kill', 'all']).catch(() => undefined);
+      // An agent started from inside host a's namespace may not hear gpgconf: ended by its pid.
+      const ours = new RegExp(`^gpg-agent --homedir ${gnupg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `);
+      for (let pid = await processMatching(ours); pid !== undefined; pid = await processMatching(ours)) {
+        process.kill(pid, 'SIGKILL');
+        await sleep(200);
+      }
+    }
     await lab?.down();
     stamp('total');
   });
@@ -293,7 +303,8 @@ describe('backups import of ipa-backup folders (DATA and FULL, plain and gpg)', 
     assert.ok(!files.some((f) => f.startsWith('var/lib/dirsrv/')), 'the database files of files.tar are not taken');
   });
 
-  it('DATA, gpg and FULL, plain: import and verify --read-data', async () => {
+  it('DATA, gpg and FULL, plain: import and verify --read-data; a damaged .gpg fails, nothing stored', async () => {
+    let damagedGpg = '';
     for (const [kind, encrypt] of [
       ['data', 'gpg'],
       ['full', 'plain'],
@@ -317,7 +328,20 @@ describe('backups import of ipa-backup folders (DATA and FULL, plain and gpg)', 
         store,
       ]);
       assert.equal(verify.code, 0, shown(verify));
+      if (encrypt === 'gpg') damagedGpg = folder;
     }
+    // One byte of the encrypted archive changed: the import fails (1) and stores nothing.
+    const before = await snapshotIds();
+    const copy = `${BACKUP_DIR}/ipa-data-2020-01-01-00-00-04`;
+    await ssh.run(
+      `cp -a ${damagedGpg} ${copy} && F=${copy}/ipa-data.tar.gpg && N=$(( $(stat -c %s $F) / 2 )) && ` +
+        'B=$(dd if=$F bs=1 skip=$N count=1 2>/dev/null | od -An -tu1 | tr -d " ") && ' +
+        'printf "\\\\$(printf %o $((255 - B)))" | dd of=$F bs=1 seek=$N conv=notrunc 2>/dev/null',
+    );
+    const damaged = await importFrom(copy, ['--gpg-key', gpgKey, '--gpg-passphrase', `file:${gpgPass}`]);
+    assert.equal(damaged.code, 1, shown(damaged));
+    assert.match(cleanError(damaged.stderr) ?? '', /ipa-data\.tar\.gpg: (damaged|cannot be decrypted)/, damaged.stderr);
+    assert.deepEqual(await snapshotIds(), before, 'a damaged archive stores nothing');
   });
 
   it('a garbage header, an unknown header version and a wrong instance: one line, exit 2, nothing stored', async () => {

@@ -326,6 +326,6 @@ describe('the conversion stream', () => {
       where: 'w',
     });
     notGzip.tar.on('error', () => undefined).resume();
-    await assert.rejects(notGzip.done, /w: not gzip data as ipa-backup writes it/);
+    await assert.rejects(notGzip.done, /w: damaged, or not gzip data as ipa-backup writes it/);
   });
 });
