@@ -33,7 +33,7 @@ import { FleetError, UsageError } from '../errors.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { parseSecretSource } from '../inventory/secrets.js';
 import { shellQuote } from '../transport/shell.js';
-import type { SshSession } from '../transport/ssh.js';
+import type { SshSession } from '../transport/session.js';
 import { Transport } from '../transport/transport.js';
 import { storeRecipients } from './backup-fleet.js';
 

@@ -13,7 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadInventory } from '../../src/inventory/load.js';
-import type { SshSession } from '../../src/transport/ssh.js';
+import type { SshSession } from '../../src/transport/session.js';
 import { Transport } from '../../src/transport/transport.js';
 import {
   addUsers,
