@@ -2,14 +2,15 @@
 // ipaserver/install/ipa_backup.py makes them (its offline path: the instance stopped, `dsctl
 // db2ldif --replication` per backend, `dsctl db2bak`, for FULL a `tar --xattrs --selinux` of the
 // instance's paths gzipped in place as files.tar, then `tar -czf ipa-<kind>.tar .` and the
-// ConfigParser header, with `gpg --batch --default-recipient-self --encrypt` for --gpg), in
-// /var/lib/ipa/backup (a folder of the test bind-mounted there inside the host's namespace).
+// ConfigParser header; for --gpg, its `gpg --batch --default-recipient-self --encrypt`, run here on
+// the same files), in /var/lib/ipa/backup (a folder of the test bind-mounted there inside the
+// host's namespace).
 // Each is imported, verified, and the deployment restored from it: the restore's own proof must
 // pass, and every host must then hold exactly the entries the archive was exported from.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadInventory } from '../../src/inventory/load.js';
@@ -44,11 +45,11 @@ const GPG_PASS = 'SecretPassPhrase42';
 
 /**
  * ipa_backup.py's offline run as a shell script (its steps, in its order, with its names): prints
- * the folder it made. $1 data|full, $2 plain|gpg, $3 GNUPGHOME.
+ * the folder it made. $1 data|full. Encryption (--gpg) is done by the test, see ipaBackup.
  */
 const IPA_BACKUP_SCRIPT = String.raw`
 set -eu
-KIND=$1; ENCRYPT=$2; export GNUPGHOME=$3
+KIND=$1
 INST=IPA-TEST
 SLAPD=/var/lib/dirsrv/slapd-$INST
 TYPE=DATA; [ "$KIND" = full ] && TYPE=FULL
@@ -81,10 +82,6 @@ BACKUP=/var/lib/ipa/backup/ipa-$KIND-$(date +%Y-%m-%d-%H-%M-%S)
 mkdir -m 700 "$BACKUP"
 FILE=$BACKUP/ipa-$KIND.tar
 (cd "$DIR" && tar --xattrs --selinux -czf "$FILE" .)
-if [ "$ENCRYPT" = gpg ]; then
-  gpg --batch --default-recipient-self --output "$FILE.gpg" --encrypt "$FILE" 2>/dev/null
-  rm "$FILE"
-fi
 mv "$TOP/header" "$BACKUP/"
 rm -rf "$TOP"
 echo "$BACKUP"
@@ -101,6 +98,7 @@ describe('backups import of ipa-backup folders (DATA and FULL, plain and gpg)', 
   let gpgKey: string;
   let gpgPass: string;
   let createdDirs: string[] = [];
+  let backups: string;
   const t0 = Date.now();
   const stamp = (what: string): void => console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const shown = (r: CliResult): string => `exit ${r.code}\n${r.stdout.slice(-4000)}\n${r.stderr}`;
@@ -108,11 +106,16 @@ describe('backups import of ipa-backup folders (DATA and FULL, plain and gpg)', 
   /** ipa-backup's folder on a, and what a held when it was exported (every DN of both suffixes). */
   const ipaBackup = async (kind: 'data' | 'full', encrypt: 'plain' | 'gpg') => {
     const entries = { domain: await dnsOf(dir, A, DOMAIN), ca: await dnsOf(dir, A, CA), users: await uids(dir, A) };
-    const out = await ssh.run(`bash -s -- ${kind} ${encrypt} ${gnupg}`, {
-      stdin: IPA_BACKUP_SCRIPT,
-      timeoutMs: 180_000,
-    });
+    const out = await ssh.run(`bash -s -- ${kind}`, { stdin: IPA_BACKUP_SCRIPT, timeoutMs: 180_000 });
     const folder = out.trim().split('\n').pop()!;
+    if (encrypt === 'gpg') {
+      // ipa_backup.py's encrypt_file, on the controller (the folder is the test's), so that the
+      // gpg-agent it starts is this process's and gpgconf ends it.
+      const file = join(backups, folder.slice(BACKUP_DIR.length + 1), `ipa-${kind}.tar`);
+      const env = { ...process.env, GNUPGHOME: gnupg };
+      await run('gpg', ['--batch', '--default-recipient-self', '--output', `${file}.gpg`, '--encrypt', file], { env });
+      await unlink(file);
+    }
     // Changes after the backup, replicated everywhere: the restore must undo them.
     const tag = `${kind}${encrypt}`;
     await addUsers(dir, B, [`${tag}-after`]);
@@ -197,7 +200,7 @@ describe('backups import of ipa-backup folders (DATA and FULL, plain and gpg)', 
     keys = await makeKeys(lab.tmp);
     store = join(lab.tmp, 'store');
     // ipa-backup's own folder, private to host a: a folder of the test bind-mounted inside a's namespace.
-    const backups = join(lab.tmp, 'ipa-backup');
+    backups = join(lab.tmp, 'ipa-backup');
     await mkdir(backups, { mode: 0o700 });
     transport = new Transport(await loadInventory(lab.paths.inventory), testContext(join(lab.tmp, 'library.log')));
     ssh = await transport.ssh((await loadInventory(lab.paths.inventory)).hosts.find((h) => h.name === A)!);
@@ -242,7 +245,7 @@ describe('backups import of ipa-backup folders (DATA and FULL, plain and gpg)', 
     await transport?.close();
     if (gnupg) {
       await run('gpgconf', ['--homedir', gnupg, '--kill', 'all']).catch(() => undefined);
-      // An agent started from inside host a's namespace may not hear gpgconf: ended by its pid.
+      // An agent gpgconf did not reach (it is this test's: its own GNUPGHOME) is ended by its pid.
       const ours = new RegExp(`^gpg-agent --homedir ${gnupg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `);
       for (let pid = await processMatching(ours); pid !== undefined; pid = await processMatching(ours)) {
         process.kill(pid, 'SIGKILL');
