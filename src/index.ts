@@ -32,6 +32,11 @@ export {
 } from './operations/verify.js';
 export { prune, type PruneOptions, type PruneResult, type DeploymentPrune } from './operations/prune.js';
 export {
+  importIpaBackup,
+  type ImportIpaBackupOptions,
+  type ImportIpaBackupResult,
+} from './operations/import-ipa-backup.js';
+export {
   compareContent,
   type CompareOptions,
   type CompareReport,

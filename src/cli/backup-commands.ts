@@ -339,7 +339,14 @@ function registerImport(backups: Command, wrap: Wrap): void {
     .action(
       wrap(async (env, opts: ImportOpts) => {
         const inventory = await requireInventory(env.globals);
+        let shown = Date.now();
         const result = await importIpaBackup(inventory, env.ctx, {
+          // A large backup takes minutes: a line every 5 s says how far the transfer is.
+          onProgress: (bytes) => {
+            if (Date.now() - shown < 5000) return;
+            shown = Date.now();
+            env.out.progress(`import: ${formatBytes(bytes)} of the archive read`);
+          },
           from: opts.from,
           store: storeOf(opts).root,
           encryptTo: opts.encryptTo,

@@ -50,6 +50,7 @@ export interface ImportIpaBackupOptions {
   gpgPassphrase?: string;
   /** Bytes read from the host so far. */
   onProgress?: (bytes: number) => void;
+  /** Stops the transfer (default: the run context's, which Ctrl-C aborts). */
   signal?: AbortSignal;
 }
 
@@ -99,7 +100,7 @@ export async function importIpaBackup(
               dest: pending.archivePath(archiveName),
               recipients: recipients?.keys,
               compress: opts.compress !== false,
-              ...(opts.signal ? { signal: opts.signal } : {}),
+              signal: opts.signal ?? ctx.signal,
             }),
           ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         });
