@@ -142,12 +142,8 @@ describe('backups import of ipa-backup folders (DATA and FULL, plain and gpg)', 
     const r = await lab.fleet(['--json', 'backups', 'list', '--store', store]);
     return (JSON.parse(r.stdout) as { snapshots: Array<{ id: string }> }).snapshots.map((s) => s.id);
   };
-  /** import → verify --read-data → restore from it → converged, with exactly the archive's entries. */
-  const importAndRestore = async (
-    folder: string,
-    entries: { domain: string[]; ca: string[]; users: string[] },
-    extra: string[] = [],
-  ): Promise<{ id: string; type: string }> => {
+  /** import (a snapshot of a, encrypted to the store's key) → verify --read-data. */
+  const importAndVerify = async (folder: string, extra: string[] = []): Promise<{ id: string; type: string }> => {
     const imported = await importFrom(folder, extra);
     assert.equal(imported.code, 0, shown(imported));
     const snap = JSON.parse(imported.stdout) as { id: string; type: string; encrypted: boolean; host: string };
@@ -168,6 +164,15 @@ describe('backups import of ipa-backup folders (DATA and FULL, plain and gpg)', 
     assert.equal(verify.code, 0, shown(verify));
     assert.match(verify.stdout, /ok \(data\)/);
     stamp(`imported and verified ${folder}`);
+    return snap;
+  };
+  /** import → verify --read-data → restore from it → converged, with exactly the archive's entries. */
+  const importAndRestore = async (
+    folder: string,
+    entries: { domain: string[]; ca: string[]; users: string[] },
+    extra: string[] = [],
+  ): Promise<{ id: string; type: string }> => {
+    const snap = await importAndVerify(folder, extra);
     const restored = await lab.fleet([
       'restore',
       '-i',
@@ -314,23 +319,7 @@ describe('backups import of ipa-backup folders (DATA and FULL, plain and gpg)', 
     ] as const) {
       const { folder } = await ipaBackup(kind, encrypt);
       const extra = encrypt === 'gpg' ? ['--gpg-key', gpgKey, '--gpg-passphrase', `file:${gpgPass}`] : [];
-      const imported = await importFrom(folder, extra);
-      assert.equal(imported.code, 0, shown(imported));
-      const snap = JSON.parse(imported.stdout) as { id: string; type: string };
-      assert.equal(snap.type, kind);
-      const verify = await lab.fleet([
-        'backups',
-        'verify',
-        snap.id,
-        '--read-data',
-        '--key',
-        keys.sec,
-        '--passphrase',
-        `file:${keys.pass}`,
-        '--store',
-        store,
-      ]);
-      assert.equal(verify.code, 0, shown(verify));
+      assert.equal((await importAndVerify(folder, extra)).type, kind);
       if (encrypt === 'gpg') damagedGpg = folder;
     }
     // One byte of the encrypted archive changed: the import fails (1) and stores nothing.
