@@ -65,13 +65,14 @@ async function snapshotFor(
   opts: RecreateOptions,
 ): Promise<SnapshotEntry> {
   const instance = inventory.hosts.find((h) => h.name === name)!.ldap.instance;
-  const missing = `${name}: 389-DS instance ${instance} is missing (no ${dseLdifPath(instance)})`;
+  const where = dseLdifPath(instance);
   if (name === opts.master) {
     const snapshot = await store.find(opts.backup);
-    if (snapshot.type !== 'full' || opts.type === 'data')
+    const cause = opts.type === 'data' ? 'a DATA restore' : `snapshot ${snapshot.id} is a DATA backup and`;
+    if (opts.type === 'data' || snapshot.type !== 'full')
       throw new UsageError(
-        `${missing}: ${opts.type === 'data' ? 'a DATA restore' : `snapshot ${snapshot.id} is a DATA backup and`} ` +
-          `cannot recreate it; restore a FULL snapshot of ${name} (ipa-fleet backups list --host ${name})`,
+        `${name}: 389-DS instance ${instance} is missing (no ${where}): ${cause} cannot recreate it; ` +
+          `restore a FULL snapshot of ${name} (ipa-fleet backups list), nothing was changed`,
       );
     return snapshot;
   }
@@ -79,9 +80,9 @@ async function snapshotFor(
   const newest = full[full.length - 1];
   if (!newest)
     throw new UsageError(
-      `${missing} and the store holds no FULL snapshot of ${name} to recreate it from ` +
-        `(take one with ipa-fleet backup --type full before a host is rebuilt, or leave ${name} out ` +
-        'with --allow-offline)',
+      `${name}: 389-DS instance ${instance} is missing (no ${where}) and the store holds no FULL snapshot of ` +
+        `${name} to recreate it from (take one with ipa-fleet backup --type full before a host is rebuilt, ` +
+        `or leave ${name} out with --allow-offline)`,
     );
   return newest;
 }

@@ -149,7 +149,7 @@ function instanceMissing(host: Host): FleetError {
   return new FleetError(
     'failure',
     `${host.name}: 389-DS instance ${host.ldap.instance} does not exist (no ${configDir(host.ldap.instance)}); ` +
-      'a FULL restore recreates it (docs/runbook.md, "Restoring onto a rebuilt host")',
+      'a FULL restore recreates it (docs/restore-runbook.md, "Restoring onto a rebuilt host")',
     { host: host.name },
   );
 }
