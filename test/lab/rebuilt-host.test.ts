@@ -19,6 +19,7 @@ import {
   type CliResult,
   type LabDirectory,
   labDirectory,
+  makeKeys,
   type TestLab,
   uids,
   waitForUsers,
@@ -35,6 +36,8 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
   let lab: TestLab;
   let dir: LabDirectory;
   let store: string;
+  let keys: { pub: string; sec: string; pass: string };
+  let gnupgHome: string;
   let full: Record<string, string>;
   let data: Record<string, string>;
   let snapshotDir: Record<string, string>;
@@ -92,11 +95,14 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
     ]);
     return [...out.stdout.matchAll(/^uid: (.+)$/gm)].map((m) => m[1]!).sort();
   };
-  /** The snapshot's files, unpacked with tar (the archive is not encrypted in this test). */
+  /** The snapshot's files, decrypted with gpg and unpacked with tar: upstream tools, not ours. */
   const unpack = async (id: string): Promise<string> => {
     const target = join(lab.tmp, 'unpacked', id);
     await mkdir(target, { recursive: true });
-    await run('tar', ['-xzf', join(snapshotDir[id]!, 'archive.tar.gz'), '-C', target]);
+    const gpg = ['--batch', '--homedir', gnupgHome, '--pinentry-mode', 'loopback', '--passphrase-file', keys.pass];
+    const tar = join(lab.tmp, `${id}.tar.gz`);
+    await run('gpg', [...gpg, '--output', tar, '--decrypt', join(snapshotDir[id]!, 'archive.tar.gz.pgp')]);
+    await run('tar', ['-xzf', tar, '-C', target]);
     return target;
   };
   const sha = async (path: string): Promise<string> =>
@@ -108,6 +114,13 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
     lab = await bringUpLab([]);
     dir = await labDirectory(lab, 3);
     store = join(lab.tmp, 'store');
+    keys = await makeKeys(lab.tmp);
+    gnupgHome = join(lab.tmp, 'gnupg');
+    await mkdir(gnupgHome, { mode: 0o700 });
+    await run('gpg', [
+      ...['--batch', '--homedir', gnupgHome, '--pinentry-mode', 'loopback', '--passphrase-file', keys.pass],
+      ...['--import', keys.sec],
+    ]);
     await writeFile(join(lab.tmp, 'dm-password-bare'), (await readFile(lab.paths.dmPassword, 'utf8')).trim(), {
       mode: 0o600,
     });
@@ -119,7 +132,8 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
         lab.paths.inventory,
         '--type',
         type,
-        '--no-encrypt',
+        '--encrypt-to',
+        keys.pub,
         '--store',
         store,
       ]);
@@ -166,6 +180,10 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
       data[A]!,
       '--store',
       store,
+      '--key',
+      keys.sec,
+      '--passphrase',
+      `file:${keys.pass}`,
       '--yes',
     ]);
     assert.equal(r.code, 2, shown(r));
@@ -195,9 +213,19 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
       full[A]!,
       '--store',
       store,
+      '--key',
+      keys.sec,
+      '--passphrase',
+      `file:${keys.pass}`,
       '--yes',
     ]);
     stamp('restore done');
+    console.log(
+      r.stdout
+        .split('\n')
+        .filter((l) => /recreate|restore \S+:|instance/.test(l))
+        .join('\n'),
+    );
     assert.equal(r.code, 0, shown(r));
     assert.match(r.stdout, /recreate instance on a\.ipa\.test from FULL snapshot/);
     assert.match(r.stdout, /recreate instance on c\.ipa\.test from FULL snapshot/);
