@@ -27,6 +27,7 @@ const recreateParams = paramSchema({
   store: { type: 'string', default: '', description: "store folder (default: the state dir's store)" },
   key: { type: 'string', default: '', description: 'OpenPGP private key file that decrypts the snapshots' },
   passphrase: { type: 'string', default: '', description: "the key's passphrase: file:PATH, env:NAME or prompt" },
+  force_version: { type: 'boolean', default: false, description: 'recreate under another 389-DS major.minor' },
 });
 
 const taskParams = paramSchema({
@@ -35,6 +36,7 @@ const taskParams = paramSchema({
   store: { type: 'string', default: '', description: 'store folder' },
   key: { type: 'string', default: '', description: 'private key file' },
   passphrase: { type: 'string', default: '', description: 'passphrase source' },
+  force_version: { type: 'boolean', default: false, description: 'recreate under another 389-DS major.minor' },
 });
 
 type RecreateTask = TaskDraft<ParamsOf<typeof taskParams>>;
@@ -64,6 +66,7 @@ function planRecreate(
         store: params.store ?? '',
         key: params.key ?? '',
         passphrase: params.passphrase ?? '',
+        force_version: params.force_version,
       },
     };
   });
@@ -123,6 +126,7 @@ export const recreatePreflightAction = defineAction({
           layout,
           probe,
           spaceNeeded: 2 * config + data,
+          forceVersion: params.force_version,
         });
     if (problems.length > 0)
       throw new FleetError('usage', `recreate preflight refused (nothing was changed): ${problems.join('; ')}`, {
@@ -132,7 +136,8 @@ export const recreatePreflightAction = defineAction({
       status: 'ok',
       message:
         `snapshot ${m.id} of ${m.fqdn} (FULL, ${m.time}): ${configFilesOf(m, instance).length} configuration ` +
-        `file(s), ${formatBytes(config)}; ${ctx.host.name} has ${probe.nsSlapd}, user ${layout?.user}, ` +
+        `file(s), ${formatBytes(config)}; ${ctx.host.name} has ${probe.dsVersion ?? probe.nsSlapd}, ` +
+        `user ${layout?.user}, ` +
         `${formatBytes(probe.freeBytes ?? 0)} free`,
     };
   },

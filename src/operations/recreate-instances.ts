@@ -19,6 +19,8 @@ export interface RecreateOptions extends RunSettings {
   key?: string;
   passphrase?: string;
   type?: 'data' | 'full';
+  /** Recreate under another 389-DS major.minor than the snapshot's (the restore's --force-version). */
+  forceVersion?: boolean;
   /** Hosts that may be down: not looked at (the restore quarantines them). */
   allowOffline?: string[];
 }
@@ -45,6 +47,7 @@ export async function recreateMissingInstances(
       targets: missing.join(','),
       snapshots,
       master: opts.master,
+      force_version: opts.forceVersion ?? false,
       ...(opts.store ? { store: opts.store } : {}),
       ...(opts.key ? { key: opts.key } : {}),
       ...(opts.passphrase ? { passphrase: opts.passphrase } : {}),

@@ -16,6 +16,7 @@ import { unpackSnapshot } from '../backup/unpack.js';
 import { disableAgreementsInDse } from '../directory/dse.js';
 import { configDir, dseLdifPath, instanceLayout, type InstanceLayout } from '../directory/instance.js';
 import { uploadStream } from '../transport/files.js';
+import { majorMinor, versionOf } from './compatibility.js';
 import { shellQuote } from '../transport/shell.js';
 import type { SshSession } from '../transport/ssh.js';
 import type { Transport } from '../transport/transport.js';
@@ -53,6 +54,8 @@ export interface RebuildProbe {
   /** Paths of ns-slapd and dsctl, undefined when missing. */
   nsSlapd: string | undefined;
   dsctl: string | undefined;
+  /** The installed 389-DS, as `ns-slapd -v` names it (389-Directory/2.3.1). */
+  dsVersion: string | undefined;
   /** The instance's user and its primary group on this host; undefined when the account is missing. */
   user: { uid: number; gid: number } | undefined;
   /** The instance's dse.ldif is there (then there is nothing to recreate). */
@@ -68,6 +71,7 @@ export async function probeRebuild(ssh: SshSession, instance: string, user: stri
     'h=$(hostname -f 2>/dev/null) && [ -n "$h" ] || h=$(hostname); printf "fqdn=%s\\n" "$h"',
     'printf "ns-slapd=%s\\n" "$(command -v ns-slapd || ls /usr/sbin/ns-slapd 2>/dev/null)"',
     'printf "dsctl=%s\\n" "$(command -v dsctl || ls /usr/sbin/dsctl 2>/dev/null)"',
+    'printf "version=%s\\n" "$(ns-slapd -v 2>&1 | grep -o "389-Directory/[0-9.]*" | head -n 1)"',
     `printf "uid=%s\\n" "$(id -u ${shellQuote(user)} 2>/dev/null)"`,
     `printf "gid=%s\\n" "$(id -g ${shellQuote(user)} 2>/dev/null)"`,
     `if [ -e ${shellQuote(dseLdifPath(instance))} ]; then echo present=yes; else echo present=no; fi`,
@@ -89,6 +93,7 @@ export async function probeRebuild(ssh: SshSession, instance: string, user: stri
     fqdn: values.get('fqdn') ?? '',
     nsSlapd: values.get('ns-slapd') || undefined,
     dsctl: values.get('dsctl') || undefined,
+    dsVersion: values.get('version') || undefined,
     user: uid !== undefined && gid !== undefined ? { uid, gid } : undefined,
     instancePresent: values.get('present') === 'yes',
     freeBytes: num('free'),
@@ -105,6 +110,8 @@ export interface RebuildCheckInput {
   probe: RebuildProbe;
   /** Bytes the host must have free: the configuration, staged and installed, and the data to come. */
   spaceNeeded: number;
+  /** Recreate under another 389-DS major.minor than the snapshot's. */
+  forceVersion: boolean;
 }
 
 /** One line per reason the instance must not be recreated from this snapshot; empty when it may. */
@@ -132,6 +139,12 @@ export function rebuildProblems(input: RebuildCheckInput): string[] {
     problems.push(
       `${host.name}: ${[!probe.nsSlapd && 'ns-slapd', !probe.dsctl && 'dsctl'].filter(Boolean).join(' and ')} ` +
         'not found: install the 389-ds-base package (FreeIPA: the ipa-server packages) first',
+    );
+  const [theirs, ours] = [versionOf(m.dsVersion), versionOf(probe.dsVersion)];
+  if (theirs && ours && majorMinor(theirs) !== majorMinor(ours) && !input.forceVersion)
+    problems.push(
+      `snapshot ${m.id} was taken with 389-DS ${theirs}, ${host.name} has ${ours} installed: ` +
+        'install the same major.minor (--force-version to recreate anyway)',
     );
   if (input.layout && !probe.user)
     problems.push(`${host.name}: no user '${input.layout.user}' (nsslapd-localuser): install 389-ds-base first`);

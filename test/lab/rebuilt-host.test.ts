@@ -1,4 +1,4 @@
-// A FULL restore onto rebuilt hosts (a↔b↔c, CA on a and b): the instances of a (the master) and c
+// A FULL restore onto rebuilt hosts (a↔b, both with the CA suffix): the instances of a (the master) and b
 // are removed the way a re-installed machine looks (`dsctl INST remove --do-it`, and its leftover
 // config.removed folder gone too), the package and the FQDN stay. The restore must recreate each
 // instance from its own FULL snapshot (configuration, schema, certificate database), bring the
@@ -28,7 +28,6 @@ import {
 const run = promisify(execFile);
 const A = 'a.ipa.test';
 const B = 'b.ipa.test';
-const C = 'c.ipa.test';
 const INSTANCE = 'IPA-TEST';
 const CONFIG = `etc/dirsrv/slapd-${INSTANCE}`;
 
@@ -73,6 +72,11 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
       `if [ -e /etc/dirsrv/slapd-${INSTANCE} ] || [ -e /var/lib/dirsrv/slapd-${INSTANCE} ]; ` +
         'then echo present; else echo absent; fi',
     );
+  const restoreFrom = (id: string): Promise<CliResult> =>
+    lab.fleet([
+      ...['restore', '-i', lab.paths.inventory, '--master', A, '--backup', id, '--store', store],
+      ...['--key', keys.sec, '--passphrase', `file:${keys.pass}`, '--yes'],
+    ]);
   const names = async (host: string): Promise<string[]> =>
     (await agreements(dir, host)).map((a) => `${a.suffix} ${a.name}`).sort();
   /** Users every host lists through ldapsearch (OpenLDAP's client), not the tool's own LDAP code. */
@@ -111,8 +115,8 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
       .digest('hex');
 
   before(async () => {
-    lab = await bringUpLab([]);
-    dir = await labDirectory(lab, 3);
+    lab = await bringUpLab(['--hosts', '2']);
+    dir = await labDirectory(lab, 2);
     store = join(lab.tmp, 'store');
     keys = await makeKeys(lab.tmp);
     gnupgHome = join(lab.tmp, 'gnupg');
@@ -132,6 +136,8 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
         lab.paths.inventory,
         '--type',
         type,
+        // DATA: only the master's, for the refusal.
+        ...(type === 'data' ? ['--limit', A] : []),
         '--encrypt-to',
         keys.pub,
         '--store',
@@ -148,7 +154,7 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
     const of = (type: string) => Object.fromEntries(list.filter((s) => s.type === type).map((s) => [s.host, s.id]));
     full = of('full');
     data = of('data');
-    assert.deepEqual(Object.keys(full).sort(), [A, B, C]);
+    assert.deepEqual(Object.keys(full).sort(), [A, B]);
     baseline = await uids(dir, A);
     assert.equal(baseline.length, 200);
     agreementNames = Object.fromEntries(await Promise.all(dir.hosts.map(async (h) => [h, await names(h)])));
@@ -169,23 +175,8 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
     const runsBefore = (await readdir(runs)).length;
     // Agreements as configured (their status line moves on by itself while a is away).
     const configured = async () => (await agreements(dir, B)).map((a) => `${a.suffix} ${a.name} ${a.enabled}`);
-    const before = { b: await uids(dir, B), c: await uids(dir, C), agreements: await configured() };
-    const r = await lab.fleet([
-      'restore',
-      '-i',
-      lab.paths.inventory,
-      '--master',
-      A,
-      '--backup',
-      data[A]!,
-      '--store',
-      store,
-      '--key',
-      keys.sec,
-      '--passphrase',
-      `file:${keys.pass}`,
-      '--yes',
-    ]);
+    const before = { b: await uids(dir, B), agreements: await configured() };
+    const r = await restoreFrom(data[A]!);
     assert.equal(r.code, 2, shown(r));
     const line = cleanError(r.stderr);
     assert.ok(line, `not one clean error line:\n${r.stderr}`);
@@ -195,30 +186,33 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
     );
     assert.equal(await instanceOn(A), 'absent\n');
     assert.deepEqual(await uids(dir, B), before.b);
-    assert.deepEqual(await uids(dir, C), before.c);
     assert.deepEqual(await configured(), before.agreements);
     assert.equal((await readdir(runs)).length, runsBefore, 'a run was started');
   });
 
+  it('a recreation that fails half-way leaves the host as it found it: no instance, nothing made', async () => {
+    // A file where the instance's log folder goes, the last folder made: everything else is made by then.
+    const inTheWay = `/var/log/dirsrv/slapd-${INSTANCE}`;
+    await onHost(A, `touch ${inTheWay}`);
+    let r: CliResult;
+    try {
+      r = await restoreFrom(full[A]!);
+    } finally {
+      await onHost(A, `rm -f ${inTheWay}`);
+    }
+    assert.equal(r.code, 1, shown(r));
+    assert.match(r.stdout, /recreate-instance \S+: failed/);
+    assert.doesNotMatch(r.stdout, /restore-deployment/, 'the restore ran after a failed recreation');
+    assert.equal(await instanceOn(A), 'absent\n', 'a half-made instance was left behind');
+    const leftovers = `ls -d /etc/dirsrv/slapd-* /var/lib/dirsrv/slapd-* /var/lib/dirsrv/.ipa-fleet-* /dev/shm/slapd-* ${inTheWay}`;
+    assert.equal(await onHost(A, `${leftovers} 2>/dev/null || true`), '', 'something made was left behind');
+    assert.deepEqual(await uids(dir, B), damaged, 'b changed');
+  });
+
   it('a FULL restore recreates the instances of the master and a replica, restores the data and converges', async () => {
-    await removeInstance(C);
-    stamp('instances of a and c removed');
-    const r = await lab.fleet([
-      'restore',
-      '-i',
-      lab.paths.inventory,
-      '--master',
-      A,
-      '--backup',
-      full[A]!,
-      '--store',
-      store,
-      '--key',
-      keys.sec,
-      '--passphrase',
-      `file:${keys.pass}`,
-      '--yes',
-    ]);
+    await removeInstance(B);
+    stamp('instances of a and b removed');
+    const r = await restoreFrom(full[A]!);
     stamp('restore done');
     console.log(
       r.stdout
@@ -228,16 +222,16 @@ describe('restore onto rebuilt hosts (instance removed, package and FQDN kept)',
     );
     assert.equal(r.code, 0, shown(r));
     assert.match(r.stdout, /recreate instance on a\.ipa\.test from FULL snapshot/);
-    assert.match(r.stdout, /recreate instance on c\.ipa\.test from FULL snapshot/);
+    assert.match(r.stdout, /recreate instance on b\.ipa\.test from FULL snapshot/);
     assert.match(r.stdout, /recreate-instance \S+: succeeded/);
 
     // The snapshot's users on every host, by OpenLDAP's ldapsearch; one generation, every agreement green.
     for (const h of dir.hosts)
       assert.deepEqual(await ldapsearchUids(h), baseline, `${h}: users differ from the snapshot`);
     await assertConverged(dir, baseline, [A, B]);
-    for (const h of [A, C]) assert.deepEqual(await names(h), agreementNames[h], `${h}: agreements not back`);
+    for (const h of [A, B]) assert.deepEqual(await names(h), agreementNames[h], `${h}: agreements not back`);
 
-    for (const h of [A, C]) {
+    for (const h of [A, B]) {
       const snapshot = await unpack(full[h]!);
       const hostEtc = join(lab.paths.hostDir(h), 'etc-dirsrv', `slapd-${INSTANCE}`);
       // The certificate database, its pin file and the schema: the snapshot's, byte for byte.

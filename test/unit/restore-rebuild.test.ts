@@ -134,6 +134,7 @@ function probe(over: Partial<RebuildProbe> = {}): RebuildProbe {
     fqdn: 'a.ipa.test',
     nsSlapd: '/usr/sbin/ns-slapd',
     dsctl: '/usr/sbin/dsctl',
+    dsVersion: '389-Directory/2.3.1',
     user: { uid: 103, gid: 105 },
     instancePresent: false,
     freeBytes: 10_000_000,
@@ -150,6 +151,7 @@ function input(over: Partial<RebuildCheckInput> = {}): RebuildCheckInput {
     layout: instanceLayout('IPA-TEST', DSE),
     probe: probe(),
     spaceNeeded: 1000,
+    forceVersion: false,
     ...over,
   };
 }
@@ -181,6 +183,13 @@ describe('rebuildProblems: checked before anything is made', () => {
     assert.match(problems[0]!, /ns-slapd and dsctl not found: install the 389-ds-base package/);
     assert.match(problems[1]!, /no user 'dirsrv'/);
     assert.match(problems[2]!, /10 bytes free, recreating the instance needs 1000/);
+  });
+
+  it('refuses another 389-DS major.minor than the snapshot was taken with, unless forced', () => {
+    const older = probe({ dsVersion: '389-Directory/2.2.9' });
+    assert.match(rebuildProblems(input({ probe: older })).join('\n'), /389-DS 2\.3\.1, a\.ipa\.test has 2\.2\.9/);
+    assert.deepEqual(rebuildProblems(input({ probe: older, forceVersion: true })), []);
+    assert.deepEqual(rebuildProblems(input({ probe: probe({ dsVersion: '389-Directory/2.3.6' }) })), []);
   });
 
   it('refuses a FULL snapshot without the instance dse.ldif', () => {
