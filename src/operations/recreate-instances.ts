@@ -100,8 +100,10 @@ async function hostsWithoutInstance(inventory: Inventory, ctx: RunContext, skip:
         .map(async (h) => {
           try {
             const ssh = await transport.ssh(h);
-            const out = await ssh.exec(`test -e ${shellQuote(dseLdifPath(h.ldap.instance))}`);
-            return out.exitCode === 1 ? h.name : undefined;
+            // An answer in words: an exit status of 1 could also be a refused sudo.
+            const marker = dseLdifPath(h.ldap.instance);
+            const out = await ssh.run(`if [ -e ${shellQuote(marker)} ]; then echo present; else echo absent; fi`);
+            return out.trim() === 'absent' ? h.name : undefined;
           } catch (err) {
             // A host that cannot be reached is the restore's to report, with its own advice.
             if (err instanceof FleetError && err.kind === 'unreachable') return undefined;
