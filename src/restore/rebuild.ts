@@ -18,7 +18,7 @@ import { configDir, dseLdifPath, instanceLayout, type InstanceLayout } from '../
 import { uploadStream } from '../transport/files.js';
 import { majorMinor, versionOf } from './compatibility.js';
 import { shellQuote } from '../transport/shell.js';
-import type { SshSession } from '../transport/ssh.js';
+import type { SshSession } from '../transport/session.js';
 import type { Transport } from '../transport/transport.js';
 
 /** The configuration folder's path inside a snapshot archive (paths below /, no leading slash). */
