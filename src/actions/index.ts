@@ -8,6 +8,7 @@ import { fenceAction } from './fence.js';
 import { pauseAction } from './pause.js';
 import { reinitializeAction } from './reinitialize.js';
 import { entriesProveAction, entriesRestoreAction, entriesUndoAction } from './restore-entries.js';
+import { recreateInstanceAction, recreatePreflightAction } from './recreate-instance.js';
 import { restoreMasterAction, restorePreflightAction } from './restore-master.js';
 import { ActionRegistry } from '../playbook/registry.js';
 import { peersOf, withRole } from './selectors.js';
@@ -25,6 +26,8 @@ export function defaultRegistry(): ActionRegistry {
       factsAction,
       fenceAction,
       pauseAction,
+      recreateInstanceAction,
+      recreatePreflightAction,
       reinitializeAction,
       releaseAction,
       restoreMasterAction,

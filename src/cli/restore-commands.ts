@@ -193,13 +193,33 @@ export function runSettings(env: CommandEnv, opts: { forks: number; yes: boolean
 }
 
 /** The phase table (or its JSON); a run that did not succeed ends in its error, with how to finish it. */
-export function report(env: CommandEnv, result: PhasedRunResult, what: 'restore' | 'rejoin' | 'restore-entries'): void {
-  const { runId, state, runDir, phases } = result;
+export function report(
+  env: CommandEnv,
+  result: PhasedRunResult & { recreated?: PhasedRunResult },
+  what: 'restore' | 'rejoin' | 'restore-entries',
+): void {
+  const { runId, state, runDir, phases, recreated } = result;
+  const first = recreated && recreated.runId !== runId ? recreated : undefined;
   if (env.globals.json) {
-    env.out.json({ runId, state, runDir, phases });
+    const before = recreated
+      ? {
+          recreated: {
+            runId: recreated.runId,
+            state: recreated.state,
+            runDir: recreated.runDir,
+            phases: recreated.phases,
+          },
+        }
+      : {};
+    env.out.json({ runId, state, runDir, phases, ...before });
   } else {
+    if (first) {
+      env.out.line('');
+      env.out.line(`recreate-instance ${first.runId}: ${first.state}`);
+      env.out.line(table(phaseRows(first.phases, first.hostOrder)));
+    }
     env.out.line('');
-    env.out.line(`${what} ${runId}: ${state}`);
+    env.out.line(`${recreated?.runId === runId ? 'recreate-instance' : what} ${runId}: ${state}`);
     env.out.line(table(phaseRows(phases, result.hostOrder)));
     for (const m of phases.messages) env.out.line(`${m.phase}: ${m.message}`);
   }

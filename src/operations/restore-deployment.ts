@@ -13,6 +13,7 @@ import { RunJournal } from '../playbook/journal.js';
 import { FactsUnavailableError, resumeRun, runPlaybook } from '../playbook/run.js';
 import { PASSPHRASE_PROMPT } from '../restore/source.js';
 import { engineSettings, phasedRunResult, type PhasedRunResult, type RunSettings } from './phased-run.js';
+import { recreateMissingInstances } from './recreate-instances.js';
 
 export type InitMode = 'ldif' | 'online';
 
@@ -41,7 +42,10 @@ export interface RestoreOptions extends RunSettings {
   canaryTimeout?: string | number;
 }
 
-export type RestoreResult = PhasedRunResult;
+export interface RestoreResult extends PhasedRunResult {
+  /** The run that recreated missing instances first (rebuilt hosts); absent when none was missing. */
+  recreated?: PhasedRunResult;
+}
 
 export async function restoreDeployment(
   inventory: Inventory,
@@ -50,6 +54,9 @@ export async function restoreDeployment(
 ): Promise<RestoreResult> {
   const params = restoreParams(inventory, opts);
   await askPassphrase(ctx, opts.passphrase ?? '');
+  // Rebuilt hosts first: the restore's facts and plan need an instance on every host.
+  const recreated = await recreateMissingInstances(inventory, ctx, opts);
+  if (recreated && recreated.state !== 'succeeded') return { ...recreated, recreated };
   try {
     const outcome = await runPlaybook({
       playbook: 'restore-deployment',
@@ -59,7 +66,7 @@ export async function restoreDeployment(
       ctx,
       ...engineSettings(opts),
     });
-    return phasedRunResult(outcome);
+    return { ...phasedRunResult(outcome), ...(recreated ? { recreated } : {}) };
   } catch (err) {
     throw unreachableBeforeChange(err, opts.master);
   }

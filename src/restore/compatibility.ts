@@ -110,6 +110,6 @@ export function versionOf(text: string | undefined): string | undefined {
   return /(\d+\.\d+(?:\.\d+)?)/.exec(text)?.[1];
 }
 
-function majorMinor(version: string): string {
+export function majorMinor(version: string): string {
   return version.split('.').slice(0, 2).join('.');
 }

@@ -14,7 +14,7 @@ import type { SnapshotEntry } from '../backup/store.js';
 import { unpackSnapshot } from '../backup/unpack.js';
 import type { PrivateKey } from '../backup/keys.js';
 import { disableAgreementsInDse } from '../directory/dse.js';
-import { ldifDir } from '../directory/instance.js';
+import { configDir, ldifDir } from '../directory/instance.js';
 import { stripRuvTombstone } from '../directory/ldif.js';
 import { startServices, stopServices } from '../directory/service.js';
 import { runTask } from '../directory/tasks.js';
@@ -25,6 +25,7 @@ import { shellQuote } from '../transport/shell.js';
 import type { SshSession } from '../transport/session.js';
 import type { Transport } from '../transport/transport.js';
 import type { SuffixKind } from './compatibility.js';
+import { mapOwner } from './rebuild.js';
 import { generationOf } from './reinit.js';
 
 export interface MasterRestoreOptions {
@@ -86,7 +87,7 @@ export async function restoreMaster(
       stopped = true;
       await stopServices(transport, host, ctx, 'for a FULL restore');
       opts.onProgress?.(`putting back ${config.length} configuration file(s)`);
-      await putBackConfig(transport, host, staging, config);
+      await putBackConfig(transport, host, staging, await ownedByThisHost(ssh, host.ldap.instance, config));
       for (const s of restored) {
         const started = Date.now();
         opts.onProgress?.(`ldif2db ${s.backend}`);
@@ -243,6 +244,25 @@ async function agreementsOff(content: Readable): Promise<Readable> {
   const chunks: Buffer[] = [];
   for await (const chunk of content) chunks.push(chunk as Buffer);
   return Readable.from([Buffer.from(disableAgreementsInDse(Buffer.concat(chunks).toString('utf8')).text, 'utf8')]);
+}
+
+/**
+ * The staged files with the owners of this host: a rebuilt machine may number the instance's user
+ * differently from the one the snapshot was taken on (the owner of its dse.ldif in the archive).
+ */
+async function ownedByThisHost(
+  ssh: SshSession,
+  instance: string,
+  files: StagedConfigFile[],
+): Promise<StagedConfigFile[]> {
+  const archived = files.find((f) => f.path === `${configDir(instance).replace(/^\/+/, '')}/dse.ldif`);
+  if (!archived) return files;
+  const [uid, gid] = (await ssh.run(`stat -c '%u %g' ${shellQuote(configDir(instance))}`))
+    .trim()
+    .split(' ')
+    .map(Number);
+  if (uid === undefined || gid === undefined || Number.isNaN(uid) || Number.isNaN(gid)) return files;
+  return files.map((f) => ({ ...f, ...mapOwner(f, archived, { uid, gid }) }));
 }
 
 /** Copies the staged configuration into place with the owner and mode the archive recorded. */

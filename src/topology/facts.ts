@@ -3,7 +3,7 @@
 // can be stored in plan.json and read back.
 import { listAgreements, type Agreement } from '../directory/agreements.js';
 import { escapeRdnValue, normalizeDn, replicaDn } from '../directory/dn.js';
-import { bakDir, ldifDir } from '../directory/instance.js';
+import { bakDir, configDir, ldifDir } from '../directory/instance.js';
 import { readRuv, type AgmtMaxCsn, type Ruv } from '../directory/ruv.js';
 import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
@@ -118,7 +118,11 @@ export async function gatherFacts(transport: Transport, host: Host): Promise<Hos
   // Both halves run together; settle both before looking at either so neither rejects unobserved.
   const [shellResult, dirResult] = await Promise.allSettled([shell, directory]);
   if (shellResult.status === 'rejected') throw shellResult.reason;
-  if (dirResult.status === 'rejected') throw dirResult.reason;
+  if (dirResult.status === 'rejected') {
+    // A server that does not answer is down; one without its configuration folder does not exist.
+    if (!shellResult.value.instances.includes(host.ldap.instance)) throw instanceMissing(host);
+    throw dirResult.reason;
+  }
   const { fqdn, os, clock, instances, freeSpace } = shellResult.value;
   const { ldap, dsVersion, backends } = dirResult.value;
 
@@ -138,6 +142,16 @@ export async function gatherFacts(transport: Transport, host: Host): Promise<Hos
     suffixes: { domain, ca },
     freeSpace,
   };
+}
+
+/** The host has no 389-DS instance of that name: a rebuilt machine, or an instance removed. */
+function instanceMissing(host: Host): FleetError {
+  return new FleetError(
+    'failure',
+    `${host.name}: 389-DS instance ${host.ldap.instance} does not exist (no ${configDir(host.ldap.instance)}); ` +
+      'a FULL restore recreates it (docs/restore-runbook.md, "Restoring onto a rebuilt host")',
+    { host: host.name },
+  );
 }
 
 /**

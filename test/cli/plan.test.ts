@@ -53,7 +53,7 @@ describe('cli: plan', () => {
     assert.equal(lines.length, 1, r.stderr);
     assert.equal(
       lines[0],
-      `ipa-fleet: error: ${bad}:${line}: steps[1].action: unknown action 'exek' (did you mean exec?); actions: audit, backup, converge, entries-prove, entries-restore, entries-undo, exec, facts, fence, pause, reinitialize, release, restore-master, restore-preflight, unfence`,
+      `ipa-fleet: error: ${bad}:${line}: steps[1].action: unknown action 'exek' (did you mean exec?); actions: audit, backup, converge, entries-prove, entries-restore, entries-undo, exec, facts, fence, pause, recreate-instance, recreate-preflight, reinitialize, release, restore-master, restore-preflight, unfence`,
     );
     assert.doesNotMatch(r.stderr, /^\s+at /m);
     assert.equal(r.stdout, '');

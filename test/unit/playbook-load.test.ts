@@ -218,7 +218,7 @@ describe('playbook loader: one error per bad playbook, at the right line', () =>
       text,
       lineOf(text, 'exek'),
       'steps[1].action',
-      "unknown action 'exek' (did you mean exec?); actions: audit, backup, converge, entries-prove, entries-restore, entries-undo, exec, facts, fence, pause, reinitialize, release, restore-master, restore-preflight, unfence",
+      "unknown action 'exek' (did you mean exec?); actions: audit, backup, converge, entries-prove, entries-restore, entries-undo, exec, facts, fence, pause, recreate-instance, recreate-preflight, reinitialize, release, restore-master, restore-preflight, unfence",
     );
   });
 
@@ -228,7 +228,7 @@ describe('playbook loader: one error per bad playbook, at the right line', () =>
       text,
       3,
       'steps[0].action',
-      "unknown action 'restore-everything'; actions: audit, backup, converge, entries-prove, entries-restore, entries-undo, exec, facts, fence, pause, reinitialize, release, restore-master, restore-preflight, unfence",
+      "unknown action 'restore-everything'; actions: audit, backup, converge, entries-prove, entries-restore, entries-undo, exec, facts, fence, pause, recreate-instance, recreate-preflight, reinitialize, release, restore-master, restore-preflight, unfence",
     );
   });
 
