@@ -59,7 +59,9 @@ export function buildPlan(req: PlanRequest): Plan {
     }
     const withFor = (host: Host): JsonObject => withValues(step, def, params, host, where);
     const drafts: TaskDraft[] = def.plan
-      ? def.plan({ inventory, hosts, withFor, facts: req.facts, offline: req.offline ?? new Map() })
+      ? located(where, () =>
+          def.plan!({ inventory, hosts, withFor, facts: req.facts, offline: req.offline ?? new Map() }),
+        )
       : hosts.map((h) => ({ key: h.name, host: h.name, title: step.name, params: withFor(h) }));
     if (step.serial) addSerialBatches(drafts, hosts, step.serial);
 
@@ -79,6 +81,17 @@ export function buildPlan(req: PlanRequest): Plan {
     needsFacts: playbookNeedsFacts(playbook, registry),
     tasks,
   };
+}
+
+/** An action's own planning refusal, named by the step it came from (withFor's already are). */
+function located<T>(where: string, plan: () => T): T {
+  try {
+    return plan();
+  } catch (err) {
+    if (err instanceof FleetError && err.kind === 'usage' && !err.message.startsWith(where))
+      throw new UsageError(`${where}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** The step's `with:` for one host: templates resolved, defaults applied, types checked. */
