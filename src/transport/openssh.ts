@@ -88,6 +88,8 @@ class OpensshConnection implements Connection {
     private readonly target: SshTarget,
     private readonly socket: string,
     private readonly master: ChildProcess,
+    /** Where ssh connected: the address, or what ~/.ssh/config resolves an alias to. */
+    private readonly hostName: string,
   ) {}
 
   get isOpen(): boolean {
@@ -109,7 +111,8 @@ class OpensshConnection implements Connection {
     });
   }
 
-  forwardOut(address: string, port: number): Promise<Duplex> {
+  forwardOut(requested: string, port: number): Promise<Duplex> {
+    const address = requested === this.target.address ? this.hostName : requested;
     const to = address.includes(':') ? `[${normalizeAddress(address)}]:${port}` : `${address}:${port}`;
     const child = this.client(['-W', to, '--', destination(this.target)]);
     return Promise.resolve(new ChildStream(child, `${this.target.name}: tunnel to ${to}`));
@@ -220,10 +223,37 @@ export async function connectOpenssh(
   }
   return withConnectRetries(target, ctx, async (timeoutMs) => {
     const socket = await folder.socketFor(target.name);
-    const master = await startMaster(target, ctx, folder, socket, timeoutMs, jumpSocket);
+    const args = masterArgs(target, socket, timeoutMs, jumpSocket);
+    const hostName = await resolvedHostName(target, args);
+    const master = await startMaster(target, ctx, folder, socket, args, timeoutMs);
     const through = via ? ` via ${via.target.name}` : '';
-    ctx.log.verbose(`${target.name}: ssh (openssh) connected to ${destination(target)}${through}`);
-    return new SshSession(target, new OpensshConnection(target, socket, master), ctx);
+    ctx.log.verbose(`${target.name}: ssh (openssh) connected to ${destination(target)} (${hostName})${through}`);
+    return new SshSession(target, new OpensshConnection(target, socket, master, hostName), ctx);
+  });
+}
+
+/**
+ * The host name ssh connects to for these arguments (`ssh -G`): the address itself, or the HostName
+ * ~/.ssh/config gives an alias. Tunnels to the host's own ports go there: an alias means nothing on the host.
+ */
+async function resolvedHostName(target: SshTarget, args: string[]): Promise<string> {
+  const { stdout, stderr, code } = await collect(spawn(SSH, ['-G', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const name = /^hostname (\S+)$/m.exec(stdout)?.[1];
+  if (code !== 0 || !name) throw classifySshFailure(target, stderr);
+  return name;
+}
+
+/** A short-lived child's whole output and exit code. */
+function collect(child: ChildProcess): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on('data', (c: Buffer) => out.push(c));
+  child.stderr!.on('data', (c: Buffer) => err.push(c));
+  return new Promise((resolve) => {
+    child.once('error', (e) => resolve({ stdout: '', stderr: `ssh: ${e.message}`, code: null }));
+    child.once('close', (code) =>
+      resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code }),
+    );
   });
 }
 
@@ -265,10 +295,9 @@ async function startMaster(
   ctx: RunContext,
   folder: ControlFolder,
   socket: string,
+  args: string[],
   timeoutMs: number,
-  jumpSocket: string | undefined,
 ): Promise<ChildProcess> {
-  const args = masterArgs(target, socket, timeoutMs, jumpSocket);
   ctx.log.debug(`${target.name}: ${SSH} ${args.join(' ')}`);
   const master = spawn(SSH, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   folder.track(master);
