@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duplex } from 'node:stream';
+import { Duplex, finished, PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RunContext } from '../context.js';
 import { AuthError, FleetError, UnreachableError, UsageError } from '../errors.js';
@@ -34,6 +34,8 @@ const MAX_SOCKET_DIR = 70;
  */
 export class ControlFolder {
   private dir: Promise<string> | undefined;
+  /** The folder once made: an 'exit' listener cannot wait for a promise. */
+  private made: string | undefined;
   private readonly masters = new Set<ChildProcess>();
   private readonly byHost = new Map<string, string>();
   /** Masters started so far: each gets a socket of its own, so a stopping master never unlinks a new one's. */
@@ -43,6 +45,7 @@ export class ControlFolder {
   /** A new socket path for a host's master (short: a hash of its name), creating the folder on first use. */
   async socketFor(hostName: string): Promise<string> {
     this.dir ??= mkdtemp(join(tmpdir().length <= MAX_SOCKET_DIR ? tmpdir() : '/tmp', 'ipa-fleet-ssh-')).then((dir) => {
+      this.made = dir;
       process.once('exit', this.onExit);
       return dir;
     });
@@ -67,6 +70,7 @@ export class ControlFolder {
     await Promise.all([...this.masters].map((m) => stopChild(m)));
     const dir = this.dir;
     this.dir = undefined;
+    this.made = undefined;
     this.byHost.clear();
     if (!dir) return;
     process.removeListener('exit', this.onExit);
@@ -76,7 +80,7 @@ export class ControlFolder {
   /** At process exit only synchronous work runs: signal the masters and delete the folder. */
   private removeNow(): void {
     for (const m of this.masters) m.kill('SIGTERM');
-    this.dir?.then((d) => rmSync(d, { recursive: true, force: true }));
+    if (this.made) rmSync(this.made, { recursive: true, force: true });
   }
 }
 
@@ -99,12 +103,22 @@ class OpensshConnection implements Connection {
   openCommand(command: string): Promise<CommandChannel> {
     // `-e none`: no escape character may be read from the data sent on stdin.
     const child = this.client(['-T', '-e', 'none', '--', destination(this.target), command]);
+    // Exit 255 with the master gone is a lost connection, not the command's own failure: say so last.
+    const stderr = new PassThrough();
+    child.stderr!.pipe(stderr, { end: false });
+    const closed = new Promise<void>((resolve) => {
+      child.once('close', (code) => {
+        if (code === 255 && !this.isOpen) stderr.write(`ssh: the connection to ${this.target.name} was lost\n`);
+        stderr.end();
+        finished(stderr, () => resolve());
+      });
+    });
     return Promise.resolve({
       stdout: child.stdout!,
-      stderr: child.stderr!,
+      stderr,
       stdin: child.stdin!,
       onExit: (listener) => child.once('exit', (code) => listener(code, null)),
-      onClose: (listener) => child.once('close', () => listener()),
+      onClose: (listener) => void closed.then(listener),
       close: () => {
         if (running(child)) child.kill('SIGTERM');
       },

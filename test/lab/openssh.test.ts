@@ -173,6 +173,20 @@ describe('the system ssh client as transport (ssh.transport: openssh)', { timeou
     assert.match(facts.stdout, /"rid": 2\b/);
   });
 
+  it("ssh.proxy_jump: b is reached through a's master; with a unreachable, so is b", async () => {
+    const jump = (t: string): string =>
+      t.replace(`address: ${lab.net}.2\n`, `address: ${lab.net}.2\n      ssh: {proxy_jump: ${A}}\n`);
+    const through = await lab.fleet(['-v', 'ping', '-i', await variant('jump', jump), '--limit', B]);
+    assert.equal(through.code, 0, shown(through));
+    assert.match(through.stderr, new RegExp(`${B}: ssh \\(openssh\\) connected to ${lab.net}\\.2 \\(\\S+\\) via ${A}`));
+    const broken = await variant('jump-broken', (t) =>
+      jump(t).replace(`address: ${lab.net}.1\n`, `address: ${lab.net}.9\n`),
+    );
+    const r = await lab.fleet(['ping', '-i', broken, '--limit', B]);
+    assert.equal(r.code, 4, shown(r));
+    assert.match(cleanError(r.stderr) ?? '', new RegExp(`cannot reach ssh at ${lab.net}\\.9`));
+  });
+
   it('an unknown host key under strict: exit 12, one line naming the known_hosts file', async () => {
     const empty = join(lab.tmp, 'empty_known_hosts');
     await writeFile(empty, '');
