@@ -33,34 +33,48 @@ try {
     ssh2: { execMs: 0, mbPerS: 0, searchMs: 0, backupS: 0 },
     openssh: { execMs: 0, mbPerS: 0, searchMs: 0, backupS: 0 },
   };
-  for (const kind of KINDS) {
-    const inventory = await loadInventory(inventories[kind]);
-    const host = inventory.hosts[0]!;
-    const transport = new Transport(inventory, testContext(lab.logFile));
-    try {
-      const ssh = await transport.ssh(host);
-      await ssh.run('true');
-      const execs: number[] = [];
-      for (let i = 0; i < EXECS; i++) execs.push(await timedMs(() => ssh.run('true')));
-      figures[kind].execMs = median(execs);
-
-      const streamS =
-        (await timedMs(async () => {
-          const stream = await ssh.execStream(`head -c ${STREAM_MB * MB} /dev/zero`);
-          stream.stdout.resume();
-          const result = await stream.result;
-          if (!result.ok) throw new Error(result.stderrTail);
-        })) / 1000;
-      figures[kind].mbPerS = STREAM_MB / streamS;
-
-      const ldap = await transport.ldap(host);
-      await ldap.read('', ['namingContexts']);
-      const searches: number[] = [];
-      for (let i = 0; i < SEARCHES; i++) searches.push(await timedMs(() => ldap.read('', ['namingContexts'])));
-      figures[kind].searchMs = median(searches);
-    } finally {
-      await transport.close();
+  const contexts = await Promise.all(
+    KINDS.map(async (kind) => {
+      const inventory = await loadInventory(inventories[kind]);
+      return { kind, host: inventory.hosts[0]!, transport: new Transport(inventory, testContext(lab.logFile)) };
+    }),
+  );
+  try {
+    const sessions = await Promise.all(contexts.map(async (c) => ({ ...c, ssh: await c.transport.ssh(c.host) })));
+    const ldaps = await Promise.all(contexts.map((c) => c.transport.ldap(c.host)));
+    // Each measurement alternates between the transports, so that neither meets a quieter machine alone.
+    const execs: Record<Kind, number[]> = { ssh2: [], openssh: [] };
+    const searches: Record<Kind, number[]> = { ssh2: [], openssh: [] };
+    const streams: Record<Kind, number[]> = { ssh2: [], openssh: [] };
+    for (const { ssh } of sessions) await ssh.run('true');
+    for (let i = 0; i < EXECS; i++) {
+      for (const { kind, ssh } of sessions) execs[kind].push(await timedMs(() => ssh.run('true')));
     }
+    for (let i = 0; i < SEARCHES; i++) {
+      for (const [k, { kind }] of sessions.entries()) {
+        searches[kind].push(await timedMs(() => ldaps[k]!.read('', ['namingContexts'])));
+      }
+    }
+    for (let round = 0; round < 2; round++) {
+      for (const { kind, ssh } of sessions) {
+        streams[kind].push(
+          await timedMs(async () => {
+            const stream = await ssh.execStream(`head -c ${STREAM_MB * MB} /dev/zero`);
+            stream.stdout.resume();
+            const result = await stream.result;
+            if (!result.ok) throw new Error(result.stderrTail);
+          }),
+        );
+      }
+    }
+    for (const kind of KINDS) {
+      figures[kind].execMs = median(execs[kind]);
+      figures[kind].searchMs = median(searches[kind]);
+      // Best of two: a stream is long enough that a slower one met other work, not the transport's cost.
+      figures[kind].mbPerS = STREAM_MB / (Math.min(...streams[kind]) / 1000);
+    }
+  } finally {
+    await Promise.all(contexts.map((c) => c.transport.close()));
   }
 
   // Fleet backups, the two transports taking turns so that neither meets a quieter machine alone.
@@ -92,7 +106,7 @@ try {
       `${openssh.execMs.toFixed(1)} ms, ratio ${(openssh.execMs / ssh2.execMs).toFixed(2)}×`,
   );
   console.log(
-    `  stream ${STREAM_MB} MB to the controller: ssh2 ${ssh2.mbPerS.toFixed(0)} MB/s, openssh ` +
+    `  stream ${STREAM_MB} MB to the controller (best of 2): ssh2 ${ssh2.mbPerS.toFixed(0)} MB/s, openssh ` +
       `${openssh.mbPerS.toFixed(0)} MB/s, time ratio ${(ssh2.mbPerS / openssh.mbPerS).toFixed(2)}×`,
   );
   console.log(
