@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
@@ -6,6 +5,7 @@ import type { ClientChannel, ConnectConfig } from 'ssh2';
 import type { RunContext } from '../context.js';
 import { AuthError, FleetError, UnreachableError } from '../errors.js';
 import type { SshSettings } from '../inventory/model.js';
+import { withConnectRetries } from './connect-retry.js';
 import { KnownHosts, fingerprint, keyTypeOf } from './known-hosts.js';
 import { SshSession, type CommandChannel, type Connection, type SshTarget } from './session.js';
 
@@ -76,30 +76,12 @@ function commandChannel(channel: ClientChannel): CommandChannel {
  * `via` is an open session to a jump host.
  */
 export async function connectSsh2(target: SshTarget, ctx: RunContext, via?: SshSession): Promise<SshSession> {
-  const { connectRetries, connectTimeoutMs } = target.ssh;
-  const deadline = Date.now() + connectTimeoutMs;
-  let lastError: unknown;
-  for (let attempt = 0; attempt <= connectRetries; attempt++) {
-    if (attempt > 0) {
-      const backoff = Math.min(250 * 2 ** (attempt - 1), 4000);
-      if (Date.now() + backoff >= deadline) break;
-      ctx.log.verbose(
-        `${target.name}: retrying ssh connection in ${backoff} ms (attempt ${attempt + 1}/${connectRetries + 1})`,
-      );
-      await sleep(backoff, ctx.signal);
-    }
-    try {
-      const client = await openClient(target, ctx, Math.max(deadline - Date.now(), 1), via);
-      const through = via ? ` via ${via.target.name}` : '';
-      ctx.log.verbose(`${target.name}: ssh connected to ${target.address}:${target.ssh.port}${through}`);
-      return new SshSession(target, new Ssh2Connection(target, client, ctx), ctx);
-    } catch (err) {
-      lastError = err;
-      // Key and authentication refusals will not change on retry.
-      if (!(err instanceof UnreachableError) || ctx.signal.aborted) throw err;
-    }
-  }
-  throw lastError;
+  return withConnectRetries(target, ctx, async (timeoutMs) => {
+    const client = await openClient(target, ctx, timeoutMs, via);
+    const through = via ? ` via ${via.target.name}` : '';
+    ctx.log.verbose(`${target.name}: ssh connected to ${target.address}:${target.ssh.port}${through}`);
+    return new SshSession(target, new Ssh2Connection(target, client, ctx), ctx);
+  });
 }
 
 async function openClient(
@@ -329,9 +311,4 @@ function classifyConnectError(target: SshTarget, err: Error & { level?: string; 
     );
   }
   return new UnreachableError(target.name, `cannot reach ssh at ${where}: ${err.code ?? err.message}`, err);
-}
-
-/** Waits `ms`, or less when the signal aborts (its listener goes with the timer). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return delay(ms, undefined, { signal }).catch(() => undefined);
 }

@@ -2,6 +2,7 @@ import type { RunContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { LdapSession } from './ldap.js';
+import { ControlFolder, connectOpenssh } from './openssh.js';
 import type { SshSession, SshTarget } from './session.js';
 import { connectSsh2 } from './ssh.js';
 
@@ -12,6 +13,8 @@ import { connectSsh2 } from './ssh.js';
 export class Transport {
   private readonly sshSessions = new Map<string, Promise<SshSession>>();
   private readonly ldapSessions = new Map<string, Promise<LdapSession>>();
+  /** The openssh transport's control sockets and masters, removed when the run's connections close. */
+  private readonly controlFolder = new ControlFolder();
 
   constructor(
     readonly inventory: Inventory,
@@ -87,6 +90,7 @@ export class Transport {
         ),
       ),
     );
+    await this.controlFolder.remove();
   }
 
   private sshTo(target: SshTarget, chain: string[] = []): Promise<SshSession> {
@@ -102,7 +106,9 @@ export class Transport {
       const via = target.ssh.proxyJump
         ? await this.sshTo(this.jumpTarget(target, chain), [...chain, target.name])
         : undefined;
-      return connectSsh2(target, this.ctx, via);
+      return target.ssh.transport === 'openssh'
+        ? connectOpenssh(target, this.ctx, this.controlFolder, via)
+        : connectSsh2(target, this.ctx, via);
     })();
     this.sshSessions.set(target.name, opening);
     opening.catch(() => this.sshSessions.delete(target.name));
@@ -124,7 +130,13 @@ export class Transport {
     return {
       name: spec,
       address,
-      ssh: { ...target.ssh, user: m[1] ?? target.ssh.user, port: m[3] ? Number(m[3]) : 22, proxyJump: undefined },
+      ssh: {
+        ...target.ssh,
+        user: m[1] ?? target.ssh.user,
+        userGiven: m[1] !== undefined || target.ssh.userGiven,
+        port: m[3] ? Number(m[3]) : 22,
+        proxyJump: undefined,
+      },
     };
   }
 }
