@@ -3,7 +3,7 @@
 // same for ipa-fleet over `ssh.transport: openssh`. sshd's own log says which method let each login in.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,10 +12,29 @@ import { createRealm, kinitRoot, realmEnv, stopKdc, writeRealmFiles } from '../.
 import { LabPaths } from '../../src/lab/paths.js';
 import { isRunning, readPid, waitForPort } from '../../src/lab/processes.js';
 import { LAB_DEFAULTS, labSpec } from '../../src/lab/spec.js';
-import { bringUpLab, claimNet, type TestLab } from './fixture.js';
+import {
+  addUsers,
+  assertConverged,
+  bringUpLab,
+  type CliResult,
+  cleanError,
+  claimNet,
+  cli,
+  deleteUsers,
+  generation,
+  DOMAIN,
+  labDirectory,
+  type LabDirectory,
+  makeKeys,
+  type TestLab,
+  uids,
+  waitForUsers,
+} from './fixture.js';
 
 const run = promisify(execFile);
-const HOSTS = ['a.ipa.test', 'b.ipa.test'];
+const A = 'a.ipa.test';
+const B = 'b.ipa.test';
+const HOSTS = [A, B];
 const REALM = 'IPA.TEST';
 
 interface Exit {
@@ -76,13 +95,32 @@ async function keytabPrincipals(keytab: string): Promise<string[]> {
   return [...new Set(names)].sort();
 }
 
+/** Every login sshd accepted on the lab's hosts since `since` (per host, as acceptedLogins counted). */
+async function loginsSince(lab: TestLab, since: Map<string, number>): Promise<string[]> {
+  const all = await Promise.all(HOSTS.map(async (h) => (await acceptedLogins(lab, h)).slice(since.get(h) ?? 0)));
+  return all.flat();
+}
+
+async function loginCounts(lab: TestLab): Promise<Map<string, number>> {
+  return new Map(await Promise.all(HOSTS.map(async (h) => [h, (await acceptedLogins(lab, h)).length] as const)));
+}
+
 describe('a Kerberos realm in the lab', { timeout: 600_000 }, () => {
   let lab: TestLab;
+  let dir: LabDirectory;
   let address: (host: string) => string;
   let kdcPid: number | undefined;
+  const shown = (r: CliResult): string => `exit ${r.code}\n${r.stdout.slice(-4000)}\n${r.stderr}`;
+  /** ipa-fleet on the Kerberos inventory, with the lab's realm and ticket cache and no ssh-agent. */
+  const fleet = (args: string[]): Promise<CliResult> =>
+    cli(['--log-file', lab.logFile, ...args], {
+      env: { ...lab.env, ...realmEnv(lab.paths), SSH_AUTH_SOCK: undefined },
+      timeoutMs: 600_000,
+    });
 
   before(async () => {
     lab = await bringUpLab(['--kerberos', '--hosts', '2', '--ca', 'a', '--entries', '20']);
+    dir = await labDirectory(lab, 2);
     address = (host) => `${lab.net}.${host.charCodeAt(0) - 96}`;
     kdcPid = await readPid(lab.paths.kdcPidFile);
   });
@@ -130,6 +168,101 @@ describe('a Kerberos realm in the lab', { timeout: 600_000 }, () => {
       assert.match(refused.stderr, /Permission denied \(.*gssapi-with-mic.*\)/);
       assert.deepEqual((await acceptedLogins(lab, host)).slice(before), [], `${host} let a login in without a ticket`);
     }
+  });
+
+  it('ipa-fleet over transport openssh with a ticket and no key: ping, facts, backup, restore; logins all GSSAPI', async () => {
+    const inventory = lab.paths.kerberosInventory;
+    assert.equal((await lab.fleet(['lab', 'kinit', '--dir', lab.paths.root])).code, 0);
+    const since = await loginCounts(lab);
+
+    const ping = await fleet(['ping', '-i', inventory]);
+    assert.equal(ping.code, 0, shown(ping));
+    for (const h of HOSTS) assert.match(ping.stdout, new RegExp(`^${h}\\s+ok\\s+${h}\\s+ok`, 'm'));
+    const facts = await fleet(['--json', 'facts', '-i', inventory]);
+    assert.equal(facts.code, 0, shown(facts));
+    assert.deepEqual(Object.keys(JSON.parse(facts.stdout) as Record<string, unknown>).sort(), HOSTS);
+
+    const keys = await makeKeys(lab.tmp);
+    const store = join(lab.tmp, 'store');
+    const backup = await fleet(['backup', '-i', inventory, '--encrypt-to', keys.pub, '--store', store]);
+    assert.equal(backup.code, 0, shown(backup));
+    const listed = await fleet(['--json', 'backups', 'list', '--store', store]);
+    const snapshots = (JSON.parse(listed.stdout) as { snapshots: Array<{ id: string; host: string; type: string }> })
+      .snapshots;
+    assert.deepEqual(snapshots.map((s) => `${s.host} ${s.type}`).sort(), [`${A} data`, `${B} data`]);
+
+    // Damage after the backup, replicated everywhere; the restore must bring back exactly the snapshot.
+    const baseline = await uids(dir, A);
+    assert.equal(baseline.length, 20);
+    await addUsers(dir, A, ['krb-added']);
+    await deleteUsers(dir, B, baseline.slice(0, 2));
+    await waitForUsers(dir, [...baseline.slice(2), 'krb-added'].sort());
+    const generationBefore = await generation(dir, A, DOMAIN);
+    const restore = await fleet([
+      'restore',
+      '-i',
+      inventory,
+      '--master',
+      A,
+      '--backup',
+      snapshots.find((s) => s.host === A)!.id,
+      '--key',
+      keys.sec,
+      '--passphrase',
+      `file:${keys.pass}`,
+      '--store',
+      store,
+      '--yes',
+    ]);
+    assert.equal(restore.code, 0, shown(restore));
+    await assertConverged(dir, baseline, [A]);
+    assert.notEqual(await generation(dir, A, DOMAIN), generationBefore);
+
+    const logins = await loginsSince(lab, since);
+    assert.ok(logins.length >= HOSTS.length, `sshd accepted only ${logins.length} login(s)`);
+    const other = logins.filter(
+      (l) => !l.startsWith('Accepted gssapi-with-mic for root ') || !l.endsWith(`root@${REALM}`),
+    );
+    assert.deepEqual(other, [], 'a login other than root@REALM by GSSAPI');
+  });
+
+  it("a valid ticket the host does not map to the inventory's user: the error says the host refused it", async () => {
+    // The same inventory logging in as nobody: root@REALM maps to root only (krb5_kuserok).
+    const asNobody = join(lab.paths.root, 'inventory-kerberos-nobody.yaml');
+    await writeFile(
+      asNobody,
+      (await readFile(lab.paths.kerberosInventory, 'utf8')).replace('user: root', 'user: nobody'),
+    );
+    const since = await loginCounts(lab);
+    const ping = await fleet(['ping', '-i', asNobody, '--limit', A]);
+    assert.equal(ping.code, 12, shown(ping));
+    const line = cleanError(ping.stderr);
+    assert.ok(line, `not one clean error line:\n${ping.stderr}`);
+    assert.match(
+      line,
+      new RegExp(
+        `^ipa-fleet: error: ${A}: ssh authentication to \\S+ failed: the host refused the Kerberos ticket in `,
+      ),
+    );
+    assert.deepEqual(await loginsSince(lab, since), []);
+  });
+
+  it('without a ticket: per host one clear error line naming authentication and the missing Kerberos ticket', async () => {
+    assert.equal((await exitOf('kdestroy', [], kerberosEnv(lab))).code, 0);
+    const since = await loginCounts(lab);
+    for (const host of HOSTS) {
+      const ping = await fleet(['ping', '-i', lab.paths.kerberosInventory, '--limit', host]);
+      assert.equal(ping.code, 12, shown(ping));
+      const line = cleanError(ping.stderr);
+      assert.ok(line, `not one clean error line:\n${ping.stderr}`);
+      const cache = `FILE:${lab.paths.credentialCache}`;
+      assert.equal(
+        line.replace(/ \(ssh: .*\)$/, ''),
+        `ipa-fleet: error: ${host}: ssh authentication to ${address(host)} failed: no valid Kerberos ticket in ` +
+          `${cache} (klist -s); run kinit first if the host takes Kerberos logins`,
+      );
+    }
+    assert.deepEqual(await loginsSince(lab, since), []);
   });
 
   it('lab down ends the KDC', async () => {
