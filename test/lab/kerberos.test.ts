@@ -19,7 +19,6 @@ import {
   type CliResult,
   cleanError,
   claimNet,
-  cli,
   deleteUsers,
   generation,
   DOMAIN,
@@ -44,7 +43,7 @@ interface Exit {
 }
 
 /** A command's exit code and output (a non-zero exit is a result here, not an error). */
-async function exitOf(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Exit> {
+async function runTool(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Exit> {
   try {
     const { stdout, stderr } = await run(command, args, { env, timeout: 60_000 });
     return { code: 0, stdout, stderr };
@@ -76,7 +75,7 @@ function gssapiSsh(lab: TestLab, address: string, command: string): Promise<Exit
     'IdentityFile=/dev/null',
     'ConnectTimeout=10',
   ];
-  return exitOf('ssh', [...options.flatMap((o) => ['-o', o]), `root@${address}`, command], kerberosEnv(lab));
+  return runTool('ssh', [...options.flatMap((o) => ['-o', o]), `root@${address}`, command], kerberosEnv(lab));
 }
 
 /** sshd's log lines of accepted logins on a lab host (sshd -e writes them, ending in \r\n, to its boot.log). */
@@ -108,24 +107,20 @@ async function loginCounts(lab: TestLab): Promise<Map<string, number>> {
 describe('a Kerberos realm in the lab', { timeout: 600_000 }, () => {
   let lab: TestLab;
   let dir: LabDirectory;
-  let address: (host: string) => string;
   let kdcPid: number | undefined;
   const shown = (r: CliResult): string => `exit ${r.code}\n${r.stdout.slice(-4000)}\n${r.stderr}`;
-  /** ipa-fleet on the Kerberos inventory, with the lab's realm and ticket cache and no ssh-agent. */
+  /** ipa-fleet with the lab's realm and ticket cache, and no ssh-agent. */
   const fleet = (args: string[]): Promise<CliResult> =>
-    cli(['--log-file', lab.logFile, ...args], {
-      env: { ...lab.env, ...realmEnv(lab.paths), SSH_AUTH_SOCK: undefined },
-      timeoutMs: 600_000,
-    });
+    lab.fleet(args, { env: { ...realmEnv(lab.paths), SSH_AUTH_SOCK: undefined } });
+  let downed = false;
 
   before(async () => {
     lab = await bringUpLab(['--kerberos', '--hosts', '2', '--ca', 'a', '--entries', '20']);
     dir = await labDirectory(lab, 2);
-    address = (host) => `${lab.net}.${host.charCodeAt(0) - 96}`;
     kdcPid = await readPid(lab.paths.kdcPidFile);
   });
   after(async () => {
-    await lab?.down();
+    if (!downed) await lab?.down();
   });
 
   it('each host has a 0600 keytab with its own host principals only; the KDC listens on <net>.250:88', async () => {
@@ -134,7 +129,7 @@ describe('a Kerberos realm in the lab', { timeout: 600_000 }, () => {
     for (const host of HOSTS) {
       const keytab = lab.paths.keytab(host);
       assert.equal((await stat(keytab)).mode & 0o777, 0o600, `${keytab} is not 0600`);
-      assert.deepEqual(await keytabPrincipals(keytab), [`host/${address(host)}@${REALM}`, `host/${host}@${REALM}`]);
+      assert.deepEqual(await keytabPrincipals(keytab), [`host/${dir.address(host)}@${REALM}`, `host/${host}@${REALM}`]);
     }
   });
 
@@ -146,12 +141,12 @@ describe('a Kerberos realm in the lab', { timeout: 600_000 }, () => {
       `export KRB5_CONFIG=${lab.paths.krb5Conf}`,
       `export KRB5CCNAME=FILE:${lab.paths.credentialCache}`,
     ]);
-    const klist = await exitOf('klist', [], kerberosEnv(lab));
+    const klist = await runTool('klist', [], kerberosEnv(lab));
     assert.match(klist.stdout, new RegExp(`Default principal: root@${REALM}`));
 
     for (const host of HOSTS) {
       const before = (await acceptedLogins(lab, host)).length;
-      const login = await gssapiSsh(lab, address(host), 'hostname && id -u');
+      const login = await gssapiSsh(lab, dir.address(host), 'hostname && id -u');
       assert.equal(login.code, 0, `${host}: ${login.stderr}`);
       assert.deepEqual(login.stdout.trim().split('\n'), [host, '0']);
       const accepted = (await acceptedLogins(lab, host)).slice(before);
@@ -159,11 +154,11 @@ describe('a Kerberos realm in the lab', { timeout: 600_000 }, () => {
       assert.match(accepted[0]!, new RegExp(`^Accepted gssapi-with-mic for root from .* ssh2: root@${REALM}$`));
     }
 
-    const destroyed = await exitOf('kdestroy', [], kerberosEnv(lab));
+    const destroyed = await runTool('kdestroy', [], kerberosEnv(lab));
     assert.equal(destroyed.code, 0, destroyed.stderr);
     for (const host of HOSTS) {
       const before = (await acceptedLogins(lab, host)).length;
-      const refused = await gssapiSsh(lab, address(host), 'true');
+      const refused = await gssapiSsh(lab, dir.address(host), 'true');
       assert.equal(refused.code, 255, refused.stdout);
       assert.match(refused.stderr, /Permission denied \(.*gssapi-with-mic.*\)/);
       assert.deepEqual((await acceptedLogins(lab, host)).slice(before), [], `${host} let a login in without a ticket`);
@@ -171,6 +166,13 @@ describe('a Kerberos realm in the lab', { timeout: 600_000 }, () => {
   });
 
   it('ipa-fleet over transport openssh with a ticket and no key: ping, facts, backup, restore; logins all GSSAPI', async () => {
+    // The openssh transport leaves GSSAPI to the ssh configuration, as the administrator's own ssh does.
+    const effective = await runTool('ssh', ['-G', dir.address(A)], kerberosEnv(lab));
+    assert.match(
+      effective.stdout,
+      /^gssapiauthentication yes$/m,
+      "the system ssh client's configuration does not enable GSSAPIAuthentication (Debian's /etc/ssh/ssh_config does)",
+    );
     const inventory = lab.paths.kerberosInventory;
     assert.equal((await lab.fleet(['lab', 'kinit', '--dir', lab.paths.root])).code, 0);
     const since = await loginCounts(lab);
@@ -248,7 +250,7 @@ describe('a Kerberos realm in the lab', { timeout: 600_000 }, () => {
   });
 
   it('without a ticket: per host one clear error line naming authentication and the missing Kerberos ticket', async () => {
-    assert.equal((await exitOf('kdestroy', [], kerberosEnv(lab))).code, 0);
+    assert.equal((await runTool('kdestroy', [], kerberosEnv(lab))).code, 0);
     const since = await loginCounts(lab);
     for (const host of HOSTS) {
       const ping = await fleet(['ping', '-i', lab.paths.kerberosInventory, '--limit', host]);
@@ -258,7 +260,7 @@ describe('a Kerberos realm in the lab', { timeout: 600_000 }, () => {
       const cache = `FILE:${lab.paths.credentialCache}`;
       assert.equal(
         line.replace(/ \(ssh: .*\)$/, ''),
-        `ipa-fleet: error: ${host}: ssh authentication to ${address(host)} failed: no valid Kerberos ticket in ` +
+        `ipa-fleet: error: ${host}: ssh authentication to ${dir.address(host)} failed: no valid Kerberos ticket in ` +
           `${cache} (klist -s); run kinit first if the host takes Kerberos logins`,
       );
     }
@@ -266,10 +268,10 @@ describe('a Kerberos realm in the lab', { timeout: 600_000 }, () => {
   });
 
   it('lab down ends the KDC', async () => {
+    downed = true;
     await lab.down();
     assert.equal(await isRunning(kdcPid, 'krb5kdc'), false, `the KDC (pid ${kdcPid}) still runs`);
     assert.equal(await waitForPort(`${lab.net}.250`, 88, 500), false, 'port 88 of the KDC address still answers');
-    lab = undefined as unknown as TestLab;
   });
 });
 
