@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duplex } from 'node:stream';
+import { Duplex, finished, PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RunContext } from '../context.js';
 import { AuthError, FleetError, UnreachableError, UsageError } from '../errors.js';
@@ -35,6 +35,8 @@ const MAX_SOCKET_DIR = 70;
  */
 export class ControlFolder {
   private dir: Promise<string> | undefined;
+  /** The folder once made: an 'exit' listener cannot wait for a promise. */
+  private made: string | undefined;
   private readonly masters = new Set<ChildProcess>();
   private readonly byHost = new Map<string, string>();
   /** Masters started so far: each gets a socket of its own, so a stopping master never unlinks a new one's. */
@@ -44,6 +46,7 @@ export class ControlFolder {
   /** A new socket path for a host's master (short: a hash of its name), creating the folder on first use. */
   async socketFor(hostName: string): Promise<string> {
     this.dir ??= mkdtemp(join(tmpdir().length <= MAX_SOCKET_DIR ? tmpdir() : '/tmp', 'ipa-fleet-ssh-')).then((dir) => {
+      this.made = dir;
       process.once('exit', this.onExit);
       return dir;
     });
@@ -68,6 +71,7 @@ export class ControlFolder {
     await Promise.all([...this.masters].map((m) => stopChild(m)));
     const dir = this.dir;
     this.dir = undefined;
+    this.made = undefined;
     this.byHost.clear();
     if (!dir) return;
     process.removeListener('exit', this.onExit);
@@ -77,7 +81,7 @@ export class ControlFolder {
   /** At process exit only synchronous work runs: signal the masters and delete the folder. */
   private removeNow(): void {
     for (const m of this.masters) m.kill('SIGTERM');
-    this.dir?.then((d) => rmSync(d, { recursive: true, force: true }));
+    if (this.made) rmSync(this.made, { recursive: true, force: true });
   }
 }
 
@@ -89,6 +93,8 @@ class OpensshConnection implements Connection {
     private readonly target: SshTarget,
     private readonly socket: string,
     private readonly master: ChildProcess,
+    /** Where ssh connected: the address, or what ~/.ssh/config resolves an alias to. */
+    private readonly hostName: string,
   ) {}
 
   get isOpen(): boolean {
@@ -98,19 +104,30 @@ class OpensshConnection implements Connection {
   openCommand(command: string): Promise<CommandChannel> {
     // `-e none`: no escape character may be read from the data sent on stdin.
     const child = this.client(['-T', '-e', 'none', '--', destination(this.target), command]);
+    // Exit 255 with the master gone is a lost connection, not the command's own failure: say so last.
+    const stderr = new PassThrough();
+    child.stderr!.pipe(stderr, { end: false });
+    const closed = new Promise<void>((resolve) => {
+      child.once('close', (code) => {
+        if (code === 255 && !this.isOpen) stderr.write(`ssh: the connection to ${this.target.name} was lost\n`);
+        stderr.end();
+        finished(stderr, () => resolve());
+      });
+    });
     return Promise.resolve({
       stdout: child.stdout!,
-      stderr: child.stderr!,
+      stderr,
       stdin: child.stdin!,
       onExit: (listener) => child.once('exit', (code) => listener(code, null)),
-      onClose: (listener) => child.once('close', () => listener()),
+      onClose: (listener) => void closed.then(listener),
       close: () => {
         if (running(child)) child.kill('SIGTERM');
       },
     });
   }
 
-  forwardOut(address: string, port: number): Promise<Duplex> {
+  forwardOut(requested: string, port: number): Promise<Duplex> {
+    const address = requested === this.target.address ? this.hostName : requested;
     const to = address.includes(':') ? `[${normalizeAddress(address)}]:${port}` : `${address}:${port}`;
     const child = this.client(['-W', to, '--', destination(this.target)]);
     return Promise.resolve(new ChildStream(child, `${this.target.name}: tunnel to ${to}`));
@@ -221,10 +238,37 @@ export async function connectOpenssh(
   }
   return withConnectRetries(target, ctx, async (timeoutMs) => {
     const socket = await folder.socketFor(target.name);
-    const master = await startMaster(target, ctx, folder, socket, timeoutMs, jumpSocket);
+    const args = masterArgs(target, socket, timeoutMs, jumpSocket);
+    const hostName = await resolvedHostName(target, args);
+    const master = await startMaster(target, ctx, folder, socket, args, timeoutMs);
     const through = via ? ` via ${via.target.name}` : '';
-    ctx.log.verbose(`${target.name}: ssh (openssh) connected to ${destination(target)}${through}`);
-    return new SshSession(target, new OpensshConnection(target, socket, master), ctx);
+    ctx.log.verbose(`${target.name}: ssh (openssh) connected to ${destination(target)} (${hostName})${through}`);
+    return new SshSession(target, new OpensshConnection(target, socket, master, hostName), ctx);
+  });
+}
+
+/**
+ * The host name ssh connects to for these arguments (`ssh -G`): the address itself, or the HostName
+ * ~/.ssh/config gives an alias. Tunnels to the host's own ports go there: an alias means nothing on the host.
+ */
+async function resolvedHostName(target: SshTarget, args: string[]): Promise<string> {
+  const { stdout, stderr, code } = await collect(spawn(SSH, ['-G', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const name = /^hostname (\S+)$/m.exec(stdout)?.[1];
+  if (code !== 0 || !name) throw classifySshFailure(target, stderr);
+  return name;
+}
+
+/** A short-lived child's whole output and exit code. */
+function collect(child: ChildProcess): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on('data', (c: Buffer) => out.push(c));
+  child.stderr!.on('data', (c: Buffer) => err.push(c));
+  return new Promise((resolve) => {
+    child.once('error', (e) => resolve({ stdout: '', stderr: `ssh: ${e.message}`, code: null }));
+    child.once('close', (code) =>
+      resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code }),
+    );
   });
 }
 
@@ -266,10 +310,9 @@ async function startMaster(
   ctx: RunContext,
   folder: ControlFolder,
   socket: string,
+  args: string[],
   timeoutMs: number,
-  jumpSocket: string | undefined,
 ): Promise<ChildProcess> {
-  const args = masterArgs(target, socket, timeoutMs, jumpSocket);
   ctx.log.debug(`${target.name}: ${SSH} ${args.join(' ')}`);
   const master = spawn(SSH, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   folder.track(master);

@@ -144,8 +144,30 @@ export interface FleetOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * The SSH client a lab test's inventory names: ssh2 (the default), or the system ssh when the test says
+ * so or `IPA_FLEET_LAB_TRANSPORT=openssh` is set, which runs any lab test file over the system client.
+ */
+export type LabTransport = 'ssh2' | 'openssh';
+
+function labTransport(asked: LabTransport | undefined): LabTransport {
+  const env = process.env.IPA_FLEET_LAB_TRANSPORT;
+  if (asked) return asked;
+  if (env === undefined || env === '' || env === 'ssh2') return 'ssh2';
+  if (env === 'openssh') return 'openssh';
+  throw new Error(`IPA_FLEET_LAB_TRANSPORT=${env}: use ssh2 or openssh`);
+}
+
+/** Names the SSH client in a lab inventory's `ssh:` settings (`lab up` writes none: ssh2). */
+export async function setInventoryTransport(inventory: string, transport: LabTransport): Promise<void> {
+  const text = await readFile(inventory, 'utf8');
+  const changed = text.replace(/^( {4}ssh:\n)(?: {6}transport: \S+\n)?/m, `$1      transport: ${transport}\n`);
+  assert.notEqual(changed.indexOf(`transport: ${transport}`), -1, `no ssh: section in ${inventory}`);
+  await writeFile(inventory, changed);
+}
+
 /** `ipa-fleet lab up` through the CLI, as a user would, in a fresh folder on a loopback net of its own. */
-export async function bringUpLab(args: string[] = []): Promise<TestLab> {
+export async function bringUpLab(args: string[] = [], opts: { transport?: LabTransport } = {}): Promise<TestLab> {
   const claim = await claimNet();
   const tmp = await mkdtemp(join(tmpdir(), 'ipa-fleet-test-'));
   const paths = new LabPaths(join(tmp, 'lab'));
@@ -164,6 +186,8 @@ export async function bringUpLab(args: string[] = []): Promise<TestLab> {
     await down();
     throw new Error(`lab up failed (exit ${upOutput.code}):\n${upOutput.stdout}\n${upOutput.stderr}`);
   }
+  const transport = labTransport(opts.transport);
+  if (transport !== 'ssh2') await setInventoryTransport(paths.inventory, transport);
   return {
     net: claim.net,
     paths,
