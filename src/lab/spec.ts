@@ -72,7 +72,8 @@ export interface LabOptions {
   entries: number;
   net: string;
   data: string;
-  kerberos: boolean;
+  /** Optional, so that options written before --kerberos still describe a lab (without a realm). */
+  kerberos?: boolean;
 }
 
 export const LAB_DEFAULTS: LabOptions = {
