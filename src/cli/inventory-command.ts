@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { describeSecretSource, loadInventory, selectHosts, type Host, type Inventory } from '../inventory/index.js';
+import { importAnsible } from '../operations/import-ansible.js';
 import type { GlobalOptions, Wrap } from './command-env.js';
 import { table } from './output.js';
 
@@ -65,6 +66,41 @@ export function registerInventoryCommands(program: Command, wrap: Wrap): void {
             ]),
           );
           for (const w of warnings) out.warn(w);
+        }
+      }),
+    );
+  registerImportAnsible(inv, wrap);
+}
+
+function registerImportAnsible(inv: Command, wrap: Wrap): void {
+  inv
+    .command('import-ansible')
+    .description('convert an ansible-freeipa inventory (INI or YAML) into an ipa-fleet inventory')
+    .argument('<hosts>', 'the Ansible inventory file (groups ipaserver, ipareplicas and their vars)')
+    .option('--out <file>', 'write the inventory to FILE (a new file) instead of stdout')
+    .option('--force', 'with --out: replace FILE if it exists', false)
+    .addHelpText(
+      'after',
+      '\nNo password is copied: each one found (ipadm_password, become passwords, vault values) is\n' +
+        'replaced by `prompt`, with a warning naming the variable and where it was set.\n' +
+        'Exit code: 0 converted (warnings on stderr); 2 the file is missing, unreadable, not an inventory,\n' +
+        'has no ipaserver group, or FILE exists without --force; 1 FILE could not be written.',
+    )
+    .action(
+      wrap(async ({ globals, out }, hosts: string, opts: { out?: string; force: boolean }) => {
+        const result = await importAnsible({ source: hosts, out: opts.out, force: opts.force });
+        if (globals.json) {
+          const { yaml, ...rest } = result;
+          out.json({ ...rest, inventory: yaml });
+          return;
+        }
+        for (const w of result.warnings) out.warn(w);
+        if (result.written === undefined) out.line(result.yaml.replace(/\n$/, ''));
+        else {
+          out.line(
+            `${result.written}: deployment ${result.deployment}, ${result.hosts.length} host(s); ` +
+              `next: ipa-fleet inventory check -i ${result.written}`,
+          );
         }
       }),
     );

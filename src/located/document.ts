@@ -44,6 +44,8 @@ interface DocScalar {
   path: string;
   line: number;
   value: string | number | boolean | null;
+  /** A tag the caller allowed (e.g. Ansible's `!vault`); its value stays the text. */
+  tag?: string;
 }
 
 /** Aliases can expand exponentially ("billion laughs"); an inventory never needs this many nodes. */
@@ -79,13 +81,17 @@ export function childPath(parent: string, key: string): string {
   return parent === '' ? displayKey(key) : `${parent}.${displayKey(key)}`;
 }
 
-/** Parses `text` (one YAML document) or throws the first problem as a LocatedError. Empty → null. */
-export function readDocument(text: string, file: string): DocNode | null {
+/**
+ * Parses `text` (one YAML document) or throws the first problem as a LocatedError. Empty → null.
+ * `tags`: local tags (`!vault`) read as their text and named on the node; any other tag is refused.
+ */
+export function readDocument(text: string, file: string, tags: readonly string[] = []): DocNode | null {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     lineCounter,
     prettyErrors: false, // pretty errors quote the source line, which may hold a secret
     uniqueKeys: false, // duplicates are reported below, with the key path and both lines
+    customTags: tags.map((tag) => ({ tag, resolve: (value: string) => value })),
   });
   const lineAt = (offset: number): number => Math.max(1, lineCounter.linePos(offset).line);
   refuseYamlProblems(doc, file, lineAt);
@@ -195,7 +201,9 @@ function scalarNode(node: Scalar, path: string, line: number, fallbackLine: numb
         ? v
         : String(v);
   // An empty value (`key:`) has no text of its own; its key's line is the one to point at.
-  return { kind: 'scalar', path, line: value === null ? fallbackLine : line, value };
+  const scalar: DocScalar = { kind: 'scalar', path, line: value === null ? fallbackLine : line, value };
+  if (node.tag?.startsWith('!') && !node.tag.startsWith('!!')) scalar.tag = node.tag;
+  return scalar;
 }
 
 /** The library's wording is written for programmers; a few cases get a message an operator can act on. */

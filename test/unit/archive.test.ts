@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import { setTimeout as delay } from 'node:timers/promises';
 import * as openpgp from 'openpgp';
 import { Header } from 'tar';
 import { ingestArchive, type IngestOptions } from '../../src/backup/archive.js';
@@ -505,10 +506,14 @@ test('a source stream that errors mid-way leaves nothing behind', async () => {
       maxBuffer: 64 << 20,
     });
     source.write(tar.subarray(0, 300_000));
-    // The key is read before the timer starts: on a loaded machine reading it took longer than the timer,
-    // and the source was destroyed before ingestArchive had a listener on it.
     const keys = variant.encrypted ? await recipients(alice) : undefined;
-    setTimeout(() => source.destroy(new Error('channel closed by peer')), 50);
+    // Destroyed once ingestArchive listens to it: on a loaded machine a plain timer fired before that,
+    // and the error had no listener at all.
+    void (async () => {
+      while (source.listenerCount('error') === 0) await delay(5);
+      await delay(50);
+      source.destroy(new Error('channel closed by peer'));
+    })();
     await assertNothingLeft(
       store,
       ingestArchive(source, {
