@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { labDown, labKillDs, labStartHost, labStatus, labStopHost, labUp } from '../lab/lab.js';
+import { labDown, labKinit, labKillDs, labStartHost, labStatus, labStopHost, labUp } from '../lab/lab.js';
 import { LabPaths } from '../lab/paths.js';
 import { LAB_DEFAULTS } from '../lab/spec.js';
+import { shellQuote } from '../transport/shell.js';
 import type { Wrap } from './command-env.js';
 import { table } from './output.js';
 
@@ -26,6 +27,7 @@ export function registerLabCommands(program: Command, wrap: Wrap): void {
   registerUp(lab, wrap);
   registerDown(lab, wrap);
   registerStatus(lab, wrap);
+  registerKinit(lab, wrap);
   registerHostCommands(lab, wrap);
 }
 
@@ -56,11 +58,18 @@ function registerUp(lab: Command, wrap: Wrap): void {
       'loopback network of the hosts: host N gets <a.b.c>.N (another value lets labs coexist)',
       LAB_DEFAULTS.net,
     )
+    .option(
+      '--kerberos',
+      'a Kerberos realm too: a KDC on <a.b.c>.250, host keytabs, sshd accepting GSSAPI logins, and ' +
+        'inventory-kerberos.yaml (transport openssh, no key); get a ticket with lab kinit',
+      LAB_DEFAULTS.kerberos,
+    )
     .addOption(dirOption())
     .addHelpText(
       'after',
-      '\nNeeds root; installs 389-ds-base and openssh-server with apt-get when missing.\nExit code: 0 built; 2 bad ' +
-        'options, a lab already in --dir, or an address in use; 1 failed (what was built is taken down again).',
+      '\nNeeds root; installs 389-ds-base and openssh-server with apt-get when missing (with --kerberos also ' +
+        'krb5-kdc, krb5-admin-server and krb5-user).\nExit code: 0 built; 2 bad options, a lab already in ' +
+        '--dir, or an address in use; 1 failed (what was built is taken down again).',
     )
     .action(
       wrap(
@@ -74,6 +83,7 @@ function registerUp(lab: Command, wrap: Wrap): void {
             entries: number;
             net: string;
             data: string;
+            kerberos: boolean;
             dir?: string;
           },
         ) => {
@@ -87,6 +97,7 @@ function registerUp(lab: Command, wrap: Wrap): void {
               entries: opts.entries,
               net: opts.net,
               data: opts.data,
+              kerberos: opts.kerberos,
             },
             ctx,
             (l) => out.progress(l),
@@ -136,6 +147,30 @@ function registerStatus(lab: Command, wrap: Wrap): void {
             ]),
           ]),
         );
+      }),
+    );
+}
+
+function registerKinit(lab: Command, wrap: Wrap): void {
+  lab
+    .command('kinit')
+    .description(
+      "a Kerberos ticket for root@REALM (a lab built with --kerberos) in the lab's credential cache; prints the " +
+        'KRB5_CONFIG and KRB5CCNAME that use it as shell export lines (eval "$(ipa-fleet lab kinit)")',
+    )
+    .addOption(dirOption())
+    .addHelpText(
+      'after',
+      "\nThe password comes from the lab's 0600 file and goes to kinit on stdin.\n" +
+        'Exit code: 0 ticket obtained; 2 no lab in --dir, or a lab without a realm; 1 kinit failed.',
+    )
+    .action(
+      wrap(async ({ out }, opts: { dir?: string }) => {
+        const { principal, env } = await labKinit(pathsOf(opts));
+        if (out.opts.json) return out.json({ principal, ...env });
+        // Shell lines only (the first a comment), so that eval "$(ipa-fleet lab kinit)" sets both.
+        out.line(`# lab: a ticket for ${principal} in ${env.KRB5CCNAME}`);
+        for (const [name, value] of Object.entries(env)) out.line(`export ${name}=${shellQuote(value)}`);
       }),
     );
 }

@@ -1,11 +1,15 @@
 // Text of the files one lab host is made of (LAB.md). Pure functions of the layout.
-import type { LabHost, LabSpec } from './spec.js';
+import type { LabHost, LabRealm, LabSpec } from './spec.js';
 import type { LabPaths } from './paths.js';
 
-/** Bind mounts that give a host its own copies of 389-DS's folders and its own /etc/hosts. */
-export function bootScript(paths: LabPaths, host: LabHost): string {
+/**
+ * Bind mounts that give a host its own copies of 389-DS's folders and its own /etc/hosts (and, in a
+ * `--kerberos` lab, its own /etc/krb5.conf, which names its keytab).
+ */
+export function bootScript(paths: LabPaths, host: LabHost, kerberos = false): string {
   const dir = paths.hostDir(host.fqdn);
   const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  const krb5Mount = kerberos ? `\nmount --bind ${q(paths.hostKrb5Conf(host.fqdn))} /etc/krb5.conf` : '';
   return `#!/bin/bash
 # Runs inside the host's private mount + UTS namespace (unshare --mount --uts --fork).
 set -euo pipefail
@@ -18,15 +22,15 @@ mkdir -p /run/dirsrv /run/lock/dirsrv /run/sshd
 mount --bind "$L/run-dirsrv" /run/dirsrv
 mount --bind "$L/lock-dirsrv" /run/lock/dirsrv
 mount --bind "$L/defaults.inf" /usr/share/dirsrv/inf/defaults.inf
-mount --bind ${q(paths.etcHosts)} /etc/hosts
+mount --bind ${q(paths.etcHosts)} /etc/hosts${krb5Mount}
 # 389-DS keeps its database environment in /dev/shm/slapd-<instance>: each host needs its own.
 mount -t tmpfs -o mode=1777,size=256m tmpfs /dev/shm
 exec /usr/sbin/sshd -D -e -f "$L/sshd_config"
 `;
 }
 
-/** Paths are double-quoted: sshd splits unquoted values at spaces. */
-export function sshdConfig(paths: LabPaths, host: LabHost): string {
+/** Paths are double-quoted: sshd splits unquoted values at spaces. `realm`: GSSAPI logins too. */
+export function sshdConfig(paths: LabPaths, host: LabHost, realm?: LabRealm): string {
   const dir = paths.hostDir(host.fqdn);
   return `# ipa-fleet lab host ${host.fqdn}
 ListenAddress ${host.address}:22
@@ -40,6 +44,20 @@ StrictModes no
 PidFile "${dir}/sshd.pid"
 MaxSessions 10
 AcceptEnv none
+${realm ? gssapiLines(realm) : ''}`;
+}
+
+/**
+ * The controller connects to a lab host's address, so its ticket is for host/<address>, while the
+ * host's name (and sshd's strict acceptor name) is host/<fqdn>. The keytab holds both, and sshd accepts
+ * a ticket for any key in it: the keytab is the host's alone, so that admits exactly this host's names.
+ * (A controller-side ssh config with GSSAPIServerIdentity would instead need every ssh run to be given
+ * that file; a site whose inventory addresses are the FQDNs needs neither.)
+ */
+function gssapiLines(realm: LabRealm): string {
+  return `# Kerberos logins (realm ${realm.realm}): root@${realm.realm} maps to root by the default auth_to_local rule
+GSSAPIAuthentication yes
+GSSAPIStrictAcceptorCheck no
 `;
 }
 

@@ -18,6 +18,17 @@ import { caLdif, domainLdif } from './entries.js';
 import { ipaDomainLdif } from './ipa-data.js';
 import { configureIpaPlugins, IPA_FRACTIONAL, idRange, shortenReplicationBackoff } from './ipa-plugins.js';
 import { IPA_SCHEMA_FILE, ipaSchemaLdif } from './ipa-schema.js';
+import {
+  createRealm,
+  KERBEROS_PACKAGES,
+  kinitRoot,
+  missingKerberosFiles,
+  realmEnv,
+  rootPrincipal,
+  stopKdc,
+  writeRealmFiles,
+} from './kerberos.js';
+import { KDC_PORT } from './kerberos-files.js';
 import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, sshdConfig } from './host-files.js';
 import { LabPaths } from './paths.js';
 import { isRunning, readPid, spawnDetached, stopProcess, killProcess, waitForPort } from './processes.js';
@@ -31,6 +42,7 @@ import {
   LAB_SUFFIX,
   type LabHost,
   type LabOptions,
+  type LabRealm,
   type LabSpec,
 } from './spec.js';
 
@@ -59,7 +71,7 @@ export async function labUpSpec(paths: LabPaths, spec: LabSpec, ctx: RunContext,
   if (existsSync(paths.state)) {
     throw new UsageError(`a lab already exists in ${paths.root}; run 'ipa-fleet lab down --dir ${paths.root}' first`);
   }
-  await ensurePackages(print);
+  await ensurePackages(print, spec.kerberos !== undefined);
   await assertAddressesFree(spec);
   print(`lab: building ${spec.hosts.length} host(s) in ${paths.root}`);
   await mkdir(paths.hostsRoot, { recursive: true, mode: 0o700 });
@@ -68,8 +80,15 @@ export async function labUpSpec(paths: LabPaths, spec: LabSpec, ctx: RunContext,
   await writeFile(paths.state, JSON.stringify(state, null, 2));
   try {
     await writeControllerFiles(paths, spec);
-    await Promise.all(spec.hosts.map((h) => writeHostFiles(paths, h)));
+    await Promise.all(spec.hosts.map((h) => writeHostFiles(paths, h, spec.kerberos)));
     await writeInventory(paths, spec);
+    if (spec.kerberos) {
+      await writeRealmFiles(paths, spec, spec.kerberos);
+      await createRealm(paths, spec, spec.kerberos);
+      print(
+        `lab: realm ${spec.kerberos.realm}: KDC up on ${spec.kerberos.kdcAddress}:${KDC_PORT}, host keytabs written`,
+      );
+    }
     for (const host of spec.hosts) await bootHost(paths, host);
     print(`lab: sshd up on ${spec.hosts.map((h) => h.address).join(', ')} (${formatSeconds(Date.now() - started)})`);
 
@@ -108,7 +127,30 @@ export async function labUpSpec(paths: LabPaths, spec: LabSpec, ctx: RunContext,
   print(
     `               ssh -i ${paths.identity} -o UserKnownHostsFile=${paths.knownHosts} root@${spec.hosts[0]!.address}`,
   );
+  if (spec.kerberos) printRealm(paths, spec.kerberos, print);
   return state;
+}
+
+function printRealm(paths: LabPaths, realm: LabRealm, print: Print): void {
+  print(`  realm:       ${realm.realm}, KDC ${realm.kdcAddress}:${KDC_PORT}`);
+  print(`  ${rootPrincipal(realm)}: password in ${paths.rootPrincipalPassword} (0600)`);
+  print(`  Kerberos:    ipa-fleet lab kinit --dir ${paths.root}   (then export the two variables it prints)`);
+  print(`               ipa-fleet ping -i ${paths.kerberosInventory}`);
+}
+
+/**
+ * A ticket for root@REALM in the lab's credential cache; returns the environment that uses it
+ * (KRB5_CONFIG and KRB5CCNAME, for ipa-fleet, ssh and klist alike).
+ */
+export async function labKinit(paths: LabPaths): Promise<{ principal: string; env: Record<string, string> }> {
+  const { spec } = await readLabState(paths);
+  if (!spec.kerberos) {
+    throw new UsageError(
+      `the lab in ${paths.root} has no Kerberos realm; build it with 'ipa-fleet lab up --kerberos --dir ${paths.root}'`,
+    );
+  }
+  await kinitRoot(paths, spec.kerberos);
+  return { principal: rootPrincipal(spec.kerberos), env: realmEnv(paths) };
 }
 
 async function readLabState(paths: LabPaths): Promise<LabState> {
@@ -135,15 +177,18 @@ async function labSpecOf(paths: LabPaths): Promise<LabSpec> {
 
 async function teardown(paths: LabPaths, spec: LabSpec, print: Print): Promise<void> {
   // In parallel: each ns-slapd takes seconds to flush after SIGTERM.
-  await Promise.all(
-    spec.hosts.map(async (host) => {
+  await Promise.all([
+    ...(spec.kerberos
+      ? [stopKdc(paths).then((stopped) => print(`lab: ${stopped ? 'KDC stopped' : 'KDC not running'}`))]
+      : []),
+    ...spec.hosts.map(async (host) => {
       const { slapd, sshd } = await powerOff(paths, spec, host);
       print(
         `lab: ${host.fqdn}: ${slapd ? 'ns-slapd stopped' : 'ns-slapd not running'}, ` +
           `${sshd ? 'sshd stopped' : 'sshd not running'}`,
       );
     }),
-  );
+  ]);
   await rm(paths.root, { recursive: true, force: true });
   print(`lab: removed ${paths.root}`);
 }
@@ -245,35 +290,39 @@ async function findLabHost(paths: LabPaths, name: string): Promise<LabHost> {
   return host;
 }
 
-async function ensurePackages(print: Print): Promise<void> {
+async function ensurePackages(print: Print, kerberos: boolean): Promise<void> {
   const missing = ['/usr/sbin/dscreate', '/usr/sbin/sshd', '/usr/bin/ssh-keygen', '/usr/bin/unshare'].filter(
     (p) => !existsSync(p),
   );
+  if (kerberos) missing.push(...missingKerberosFiles());
   if (missing.length === 0) return;
+  const packages = kerberos ? [...PACKAGES, ...KERBEROS_PACKAGES] : PACKAGES;
   if (process.getuid?.() !== 0) {
     throw new FleetError(
       'failure',
-      `lab: missing ${missing.join(', ')}; install as root: apt-get install -y ${PACKAGES.join(' ')}`,
+      `lab: missing ${missing.join(', ')}; install as root: apt-get install -y ${packages.join(' ')}`,
     );
   }
-  print(`lab: installing ${PACKAGES.join(' ')} (missing ${missing.join(', ')})`);
+  print(`lab: installing ${packages.join(' ')} (missing ${missing.join(', ')})`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
     await run('apt-get', ['update', '-qq'], { env, maxBuffer: 64 * 1024 * 1024 });
-    await run('apt-get', ['install', '-y', '-qq', ...PACKAGES], { env, maxBuffer: 64 * 1024 * 1024 });
+    await run('apt-get', ['install', '-y', '-qq', ...packages], { env, maxBuffer: 64 * 1024 * 1024 });
   } catch (err) {
     throw new FleetError(
       'failure',
-      `lab: apt-get install ${PACKAGES.join(' ')} failed: ${(err as Error).message.split('\n')[0]}`,
+      `lab: apt-get install ${packages.join(' ')} failed: ${(err as Error).message.split('\n')[0]}`,
     );
   }
 }
 
 async function assertAddressesFree(spec: LabSpec): Promise<void> {
-  for (const h of spec.hosts) {
-    if (await waitForPort(h.address, 22, 200)) {
+  const ports = spec.hosts.map((h) => ({ address: h.address, port: 22 }));
+  if (spec.kerberos) ports.push({ address: spec.kerberos.kdcAddress, port: KDC_PORT });
+  for (const { address, port } of ports) {
+    if (await waitForPort(address, port, 200)) {
       throw new UsageError(
-        `${h.address}:22 is already in use (another lab?); use 'ipa-fleet lab down --dir …' on it first`,
+        `${address}:${port} is already in use (another lab?); use 'ipa-fleet lab down --dir …' on it first`,
       );
     }
   }
@@ -287,7 +336,7 @@ async function writeControllerFiles(paths: LabPaths, spec: LabSpec): Promise<voi
   await writeFile(paths.etcHosts, etcHosts(spec), { mode: 0o644 });
 }
 
-async function writeHostFiles(paths: LabPaths, host: LabHost): Promise<void> {
+async function writeHostFiles(paths: LabPaths, host: LabHost, realm: LabRealm | undefined): Promise<void> {
   const dir = paths.hostDir(host.fqdn);
   const owned = ['etc-dirsrv', 'var-lib-dirsrv', 'var-log-dirsrv', 'run-dirsrv', 'lock-dirsrv'];
   for (const sub of [...owned, 'ssh']) await mkdir(join(dir, sub), { recursive: true });
@@ -297,14 +346,33 @@ async function writeHostFiles(paths: LabPaths, host: LabHost): Promise<void> {
   const { uid, gid } = await dirsrvIds();
   for (const sub of owned) await chownTree(join(dir, sub), uid, gid);
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', host.fqdn, '-f', join(dir, 'ssh', 'host_ed25519')]);
-  await writeFile(join(dir, 'sshd_config'), sshdConfig(paths, host));
+  await writeFile(join(dir, 'sshd_config'), sshdConfig(paths, host, realm));
   await writeFile(join(dir, 'defaults.inf'), defaultsInf(await readFile('/usr/share/dirsrv/inf/defaults.inf', 'utf8')));
-  await writeFile(join(dir, 'boot.sh'), bootScript(paths, host), { mode: 0o700 });
+  await writeFile(join(dir, 'boot.sh'), bootScript(paths, host, realm !== undefined), { mode: 0o700 });
   const pub = (await readFile(join(dir, 'ssh', 'host_ed25519.pub'), 'utf8')).trim().split(/\s+/);
   await writeFile(paths.knownHosts, `${host.fqdn},${host.address} ${pub[0]} ${pub[1]}\n`, { flag: 'a', mode: 0o600 });
 }
 
 async function writeInventory(paths: LabPaths, spec: LabSpec): Promise<void> {
+  await writeFile(paths.inventory, inventoryText(spec, 'key'));
+  if (spec.kerberos) await writeFile(paths.kerberosInventory, inventoryText(spec, 'kerberos'));
+}
+
+/**
+ * The lab's inventory. `key`: ssh2 with the lab's key (what the lab itself and most tests use);
+ * `kerberos`: the system ssh client and no key at all, so a login can only be GSSAPI's.
+ */
+function inventoryText(spec: LabSpec, login: 'key' | 'kerberos'): string {
+  const ssh =
+    login === 'key'
+      ? '      user: root\n      identity_file: id_ed25519\n'
+      : '      transport: openssh\n      user: root\n';
+  const header =
+    login === 'key'
+      ? ''
+      : `# Kerberos logins: run ipa-fleet with KRB5_CONFIG=krb5.conf (this folder) and a ticket for
+# root@${spec.kerberos?.realm}: ipa-fleet lab kinit gets one and prints the two variables.
+`;
   const hosts = spec.hosts
     .map((h) => `    ${labHostInventoryName(h)}:\n      address: ${h.address}\n      roles: [${h.roles.join(', ')}]`)
     .join('\n');
@@ -312,15 +380,13 @@ async function writeInventory(paths: LabPaths, spec: LabSpec): Promise<void> {
     .filter((h) => h.ca)
     .map((h) => `        ${labHostInventoryName(h)}: {}`)
     .join('\n');
-  const text = `# ipa-fleet lab inventory, written by 'ipa-fleet lab up'. Paths are relative to this file.
-all:
+  return `# ipa-fleet lab inventory, written by 'ipa-fleet lab up'. Paths are relative to this file.
+${header}all:
   vars:
     deployment: ${spec.deployment}
     profile: 389ds
     ssh:
-      user: root
-      identity_file: id_ed25519
-      known_hosts: known_hosts
+${ssh}      known_hosts: known_hosts
       connect_timeout: 5
     ldap:
       instance: ${spec.instance}
@@ -333,7 +399,6 @@ all:
   hosts:
 ${hosts}
 ${cas ? `  children:\n    ca_servers:\n      hosts:\n${cas}\n` : ''}`;
-  await writeFile(paths.inventory, text);
 }
 
 /** Starts the host's namespace with its sshd and waits until sshd answers. */

@@ -33,6 +33,31 @@ export class LabPaths {
   get etcHosts(): string {
     return join(this.root, 'etc-hosts');
   }
+  /** The inventory of a `--kerberos` lab's GSSAPI logins: the system ssh client, no key. */
+  get kerberosInventory(): string {
+    return join(this.root, 'inventory-kerberos.yaml');
+  }
+  /** The realm's krb5.conf for the controller (KRB5_CONFIG). */
+  get krb5Conf(): string {
+    return join(this.root, 'krb5.conf');
+  }
+  /** The credential cache `lab kinit` fills (KRB5CCNAME=FILE:…). */
+  get credentialCache(): string {
+    return join(this.root, 'krb5cc');
+  }
+  /** The KDC's folder: kdc.conf, database, stash, log, pid, and the password of root@REALM. */
+  get kdcDir(): string {
+    return join(this.root, 'kdc');
+  }
+  get kdcConf(): string {
+    return join(this.kdcDir, 'kdc.conf');
+  }
+  get kdcPidFile(): string {
+    return join(this.kdcDir, 'krb5kdc.pid');
+  }
+  get rootPrincipalPassword(): string {
+    return join(this.kdcDir, 'root-password');
+  }
   get hostsRoot(): string {
     return join(this.root, 'hosts');
   }
@@ -46,6 +71,13 @@ export class LabPaths {
   }
   sshdPidFile(fqdn: string): string {
     return join(this.hostDir(fqdn), 'sshd.pid');
+  }
+  /** The host's keytab (its host principals) and the krb5.conf that names it, mounted on the host's /etc/krb5.conf. */
+  keytab(fqdn: string): string {
+    return join(this.hostDir(fqdn), 'krb5.keytab');
+  }
+  hostKrb5Conf(fqdn: string): string {
+    return join(this.hostDir(fqdn), 'krb5.conf');
   }
   nsPidFile(fqdn: string): string {
     return join(this.hostDir(fqdn), 'namespace.pid');

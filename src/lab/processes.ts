@@ -63,10 +63,10 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 /** Starts a detached process (own session) with its output appended to `logFile`; returns its pid. */
-export function spawnDetached(command: string, args: string[], logFile: string): number {
+export function spawnDetached(command: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): number {
   const fd = openSync(logFile, 'a', 0o600);
   try {
-    const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], ...(env ? { env } : {}) });
     child.unref();
     if (child.pid === undefined) throw new Error(`could not start ${command}`);
     return child.pid;

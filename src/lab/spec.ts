@@ -18,6 +18,14 @@ export interface LabSpec {
   deployment: string;
   instance: string;
   suffixes: { domain: string; ca: string };
+  /** `lab up --kerberos`: a KDC of the lab's own, and sshd on every host accepting GSSAPI logins. */
+  kerberos?: LabRealm;
+}
+
+/** The lab's Kerberos realm: its name (the lab domain in capitals) and where its KDC listens (port 88). */
+export interface LabRealm {
+  realm: string;
+  kdcAddress: string;
 }
 
 type LabData = 'flat' | 'ipa' | 'none';
@@ -50,6 +58,11 @@ export const LAB_CA_SUFFIX = 'o=ipaca';
 export const LAB_INSTANCE = 'IPA-TEST';
 const LAB_DEPLOYMENT = 'ipa-lab';
 const MAX_LAB_HOSTS = 26;
+/**
+ * The KDC's host number on the lab's net: above any lab host (at most 26) and below 254, which the lab
+ * tests' claim on a net holds (test/lab/fixture.ts claimNet).
+ */
+const KDC_HOST = 250;
 
 export interface LabOptions {
   hosts: number;
@@ -59,6 +72,8 @@ export interface LabOptions {
   entries: number;
   net: string;
   data: string;
+  /** Optional, so that options written before --kerberos still describe a lab (without a realm). */
+  kerberos?: boolean;
 }
 
 export const LAB_DEFAULTS: LabOptions = {
@@ -69,6 +84,7 @@ export const LAB_DEFAULTS: LabOptions = {
   entries: 200,
   net: '127.0.10',
   data: 'flat',
+  kerberos: false,
 };
 
 function labHostName(index: number): string {
@@ -129,6 +145,7 @@ export function labSpec(opts: LabOptions): LabSpec {
     deployment: LAB_DEPLOYMENT,
     instance: LAB_INSTANCE,
     suffixes: { domain: LAB_SUFFIX, ca: LAB_CA_SUFFIX },
+    ...(opts.kerberos ? { kerberos: { realm: LAB_DOMAIN.toUpperCase(), kdcAddress: `${opts.net}.${KDC_HOST}` } } : {}),
   };
 }
 

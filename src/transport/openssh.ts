@@ -16,6 +16,7 @@ import { AuthError, FleetError, UnreachableError, UsageError } from '../errors.j
 import { DEFAULTS } from '../inventory/model.js';
 import { normalizeAddress } from '../inventory/names.js';
 import { withConnectRetries } from './connect-retry.js';
+import { kerberosHint } from './kerberos-hint.js';
 import { OutputBuffer } from './result.js';
 import { type CommandChannel, type Connection, SshSession, type SshTarget } from './session.js';
 
@@ -335,7 +336,7 @@ async function startMaster(
       if (exit.error) {
         throw new FleetError('usage', `${target.name}: cannot run the system ssh client: ${exit.error.message}`);
       }
-      throw classifySshFailure(target, stderr.tail());
+      throw classifySshFailure(target, stderr.tail(), await kerberosHint(stderr.tail()));
     }
     if (ctx.signal.aborted || Date.now() > deadline) {
       await stopChild(master);
@@ -350,8 +351,8 @@ async function startMaster(
   }
 }
 
-/** ssh's failure (exit 255) as one of our errors, with ssh's own last line. */
-export function classifySshFailure(target: SshTarget, stderrText: string): FleetError {
+/** ssh's failure (exit 255) as one of our errors, with ssh's own last line (and, failed logins, `authHint`). */
+export function classifySshFailure(target: SshTarget, stderrText: string, authHint?: string): FleetError {
   const { ssh } = target;
   const said = meaningfulLines(stderrText);
   const last = (said.at(-1) ?? 'ssh exited with status 255 and no message').replace(/^ssh: /, '');
@@ -372,7 +373,8 @@ export function classifySshFailure(target: SshTarget, stderrText: string): Fleet
     );
   }
   if (/Permission denied|Too many authentication failures|no mutual signature|Authentication failed/i.test(text)) {
-    return new AuthError(`ssh authentication to ${dest} failed (ssh: ${last})`, { host: target.name });
+    const hint = authHint ? `: ${authHint}` : '';
+    return new AuthError(`ssh authentication to ${dest} failed${hint} (ssh: ${last})`, { host: target.name });
   }
   if (/Bad configuration option|Unsupported option|line \d+: |Bad owner or permissions|garbage at end/i.test(text)) {
     return new FleetError('usage', `${target.name}: the ssh client refused its configuration (ssh: ${last})`, {

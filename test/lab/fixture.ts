@@ -140,6 +140,8 @@ export interface TestLab {
 export interface FleetOptions {
   /** 15 minutes unless said: a restore on a slow CI machine takes several. */
   timeoutMs?: number;
+  /** Added to the lab's environment (a variable set to undefined is removed, e.g. SSH_AUTH_SOCK). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -173,7 +175,7 @@ export async function bringUpLab(args: string[] = [], opts: { transport?: LabTra
   const stateDir = join(tmp, 'state');
   const env = { XDG_STATE_HOME: stateDir };
   const fleet = (fleetArgs: string[], opts: FleetOptions = {}): Promise<CliResult> =>
-    cli(['--log-file', logFile, ...fleetArgs], { env, timeoutMs: opts.timeoutMs ?? 900_000 });
+    cli(['--log-file', logFile, ...fleetArgs], { env: { ...env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 900_000 });
   const upOutput = await cli(['--log-file', logFile, 'lab', 'up', '--dir', paths.root, '--net', claim.net, ...args]);
   const down = async (): Promise<void> => {
     await cli(['--log-file', logFile, 'lab', 'down', '--dir', paths.root]);

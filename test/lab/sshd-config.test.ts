@@ -40,4 +40,30 @@ describe('the lab sshd_config', () => {
     const spaced = check(join(tmp, 'my lab'));
     assert.equal(spaced.status, 0, String(spaced.stderr));
   });
+
+  it("a --kerberos lab's: sshd's effective settings accept GSSAPI with any key of the host keytab", () => {
+    const paths = new LabPaths(join(tmp, 'kerberos lab'));
+    const dir = paths.hostDir(HOST_A.fqdn);
+    mkdirSync(join(dir, 'ssh'), { recursive: true });
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'ssh', 'host_ed25519')]);
+    const file = join(dir, 'sshd_config');
+    const effective = (text: string): string[] => {
+      writeFileSync(file, text);
+      const r = spawnSync(SSHD, ['-T', '-f', file], { encoding: 'utf8' });
+      assert.equal(r.status, 0, String(r.stderr));
+      return String(r.stdout)
+        .split('\n')
+        .filter((l) => /^gssapi(authentication|strictacceptorcheck) /.test(l))
+        .sort();
+    };
+    const realm = { realm: 'IPA.TEST', kdcAddress: '127.0.10.250' };
+    assert.deepEqual(effective(sshdConfig(paths, HOST_A, realm)), [
+      'gssapiauthentication yes',
+      'gssapistrictacceptorcheck no',
+    ]);
+    assert.deepEqual(effective(sshdConfig(paths, HOST_A)), [
+      'gssapiauthentication no',
+      'gssapistrictacceptorcheck yes',
+    ]);
+  });
 });
