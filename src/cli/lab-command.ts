@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { labDown, labKillDs, labStartHost, labStatus, labStopHost, labUp } from '../lab/lab.js';
@@ -56,6 +57,9 @@ function registerUp(lab: Command, wrap: Wrap): void {
       'loopback network of the hosts: host N gets <a.b.c>.N (another value lets labs coexist)',
       LAB_DEFAULTS.net,
     )
+    .option('--sudo-user <name>', 'hosts refuse root logins; log in as this user (made if missing) and sudo to root')
+    .option('--sudo-password-file <file>', "the --sudo-user's password, which sudo asks for (set with chpasswd)")
+    .option('--sudo-nopasswd', 'the --sudo-user may sudo without a password (NOPASSWD)')
     .addOption(dirOption())
     .addHelpText(
       'after',
@@ -75,6 +79,9 @@ function registerUp(lab: Command, wrap: Wrap): void {
             net: string;
             data: string;
             dir?: string;
+            sudoUser?: string;
+            sudoPasswordFile?: string;
+            sudoNopasswd?: boolean;
           },
         ) => {
           const state = await labUp(
@@ -87,6 +94,9 @@ function registerUp(lab: Command, wrap: Wrap): void {
               entries: opts.entries,
               net: opts.net,
               data: opts.data,
+              sudoUser: opts.sudoUser,
+              sudoPasswordFile: opts.sudoPasswordFile ? resolve(opts.sudoPasswordFile) : undefined,
+              sudoNopasswd: opts.sudoNopasswd,
             },
             ctx,
             (l) => out.progress(l),

@@ -1,9 +1,9 @@
 // Text of the files one lab host is made of (LAB.md). Pure functions of the layout.
-import type { LabHost, LabSpec } from './spec.js';
+import type { LabHost, LabSpec, LabSudo } from './spec.js';
 import type { LabPaths } from './paths.js';
 
 /** Bind mounts that give a host its own copies of 389-DS's folders and its own /etc/hosts. */
-export function bootScript(paths: LabPaths, host: LabHost): string {
+export function bootScript(paths: LabPaths, host: LabHost, sudo?: LabSudo): string {
   const dir = paths.hostDir(host.fqdn);
   const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
   return `#!/bin/bash
@@ -19,20 +19,26 @@ mount --bind "$L/run-dirsrv" /run/dirsrv
 mount --bind "$L/lock-dirsrv" /run/lock/dirsrv
 mount --bind "$L/defaults.inf" /usr/share/dirsrv/inf/defaults.inf
 mount --bind ${q(paths.etcHosts)} /etc/hosts
-# 389-DS keeps its database environment in /dev/shm/slapd-<instance>: each host needs its own.
+${sudo ? `mount --bind ${q(paths.sudoers)} /etc/sudoers
+` : ''}# 389-DS keeps its database environment in /dev/shm/slapd-<instance>: each host needs its own.
 mount -t tmpfs -o mode=1777,size=256m tmpfs /dev/shm
 exec /usr/sbin/sshd -D -e -f "$L/sshd_config"
 `;
 }
 
 /** Paths are double-quoted: sshd splits unquoted values at spaces. */
-export function sshdConfig(paths: LabPaths, host: LabHost): string {
+export function sshdConfig(paths: LabPaths, host: LabHost, sudo?: LabSudo): string {
   const dir = paths.hostDir(host.fqdn);
+  // sshd reads an AuthorizedKeysFile as the user logging in, who cannot enter a root-only lab folder:
+  // with a sudo user the lab's key is handed over by a command sshd runs as root.
+  const keys = sudo
+    ? `AuthorizedKeysFile none\nAuthorizedKeysCommand /bin/cat "${paths.authorizedKeys}"\nAuthorizedKeysCommandUser root`
+    : `AuthorizedKeysFile "${paths.authorizedKeys}"`;
   return `# ipa-fleet lab host ${host.fqdn}
 ListenAddress ${host.address}:22
 HostKey "${dir}/ssh/host_ed25519"
-PermitRootLogin prohibit-password
-AuthorizedKeysFile "${paths.authorizedKeys}"
+PermitRootLogin ${sudo ? 'no' : 'prohibit-password'}
+${keys}
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
@@ -40,6 +46,21 @@ StrictModes no
 PidFile "${dir}/sshd.pid"
 MaxSessions 10
 AcceptEnv none
+`;
+}
+
+/**
+ * The hosts' /etc/sudoers: the lab user may run anything as anyone, with its password or without.
+ * No tty (commands come over SSH without one), no lecture, and root's usual PATH as distributions set it.
+ */
+export function sudoersFile(sudo: LabSudo): string {
+  return `# ipa-fleet lab: sudo for ${sudo.user}
+Defaults !requiretty
+Defaults !lecture
+Defaults env_reset
+Defaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+root ALL=(ALL:ALL) ALL
+${sudo.user} ALL=(ALL:ALL) ${sudo.passwordFile === undefined ? 'NOPASSWD: ' : ''}ALL
 `;
 }
 

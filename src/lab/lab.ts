@@ -18,7 +18,7 @@ import { caLdif, domainLdif } from './entries.js';
 import { ipaDomainLdif } from './ipa-data.js';
 import { configureIpaPlugins, IPA_FRACTIONAL, idRange, shortenReplicationBackoff } from './ipa-plugins.js';
 import { IPA_SCHEMA_FILE, ipaSchemaLdif } from './ipa-schema.js';
-import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, sshdConfig } from './host-files.js';
+import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, sshdConfig, sudoersFile } from './host-files.js';
 import { LabPaths } from './paths.js';
 import { isRunning, readPid, spawnDetached, stopProcess, killProcess, waitForPort } from './processes.js';
 import { formatSeconds } from '../format.js';
@@ -32,6 +32,7 @@ import {
   type LabHost,
   type LabOptions,
   type LabSpec,
+  type LabSudo,
 } from './spec.js';
 
 const run = promisify(execFile);
@@ -68,7 +69,8 @@ export async function labUpSpec(paths: LabPaths, spec: LabSpec, ctx: RunContext,
   await writeFile(paths.state, JSON.stringify(state, null, 2));
   try {
     await writeControllerFiles(paths, spec);
-    await Promise.all(spec.hosts.map((h) => writeHostFiles(paths, h)));
+    if (spec.sudo) await ensureSudoUser(spec.sudo);
+    await Promise.all(spec.hosts.map((h) => writeHostFiles(paths, h, spec.sudo)));
     await writeInventory(paths, spec);
     for (const host of spec.hosts) await bootHost(paths, host);
     print(`lab: sshd up on ${spec.hosts.map((h) => h.address).join(', ')} (${formatSeconds(Date.now() - started)})`);
@@ -106,7 +108,8 @@ export async function labUpSpec(paths: LabPaths, spec: LabSpec, ctx: RunContext,
   print(`  DM password: ${paths.dmPassword} (0600)`);
   print(`  try:         ipa-fleet inventory check -i ${paths.inventory}`);
   print(
-    `               ssh -i ${paths.identity} -o UserKnownHostsFile=${paths.knownHosts} root@${spec.hosts[0]!.address}`,
+    `               ssh -i ${paths.identity} -o UserKnownHostsFile=${paths.knownHosts} ` +
+      `${spec.sudo?.user ?? 'root'}@${spec.hosts[0]!.address}`,
   );
   return state;
 }
@@ -285,9 +288,42 @@ async function writeControllerFiles(paths: LabPaths, spec: LabSpec): Promise<voi
   await writeFile(paths.dmPassword, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
   await writeFile(paths.replPassword, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
   await writeFile(paths.etcHosts, etcHosts(spec), { mode: 0o644 });
+  // sudo refuses a sudoers file that is not root's and read-only.
+  if (spec.sudo) await writeFile(paths.sudoers, sudoersFile(spec.sudo), { mode: 0o440 });
 }
 
-async function writeHostFiles(paths: LabPaths, host: LabHost): Promise<void> {
+/**
+ * The lab's sudo user on this machine (the hosts share its /etc/passwd): made when missing, with the
+ * password of --sudo-password-file set through chpasswd's stdin. Without a password the account gets
+ * '*' instead of useradd's locking '!': sshd (without PAM) refuses keys of locked accounts.
+ */
+async function ensureSudoUser(sudo: LabSudo): Promise<void> {
+  if (!existsSync('/usr/bin/sudo')) {
+    throw new FleetError('failure', 'lab: --sudo-user needs sudo on this machine; install as root: apt-get install -y sudo');
+  }
+  const exists = await run('id', ['-u', sudo.user]).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) await run('useradd', ['-m', '-s', '/bin/bash', sudo.user]);
+  if (sudo.passwordFile !== undefined) {
+    const password = (await readFile(sudo.passwordFile, 'utf8')).replace(/\r?\n$/, '');
+    await runWithStdin('chpasswd', [], `${sudo.user}:${password}\n`);
+  } else {
+    const shadow = (await run('getent', ['shadow', sudo.user])).stdout.split(':')[1] ?? '';
+    if (shadow.startsWith('!')) await run('usermod', ['-p', '*', sudo.user]);
+  }
+}
+
+/** Runs a program with `input` on its stdin (secrets never go in argv). */
+function runWithStdin(program: string, args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(program, args, (err) => (err ? reject(err) : resolve()));
+    child.stdin?.end(input);
+  });
+}
+
+async function writeHostFiles(paths: LabPaths, host: LabHost, sudo: LabSudo | undefined): Promise<void> {
   const dir = paths.hostDir(host.fqdn);
   const owned = ['etc-dirsrv', 'var-lib-dirsrv', 'var-log-dirsrv', 'run-dirsrv', 'lock-dirsrv'];
   for (const sub of [...owned, 'ssh']) await mkdir(join(dir, sub), { recursive: true });
@@ -297,9 +333,9 @@ async function writeHostFiles(paths: LabPaths, host: LabHost): Promise<void> {
   const { uid, gid } = await dirsrvIds();
   for (const sub of owned) await chownTree(join(dir, sub), uid, gid);
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', host.fqdn, '-f', join(dir, 'ssh', 'host_ed25519')]);
-  await writeFile(join(dir, 'sshd_config'), sshdConfig(paths, host));
+  await writeFile(join(dir, 'sshd_config'), sshdConfig(paths, host, sudo));
   await writeFile(join(dir, 'defaults.inf'), defaultsInf(await readFile('/usr/share/dirsrv/inf/defaults.inf', 'utf8')));
-  await writeFile(join(dir, 'boot.sh'), bootScript(paths, host), { mode: 0o700 });
+  await writeFile(join(dir, 'boot.sh'), bootScript(paths, host, sudo), { mode: 0o700 });
   const pub = (await readFile(join(dir, 'ssh', 'host_ed25519.pub'), 'utf8')).trim().split(/\s+/);
   await writeFile(paths.knownHosts, `${host.fqdn},${host.address} ${pub[0]} ${pub[1]}\n`, { flag: 'a', mode: 0o600 });
 }
@@ -318,7 +354,7 @@ all:
     deployment: ${spec.deployment}
     profile: 389ds
     ssh:
-      user: root
+${sshUserLines(spec.sudo)}
       identity_file: id_ed25519
       known_hosts: known_hosts
       connect_timeout: 5
@@ -334,6 +370,14 @@ all:
 ${hosts}
 ${cas ? `  children:\n    ca_servers:\n      hosts:\n${cas}\n` : ''}`;
   await writeFile(paths.inventory, text);
+}
+
+/** The inventory's login: root, or the sudo user with `become: sudo` (and its password file). */
+function sshUserLines(sudo: LabSudo | undefined): string {
+  if (!sudo) return '      user: root';
+  const lines = [`      user: ${sudo.user}`, '      become: sudo'];
+  if (sudo.passwordFile !== undefined) lines.push(`      become_password: ${JSON.stringify(`file:${sudo.passwordFile}`)}`);
+  return lines.join('\n');
 }
 
 /** Starts the host's namespace with its sshd and waits until sshd answers. */

@@ -18,6 +18,14 @@ export interface LabSpec {
   deployment: string;
   instance: string;
   suffixes: { domain: string; ca: string };
+  /** Hosts refuse root logins; the inventory logs in as this user and becomes root with sudo. */
+  sudo?: LabSudo;
+}
+
+export interface LabSudo {
+  user: string;
+  /** A controller file holding the user's password (sudo asks for it); absent: NOPASSWD. */
+  passwordFile: string | undefined;
 }
 
 type LabData = 'flat' | 'ipa' | 'none';
@@ -59,6 +67,10 @@ export interface LabOptions {
   entries: number;
   net: string;
   data: string;
+  /** `--sudo-user`: log in as this user and sudo to root (with `sudoPasswordFile` or `sudoNopasswd`). */
+  sudoUser?: string;
+  sudoPasswordFile?: string;
+  sudoNopasswd?: boolean;
 }
 
 export const LAB_DEFAULTS: LabOptions = {
@@ -91,6 +103,7 @@ export function labSpec(opts: LabOptions): LabSpec {
       `--net: must be the first three octets of a loopback address like 127.0.10, got '${opts.net}'`,
     );
   }
+  const sudo = labSudo(opts);
   const shorts = Array.from({ length: opts.hosts }, (_, i) => String.fromCharCode(97 + i));
   const caShorts =
     opts.ca.trim() === 'none'
@@ -129,7 +142,24 @@ export function labSpec(opts: LabOptions): LabSpec {
     deployment: LAB_DEPLOYMENT,
     instance: LAB_INSTANCE,
     suffixes: { domain: LAB_SUFFIX, ca: LAB_CA_SUFFIX },
+    ...(sudo ? { sudo } : {}),
   };
+}
+
+/** `--sudo-user NAME` with exactly one of `--sudo-password-file F` and `--sudo-nopasswd`. */
+function labSudo(opts: LabOptions): LabSudo | undefined {
+  if (opts.sudoUser === undefined) {
+    if (opts.sudoPasswordFile !== undefined || opts.sudoNopasswd)
+      throw new UsageError('--sudo-password-file and --sudo-nopasswd need --sudo-user');
+    return undefined;
+  }
+  if (!/^[a-z_][a-z0-9_-]{0,30}$/.test(opts.sudoUser) || opts.sudoUser === 'root') {
+    throw new UsageError(`--sudo-user: '${opts.sudoUser}' is not a user name other than root (like fleetadmin)`);
+  }
+  if ((opts.sudoPasswordFile !== undefined) === Boolean(opts.sudoNopasswd)) {
+    throw new UsageError('--sudo-user: give exactly one of --sudo-password-file FILE and --sudo-nopasswd');
+  }
+  return { user: opts.sudoUser, passwordFile: opts.sudoPasswordFile };
 }
 
 /** The host's name in the lab's inventory. */

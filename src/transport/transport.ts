@@ -102,7 +102,14 @@ export class Transport {
       const via = target.ssh.proxyJump
         ? await this.sshTo(this.jumpTarget(target, chain), [...chain, target.name])
         : undefined;
-      return connectSsh2(target, this.ctx, via);
+      const session = await connectSsh2(target, this.ctx, via);
+      try {
+        await session.checkBecome();
+      } catch (err) {
+        session.close();
+        throw err;
+      }
+      return session;
     })();
     this.sshSessions.set(target.name, opening);
     opening.catch(() => this.sshSessions.delete(target.name));
@@ -124,7 +131,14 @@ export class Transport {
     return {
       name: spec,
       address,
-      ssh: { ...target.ssh, user: m[1] ?? target.ssh.user, port: m[3] ? Number(m[3]) : 22, proxyJump: undefined },
+      // A jump host only forwards: it runs no command, so it needs no sudo.
+      ssh: {
+        ...target.ssh,
+        user: m[1] ?? target.ssh.user,
+        port: m[3] ? Number(m[3]) : 22,
+        proxyJump: undefined,
+        become: undefined,
+      },
     };
   }
 }
