@@ -19,8 +19,12 @@ mount --bind "$L/run-dirsrv" /run/dirsrv
 mount --bind "$L/lock-dirsrv" /run/lock/dirsrv
 mount --bind "$L/defaults.inf" /usr/share/dirsrv/inf/defaults.inf
 mount --bind ${q(paths.etcHosts)} /etc/hosts
-${sudo ? `mount --bind ${q(paths.sudoers)} /etc/sudoers
-` : ''}# 389-DS keeps its database environment in /dev/shm/slapd-<instance>: each host needs its own.
+${
+  sudo
+    ? `mount --bind ${q(paths.sudoers)} /etc/sudoers
+`
+    : ''
+}# 389-DS keeps its database environment in /dev/shm/slapd-<instance>: each host needs its own.
 mount -t tmpfs -o mode=1777,size=256m tmpfs /dev/shm
 exec /usr/sbin/sshd -D -e -f "$L/sshd_config"
 `;
@@ -32,7 +36,11 @@ export function sshdConfig(paths: LabPaths, host: LabHost, sudo?: LabSudo): stri
   // sshd reads an AuthorizedKeysFile as the user logging in, who cannot enter a root-only lab folder:
   // with a sudo user the lab's key is handed over by a command sshd runs as root.
   const keys = sudo
-    ? `AuthorizedKeysFile none\nAuthorizedKeysCommand /bin/cat "${paths.authorizedKeys}"\nAuthorizedKeysCommandUser root`
+    ? [
+        'AuthorizedKeysFile none',
+        `AuthorizedKeysCommand /bin/cat "${paths.authorizedKeys}"`,
+        'AuthorizedKeysCommandUser root',
+      ].join('\n')
     : `AuthorizedKeysFile "${paths.authorizedKeys}"`;
   return `# ipa-fleet lab host ${host.fqdn}
 ListenAddress ${host.address}:22

@@ -299,7 +299,10 @@ async function writeControllerFiles(paths: LabPaths, spec: LabSpec): Promise<voi
  */
 async function ensureSudoUser(sudo: LabSudo): Promise<void> {
   if (!existsSync('/usr/bin/sudo')) {
-    throw new FleetError('failure', 'lab: --sudo-user needs sudo on this machine; install as root: apt-get install -y sudo');
+    throw new FleetError(
+      'failure',
+      'lab: --sudo-user needs sudo on this machine; install as root: apt-get install -y sudo',
+    );
   }
   const exists = await run('id', ['-u', sudo.user]).then(
     () => true,
@@ -376,7 +379,8 @@ ${cas ? `  children:\n    ca_servers:\n      hosts:\n${cas}\n` : ''}`;
 function sshUserLines(sudo: LabSudo | undefined): string {
   if (!sudo) return '      user: root';
   const lines = [`      user: ${sudo.user}`, '      become: sudo'];
-  if (sudo.passwordFile !== undefined) lines.push(`      become_password: ${JSON.stringify(`file:${sudo.passwordFile}`)}`);
+  if (sudo.passwordFile !== undefined)
+    lines.push(`      become_password: ${JSON.stringify(`file:${sudo.passwordFile}`)}`);
   return lines.join('\n');
 }
 

@@ -84,18 +84,21 @@ export class BecomeGate {
       return;
     }
     this.buffered += chunk.toString('latin1');
-    for (;;) {
-      const at = this.buffered.indexOf(this.markers.prompt);
-      if (at < 0) break;
-      this.buffered = this.buffered.slice(0, at) + this.buffered.slice(at + this.markers.prompt.length);
+    const line = `${this.markers.started}\n`;
+    const end = this.buffered.indexOf(line);
+    // Prompts count only before the marker: after it, the text is the command's.
+    let before = end < 0 ? this.buffered : this.buffered.slice(0, end);
+    for (let at = before.indexOf(this.markers.prompt); at >= 0; at = before.indexOf(this.markers.prompt)) {
+      before = before.slice(0, at) + before.slice(at + this.markers.prompt.length);
       this.prompts += 1;
       this.handlers.onPrompt(this.prompts);
     }
-    const line = `${this.markers.started}\n`;
-    const at = this.buffered.indexOf(line);
-    if (at < 0) return;
-    const rest = Buffer.from(this.buffered.slice(at + line.length), 'latin1');
-    this.buffered = this.buffered.slice(0, at);
+    if (end < 0) {
+      this.buffered = before;
+      return;
+    }
+    const rest = Buffer.from(this.buffered.slice(end + line.length), 'latin1');
+    this.buffered = before;
     this.started = true;
     this.handlers.onStarted();
     if (rest.length) this.handlers.onStderr(rest);

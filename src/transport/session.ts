@@ -1,6 +1,6 @@
 // One host's remote shell, whatever carries it (ssh2 or the system ssh): every command, stream and
 // tunnel of a run goes through here, so pid tracking, cancelling, timeouts and results are written once.
-import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
+import { PassThrough, Transform, type Duplex, type Readable, type Writable } from 'node:stream';
 import type { RunContext } from '../context.js';
 import { AuthError, FleetError } from '../errors.js';
 import type { SshSettings } from '../inventory/model.js';
@@ -97,6 +97,8 @@ export class SshSession {
     const out = new OutputBuffer(KEEP_OUTPUT_BYTES);
     stream.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     const result = await stream.result;
+    // The stdout tap hands on what the channel read within the same turn; let it finish.
+    await new Promise((r) => setImmediate(r));
     return { ...result, stdout: out.all() };
   }
 
@@ -176,7 +178,7 @@ export class SshSession {
     });
 
     if (opts.stdin !== undefined) stdin.end(opts.stdin);
-    return { stdout: channel.stdout, stdin, result, cancel };
+    return { stdout: capture.stdout, stdin, result, cancel };
   }
 
   /**
@@ -267,6 +269,11 @@ export class SshSession {
 /** What a command's channel reports: the remote pid (its first stderr line), its output tails, its exit. */
 class ChannelCapture {
   readonly stdoutTail = new OutputBuffer(0);
+  /**
+   * The command's stdout for the caller, its tail kept on the way. Piped, not listened to: a listener
+   * would let output flow away before a caller that first opens its destination starts reading.
+   */
+  readonly stdout: Transform;
   private readonly stderr = new OutputBuffer(0);
   /** The stderr read before the pid line is complete; undefined once it has been read. */
   private pending: Buffer | undefined = Buffer.alloc(0);
@@ -280,7 +287,15 @@ class ChannelCapture {
     private readonly gate: BecomeGate | undefined,
   ) {
     channel.stderr.on('data', (chunk: Buffer) => this.onStderr(chunk));
-    channel.stdout.on('data', (chunk: Buffer) => this.stdoutTail.push(chunk));
+    const tail = this.stdoutTail;
+    this.stdout = new Transform({
+      transform(chunk: Buffer, _encoding, done): void {
+        tail.push(chunk);
+        done(null, chunk);
+      },
+    });
+    channel.stdout.on('error', (err: Error) => this.stdout.destroy(err));
+    channel.stdout.pipe(this.stdout);
     channel.onExit((code, signal) => {
       this.exitCode = code;
       this.signal = signal;
