@@ -237,6 +237,24 @@ describe('sudo instead of root login (a↔b, CA on a)', { timeout: 15 * 60_000 }
     for (const h of dir.hosts) assert.deepEqual(await uids(dir, h), baseline);
   });
 
+  it('a wrong sudo password: exit 12 naming the host and the refused password', async () => {
+    const wrongFile = join(secretDir, 'wrong-password');
+    await writeFile(wrongFile, 'not-the-password\n', { mode: 0o600 });
+    const inventory = join(lab.tmp, 'wrong-password.yaml');
+    await writeFile(
+      inventory,
+      (await readFile(lab.paths.inventory, 'utf8'))
+        .replace(/become_password: .*/, `become_password: "file:${wrongFile}"`)
+        .replace('identity_file: id_ed25519', `identity_file: ${lab.paths.identity}`)
+        .replace('known_hosts: known_hosts', `known_hosts: ${lab.paths.knownHosts}`)
+        .replace('password: file:dm-password', `password: file:${lab.paths.dmPassword}`),
+    );
+    const r = await lab.fleet(['ping', '-i', inventory, '--limit', A]);
+    outputs.push(r);
+    assert.equal(r.code, 12, shown(r));
+    assert.match(r.stderr, new RegExp(`${A}: ${SUDO_USER} may not run .*sudo refused the password`));
+  });
+
   it('with a NOPASSWD rule (no become_password): the same operations exit 0', async () => {
     // The hosts' /etc/sudoers is this file, bind-mounted: rewritten in place, it changes for them all.
     await writeFile(lab.paths.sudoers, sudoersFile({ user: SUDO_USER, passwordFile: undefined }));
