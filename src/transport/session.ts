@@ -296,6 +296,10 @@ class ChannelCapture {
     });
     channel.stdout.on('error', (err: Error) => this.stdout.destroy(err));
     channel.stdout.pipe(this.stdout);
+    // A caller that destroys stdout before its end gives the command up, as destroying the channel did.
+    this.stdout.once('close', () => {
+      if (!this.stdout.readableEnded) channel.close();
+    });
     channel.onExit((code, signal) => {
       this.exitCode = code;
       this.signal = signal;
