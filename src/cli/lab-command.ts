@@ -1,8 +1,9 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { labDown, labKinit, labKillDs, labStartHost, labStatus, labStopHost, labUp } from '../lab/lab.js';
 import { LabPaths } from '../lab/paths.js';
-import { LAB_DEFAULTS } from '../lab/spec.js';
+import { LAB_DEFAULTS, type LabOptions } from '../lab/spec.js';
 import { shellQuote } from '../transport/shell.js';
 import type { Wrap } from './command-env.js';
 import { table } from './output.js';
@@ -64,6 +65,9 @@ function registerUp(lab: Command, wrap: Wrap): void {
         'inventory-kerberos.yaml (transport openssh, no key); get a ticket with lab kinit',
       LAB_DEFAULTS.kerberos,
     )
+    .option('--sudo-user <name>', 'hosts refuse root logins; log in as this user (made if missing) and sudo to root')
+    .option('--sudo-password-file <file>', "the --sudo-user's password, which sudo asks for (set with chpasswd)")
+    .option('--sudo-nopasswd', 'the --sudo-user may sudo without a password (NOPASSWD)')
     .addOption(dirOption())
     .addHelpText(
       'after',
@@ -72,39 +76,10 @@ function registerUp(lab: Command, wrap: Wrap): void {
         '--dir, or an address in use; 1 failed (what was built is taken down again).',
     )
     .action(
-      wrap(
-        async (
-          { out, ctx },
-          opts: {
-            hosts: number;
-            topology: string;
-            ca: string;
-            caTopology?: string;
-            entries: number;
-            net: string;
-            data: string;
-            kerberos: boolean;
-            dir?: string;
-          },
-        ) => {
-          const state = await labUp(
-            pathsOf(opts),
-            {
-              hosts: opts.hosts,
-              topology: opts.topology,
-              ca: opts.ca,
-              caTopology: opts.caTopology,
-              entries: opts.entries,
-              net: opts.net,
-              data: opts.data,
-              kerberos: opts.kerberos,
-            },
-            ctx,
-            (l) => out.progress(l),
-          );
-          if (out.opts.json) out.json({ dir: pathsOf(opts).root, inventory: pathsOf(opts).inventory, ...state });
-        },
-      ),
+      wrap(async ({ out, ctx }, opts: UpOptions) => {
+        const state = await labUp(pathsOf(opts), labOptionsOf(opts), ctx, (l) => out.progress(l));
+        if (out.opts.json) out.json({ dir: pathsOf(opts).root, inventory: pathsOf(opts).inventory, ...state });
+      }),
     );
 }
 
@@ -212,4 +187,35 @@ function registerHostCommands(lab: Command, wrap: Wrap): void {
         await labKillDs(pathsOf(opts), host, (l) => out.progress(l));
       }),
     );
+}
+
+interface UpOptions {
+  hosts: number;
+  topology: string;
+  ca: string;
+  caTopology?: string;
+  entries: number;
+  net: string;
+  data: string;
+  kerberos: boolean;
+  dir?: string;
+  sudoUser?: string;
+  sudoPasswordFile?: string;
+  sudoNopasswd?: boolean;
+}
+
+function labOptionsOf(opts: UpOptions): LabOptions {
+  return {
+    hosts: opts.hosts,
+    topology: opts.topology,
+    ca: opts.ca,
+    caTopology: opts.caTopology,
+    entries: opts.entries,
+    net: opts.net,
+    data: opts.data,
+    kerberos: opts.kerberos,
+    sudoUser: opts.sudoUser,
+    sudoPasswordFile: opts.sudoPasswordFile ? resolve(opts.sudoPasswordFile) : undefined,
+    sudoNopasswd: opts.sudoNopasswd,
+  };
 }

@@ -1,15 +1,18 @@
 // Text of the files one lab host is made of (LAB.md). Pure functions of the layout.
-import type { LabHost, LabRealm, LabSpec } from './spec.js';
+import type { LabHost, LabSpec } from './spec.js';
 import type { LabPaths } from './paths.js';
+
+/** How a host is logged into, beyond the lab's key: a Kerberos realm, a sudo user instead of root. */
+export type HostLogin = Pick<LabSpec, 'kerberos' | 'sudo'>;
 
 /**
  * Bind mounts that give a host its own copies of 389-DS's folders and its own /etc/hosts (and, in a
- * `--kerberos` lab, its own /etc/krb5.conf, which names its keytab).
+ * `--kerberos` lab, its own /etc/krb5.conf, which names its keytab; with a sudo user, the lab's sudoers).
  */
-export function bootScript(paths: LabPaths, host: LabHost, kerberos = false): string {
+export function bootScript(paths: LabPaths, host: LabHost, { kerberos, sudo }: HostLogin = {}): string {
   const dir = paths.hostDir(host.fqdn);
   const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-  const krb5Mount = kerberos ? `\nmount --bind ${q(paths.hostKrb5Conf(host.fqdn))} /etc/krb5.conf` : '';
+  const krb5Mount = kerberos !== undefined ? `\nmount --bind ${q(paths.hostKrb5Conf(host.fqdn))} /etc/krb5.conf` : '';
   return `#!/bin/bash
 # Runs inside the host's private mount + UTS namespace (unshare --mount --uts --fork).
 set -euo pipefail
@@ -23,20 +26,34 @@ mount --bind "$L/run-dirsrv" /run/dirsrv
 mount --bind "$L/lock-dirsrv" /run/lock/dirsrv
 mount --bind "$L/defaults.inf" /usr/share/dirsrv/inf/defaults.inf
 mount --bind ${q(paths.etcHosts)} /etc/hosts${krb5Mount}
-# 389-DS keeps its database environment in /dev/shm/slapd-<instance>: each host needs its own.
+${
+  sudo
+    ? `mount --bind ${q(paths.sudoers)} /etc/sudoers
+`
+    : ''
+}# 389-DS keeps its database environment in /dev/shm/slapd-<instance>: each host needs its own.
 mount -t tmpfs -o mode=1777,size=256m tmpfs /dev/shm
 exec /usr/sbin/sshd -D -e -f "$L/sshd_config"
 `;
 }
 
-/** Paths are double-quoted: sshd splits unquoted values at spaces. `realm`: GSSAPI logins too. */
-export function sshdConfig(paths: LabPaths, host: LabHost, realm?: LabRealm): string {
+/** Paths are double-quoted: sshd splits unquoted values at spaces. A realm: GSSAPI logins too. */
+export function sshdConfig(paths: LabPaths, host: LabHost, { kerberos: realm, sudo }: HostLogin = {}): string {
   const dir = paths.hostDir(host.fqdn);
+  // sshd reads an AuthorizedKeysFile as the user logging in, who cannot enter a root-only lab folder:
+  // with a sudo user the lab's key is handed over by a command sshd runs as root.
+  const keys = sudo
+    ? [
+        'AuthorizedKeysFile none',
+        `AuthorizedKeysCommand /bin/cat "${paths.authorizedKeys}"`,
+        'AuthorizedKeysCommandUser root',
+      ].join('\n')
+    : `AuthorizedKeysFile "${paths.authorizedKeys}"`;
   return `# ipa-fleet lab host ${host.fqdn}
 ListenAddress ${host.address}:22
 HostKey "${dir}/ssh/host_ed25519"
-PermitRootLogin prohibit-password
-AuthorizedKeysFile "${paths.authorizedKeys}"
+PermitRootLogin ${sudo ? 'no' : 'prohibit-password'}
+${keys}
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
@@ -54,10 +71,25 @@ ${realm ? gssapiLines(realm) : ''}`;
  * (A controller-side ssh config with GSSAPIServerIdentity would instead need every ssh run to be given
  * that file; a site whose inventory addresses are the FQDNs needs neither.)
  */
-function gssapiLines(realm: LabRealm): string {
+function gssapiLines(realm: NonNullable<LabSpec['kerberos']>): string {
   return `# Kerberos logins (realm ${realm.realm}): root@${realm.realm} maps to root by the default auth_to_local rule
 GSSAPIAuthentication yes
 GSSAPIStrictAcceptorCheck no
+`;
+}
+
+/**
+ * The hosts' /etc/sudoers: the lab user may run anything as anyone, with its password or without.
+ * No tty (commands come over SSH without one), no lecture, and root's usual PATH as distributions set it.
+ */
+export function sudoersFile(sudo: NonNullable<LabSpec['sudo']>): string {
+  return `# ipa-fleet lab: sudo for ${sudo.user}
+Defaults !requiretty
+Defaults !lecture
+Defaults env_reset
+Defaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+root ALL=(ALL:ALL) ALL
+${sudo.user} ALL=(ALL:ALL) ${sudo.passwordFile === undefined ? 'NOPASSWD: ' : ''}ALL
 `;
 }
 

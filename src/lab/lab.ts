@@ -29,7 +29,7 @@ import {
   writeRealmFiles,
 } from './kerberos.js';
 import { KDC_PORT } from './kerberos-files.js';
-import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, sshdConfig } from './host-files.js';
+import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, sshdConfig, sudoersFile } from './host-files.js';
 import { LabPaths } from './paths.js';
 import { isRunning, readPid, spawnDetached, stopProcess, killProcess, waitForPort } from './processes.js';
 import { formatSeconds } from '../format.js';
@@ -44,6 +44,7 @@ import {
   type LabOptions,
   type LabRealm,
   type LabSpec,
+  type LabSudo,
 } from './spec.js';
 
 const run = promisify(execFile);
@@ -80,7 +81,8 @@ export async function labUpSpec(paths: LabPaths, spec: LabSpec, ctx: RunContext,
   await writeFile(paths.state, JSON.stringify(state, null, 2));
   try {
     await writeControllerFiles(paths, spec);
-    await Promise.all(spec.hosts.map((h) => writeHostFiles(paths, h, spec.kerberos)));
+    if (spec.sudo) await ensureSudoUser(spec.sudo);
+    await Promise.all(spec.hosts.map((h) => writeHostFiles(paths, h, spec)));
     await writeInventory(paths, spec);
     if (spec.kerberos) {
       await writeRealmFiles(paths, spec, spec.kerberos);
@@ -125,7 +127,8 @@ export async function labUpSpec(paths: LabPaths, spec: LabSpec, ctx: RunContext,
   print(`  DM password: ${paths.dmPassword} (0600)`);
   print(`  try:         ipa-fleet inventory check -i ${paths.inventory}`);
   print(
-    `               ssh -i ${paths.identity} -o UserKnownHostsFile=${paths.knownHosts} root@${spec.hosts[0]!.address}`,
+    `               ssh -i ${paths.identity} -o UserKnownHostsFile=${paths.knownHosts} ` +
+      `${spec.sudo?.user ?? 'root'}@${spec.hosts[0]!.address}`,
   );
   if (spec.kerberos) printRealm(paths, spec.kerberos, print);
   return state;
@@ -334,9 +337,45 @@ async function writeControllerFiles(paths: LabPaths, spec: LabSpec): Promise<voi
   await writeFile(paths.dmPassword, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
   await writeFile(paths.replPassword, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
   await writeFile(paths.etcHosts, etcHosts(spec), { mode: 0o644 });
+  // sudo refuses a sudoers file that is not root's and read-only.
+  if (spec.sudo) await writeFile(paths.sudoers, sudoersFile(spec.sudo), { mode: 0o440 });
 }
 
-async function writeHostFiles(paths: LabPaths, host: LabHost, realm: LabRealm | undefined): Promise<void> {
+/**
+ * The lab's sudo user on this machine (the hosts share its /etc/passwd): made when missing, with the
+ * password of --sudo-password-file set through chpasswd's stdin. Without a password the account gets
+ * '*' instead of useradd's locking '!': sshd (without PAM) refuses keys of locked accounts.
+ */
+async function ensureSudoUser(sudo: LabSudo): Promise<void> {
+  if (!existsSync('/usr/bin/sudo')) {
+    throw new FleetError(
+      'failure',
+      'lab: --sudo-user needs sudo on this machine; install as root: apt-get install -y sudo',
+    );
+  }
+  const exists = await run('id', ['-u', sudo.user]).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) await run('useradd', ['-m', '-s', '/bin/bash', sudo.user]);
+  if (sudo.passwordFile !== undefined) {
+    const password = (await readFile(sudo.passwordFile, 'utf8')).replace(/\r?\n$/, '');
+    await runWithStdin('chpasswd', [], `${sudo.user}:${password}\n`);
+  } else {
+    const shadow = (await run('getent', ['shadow', sudo.user])).stdout.split(':')[1] ?? '';
+    if (shadow.startsWith('!')) await run('usermod', ['-p', '*', sudo.user]);
+  }
+}
+
+/** Runs a program with `input` on its stdin (secrets never go in argv). */
+function runWithStdin(program: string, args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(program, args, (err) => (err ? reject(err) : resolve()));
+    child.stdin?.end(input);
+  });
+}
+
+async function writeHostFiles(paths: LabPaths, host: LabHost, spec: LabSpec): Promise<void> {
   const dir = paths.hostDir(host.fqdn);
   const owned = ['etc-dirsrv', 'var-lib-dirsrv', 'var-log-dirsrv', 'run-dirsrv', 'lock-dirsrv'];
   for (const sub of [...owned, 'ssh']) await mkdir(join(dir, sub), { recursive: true });
@@ -346,9 +385,9 @@ async function writeHostFiles(paths: LabPaths, host: LabHost, realm: LabRealm | 
   const { uid, gid } = await dirsrvIds();
   for (const sub of owned) await chownTree(join(dir, sub), uid, gid);
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', host.fqdn, '-f', join(dir, 'ssh', 'host_ed25519')]);
-  await writeFile(join(dir, 'sshd_config'), sshdConfig(paths, host, realm));
+  await writeFile(join(dir, 'sshd_config'), sshdConfig(paths, host, spec));
   await writeFile(join(dir, 'defaults.inf'), defaultsInf(await readFile('/usr/share/dirsrv/inf/defaults.inf', 'utf8')));
-  await writeFile(join(dir, 'boot.sh'), bootScript(paths, host, realm !== undefined), { mode: 0o700 });
+  await writeFile(join(dir, 'boot.sh'), bootScript(paths, host, spec), { mode: 0o700 });
   const pub = (await readFile(join(dir, 'ssh', 'host_ed25519.pub'), 'utf8')).trim().split(/\s+/);
   await writeFile(paths.knownHosts, `${host.fqdn},${host.address} ${pub[0]} ${pub[1]}\n`, { flag: 'a', mode: 0o600 });
 }
@@ -365,7 +404,7 @@ async function writeInventory(paths: LabPaths, spec: LabSpec): Promise<void> {
 function inventoryText(spec: LabSpec, login: 'key' | 'kerberos'): string {
   const ssh =
     login === 'key'
-      ? '      user: root\n      identity_file: id_ed25519\n'
+      ? `${sshUserLines(spec.sudo)}\n      identity_file: id_ed25519\n`
       : '      transport: openssh\n      user: root\n';
   const header =
     login === 'key'
@@ -399,6 +438,15 @@ ${ssh}      known_hosts: known_hosts
   hosts:
 ${hosts}
 ${cas ? `  children:\n    ca_servers:\n      hosts:\n${cas}\n` : ''}`;
+}
+
+/** The inventory's login: root, or the sudo user with `become: sudo` (and its password file). */
+function sshUserLines(sudo: LabSpec['sudo']): string {
+  if (!sudo) return '      user: root';
+  const lines = [`      user: ${sudo.user}`, '      become: sudo'];
+  if (sudo.passwordFile !== undefined)
+    lines.push(`      become_password: ${JSON.stringify(`file:${sudo.passwordFile}`)}`);
+  return lines.join('\n');
 }
 
 /** Starts the host's namespace with its sshd and waits until sshd answers. */

@@ -30,6 +30,10 @@ export class LabPaths {
   get replPassword(): string {
     return join(this.root, 'repl-password');
   }
+  /** The hosts' /etc/sudoers (bind-mounted) in a lab with `--sudo-user`. */
+  get sudoers(): string {
+    return join(this.root, 'sudoers');
+  }
   get etcHosts(): string {
     return join(this.root, 'etc-hosts');
   }

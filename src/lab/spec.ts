@@ -20,12 +20,20 @@ export interface LabSpec {
   suffixes: { domain: string; ca: string };
   /** `lab up --kerberos`: a KDC of the lab's own, and sshd on every host accepting GSSAPI logins. */
   kerberos?: LabRealm;
+  /** Hosts refuse root logins; the inventory logs in as this user and becomes root with sudo. */
+  sudo?: LabSudo;
 }
 
 /** The lab's Kerberos realm: its name (the lab domain in capitals) and where its KDC listens (port 88). */
 export interface LabRealm {
   realm: string;
   kdcAddress: string;
+}
+
+export interface LabSudo {
+  user: string;
+  /** A controller file holding the user's password (sudo asks for it); absent: NOPASSWD. */
+  passwordFile: string | undefined;
 }
 
 type LabData = 'flat' | 'ipa' | 'none';
@@ -74,6 +82,10 @@ export interface LabOptions {
   data: string;
   /** Optional, so that options written before --kerberos still describe a lab (without a realm). */
   kerberos?: boolean;
+  /** `--sudo-user`: log in as this user and sudo to root (with `sudoPasswordFile` or `sudoNopasswd`). */
+  sudoUser?: string;
+  sudoPasswordFile?: string;
+  sudoNopasswd?: boolean;
 }
 
 export const LAB_DEFAULTS: LabOptions = {
@@ -107,6 +119,7 @@ export function labSpec(opts: LabOptions): LabSpec {
       `--net: must be the first three octets of a loopback address like 127.0.10, got '${opts.net}'`,
     );
   }
+  const sudo = labSudo(opts);
   const shorts = Array.from({ length: opts.hosts }, (_, i) => String.fromCharCode(97 + i));
   const caShorts =
     opts.ca.trim() === 'none'
@@ -146,7 +159,24 @@ export function labSpec(opts: LabOptions): LabSpec {
     instance: LAB_INSTANCE,
     suffixes: { domain: LAB_SUFFIX, ca: LAB_CA_SUFFIX },
     ...(opts.kerberos ? { kerberos: { realm: LAB_DOMAIN.toUpperCase(), kdcAddress: `${opts.net}.${KDC_HOST}` } } : {}),
+    ...(sudo ? { sudo } : {}),
   };
+}
+
+/** `--sudo-user NAME` with exactly one of `--sudo-password-file F` and `--sudo-nopasswd`. */
+function labSudo(opts: LabOptions): LabSudo | undefined {
+  if (opts.sudoUser === undefined) {
+    if (opts.sudoPasswordFile !== undefined || opts.sudoNopasswd)
+      throw new UsageError('--sudo-password-file and --sudo-nopasswd need --sudo-user');
+    return undefined;
+  }
+  if (!/^[a-z_][a-z0-9_-]{0,30}$/.test(opts.sudoUser) || opts.sudoUser === 'root') {
+    throw new UsageError(`--sudo-user: '${opts.sudoUser}' is not a user name other than root (like fleetadmin)`);
+  }
+  if ((opts.sudoPasswordFile !== undefined) === Boolean(opts.sudoNopasswd)) {
+    throw new UsageError('--sudo-user: give exactly one of --sudo-password-file FILE and --sudo-nopasswd');
+  }
+  return { user: opts.sudoUser, passwordFile: opts.sudoPasswordFile };
 }
 
 /** The host's name in the lab's inventory. */

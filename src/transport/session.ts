@@ -1,9 +1,10 @@
 // One host's remote shell, whatever carries it (ssh2 or the system ssh): every command, stream and
 // tunnel of a run goes through here, so pid tracking, cancelling, timeouts and results are written once.
-import type { Duplex, Readable, Writable } from 'node:stream';
+import { PassThrough, Transform, type Duplex, type Readable, type Writable } from 'node:stream';
 import type { RunContext } from '../context.js';
-import { FleetError } from '../errors.js';
+import { AuthError, FleetError } from '../errors.js';
 import type { SshSettings } from '../inventory/model.js';
+import { BecomeGate, becomeCommand, becomeDisplay, becomeMarkers, type BecomeMarkers } from './become.js';
 import { ChannelLimit } from './channel-limit.js';
 import { CommandFailedError, OutputBuffer, type CommandResult } from './result.js';
 
@@ -75,12 +76,16 @@ export interface Connection {
 /** One connection to one host, reused for every command and tunnel to it. */
 export class SshSession {
   private readonly limit = new ChannelLimit(CHANNELS_PER_HOST);
+  /** With `ssh.become`: this session's sudo prompt and start marker. */
+  private readonly markers: BecomeMarkers | undefined;
 
   constructor(
     readonly target: SshTarget,
     private readonly connection: Connection,
     private readonly ctx: RunContext,
-  ) {}
+  ) {
+    this.markers = target.ssh.become ? becomeMarkers() : undefined;
+  }
 
   get isOpen(): boolean {
     return this.connection.isOpen;
@@ -92,6 +97,8 @@ export class SshSession {
     const out = new OutputBuffer(KEEP_OUTPUT_BYTES);
     stream.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     const result = await stream.result;
+    // The stdout tap hands on what the channel read within the same turn; let it finish.
+    await new Promise((r) => setImmediate(r));
     return { ...result, stdout: out.all() };
   }
 
@@ -104,14 +111,17 @@ export class SshSession {
 
   /** Runs a command with its stdout and stdin as streams (tar, LDIF transfers). */
   async execStream(command: string, opts: ExecOptions = {}): Promise<CommandStream> {
+    const password = await this.becomePassword();
     const release = await this.limit.acquire();
     const shown = this.ctx.redactor.mask(opts.display ?? command);
     const started = Date.now();
-    const channel = await this.startCommand(command, shown, release);
-    this.ctx.log.debug(`${this.target.name}: exec ${shown}`);
-    const capture = new ChannelCapture(channel);
+    const become = this.target.ssh.become;
+    const wire = become ? becomeCommand(command, become, this.markers!, password !== undefined) : command;
+    const channel = await this.startCommand(wire, shown, release);
+    this.ctx.log.debug(`${this.target.name}: exec ${shown}${become ? ` (${becomeDisplay(become)})` : ''}`);
     let timedOut = false;
     let cancelled = false;
+    let sudoRefused = '';
 
     let finish: (() => void) | undefined;
     const cancel = (): void => {
@@ -122,6 +132,23 @@ export class SshSession {
       // Do not wait on the server for ever: the result is final after a short grace period.
       setTimeout(() => finish?.(), CANCEL_GRACE_MS).unref();
     };
+    // The caller's stdin reaches the command only once sudo is done reading the password.
+    const stdin: Writable = become ? new PassThrough() : channel.stdin;
+    const gate = this.markers
+      ? new BecomeGate(this.markers, {
+          onPrompt: (count) => {
+            if (count === 1 && password !== undefined) {
+              channel.stdin.write(`${password}\n`);
+              return;
+            }
+            sudoRefused = 'sudo refused the password (ssh.become_password)';
+            cancel();
+          },
+          onStarted: () => (stdin as PassThrough).pipe(channel.stdin),
+          onStderr: (chunk) => capture.pushStderr(chunk),
+        })
+      : undefined;
+    const capture = new ChannelCapture(channel, gate);
     const onAbort = (): void => cancel();
     if (opts.abortable !== false) this.ctx.signal.addEventListener('abort', onAbort, { once: true });
     const timer = opts.timeoutMs
@@ -139,7 +166,9 @@ export class SshSession {
         if (timer) clearTimeout(timer);
         this.ctx.signal.removeEventListener('abort', onAbort);
         release();
-        const note = timedOut ? `timed out after ${opts.timeoutMs} ms` : cancelled ? 'cancelled' : '';
+        // sudo refused or never started the command: what the caller still writes goes nowhere.
+        if (gate && !gate.started) (stdin as PassThrough).resume();
+        const note = sudoRefused || (timedOut ? `timed out after ${opts.timeoutMs} ms` : cancelled ? 'cancelled' : '');
         const res = this.resultOf(capture, shown, started, cancelled, note);
         const end = note || `exit ${capture.exitCode ?? 'none'}`;
         this.ctx.log.debug(`${this.target.name}: '${shown}' ended: ${end} in ${res.durationMs} ms`);
@@ -148,8 +177,23 @@ export class SshSession {
       channel.onClose(finish);
     });
 
-    if (opts.stdin !== undefined) channel.stdin.end(opts.stdin);
-    return { stdout: channel.stdout, stdin: channel.stdin, result, cancel };
+    if (opts.stdin !== undefined) stdin.end(opts.stdin);
+    return { stdout: capture.stdout, stdin, result, cancel };
+  }
+
+  /**
+   * With `ssh.become`: runs `true` through sudo, so a missing sudo right (or a wrong password, or no
+   * sudo) is one AuthError naming the host, the user and the refused command before anything changes.
+   */
+  async checkBecome(): Promise<void> {
+    const become = this.target.ssh.become;
+    if (!become) return;
+    const out = await this.exec('true', { display: 'true (sudo check)', timeoutMs: this.target.ssh.connectTimeoutMs });
+    if (out.ok) return;
+    const said = out.stderrTail.trim().split('\n').filter(Boolean).pop() ?? `exit ${out.exitCode ?? 'none'}`;
+    throw new AuthError(`${this.target.ssh.user} may not run '${becomeDisplay(become)}' (ssh.become: sudo): ${said}`, {
+      host: this.target.name,
+    });
   }
 
   /** A byte stream from the host to `address:port`; it holds one of the host's channels while open. */
@@ -190,6 +234,13 @@ export class SshSession {
     };
   }
 
+  /** The sudo password (once per source, registered with the redactor), when `ssh.become` has one. */
+  private async becomePassword(): Promise<string | undefined> {
+    const source = this.target.ssh.become?.password;
+    if (!source) return undefined;
+    return this.ctx.secrets.get(source, `${this.target.name}: ssh.become_password`);
+  }
+
   /** Opens the command's channel; `release` gives its slot back if it cannot be opened. */
   private async startCommand(command: string, shown: string, release: () => void): Promise<CommandChannel> {
     try {
@@ -218,6 +269,11 @@ export class SshSession {
 /** What a command's channel reports: the remote pid (its first stderr line), its output tails, its exit. */
 class ChannelCapture {
   readonly stdoutTail = new OutputBuffer(0);
+  /**
+   * The command's stdout for the caller, its tail kept on the way. Piped, not listened to: a listener
+   * would let output flow away before a caller that first opens its destination starts reading.
+   */
+  readonly stdout: Transform;
   private readonly stderr = new OutputBuffer(0);
   /** The stderr read before the pid line is complete; undefined once it has been read. */
   private pending: Buffer | undefined = Buffer.alloc(0);
@@ -225,24 +281,46 @@ class ChannelCapture {
   exitCode: number | null = null;
   signal: string | null = null;
 
-  constructor(channel: CommandChannel) {
+  /** With `ssh.become`, stderr after the pid line goes through sudo's gate first. */
+  constructor(
+    channel: CommandChannel,
+    private readonly gate: BecomeGate | undefined,
+  ) {
     channel.stderr.on('data', (chunk: Buffer) => this.onStderr(chunk));
-    channel.stdout.on('data', (chunk: Buffer) => this.stdoutTail.push(chunk));
+    const tail = this.stdoutTail;
+    this.stdout = new Transform({
+      transform(chunk: Buffer, _encoding, done): void {
+        tail.push(chunk);
+        done(null, chunk);
+      },
+    });
+    channel.stdout.on('error', (err: Error) => this.stdout.destroy(err));
+    channel.stdout.pipe(this.stdout);
+    // A caller that destroys stdout before its end gives the command up, as destroying the channel did.
+    this.stdout.once('close', () => {
+      if (!this.stdout.readableEnded) channel.close();
+    });
     channel.onExit((code, signal) => {
       this.exitCode = code;
       this.signal = signal;
     });
   }
 
-  /** The stderr tail, with whatever came before an unfinished pid line. */
+  /** The stderr tail, with whatever came before an unfinished pid line, or what sudo said when it refused. */
   stderrTail(): string {
     if (this.pending?.length) this.stderr.push(this.pending);
+    if (this.gate && !this.gate.started) return this.gate.sudoOutput();
     return this.stderr.tail();
+  }
+
+  /** The command's own stderr. */
+  pushStderr(chunk: Buffer): void {
+    this.stderr.push(chunk);
   }
 
   private onStderr(chunk: Buffer): void {
     if (this.pending === undefined) {
-      this.stderr.push(chunk);
+      this.afterPid(chunk);
       return;
     }
     const pending = Buffer.concat([this.pending, chunk]);
@@ -254,6 +332,11 @@ class ChannelCapture {
     if (m) this.remotePid = Number(m[1]);
     const rest = m ? pending.subarray(nl + 1) : pending;
     this.pending = undefined;
-    if (rest.length) this.stderr.push(rest);
+    if (rest.length) this.afterPid(rest);
+  }
+
+  private afterPid(chunk: Buffer): void {
+    if (this.gate) this.gate.push(chunk);
+    else this.stderr.push(chunk);
   }
 }

@@ -106,9 +106,17 @@ export class Transport {
       const via = target.ssh.proxyJump
         ? await this.sshTo(this.jumpTarget(target, chain), [...chain, target.name])
         : undefined;
-      return target.ssh.transport === 'openssh'
-        ? connectOpenssh(target, this.ctx, this.controlFolder, via)
-        : connectSsh2(target, this.ctx, via);
+      const session =
+        target.ssh.transport === 'openssh'
+          ? await connectOpenssh(target, this.ctx, this.controlFolder, via)
+          : await connectSsh2(target, this.ctx, via);
+      try {
+        await session.checkBecome();
+      } catch (err) {
+        session.close();
+        throw err;
+      }
+      return session;
     })();
     this.sshSessions.set(target.name, opening);
     opening.catch(() => this.sshSessions.delete(target.name));
@@ -130,12 +138,14 @@ export class Transport {
     return {
       name: spec,
       address,
+      // A jump host only forwards: it runs no command, so it needs no sudo.
       ssh: {
         ...target.ssh,
         user: m[1] ?? target.ssh.user,
         userGiven: m[1] !== undefined || target.ssh.userGiven,
         port: m[3] ? Number(m[3]) : 22,
         proxyJump: undefined,
+        become: undefined,
       },
     };
   }

@@ -57,7 +57,7 @@ describe('the lab sshd_config', () => {
         .sort();
     };
     const realm = { realm: 'IPA.TEST', kdcAddress: '127.0.10.250' };
-    assert.deepEqual(effective(sshdConfig(paths, HOST_A, realm)), [
+    assert.deepEqual(effective(sshdConfig(paths, HOST_A, { kerberos: realm })), [
       'gssapiauthentication yes',
       'gssapistrictacceptorcheck no',
     ]);

@@ -4,7 +4,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, temporaryPorts } from '../../src/lab/host-files.js';
+import {
+  bootScript,
+  defaultsInf,
+  dsInf,
+  etcHosts,
+  rewriteListen,
+  sshdConfig,
+  sudoersFile,
+  temporaryPorts,
+} from '../../src/lab/host-files.js';
 import { LabPaths } from '../../src/lab/paths.js';
 import { LAB_DEFAULTS, labSpec, type LabHost } from '../../src/lab/spec.js';
 
@@ -233,5 +242,44 @@ describe('bootScript', () => {
     ]);
     assert.equal(existsSync(join(dir, 'canary')), false, '$(…) in the path ran');
     assert.equal(existsSync(join(dir, 'canary2')), false, 'backticks in the path ran');
+  });
+});
+
+describe('a lab with --sudo-user', () => {
+  const paths = new LabPaths('/tmp/lab x');
+  const withPassword = { user: 'fleetadmin', passwordFile: '/tmp/pw' };
+
+  it('sudoers: the user may run anything, asked for its password or not; visudo accepts both', () => {
+    for (const [sudo, rule] of [
+      [withPassword, 'fleetadmin ALL=(ALL:ALL) ALL'],
+      [{ user: 'fleetadmin', passwordFile: undefined }, 'fleetadmin ALL=(ALL:ALL) NOPASSWD: ALL'],
+    ] as const) {
+      const text = sudoersFile(sudo);
+      assert.ok(text.split('\n').includes(rule), text);
+      assert.match(text, /^Defaults !requiretty$/m);
+      assert.match(text, /^Defaults !lecture$/m);
+      if (existsSync('/usr/sbin/visudo')) {
+        const dir = mkdtempSync(join(tmpdir(), 'ipa-fleet-sudoers-'));
+        try {
+          writeFileSync(join(dir, 'sudoers'), text, { mode: 0o440 });
+          execFileSync('/usr/sbin/visudo', ['-c', '-q', '-f', join(dir, 'sudoers')]);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    }
+  });
+
+  it('sshd refuses root and hands every user the lab key; the boot script mounts the sudoers file', () => {
+    const config = sshdConfig(paths, HOST_A, { sudo: withPassword });
+    assert.match(config, /^PermitRootLogin no$/m);
+    assert.match(config, /^AuthorizedKeysCommand \/bin\/cat "\/tmp\/lab x\/authorized_keys"$/m);
+    assert.match(config, /^AuthorizedKeysCommandUser root$/m);
+    assert.match(sshdConfig(paths, HOST_A), /^PermitRootLogin prohibit-password$/m);
+    assert.match(
+      bootScript(paths, HOST_A, { sudo: withPassword }),
+      /^mount --bind '\/tmp\/lab x\/sudoers' \/etc\/sudoers$/m,
+    );
+    assert.doesNotMatch(bootScript(paths, HOST_A), /sudoers/);
   });
 });

@@ -137,7 +137,7 @@ describe('sshd_config and boot script of a --kerberos lab', () => {
 
   it('sshd accepts GSSAPI logins (any key of the host keytab) and adds nothing else', () => {
     const plain = sshdConfig(paths, host).split('\n');
-    const kerberos = sshdConfig(paths, host, REALM).split('\n');
+    const kerberos = sshdConfig(paths, host, { kerberos: REALM }).split('\n');
     const added = kerberos.filter((l) => !plain.includes(l) && !l.startsWith('#'));
     assert.deepEqual(added, ['GSSAPIAuthentication yes', 'GSSAPIStrictAcceptorCheck no']);
     assert.ok(plain.every((l) => kerberos.includes(l)));
@@ -148,7 +148,7 @@ describe('sshd_config and boot script of a --kerberos lab', () => {
   it("mounts the host's krb5.conf on /etc/krb5.conf, after /etc/hosts, and only with --kerberos", () => {
     const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
     const plain = bootScript(paths, host).split('\n');
-    const kerberos = bootScript(paths, host, true).split('\n');
+    const kerberos = bootScript(paths, host, { kerberos: REALM }).split('\n');
     const mount = `mount --bind ${q(paths.hostKrb5Conf(host.fqdn))} /etc/krb5.conf`;
     assert.deepEqual(
       kerberos.filter((l) => !plain.includes(l)),

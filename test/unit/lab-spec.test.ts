@@ -333,3 +333,29 @@ describe('initOrder', () => {
     assert.deepEqual(initOrder('a', topologyEdges('chain', ['a'], 'x')), []);
   });
 });
+
+describe('labSpec --sudo-user', () => {
+  it('with a password file or NOPASSWD, the spec names the user and where its password is', () => {
+    assert.deepEqual(labSpec(opts({ sudoUser: 'fleetadmin', sudoPasswordFile: '/tmp/pw' })).sudo, {
+      user: 'fleetadmin',
+      passwordFile: '/tmp/pw',
+    });
+    assert.deepEqual(labSpec(opts({ sudoUser: 'fleetadmin', sudoNopasswd: true })).sudo, {
+      user: 'fleetadmin',
+      passwordFile: undefined,
+    });
+    assert.equal(labSpec(LAB_DEFAULTS).sudo, undefined);
+  });
+
+  it('refuses root, odd names, both or neither password choice, and the choices without a user', () => {
+    usageError(() => labSpec(opts({ sudoUser: 'root', sudoNopasswd: true })), '--sudo-user', /other than root/);
+    usageError(() => labSpec(opts({ sudoUser: 'a b', sudoNopasswd: true })), '--sudo-user', /not a user name/);
+    usageError(() => labSpec(opts({ sudoUser: 'fleetadmin' })), '--sudo-user', /exactly one of/);
+    usageError(
+      () => labSpec(opts({ sudoUser: 'fleetadmin', sudoNopasswd: true, sudoPasswordFile: '/tmp/pw' })),
+      '--sudo-user',
+      /exactly one of/,
+    );
+    assert.throws(() => labSpec(opts({ sudoNopasswd: true })), /need --sudo-user/);
+  });
+});
