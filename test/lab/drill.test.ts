@@ -222,7 +222,7 @@ describe('drill of a 3-host lab (a↔b↔c, CA on a and b)', { timeout: 1_800_00
     const report = JSON.parse(r.stdout) as Report;
     assert.equal(report.restorable, false);
     assert.equal(report.backup, id);
-    assert.equal(report.failedPhase, 'restore master');
+    assert.equal(report.failedPhase, 'restore master', `failed at ${report.failedPhase}: ${report.error}`);
     assert.match(report.error ?? '', /holds \d+ entries after the restore, the snapshot recorded \d+/);
     assert.equal(report.phases.find((p) => p.name === 'restore master')?.ok, false);
     assert.equal(existsSync(sandboxPaths(lab).root), false);
