@@ -56,15 +56,23 @@ class Ssh2Connection implements Connection {
 }
 
 function commandChannel(channel: ClientChannel): CommandChannel {
+  // Recorded from the start: ssh2 parses a whole read at once, so a quick command's exit status can
+  // arrive with the channel's confirmation, before the session listens (seen as "no exit status").
+  let exit: [number | null, string | null] | undefined;
+  const listeners: Array<(code: number | null, signal: string | null) => void> = [];
+  // ssh2 may never emit 'exit'; 'close' is the end, and a missing code is a failure.
+  channel.on('exit', (code: number | null, sig?: string) => {
+    exit = [typeof code === 'number' ? code : null, sig ?? null];
+    for (const listener of listeners) listener(...exit);
+  });
   return {
     stdout: channel,
     stderr: channel.stderr,
     stdin: channel,
-    // ssh2 may never emit 'exit'; 'close' is the end, and a missing code is a failure.
-    onExit: (listener) =>
-      channel.on('exit', (code: number | null, sig?: string) =>
-        listener(typeof code === 'number' ? code : null, sig ?? null),
-      ),
+    onExit: (listener) => {
+      listeners.push(listener);
+      if (exit) listener(...exit);
+    },
     onClose: (listener) => channel.on('close', listener),
     close: () => channel.close(),
   };
