@@ -1,19 +1,16 @@
 // The realm of `lab up --kerberos`: an MIT KDC owned by the lab (its own kdc.conf, database and stash in
 // the lab folder, started and ended by pid like the hosts' daemons), a host principal and keytab per lab
 // host, and root@REALM, whose password stays in a 0600 lab file. Passwords travel on stdin only.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { FleetError } from '../errors.js';
 import { KDC_PORT, kdcConf, krb5Conf } from './kerberos-files.js';
 import type { LabPaths } from './paths.js';
-import { readPid, spawnDetached, stopProcess, waitForPort } from './processes.js';
+import { readPid, runWithInput, spawnDetached, stopProcess, waitForPort } from './processes.js';
 import type { LabRealm, LabSpec } from './spec.js';
 
-const run = promisify(execFile);
 const KDC = 'krb5kdc';
 /** What `--kerberos` needs on this machine (krb5-config writes /etc/krb5.conf, which a host's own file covers). */
 export const KERBEROS_PACKAGES = ['krb5-kdc', 'krb5-admin-server', 'krb5-user'];
@@ -38,10 +35,8 @@ export function realmEnv(paths: LabPaths): { KRB5_CONFIG: string; KRB5CCNAME: st
 /** Runs a Kerberos admin tool of the lab's KDC; `input` (passwords) goes on stdin, never in argv. */
 async function kdcTool(paths: LabPaths, command: string, args: string[], input = '', cwd?: string): Promise<string> {
   const env = { ...process.env, KRB5_CONFIG: paths.krb5Conf, KRB5_KDC_PROFILE: paths.kdcConf };
-  const pending = run(command, args, { env, ...(cwd ? { cwd } : {}) });
-  pending.child.stdin?.end(input);
   try {
-    return (await pending).stdout;
+    return await runWithInput(command, args, input, { env, ...(cwd ? { cwd } : {}) });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     const why = (e.stderr ?? '').trim().split('\n').pop() || e.message.split('\n')[0];
@@ -113,10 +108,10 @@ export function missingKerberosFiles(): string[] {
 /** A ticket for root@REALM in the lab's credential cache: kinit with the password on stdin. */
 export async function kinitRoot(paths: LabPaths, realm: LabRealm): Promise<void> {
   const password = (await readFile(paths.rootPrincipalPassword, 'utf8')).trim();
-  const pending = run('kinit', [rootPrincipal(realm)], { env: { ...process.env, ...realmEnv(paths) } });
-  pending.child.stdin?.end(`${password}\n`);
   try {
-    await pending;
+    await runWithInput('kinit', [rootPrincipal(realm)], `${password}\n`, {
+      env: { ...process.env, ...realmEnv(paths) },
+    });
   } catch (err) {
     const why = ((err as { stderr?: string }).stderr ?? '').trim().split('\n').pop() ?? '';
     throw new FleetError('failure', `lab: kinit ${rootPrincipal(realm)} failed: ${why}`);

@@ -31,7 +31,7 @@ import {
 import { KDC_PORT } from './kerberos-files.js';
 import { bootScript, defaultsInf, dsInf, etcHosts, rewriteListen, sshdConfig, sudoersFile } from './host-files.js';
 import { LabPaths } from './paths.js';
-import { isRunning, readPid, spawnDetached, stopProcess, killProcess, waitForPort } from './processes.js';
+import { isRunning, readPid, runWithInput, spawnDetached, stopProcess, killProcess, waitForPort } from './processes.js';
 import { formatSeconds } from '../format.js';
 import {
   initOrder,
@@ -360,19 +360,11 @@ async function ensureSudoUser(sudo: LabSudo): Promise<void> {
   if (!exists) await run('useradd', ['-m', '-s', '/bin/bash', sudo.user]);
   if (sudo.passwordFile !== undefined) {
     const password = (await readFile(sudo.passwordFile, 'utf8')).replace(/\r?\n$/, '');
-    await runWithStdin('chpasswd', [], `${sudo.user}:${password}\n`);
+    await runWithInput('chpasswd', [], `${sudo.user}:${password}\n`);
   } else {
     const shadow = (await run('getent', ['shadow', sudo.user])).stdout.split(':')[1] ?? '';
     if (shadow.startsWith('!')) await run('usermod', ['-p', '*', sudo.user]);
   }
-}
-
-/** Runs a program with `input` on its stdin (secrets never go in argv). */
-function runWithStdin(program: string, args: string[], input: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(program, args, (err) => (err ? reject(err) : resolve()));
-    child.stdin?.end(input);
-  });
 }
 
 async function writeHostFiles(paths: LabPaths, host: LabHost, spec: LabSpec): Promise<void> {

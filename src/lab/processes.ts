@@ -1,9 +1,12 @@
 // Local process control for the lab. The lab ends only its own processes, by pid from pid
 // files, and checks /proc/<pid>/cmdline first so a recycled pid is never signalled.
-import { spawn } from 'node:child_process';
+import { execFile, spawn, type ExecFileOptions } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 export async function readPid(file: string): Promise<number | undefined> {
   try {
@@ -95,4 +98,19 @@ export async function waitForPort(address: string, port: number, timeoutMs: numb
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
+}
+
+/**
+ * Runs a controller program with `input` on its stdin, the way the lab hands secrets to a tool
+ * (kdb5_util, kadmin.local, kinit, chpasswd): never in argv. Resolves to its stdout.
+ */
+export async function runWithInput(
+  program: string,
+  args: string[],
+  input: string,
+  options: ExecFileOptions = {},
+): Promise<string> {
+  const pending = execFileAsync(program, args, { ...options, encoding: 'utf8' });
+  pending.child.stdin?.end(input);
+  return (await pending).stdout;
 }
