@@ -103,7 +103,9 @@ export async function drill(inventory: Inventory, ctx: RunContext, opts: DrillOp
     await rm(join(root, OWNER_FILE), { force: true });
   }
   const report = run.report({ inventory, started, chosen, plan, paths, keep: opts.keep === true });
-  await recordDrill(opts.stateDir, recordOf(report));
+  // An interrupted drill reached no verdict: recording it as not restorable would flag the audit and
+  // metrics for a scheduler stop or a Ctrl-C.
+  if (report.restorable || !ctx.signal.aborted) await recordDrill(opts.stateDir, recordOf(report));
   return report;
 }
 
