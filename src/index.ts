@@ -136,5 +136,6 @@ export { initTree, describeTree, type InitTree, type TreeHop } from './topology/
 export { restoreLayout, type RestoreLayout, type SuffixLayout } from './restore/layout.js';
 export { compatibilityProblems } from './restore/compatibility.js';
 export { restoreMaster } from './restore/master.js';
-export { proveConvergence, unfenceSuffix } from './restore/converge.js';
+export { proveConvergence } from './restore/converge.js';
+export { unfenceSuffix } from './restore/unfence.js';
 export { readQuarantine, quarantineHosts, releaseHost, type QuarantineRecord } from './restore/quarantine.js';

@@ -3,7 +3,8 @@
 import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
 import type { JsonValue } from '../json.js';
-import { proveConvergence, requireGeneration, unfenceSuffix } from '../restore/converge.js';
+import { proveConvergence, requireGeneration } from '../restore/converge.js';
+import { unfenceSuffix } from '../restore/unfence.js';
 import { hostsNamed, restoreLayout } from '../restore/layout.js';
 import { readQuarantine, releaseHost } from '../restore/quarantine.js';
 import { openRestoreSource } from '../restore/source.js';
@@ -92,9 +93,11 @@ export const unfenceAction = defineAction({
         onProgress: (message) => ctx.progress({ message: `${s.kind}: ${message}` }),
       });
       changes.push(...r.toggles.map((t) => ({ host: t.host, agreement: t.dn, before: t.before, after: t.after })));
-      waits.push({ kind: s.kind, greenMs: r.greenMs });
+      waits.push({ kind: s.kind, greenMs: r.greenMs, rounds: r.rounds, restarts: r.restarts.slice(0, 20) });
       parts.push(
-        `${s.kind}: ${r.toggles.length} agreement(s) on, green after ${formatSeconds(r.greenMs)}` +
+        `${s.kind}: ${r.toggles.length} agreement(s) on in ${r.rounds} round(s), green after ` +
+          `${formatSeconds(r.greenMs)}` +
+          (r.restarts.length ? ` (${r.restarts.length} session(s) restarted past a busy consumer)` : '') +
           (r.keptOff.length ? `, ${r.keptOff.length} kept off (to quarantined ${keptOffTargets(r.keptOff)})` : ''),
       );
     }

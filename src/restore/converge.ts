@@ -1,22 +1,18 @@
-// The end of a restore: unfence once every host holds the master's generation, then prove that the
-// deployment converged (same generation everywhere, the snapshot's entry counts, a canary entry that
+// The end of a restore: the gate before unfence (every host holds the master's generation), then the
+// proof that the deployment converged (same generation everywhere, the snapshot's entry counts, a canary entry that
 // travels to every host and is deleted everywhere, an audit without errors).
 import type { RunContext } from '../context.js';
 import { differenceSummary, type HostSource } from '../content/host-compare.js';
 import { compareLive } from '../content/live-compare.js';
 import { FleetError } from '../errors.js';
 import type { Host, Inventory } from '../inventory/model.js';
-import { listAgreements, type Agreement } from '../directory/agreements.js';
-import { normalizeDn, PROBE_FILTER, probeDn } from '../directory/dn.js';
-import { setAgreementsEnabled, type AgreementToggle } from '../directory/fence.js';
-import { isNoSuchObject } from '../directory/ruv.js';
+import { normalizeDn, probeDn } from '../directory/dn.js';
 import { auditDeployment } from '../topology/audit.js';
 import type { Finding } from '../topology/findings.js';
-import { statusState, targetsAny } from '../topology/graph.js';
-import type { LdapSession } from '../transport/ldap.js';
 import type { Transport } from '../transport/transport.js';
 import type { SuffixKind } from './compatibility.js';
 import { generationOf } from './reinit.js';
+import { removeStrayProbes } from './unfence.js';
 
 /** Differing entries must stay so this long before the proof fails (replication may still deliver them). */
 const CONTENT_QUIET_MS = 5_000;
@@ -41,154 +37,6 @@ export async function requireGeneration(
     );
   }
   return want;
-}
-
-export interface UnfenceResult {
-  toggles: Array<AgreementToggle & { host: string }>;
-  /** Agreements left off because they lead to a quarantined host. */
-  keptOff: Array<{ host: string; name: string; target: string }>;
-  greenMs: number;
-}
-
-/** What to unfence: the suffix on these hosts, agreements to quarantined hosts kept off, within a time. */
-interface UnfenceRequest {
-  hosts: Host[];
-  quarantined: Host[];
-  suffix: string;
-  timeoutMs: number;
-  signal: AbortSignal;
-  onProgress?: (m: string) => void;
-}
-
-/**
- * Re-enables every agreement of the suffix on every host (mesh edges too), except those leading to
- * quarantined hosts, then waits until every enabled agreement has run a session since and reports
- * green. An agreement with nothing to send starts no session (389-DS 2.3.1; the schedule "poke"
- * did not start one in 4 of 5 tries), so every host writes a probe entry and deletes it again:
- * each write makes all of that host's agreements run.
- */
-export async function unfenceSuffix(transport: Transport, p: UnfenceRequest): Promise<UnfenceResult> {
-  const toggles: UnfenceResult['toggles'] = [];
-  const keptOff: UnfenceResult['keptOff'] = [];
-  // Status stamps from before the enable: an agreement counts once its status changed.
-  const before = new Map<string, string | undefined>();
-  await Promise.all(
-    p.hosts.map(async (h) => {
-      const ldap = await transport.ldap(h);
-      await removeStrayProbes(ldap, p.suffix);
-      for (const a of await listAgreements(ldap, p.suffix)) before.set(`${h.name} ${a.dn}`, statusStamp(a));
-      const done = await setAgreementsEnabled(ldap, p.suffix, true, (a) => {
-        const quarantined = targetsAny(a, p.quarantined);
-        if (quarantined) keptOff.push({ host: h.name, name: a.name, target: a.targetHost });
-        return !quarantined;
-      });
-      toggles.push(...done.map((t) => ({ ...t, host: h.name })));
-    }),
-  );
-  const started = Date.now();
-  await waitGreen(transport, p, before, started);
-  return { toggles, keptOff, greenMs: Date.now() - started };
-}
-
-async function waitGreen(
-  transport: Transport,
-  p: UnfenceRequest,
-  before: ReadonlyMap<string, string | undefined>,
-  started: number,
-): Promise<void> {
-  const nudged = new Map<string, number>();
-  await Promise.all(
-    p.hosts.map(async (h) => {
-      await nudge(transport, h, p.suffix);
-      nudged.set(h.name, Date.now());
-    }),
-  );
-  for (;;) {
-    if (p.signal.aborted) throw new FleetError('failure', `${p.suffix}: waiting for green agreements interrupted`);
-    const waiting: Array<{ host: Host; a: Agreement }> = [];
-    await Promise.all(
-      p.hosts.map(async (h) => {
-        const ldap = await transport.ldap(h);
-        for (const a of await listAgreements(ldap, p.suffix)) {
-          if (!a.enabled || targetsAny(a, p.quarantined)) continue;
-          if (!isGreen(a) || statusStamp(a) === before.get(`${h.name} ${a.dn}`)) waiting.push({ host: h, a });
-        }
-      }),
-    );
-    if (waiting.length === 0) return;
-    const elapsed = Date.now() - started;
-    p.onProgress?.(`${Math.round(elapsed / 1000)} s: ${waiting.length} agreement(s) not green yet`);
-    if (elapsed > p.timeoutMs) {
-      throw new FleetError(
-        'failure',
-        `${p.suffix}: agreements not green after ${Math.round(p.timeoutMs / 1000)} s: ${waiting
-          .slice(0, 4)
-          .map(({ host, a }) => `${host.name} ${a.name}: ${a.lastUpdateStatus ?? 'no status'}`)
-          .join('; ')}`,
-      );
-    }
-    for (const host of new Set(waiting.map((w) => w.host))) {
-      if (Date.now() - (nudged.get(host.name) ?? 0) < 5_000) continue;
-      nudged.set(host.name, Date.now());
-      // Still waiting after a write: the agreement may be backing off after errors from the
-      // re-initialization (up to minutes). Turning it off and on restarts it at once.
-      const ldap = await transport.ldap(host);
-      for (const { a } of waiting.filter((w) => w.host === host)) {
-        await ldap.modify(a.dn, [{ op: 'replace', attr: 'nsds5ReplicaEnabled', values: ['off'] }]);
-        await ldap.modify(a.dn, [{ op: 'replace', attr: 'nsds5ReplicaEnabled', values: ['on'] }]);
-      }
-      await nudge(transport, host, p.suffix);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-/** Deletes probe and canary entries left on a host by an earlier, interrupted attempt. */
-async function removeStrayProbes(ldap: LdapSession, suffix: string): Promise<void> {
-  const strays = await ldap.search(suffix, {
-    scope: 'one',
-    filter: PROBE_FILTER,
-    attributes: ['1.1'],
-  });
-  for (const e of strays) {
-    // Replication may have deleted it meanwhile.
-    await ldap.delete(e.dn).catch((err: unknown) => {
-      if (!isNoSuchObject(err)) throw err;
-    });
-  }
-}
-
-/** One replicated change on `host` (a probe entry added and deleted): its agreements run a session. */
-async function nudge(transport: Transport, host: Host, suffix: string): Promise<void> {
-  const ldap = await transport.ldap(host);
-  const dn = probeDn('probe', suffix);
-  await ldap.add(dn, { objectClass: ['top', 'nsContainer'], cn: dn.slice(3, dn.indexOf(',')) });
-  await ldap.delete(dn);
-}
-
-/** What changes when an agreement runs a session: the JSON status's date (else the text). */
-function statusStamp(a: Pick<Agreement, 'lastUpdateStatus' | 'lastUpdateStatusJson'>): string | undefined {
-  if (a.lastUpdateStatusJson) {
-    try {
-      const date = (JSON.parse(a.lastUpdateStatusJson) as { date?: unknown }).date;
-      if (typeof date === 'string') return date;
-    } catch {
-      // fall through to the text
-    }
-  }
-  return a.lastUpdateStatus;
-}
-
-/** Green incremental status: the JSON state, or the text of servers that have no JSON. */
-export function isGreen(a: Pick<Agreement, 'lastUpdateStatus' | 'lastUpdateStatusJson'>): boolean {
-  // "No replication sessions started since server startup" and "agreement disabled" are green in
-  // the JSON too, yet say nothing has been sent.
-  if (/no replication sessions started|agreement disabled/i.test(a.lastUpdateStatus ?? '')) return false;
-  const state = statusState(a.lastUpdateStatusJson);
-  if (state !== undefined) return state === 'green';
-  return (
-    /^error \(0\)/i.test(a.lastUpdateStatus ?? '') && /succeeded|acquired successfully/i.test(a.lastUpdateStatus ?? '')
-  );
 }
 
 interface SuffixConvergence {

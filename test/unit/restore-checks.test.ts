@@ -7,7 +7,7 @@ import type { Manifest } from '../../src/backup/manifest.js';
 import { disableAgreementsInDse } from '../../src/directory/dse.js';
 import { parseInventory } from '../../src/inventory/index.js';
 import { compatibilityProblems, versionOf, type CompatibilityInput } from '../../src/restore/compatibility.js';
-import { isGreen } from '../../src/restore/converge.js';
+import { isGreen } from '../../src/restore/unfence.js';
 import { targetsAny } from '../../src/topology/graph.js';
 import type { HostFacts } from '../../src/topology/facts.js';
 
