@@ -48,12 +48,16 @@ interface SuffixConvergence {
   /** ms until the canary was seen on each host, and until its deletion was. */
   canaryMs: Record<string, number>;
   canaryDeleteMs: Record<string, number>;
+  /** Wall time of the content comparison (every host read once, against the snapshot). */
+  contentMs: number;
 }
 
 export interface ConvergenceReport {
   suffixes: SuffixConvergence[];
   /** Audit findings left after leaving out quarantined hosts (warnings and info only). */
   findings: Finding[];
+  /** Wall time of the closing audit. */
+  auditMs: number;
 }
 
 export interface ConvergenceRequest {
@@ -80,10 +84,13 @@ export async function proveConvergence(
     // A probe or canary a fault left behind (its host died between the add and the delete) is not
     // data, and compare leaves it out; removed anyway so that nothing of ours stays behind.
     for (const h of members) await removeStrayProbes(await transport.ldap(h), s.suffix);
+    const compared = Date.now();
     const entries = await requireSameContent(transport, ctx, req, s);
+    const contentMs = Date.now() - compared;
     const { seen, gone } = await canary(transport, ctx, req, s.suffix, members);
-    out.push({ kind: s.kind, suffix: s.suffix, generation, entries, canaryMs: seen, canaryDeleteMs: gone });
+    out.push({ kind: s.kind, suffix: s.suffix, generation, entries, canaryMs: seen, canaryDeleteMs: gone, contentMs });
   }
+  const audited = Date.now();
   const report = await auditDeployment(transport, req.inventory, req.hosts, {
     suffixes: req.suffixes.map((s) => s.kind),
   });
@@ -99,7 +106,7 @@ export async function proveConvergence(
         .join('; ')}`,
     );
   }
-  return { suffixes: out, findings: relevant };
+  return { suffixes: out, findings: relevant, auditMs: Date.now() - audited };
 }
 
 /**
