@@ -65,6 +65,12 @@ function registerUp(lab: Command, wrap: Wrap): void {
         'inventory-kerberos.yaml (transport openssh, no key); get a ticket with lab kinit',
       LAB_DEFAULTS.kerberos,
     )
+    .option(
+      '--init <mode>',
+      "how replicas get the data: online (total updates over the agreements) or ldif (the first host's " +
+        'export imported on every other host; much faster for large --entries)',
+      LAB_DEFAULTS.init,
+    )
     .option('--sudo-user <name>', 'hosts refuse root logins; log in as this user (made if missing) and sudo to root')
     .option('--sudo-password-file <file>', "the --sudo-user's password, which sudo asks for (set with chpasswd)")
     .option('--sudo-nopasswd', 'the --sudo-user may sudo without a password (NOPASSWD)')
@@ -202,6 +208,7 @@ interface UpOptions {
   sudoUser?: string;
   sudoPasswordFile?: string;
   sudoNopasswd?: boolean;
+  init: string;
 }
 
 function labOptionsOf(opts: UpOptions): LabOptions {
@@ -217,5 +224,6 @@ function labOptionsOf(opts: UpOptions): LabOptions {
     sudoUser: opts.sudoUser,
     sudoPasswordFile: opts.sudoPasswordFile ? resolve(opts.sudoPasswordFile) : undefined,
     sudoNopasswd: opts.sudoNopasswd,
+    init: opts.init,
   };
 }

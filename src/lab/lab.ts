@@ -10,6 +10,7 @@ import { FleetError, UsageError } from '../errors.js';
 import { createAgreement, initializeConsumer } from '../directory/agreements.js';
 import { enableSupplier, ensureReplicationManager } from '../directory/replica.js';
 import { runTask } from '../directory/tasks.js';
+import { exportForInit, importFromSupplier, initExportPath, removeRemoteFile } from '../restore/reinit.js';
 import { loadInventory } from '../inventory/index.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { Transport } from '../transport/transport.js';
@@ -542,13 +543,55 @@ async function configureReplication(
     if (h.ca && h.rids.ca !== undefined)
       await enableSupplier(ldap, spec.suffixes.ca, backendOf(h, spec.suffixes.ca), h.rids.ca);
   });
-  const agreementDns = await createAgreements(spec, inventory, transport, replPassword);
-  if (spec.data === 'none') return;
   const first = spec.hosts[0]!;
   const firstCa = spec.hosts.find((h) => h.ca);
+  if (spec.init === 'ldif' && spec.data !== 'none') {
+    // Before the agreements exist: no supplier meets a consumer that is offline for its import.
+    await seedFromExport(transport, ctx, print, spec.hosts, first, spec.suffixes.domain);
+    if (firstCa)
+      await seedFromExport(
+        transport,
+        ctx,
+        print,
+        spec.hosts.filter((h) => h.ca),
+        firstCa,
+        spec.suffixes.ca,
+      );
+  }
+  const agreementDns = await createAgreements(spec, inventory, transport, replPassword);
+  if (spec.data === 'none' || spec.init === 'ldif') return;
   const init = { spec, inventory, transport, ctx, print, agreementDns };
   await initializeSuffix(init, spec.suffixes.domain, first.fqdn, spec.domainEdges);
   if (firstCa) await initializeSuffix(init, spec.suffixes.ca, firstCa.fqdn, spec.caEdges);
+}
+
+/** `--init ldif`: the root's export with its replication data imported on every other member, one at a time. */
+async function seedFromExport(
+  transport: Transport,
+  ctx: RunContext,
+  print: Print,
+  members: LabHost[],
+  root: LabHost,
+  suffix: string,
+): Promise<void> {
+  const inventory = transport.inventory;
+  const supplier = hostOf(inventory, root);
+  const backend = backendOf(root, suffix);
+  const path = initExportPath(supplier, 'lab', backend);
+  const timeouts = { signal: ctx.signal, timeoutMs: INIT_TIMEOUT_MS };
+  try {
+    const t0 = Date.now();
+    await exportForInit(transport, supplier, backend, path, timeouts);
+    print(`lab: ${suffix}: exported from ${root.fqdn} (${formatSeconds(Date.now() - t0)})`);
+    for (const m of members.filter((h) => h !== root)) {
+      const t1 = Date.now();
+      const consumer = hostOf(inventory, m);
+      await importFromSupplier(transport, ctx, { supplier, supplierPath: path, consumer, backend, ...timeouts });
+      print(`lab: ${suffix}: ${m.fqdn} imported ${root.fqdn}'s export (${formatSeconds(Date.now() - t1)})`);
+    }
+  } finally {
+    await removeRemoteFile(transport, supplier, path, ctx);
+  }
 }
 
 /** The backend a lab host serves `suffix` with. */

@@ -144,6 +144,12 @@ describe('labSpec', () => {
     assert.equal(labSpec(opts({ entries: 1_000_000 })).entries, 1_000_000);
   });
 
+  it('--init: online by default (nothing recorded), ldif recorded, anything else refused', () => {
+    assert.equal(labSpec(opts({})).init, undefined);
+    assert.equal(labSpec(opts({ init: 'ldif' })).init, 'ldif');
+    usageError(() => labSpec(opts({ init: 'dump' })), '--init', /online, ldif, got 'dump'/);
+  });
+
   it('refuses a bad --topology with the option name', () => {
     usageError(() => labSpec(opts({ topology: 'tree' })), '--topology', /'tree' is not an edge/);
   });
