@@ -77,19 +77,12 @@ export async function proveConvergence(
   ctx: RunContext,
   req: ConvergenceRequest,
 ): Promise<ConvergenceReport> {
-  const out: SuffixConvergence[] = [];
-  for (const s of req.suffixes) {
-    const members = s.hosts;
-    const generation = await requireGeneration(transport, req.master, members, s.suffix);
-    // A probe or canary a fault left behind (its host died between the add and the delete) is not
-    // data, and compare leaves it out; removed anyway so that nothing of ours stays behind.
-    for (const h of members) await removeStrayProbes(await transport.ldap(h), s.suffix);
-    const compared = Date.now();
-    const entries = await requireSameContent(transport, ctx, req, s);
-    const contentMs = Date.now() - compared;
-    const { seen, gone } = await canary(transport, ctx, req, s.suffix, members);
-    out.push({ kind: s.kind, suffix: s.suffix, generation, entries, canaryMs: seen, canaryDeleteMs: gone, contentMs });
-  }
+  // The suffixes are separate replicas: their proofs run side by side (the CA's is small, and waits).
+  // Both settle before a failure is reported, so that neither leaves its canary behind.
+  const settled = await Promise.allSettled(req.suffixes.map((s) => proveSuffix(transport, ctx, req, s)));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const out = settled.map((r) => (r as PromiseFulfilledResult<SuffixConvergence>).value);
   const audited = Date.now();
   const report = await auditDeployment(transport, req.inventory, req.hosts, {
     suffixes: req.suffixes.map((s) => s.kind),
@@ -107,6 +100,24 @@ export async function proveConvergence(
     );
   }
   return { suffixes: out, findings: relevant, auditMs: Date.now() - audited };
+}
+
+async function proveSuffix(
+  transport: Transport,
+  ctx: RunContext,
+  req: ConvergenceRequest,
+  s: ConvergenceRequest['suffixes'][number],
+): Promise<SuffixConvergence> {
+  const members = s.hosts;
+  const generation = await requireGeneration(transport, req.master, members, s.suffix);
+  // A probe or canary a fault left behind (its host died between the add and the delete) is not
+  // data, and compare leaves it out; removed anyway so that nothing of ours stays behind.
+  await Promise.all(members.map(async (h) => removeStrayProbes(await transport.ldap(h), s.suffix)));
+  const compared = Date.now();
+  const entries = await requireSameContent(transport, ctx, req, s);
+  const contentMs = Date.now() - compared;
+  const { seen, gone } = await canary(transport, ctx, req, s.suffix, members);
+  return { kind: s.kind, suffix: s.suffix, generation, entries, canaryMs: seen, canaryDeleteMs: gone, contentMs };
 }
 
 /**
