@@ -8,6 +8,7 @@ import type { JsonValue } from '../../src/json.js';
 import { phaseReport, type PhaseReport, type TimedTask } from '../../src/operations/phase-report.js';
 import { type JournalEntry, runsDir } from '../../src/playbook/journal.js';
 import type { Plan, PlannedTask } from '../../src/playbook/model.js';
+import { stateDir } from '../../src/state-dir.js';
 import { BIN, cli, type TestLab } from '../lab/fixture.js';
 import { measured } from './measured-child.js';
 
@@ -111,13 +112,13 @@ async function readRun(runDir: string): Promise<{ plan: Plan; journal: JournalEn
 }
 
 /** The last "runDir" (or the run folder of the last "runId") in a command's --json output. */
-function runDirOf(stdout: string, stateDir: string): string | undefined {
+function runDirOf(stdout: string, env: NodeJS.ProcessEnv): string | undefined {
   const last = (key: string): string | undefined =>
     [...stdout.matchAll(new RegExp(`"${key}":\\s*("(?:[^"\\\\]|\\\\.)*")`, 'g'))]
       .map((x) => JSON.parse(x[1]!) as string)
       .at(-1);
   const runId = last('runId');
-  return last('runDir') ?? (runId ? join(runsDir(stateDir), runId) : undefined);
+  return last('runDir') ?? (runId ? join(runsDir(stateDir(env)), runId) : undefined);
 }
 
 export interface FleetBackup {
@@ -139,7 +140,7 @@ export async function fleetBackup(
   const b = await lab.fleet(args, { timeoutMs });
   if (b.code !== 0)
     throw new Error(`backup failed (exit ${b.code}):\n${b.stdout.slice(-4000)}\n${b.stderr.slice(-4000)}`);
-  const runDir = runDirOf(b.stdout, lab.stateDir);
+  const runDir = runDirOf(b.stdout, lab.env);
   if (!runDir) throw new Error(`backup: no runId in the --json output:\n${b.stdout.slice(-2000)}`);
   const { plan, journal } = await readRun(runDir);
   const perHost = new Map<string, number>();
@@ -171,7 +172,7 @@ export async function measureRestore(lab: TestLab, init: Init, args: string[]): 
       `restore --init ${init} failed (exit ${r.code}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`,
     );
   // --json prints the outcome (runId, state, runDir, phases) as one indented object.
-  const runDir = runDirOf(r.stdout, lab.stateDir);
+  const runDir = runDirOf(r.stdout, lab.env);
   if (!runDir) throw new Error(`restore --init ${init}: no runDir in the --json output:\n${r.stdout.slice(-2000)}`);
   const { plan, journal } = await readRun(runDir);
   const weight = new Map<string, number>();
