@@ -164,7 +164,7 @@ export function markdownTable(results: ScaleResults): string {
     '| hosts | topology | entries | init | wall s | ' +
       `${PHASES.join(' | ')} | floor s | wall/floor | µs/entry | master import s | replica init avg/max s | ` +
       'unfence green s | RSS MB | lab up s | backup s (slowest host) |',
-    `|${' ---: |'.repeat(PHASES.length + 14)}`,
+    `${'|---'.repeat(PHASES.length + 14)}|`,
   ];
   for (const c of results.cells) {
     const lab = results.labs.find((l) => l.hosts === c.hosts && l.topology === c.topology && l.entries === c.entries);

@@ -146,7 +146,7 @@ function wallFloor(r: ScaleResults): string[] | undefined {
     'set style data histograms',
     'set style histogram clustered gap 1',
     'set style fill solid 0.9 border rgb "#333333"',
-    'set key inside left top',
+    'set key outside top center horizontal',
     "set ylabel 'seconds'",
     'set yrange [0:*]',
     'set xtics rotate by 30 right',
