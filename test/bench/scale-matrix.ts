@@ -125,7 +125,7 @@ export interface ScaleResults {
   machine: { cores: number; cpu: string; memoryBytes: number; node: string; directoryServer: string; load: number[] };
   labs: LabResult[];
   cells: CellResult[];
-  /** Cells that did not finish, with the error's first line. */
+  /** Cells that did not finish, with the error (a failed command's exit code and its output's tail). */
   failures: Array<{ cell: string; error: string }>;
 }
 

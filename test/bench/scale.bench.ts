@@ -11,9 +11,10 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { table } from '../../src/cli/output.js';
-import { bringUpLab, makeKeys, ROOT } from '../lab/fixture.js';
+import { bringUpLab, makeKeys, ROOT, type TestLab } from '../lab/fixture.js';
 import { fleetBackup, measureRestore } from './restore-measure.js';
 import {
+  type Cell,
   type CellResult,
   cellKey,
   cellResult,
@@ -29,15 +30,26 @@ import {
 } from './scale-matrix.js';
 import { drawPlots, gnuplotMissing } from './scale-plot.js';
 
-const { values: opts } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    cells: { type: 'string' },
-    out: { type: 'string' },
-    plot: { type: 'string' },
-    docs: { type: 'boolean', default: false },
-  },
-});
+/** The options, and the cells to run (none with --plot); a mistake is one line and exit 2, no stack. */
+function options(): { opts: { docs: boolean; out?: string; plot?: string }; cells: Cell[] } {
+  try {
+    const { values } = parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        cells: { type: 'string' },
+        out: { type: 'string' },
+        plot: { type: 'string' },
+        docs: { type: 'boolean', default: false },
+      },
+    });
+    const cells = values.plot ? [] : parseCells(values.cells ?? (values.quick ? QUICK_CELLS : DEFAULT_CELLS));
+    return { opts: values, cells };
+  } catch (e) {
+    console.error(`bench:scale: ${(e as Error).message}`);
+    process.exit(2);
+  }
+}
+const { opts, cells } = options();
 const RESTORE_TIMEOUT_MS = 3 * 3_600_000;
 
 /** The directory server's version as ns-slapd reports it ("389-Directory/2.3.1 …"). */
@@ -48,6 +60,15 @@ async function directoryServer(): Promise<string> {
   return /389-Directory\/\S+/.exec(r.stdout)?.[0] ?? 'unknown';
 }
 
+/** The whole message: a failed run's names its exit code, then the tail of its stdout and stderr. */
+const why = (e: unknown): string => String(e instanceof Error ? e.message : e).trim();
+
+/** Every cell of a lab that could not be built or backed up is recorded as failed, with why. */
+function failAll(results: ScaleResults, g: LabGroup, e: unknown): void {
+  for (const init of g.inits) results.failures.push({ cell: cellKey({ ...g, init }), error: why(e) });
+  console.log(`${g.hosts} hosts ${g.topology}, ${g.entries} entries: FAILED: ${why(e)}`);
+}
+
 /** One lab: up, backed up once, restored once per init mode; a failed restore is recorded, the rest go on. */
 async function runLab(
   g: LabGroup,
@@ -55,16 +76,23 @@ async function runLab(
   results: ScaleResults,
 ): Promise<void> {
   const name = `${g.hosts} hosts ${g.topology}, ${g.entries} entries`;
-  const lab = await bringUpLab([
-    '--hosts',
-    String(g.hosts),
-    '--topology',
-    g.topology,
-    '--ca',
-    'a,b',
-    '--entries',
-    String(g.entries),
-  ]);
+  let lab: TestLab;
+  try {
+    lab = await bringUpLab([
+      '--hosts',
+      String(g.hosts),
+      '--topology',
+      g.topology,
+      '--ca',
+      'a,b',
+      '--entries',
+      String(g.entries),
+    ]);
+  } catch (e) {
+    // bringUpLab has taken down what it built; the other labs of the matrix still run.
+    failAll(results, g, e);
+    return;
+  }
   try {
     const store = join(lab.tmp, 'store');
     const b = await fleetBackup(lab, keys.pub, store, RESTORE_TIMEOUT_MS);
@@ -87,25 +115,19 @@ async function runLab(
         results.cells.push(c);
         console.log(`  restore --init ${init}: ${c.wallS.toFixed(1)} s (floor ${c.floorS.toFixed(1)} s)`);
       } catch (e) {
-        const error = String((e as Error).message ?? e).split('\n')[0]!;
+        const error = why(e);
         results.failures.push({ cell: cellKey(cell), error });
         console.log(`  restore --init ${init}: FAILED: ${error}`);
       }
     }
   } catch (e) {
-    for (const init of g.inits)
-      results.failures.push({
-        cell: cellKey({ ...g, init }),
-        error: String((e as Error).message ?? e).split('\n')[0]!,
-      });
-    console.log(`${name}: FAILED: ${(e as Error).message}`);
+    failAll(results, g, e);
   } finally {
     await lab.down();
   }
 }
 
 async function runMatrix(out: string): Promise<ScaleResults> {
-  const cells = parseCells(opts.cells ?? (opts.quick ? QUICK_CELLS : DEFAULT_CELLS));
   const results: ScaleResults = {
     bench: 'scale',
     startedAt: new Date().toISOString(),
@@ -172,7 +194,7 @@ function summary(r: ScaleResults): void {
       `${l.hosts} ${l.topology} ${l.entries}: lab up ${s(l.labUpS)} s, fleet backup ${s(l.backupS)} s, ` +
         `slowest host inside it ${s(l.backupSlowestHostS)} s`,
     );
-  for (const f of r.failures) console.log(`FAILED ${f.cell}: ${f.error}`);
+  for (const f of r.failures) console.log(`FAILED ${f.cell}: ${f.error.split('\n')[0]}`);
   console.log('');
   console.log(markdownTable(r));
 }
