@@ -92,7 +92,7 @@ function criticalPath(plan: Plan, weight: Map<string, number>): { totalMs: numbe
 }
 
 /** Each task's start and finish as the journal recorded them (the last attempt's). */
-export function timedTasks(journal: JournalEntry[]): TimedTask[] {
+function timedTasks(journal: JournalEntry[]): TimedTask[] {
   const tasks = new Map<string, TimedTask>();
   for (const e of journal) {
     if (e.type === 'task.started') tasks.set(e.taskId, { id: e.taskId, startedAt: e.at });
