@@ -12,7 +12,7 @@
 import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
 import { listAgreements, type Agreement } from '../directory/agreements.js';
-import { PROBE_FILTER } from '../directory/dn.js';
+import { PROBE_FILTER, probeDn } from '../directory/dn.js';
 import type { AgreementToggle } from '../directory/fence.js';
 import { isNoSuchObject } from '../directory/ruv.js';
 import { statusState, targetsAny } from '../topology/graph.js';
@@ -48,10 +48,12 @@ interface Pending {
   before: string | undefined;
 }
 
-/** A session that reported an error (a busy consumer) is started again after this long... */
-const RESTART_FAILED_MS = 250;
-/** ...and one that has reported nothing yet after this long. */
-const RESTART_SILENT_MS = 1_500;
+/** A session refused by a busy consumer is started again (off and on) after this long... */
+const RESTART_REFUSED_MS = 1_000;
+/** ...one that has reported nothing yet gets a change on its supplier after this long... */
+const NUDGE_SILENT_MS = 1_500;
+/** ...and is turned off and on only after this long: toggling a protocol that is still starting wedged it. */
+const TOGGLE_SILENT_MS = 10_000;
 const POLL_MS = 100;
 
 /**
@@ -77,6 +79,10 @@ export async function unfenceSuffix(transport: Transport, p: UnfenceRequest): Pr
   const restarts: string[] = [];
   for (const [i, round] of rounds.entries()) {
     for (const x of round) toggles.push(await turnOn(transport, x));
+    // An agreement left on by an online total update is not toggled (turned off and on right after
+    // the update, 389-DS 2.3.1 kept its status at "agreement disabled" for 300 s): a change on its
+    // supplier starts its session.
+    for (const h of new Set(round.filter((x) => x.a.enabled).map((x) => x.host))) await nudge(transport, h, p.suffix);
     p.onProgress?.(`round ${i + 1}/${rounds.length}: ${round.length} agreement(s) on`);
     restarts.push(...(await waitRound(transport, p, round, started)));
   }
@@ -102,11 +108,9 @@ export function enableRounds<T>(items: readonly T[], consumer: (item: T) => stri
   return rounds.map((r) => r.items);
 }
 
-/** On, as a fresh start: an agreement that was already on is turned off first so that it runs a session now. */
+/** On: the modify starts an incremental session at once. One that is on already is left as it is. */
 async function turnOn(transport: Transport, x: Pending): Promise<AgreementToggle & { host: string }> {
-  const ldap = await transport.ldap(x.host);
-  if (x.a.enabled) await setEnabled(ldap, x.a, 'off');
-  await setEnabled(ldap, x.a, 'on');
+  if (!x.a.enabled) await setEnabled(await transport.ldap(x.host), x.a, 'on');
   return {
     dn: x.a.dn,
     name: x.a.name,
@@ -124,8 +128,9 @@ function setEnabled(ldap: LdapSession, a: Agreement, value: 'on' | 'off'): Promi
 
 /**
  * Until every agreement of the round reads on and green with a session newer than its enable. One that
- * met a busy consumer (a forwarded change from an earlier round can still be arriving there), or has not
- * reported, is started again rather than left to its backoff timer. Returns the restarts it took.
+ * met a busy consumer (a forwarded change from an earlier round can still be arriving there) is turned
+ * off and on rather than left to its back-off; one that has not reported gets a change to send on its
+ * supplier, and is toggled only after TOGGLE_SILENT_MS. Returns the restarts (toggles) it took.
  */
 async function waitRound(
   transport: Transport,
@@ -136,6 +141,7 @@ async function waitRound(
   const startedAt = new Map(round.map((x) => [x, Date.now()]));
   // The status each (re)start left behind: a different one is that session's own report.
   const stampAtStart = new Map(round.map((x) => [x, x.before]));
+  const nudgedAt = new Map<Pending, number>();
   const restarts: string[] = [];
   for (;;) {
     if (p.signal.aborted) throw new FleetError('failure', `${p.suffix}: waiting for green agreements interrupted`);
@@ -150,18 +156,26 @@ async function waitRound(
           .join('; ')}`,
       );
     }
+    const nudged = new Set<Host>();
     for (const { x, now } of waiting) {
       const reported = now !== undefined && statusStamp(now) !== stampAtStart.get(x);
-      if (Date.now() - startedAt.get(x)! < (reported ? RESTART_FAILED_MS : RESTART_SILENT_MS)) continue;
-      // Off and on again starts the session now instead of after its backoff (3 s and doubling).
-      const ldap = await transport.ldap(x.host);
-      await setEnabled(ldap, x.a, 'off');
-      await setEnabled(ldap, x.a, 'on');
-      startedAt.set(x, Date.now());
-      stampAtStart.set(x, now ? statusStamp(now) : x.before);
-      const why = `${x.host.name} ${x.a.name}: ${now?.lastUpdateStatus ?? 'no session yet'}`;
-      restarts.push(why);
-      p.onProgress?.(`restarted ${why}`);
+      const waited = Date.now() - startedAt.get(x)!;
+      if (reported ? waited >= RESTART_REFUSED_MS : waited >= TOGGLE_SILENT_MS) {
+        // Off and on again starts the session now instead of after its back-off (3 s and doubling).
+        const ldap = await transport.ldap(x.host);
+        await setEnabled(ldap, x.a, 'off');
+        await setEnabled(ldap, x.a, 'on');
+        startedAt.set(x, Date.now());
+        stampAtStart.set(x, now ? statusStamp(now) : x.before);
+        restarts.push(`${x.host.name} ${x.a.name}: ${now?.lastUpdateStatus ?? 'no session yet'}`);
+        p.onProgress?.(`restarted ${restarts.at(-1)}`);
+      }
+      // Silent: a change on its supplier (once per host and pause) makes it run a session.
+      if (reported || nudged.has(x.host) || Date.now() - (nudgedAt.get(x) ?? startedAt.get(x)!) < NUDGE_SILENT_MS)
+        continue;
+      await nudge(transport, x.host, p.suffix);
+      nudged.add(x.host);
+      for (const y of round.filter((r) => r.host === x.host)) nudgedAt.set(y, Date.now());
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
@@ -183,6 +197,14 @@ async function notGreen(
   return round
     .map((x) => ({ x, now: read.get(`${x.host.name} ${x.a.dn}`) }))
     .filter(({ x, now }) => !now?.enabled || !isGreen(now) || statusStamp(now) === x.before);
+}
+
+/** One replicated change on `host` (a probe entry added and deleted): its agreements run a session. */
+async function nudge(transport: Transport, host: Host, suffix: string): Promise<void> {
+  const ldap = await transport.ldap(host);
+  const dn = probeDn('probe', suffix);
+  await ldap.add(dn, { objectClass: ['top', 'nsContainer'], cn: dn.slice(3, dn.indexOf(',')) });
+  await ldap.delete(dn);
 }
 
 /** Deletes probe and canary entries left on a host by an earlier, interrupted attempt. */
