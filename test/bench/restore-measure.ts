@@ -35,6 +35,9 @@ export interface RestoreMeasure {
   replicaInitS: number[];
   /** Unfence: how long until the agreements were green, summed over the suffixes. */
   unfenceGreenS: number;
+  /** The proof's content comparison (suffixes side by side: the longest) and its closing audit. */
+  proofContentS: number;
+  proofAuditS: number;
 }
 
 const num = (v: JsonValue | undefined): number => (typeof v === 'number' ? v : 0);
@@ -42,11 +45,14 @@ const obj = (v: JsonValue | undefined): Record<string, JsonValue> =>
   v && typeof v === 'object' && !Array.isArray(v) ? v : {};
 const list = (v: JsonValue | undefined): JsonValue[] => (Array.isArray(v) ? v : []);
 
-/** What the server itself spent on a task, from the task.finished data (ms); 0 for controller-only tasks. */
+/**
+ * What the server itself spent on a task, from the task.finished data (ms): the issue's floor counts the
+ * export, the imports (with the copy that feeds them) and one probe's replication (the canary); waiting
+ * for agreements to turn green is the orchestration's, as is everything else.
+ */
 function serverMs(task: PlannedTask, data: Record<string, JsonValue>): number {
   if (task.action === 'restore-master')
     return list(data.suffixes).reduce<number>((s, x) => s + num(obj(x).importMs), 0);
-  if (task.action === 'unfence') return list(data.suffixes).reduce<number>((s, x) => s + num(obj(x).greenMs), 0);
   if (task.action === 'converge') {
     const max = (v: JsonValue | undefined): number => Math.max(0, ...Object.values(obj(v)).map(num));
     return list(data.suffixes).reduce<number>((s, x) => s + max(obj(x).canaryMs) + max(obj(x).canaryDeleteMs), 0);
@@ -188,8 +194,11 @@ export async function measureRestore(lab: TestLab, init: Init, args: string[]): 
     plan.tasks
       .filter((t) => t.action === 'reinitialize' && t.params.op === op && weight.has(t.id))
       .map((t) => weight.get(t.id)! / 1000);
-  const all = (action: string): number =>
-    plan.tasks.filter((t) => t.action === action).reduce((s, t) => s + (weight.get(t.id) ?? 0), 0) / 1000;
+  const finished = (action: string): Record<string, JsonValue>[] =>
+    journal.flatMap((e) => (e.type === 'task.finished' && byId.get(e.taskId)?.action === action ? [obj(e.data)] : []));
+  const suffixSum = (action: string, field: string): number =>
+    finished(action).reduce((s, d) => s + list(d.suffixes).reduce<number>((t, x) => t + num(obj(x)[field]), 0), 0);
+  const converge = finished('converge').at(-1) ?? {};
   return {
     init,
     wallS: r.wallS,
@@ -198,10 +207,12 @@ export async function measureRestore(lab: TestLab, init: Init, args: string[]): 
     phases: phaseReport(plan, timedTasks(journal)),
     masterS: onPath('restore-master'),
     reinitS: onPath('reinitialize'),
-    replicationS: onPath('unfence') + onPath('converge'),
+    replicationS: onPath('converge'),
     criticalS: cp.totalMs / 1000,
     exportS: ofReinit('export').reduce((a, b) => a + b, 0),
     replicaInitS: init === 'ldif' ? ofReinit('import') : ofReinit('online'),
-    unfenceGreenS: all('unfence'),
+    unfenceGreenS: suffixSum('unfence', 'greenMs') / 1000,
+    proofContentS: Math.max(0, ...list(converge.suffixes).map((x) => num(obj(x).contentMs))) / 1000,
+    proofAuditS: num(converge.auditMs) / 1000,
   };
 }

@@ -96,6 +96,8 @@ export interface RestoreFigures {
   exportS: number;
   replicaInitS: number[];
   unfenceGreenS: number;
+  proofContentS: number;
+  proofAuditS: number;
 }
 
 export interface CellResult extends Cell {
@@ -114,6 +116,9 @@ export interface CellResult extends Cell {
   replicaInitAvgS: number;
   replicaInitMaxS: number;
   unfenceGreenS: number;
+  /** Inside converge: the content comparison of every host (and the snapshot), and the closing audit. */
+  proofContentS: number;
+  proofAuditS: number;
   peakRssBytes: number;
   labUpS: number;
 }
@@ -152,6 +157,8 @@ export function cellResult(cell: Cell, m: RestoreFigures, lab: LabResult): CellR
     replicaInitAvgS: inits.length ? round(inits.reduce((a, b) => a + b, 0) / inits.length) : 0,
     replicaInitMaxS: round(Math.max(0, ...inits)),
     unfenceGreenS: round(m.unfenceGreenS),
+    proofContentS: round(m.proofContentS),
+    proofAuditS: round(m.proofAuditS),
     peakRssBytes: m.peakRssBytes,
     labUpS: lab.labUpS,
   };
@@ -163,8 +170,8 @@ export function markdownTable(results: ScaleResults): string {
   const rows = [
     '| hosts | topology | entries | init | wall s | ' +
       `${PHASES.join(' | ')} | floor s | wall/floor | µs/entry | master import s | replica init avg/max s | ` +
-      'unfence green s | RSS MB | lab up s | backup s (slowest host) |',
-    `${'|---'.repeat(PHASES.length + 14)}|`,
+      'unfence green s | proof: content / audit s | RSS MB | lab up s | backup s (slowest host) |',
+    `${'|---'.repeat(PHASES.length + 15)}|`,
   ];
   for (const c of results.cells) {
     const lab = results.labs.find((l) => l.hosts === c.hosts && l.topology === c.topology && l.entries === c.entries);
@@ -172,7 +179,7 @@ export function markdownTable(results: ScaleResults): string {
       `| ${c.hosts} | ${c.topology} | ${c.entries} | ${c.init} | ${s(c.wallS)} | ` +
         `${PHASES.map((p) => s(c.phasesS[p] ?? 0)).join(' | ')} | ${s(c.floorS)} | ${c.wallOverFloor.toFixed(2)} | ` +
         `${c.perEntryUs.toFixed(0)} | ${s(c.masterImportS)} | ${s(c.replicaInitAvgS)} / ${s(c.replicaInitMaxS)} | ` +
-        `${s(c.unfenceGreenS)} | ${(c.peakRssBytes / 1048576).toFixed(0)} | ${s(c.labUpS)} | ` +
+        `${s(c.unfenceGreenS)} | ${s(c.proofContentS)} / ${s(c.proofAuditS)} | ${(c.peakRssBytes / 1048576).toFixed(0)} | ${s(c.labUpS)} | ` +
         `${lab ? `${s(lab.backupS)} (${s(lab.backupSlowestHostS)})` : '-'} |`,
     );
   }

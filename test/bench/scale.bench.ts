@@ -87,6 +87,9 @@ async function runLab(
       'a,b',
       '--entries',
       String(g.entries),
+      // Seeded from an export: total updates would take most of an hour at 200 000 entries.
+      '--init',
+      'ldif',
     ]);
   } catch (e) {
     // bringUpLab has taken down what it built; the other labs of the matrix still run.
@@ -176,10 +179,13 @@ function summary(r: ScaleResults): void {
     c.perEntryUs.toFixed(0),
     `${s(c.masterImportS)} / ${s(c.replicaInitAvgS)} / ${s(c.replicaInitMaxS)}`,
     s(c.unfenceGreenS),
+    `${s(c.proofContentS)} / ${s(c.proofAuditS)}`,
     (c.peakRssBytes / 1048576).toFixed(0),
   ]);
   const head = ['CELL', 'WALL', ...PHASES.map((p) => p.toUpperCase()), 'FLOOR', 'WALL/FLOOR', 'µS/ENTRY'];
-  console.log(table([[...head, 'IMPORT MASTER / REPLICA AVG / MAX', 'GREEN', 'RSS MB'], ...rows]));
+  console.log(
+    table([[...head, 'IMPORT MASTER / REPLICA AVG / MAX', 'GREEN', 'PROOF CONTENT / AUDIT', 'RSS MB'], ...rows]),
+  );
   const ratio = (entries: number): string | undefined => {
     const pick = (init: string): CellResult | undefined =>
       r.cells.find((c) => c.hosts === 3 && c.topology === 'chain' && c.entries === entries && c.init === init);

@@ -84,6 +84,8 @@ describe('scale matrix: a cell’s figures', () => {
     exportS: 1.5,
     replicaInitS: [4, 5],
     unfenceGreenS: 3.5,
+    proofContentS: 1.2,
+    proofAuditS: 0.4,
   };
 
   it('derives the outside-the-steps time, wall/floor, per-entry times and the replica averages', () => {
