@@ -274,8 +274,7 @@ async function checkImported(
   if (summary && summary.skipped > 0)
     throw new FleetError(
       'failure',
-      `${host.name}: ${s.suffix}: the import skipped ${summary.skipped} of the snapshot's entries ` +
-        "(schema violations or missing parents; the server's errors log names them)",
+      `${host.name}: ${s.suffix}: the import skipped ${summary.skipped} entries; the server's errors log names them`,
       { host: host.name },
     );
   if (s.exportedEntries !== undefined) {
