@@ -126,7 +126,7 @@ export type {
   PlanInput,
 } from './playbook/action.js';
 export { EventStream, type FleetEvent } from './report/events.js';
-export { gatherFacts, gatherAllFacts, type HostFacts, type SuffixFacts } from './topology/facts.js';
+export { gatherFacts, gatherAllFacts, type FactsOptions, type HostFacts, type SuffixFacts } from './topology/facts.js';
 export { readRuv, parseRuv, type Ruv, type RuvElement } from './directory/ruv.js';
 export { parseCsn, compareCsn, csnLagSeconds } from './directory/csn.js';
 export { setAgreementsEnabled, type AgreementToggle } from './directory/fence.js';

@@ -85,7 +85,7 @@ export const backupAction = defineAction({
         status: 'changed',
         message:
           `snapshot ${m.id}: ${formatBytes(m.archive.size)}, ` +
-          m.suffixes.map((s) => `${s.backend} ${s.entryCount ?? '?'} entries`).join(', '),
+          m.suffixes.map((s) => `${s.backend} ${s.exportedEntries ?? '?'} entries exported`).join(', '),
         changes: [{ snapshot: m.id, dir: result.dir }],
         data: { id: m.id, dir: result.dir, size: m.archive.size, sha256: m.archive.sha256 } as JsonValue,
       };

@@ -192,11 +192,13 @@ function globMatch(pattern: string, name: string): boolean {
   return re.test(name);
 }
 
-/** What an LDIF export says about itself: its first entry's DN (the suffix) and its RUV. */
+/** What an LDIF export says about itself: its first entry's DN (the suffix), its RUV and its records. */
 export interface LdifSurvey {
   suffix: string | undefined;
   /** nsds50ruv values of the RUV tombstone, unfolded. */
   ruv: string[];
+  /** Records (dn lines): what the manifest's exportedEntries says of ipa-fleet's own exports. */
+  records: number;
 }
 
 /** Longest line kept while surveying; dn and nsds50ruv lines are far shorter. */
@@ -207,7 +209,7 @@ const MAX_SURVEY_LINE = 64 * 1024;
  * lines) from the chunks it is shown. Memory: one line, capped.
  */
 export class LdifSurveyor {
-  readonly survey: LdifSurvey = { suffix: undefined, ruv: [] };
+  readonly survey: LdifSurvey = { suffix: undefined, ruv: [], records: 0 };
   private line: Buffer[] = [];
   private lineBytes = 0;
   /** The logical line being unfolded (physical line plus continuations). */
@@ -255,6 +257,7 @@ export class LdifSurveyor {
     const name = m[1]!.toLowerCase();
     const value = (m[2] ? Buffer.from(m[3]!.trim(), 'base64').toString('utf8') : m[3]!).trim();
     if (name === 'dn') {
+      this.survey.records++;
       this.survey.suffix ??= value;
       this.inRuv = /^nsuniqueid\s*=\s*ffffffff-ffffffff-ffffffff-ffffffff\s*,/i.test(value);
     } else if (this.inRuv && name === 'nsds50ruv') this.survey.ruv.push(value);
@@ -310,6 +313,7 @@ export function importedSuffixes(
       kind,
       suffix: kind === 'domain' ? host.suffixes.domain : host.suffixes.ca.suffix,
       backend: l.backend,
+      exportedEntries: l.survey.records,
       entryCount: undefined,
       rid: (own ?? ruv.elements[0])?.rid,
       generation: ruv.generation,

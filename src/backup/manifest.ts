@@ -15,6 +15,17 @@ export interface ManifestSuffix {
   kind: 'domain' | 'ca';
   suffix: string;
   backend: string;
+  /**
+   * Records in the suffix's LDIF in the archive, as the server's export counted them (an export
+   * task's "Processed N entries"; for FULL, the dn lines of the file db2ldif wrote): the entries,
+   * the tombstones and the RUV tombstone entry. The restore checks its import against it.
+   * Undefined in snapshots of older versions and in imported ipa-backup folders.
+   */
+  exportedEntries?: number | undefined;
+  /**
+   * Older snapshots only: the live entries a search counted at backup time (no tombstones). A
+   * restore of such a snapshot counts the restored entries the same way to compare.
+   */
   entryCount: number | undefined;
   rid: number | undefined;
   generation: string | undefined;

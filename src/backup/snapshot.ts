@@ -9,6 +9,7 @@ import { FleetError } from '../errors.js';
 import type { Host } from '../inventory/model.js';
 import { bakDir as instanceBak, ldifDir as instanceLdif } from '../directory/instance.js';
 import { startServices, stopServices } from '../directory/service.js';
+import { exportedEntries } from '../directory/task-counts.js';
 import { runTask } from '../directory/tasks.js';
 import { gatherFacts, type HostFacts } from '../topology/facts.js';
 import type { LdapSession } from '../transport/ldap.js';
@@ -72,6 +73,7 @@ export async function takeSnapshot(
   const pending = await opts.store.beginSnapshot(hostDeployment(transport), host.name, id);
   let stopped = false;
   try {
+    let exported: Array<number | undefined>;
     if (opts.type === 'full') {
       // Set first: a stop cut short by Ctrl-C / SIGTERM may still have stopped the server, and
       // starting a running instance again is harmless.
@@ -80,9 +82,9 @@ export async function takeSnapshot(
       // The stop is not cancellable; a cancellation that came meanwhile ends the backup here.
       if (opts.signal.aborted)
         throw new FleetError('failure', `${host.name}: the FULL backup was cancelled`, { host: host.name });
-      await exportOffline(ssh, instance, exports, opts.binary ? bakDir : undefined, opts);
+      exported = await exportOffline(ssh, instance, exports, opts.binary ? bakDir : undefined, opts);
     } else {
-      await exportOnline(await transport.ldap(host), exports, opts.binary ? bakDir : undefined, opts);
+      exported = await exportOnline(await transport.ldap(host), exports, opts.binary ? bakDir : undefined, opts);
     }
 
     const config =
@@ -97,7 +99,7 @@ export async function takeSnapshot(
       type: opts.type,
       toolVersion: opts.toolVersion,
       ipaVersion,
-      suffixes: exports.map((e) => manifestSuffix(e.s, e.inArchive)),
+      suffixes: exports.map((e, i) => manifestSuffix(e.s, e.inArchive, exported[i])),
       missingPaths: config.missing,
       files: ingested.files,
       archive: {
@@ -149,36 +151,50 @@ function suffixExports(host: Host, facts: HostFacts, prefix: string): SuffixExpo
   }));
 }
 
-/** FULL, with the instance stopped: db2ldif with replication data, and db2bak when `bakDir` is given. */
+/**
+ * FULL, with the instance stopped: db2ldif with replication data, and db2bak when `bakDir` is given.
+ * Returns each export's records.
+ */
 async function exportOffline(
   ssh: SshSession,
   instance: string,
   exports: SuffixExport[],
   bakDir: string | undefined,
   opts: SnapshotOptions,
-): Promise<void> {
+): Promise<Array<number | undefined>> {
+  const exported: Array<number | undefined> = [];
   for (const e of exports) {
-    // Offline export with replication data (db2ldif -r); dsctl runs it as the dirsrv user.
-    await ssh.run(
-      `dsctl ${shellQuote(instance)} db2ldif --replication ${shellQuote(e.s.backend!)} ${shellQuote(e.remote)}`,
+    // Offline export with replication data (db2ldif -r); dsctl runs it as the dirsrv user. dsctl
+    // prints no count (the server's goes to its errors log): the records are the file's dn lines,
+    // read once on the host, where tar reads the file next anyway.
+    const out = await ssh.run(
+      `dsctl ${shellQuote(instance)} db2ldif --replication ${shellQuote(e.s.backend!)} ${shellQuote(e.remote)} >&2 ` +
+        `|| exit $?; grep -c '^dn:' ${shellQuote(e.remote)} || test $? -eq 1`,
       { timeoutMs: opts.exportTimeoutMs ?? 3_600_000 },
     );
+    const records = /^\d+$/.test(out.trim()) ? Number(out.trim()) : undefined;
+    exported.push(records);
   }
   if (bakDir)
     await ssh.run(`dsctl ${shellQuote(instance)} db2bak ${shellQuote(bakDir)}`, {
       timeoutMs: opts.exportTimeoutMs ?? 3_600_000,
     });
+  return exported;
 }
 
-/** DATA, with the instance running: export tasks with replication data, and a backup task when `bakDir` is given. */
+/**
+ * DATA, with the instance running: export tasks with replication data, and a backup task when
+ * `bakDir` is given. Returns each export's records as its task log counts them.
+ */
 async function exportOnline(
   ldap: LdapSession,
   exports: SuffixExport[],
   bakDir: string | undefined,
   opts: SnapshotOptions,
-): Promise<void> {
+): Promise<Array<number | undefined>> {
+  const exported: Array<number | undefined> = [];
   for (const e of exports) {
-    await runTask(
+    const task = await runTask(
       ldap,
       'export',
       {
@@ -190,6 +206,7 @@ async function exportOnline(
       },
       { timeoutMs: opts.exportTimeoutMs ?? 3_600_000, signal: opts.signal },
     );
+    exported.push(exportedEntries(task.log));
   }
   if (bakDir) {
     await runTask(
@@ -199,6 +216,7 @@ async function exportOnline(
       { timeoutMs: opts.exportTimeoutMs ?? 3_600_000, signal: opts.signal },
     );
   }
+  return exported;
 }
 
 /** Streams the host's tar into the store's archive file; a tar that fails or a lost connection is an error. */
@@ -337,12 +355,14 @@ function escapeSed(text: string): string {
   return text.replace(/[\\.*[\]^$,]/g, '\\$&');
 }
 
-function manifestSuffix(s: SuffixFacts, ldif: string): ManifestSuffix {
+function manifestSuffix(s: SuffixFacts, ldif: string, exportedEntries: number | undefined): ManifestSuffix {
   return {
     kind: s.kind,
     suffix: s.suffix,
     backend: s.backend!,
-    entryCount: s.entryCount,
+    exportedEntries,
+    // Older versions' live count; facts no longer count (a search of every entry).
+    entryCount: undefined,
     rid: s.replica?.rid,
     generation: s.ruv?.generation,
     ruv: s.ruv

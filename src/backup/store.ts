@@ -516,10 +516,13 @@ function optRid(value: unknown, field: string): number | undefined {
 function suffix(value: unknown, field: string): ManifestSuffix {
   const o = obj(value, field);
   const rid = optRid(o.rid, `${field}.rid`);
+  const exportedEntries = optCount(o.exportedEntries, `${field}.exportedEntries`);
   return {
     kind: oneOf(o.kind, `${field}.kind`, ['domain', 'ca'] as const),
     suffix: str(o.suffix, `${field}.suffix`),
     backend: str(o.backend, `${field}.backend`),
+    // Absent in older manifests: they stay as they were read.
+    ...(exportedEntries !== undefined ? { exportedEntries } : {}),
     entryCount: optCount(o.entryCount, `${field}.entryCount`),
     rid,
     generation: optStr(o.generation, `${field}.generation`),

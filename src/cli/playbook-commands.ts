@@ -177,15 +177,19 @@ function registerFacts(program: Command, wrap: Wrap): void {
       'gather facts from every host (after --limit): hostname, OS, 389-DS, suffixes, replicas, agreements, RUV, ' +
         'free space; read-only',
     )
+    .option('--count-entries', "also count each suffix's live entries (a search of every entry; slow on big suffixes)")
     .addHelpText(
       'after',
       '\nExit code: 0 every host; 4 a host unreachable, else 12 authentication failed, else 3 some hosts failed / 1 ' +
         'all.',
     )
     .action(
-      wrap(async (env) => {
+      wrap(async (env, flags: { countEntries?: boolean }) => {
         const { inventory } = await targetHosts(env.globals);
-        const { hosts: gathered, hostCount } = await gatherHostFacts(inventory, env.ctx, { limit: env.globals.limit });
+        const { hosts: gathered, hostCount } = await gatherHostFacts(inventory, env.ctx, {
+          limit: env.globals.limit,
+          countEntries: flags.countEntries === true,
+        });
         const errors = [...gathered.values()].filter((v): v is FleetError => v instanceof FleetError);
         if (env.globals.json)
           env.out.json(

@@ -15,12 +15,13 @@ export interface FactsResult {
 export async function gatherHostFacts(
   inventory: Inventory,
   ctx: RunContext,
-  opts: { limit?: string | undefined } = {},
+  opts: { limit?: string | undefined; countEntries?: boolean } = {},
 ): Promise<FactsResult> {
   const hosts = selectHosts(inventory, opts.limit);
   const transport = new Transport(inventory, ctx);
   try {
-    return { hosts: await gatherAllFacts(transport, hosts), hostCount: hosts.length };
+    const facts = await gatherAllFacts(transport, hosts, undefined, { countEntries: opts.countEntries === true });
+    return { hosts: facts, hostCount: hosts.length };
   } finally {
     await transport.close();
   }

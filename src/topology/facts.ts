@@ -67,8 +67,9 @@ export interface SuffixFacts {
   backend: string | undefined;
   /**
    * Live entries in the suffix, counted over LDAP (DNs only, paged): normal entries and LDAP
-   * subentries (e.g. the replication keep-alive entries), no tombstones. 0 when the backend is
-   * empty; undefined without a backend. (389-DS 2.3.1's backend monitor has no entry count.)
+   * subentries (e.g. the replication keep-alive entries), no tombstones; 0 when the backend is
+   * empty. Undefined unless asked for (`countEntries`), and without a backend: a count is a search
+   * of every entry, and 389-DS 2.3.1's backend monitor has no entry counter to read instead.
    */
   entryCount: number | undefined;
   replica: ReplicaFacts | undefined;
@@ -105,8 +106,16 @@ interface DiskSpace {
 
 export type HostFactsResult = { ok: true; facts: HostFacts } | { ok: false; error: FleetError };
 
+export interface FactsOptions {
+  /**
+   * Count each suffix's live entries (`entryCount`): a paged search of every entry, so off by
+   * default. Nothing the planners or the audit decide depends on it.
+   */
+  countEntries?: boolean;
+}
+
 /** Gathers one host's facts. Rejects (with a FleetError) when the host or its directory cannot be read. */
-export async function gatherFacts(transport: Transport, host: Host): Promise<HostFacts> {
+export async function gatherFacts(transport: Transport, host: Host, opts: FactsOptions = {}): Promise<HostFacts> {
   const gatheredAt = new Date().toISOString();
   const ssh = await transport.ssh(host);
   const shell = shellFacts(ssh, host);
@@ -126,9 +135,14 @@ export async function gatherFacts(transport: Transport, host: Host): Promise<Hos
   const { fqdn, os, clock, instances, freeSpace } = shellResult.value;
   const { ldap, dsVersion, backends } = dirResult.value;
 
+  const count = opts.countEntries === true;
   const [domain, ca] = await Promise.all([
-    suffixFacts(ldap, 'domain', host.suffixes.domain, backends, host.ldap.instance, host.ldap.port),
-    caSuffixFacts(transport, host, ldap, backends, instances),
+    suffixFacts(ldap, 'domain', host.suffixes.domain, backends, {
+      instance: host.ldap.instance,
+      port: host.ldap.port,
+      count,
+    }),
+    caSuffixFacts(transport, host, ldap, backends, instances, count),
   ]);
   return {
     host: host.name,
@@ -162,12 +176,13 @@ export async function gatherAllFacts(
   transport: Transport,
   hosts: readonly Host[],
   onHost?: (host: Host, result: HostFactsResult) => void,
+  opts: FactsOptions = {},
 ): Promise<Map<string, HostFacts | FleetError>> {
   const outcomes = await Promise.all(
     hosts.map(async (host): Promise<HostFacts | FleetError> => {
       let result: HostFactsResult;
       try {
-        result = { ok: true, facts: await gatherFacts(transport, host) };
+        result = { ok: true, facts: await gatherFacts(transport, host, opts) };
       } catch (err) {
         result = { ok: false, error: asFleetError(host, err) };
       }
@@ -357,12 +372,17 @@ async function caSuffixFacts(
   mainLdap: LdapSession,
   mainBackends: BackendFacts[],
   instances: string[],
+  count: boolean,
 ): Promise<SuffixFacts | undefined> {
   const ca = host.suffixes.ca;
   const isCa = host.roles.includes('ca');
   if (ca.port === undefined || ca.port === host.ldap.port) {
     if (!isCa && !findBackend(mainBackends, ca.suffix)) return undefined;
-    return suffixFacts(mainLdap, 'ca', ca.suffix, mainBackends, host.ldap.instance, host.ldap.port);
+    return suffixFacts(mainLdap, 'ca', ca.suffix, mainBackends, {
+      instance: host.ldap.instance,
+      port: host.ldap.port,
+      count,
+    });
   }
   // A separate CA instance (old layout). A host without the ca role may simply not have one.
   const instance = ca.instance ?? host.ldap.instance;
@@ -377,7 +397,14 @@ async function caSuffixFacts(
     throw err;
   }
   if (!isCa && !findBackend(backends, ca.suffix)) return undefined;
-  return suffixFacts(ldap, 'ca', ca.suffix, backends, instance, ca.port);
+  return suffixFacts(ldap, 'ca', ca.suffix, backends, { instance, port: ca.port, count });
+}
+
+/** Where a suffix is served, and whether its entries are counted. */
+interface SuffixPlace {
+  instance: string;
+  port: number;
+  count: boolean;
 }
 
 async function suffixFacts(
@@ -385,12 +412,11 @@ async function suffixFacts(
   kind: 'domain' | 'ca',
   suffix: string,
   backends: BackendFacts[],
-  instance: string,
-  port: number,
+  { instance, port, count }: SuffixPlace,
 ): Promise<SuffixFacts> {
   const backend = findBackend(backends, suffix)?.name;
   const [entryCount, replica, agreements, ruv, changelogMaxAge] = await Promise.all([
-    backend ? countEntries(ldap, suffix) : undefined,
+    backend && count ? countLiveEntries(ldap, suffix) : undefined,
     readReplica(ldap, suffix),
     listAgreements(ldap, suffix),
     backend ? readRuv(ldap, suffix) : undefined,
@@ -411,8 +437,11 @@ async function suffixFacts(
   };
 }
 
-/** Live entries (normal and LDAP subentries, not tombstones); 0 when the suffix entry is missing. */
-export async function countEntries(ldap: LdapSession, suffix: string): Promise<number> {
+/**
+ * Live entries (normal and LDAP subentries, not tombstones); 0 when the suffix entry is missing.
+ * A paged search of every entry: only where nothing the server reports gives the number.
+ */
+export async function countLiveEntries(ldap: LdapSession, suffix: string): Promise<number> {
   if (!(await ldap.read(suffix, ['1.1']))) return 0;
   const entries = await ldap.search(suffix, {
     scope: 'sub',

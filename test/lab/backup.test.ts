@@ -240,6 +240,11 @@ describe('backups on the lab', { timeout: 300_000 }, () => {
             text.includes(`nsds50ruv: ${suffix.ruv[0]}`),
             `${snap.host} ${f.path}: the manifest's generation (${suffix.ruv[0]}) is the LDIF's`,
           );
+          // The export task's own count is the records of the very file (grep -c '^dn:' of what gpg decrypted).
+          const records = (text.match(/^dn:/gm) ?? []).length;
+          assert.equal(suffix.exportedEntries, records, `${snap.host} ${f.path}: exportedEntries`);
+          assert.ok(records > (f.path === 'ldif/userroot.ldif' ? 2000 : 1), `${snap.host} ${f.path}: ${records}`);
+          assert.equal(suffix.entryCount, undefined, `${snap.host} ${f.path}: no live count any more`);
         }
       }
       assert.match(

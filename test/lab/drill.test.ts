@@ -223,7 +223,8 @@ describe('drill of a 3-host lab (a↔b↔c, CA on a and b)', { timeout: 1_800_00
     assert.equal(report.restorable, false);
     assert.equal(report.backup, id);
     assert.equal(report.failedPhase, 'restore master', `failed at ${report.failedPhase}: ${report.error}`);
-    assert.match(report.error ?? '', /holds \d+ entries after the restore, the snapshot recorded \d+/);
+    // The import task's own count against the export's: half the records never reached the server.
+    assert.match(report.error ?? '', /the import processed \d+ entries, the snapshot's export holds \d+/);
     assert.equal(report.phases.find((p) => p.name === 'restore master')?.ok, false);
     assert.equal(existsSync(sandboxPaths(lab).root), false);
     assert.equal((await drillRecords(lab)).at(-1)?.failedPhase, 'restore master');

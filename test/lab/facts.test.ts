@@ -1,6 +1,9 @@
 // Host facts against the real lab: 3 hosts, domain chain a-b-c, CA on a and b.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { compareCsn } from '../../src/directory/csn.js';
 import { readRuv, ruvElement } from '../../src/directory/ruv.js';
@@ -148,12 +151,35 @@ describe('host facts (3 hosts, chain a-b-c, CA a-b)', () => {
     }
   });
 
-  it('counts the same entries on every host after replication', () => {
-    const counts = inventory.hosts.map((h) => of(h.name).suffixes.domain.entryCount);
+  it('counts no entries unless asked (a search of every entry); asked, as ldapsearch counts them, alike everywhere', async () => {
+    for (const f of facts.values()) {
+      assert.equal(f.suffixes.domain.entryCount, undefined, f.host);
+      assert.equal(f.suffixes.ca?.entryCount, undefined, f.host);
+      assert.ok(!('entryCount' in JSON.parse(JSON.stringify(f.suffixes.domain))), `${f.host}: no entryCount in JSON`);
+    }
+    const counted = new Map<string, HostFacts>();
+    for (const [name, value] of await gatherAllFacts(transport, inventory.hosts, undefined, { countEntries: true })) {
+      if (value instanceof FleetError) throw value;
+      counted.set(name, value);
+    }
+    const counts = inventory.hosts.map((h) => counted.get(h.name)!.suffixes.domain.entryCount);
     assert.ok((counts[0] ?? 0) > 200, `domain entries: ${counts[0]}`);
     assert.deepEqual(counts, [counts[0], counts[0], counts[0]]);
-    assert.equal(of('a.ipa.test').suffixes.ca!.entryCount, of('b.ipa.test').suffixes.ca!.entryCount);
-    assert.equal(of('c.ipa.test').suffixes.ca!.entryCount, 1, 'just the o=ipaca entry');
+    const caCount = (name: string): number | undefined => counted.get(name)!.suffixes.ca!.entryCount;
+    assert.equal(caCount('a.ipa.test'), caCount('b.ipa.test'));
+    assert.equal(caCount('c.ipa.test'), 1, 'just the o=ipaca entry');
+    // ldap-utils, not our LDAP code, judges the number: entries and LDAP subentries, paged.
+    const pwFile = join(lab.tmp, 'dm-password-plain');
+    await writeFile(pwFile, (await readFile(lab.paths.dmPassword, 'utf8')).trim(), { mode: 0o600 });
+    const { stdout } = await promisify(execFile)(
+      'ldapsearch',
+      [
+        ...['-x', '-LLL', '-H', `ldap://${lab.net}.1`, '-D', 'cn=Directory Manager', '-y', pwFile],
+        ...['-E', 'pr=500/noprompt', '-b', DOMAIN, '(|(objectClass=*)(objectClass=ldapSubEntry))', '1.1'],
+      ],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
+    assert.equal(counts[0], (stdout.match(/^dn:/gm) ?? []).length);
   });
 
   it('reads the RUVs: one generation per suffix everywhere, an element for every supplier', () => {

@@ -155,7 +155,7 @@ const RUV_LDIF = [
 ].join('\n');
 
 describe('the LDIF survey', () => {
-  test('the first DN and the RUV, unfolded, whatever the chunks', () => {
+  test('the first DN, the RUV, unfolded, and the records (a base64 dn too), whatever the chunks', () => {
     for (const size of [1, 7, 4096]) {
       const s = new LdifSurveyor();
       const bytes = Buffer.from(RUV_LDIF);
@@ -167,6 +167,7 @@ describe('the LDIF survey', () => {
           '{replica 4 ldap://ipa2.example.test:389} 6571a2b3000000040000 6571a2c4000000040000',
           '{replica 3 ldap://ipa1.example.test:389} 6571a2b3000000030000 6571a2c5000000030000',
         ],
+        records: 3,
       });
     }
   });
@@ -178,7 +179,7 @@ const host = {
 } as unknown as Host;
 
 describe('the manifest suffixes', () => {
-  const survey = (suffix: string | undefined, ruv: string[] = []) => ({ suffix, ruv });
+  const survey = (suffix: string | undefined, ruv: string[] = []) => ({ suffix, ruv, records: 1 });
   test("suffix by the LDIF's first DN; the replica ID of the backup's own host; the generation", () => {
     const s = new LdifSurveyor();
     s.write(Buffer.from(RUV_LDIF));
@@ -192,10 +193,10 @@ describe('the manifest suffixes', () => {
       'w',
     );
     assert.deepEqual(
-      suffixes.map((x) => [x.kind, x.suffix, x.backend, x.rid, x.generation, x.ldif]),
+      suffixes.map((x) => [x.kind, x.suffix, x.backend, x.rid, x.generation, x.ldif, x.exportedEntries]),
       [
-        ['domain', 'dc=example,dc=test', 'userRoot', 3, '6571a2b3000000010000', 'ldif/userRoot.ldif'],
-        ['ca', 'o=ipaca', 'ipaca', undefined, undefined, 'ldif/ipaca.ldif'],
+        ['domain', 'dc=example,dc=test', 'userRoot', 3, '6571a2b3000000010000', 'ldif/userRoot.ldif', 3],
+        ['ca', 'o=ipaca', 'ipaca', undefined, undefined, 'ldif/ipaca.ldif', 1],
       ],
     );
   });

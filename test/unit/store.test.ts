@@ -465,6 +465,20 @@ describe('manifest validation', () => {
       /manifest\.suffixes\[0\]\.entryCount: must be a non-negative integer/,
     ],
     [
+      'exported entries negative',
+      (m) => {
+        m.suffixes[0].exportedEntries = -1;
+      },
+      /manifest\.suffixes\[0\]\.exportedEntries: must be a non-negative integer, not number -1/,
+    ],
+    [
+      'exported entries a string',
+      (m) => {
+        (m.suffixes[0] as unknown as Record<string, unknown>).exportedEntries = '2207';
+      },
+      /manifest\.suffixes\[0\]\.exportedEntries: must be a non-negative integer/,
+    ],
+    [
       'ldif path escaping',
       (m) => {
         m.suffixes[0].ldif = 'ldif/../../x';
@@ -655,6 +669,17 @@ describe('manifest validation', () => {
     );
     const plain = { ...manifest({ id }), archive: { ...manifest({ id }).archive, encrypted: false, recipients: [] } };
     assert.equal(validateManifest(plain, 'm.json').archive.encrypted, false);
+  });
+
+  it("reads the export's count of a new manifest; an older one (a live entryCount) stays without it", () => {
+    const older = validateManifest(JSON.parse(JSON.stringify(manifest({ id }))) as unknown, 'm.json');
+    assert.equal(older.suffixes[0]!.entryCount, 42);
+    assert.ok(!('exportedEntries' in older.suffixes[0]!), 'no exportedEntries key in an older manifest');
+    const fresh = manifest({ id });
+    fresh.suffixes[0] = { ...fresh.suffixes[0]!, exportedEntries: 2207, entryCount: undefined };
+    const read = validateManifest(JSON.parse(JSON.stringify(fresh)) as unknown, 'm.json');
+    assert.equal(read.suffixes[0]!.exportedEntries, 2207);
+    assert.equal(read.suffixes[0]!.entryCount, undefined);
   });
 });
 
