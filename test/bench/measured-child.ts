@@ -2,6 +2,7 @@
 // set (VmHWM) and its own CPU time, sampled from /proc while it runs.
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { statCpuSeconds } from './server-cpu.js';
 
 export interface Run {
   code: number | null;
@@ -40,9 +41,7 @@ export function measured(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
     );
     const kb = /^VmHWM:\s+(\d+) kB/m.exec(status!)?.[1];
     if (kb) peakBytes = Math.max(peakBytes, Number(kb) * 1024);
-    // Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name; USER_HZ is 100.
-    const fields = stat!.slice(stat!.lastIndexOf(')') + 2).split(' ');
-    if (fields.length > 12) cpuS = Math.max(cpuS, (Number(fields[11]) + Number(fields[12])) / 100);
+    cpuS = Math.max(cpuS, statCpuSeconds(stat!));
   };
   const timer = setInterval(() => void sample(), 50);
   return new Promise((resolve, reject) => {
