@@ -2,7 +2,8 @@
 // The baseline is the first size of the same run; prints ratios, asserts nothing.
 // Where the time goes: one cold run split into its phases as the audit runs them — SSH connections
 // (all hosts at once), LDAP sessions through them (bind included), facts (which include an entry count
-// per suffix: a paged search of every DN), the conflict/glue scans — and the CPU the hosts' ns-slapd
+// per suffix: a paged search of every DN; those searches are then timed alone), the conflict/glue
+// scans — and the CPU the hosts' ns-slapd
 // spent during the whole audit (/proc/PID/stat), which shares this machine's cores with the controller.
 // Run: npm run bench:audit (needs root: it builds the labs).
 // BENCH_HOSTS=3,10 (lab sizes), BENCH_ENTRIES=500 (users per lab).
@@ -11,7 +12,7 @@ import type { Host } from '../../src/inventory/model.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import { scanConflicts } from '../../src/directory/conflicts.js';
 import { auditDeployment } from '../../src/topology/audit.js';
-import { gatherAllFacts, type HostFacts } from '../../src/topology/facts.js';
+import { countEntries, gatherAllFacts, type HostFacts } from '../../src/topology/facts.js';
 import { suffixFactsOf } from '../../src/topology/graph.js';
 import { Transport } from '../../src/transport/transport.js';
 import { bringUpLab, testContext, type TestLab } from '../lab/fixture.js';
@@ -87,6 +88,18 @@ async function phases(lab: TestLab, hosts: Host[]): Promise<Array<[string, numbe
     await phase('SSH connections', () => Promise.all(hosts.map((h) => transport.ssh(h))));
     await phase('LDAP sessions (tunnel + bind)', () => Promise.all(hosts.map((h) => transport.ldap(h))));
     const facts = await phase('facts (entry counts included)', () => gatherAllFacts(transport, hosts));
+    // What the facts spent on counting: the same paged DN searches, alone (branch i17-counts removes them).
+    await phase('the entry counts alone', () =>
+      Promise.all(
+        hosts.map(async (h) => {
+          const f = facts.get(h.name) as HostFacts;
+          for (const kind of ['domain', 'ca'] as const) {
+            const sf = suffixFactsOf(f, kind);
+            if (sf?.backend) await countEntries(await transport.ldap(h, sf.port), sf.suffix);
+          }
+        }),
+      ),
+    );
     await phase('conflict and glue scans', () =>
       Promise.all(
         hosts.map(async (h) => {
