@@ -2,17 +2,27 @@
 // hosts (each alone: the slowest of them is the target's baseline, fleet ≤ 1.3× it; the sum is the
 // sequential figure), and what the hosts stage beyond their export files (sampled every 50 ms while the
 // fleet backup runs).
-// The server side, since every lab host's ns-slapd shares this machine's cores: the CPU the hosts'
-// ns-slapd spent (/proc/PID/stat, before and after) in the single-host runs and in the fleet run, and
-// each host's backup task time from the run's journal (alone vs in the fleet), so the note can tell the
-// orchestration's own cost from the 2-core limit.
+// Where the CPU goes, since every lab host's ns-slapd and sshd share this machine's cores with the
+// controller: the CPU of the hosts' ns-slapd (export tasks) and of their sshd children (tar, the SSH
+// channel's encryption), both from /proc before and after, and of the controller (the CLI process), in
+// the single-host runs and in the fleet run; and each host's backup task time from the run's journal
+// (alone vs in the fleet), so the note can tell the orchestration's own cost from the 2-core limit.
 // Run: npm run bench:backup (needs root: it builds labs). BENCH_HOSTS=3,5 (lab sizes), BENCH_ENTRIES=5000.
 import { readdir, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { generateKey } from 'openpgp';
 import { loadInventory } from '../../src/inventory/index.js';
-import { bringUpLab, readJournal, type TestLab } from '../lab/fixture.js';
-import { cpuSeconds, slapdPids } from './server-cpu.js';
+import { BIN, bringUpLab, readJournal, type TestLab } from '../lab/fixture.js';
+import { measured } from './measured-child.js';
+import { cpuSeconds, slapdPids, sshdChildrenCpuSeconds } from './server-cpu.js';
+
+/** CPU seconds spent by the hosts' ns-slapd, the hosts' sshd children (tar included) and the controller. */
+interface Cpu {
+  slapd: number;
+  sshd: number;
+  controller: number;
+}
 
 const sizes = (process.env.BENCH_HOSTS ?? '3,5').split(',').map(Number);
 const entries = process.env.BENCH_ENTRIES ?? '5000';
@@ -49,14 +59,21 @@ for (const n of sizes) {
     const pids = await slapdPids(lab, inventory.hosts);
     const base = ['backup', '-i', lab.paths.inventory, '--encrypt-to', key, '--store', join(lab.tmp, 'store')];
     const hosts = inventory.hosts.map((h) => h.name);
-    const single = new Map<string, { wallS: number; taskS: number }>();
-    let singleCpu = 0;
-    for (const h of hosts) {
-      const cpu0 = await cpuSeconds(pids);
-      const r = await lab.fleet(['--limit', h, ...base]);
+    // The CLI as `lab.fleet` runs it, measured: wall time, and the controller's own CPU.
+    const run = async (args: string[]): Promise<{ wallS: number; cpu: Cpu }> => {
+      const before = { slapd: await cpuSeconds(pids), sshd: await sshdChildrenCpuSeconds(lab, inventory.hosts) };
+      const r = await measured([BIN, '--log-file', lab.logFile, ...args], lab.env);
       if (r.code !== 0) throw new Error(r.stderr);
-      singleCpu += (await cpuSeconds(pids)) - cpu0;
-      single.set(h, { wallS: r.ms / 1000, taskS: (await backupTaskSeconds(lab)).get(h)! });
+      const slapd = (await cpuSeconds(pids)) - before.slapd;
+      const sshd = (await sshdChildrenCpuSeconds(lab, inventory.hosts)) - before.sshd;
+      return { wallS: r.wallS, cpu: { slapd, sshd, controller: r.cpuS } };
+    };
+    const single = new Map<string, { wallS: number; taskS: number }>();
+    const singleCpu: Cpu = { slapd: 0, sshd: 0, controller: 0 };
+    for (const h of hosts) {
+      const r = await run(['--limit', h, ...base]);
+      for (const k of ['slapd', 'sshd', 'controller'] as const) singleCpu[k] += r.cpu[k];
+      single.set(h, { wallS: r.wallS, taskS: (await backupTaskSeconds(lab)).get(h)! });
     }
     // Staging: bytes in the hosts' ldif/ and bak/ folders while the fleet backup runs.
     const folders = hosts.flatMap((h) =>
@@ -71,11 +88,7 @@ for (const n of sizes) {
         );
       });
     }, 50);
-    const cpu0 = await cpuSeconds(pids);
-    const fleet = await lab.fleet(base);
-    clearInterval(sampler);
-    const fleetCpu = (await cpuSeconds(pids)) - cpu0;
-    if (fleet.code !== 0) throw new Error(fleet.stderr);
+    const fleet = await run(base).finally(() => clearInterval(sampler));
     const fleetTasks = await backupTaskSeconds(lab);
     const list = JSON.parse(
       (await lab.fleet(['--json', 'backups', 'list', '--store', join(lab.tmp, 'store')])).stdout,
@@ -86,15 +99,20 @@ for (const n of sizes) {
     const walls = [...single.values()].map((s) => s.wallS);
     const slowest = Math.max(...walls);
     const sum = walls.reduce((a, b) => a + b, 0);
-    const fleetS = fleet.ms / 1000;
+    const fleetS = fleet.wallS;
     console.log(
       `${n} hosts × ${entries} entries: fleet backup ${fleetS.toFixed(1)} s; single-host backups: slowest ` +
         `${slowest.toFixed(1)} s, sum ${sum.toFixed(1)} s; fleet / slowest single ${(fleetS / slowest).toFixed(2)} ` +
         `(target ≤ 1.3), fleet / sum ${(fleetS / sum).toFixed(2)}`,
     );
+    const cpuLine = (c: Cpu): string =>
+      `ns-slapd ${c.slapd.toFixed(1)} s, sshd and tar ${c.sshd.toFixed(1)} s, controller ${c.controller.toFixed(1)} s ` +
+      `(together ${(c.slapd + c.sshd + c.controller).toFixed(1)} s)`;
+    console.log(`  CPU over the ${n} single-host runs: ${cpuLine(singleCpu)}`);
+    const fleetTotal = fleet.cpu.slapd + fleet.cpu.sshd + fleet.cpu.controller;
     console.log(
-      `  ns-slapd CPU: ${singleCpu.toFixed(1)} s over the ${n} single-host runs, ${fleetCpu.toFixed(1)} s in the ` +
-        `fleet run (${(fleetCpu / n).toFixed(2)} s per host)`,
+      `  CPU in the fleet run: ${cpuLine(fleet.cpu)}; on ${availableParallelism()} cores that is at least ` +
+        `${(fleetTotal / availableParallelism()).toFixed(1)} s of wall time`,
     );
     console.log(
       `  backup task per host, alone → in the fleet: ${hosts

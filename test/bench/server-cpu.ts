@@ -20,9 +20,27 @@ export async function cpuSeconds(pids: number[]): Promise<number> {
   return each.reduce((a, b) => a + b, 0);
 }
 
-/** utime + stime from the text of /proc/PID/stat, in seconds; 0 for an empty text. */
-export function statCpuSeconds(stat: string): number {
-  // Fields 14 and 15, counted after the ")" that ends the command name; USER_HZ is 100.
+/**
+ * What the hosts' sshd listeners' children (a connection's sshd, and what it ran: tar, the shells) used,
+ * in seconds: the listeners' cutime + cstime, which count a child once it has ended and been waited for.
+ */
+export async function sshdChildrenCpuSeconds(lab: TestLab, hosts: Host[]): Promise<number> {
+  const each = await Promise.all(
+    hosts.map(async (h) => {
+      const stat = await readFile(`/proc/${await lab.sshdPid(h.name)}/stat`, 'utf8').catch(() => '');
+      return statCpuSeconds(stat, { children: true });
+    }),
+  );
+  return each.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * utime + stime from the text of /proc/PID/stat, in seconds (or, with `children`, cutime + cstime: the
+ * ended children's); 0 for an empty text.
+ */
+export function statCpuSeconds(stat: string, opts: { children?: boolean } = {}): number {
+  // Fields 14–17 (utime, stime, cutime, cstime), counted after the ")" that ends the command name; USER_HZ is 100.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields.length > 12 ? (Number(fields[11]) + Number(fields[12])) / 100 : 0;
+  const at = opts.children ? 13 : 11;
+  return fields.length > at + 1 ? (Number(fields[at]) + Number(fields[at + 1])) / 100 : 0;
 }
