@@ -88,7 +88,7 @@ async function phases(lab: TestLab, hosts: Host[]): Promise<Array<[string, numbe
     await phase('SSH connections', () => Promise.all(hosts.map((h) => transport.ssh(h))));
     await phase('LDAP sessions (tunnel + bind)', () => Promise.all(hosts.map((h) => transport.ldap(h))));
     const facts = await phase('facts (entry counts included)', () => gatherAllFacts(transport, hosts));
-    // What the facts spent on counting: the same paged DN searches, alone (branch i17-counts removes them).
+    // The paged DN searches the facts make to count entries, run alone: their share of the facts.
     await phase('the entry counts alone', () =>
       Promise.all(
         hosts.map(async (h) => {
