@@ -200,7 +200,12 @@ async function reread(
     for (const [host, e] of reads.get(d.ndn)!) digests.set(host, entryDigest(e));
     return differenceOf(d.dn, d.ndn, order, digests);
   });
-  return { diffs: again.filter((d) => d.missingOn.length > 0 || d.variants.length > 1), reads };
+  // Still a difference: holders disagree, or some hold it and some do not. Held by none (a live entry
+  // deleted everywhere during the pass, and no snapshot holds it) is agreement.
+  return {
+    diffs: again.filter((d) => d.variants.length > 1 || (d.variants.length > 0 && d.missingOn.length > 0)),
+    reads,
+  };
 }
 
 async function readRuvs(req: LiveCompareRequest): Promise<Map<string, Ruv | undefined>> {
