@@ -1,29 +1,12 @@
-// A worker thread that reads one host's subtree and digests it: the LDAP bytes come from the SSH
-// tunnel the main thread holds (ssh2 stays there) and what goes back is one row per entry — its
-// normalized DN, DN and digest. Parsing LDAP and building digests is most of a content comparison's
-// CPU; one worker per host spreads it over the controller's cores, where the main thread alone is
-// the bottleneck (see worker-source.ts, docs/benchmarks.md).
+// A worker thread that reads one host's subtree and digests it (wire-digests.ts): the LDAP bytes
+// come from the SSH tunnel the main thread holds (ssh2 stays there) and what goes back is one row
+// per entry. With one worker per host a comparison spreads its decoding and digests over the
+// controller's cores (tunnel-digests.ts says when that pays).
 import { Duplex } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Client } from 'ldapts';
-import { EVERY_ATTRIBUTE, toRawEntry } from '../transport/ldap.js';
-import { type Selection, selects } from './diff.js';
-import { contentEntry } from './entry.js';
-import { entryFilter } from './filter.js';
-import { entryDigest } from './values.js';
+import { type DigestJob, digestPages } from './wire-digests.js';
 
-/** What the main thread tells the worker (the password arrives as the first message, not here). */
-export interface DigestJob {
-  url: string;
-  bindDn: string;
-  base: string;
-  selectionBase: string;
-  filter: string | undefined;
-  timeoutMs: number;
-  pageSize: number;
-}
-
-/** Messages between the threads. */
+/** Messages between the threads (the password arrives as the first message, not in workerData). */
 export type ToWorker = { type: 'password'; password: string } | { type: 'data'; bytes: Uint8Array } | { type: 'end' };
 export type FromWorker =
   | { type: 'write'; bytes: Uint8Array }
@@ -33,9 +16,8 @@ export type FromWorker =
 
 const port = parentPort!;
 const job = workerData as DigestJob;
-const WITH_SUBENTRIES = '(|(objectClass=*)(objectClass=ldapSubEntry))';
 
-/** The tunnel as ldapts sees it: writes go to the main thread, its data arrives as messages. */
+/** The tunnel as this thread sees it: writes go to the main thread, its data arrives as messages. */
 const tunnel = new Duplex({
   read() {},
   write(chunk: Buffer, _encoding, done) {
@@ -43,7 +25,6 @@ const tunnel = new Duplex({
     done();
   },
 });
-Object.assign(tunnel, { connecting: false, readyState: 'open' });
 
 port.on('message', (m: ToWorker) => {
   if (m.type === 'password') void run(m.password);
@@ -52,29 +33,9 @@ port.on('message', (m: ToWorker) => {
 });
 
 async function run(password: string): Promise<void> {
-  const client = new Client({ url: job.url, timeout: job.timeoutMs, createConnection: (() => tunnel) as never });
   try {
-    await client.bind(job.bindDn, password);
-    const selection: Selection = {
-      base: job.selectionBase,
-      ...(job.filter ? { test: entryFilter(job.filter, '--filter') } : {}),
-    };
-    const pages = client.searchPaginated(job.base, {
-      scope: 'sub',
-      filter: WITH_SUBENTRIES,
-      attributes: ['*', '+'],
-      paged: { pageSize: job.pageSize },
-      explicitBufferAttributes: EVERY_ATTRIBUTE,
-    });
-    for await (const page of pages) {
-      const rows: string[] = [];
-      for (const found of page.searchEntries) {
-        const raw = toRawEntry(found);
-        const entry = contentEntry(raw.dn, raw.attributes);
-        if (entry && selects(selection, entry)) rows.push(entry.ndn, entry.dn, entryDigest(entry));
-      }
+    for await (const rows of digestPages(tunnel, job, password))
       port.postMessage({ type: 'rows', rows } satisfies FromWorker);
-    }
     port.postMessage({ type: 'done' } satisfies FromWorker);
   } catch (err) {
     const e = err as Error & { code?: unknown };
@@ -84,7 +45,5 @@ async function run(password: string): Promise<void> {
       message: e.message,
       ...(code !== undefined ? { code } : {}),
     } satisfies FromWorker);
-  } finally {
-    await client.unbind().catch(() => undefined);
   }
 }

@@ -9,7 +9,7 @@ import { entryDigest } from './values.js';
 /** Calls `visit` with every selected entry's normalized DN, DN and digest, in the source's order. */
 export type DigestSource = (visit: (ndn: string, dn: string, digest: string) => void) => Promise<void>;
 
-/** A host (or a snapshot) whose entries are compared: as entries, or already digested (worker-source.ts). */
+/** A host (or a snapshot) whose entries are compared: as entries, or already digested (tunnel-digests.ts). */
 export type HostSource = { host: string; entries: EntrySource } | { host: string; digests: DigestSource };
 
 /** A source's selected entries as digests. */

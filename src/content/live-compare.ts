@@ -22,7 +22,7 @@ import {
   digestsOf,
   type HostSource,
 } from './host-compare.js';
-import { workerDigests } from './worker-source.js';
+import { tunnelDigests } from './tunnel-digests.js';
 import { type Behind, canArrive, type Feed, type HeldState, hostsBehind, ruvsAgree, sameRuvs } from './lag.js';
 import { liveEntry, liveSource } from './live-entries.js';
 import { entryDigest } from './values.js';
@@ -40,12 +40,12 @@ export interface LiveCompareRequest {
   base: string;
   selection: Selection;
   hosts: LiveHost[];
-  /** The --filter text of the selection: worker threads build the selection again from it. */
+  /** The --filter text of the selection: a tunnel read builds the selection again from it. */
   filter?: string;
   /** Sources that do not change (a snapshot): compared with the hosts, never re-read. */
   fixed?: HostSource[];
-  /** Where the pass's reads run: in a worker thread per host (digest-worker.ts), else in this thread. */
-  workers?: { transport: Transport; ctx: RunContext };
+  /** The pass reads hosts through their SSH tunnels (tunnel-digests.ts), else over the sessions' ldapts. */
+  tunnels?: { transport: Transport; ctx: RunContext };
   /** How long the differing entries must stay as they are before what remains is reported. */
   quietWindowMs: number;
   /** The longest the re-reading goes on, quiet or not. */
@@ -111,13 +111,13 @@ export async function compareLive(req: LiveCompareRequest): Promise<LiveComparis
   return { entries: frozen, ...verdict, rounds, settleMs: Date.now() - started };
 }
 
-/** One host's pass: in a worker thread when the host is reached through an SSH tunnel. */
+/** One host's pass: decoded from the wire when the host is reached through an SSH tunnel. */
 function passRead(req: LiveCompareRequest, h: LiveHost): DigestSource {
-  if (!req.workers || h.host.ldap.direct) {
+  if (!req.tunnels || h.host.ldap.direct) {
     const live: HostSource = { host: h.host.name, entries: liveSource(h.ldap, req.base) };
     return digestsOf(live, req.selection);
   }
-  return workerDigests(req.workers.transport, req.workers.ctx, {
+  return tunnelDigests(req.tunnels.transport, req.tunnels.ctx, {
     host: h.host,
     port: h.port,
     base: req.base,

@@ -86,7 +86,7 @@ export async function compareSuffix(
     selection,
     ...(opts.filter ? { filter: opts.filter } : {}),
     hosts: live,
-    workers: { transport, ctx },
+    tunnels: { transport, ctx },
     quietWindowMs: (opts.quietWindowSeconds ?? 5) * 1000,
     maxWaitMs: (opts.maxWaitSeconds ?? 120) * 1000,
     signal: ctx.signal,

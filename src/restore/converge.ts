@@ -139,7 +139,7 @@ async function requireSameContent(
     selection: { base: normalizeDn(s.suffix) },
     hosts,
     fixed: s.snapshot ? [s.snapshot] : [],
-    workers: { transport, ctx },
+    tunnels: { transport, ctx },
     quietWindowMs: CONTENT_QUIET_MS,
     maxWaitMs: req.canaryTimeoutMs,
     signal: req.signal,

@@ -235,7 +235,7 @@ export async function openTunnel(ssh: SshSession, host: Host, port: number): Pro
  * per attribute and then hands over the buffers it parsed, where it would otherwise give strings that
  * toRawEntry had to encode again (a third of a content comparison's controller time went to that).
  */
-export const EVERY_ATTRIBUTE = { includes: (_type: string): boolean => true } as unknown as string[];
+const EVERY_ATTRIBUTE = { includes: (_type: string): boolean => true } as unknown as string[];
 
 /** An entry as the server sent it: the attribute descriptions and their values as bytes. */
 export interface RawEntry {
@@ -243,7 +243,7 @@ export interface RawEntry {
   attributes: [description: string, values: Buffer[]][];
 }
 
-export function toRawEntry(entry: Record<string, unknown> & { dn: string }): RawEntry {
+function toRawEntry(entry: Record<string, unknown> & { dn: string }): RawEntry {
   const attributes: RawEntry['attributes'] = [];
   for (const name in entry) {
     if (name === 'dn') continue;
