@@ -119,15 +119,19 @@ export interface InitOptions {
  * status says success. Failure states and "replica busy" are told apart; there is always a timeout.
  */
 export async function initializeConsumer(
-  ldap: LdapSession,
+  session: () => Promise<LdapSession>,
   agreementDn: string,
   opts: InitOptions,
 ): Promise<Agreement> {
+  // Each request asks for the session again: ldapts closes a connection on a timeout, and the
+  // transport opens a new one for the next request.
   const read = async (): Promise<Agreement> => {
+    const ldap = await session();
     const entry = await ldap.read(agreementDn, AGREEMENT_ATTRIBUTES);
     if (!entry) throw new FleetError('failure', `${ldap.host.name}: agreement ${agreementDn} not found`);
     return parseAgreement(entry);
   };
+  const supplier = (await session()).host.name;
   const started = Date.now();
   const pollMs = opts.pollMs ?? 500;
   let before = await read();
@@ -142,7 +146,7 @@ export async function initializeConsumer(
     applied: (a: Agreement) => boolean,
   ): Promise<void> => {
     try {
-      await ldap.modify(agreementDn, mods);
+      await (await session()).modify(agreementDn, mods);
     } catch (err) {
       if (!(err instanceof LdapTimeoutError)) throw err;
       for (;;) {
@@ -161,8 +165,14 @@ export async function initializeConsumer(
   for (;;) {
     await new Promise((r) => setTimeout(r, pollMs));
     if (opts.signal?.aborted)
-      throw new FleetError('failure', `${ldap.host.name}: initialization through ${before.name} interrupted`);
-    const now = await read();
+      throw new FleetError('failure', `${supplier}: initialization through ${before.name} interrupted`);
+    // A supplier busy sending a large total update can leave a poll unanswered: the init goes on,
+    // and only its own timeout ends the wait.
+    const now = await read().catch((err: unknown) => {
+      if (err instanceof LdapTimeoutError && Date.now() - started <= opts.timeoutMs) return undefined;
+      throw err;
+    });
+    if (!now) continue;
     const outcome = initOutcome(before, now);
     opts.onProgress?.(now.lastInitStatus ?? '');
     if (outcome === 'done') return now;
@@ -171,15 +181,17 @@ export async function initializeConsumer(
       if (++busyRetries > 20)
         throw new FleetError(
           'failure',
-          `${ldap.host.name}: ${before.targetHost} stayed busy; initialization through ${before.name} gave up`,
+          `${supplier}: ${before.targetHost} stayed busy; initialization through ${before.name} gave up`,
         );
       await new Promise((r) => setTimeout(r, Math.min(1000 * busyRetries, 10_000)));
       before = now;
       if (!now.refreshPending)
-        await ldap.modify(agreementDn, [{ op: 'add', attr: 'nsds5BeginReplicaRefresh', values: ['start'] }]);
+        await (await session()).modify(agreementDn, [
+          { op: 'add', attr: 'nsds5BeginReplicaRefresh', values: ['start'] },
+        ]);
       continue;
     }
-    const initOf = `${ldap.host.name}: initialization of ${before.targetHost} through ${before.name}`;
+    const initOf = `${supplier}: initialization of ${before.targetHost} through ${before.name}`;
     if (outcome === 'failed') {
       throw new FleetError('failure', `${initOf} failed: ${now.lastInitStatus ?? 'no status'}`);
     }

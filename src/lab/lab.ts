@@ -653,12 +653,16 @@ async function initializeSuffix(
   // One total update at a time: on a loaded 2-core machine, parallel inits from one supplier
   // made 389-DS 2.3.1 answer the refresh modify only after the LDAP timeout.
   for (const o of order) {
-    const ldap = await transport.ldap(hostByFqdn(spec, inventory, o.supplier));
+    const supplier = hostByFqdn(spec, inventory, o.supplier);
     const t0 = Date.now();
-    await initializeConsumer(ldap, agreementDns.get(`${suffix}|${o.supplier}|${o.consumer}`)!, {
-      timeoutMs: INIT_TIMEOUT_MS,
-      signal: ctx.signal,
-    });
+    await initializeConsumer(
+      () => transport.ldap(supplier),
+      agreementDns.get(`${suffix}|${o.supplier}|${o.consumer}`)!,
+      {
+        timeoutMs: INIT_TIMEOUT_MS,
+        signal: ctx.signal,
+      },
+    );
     print(`lab: ${suffix}: ${o.consumer} initialized from ${o.supplier} (${formatSeconds(Date.now() - t0)})`);
   }
 }

@@ -158,9 +158,8 @@ export async function onlineInit(
   },
 ): Promise<{ initMs: number }> {
   const agreement = await agreementTo(transport, p.supplier, p.consumer, p.suffix, p.agreement);
-  const ldap = await transport.ldap(p.supplier);
   const started = Date.now();
-  await initializeConsumer(ldap, agreement.dn, {
+  await initializeConsumer(() => transport.ldap(p.supplier), agreement.dn, {
     timeoutMs: p.timeoutMs,
     signal: p.signal,
     onProgress: (status) => p.onProgress?.(`${Math.round((Date.now() - started) / 1000)} s ${status}`.trim()),

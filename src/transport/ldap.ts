@@ -14,6 +14,11 @@ export class LdapTimeoutError extends FleetError {
   }
 }
 
+/** Why a session's connection ended, for the errors of the requests made on it afterwards. */
+interface ConnectionEnd {
+  timedOut?: string;
+}
+
 /** A directory entry with attribute names lower-cased and every value a string. */
 export class DirEntry {
   constructor(
@@ -62,6 +67,7 @@ export class LdapSession {
     readonly host: Host,
     private readonly client: Client,
     private readonly ctx: RunContext,
+    private readonly ended: ConnectionEnd,
   ) {}
 
   /** Opens and binds. `port` overrides the inventory port (e.g. a separate CA instance). */
@@ -73,6 +79,7 @@ export class LdapSession {
   ): Promise<LdapSession> {
     const { ldap } = host;
     const password = await ctx.secrets.get(ldap.password, `${host.name}: ldap.password`);
+    const ended: ConnectionEnd = {};
     let client: Client;
     if (ldap.direct === 'ldaps') {
       const ca = ldap.caFile ? await readFile(ldap.caFile) : undefined;
@@ -86,6 +93,7 @@ export class LdapSession {
       if (!ssh) throw new FleetError('failure', `${host.name}: LDAP over SSH needs an SSH session`);
       const channel = await openTunnel(ssh, host, port);
       let used = false;
+      const why = (): string => (ended.timedOut ? ` after ${ended.timedOut} timed out` : '');
       client = new Client({
         url: `ldap://${host.name}:${port}`,
         timeout: ldap.timeoutMs,
@@ -93,7 +101,7 @@ export class LdapSession {
         // ldapts calls this again on reconnect; a channel cannot be reused, so a lost
         // connection is an error and the caller opens a new session.
         createConnection: (() => {
-          if (used) throw new UnreachableError(host.name, 'LDAP connection through ssh was lost');
+          if (used) throw new UnreachableError(host.name, `LDAP connection through ssh was closed${why()}`);
           used = true;
           return channel;
         }) as never,
@@ -114,7 +122,15 @@ export class LdapSession {
     ctx.log.verbose(
       `${host.name}: LDAP bound as '${ldap.bindDn}' on port ${port}${ldap.direct ? ' (ldaps)' : ' through ssh'}`,
     );
-    return new LdapSession(host, client, ctx);
+    return new LdapSession(host, client, ctx, ended);
+  }
+
+  /** The error for a failed operation; a timeout is remembered, as ldapts closes the connection on one. */
+  private failed(what: string, err: unknown): FleetError {
+    const e = describeLdapError(this.host.name, what, err);
+    if (e instanceof LdapTimeoutError)
+      this.ended.timedOut ??= `${what} (no answer within ${this.host.ldap.timeoutMs / 1000} s)`;
+    return e;
   }
 
   /** False once the connection is gone (server restarted, channel closed): open a new session. */
@@ -133,7 +149,7 @@ export class LdapSession {
       });
       return res.searchEntries.map(toDirEntry);
     } catch (err) {
-      throw describeLdapError(this.host.name, what, err);
+      throw this.failed(what, err);
     }
   }
 
@@ -156,7 +172,7 @@ export class LdapSession {
     } catch (err) {
       if (err instanceof ResultCodeError && err.code === 32) return; // noSuchObject: nothing under base
 
-      throw describeLdapError(this.host.name, what, err);
+      throw this.failed(what, err);
     }
   }
 
@@ -167,7 +183,7 @@ export class LdapSession {
       return res.searchEntries.map(toDirEntry)[0];
     } catch (err) {
       if (err instanceof ResultCodeError && err.code === 32) return undefined; // noSuchObject
-      throw describeLdapError(this.host.name, `read ${dn}`, err);
+      throw this.failed(`read ${dn}`, err);
     }
   }
 
@@ -183,7 +199,7 @@ export class LdapSession {
       await this.client.modify(dn, changes);
       this.ctx.log.debug(`${this.host.name}: ldap modify ${dn}: ${mods.map((m) => `${m.op} ${m.attr}`).join(', ')}`);
     } catch (err) {
-      throw describeLdapError(this.host.name, `modify ${dn}`, err);
+      throw this.failed(`modify ${dn}`, err);
     }
   }
 
@@ -194,7 +210,7 @@ export class LdapSession {
       await this.client.add(dn, attrs);
       this.ctx.log.debug(`${this.host.name}: ldap add ${dn}`);
     } catch (err) {
-      throw describeLdapError(this.host.name, `add ${dn}`, err);
+      throw this.failed(`add ${dn}`, err);
     }
   }
 
@@ -203,7 +219,7 @@ export class LdapSession {
       await this.client.del(dn);
       this.ctx.log.debug(`${this.host.name}: ldap delete ${dn}`);
     } catch (err) {
-      throw describeLdapError(this.host.name, `delete ${dn}`, err);
+      throw this.failed(`delete ${dn}`, err);
     }
   }
 

@@ -357,7 +357,7 @@ describe('audit scenarios on a real lab (3 hosts, chain a-b-c, CA a-b)', () => {
         targetPort: 389,
         credentials: replPassword,
       });
-      await initializeConsumer(ldapB, (await agreementTo(B, C)).dn, { timeoutMs: 60_000 });
+      await initializeConsumer(async () => ldapB, (await agreementTo(B, C)).dn, { timeoutMs: 60_000 });
 
       const withRid3: string[] = [];
       for (const [name, l] of [

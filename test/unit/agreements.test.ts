@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { initOutcome, parseAgreement, type Agreement } from '../../src/directory/agreements.js';
-import { DirEntry } from '../../src/transport/ldap.js';
+import { type Agreement, initializeConsumer, initOutcome, parseAgreement } from '../../src/directory/agreements.js';
+import { DirEntry, type LdapSession, LdapTimeoutError } from '../../src/transport/ldap.js';
 
 const GREEN = JSON.stringify({
   state: 'green',
@@ -236,5 +236,60 @@ describe('parseAgreement', () => {
   it('without cn, the name is the DN', () => {
     const a = parseAgreement(entry({}));
     assert.equal(a.name, a.dn);
+  });
+});
+
+describe('initializeConsumer when the supplier answers late', () => {
+  const DN = before().dn;
+  const entry = (attrs: Record<string, string>): DirEntry =>
+    new DirEntry(DN, new Map(Object.entries({ cn: 'meTob.ipa.test', ...attrs }).map(([k, v]) => [k.toLowerCase(), [v]])));
+  const OLD = { nsds5replicaLastInitEnd: '20250101000000Z', nsds5replicaLastInitStatus: 'Error (0) Total update succeeded' };
+  const DONE = {
+    nsds5replicaLastInitStart: '20250116100000Z',
+    nsds5replicaLastInitEnd: '20250116100500Z',
+    nsds5replicaLastInitStatus: 'Error (0) Total update succeeded',
+    nsds5replicaLastInitStatusJSON: GREEN,
+  };
+
+  /** Sessions handed out in turn: each times out where its script says, and counts how often it was asked for. */
+  function supplier(script: Array<'timeout' | Record<string, string>>, modify: 'ok' | 'timeout') {
+    let asked = 0;
+    const timeout = () => new LdapTimeoutError('a.ipa.test', 'read', new Error('Operation timed out'));
+    const session = {
+      host: { name: 'a.ipa.test' },
+      read: async () => {
+        const next = script.shift() ?? DONE;
+        if (next === 'timeout') throw timeout();
+        return entry(next);
+      },
+      modify: async () => {
+        if (modify === 'timeout') throw timeout();
+      },
+    } as unknown as LdapSession;
+    return {
+      session: async () => {
+        asked++;
+        return session;
+      },
+      asked: () => asked,
+    };
+  }
+
+  it('a timed-out refresh modify counts once a fresh read shows the init started', async () => {
+    const s = supplier([OLD, { ...OLD, nsds5BeginReplicaRefresh: 'start' }, DONE], 'timeout');
+    const done = await initializeConsumer(s.session, DN, { timeoutMs: 10_000, pollMs: 1 });
+    assert.equal(done.lastInitEnd, '20250116100500Z');
+    assert.ok(s.asked() >= 4, 'every request asked for the session again (a timeout closes it)');
+  });
+
+  it('a poll left unanswered while the total update runs does not end the wait', async () => {
+    const s = supplier([OLD, 'timeout', 'timeout', DONE], 'ok');
+    const done = await initializeConsumer(s.session, DN, { timeoutMs: 10_000, pollMs: 1 });
+    assert.equal(done.lastInitStatus, 'Error (0) Total update succeeded');
+  });
+
+  it('past the init timeout a poll timeout is the error', async () => {
+    const s = supplier([OLD, 'timeout'], 'ok');
+    await assert.rejects(initializeConsumer(s.session, DN, { timeoutMs: 0, pollMs: 1 }), LdapTimeoutError);
   });
 });
