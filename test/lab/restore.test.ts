@@ -20,6 +20,7 @@ import {
   labDirectory,
   makeKeys,
   uids,
+  waitFor,
   waitForUsers,
   type LabDirectory,
 } from './fixture.js';
@@ -275,13 +276,22 @@ describe('restore the seed topology (a↔b↔c, CA on a and b)', () => {
     // c writes a change that stays in its changelog: its agreement's schedule is closed today.
     // (Day 0 is Sunday: a day that is not today.)
     const closedDay = String((new Date().getUTCDay() + 3) % 7);
+    const toB = `cn=meTob.ipa.test,cn=replica,cn=dc\\3Dipa\\2Cdc\\3Dtest,cn=mapping tree,cn=config`;
     await dir.withLdap(C, (c) =>
-      c.modify(`cn=meTob.ipa.test,cn=replica,cn=dc\\3Dipa\\2Cdc\\3Dtest,cn=mapping tree,cn=config`, [
+      c.modify(toB, [
         new Change({
           operation: 'replace',
           modification: new Attribute({ type: 'nsDS5ReplicaUpdateSchedule', values: [`0000-0001 ${closedDay}`] }),
         }),
       ]),
+    );
+    // A session already open (the previous restore's canary, a keep-alive) ends before the schedule
+    // holds: write the stale change only once c's agreement to b sends nothing.
+    await waitFor('c → b idle under its closed schedule', 60_000, () =>
+      dir.withLdap(C, async (c) => {
+        const { searchEntries } = await c.search(toB, { scope: 'base', attributes: ['nsds5replicaUpdateInProgress'] });
+        return String(searchEntries[0]?.nsds5replicaUpdateInProgress ?? '').toUpperCase() === 'FALSE' || undefined;
+      }),
     );
     await addUsers(dir, C, ['stale-c']);
     await new Promise((r) => setTimeout(r, 3000));

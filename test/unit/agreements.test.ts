@@ -242,8 +242,14 @@ describe('parseAgreement', () => {
 describe('initializeConsumer when the supplier answers late', () => {
   const DN = before().dn;
   const entry = (attrs: Record<string, string>): DirEntry =>
-    new DirEntry(DN, new Map(Object.entries({ cn: 'meTob.ipa.test', ...attrs }).map(([k, v]) => [k.toLowerCase(), [v]])));
-  const OLD = { nsds5replicaLastInitEnd: '20250101000000Z', nsds5replicaLastInitStatus: 'Error (0) Total update succeeded' };
+    new DirEntry(
+      DN,
+      new Map(Object.entries({ cn: 'meTob.ipa.test', ...attrs }).map(([k, v]) => [k.toLowerCase(), [v]])),
+    );
+  const OLD = {
+    nsds5replicaLastInitEnd: '20250101000000Z',
+    nsds5replicaLastInitStatus: 'Error (0) Total update succeeded',
+  };
   const DONE = {
     nsds5replicaLastInitStart: '20250116100000Z',
     nsds5replicaLastInitEnd: '20250116100500Z',
