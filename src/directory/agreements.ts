@@ -1,5 +1,5 @@
 import { FleetError } from '../errors.js';
-import { type DirEntry, type LdapSession, LdapTimeoutError } from '../transport/ldap.js';
+import { type DirEntry, type LdapSession, LdapTimeoutError, type Modification } from '../transport/ldap.js';
 import { agreementFilter, escapeRdnValue, replicaDn } from './dn.js';
 import { REPLICATION_MANAGER_DN } from './replica.js';
 
@@ -123,39 +123,14 @@ export async function initializeConsumer(
   agreementDn: string,
   opts: InitOptions,
 ): Promise<Agreement> {
-  // Each request asks for the session again: ldapts closes a connection on a timeout, and the
-  // transport opens a new one for the next request.
-  const read = async (): Promise<Agreement> => {
-    const ldap = await session();
-    const entry = await ldap.read(agreementDn, AGREEMENT_ATTRIBUTES);
-    if (!entry) throw new FleetError('failure', `${ldap.host.name}: agreement ${agreementDn} not found`);
-    return parseAgreement(entry);
-  };
+  const read = agreementReader(session, agreementDn);
   const supplier = (await session()).host.name;
   const started = Date.now();
   const pollMs = opts.pollMs ?? 500;
   let before = await read();
   let busyRetries = 0;
-  /**
-   * Right after the supplier imported its data, 389-DS 2.3.1 sometimes answers a modify of the
-   * agreement only after the LDAP timeout (seen with 20 000 entries) although it applies it: a
-   * timed-out modify counts once a read shows it applied, within the init's own timeout.
-   */
-  const modifyConfirmed = async (
-    mods: Parameters<LdapSession['modify']>[1],
-    applied: (a: Agreement) => boolean,
-  ): Promise<void> => {
-    try {
-      await (await session()).modify(agreementDn, mods);
-    } catch (err) {
-      if (!(err instanceof LdapTimeoutError)) throw err;
-      for (;;) {
-        if (applied(await read())) return;
-        if (Date.now() - started > opts.timeoutMs || opts.signal?.aborted) throw err;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
-  };
+  const modifyConfirmed = (mods: Modification[], applied: (a: Agreement) => boolean): Promise<void> =>
+    modifyAgreementConfirmed(session, agreementDn, mods, applied, { started, ...opts });
   // A disabled agreement refuses an init (LDAP 53); enabling an enabled one is a needless write.
   if (!before.enabled)
     await modifyConfirmed([{ op: 'replace', attr: 'nsds5ReplicaEnabled', values: ['on'] }], (a) => a.enabled);
@@ -201,6 +176,44 @@ export async function initializeConsumer(
         'failure',
         `${initOf} did not finish within ${limit} s (status: ${now.lastInitStatus ?? 'none'})`,
       );
+    }
+  }
+}
+
+/**
+ * The agreement as the supplier shows it now. Each read asks for the session again: ldapts closes a
+ * connection on a timeout, and the transport opens a new one for the next request.
+ */
+function agreementReader(session: () => Promise<LdapSession>, agreementDn: string): () => Promise<Agreement> {
+  return async () => {
+    const ldap = await session();
+    const entry = await ldap.read(agreementDn, AGREEMENT_ATTRIBUTES);
+    if (!entry) throw new FleetError('failure', `${ldap.host.name}: agreement ${agreementDn} not found`);
+    return parseAgreement(entry);
+  };
+}
+
+/**
+ * Right after the supplier imported its data, 389-DS 2.3.1 sometimes answers a modify of the
+ * agreement only after the LDAP timeout (seen with 20 000 entries) although it applies it: a
+ * timed-out modify counts once a read shows it applied, within the init's own timeout.
+ */
+async function modifyAgreementConfirmed(
+  session: () => Promise<LdapSession>,
+  agreementDn: string,
+  mods: Modification[],
+  applied: (a: Agreement) => boolean,
+  opts: InitOptions & { started: number },
+): Promise<void> {
+  try {
+    await (await session()).modify(agreementDn, mods);
+  } catch (err) {
+    if (!(err instanceof LdapTimeoutError)) throw err;
+    const read = agreementReader(session, agreementDn);
+    for (;;) {
+      if (applied(await read())) return;
+      if (Date.now() - opts.started > opts.timeoutMs || opts.signal?.aborted) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
     }
   }
 }
