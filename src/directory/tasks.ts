@@ -31,13 +31,8 @@ export async function runTask(
   attributes: Record<string, string | string[]>,
   opts: TaskOptions,
 ): Promise<TaskResult> {
-  const cn = `ipa-fleet-${type.replace(' ', '-')}-${new Date()
-    .toISOString()
-    .replace(/[-:.TZ]/g, '')
-    .slice(0, 14)}-${randomBytes(3).toString('hex')}`;
-  const dn = `cn=${cn},cn=${type},cn=tasks,cn=config`;
+  const { cn, dn } = await addTask(ldap, type, attributes, opts.signal);
   const started = Date.now();
-  await ldap.add(dn, { objectClass: ['top', 'extensibleObject'], cn, ...attributes });
   const pollMs = opts.pollMs ?? 250;
   for (;;) {
     if (opts.signal?.aborted)
@@ -83,6 +78,44 @@ export async function runTask(
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/** A backend still held by the task before it (INST_FLAG_BUSY) refuses a new one with operationsError. */
+const BUSY_RETRIES_MS = [1_000, 2_000, 4_000, 8_000, 15_000];
+
+/**
+ * Adds the task entry. The cn gets a random suffix: same-second names collide (FreeIPA hit that).
+ * 389-DS answers operationsError (1), with no text, when the backend is still "in the middle of another
+ * task" (seen on a loaded 2-core machine when a suffix's import followed another task closely): the
+ * entry is not added, so the add is tried again after a pause, 30 s in all.
+ */
+async function addTask(
+  ldap: LdapSession,
+  type: TaskType,
+  attributes: Record<string, string | string[]>,
+  signal: AbortSignal | undefined,
+): Promise<{ cn: string; dn: string }> {
+  for (let attempt = 0; ; attempt++) {
+    const stamp = new Date()
+      .toISOString()
+      .replace(/[-:.TZ]/g, '')
+      .slice(0, 14);
+    const cn = `ipa-fleet-${type.replace(' ', '-')}-${stamp}-${randomBytes(3).toString('hex')}`;
+    const dn = `cn=${cn},cn=${type},cn=tasks,cn=config`;
+    try {
+      await ldap.add(dn, { objectClass: ['top', 'extensibleObject'], cn, ...attributes });
+      return { cn, dn };
+    } catch (err) {
+      const pause = BUSY_RETRIES_MS[attempt];
+      if (pause === undefined || signal?.aborted || resultCode(err) !== 1) throw err;
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}
+
+function resultCode(err: unknown): number | undefined {
+  const code = ((err as Error).cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
 }
 
 function lastLine(text: string): string {
