@@ -174,9 +174,12 @@ ${hosts}
     // Each command records how many of its siblings run at the same moment.
     const marker = `/tmp/ipa-fleet-chan-${process.pid}`;
     await ssh.run(`rm -rf ${marker} && mkdir ${marker}`);
+    // Each waits (up to 5 s) for a sibling to start before counting: on a loaded machine opening a
+    // channel can take longer than a fixed sleep, and a CI run once saw no overlap at all.
+    const wait = `n=0; while [ "$(ls ${marker} | wc -l)" -lt 2 ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n+1)); done`;
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        ssh.run(`touch ${marker}/${i}; sleep 0.3; ls ${marker} | wc -l; rm ${marker}/${i}`),
+        ssh.run(`touch ${marker}/${i}; ${wait}; sleep 0.3; ls ${marker} | wc -l; rm ${marker}/${i}`),
       ),
     );
     const peak = Math.max(...results.map((r) => Number(r.trim())));
