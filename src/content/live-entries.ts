@@ -8,7 +8,7 @@ import type { EntrySource } from './diff.js';
 import { type ContentEntry, contentEntry } from './entry.js';
 
 /** 389-DS leaves LDAP subentries (CoS, roles, password policies) out unless the filter names them. */
-const WITH_SUBENTRIES = '(|(objectClass=*)(objectClass=ldapSubEntry))';
+export const WITH_SUBENTRIES = '(|(objectClass=*)(objectClass=ldapSubEntry))';
 
 /** A live subtree as an EntrySource: each pass a fresh paged read, each page's entries visited at once. */
 export function liveSource(ldap: LdapSession, base: string): EntrySource {

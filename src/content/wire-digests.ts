@@ -7,6 +7,7 @@ import { isDataAttribute } from './data.js';
 import { type Selection, selects } from './diff.js';
 import { contentEntry } from './entry.js';
 import { entryFilter } from './filter.js';
+import { WITH_SUBENTRIES } from './live-entries.js';
 import { entryDigest } from './values.js';
 
 /** What one read needs besides the stream and the password. */
@@ -19,9 +20,6 @@ export interface DigestJob {
   timeoutMs: number;
   pageSize: number;
 }
-
-/** 389-DS leaves LDAP subentries (CoS, roles, password policies) out unless the filter names them. */
-const WITH_SUBENTRIES = '(|(objectClass=*)(objectClass=ldapSubEntry))';
 
 /** Rows of each page: [ndn, dn, digest, ndn, dn, digest, …]. The conversation is closed at the end. */
 export async function* digestPages(stream: Duplex, job: DigestJob, password: string): AsyncGenerator<string[]> {

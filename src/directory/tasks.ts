@@ -22,8 +22,8 @@ export interface TaskOptions {
 
 /**
  * Runs a 389-DS online task (an entry under cn=<type>,cn=tasks,cn=config) and waits for
- * `nsTaskExitCode`. The cn gets a random suffix: same-second names collide (FreeIPA hit that).
- * The result is read as soon as it appears; 2.3.1 deletes finished task entries after a while.
+ * `nsTaskExitCode` (addTask adds the entry). The result is read as soon as it appears; 2.3.1 deletes
+ * finished task entries after a while.
  */
 export async function runTask(
   ldap: LdapSession,
